@@ -1,0 +1,47 @@
+// The key service's vocabulary, shared by crypto, store, service and routes.
+
+export const ASYMMETRIC_SIGNING_TYPES = ['EC-P256', 'EC-P384', 'EC-P521', 'Ed25519', 'RSA-2048', 'RSA-3072', 'RSA-4096'] as const;
+export const KEY_TYPES = [...ASYMMETRIC_SIGNING_TYPES, 'AES-256-GCM', 'HMAC-SHA256'] as const;
+export type KeyType = (typeof KEY_TYPES)[number];
+export type SigningKeyType = (typeof ASYMMETRIC_SIGNING_TYPES)[number];
+
+export const isKeyType = (v: unknown): v is KeyType => typeof v === 'string' && (KEY_TYPES as readonly string[]).includes(v);
+export const isSigningType = (t: KeyType): t is SigningKeyType => (ASYMMETRIC_SIGNING_TYPES as readonly string[]).includes(t);
+export const isEcType = (t: KeyType) => t.startsWith('EC-');
+export const isRsaType = (t: KeyType) => t.startsWith('RSA-');
+
+/** What a key may be used for; fixed by its type. */
+export type KeyUsage = 'sign_verify' | 'encrypt_decrypt' | 'mac';
+export function keyUsage(t: KeyType): KeyUsage {
+  if (t === 'AES-256-GCM') return 'encrypt_decrypt';
+  if (t === 'HMAC-SHA256') return 'mac';
+  return 'sign_verify';
+}
+
+/**
+ * enabled ⇄ disabled; enabled|disabled → released (no new signatures; destroyed when the grace period ends,
+ * cancel returns it to enabled) → destroyed (material wiped, metadata kept as a tombstone).
+ */
+export const KEY_STATES = ['enabled', 'disabled', 'released', 'destroyed'] as const;
+export type KeyState = (typeof KEY_STATES)[number];
+
+export const HASH_ALGORITHMS = ['SHA-256', 'SHA-384', 'SHA-512'] as const;
+export type HashAlgorithm = (typeof HASH_ALGORITHMS)[number];
+export const DIGEST_LENGTH: Record<HashAlgorithm, number> = { 'SHA-256': 32, 'SHA-384': 48, 'SHA-512': 64 };
+
+/** RSA signature padding; ignored for other key types. */
+export type RsaPadding = 'pkcs1' | 'pss';
+/** ECDSA signature encoding: ASN.1 DER (what Go's crypto.Signer returns) or raw r||s (JOSE). */
+export type EcdsaFormat = 'der' | 'raw';
+
+/**
+ * Key ids: 1–128 characters of [A-Za-z0-9._-], starting with a letter or digit. No slashes, no
+ * control characters, nothing that could be a path segment like `..`.
+ */
+export const KEY_ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$';
+export const KEY_ID_RE = new RegExp(KEY_ID_PATTERN);
+export const isValidKeyId = (id: string) => KEY_ID_RE.test(id) && !id.includes('..');
+
+export const LABEL_KEY_RE = /^[a-z0-9][a-z0-9._/-]{0,62}$/;
+export const LABEL_VALUE_MAX = 256;
+export type Labels = Record<string, string>;

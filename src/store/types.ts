@@ -1,0 +1,157 @@
+// The repository interfaces the services depend on. Implementations live beside this file and work on
+// both SQLite (node:sqlite) and PostgreSQL; services never see SQL.
+import type { KeyState, KeyType, Labels } from '../keys/types.ts';
+
+export interface KeyRecord {
+  id: string;
+  type: KeyType;
+  state: KeyState;
+  labels: Labels;
+  description: string | null;
+  /** Newest version; signing and encryption use it. */
+  currentVersion: number;
+  /** Bumped by every write; the optimistic-concurrency token. */
+  revision: number;
+  createdAt: Date;
+  updatedAt: Date;
+  /** Set while released: when the key is destroyed unless the release is cancelled. */
+  destroyAt: Date | null;
+  /** 'generated' or 'imported'. */
+  origin: 'generated' | 'imported';
+}
+
+export interface KeyVersionRecord {
+  keyId: string;
+  version: number;
+  /** DER SubjectPublicKeyInfo; null for symmetric keys. */
+  publicKeySpki: Buffer | null;
+  /** `sha256:` + hex of the SPKI (asymmetric) or of a keyed digest (symmetric); never reveals material. */
+  fingerprint: string;
+  /** AES-256-GCM sealed private/secret material; null once destroyed. */
+  sealedMaterial: Buffer | null;
+  createdAt: Date;
+  destroyedAt: Date | null;
+}
+
+export interface NewKey {
+  id: string;
+  type: KeyType;
+  labels: Labels;
+  description: string | null;
+  origin: 'generated' | 'imported';
+  createdAt: Date;
+}
+
+export interface NewKeyVersion {
+  publicKeySpki: Buffer | null;
+  fingerprint: string;
+  sealedMaterial: Buffer;
+  createdAt: Date;
+}
+
+export interface ListKeysQuery {
+  /** Opaque cursor from a previous page. */
+  cursor?: string | undefined;
+  limit: number;
+  state?: KeyState | undefined;
+  /** Every given label must match exactly. */
+  labels?: Labels | undefined;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+/**
+ * Runs inside the write's transaction just before commit: if it throws, the write is rolled back and the
+ * error propagates. The audit trail uses it so that an operation whose event cannot be recorded has no effect.
+ */
+export type CommitGuard = (record: KeyRecord) => Promise<void>;
+
+export interface KeyRepository {
+  /**
+   * Creates the key and its version 1 atomically. If the id exists: throws StoreConflictError('key_exists')
+   * unless `overwrite` is true, in which case the old key and every version are replaced in the same transaction.
+   */
+  create(key: NewKey, first: NewKeyVersion, opts: { overwrite: boolean; guard?: CommitGuard }): Promise<KeyRecord>;
+  get(id: string): Promise<KeyRecord | undefined>;
+  /** Every version, oldest first. */
+  versions(id: string): Promise<KeyVersionRecord[]>;
+  version(id: string, version: number): Promise<KeyVersionRecord | undefined>;
+  list(q: ListKeysQuery): Promise<Page<KeyRecord>>;
+  /**
+   * Adds version currentVersion+1 if the key's revision still equals `expectedRevision`; otherwise throws
+   * StoreConflictError('revision_mismatch') and writes nothing.
+   */
+  addVersion(id: string, expectedRevision: number, v: NewKeyVersion, guard?: CommitGuard): Promise<KeyRecord>;
+  /** Changes state (and destroyAt) under the same revision check. */
+  setState(
+    id: string,
+    expectedRevision: number,
+    patch: { state: KeyState; destroyAt: Date | null; updatedAt: Date },
+    guard?: CommitGuard,
+  ): Promise<KeyRecord>;
+  /** Wipes the sealed material of every version and marks the key destroyed, under the revision check. */
+  destroy(id: string, expectedRevision: number, at: Date, guard?: CommitGuard): Promise<KeyRecord>;
+  /** Released keys whose destroyAt is at or before `now`. */
+  dueForDestruction(now: Date, limit: number): Promise<KeyRecord[]>;
+}
+
+/** The seal configuration: written once by init. */
+export interface SealRecord {
+  shares: number;
+  threshold: number;
+  /** The root key sealed under the unseal key (AES-256-GCM, iv||tag||ciphertext). */
+  wrappedRootKey: Buffer;
+  /** SHA-256 of each share, so one wrong share is caught on its own without spending progress. */
+  shareDigests: string[];
+  createdAt: Date;
+}
+
+export interface SealRepository {
+  get(): Promise<SealRecord | undefined>;
+  /** Throws StoreConflictError('already_initialized') if a record exists. */
+  init(rec: SealRecord): Promise<void>;
+}
+
+/** Persisted head of an audit chain, so the chain survives restarts. */
+export interface AuditChainHead {
+  chainId: string;
+  sequence: number;
+  hash: string;
+}
+
+export interface AuditChainRepository {
+  get(chainId: string): Promise<AuditChainHead | undefined>;
+  /** Upsert. */
+  put(head: AuditChainHead): Promise<void>;
+}
+
+/** Generic small key-value table for instance-level settings (e.g. this instance's chain id). */
+export interface SettingsRepository {
+  get(name: string): Promise<string | undefined>;
+  /** Sets the value only if absent; returns the value now stored. */
+  putIfAbsent(name: string, value: string): Promise<string>;
+  put(name: string, value: string): Promise<void>;
+}
+
+export interface Store {
+  readonly dialect: 'sqlite' | 'postgres';
+  readonly keys: KeyRepository;
+  readonly seal: SealRepository;
+  readonly auditChain: AuditChainRepository;
+  readonly settings: SettingsRepository;
+  /** Cheap round trip for readiness probes. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export class StoreConflictError extends Error {
+  readonly reason: 'key_exists' | 'revision_mismatch' | 'already_initialized' | 'not_found';
+  constructor(reason: StoreConflictError['reason'], message?: string) {
+    super(message ?? reason);
+    this.name = 'StoreConflictError';
+    this.reason = reason;
+  }
+}
