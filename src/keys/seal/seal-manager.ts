@@ -355,7 +355,14 @@ export class SealManager {
         // SHARE_BYTES long.
         parts = [Buffer.concat([unsealKey, Buffer.of(0)])];
       } else {
-        const raw = await split(unsealKey, shares, threshold);
+        // The library checks `constructor === Uint8Array`, so a Buffer must be copied into a plain Uint8Array.
+        const secret = Uint8Array.from(unsealKey);
+        let raw: Uint8Array[];
+        try {
+          raw = await split(secret, shares, threshold);
+        } finally {
+          secret.fill(0);
+        }
         parts = raw.map((u) => {
           const b = Buffer.from(u);
           u.fill(0);
@@ -404,7 +411,12 @@ export class SealManager {
         if (only[GCM_KEY_BYTES] !== 0) throw new Error('single share must carry x = 0');
         unsealKey = Uint8Array.from(only.subarray(0, GCM_KEY_BYTES));
       } else {
-        unsealKey = await combine(round);
+        const plain = round.map((b) => Uint8Array.from(b)); // see #prepare: plain Uint8Array required
+        try {
+          unsealKey = await combine(plain);
+        } finally {
+          for (const u of plain) u.fill(0);
+        }
       }
       const opened = gcmOpen(unsealKey, ROOT_KEY_AAD, rec.wrappedRootKey);
       rootKey = Buffer.alloc(GCM_KEY_BYTES);
