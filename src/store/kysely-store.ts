@@ -1,0 +1,382 @@
+// The repositories, written once on the Kysely query builder and shared by SQLite and PostgreSQL. The only
+// dialect-specific piece is the label filter (jsonb containment vs json_each).
+import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import type { KeyState, KeyType, Labels } from '../keys/types.ts';
+import type { Database, DbDate, KeysTable, KeyVersionsTable } from './schema.ts';
+import type { StoreDialect } from './migrations.ts';
+import {
+  StoreConflictError,
+  type AuditChainHead,
+  type AuditChainRepository,
+  type CommitGuard,
+  type KeyRecord,
+  type KeyRepository,
+  type KeyVersionRecord,
+  type ListKeysQuery,
+  type NewKey,
+  type NewKeyVersion,
+  type Page,
+  type SealRecord,
+  type SealRepository,
+  type SettingsRepository,
+  type Store,
+} from './types.ts';
+
+// Dates go in as ISO-8601 UTC text: SQLite compares them as text (fixed width, so order is chronological)
+// and PostgreSQL casts the parameter to timestamptz.
+const iso = (d: Date) => d.toISOString();
+const date = (v: DbDate) => (v instanceof Date ? v : new Date(v));
+const dateOrNull = (v: DbDate | null) => (v === null ? null : date(v));
+
+/** Unique/primary-key violations, by driver code: SQLite extended result codes, PostgreSQL SQLSTATE. */
+const SQLITE_CONSTRAINT_PRIMARYKEY = 1555;
+const SQLITE_CONSTRAINT_UNIQUE = 2067;
+export function isUniqueViolation(e: unknown): boolean {
+  if (typeof e !== 'object' || e === null) return false;
+  const { code, errcode } = e as { code?: unknown; errcode?: unknown };
+  if (code === '23505') return true;
+  return code === 'ERR_SQLITE_ERROR' && (errcode === SQLITE_CONSTRAINT_PRIMARYKEY || errcode === SQLITE_CONSTRAINT_UNIQUE);
+}
+
+function toKey(r: Selectable<KeysTable>): KeyRecord {
+  return {
+    id: r.id,
+    type: r.type as KeyType,
+    state: r.state as KeyState,
+    labels: (typeof r.labels === 'string' ? JSON.parse(r.labels) : r.labels) as Labels,
+    description: r.description,
+    currentVersion: Number(r.current_version),
+    revision: Number(r.revision),
+    createdAt: date(r.created_at),
+    updatedAt: date(r.updated_at),
+    destroyAt: dateOrNull(r.destroy_at),
+    origin: r.origin as KeyRecord['origin'],
+  };
+}
+
+function toVersion(r: Selectable<KeyVersionsTable>): KeyVersionRecord {
+  return {
+    keyId: r.key_id,
+    version: Number(r.version),
+    publicKeySpki: r.public_key_spki,
+    fingerprint: r.fingerprint,
+    sealedMaterial: r.sealed_material,
+    createdAt: date(r.created_at),
+    destroyedAt: dateOrNull(r.destroyed_at),
+  };
+}
+
+const encodeCursor = (id: string) => Buffer.from(id, 'utf8').toString('base64url');
+const decodeCursor = (c: string) => Buffer.from(c, 'base64url').toString('utf8');
+
+class Keys implements KeyRepository {
+  readonly #db: Kysely<Database>;
+  readonly #dialect: StoreDialect;
+  constructor(db: Kysely<Database>, dialect: StoreDialect) {
+    this.#db = db;
+    this.#dialect = dialect;
+  }
+
+  async create(key: NewKey, first: NewKeyVersion, opts: { overwrite: boolean; guard?: CommitGuard }): Promise<KeyRecord> {
+    const row = {
+      id: key.id,
+      type: key.type,
+      state: 'enabled',
+      labels: JSON.stringify(key.labels),
+      description: key.description,
+      current_version: 1,
+      revision: 1,
+      created_at: iso(key.createdAt),
+      updated_at: iso(key.createdAt),
+      destroy_at: null,
+      origin: key.origin,
+    };
+    return await this.#db.transaction().execute(async (trx) => {
+      let inserted: Selectable<KeysTable>;
+      if (opts.overwrite) {
+        const { id: _id, revision: _revision, ...rest } = row;
+        // Replace in place and keep counting revisions, so a writer holding a revision of the old key cannot
+        // succeed against the new one. The upsert also locks the row against a concurrent overwrite.
+        inserted = await trx
+          .insertInto('keys')
+          .values(row)
+          .onConflict((oc) => oc.column('id').doUpdateSet({ ...rest, revision: sql<number>`keys.revision + 1` }))
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        await trx.deleteFrom('key_versions').where('key_id', '=', key.id).execute();
+      } else {
+        try {
+          inserted = await trx.insertInto('keys').values(row).returningAll().executeTakeFirstOrThrow();
+        } catch (e) {
+          if (isUniqueViolation(e)) throw new StoreConflictError('key_exists', `key ${key.id} exists`);
+          throw e;
+        }
+      }
+      await trx
+        .insertInto('key_versions')
+        .values({
+          key_id: key.id,
+          version: 1,
+          public_key_spki: first.publicKeySpki,
+          fingerprint: first.fingerprint,
+          sealed_material: first.sealedMaterial,
+          created_at: iso(first.createdAt),
+          destroyed_at: null,
+        })
+        .execute();
+      const rec = toKey(inserted);
+      if (opts.guard) await opts.guard(rec);
+      return rec;
+    });
+  }
+
+  async get(id: string): Promise<KeyRecord | undefined> {
+    const r = await this.#db.selectFrom('keys').selectAll().where('id', '=', id).executeTakeFirst();
+    return r && toKey(r);
+  }
+
+  async versions(id: string): Promise<KeyVersionRecord[]> {
+    const rows = await this.#db.selectFrom('key_versions').selectAll().where('key_id', '=', id).orderBy('version').execute();
+    return rows.map(toVersion);
+  }
+
+  async version(id: string, version: number): Promise<KeyVersionRecord | undefined> {
+    const r = await this.#db
+      .selectFrom('key_versions')
+      .selectAll()
+      .where('key_id', '=', id)
+      .where('version', '=', version)
+      .executeTakeFirst();
+    return r && toVersion(r);
+  }
+
+  async list(q: ListKeysQuery): Promise<Page<KeyRecord>> {
+    const limit = Math.max(1, Math.floor(q.limit));
+    let query = this.#db.selectFrom('keys').selectAll().orderBy('id').limit(limit + 1);
+    if (q.cursor) query = query.where('id', '>', decodeCursor(q.cursor));
+    if (q.state) query = query.where('state', '=', q.state);
+    const labels = Object.entries(q.labels ?? {});
+    if (labels.length > 0) {
+      if (this.#dialect === 'postgres') {
+        query = query.where(sql<boolean>`labels @> ${JSON.stringify(Object.fromEntries(labels))}::jsonb`);
+      } else {
+        for (const [k, v] of labels) {
+          // json_each rather than a JSON path: label keys contain '.' and '/', which paths would interpret.
+          query = query.where(
+            sql<boolean>`exists (select 1 from json_each(keys.labels) as l where l.key = ${k} and l.value = ${v})`,
+          );
+        }
+      }
+    }
+    const rows = await query.execute();
+    const items = rows.slice(0, limit).map(toKey);
+    const last = items.at(-1);
+    return { items, nextCursor: rows.length > limit && last ? encodeCursor(last.id) : null };
+  }
+
+  async addVersion(id: string, expectedRevision: number, v: NewKeyVersion, guard?: CommitGuard): Promise<KeyRecord> {
+    return await this.#db.transaction().execute(async (trx) => {
+      const updated = await trx
+        .updateTable('keys')
+        .set({
+          current_version: sql<number>`current_version + 1`,
+          revision: sql<number>`revision + 1`,
+          updated_at: iso(v.createdAt),
+        })
+        .where('id', '=', id)
+        .where('revision', '=', expectedRevision)
+        .returningAll()
+        .executeTakeFirst();
+      if (!updated) throw await conflict(trx, id);
+      await trx
+        .insertInto('key_versions')
+        .values({
+          key_id: id,
+          version: Number(updated.current_version),
+          public_key_spki: v.publicKeySpki,
+          fingerprint: v.fingerprint,
+          sealed_material: v.sealedMaterial,
+          created_at: iso(v.createdAt),
+          destroyed_at: null,
+        })
+        .execute();
+      const rec = toKey(updated);
+      if (guard) await guard(rec);
+      return rec;
+    });
+  }
+
+  async setState(
+    id: string,
+    expectedRevision: number,
+    patch: { state: KeyState; destroyAt: Date | null; updatedAt: Date },
+    guard?: CommitGuard,
+  ): Promise<KeyRecord> {
+    return await this.#db.transaction().execute(async (trx) => {
+      const updated = await trx
+        .updateTable('keys')
+        .set({
+          state: patch.state,
+          destroy_at: patch.destroyAt && iso(patch.destroyAt),
+          updated_at: iso(patch.updatedAt),
+          revision: sql<number>`revision + 1`,
+        })
+        .where('id', '=', id)
+        .where('revision', '=', expectedRevision)
+        .returningAll()
+        .executeTakeFirst();
+      if (!updated) throw await conflict(trx, id);
+      const rec = toKey(updated);
+      if (guard) await guard(rec);
+      return rec;
+    });
+  }
+
+  async destroy(id: string, expectedRevision: number, at: Date, guard?: CommitGuard): Promise<KeyRecord> {
+    return await this.#db.transaction().execute(async (trx) => {
+      const updated = await trx
+        .updateTable('keys')
+        .set({ state: 'destroyed', destroy_at: null, updated_at: iso(at), revision: sql<number>`revision + 1` })
+        .where('id', '=', id)
+        .where('revision', '=', expectedRevision)
+        .returningAll()
+        .executeTakeFirst();
+      if (!updated) throw await conflict(trx, id);
+      await trx
+        .updateTable('key_versions')
+        .set({ sealed_material: null, destroyed_at: sql<DbDate>`coalesce(destroyed_at, ${iso(at)})` })
+        .where('key_id', '=', id)
+        .execute();
+      const rec = toKey(updated);
+      if (guard) await guard(rec);
+      return rec;
+    });
+  }
+
+  async dueForDestruction(now: Date, limit: number): Promise<KeyRecord[]> {
+    const rows = await this.#db
+      .selectFrom('keys')
+      .selectAll()
+      .where('state', '=', 'released')
+      .where('destroy_at', 'is not', null)
+      .where('destroy_at', '<=', iso(now))
+      .orderBy('destroy_at')
+      .orderBy('id')
+      .limit(Math.max(1, Math.floor(limit)))
+      .execute();
+    return rows.map(toKey);
+  }
+}
+
+/** Why a revision-checked update matched no row. */
+async function conflict(trx: Transaction<Database>, id: string): Promise<StoreConflictError> {
+  const exists = await trx.selectFrom('keys').select('id').where('id', '=', id).executeTakeFirst();
+  return exists
+    ? new StoreConflictError('revision_mismatch', `key ${id} was changed concurrently`)
+    : new StoreConflictError('not_found', `key ${id} not found`);
+}
+
+class Seal implements SealRepository {
+  readonly #db: Kysely<Database>;
+  constructor(db: Kysely<Database>) {
+    this.#db = db;
+  }
+  async get(): Promise<SealRecord | undefined> {
+    const r = await this.#db.selectFrom('seal').selectAll().where('id', '=', 1).executeTakeFirst();
+    if (!r) return undefined;
+    return {
+      shares: Number(r.shares),
+      threshold: Number(r.threshold),
+      wrappedRootKey: r.wrapped_root_key,
+      shareDigests: JSON.parse(r.share_digests) as string[],
+      createdAt: date(r.created_at),
+    };
+  }
+  async init(rec: SealRecord): Promise<void> {
+    try {
+      await this.#db
+        .insertInto('seal')
+        .values({
+          id: 1,
+          shares: rec.shares,
+          threshold: rec.threshold,
+          wrapped_root_key: rec.wrappedRootKey,
+          share_digests: JSON.stringify(rec.shareDigests),
+          created_at: iso(rec.createdAt),
+        })
+        .execute();
+    } catch (e) {
+      if (isUniqueViolation(e)) throw new StoreConflictError('already_initialized', 'the seal is already initialized');
+      throw e;
+    }
+  }
+}
+
+class AuditChain implements AuditChainRepository {
+  readonly #db: Kysely<Database>;
+  constructor(db: Kysely<Database>) {
+    this.#db = db;
+  }
+  async get(chainId: string): Promise<AuditChainHead | undefined> {
+    const r = await this.#db.selectFrom('audit_chain_heads').selectAll().where('chain_id', '=', chainId).executeTakeFirst();
+    return r && { chainId: r.chain_id, sequence: Number(r.sequence), hash: r.hash };
+  }
+  async put(head: AuditChainHead): Promise<void> {
+    await this.#db
+      .insertInto('audit_chain_heads')
+      .values({ chain_id: head.chainId, sequence: head.sequence, hash: head.hash })
+      .onConflict((oc) => oc.column('chain_id').doUpdateSet({ sequence: head.sequence, hash: head.hash }))
+      .execute();
+  }
+}
+
+class Settings implements SettingsRepository {
+  readonly #db: Kysely<Database>;
+  constructor(db: Kysely<Database>) {
+    this.#db = db;
+  }
+  async get(name: string): Promise<string | undefined> {
+    const r = await this.#db.selectFrom('settings').select('value').where('name', '=', name).executeTakeFirst();
+    return r?.value;
+  }
+  async putIfAbsent(name: string, value: string): Promise<string> {
+    await this.#db.insertInto('settings').values({ name, value }).onConflict((oc) => oc.column('name').doNothing()).execute();
+    const stored = await this.get(name);
+    // Only a concurrent delete could get here, and nothing deletes settings.
+    if (stored === undefined) throw new Error(`setting ${name} vanished`);
+    return stored;
+  }
+  async put(name: string, value: string): Promise<void> {
+    await this.#db
+      .insertInto('settings')
+      .values({ name, value })
+      .onConflict((oc) => oc.column('name').doUpdateSet({ value }))
+      .execute();
+  }
+}
+
+export class KyselyStore implements Store {
+  readonly dialect: StoreDialect;
+  readonly keys: KeyRepository;
+  readonly seal: SealRepository;
+  readonly auditChain: AuditChainRepository;
+  readonly settings: SettingsRepository;
+  readonly #db: Kysely<Database>;
+
+  constructor(db: Kysely<Database>, dialect: StoreDialect) {
+    this.#db = db;
+    this.dialect = dialect;
+    this.keys = new Keys(db, dialect);
+    this.seal = new Seal(db);
+    this.auditChain = new AuditChain(db);
+    this.settings = new Settings(db);
+  }
+
+  async ping(): Promise<void> {
+    await sql`select 1`.execute(this.#db);
+  }
+
+  async close(): Promise<void> {
+    await this.#db.destroy();
+  }
+}
