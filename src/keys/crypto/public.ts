@@ -1,0 +1,25 @@
+// Public key export: SPKI PEM and JWK with the key's default JOSE algorithm.
+import type { JsonWebKey } from 'node:crypto';
+import type { KeyType } from '../types.ts';
+import { loadPublicKey } from './load.ts';
+import { EC_PARAMS, assertSigningType, internalError, isEc, keyObjectMatches } from './params.ts';
+
+export type PublicJwk = JsonWebKey & { kid: string; alg: string; use: 'sig' };
+
+export function publicKeyPem(spki: Buffer): string {
+  return loadPublicKey(spki).export({ type: 'spki', format: 'pem' }) as string;
+}
+
+/** The JOSE algorithm a key is published with: what an RS/ES/EdDSA verifier expects by default. */
+export function defaultJwsAlgorithm(type: KeyType): string {
+  assertSigningType(type, 'signing');
+  if (isEc(type)) return EC_PARAMS[type].jwsAlg;
+  return type === 'Ed25519' ? 'EdDSA' : 'RS256';
+}
+
+export function publicKeyJwk(type: KeyType, spki: Buffer, kid: string): PublicJwk {
+  assertSigningType(type, 'public key export');
+  const key = loadPublicKey(spki);
+  if (!keyObjectMatches(type, key)) throw internalError('crypto.key_material_invalid', `public key is not a ${type} key`);
+  return { ...key.export({ format: 'jwk' }), kid, alg: defaultJwsAlgorithm(type), use: 'sig' };
+}

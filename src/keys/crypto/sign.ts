@@ -1,0 +1,93 @@
+// Asymmetric signing and verification over a message or a caller-supplied digest.
+import { type KeyObject, constants, sign as nodeSign, verify as nodeVerify } from 'node:crypto';
+import { badRequest } from '../../server/problem.ts';
+import { DIGEST_LENGTH, type EcdsaFormat, type HashAlgorithm, type KeyType, type RsaPadding, type SigningKeyType } from '../types.ts';
+import { ecdsaSignDigest, ecdsaVerifyDigest, rsaPkcs1SignDigest, rsaPkcs1VerifyDigest } from './digest.ts';
+import { NODE_HASH, assertHashAlgorithm, assertSigningType, defaultHash, isEc } from './params.ts';
+
+export interface SignInput {
+  keyObject: KeyObject;
+  type: KeyType;
+  input: { message: Buffer } | { digest: Buffer; hashAlgorithm: HashAlgorithm };
+  /** For message signing with EC/RSA; default SHA-256 (EC-P384: SHA-384, EC-P521: SHA-512). */
+  hashAlgorithm?: HashAlgorithm;
+  /** RSA only; default 'pkcs1'. */
+  rsaPadding?: RsaPadding;
+  /** ECDSA only; default 'der'. */
+  ecdsaFormat?: EcdsaFormat;
+}
+
+export interface VerifyInput extends SignInput {
+  publicKey: KeyObject;
+  signature: Buffer;
+}
+
+/** What a request resolves to once validated. */
+type Plan =
+  | { kind: 'ed25519'; message: Buffer }
+  | { kind: 'message'; type: SigningKeyType; hash: HashAlgorithm; message: Buffer; padding: RsaPadding; format: EcdsaFormat }
+  | { kind: 'digest'; type: SigningKeyType; hash: HashAlgorithm; digest: Buffer; padding: RsaPadding; format: EcdsaFormat };
+
+function plan(i: SignInput, operation: string): Plan {
+  assertSigningType(i.type, operation);
+  const type = i.type;
+  const padding = i.rsaPadding ?? 'pkcs1';
+  if (padding !== 'pkcs1' && padding !== 'pss') throw badRequest('crypto.rsa_padding_unsupported', 'rsa padding must be pkcs1 or pss');
+  const format = i.ecdsaFormat ?? 'der';
+  if (format !== 'der' && format !== 'raw') throw badRequest('crypto.ecdsa_format_unsupported', 'ecdsa format must be der or raw');
+
+  if ('digest' in i.input) {
+    const { digest, hashAlgorithm } = i.input;
+    if (type === 'Ed25519') throw badRequest('crypto.digest_not_supported', 'Ed25519 signs messages only (pure EdDSA); send the message');
+    assertHashAlgorithm(hashAlgorithm);
+    if (i.hashAlgorithm !== undefined && i.hashAlgorithm !== hashAlgorithm) {
+      throw badRequest('crypto.hash_algorithm_mismatch', 'hashAlgorithm differs from the digest\'s hash algorithm');
+    }
+    if (!Buffer.isBuffer(digest) || digest.length !== DIGEST_LENGTH[hashAlgorithm]) {
+      throw badRequest('crypto.digest_length', `a ${hashAlgorithm} digest is ${DIGEST_LENGTH[hashAlgorithm]} bytes`);
+    }
+    if (!isEc(type) && padding === 'pss') {
+      throw badRequest('crypto.digest_not_supported', 'RSA-PSS over a precomputed digest is not supported; send the message, or use pkcs1 padding');
+    }
+    return { kind: 'digest', type, hash: hashAlgorithm, digest, padding, format };
+  }
+
+  const { message } = i.input;
+  if (!Buffer.isBuffer(message)) throw badRequest('crypto.message_invalid', 'message must be bytes');
+  // Pure EdDSA: no prehash, so hash algorithm and padding do not apply.
+  if (type === 'Ed25519') return { kind: 'ed25519', message };
+  const hash = i.hashAlgorithm ?? defaultHash(type);
+  assertHashAlgorithm(hash);
+  return { kind: 'message', type, hash, message, padding, format };
+}
+
+/** node:crypto key options for RSA padding / ECDSA encoding; PSS salt length equals the hash length. */
+function nodeKeyOptions(key: KeyObject, type: SigningKeyType, padding: RsaPadding, format: EcdsaFormat) {
+  if (isEc(type)) return { key, dsaEncoding: format === 'raw' ? ('ieee-p1363' as const) : ('der' as const) };
+  if (padding === 'pss') return { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST };
+  return { key, padding: constants.RSA_PKCS1_PADDING };
+}
+
+export function sign(i: SignInput): Buffer {
+  const p = plan(i, 'signing');
+  if (p.kind === 'ed25519') return nodeSign(null, p.message, i.keyObject);
+  if (p.kind === 'message') return nodeSign(NODE_HASH[p.hash], p.message, nodeKeyOptions(i.keyObject, p.type, p.padding, p.format));
+  if (isEc(p.type)) return ecdsaSignDigest(p.type, i.keyObject, p.digest, p.format);
+  return rsaPkcs1SignDigest(i.keyObject, p.hash, p.digest);
+}
+
+/** Request errors (bad digest length, unsupported combination) throw; a bad or garbled signature returns false. */
+export function verify(i: VerifyInput): boolean {
+  const p = plan(i, 'verification');
+  if (!Buffer.isBuffer(i.signature)) return false;
+  try {
+    if (p.kind === 'ed25519') return nodeVerify(null, p.message, i.publicKey, i.signature);
+    if (p.kind === 'message') {
+      return nodeVerify(NODE_HASH[p.hash], p.message, nodeKeyOptions(i.publicKey, p.type, p.padding, p.format), i.signature);
+    }
+    if (isEc(p.type)) return ecdsaVerifyDigest(p.type, i.publicKey, p.digest, i.signature, p.format);
+    return rsaPkcs1VerifyDigest(i.publicKey, p.hash, p.digest, i.signature);
+  } catch {
+    return false;
+  }
+}
