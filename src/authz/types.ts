@@ -32,5 +32,7 @@ export interface Pdp {
   readonly name: string;
   /** Throws ProblemError 503 authz.pdp_unavailable when no decision can be had (fail closed). */
   decide(req: AuthzRequest): Promise<AuthzDecision>;
+  /** Re-read policies (SIGHUP, POST /v1/sys/reload); optional. On failure the old policies stay. */
+  reload?(): Promise<void>;
   close?(): Promise<void>;
 }

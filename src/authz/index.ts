@@ -1,0 +1,96 @@
+// Authorization stage entry points: build the configured PDP, enforce a decision, explain one.
+import type { Logger } from 'pino';
+import type { AuthzDecision, AuthzRequest, Pdp } from './types.ts';
+import type { AuthzConfig } from './config.ts';
+import { BuiltinPdp } from './builtin.ts';
+import { CedarPdp } from './cedar.ts';
+import { HttpPdp } from './http.ts';
+import { evaluate } from './permissions.ts';
+import { authzDenied, scopeDenied } from './errors.ts';
+
+export { permissionFor, matchGrant, evaluate } from './permissions.ts';
+export { ACTIONS, ACTION_PERMISSIONS, isAction } from './actions.ts';
+export { authzConfigSchema, authzProductionProblems } from './config.ts';
+export { startPdpServer } from './pdp-server.ts';
+export { toPdpRequest } from './contract.ts';
+
+export interface PdpDeps {
+  logger: Logger;
+}
+
+/** Startup problems (unreadable policy files, bad schema, unreadable TLS files) throw a plain Error. */
+export async function createPdp(cfg: AuthzConfig, deps: PdpDeps): Promise<Pdp> {
+  const pdp = cfg.pdp;
+  switch (pdp.type) {
+    case 'builtin':
+      return new BuiltinPdp();
+    case 'cedar':
+      try {
+        return await CedarPdp.create({ policiesPath: pdp.policies_path, schemaPath: pdp.schema_path, watch: pdp.watch, logger: deps.logger });
+      } catch (err) {
+        throw new Error(`authz.pdp (cedar): ${(err as Error).message}`);
+      }
+    case 'http':
+      return new HttpPdp({
+        endpoint: pdp.endpoint,
+        timeoutMs: pdp.timeout_ms,
+        caFile: pdp.ca_file,
+        certFile: pdp.cert_file,
+        keyFile: pdp.key_file,
+        logger: deps.logger,
+      });
+  }
+}
+
+/**
+ * Decide and throw on deny: the builtin PDP answers 403 auth.scope_denied naming the missing permission,
+ * policy PDPs 403 authz.denied; an unavailable PDP has already thrown 503 authz.pdp_unavailable.
+ */
+export async function enforce(pdp: Pdp, req: AuthzRequest): Promise<AuthzDecision> {
+  const decision = await pdp.decide(req);
+  if (decision.allowed === true) return decision;
+  if (pdp.name === 'builtin') {
+    const denied = decision.reasons.find((r) => r.startsWith('-'));
+    throw scopeDenied(req.permission, denied);
+  }
+  throw authzDenied(req.action);
+}
+
+export interface Explanation {
+  allowed: boolean;
+  pdp: string;
+  action: string;
+  permission: string;
+  principal: { id: string; type: string; auth_method: string };
+  resource: { type: string; id: string };
+  /** builtin: the allow grants that match (even when a deny wins); policy PDPs: the determining policy ids or reasons. */
+  matched: string[];
+  /** builtin: the negative grant that won. */
+  denied_by?: string;
+  /** builtin: the permission nothing granted. */
+  missing_permission?: string;
+  policy_version?: string;
+}
+
+/** Why `req.principal` may or may not do `req.action` (POST /v1/authz/explain). Throws 503 when the PDP is unavailable. */
+export async function explain(pdp: Pdp, req: AuthzRequest): Promise<Explanation> {
+  const base = {
+    pdp: pdp.name,
+    action: req.action,
+    permission: req.permission,
+    principal: { id: req.principal.id, type: req.principal.type, auth_method: req.principal.authMethod },
+    resource: { type: req.resource.type, id: req.resource.id },
+  };
+  if (pdp.name === 'builtin') {
+    const e = evaluate(req.principal.permissions, req.permission);
+    return {
+      ...base,
+      allowed: e.allowed,
+      matched: e.matched,
+      ...(e.deniedBy !== undefined ? { denied_by: e.deniedBy } : {}),
+      ...(!e.allowed && e.deniedBy === undefined ? { missing_permission: req.permission } : {}),
+    };
+  }
+  const d = await pdp.decide(req);
+  return { ...base, allowed: d.allowed, matched: d.reasons, ...(d.policyVersion !== undefined ? { policy_version: d.policyVersion } : {}) };
+}
