@@ -1,5 +1,6 @@
 // The repositories, written once on the Kysely query builder and shared by SQLite and PostgreSQL. The only
 // dialect-specific piece is the label filter (jsonb containment vs json_each).
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { KeyState, KeyType, Labels } from '../keys/types.ts';
 import type { Database, DbDate, KeysTable, KeyVersionsTable } from './schema.ts';
@@ -66,18 +67,45 @@ function toVersion(r: Selectable<KeyVersionsTable>): KeyVersionRecord {
   };
 }
 
+/**
+ * A commit guard runs while its transaction holds the store's connection (SQLite has only one), so a guard that
+ * calls back into the same store would wait forever on SQLite, and on PostgreSQL would write outside the
+ * transaction. Such calls fail at once instead, on both dialects alike.
+ */
+class GuardScope {
+  readonly #als = new AsyncLocalStorage<{ active: boolean }>();
+  async run(guard: CommitGuard | undefined, rec: KeyRecord): Promise<void> {
+    if (!guard) return;
+    const scope = { active: true };
+    try {
+      await this.#als.run(scope, () => guard(rec));
+    } finally {
+      // Work the guard merely scheduled (timers, etc.) may use the store once the guard has settled.
+      scope.active = false;
+    }
+  }
+  check(): void {
+    if (this.#als.getStore()?.active) {
+      throw new Error('a commit guard must not call the store it guards (the transaction holds its connection)');
+    }
+  }
+}
+
 const encodeCursor = (id: string) => Buffer.from(id, 'utf8').toString('base64url');
 const decodeCursor = (c: string) => Buffer.from(c, 'base64url').toString('utf8');
 
 class Keys implements KeyRepository {
   readonly #db: Kysely<Database>;
   readonly #dialect: StoreDialect;
-  constructor(db: Kysely<Database>, dialect: StoreDialect) {
+  readonly #guards: GuardScope;
+  constructor(db: Kysely<Database>, dialect: StoreDialect, guards: GuardScope) {
     this.#db = db;
     this.#dialect = dialect;
+    this.#guards = guards;
   }
 
   async create(key: NewKey, first: NewKeyVersion, opts: { overwrite: boolean; guard?: CommitGuard }): Promise<KeyRecord> {
+    this.#guards.check();
     const row = {
       id: key.id,
       type: key.type,
@@ -125,22 +153,25 @@ class Keys implements KeyRepository {
         })
         .execute();
       const rec = toKey(inserted);
-      if (opts.guard) await opts.guard(rec);
+      await this.#guards.run(opts.guard, rec);
       return rec;
     });
   }
 
   async get(id: string): Promise<KeyRecord | undefined> {
+    this.#guards.check();
     const r = await this.#db.selectFrom('keys').selectAll().where('id', '=', id).executeTakeFirst();
     return r && toKey(r);
   }
 
   async versions(id: string): Promise<KeyVersionRecord[]> {
+    this.#guards.check();
     const rows = await this.#db.selectFrom('key_versions').selectAll().where('key_id', '=', id).orderBy('version').execute();
     return rows.map(toVersion);
   }
 
   async version(id: string, version: number): Promise<KeyVersionRecord | undefined> {
+    this.#guards.check();
     const r = await this.#db
       .selectFrom('key_versions')
       .selectAll()
@@ -151,6 +182,7 @@ class Keys implements KeyRepository {
   }
 
   async list(q: ListKeysQuery): Promise<Page<KeyRecord>> {
+    this.#guards.check();
     const limit = Math.max(1, Math.floor(q.limit));
     let query = this.#db.selectFrom('keys').selectAll().orderBy('id').limit(limit + 1);
     if (q.cursor) query = query.where('id', '>', decodeCursor(q.cursor));
@@ -175,6 +207,7 @@ class Keys implements KeyRepository {
   }
 
   async addVersion(id: string, expectedRevision: number, v: NewKeyVersion, guard?: CommitGuard): Promise<KeyRecord> {
+    this.#guards.check();
     return await this.#db.transaction().execute(async (trx) => {
       const updated = await trx
         .updateTable('keys')
@@ -201,7 +234,7 @@ class Keys implements KeyRepository {
         })
         .execute();
       const rec = toKey(updated);
-      if (guard) await guard(rec);
+      await this.#guards.run(guard, rec);
       return rec;
     });
   }
@@ -212,6 +245,7 @@ class Keys implements KeyRepository {
     patch: { state: KeyState; destroyAt: Date | null; updatedAt: Date },
     guard?: CommitGuard,
   ): Promise<KeyRecord> {
+    this.#guards.check();
     return await this.#db.transaction().execute(async (trx) => {
       const updated = await trx
         .updateTable('keys')
@@ -227,12 +261,13 @@ class Keys implements KeyRepository {
         .executeTakeFirst();
       if (!updated) throw await conflict(trx, id);
       const rec = toKey(updated);
-      if (guard) await guard(rec);
+      await this.#guards.run(guard, rec);
       return rec;
     });
   }
 
   async destroy(id: string, expectedRevision: number, at: Date, guard?: CommitGuard): Promise<KeyRecord> {
+    this.#guards.check();
     return await this.#db.transaction().execute(async (trx) => {
       const updated = await trx
         .updateTable('keys')
@@ -248,12 +283,13 @@ class Keys implements KeyRepository {
         .where('key_id', '=', id)
         .execute();
       const rec = toKey(updated);
-      if (guard) await guard(rec);
+      await this.#guards.run(guard, rec);
       return rec;
     });
   }
 
   async dueForDestruction(now: Date, limit: number): Promise<KeyRecord[]> {
+    this.#guards.check();
     const rows = await this.#db
       .selectFrom('keys')
       .selectAll()
@@ -278,10 +314,13 @@ async function conflict(trx: Transaction<Database>, id: string): Promise<StoreCo
 
 class Seal implements SealRepository {
   readonly #db: Kysely<Database>;
-  constructor(db: Kysely<Database>) {
+  readonly #guards: GuardScope;
+  constructor(db: Kysely<Database>, guards: GuardScope) {
     this.#db = db;
+    this.#guards = guards;
   }
   async get(): Promise<SealRecord | undefined> {
+    this.#guards.check();
     const r = await this.#db.selectFrom('seal').selectAll().where('id', '=', 1).executeTakeFirst();
     if (!r) return undefined;
     return {
@@ -293,6 +332,7 @@ class Seal implements SealRepository {
     };
   }
   async init(rec: SealRecord): Promise<void> {
+    this.#guards.check();
     try {
       await this.#db
         .insertInto('seal')
@@ -314,14 +354,18 @@ class Seal implements SealRepository {
 
 class AuditChain implements AuditChainRepository {
   readonly #db: Kysely<Database>;
-  constructor(db: Kysely<Database>) {
+  readonly #guards: GuardScope;
+  constructor(db: Kysely<Database>, guards: GuardScope) {
     this.#db = db;
+    this.#guards = guards;
   }
   async get(chainId: string): Promise<AuditChainHead | undefined> {
+    this.#guards.check();
     const r = await this.#db.selectFrom('audit_chain_heads').selectAll().where('chain_id', '=', chainId).executeTakeFirst();
     return r && { chainId: r.chain_id, sequence: Number(r.sequence), hash: r.hash };
   }
   async put(head: AuditChainHead): Promise<void> {
+    this.#guards.check();
     await this.#db
       .insertInto('audit_chain_heads')
       .values({ chain_id: head.chainId, sequence: head.sequence, hash: head.hash })
@@ -332,14 +376,18 @@ class AuditChain implements AuditChainRepository {
 
 class Settings implements SettingsRepository {
   readonly #db: Kysely<Database>;
-  constructor(db: Kysely<Database>) {
+  readonly #guards: GuardScope;
+  constructor(db: Kysely<Database>, guards: GuardScope) {
     this.#db = db;
+    this.#guards = guards;
   }
   async get(name: string): Promise<string | undefined> {
+    this.#guards.check();
     const r = await this.#db.selectFrom('settings').select('value').where('name', '=', name).executeTakeFirst();
     return r?.value;
   }
   async putIfAbsent(name: string, value: string): Promise<string> {
+    this.#guards.check();
     await this.#db.insertInto('settings').values({ name, value }).onConflict((oc) => oc.column('name').doNothing()).execute();
     const stored = await this.get(name);
     // Only a concurrent delete could get here, and nothing deletes settings.
@@ -347,6 +395,7 @@ class Settings implements SettingsRepository {
     return stored;
   }
   async put(name: string, value: string): Promise<void> {
+    this.#guards.check();
     await this.#db
       .insertInto('settings')
       .values({ name, value })
@@ -362,17 +411,19 @@ export class KyselyStore implements Store {
   readonly auditChain: AuditChainRepository;
   readonly settings: SettingsRepository;
   readonly #db: Kysely<Database>;
+  readonly #guards = new GuardScope();
 
   constructor(db: Kysely<Database>, dialect: StoreDialect) {
     this.#db = db;
     this.dialect = dialect;
-    this.keys = new Keys(db, dialect);
-    this.seal = new Seal(db);
-    this.auditChain = new AuditChain(db);
-    this.settings = new Settings(db);
+    this.keys = new Keys(db, dialect, this.#guards);
+    this.seal = new Seal(db, this.#guards);
+    this.auditChain = new AuditChain(db, this.#guards);
+    this.settings = new Settings(db, this.#guards);
   }
 
   async ping(): Promise<void> {
+    this.#guards.check();
     await sql`select 1`.execute(this.#db);
   }
 

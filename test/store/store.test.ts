@@ -159,6 +159,17 @@ function storeSuite(dialect: DialectName) {
       assert.deepEqual(await s.keys.get('g2'), base);
       assert.deepEqual(await s.keys.versions('g2'), baseVersions);
 
+      // A guard that calls back into the store fails at once (on SQLite it would otherwise wait forever for the
+      // connection its own transaction holds) and the write is rolled back.
+      await assert.rejects(
+        s.keys.addVersion('g2', base.revision, newVersion('f'), async () => {
+          await s.auditChain.put({ chainId: 'c', sequence: 1, hash: 'h' });
+        }),
+        /must not call the store/,
+      );
+      assert.deepEqual(await s.keys.get('g2'), base);
+      assert.equal(await s.auditChain.get('c'), undefined);
+
       // The store is still usable after the rollbacks, and a passing guard commits.
       let guarded = 0;
       const r = await s.keys.addVersion('g2', base.revision, newVersion('e'), async () => void guarded++);
