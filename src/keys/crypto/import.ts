@@ -58,6 +58,7 @@ function importAsymmetric(type: SigningKeyType, input: ImportInput): GeneratedKe
     source = { key: input.pem, format: 'pem' };
   } else {
     if (typeof input.jwk !== 'object' || input.jwk === null) throw invalid('jwk must be a JSON object');
+    if (input.jwk.kty === 'oct') throw mismatch(type, 'it is a symmetric (oct) JWK');
     source = { key: input.jwk, format: 'jwk' };
   }
 

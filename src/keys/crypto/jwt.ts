@@ -15,7 +15,7 @@ export function jwsAlgorithm(type: KeyType, rsaPadding?: RsaPadding): string {
   throw badRequest('crypto.rsa_padding_unsupported', 'rsa padding must be pkcs1 or pss');
 }
 
-export function signJwt(
+export async function signJwt(
   keyObject: KeyObject,
   type: KeyType,
   kid: string,
@@ -23,7 +23,7 @@ export function signJwt(
   opts?: { rsaPadding?: RsaPadding; typ?: string },
 ): Promise<string> {
   const alg = jwsAlgorithm(type, opts?.rsaPadding);
-  return new SignJWT(payload).setProtectedHeader({ alg, kid, typ: opts?.typ ?? 'JWT' }).sign(keyObject);
+  return await new SignJWT(payload).setProtectedHeader({ alg, kid, typ: opts?.typ ?? 'JWT' }).sign(keyObject);
 }
 
 /** Public JWKS; each key carries its default alg (RS256 for RSA keys). */

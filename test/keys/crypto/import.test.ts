@@ -59,6 +59,7 @@ describe('asymmetric import', () => {
     assert.throws(() => importKey('EC-P256', { pem: pkcs8Pem(k1) }), problem('key.import_type_mismatch'));
     const ed448 = generateKeyPairSync('ed448').privateKey;
     assert.throws(() => importKey('Ed25519', { pem: pkcs8Pem(ed448) }), problem('key.import_type_mismatch'));
+    assert.throws(() => importKey('EC-P256', { jwk: { kty: 'oct', k: randomBytes(32).toString('base64url') } }), problem('key.import_type_mismatch'));
     const pss = generateKeyPairSync('rsa-pss', { modulusLength: 2048 }).privateKey;
     assert.throws(() => importKey('RSA-2048', { pem: pkcs8Pem(pss) }), problem('key.import_type_mismatch'));
   });
