@@ -8,3 +8,4 @@ export { type SignInput, type VerifyInput, sign, verify } from './sign.ts';
 export { DATA_KEY_SIZES, type DataKeySize, ciphertextVersion, decrypt, encrypt, generateDataKey } from './cipher.ts';
 export { RANDOM_MAX_BYTES, hmac, randomBytes, verifyHmac } from './mac.ts';
 export { jwks, jwsAlgorithm, jwtKid, signJwt } from './jwt.ts';
+export { defaultHash } from './params.ts';
