@@ -1,0 +1,94 @@
+// Bootstrap token for first provisioning: held only as a hash, limited lifetime, full permissions, every
+// use logged as a warning and audited (an audit failure fails the request). Refused in production once expired.
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { AuditRecorder } from '../audit/types.ts';
+import type { Clock } from '../server/clock.ts';
+import type { Authenticator, AuthnRequest, Principal } from './types.ts';
+import type { BootstrapTokenConfig } from './config.ts';
+import { bearer, BOOTSTRAP_TOKEN_PREFIX, isJwtShaped } from './credentials.ts';
+import { authError } from './errors.ts';
+import { digest, fingerprint, fingerprintFromEnv, parseFingerprint, sameDigest } from './fingerprint.ts';
+
+export interface BootstrapTokenOptions {
+  /** sha256:<hex> of the token. */
+  tokenHash: string;
+  issuedAt: Date;
+  /** Seconds. */
+  maxAge: number;
+  mode: 'dev' | 'production';
+  logger: Logger;
+  clock: Clock;
+  audit?: AuditRecorder | undefined;
+  permissionPrefix?: string | undefined;
+}
+
+/** A fresh token for the dev server to print; only `tokenHash` goes to the authenticator. */
+export function generateBootstrapToken(): { token: string; tokenHash: string } {
+  const token = BOOTSTRAP_TOKEN_PREFIX + randomBytes(32).toString('base64url');
+  return { token, tokenHash: fingerprint(token) };
+}
+
+export class BootstrapTokenAuthenticator implements Authenticator {
+  readonly name = 'bootstrap_token';
+  readonly #hash: Buffer;
+  readonly #o: BootstrapTokenOptions;
+  readonly #expiresAt: number;
+
+  constructor(o: BootstrapTokenOptions) {
+    this.#hash = parseFingerprint(o.tokenHash);
+    this.#o = o;
+    this.#expiresAt = o.issuedAt.getTime() + o.maxAge * 1000;
+  }
+
+  async authenticate(req: AuthnRequest): Promise<Principal | undefined> {
+    const b = bearer(req.headers);
+    if (b.kind !== 'bearer' || isJwtShaped(b.token)) return undefined;
+    const matches = sameDigest(digest(b.token), this.#hash);
+    if (!matches) {
+      // Our prefix means it is meant as a bootstrap token: fail instead of trying it as an API key.
+      if (b.token.startsWith(BOOTSTRAP_TOKEN_PREFIX)) throw authError('auth.invalid_credential', 'the bootstrap token is not valid');
+      return undefined;
+    }
+    const { logger, clock, mode } = this.#o;
+    const expired = clock.now().getTime() > this.#expiresAt;
+    if (expired && mode === 'production') {
+      logger.warn({ source_ip: req.sourceIp }, 'expired bootstrap token refused');
+      throw authError('auth.token_expired', 'the bootstrap token has expired');
+    }
+    const prefix = this.#o.permissionPrefix ?? 'keyward';
+    const principal: Principal = { id: 'bootstrap', type: 'service', authMethod: 'bootstrap_token', permissions: [`${prefix}.*`], attributes: {} };
+    logger.warn(
+      { source_ip: req.sourceIp, expired, expires_at: new Date(this.#expiresAt).toISOString() },
+      expired ? 'EXPIRED bootstrap token used (accepted in dev mode only)' : 'bootstrap token used',
+    );
+    await this.#o.audit?.record({
+      event_type: 'auth.bootstrap_token_used',
+      action: 'auth:BootstrapToken',
+      principal: { id: principal.id, type: principal.type, auth_method: principal.authMethod },
+      resource: null,
+      outcome: 'success',
+      source_ip: req.sourceIp,
+      user_agent: typeof req.headers['user-agent'] === 'string' ? req.headers['user-agent'] : undefined,
+      metadata: { expired, expires_at: new Date(this.#expiresAt).toISOString() },
+    });
+    return principal;
+  }
+}
+
+function issuedAtFromEnv(env: NodeJS.ProcessEnv, name: string): Date {
+  const v = env[name];
+  if (v === undefined || v === '') throw new Error(`authn.bootstrap_token.issued_at_env: environment variable ${name} is not set`);
+  const d = /^\d+$/.test(v) ? new Date(Number(v) * 1000) : new Date(v);
+  if (Number.isNaN(d.getTime())) throw new Error(`authn.bootstrap_token.issued_at_env: environment variable ${name} is not a time (ISO 8601 or Unix seconds)`);
+  return d;
+}
+
+export function bootstrapFromConfig(
+  cfg: BootstrapTokenConfig,
+  deps: Omit<BootstrapTokenOptions, 'tokenHash' | 'issuedAt' | 'maxAge'> & { env: NodeJS.ProcessEnv },
+): BootstrapTokenAuthenticator {
+  const hash = fingerprintFromEnv(deps.env, cfg.token_hash_env, 'authn.bootstrap_token.token_hash_env');
+  const issuedAt = cfg.issued_at_env ? issuedAtFromEnv(deps.env, cfg.issued_at_env) : deps.clock.now();
+  return new BootstrapTokenAuthenticator({ ...deps, tokenHash: 'sha256:' + hash.toString('hex'), issuedAt, maxAge: cfg.max_age });
+}

@@ -1,0 +1,26 @@
+// sha256:<64 lowercase hex> fingerprints of opaque secrets (API keys, bootstrap tokens).
+import { createHash, timingSafeEqual } from 'node:crypto';
+
+export const FINGERPRINT_RE = /^sha256:[0-9a-f]{64}$/;
+
+export const fingerprint = (raw: string) => 'sha256:' + createHash('sha256').update(raw, 'utf8').digest('hex');
+
+export function digest(raw: string): Buffer {
+  return createHash('sha256').update(raw, 'utf8').digest();
+}
+
+/** Reads a fingerprint from the environment; a missing or malformed variable is a startup error naming it. */
+export function fingerprintFromEnv(env: NodeJS.ProcessEnv, name: string, field: string): Buffer {
+  const v = env[name];
+  if (v === undefined || v === '') throw new Error(`${field}: environment variable ${name} is not set`);
+  if (!FINGERPRINT_RE.test(v)) throw new Error(`${field}: environment variable ${name} must hold sha256: followed by 64 lowercase hex characters`);
+  return Buffer.from(v.slice(7), 'hex');
+}
+
+export function parseFingerprint(v: string): Buffer {
+  if (!FINGERPRINT_RE.test(v)) throw new Error('a fingerprint is sha256: followed by 64 lowercase hex characters');
+  return Buffer.from(v.slice(7), 'hex');
+}
+
+/** Constant time over equal-length digests. */
+export const sameDigest = (a: Buffer, b: Buffer) => a.length === b.length && timingSafeEqual(a, b);

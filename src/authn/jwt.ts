@@ -1,0 +1,170 @@
+// OIDC resource server: bearer JWTs verified against the IdP's JWKS. Asymmetric algorithms only.
+import { createHash } from 'node:crypto';
+import { decodeProtectedHeader, jwtVerify, errors as joseErrors, type JWTPayload, type ProtectedHeaderParameters } from 'jose';
+import type { Logger } from 'pino';
+import type { Clock } from '../server/clock.ts';
+import type { Authenticator, AuthnRequest, Principal } from './types.ts';
+import type { JwtConfig } from './config.ts';
+import { authError, clientNotAllowed } from './errors.ts';
+import { bearer, isJwtShaped } from './credentials.ts';
+import { JwksSource, discoverJwksUri } from './jwks.ts';
+import { Lru } from './lru.ts';
+import { applyScopeMap, permissionsClaim, scopesFromClaim } from './scopes.ts';
+import { ProblemError } from '../server/problem.ts';
+
+const MFA_AMR = new Set(['mfa', 'otp', 'hwk', 'swk', 'sms', 'fido', 'webauthn']);
+
+export interface JwtDeps {
+  logger: Logger;
+  clock: Clock;
+}
+
+interface Cached {
+  principal: Principal;
+  expMs: number;
+}
+
+function freeze(p: Principal): Principal {
+  Object.freeze(p.permissions);
+  Object.freeze(p.attributes);
+  return Object.freeze(p);
+}
+
+export class JwtAuthenticator implements Authenticator {
+  readonly name = 'jwt';
+  readonly jwks: JwksSource;
+  readonly #cfg: JwtConfig;
+  readonly #deps: JwtDeps;
+  readonly #cache: Lru<string, Cached>;
+
+  constructor(cfg: JwtConfig, jwks: JwksSource, deps: JwtDeps) {
+    this.#cfg = cfg;
+    this.jwks = jwks;
+    this.#deps = deps;
+    this.#cache = new Lru(cfg.cache_size);
+  }
+
+  /** Resolves discovery (a failure aborts startup naming the URL) and starts the JWKS refresh. */
+  static async create(cfg: JwtConfig, deps: JwtDeps): Promise<JwtAuthenticator> {
+    if ((cfg.discovery_url === undefined) === (cfg.jwks_url === undefined)) {
+      throw new Error('authn.jwt: set exactly one of discovery_url or jwks_url');
+    }
+    for (const a of cfg.algorithms as string[]) {
+      if (a === 'none' || a.startsWith('HS')) throw new Error(`authn.jwt.algorithms: ${a} is never accepted`);
+    }
+    const url = cfg.jwks_url ?? (await discoverJwksUri(cfg.discovery_url!, cfg.issuer, cfg.http_timeout_ms));
+    const jwks = new JwksSource({
+      url,
+      ttlMs: cfg.jwks_cache_ttl * 1000,
+      minRefreshMs: cfg.jwks_min_refresh_interval * 1000,
+      timeoutMs: cfg.http_timeout_ms,
+      logger: deps.logger,
+      clock: deps.clock,
+    });
+    await jwks.start();
+    return new JwtAuthenticator(cfg, jwks, deps);
+  }
+
+  async authenticate(req: AuthnRequest): Promise<Principal | undefined> {
+    const b = bearer(req.headers);
+    if (b.kind !== 'bearer' || !isJwtShaped(b.token)) return undefined;
+    const token = b.token;
+    if (token.length > this.#cfg.max_token_bytes) throw authError('auth.malformed_credential', 'the bearer token is too large');
+
+    const cacheKey = createHash('sha256').update(token).digest('base64url');
+    const hit = this.#cache.get(cacheKey);
+    const now = this.#deps.clock.now().getTime();
+    if (hit) {
+      if (now <= hit.expMs + this.#cfg.leeway * 1000) return hit.principal;
+      this.#cache.delete(cacheKey);
+    }
+
+    let header: ProtectedHeaderParameters;
+    try {
+      header = decodeProtectedHeader(token);
+    } catch {
+      throw authError('auth.malformed_credential', 'the bearer token is not a well-formed JWT');
+    }
+    const alg = header.alg;
+    if (typeof alg !== 'string' || !(this.#cfg.algorithms as string[]).includes(alg) || alg === 'none' || alg.toUpperCase().startsWith('HS')) {
+      throw authError('auth.algorithm_not_allowed', `algorithm ${typeof alg === 'string' ? alg.slice(0, 16) : '(none)'} is not accepted`);
+    }
+    const typ = typeof header.typ === 'string' ? header.typ.replace(/^application\//i, '') : undefined;
+    if (typ === undefined || !this.#cfg.token_types.some((t) => t.toLowerCase() === typ.toLowerCase())) {
+      throw authError('auth.invalid_credential', 'the token type is not accepted (JWT or at+jwt expected)');
+    }
+    if (typeof header.kid !== 'string' || header.kid === '') throw authError('auth.kid_unknown', 'the token names no signing key (kid)');
+    const key = await this.jwks.key(header.kid, alg);
+
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, key, {
+        issuer: this.#cfg.issuer,
+        audience: this.#cfg.audience,
+        algorithms: [alg],
+        clockTolerance: this.#cfg.leeway,
+        currentDate: new Date(now),
+        requiredClaims: ['exp', ...this.#cfg.required_claims],
+      }));
+    } catch (err) {
+      throw mapJoseError(err);
+    }
+
+    const principal = freeze(this.#principal(payload));
+    this.#cache.set(cacheKey, { principal, expMs: (payload.exp as number) * 1000 });
+    return principal;
+  }
+
+  #principal(p: JWTPayload): Principal {
+    const str = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined);
+    const sub = str(p.sub);
+    const clientId = str(p['client_id']);
+    const azp = str(p['azp']);
+    const client = azp ?? clientId;
+    if (this.#cfg.allowed_clients && (client === undefined || !this.#cfg.allowed_clients.includes(client))) {
+      throw clientNotAllowed('the client is not allowed to call this service');
+    }
+    const id = sub ?? clientId ?? azp;
+    if (id === undefined) throw authError('auth.invalid_credential', 'the token names no subject (sub, client_id or azp)');
+    const scopes = applyScopeMap(scopesFromClaim(p[this.#cfg.scope_claim]), this.#cfg.scope_map);
+    const permissions = [...new Set([...permissionsClaim(p[this.#cfg.permissions_claim]), ...scopes])];
+    const groups = scopesFromClaim(p[this.#cfg.groups_claim]);
+    const amr = Array.isArray(p['amr']) ? (p['amr'] as unknown[]) : [];
+    return {
+      id,
+      // A token whose subject is the client itself (or that has no sub) is a machine's.
+      type: sub === undefined || sub === clientId || sub === azp ? 'service' : 'user',
+      authMethod: 'jwt',
+      permissions,
+      attributes: {
+        issuer: p.iss,
+        ...(client !== undefined ? { client_id: client } : {}),
+        ...(azp !== undefined ? { azp } : {}),
+        groups,
+        mfa: amr.some((m) => typeof m === 'string' && MFA_AMR.has(m)),
+      },
+    };
+  }
+
+  async reload(): Promise<void> {
+    await this.jwks.refresh();
+  }
+
+  async close(): Promise<void> {
+    this.jwks.close();
+  }
+}
+
+function mapJoseError(err: unknown): ProblemError {
+  if (err instanceof ProblemError) return err;
+  if (err instanceof joseErrors.JWTExpired) return authError('auth.token_expired', 'the token has expired');
+  if (err instanceof joseErrors.JWTClaimValidationFailed) {
+    if (err.claim === 'iss' && err.reason === 'check_failed') return authError('auth.issuer_mismatch', 'the token issuer is not accepted');
+    if (err.claim === 'aud' && err.reason === 'check_failed') return authError('auth.audience_mismatch', 'the token audience does not include this service');
+    if (err.claim === 'nbf' && err.reason === 'check_failed') return authError('auth.token_not_yet_valid', 'the token is not yet valid');
+    return authError('auth.invalid_credential', `the token claim ${err.claim} is missing or invalid`);
+  }
+  if (err instanceof joseErrors.JWSSignatureVerificationFailed) return authError('auth.token_signature_invalid', 'the token signature is invalid');
+  if (err instanceof joseErrors.JOSEAlgNotAllowed) return authError('auth.algorithm_not_allowed', 'the token algorithm is not accepted');
+  return authError('auth.malformed_credential', 'the bearer token is not a well-formed JWT');
+}
