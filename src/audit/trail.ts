@@ -1,0 +1,509 @@
+// The audit trail: builds, chains, signs and durably stores one event per operation.
+//
+// Appends are serialised per chain by a single pump: record() only queues; the pump takes everything queued
+// (group commit), assigns consecutive sequences, signs, and hands the whole batch to every sink at once
+// (one fsync per file sink per batch). Each record() settles once every sink has acknowledged its event.
+import { randomUUID, sign, verify, type KeyObject } from 'node:crypto';
+import type { Logger } from 'pino';
+import canonicalize from 'canonicalize';
+import { ProblemError } from '../server/problem.ts';
+import type { Clock } from '../server/clock.ts';
+import type { AuditChainRepository, SettingsRepository } from '../store/types.ts';
+import type { AuditEventInput, AuditRecorder } from './types.ts';
+import {
+  canonicalBytes,
+  chainHash,
+  GENESIS_HASH,
+  SCHEMA_VERSION,
+  signingInput,
+  type AuditEvent,
+  type UnsignedAuditEvent,
+} from './canonical.ts';
+import type { AuditConfig, AuditSinkConfig } from './config.ts';
+import { loadSigningKey, type AuditPublicKeyInfo, type AuditSigningKey } from './keys.ts';
+import { assertNoSecrets } from './redact.ts';
+import { errInfo, FileSink } from './sinks/file.ts';
+import { NatsSink } from './sinks/nats.ts';
+import { StdoutSink } from './sinks/stdout.ts';
+import type { AuditSink, PreparedEvent, SinkStats } from './sinks/types.ts';
+
+export interface AuditTrail extends AuditRecorder {
+  publicKey(): AuditPublicKeyInfo;
+  /** Resolves once everything recorded so far is durably stored; rejects (audit.unavailable) if not. */
+  flush(): Promise<void>;
+  /** Emits a signed checkpoint event now and writes it to the file sinks' sidecars. */
+  checkpoint(): Promise<{ chain_id: string; sequence: number; hash: string }>;
+  /** This instance's chain id and the current head. */
+  head(): { chain_id: string; sequence: number; hash: string };
+  /** Per-sink counters (writes, fsyncs, rotations), for metrics and tests. */
+  stats(): Record<string, SinkStats>;
+}
+
+export interface AuditTrailDeps {
+  config: AuditConfig;
+  chain: AuditChainRepository;
+  settings: SettingsRepository;
+  clock: Clock;
+  logger: Logger;
+  production: boolean;
+  /** Distinguishes instances sharing one database: each keeps its own chain id. */
+  instanceId?: string;
+  /** Where the stdout sink writes (default process.stdout). */
+  stdout?: NodeJS.WritableStream;
+  /** How often a degraded trail retries its owed events (default 1000 ms). */
+  retryIntervalMs?: number;
+}
+
+const MAX_BATCH = 1024;
+/** Under on_failure=continue, how many unstored events are kept for retry before the oldest are dropped. */
+const MAX_OWED = 10_000;
+const MAX_METADATA_BYTES = 16 * 1024;
+const SYSTEM_PRINCIPAL = { id: 'keyward', type: 'system', auth_method: 'internal' } as const;
+
+export const auditUnavailable = (detail: string) =>
+  new ProblemError({ status: 503, code: 'audit.unavailable', title: 'Service unavailable', detail });
+
+const chainConflict = (detail: string) =>
+  new ProblemError({ status: 500, code: 'audit.chain_conflict', title: 'Audit chain conflict', detail });
+
+export function settingsNameForChainId(instanceId?: string): string {
+  return instanceId ? `audit.chain_id:${instanceId}` : 'audit.chain_id';
+}
+
+export function createSink(cfg: AuditSinkConfig, deps: Pick<AuditTrailDeps, 'clock' | 'logger' | 'stdout'>): AuditSink {
+  switch (cfg.type) {
+    case 'stdout':
+      return new StdoutSink(deps.stdout);
+    case 'file':
+      return new FileSink(cfg, deps.clock, deps.logger);
+    case 'nats':
+      return new NatsSink(cfg, deps.logger);
+  }
+}
+
+/** Checks that an event is intact and signed by `publicKey` (used to adopt a sink's tail on restart). */
+export function eventIsAuthentic(e: AuditEvent, publicKey: KeyObject): boolean {
+  try {
+    if (chainHash(e.prev_hash, canonicalBytes(e)) !== e.hash) return false;
+    return verify(null, signingInput(e.chain_id, e.sequence, e.hash), publicKey, Buffer.from(e.signature, 'base64'));
+  } catch {
+    return false;
+  }
+}
+
+function validateInput(input: AuditEventInput): void {
+  const str = (v: unknown, name: string, optional = false) => {
+    if (optional && (v === undefined || v === null)) return;
+    if (typeof v !== 'string' || v.length === 0 || v.length > 1024) throw new TypeError(`audit event ${name} must be a non-empty string`);
+  };
+  str(input.event_type, 'event_type');
+  str(input.action, 'action');
+  if (!['success', 'denied', 'error'].includes(input.outcome)) throw new TypeError('audit event outcome must be success, denied or error');
+  if (input.principal) {
+    str(input.principal.id, 'principal.id');
+    str(input.principal.type, 'principal.type');
+    str(input.principal.auth_method, 'principal.auth_method');
+  }
+  if (input.resource) {
+    str(input.resource.type, 'resource.type');
+    str(input.resource.id, 'resource.id', true);
+    if (input.resource.version !== undefined && input.resource.version !== null && !Number.isSafeInteger(input.resource.version)) {
+      throw new TypeError('audit event resource.version must be an integer');
+    }
+  }
+  str(input.error_code, 'error_code', true);
+  if (input.metadata !== undefined && (typeof input.metadata !== 'object' || input.metadata === null || Array.isArray(input.metadata))) {
+    throw new TypeError('audit event metadata must be an object');
+  }
+  assertNoSecrets(input.metadata ?? {});
+  const size = JSON.stringify(input.metadata ?? {}).length;
+  if (size > MAX_METADATA_BYTES) throw new TypeError(`audit event metadata too large (${size} bytes); keep it small`);
+  if (input.principal) assertNoSecrets(input.principal, 'principal');
+}
+
+interface Pending {
+  input: AuditEventInput;
+  resolve: (e: AuditEvent) => void;
+  reject: (e: unknown) => void;
+}
+
+class Trail implements AuditTrail {
+  readonly #deps: AuditTrailDeps;
+  readonly #key: AuditSigningKey;
+  readonly #sinks: AuditSink[];
+  readonly #chainId: string;
+  #head: { sequence: number; hash: string };
+  #queue: Pending[] = [];
+  /** Events built (sequenced and signed) that not every sink has acknowledged yet, oldest first. */
+  #owed: PreparedEvent[] = [];
+  #lock: Promise<void> = Promise.resolve();
+  #busy = false;
+  #scheduled = false;
+  #degraded = false;
+  #failure: { first: number; last: number; attempts: number; refused: number; reason: string } | undefined;
+  #lastCheckpoint = 0;
+  #timers: NodeJS.Timeout[] = [];
+  #retryTimer: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  constructor(deps: AuditTrailDeps, key: AuditSigningKey, sinks: AuditSink[], chainId: string, head: { sequence: number; hash: string }) {
+    this.#deps = deps;
+    this.#key = key;
+    this.#sinks = sinks;
+    this.#chainId = chainId;
+    this.#head = head;
+    const every = deps.config.checkpoint_interval;
+    if (every > 0) {
+      const t = setInterval(() => {
+        if (this.#head.sequence > this.#lastCheckpoint && !this.#degraded) {
+          this.checkpoint().catch((e) => deps.logger.error({ err: errInfo(e) }, 'audit checkpoint failed'));
+        }
+      }, every * 1000);
+      t.unref();
+      this.#timers.push(t);
+    }
+  }
+
+  publicKey(): AuditPublicKeyInfo {
+    return this.#key.info;
+  }
+
+  head() {
+    return { chain_id: this.#chainId, ...this.#head };
+  }
+
+  stats(): Record<string, SinkStats> {
+    return Object.fromEntries(this.#sinks.map((s) => [s.name, { ...s.stats }]));
+  }
+
+  ready(): boolean {
+    return !this.#closed && !this.#degraded;
+  }
+
+  async record(input: AuditEventInput): Promise<void> {
+    validateInput(input); // a programming error: throws before anything touches the chain
+    await this.#enqueue(input);
+  }
+
+  #enqueue(input: AuditEventInput): Promise<AuditEvent> {
+    if (this.#closed) return Promise.reject(auditUnavailable('the audit trail is closed'));
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ input, resolve, reject });
+      this.#schedule();
+    });
+  }
+
+  // Deferred to the next turn of the event loop so that concurrent callers share one batch.
+  #schedule(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      void this.#exclusive(async () => {
+        this.#scheduled = false;
+        await this.#run();
+      });
+    });
+  }
+
+  /** Everything that touches the head, the owed list or the sinks runs one at a time. */
+  #exclusive(fn: () => Promise<void>): Promise<void> {
+    const run = this.#lock.then(async () => {
+      this.#busy = true;
+      try {
+        await fn();
+      } finally {
+        this.#busy = false;
+      }
+    });
+    this.#lock = run.catch(() => {});
+    return run;
+  }
+
+  async #run(): Promise<void> {
+    while (this.#queue.length > 0) {
+      const batch = this.#queue.splice(0, MAX_BATCH);
+      try {
+        await this.#runBatch(batch);
+      } catch (e) {
+        // Not a sink failure (those are handled inside): a bug. Never leave callers hanging.
+        this.#deps.logger.error({ err: errInfo(e) }, 'audit trail internal error');
+        for (const p of batch) p.reject(auditUnavailable('audit trail internal error'));
+      }
+    }
+  }
+
+  async #runBatch(batch: Pending[]): Promise<void> {
+    const deny = this.#deps.config.on_failure === 'deny';
+    if (this.#owed.length > 0) {
+      // Earlier events are still owed to a sink: they must land first, or the chain would have a hole.
+      const err = await this.#deliver();
+      if (err !== undefined && deny) {
+        if (this.#failure) this.#failure.refused += batch.length;
+        for (const p of batch) p.reject(auditUnavailable(`audit sink unavailable: ${err}`));
+        return;
+      }
+    }
+    const built = batch.map((p) => this.#build(p.input));
+    this.#owed.push(...built);
+    const err = await this.#deliver();
+    if (err === undefined) {
+      batch.forEach((p, i) => p.resolve(built[i]!.event));
+      return;
+    }
+    this.#failure ??= { first: built[0]!.event.sequence, last: 0, attempts: 1, refused: 0, reason: err };
+    this.#failure.last = built[built.length - 1]!.event.sequence;
+    if (deny) {
+      for (const p of batch) p.reject(auditUnavailable(`audit sink unavailable: ${err}`));
+      return;
+    }
+    this.#deps.logger.error(
+      { audit_failure: err, sequences: [built[0]!.event.sequence, built[built.length - 1]!.event.sequence] },
+      'AUDIT EVENTS NOT DURABLY RECORDED: on_failure=continue lets these operations proceed unaudited; they stay queued for retry',
+    );
+    if (this.#owed.length > MAX_OWED) {
+      const dropped = this.#owed.splice(0, this.#owed.length - MAX_OWED);
+      this.#deps.logger.error(
+        { dropped_first: dropped[0]!.event.sequence, dropped_last: dropped[dropped.length - 1]!.event.sequence },
+        'AUDIT EVENTS DROPPED: the retry buffer is full; the chain will show a gap',
+      );
+    }
+    batch.forEach((p, i) => p.resolve(built[i]!.event));
+  }
+
+  #build(input: AuditEventInput): PreparedEvent {
+    const r = input.resource;
+    const unsigned: UnsignedAuditEvent = {
+      schema_version: SCHEMA_VERSION,
+      event_id: randomUUID(),
+      time: this.#deps.clock.now().toISOString(),
+      chain_id: this.#chainId,
+      sequence: this.#head.sequence + 1,
+      event_type: input.event_type,
+      action: input.action,
+      principal: input.principal ? { id: input.principal.id, type: input.principal.type, auth_method: input.principal.auth_method } : null,
+      resource: r ? { type: r.type, id: r.id ?? null, version: r.version ?? null } : null,
+      outcome: input.outcome,
+      error_code: input.error_code ?? null,
+      request_id: input.request_id ?? null,
+      source_ip: input.source_ip ?? null,
+      user_agent: input.user_agent ?? null,
+      // A JSON round trip fixes the form a reader will parse (no undefined, dates as strings).
+      metadata: JSON.parse(JSON.stringify(input.metadata ?? {})) as Record<string, unknown>,
+      key_id: this.#key.info.key_id,
+      prev_hash: this.#head.hash,
+    };
+    const hash = chainHash(unsigned.prev_hash, canonicalBytes(unsigned));
+    const signature = sign(null, signingInput(unsigned.chain_id, unsigned.sequence, hash), this.#key.privateKey).toString('base64');
+    const event: AuditEvent = { ...unsigned, hash, signature };
+    const line = canonicalize(event)!;
+    this.#head = { sequence: unsigned.sequence, hash };
+    return { event, line };
+  }
+
+  /** Sends every owed event to every sink that lacks it; undefined on success, else a reason. */
+  async #deliver(): Promise<string | undefined> {
+    const batch = this.#owed;
+    if (batch.length === 0) return undefined;
+    const results = await Promise.allSettled(this.#sinks.map((s) => s.write(batch)));
+    const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [`${this.#sinks[i]!.name}: ${errInfo(r.reason).code ?? errInfo(r.reason).message}`] : []));
+    if (failed.length > 0) {
+      const reason = failed.join('; ');
+      if (!this.#degraded) this.#deps.logger.error({ audit_failure: reason }, 'audit trail degraded: a sink refused events');
+      this.#degraded = true;
+      if (this.#failure) this.#failure.attempts++;
+      this.#armRetry();
+      return reason;
+    }
+    this.#owed = this.#owed.slice(batch.length);
+    const last = batch[batch.length - 1]!.event;
+    try {
+      await this.#deps.chain.put({ chainId: this.#chainId, sequence: last.sequence, hash: last.hash });
+    } catch (e) {
+      // The sinks hold the events; on restart the newest authentic sink tail wins over a stale head.
+      this.#deps.logger.warn({ err: errInfo(e) }, 'audit chain head could not be persisted');
+    }
+    if (this.#degraded) {
+      this.#degraded = false;
+      this.#disarmRetry();
+      const f = this.#failure;
+      this.#failure = undefined;
+      this.#deps.logger.warn({ failure: f }, 'audit trail recovered');
+      if (f) {
+        // Tell the log itself that the events in [first, last] were stored late and their callers were refused.
+        this.#queue.unshift({
+          input: {
+            event_type: 'audit.recovered',
+            action: 'audit:Recover',
+            principal: SYSTEM_PRINCIPAL,
+            resource: { type: 'audit_chain', id: this.#chainId },
+            outcome: 'success',
+            metadata: {
+              late_first_sequence: f.first,
+              late_last_sequence: f.last,
+              late_events_outcome: this.#deps.config.on_failure === 'deny' ? 'refused_503' : 'proceeded_unaudited',
+              refused_unsequenced_count: f.refused,
+              failed_attempts: f.attempts,
+              failure_reason: f.reason.slice(0, 300),
+            },
+          },
+          resolve: () => {},
+          reject: (e) => this.#deps.logger.error({ err: errInfo(e) }, 'audit recovery event not recorded'),
+        });
+        this.#schedule();
+      }
+    }
+    return undefined;
+  }
+
+  #armRetry(): void {
+    if (this.#retryTimer || this.#closed) return;
+    this.#retryTimer = setInterval(() => {
+      if (this.#busy || this.#owed.length === 0) return;
+      void this.#exclusive(async () => {
+        await this.#deliver();
+      });
+    }, this.#deps.retryIntervalMs ?? 1000);
+    this.#retryTimer.unref();
+  }
+
+  #disarmRetry(): void {
+    if (this.#retryTimer) clearInterval(this.#retryTimer);
+    this.#retryTimer = undefined;
+  }
+
+  async flush(): Promise<void> {
+    await this.#exclusive(async () => {
+      await this.#run();
+      if (this.#owed.length > 0) await this.#deliver();
+    });
+    if (this.#owed.length > 0) throw auditUnavailable(`${this.#owed.length} audit events not yet durably stored`);
+  }
+
+  async checkpoint(): Promise<{ chain_id: string; sequence: number; hash: string }> {
+    const ev = await this.#enqueue({
+      event_type: 'audit.checkpoint',
+      action: 'audit:Checkpoint',
+      principal: SYSTEM_PRINCIPAL,
+      resource: { type: 'audit_chain', id: this.#chainId },
+      outcome: 'success',
+      metadata: { previous_checkpoint_sequence: this.#lastCheckpoint },
+    });
+    if (this.#owed.some((p) => p.event.sequence <= ev.sequence)) {
+      throw auditUnavailable('checkpoint not durably stored'); // on_failure=continue resolved it without storing
+    }
+    const prepared = { event: ev, line: canonicalize(ev)! };
+    await Promise.all(this.#sinks.map((s) => s.checkpoint?.(prepared)));
+    this.#lastCheckpoint = Math.max(this.#lastCheckpoint, ev.sequence);
+    return { chain_id: ev.chain_id, sequence: ev.sequence, hash: ev.hash };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    for (const t of this.#timers) clearInterval(t);
+    try {
+      await this.flush();
+      if (this.#deps.config.checkpoint_interval > 0 && this.#head.sequence > this.#lastCheckpoint) await this.checkpoint();
+    } catch (e) {
+      this.#deps.logger.error({ err: errInfo(e), owed: this.#owed.length }, 'audit trail closed with events not durably stored');
+    }
+    this.#closed = true;
+    this.#disarmRetry();
+    for (const p of this.#queue.splice(0)) p.reject(auditUnavailable('the audit trail is closed'));
+    await Promise.all(this.#sinks.map((s) => s.close().catch(() => {})));
+  }
+
+  /** Called once at start: records that the trail (re)started and from where. */
+  async started(resumedFrom: string, persistedWas: number): Promise<void> {
+    await this.#enqueue({
+      event_type: 'audit.started',
+      action: 'audit:Start',
+      principal: SYSTEM_PRINCIPAL,
+      resource: { type: 'audit_chain', id: this.#chainId },
+      outcome: 'success',
+      metadata: { resumed_from: resumedFrom, resumed_sequence: this.#head.sequence, persisted_head_sequence: persistedWas },
+    });
+  }
+}
+
+class DisabledTrail implements AuditTrail {
+  async record(input: AuditEventInput): Promise<void> {
+    validateInput(input);
+  }
+  ready = () => true;
+  close = async () => {};
+  flush = async () => {};
+  publicKey(): AuditPublicKeyInfo {
+    throw new ProblemError({ status: 404, code: 'audit.disabled', title: 'Not found', detail: 'audit is disabled' });
+  }
+  async checkpoint(): Promise<never> {
+    throw new ProblemError({ status: 404, code: 'audit.disabled', title: 'Not found', detail: 'audit is disabled' });
+  }
+  head = () => ({ chain_id: '', sequence: 0, hash: GENESIS_HASH });
+  stats = () => ({});
+}
+
+export async function createAuditTrail(deps: AuditTrailDeps): Promise<AuditTrail> {
+  const { config, logger } = deps;
+  if (!config.enabled) {
+    logger.warn('audit trail DISABLED: operations are not recorded');
+    return new DisabledTrail();
+  }
+  if (deps.production && config.on_failure === 'continue') {
+    throw new ProblemError({ status: 500, code: 'config.invalid', title: 'Invalid configuration', detail: "audit.on_failure 'continue' is not allowed in production" });
+  }
+  if (!config.signing_key_path) {
+    throw new ProblemError({ status: 500, code: 'config.invalid', title: 'Invalid configuration', detail: 'audit.signing_key_path is required' });
+  }
+  if (config.on_failure === 'continue') {
+    logger.warn('AUDIT on_failure=continue: operations will proceed even when their audit event cannot be recorded (never use in production)');
+  }
+  const key = await loadSigningKey(config.signing_key_path, { strict: deps.production, warn: (m) => logger.warn(m) });
+  const chainId = await deps.settings.putIfAbsent(settingsNameForChainId(deps.instanceId), randomUUID());
+  const stored = await deps.chain.get(chainId);
+  let head = stored ? { sequence: stored.sequence, hash: stored.hash } : { sequence: 0, hash: GENESIS_HASH };
+  let resumedFrom = stored ? 'store' : 'genesis';
+
+  const sinks = config.sinks.map((s) => createSink(s, deps));
+  await Promise.all(sinks.map((s) => s.open()));
+  // Source of truth on restart: the persisted head, unless a sink holds a newer authentic event of this chain
+  // (the process died after the sink acknowledged and before the head was saved). A sink behind the head has
+  // lost events: that is reported (and stays visible to verify as a gap), never papered over.
+  for (const sink of sinks) {
+    let tail: AuditEvent | undefined;
+    try {
+      tail = await sink.tail();
+    } catch (e) {
+      logger.error({ sink: sink.name, err: errInfo(e) }, 'audit sink tail unreadable at start');
+      continue;
+    }
+    if (!tail) continue;
+    if (tail.chain_id !== chainId) {
+      await Promise.all(sinks.map((s) => s.close()));
+      throw chainConflict(`${sink.name} ends with an event of chain ${tail.chain_id}, not this instance's chain ${chainId}; move it aside`);
+    }
+    if (!eventIsAuthentic(tail, key.publicKey)) {
+      await Promise.all(sinks.map((s) => s.close()));
+      throw chainConflict(`${sink.name} ends with an event (sequence ${tail.sequence}) that does not verify with the audit key`);
+    }
+    if (tail.sequence > head.sequence) {
+      head = { sequence: tail.sequence, hash: tail.hash };
+      resumedFrom = `sink:${sink.name}`;
+    } else if (tail.sequence === head.sequence && tail.hash !== head.hash) {
+      await Promise.all(sinks.map((s) => s.close()));
+      throw chainConflict(`${sink.name} and the persisted head disagree at sequence ${head.sequence}`);
+    }
+  }
+  for (const sink of sinks) {
+    const tail = await sink.tail().catch(() => undefined);
+    if (sink.durable && tail && tail.sequence < head.sequence) {
+      logger.error({ sink: sink.name, sink_sequence: tail.sequence, head_sequence: head.sequence }, 'AUDIT SINK IS MISSING EVENTS: it is behind the chain head');
+    }
+  }
+  if (!stored || stored.sequence !== head.sequence) await deps.chain.put({ chainId, sequence: head.sequence, hash: head.hash });
+
+  const trail = new Trail(deps, key, sinks, chainId, head);
+  await trail.started(resumedFrom, stored?.sequence ?? 0).catch((e) => {
+    logger.error({ err: errInfo(e) }, 'audit trail started but its start event could not be recorded');
+  });
+  return trail;
+}

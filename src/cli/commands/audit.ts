@@ -1,0 +1,149 @@
+// keyward audit keygen | public-key | verify
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import type { KeyObject } from 'node:crypto';
+import { EXIT, type CliIo } from '../io.ts';
+import { isProblem } from '../../server/problem.ts';
+import { generateSigningKeyFile, loadSigningKey, publicKeyFromPem, publicKeyInfo, type AuditPublicKeyInfo } from '../../audit/keys.ts';
+import { readAuditNats, readAuditPaths, verifyAuditLog, type AuditLine, type AuditLogSource, type VerifyResult } from '../../audit/verify.ts';
+
+const USAGE = [
+  'usage: keyward audit keygen --out PATH',
+  '       keyward audit public-key --key SIGNING_KEY_PATH',
+  '       keyward audit verify (--public-key PEM_FILE | --key SIGNING_KEY_PATH) [--checkpoint FILE]... [--allow-partial-start] FILE_OR_DIR...',
+  '       keyward audit verify (--public-key PEM_FILE | --key SIGNING_KEY_PATH) --nats URL --subject SUBJECT [--stream NAME] [--checkpoint FILE]...',
+];
+
+function printKey(io: CliIo, info: AuditPublicKeyInfo): void {
+  io.out(`key_id: ${info.key_id}`);
+  io.out(`ed25519_public_key_b64: ${info.ed25519_public_key_b64}`);
+  io.out(info.ed25519_public_key_pem.trimEnd());
+}
+
+function describe(e: unknown): string {
+  if (isProblem(e)) return `${e.code}: ${e.detail ?? e.title}`;
+  const err = e as NodeJS.ErrnoException;
+  return err?.code ? `${err.code}: ${err.message}` : String(err?.message ?? e);
+}
+
+export async function run(argv: string[], io: CliIo): Promise<number> {
+  const [sub, ...rest] = argv;
+  let args;
+  try {
+    args = parseArgs({
+      args: rest,
+      allowPositionals: true,
+      options: {
+        out: { type: 'string' },
+        key: { type: 'string' },
+        'public-key': { type: 'string' },
+        checkpoint: { type: 'string', multiple: true },
+        'allow-partial-start': { type: 'boolean' },
+        nats: { type: 'string' },
+        subject: { type: 'string' },
+        stream: { type: 'string' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (e) {
+    io.err(describe(e));
+    USAGE.forEach((l) => io.err(l));
+    return EXIT.usage;
+  }
+  const v = args.values;
+  const usage = (msg: string) => {
+    io.err(msg);
+    USAGE.forEach((l) => io.err(l));
+    return EXIT.usage;
+  };
+  if (v.help) {
+    USAGE.forEach((l) => io.out(l));
+    return EXIT.ok;
+  }
+  try {
+    switch (sub) {
+      case 'keygen': {
+        if (!v.out || args.positionals.length > 0) return usage('keygen needs --out PATH');
+        const key = await generateSigningKeyFile(v.out);
+        io.err(`wrote the audit signing key to ${v.out} (mode 0600); back it up and set audit.signing_key_path`);
+        printKey(io, key.info);
+        return EXIT.ok;
+      }
+      case 'public-key': {
+        if (!v.key) return usage('public-key needs --key SIGNING_KEY_PATH');
+        const key = await loadSigningKey(v.key, { strict: false, warn: (m) => io.err(`warning: ${m}`) });
+        printKey(io, key.info);
+        return EXIT.ok;
+      }
+      case 'verify':
+        return await verifyCommand(args.positionals, v, io, usage);
+      default:
+        return usage(sub ? `unknown audit command: ${sub}` : 'missing audit command');
+    }
+  } catch (e) {
+    io.err(`error: ${describe(e)}`);
+    return isProblem(e) && e.code.startsWith('audit.key') ? EXIT.config : EXIT.failure;
+  }
+}
+
+async function verifyCommand(
+  positionals: string[],
+  v: { key?: string | undefined; 'public-key'?: string | undefined; checkpoint?: string[] | undefined; 'allow-partial-start'?: boolean | undefined; nats?: string | undefined; subject?: string | undefined; stream?: string | undefined; json?: boolean | undefined },
+  io: CliIo,
+  usage: (m: string) => number,
+): Promise<number> {
+  if (!!v.key === !!v['public-key']) return usage('verify needs exactly one of --public-key PEM_FILE or --key SIGNING_KEY_PATH');
+  if (v.nats ? positionals.length > 0 || !v.subject : positionals.length === 0) {
+    return usage('verify needs FILE_OR_DIR... or --nats URL --subject SUBJECT');
+  }
+  let publicKey: KeyObject;
+  try {
+    publicKey = v.key
+      ? (await loadSigningKey(v.key, { strict: false, warn: (m) => io.err(`warning: ${m}`) })).publicKey
+      : publicKeyFromPem(await readFile(v['public-key']!));
+  } catch (e) {
+    io.err(`error: cannot load the public key: ${describe(e)}`);
+    return EXIT.config;
+  }
+  let sources: AuditLogSource[];
+  let checkpoints: AuditLine[] = [];
+  try {
+    if (v.nats) {
+      sources = [await readAuditNats({ url: v.nats, subject: v.subject!, stream: v.stream })];
+    } else {
+      ({ sources, checkpoints } = await readAuditPaths(positionals));
+    }
+    for (const f of v.checkpoint ?? []) checkpoints.push({ text: (await readFile(f, 'utf8')).replace(/\n$/, ''), location: `${f}:1` });
+  } catch (e) {
+    io.err(`error: cannot read the audit log: ${describe(e)}`);
+    return v.nats ? EXIT.unavailable : EXIT.failure;
+  }
+  const result = verifyAuditLog(sources, {
+    publicKey,
+    checkpoints,
+    allowPartialStart: !!v['allow-partial-start'],
+    multiChain: !!v.nats,
+  });
+  report(io, result, publicKeyInfo(publicKey).key_id, !!v.json);
+  return result.ok ? EXIT.ok : EXIT.failure;
+}
+
+function report(io: CliIo, r: VerifyResult, keyId: string, json: boolean): void {
+  if (json) {
+    io.out(JSON.stringify(r));
+    return;
+  }
+  for (const w of r.warnings) io.err(`warning: ${w.location ?? ''}: ${w.reason}: ${w.message}`);
+  if (r.error) {
+    const e = r.error;
+    io.out(`FAILED: ${e.reason}${e.sequence !== undefined ? ` at sequence ${e.sequence}` : ''}${e.location ? ` (${e.location})` : ''}: ${e.message}`);
+    return;
+  }
+  for (const c of r.chains) {
+    io.out(
+      `OK: chain ${c.chain_id}: ${c.events} events, sequences ${c.first_sequence}..${c.last_sequence}, last hash ${c.last_hash}, ` +
+        `last checkpoint ${c.last_checkpoint_sequence ?? 'none'}, key ${keyId}`,
+    );
+  }
+}
