@@ -1,0 +1,94 @@
+// Configuration fragment of the identity provider. Secrets never have defaults here: cookie keys come from
+// the store (generated and persisted on first start) or from KEYWARD_IDP_COOKIE_KEYS.
+import { z } from 'zod';
+
+const scopeName = z.string().regex(/^[a-z][a-z0-9_.:-]{0,63}$/, 'scope names are lower-case tokens');
+
+export const idpRealmConfigSchema = z
+  .object({
+    name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/),
+    /** The resource (audience) access tokens are issued for; Keyward's key API by default. */
+    access_token_resource: z.string().min(1),
+    /** Custom scopes declared for this profile version; they are access-token scopes only. */
+    custom_scopes: z.array(z.object({ name: scopeName, description: z.string().default('') }).strict()).default([]),
+    /** Public clients (token_endpoint_auth_method none) stay off unless the profile version allows them. */
+    public_clients_allowed: z.boolean().default(false),
+    /** role → permissions understood by the key API, e.g. { signer: ['keyward.key.app-*.sign'] }. */
+    role_permissions: z.record(z.string(), z.array(z.string())).default({}),
+    mfa: z
+      .object({
+        /** Groups whose members must pass a second factor. */
+        required_groups: z.array(z.string()).default([]),
+        /** Clients for which every login needs a second factor. */
+        required_clients: z.array(z.string()).default([]),
+        totp_issuer: z.string().default('Keyward'),
+      })
+      .strict()
+      .default({ required_groups: [], required_clients: [], totp_issuer: 'Keyward' }),
+    lockout: z
+      .object({
+        max_failures: z.number().int().min(1).default(5),
+        window_seconds: z.number().int().min(1).default(900),
+        lock_seconds: z.number().int().min(1).default(900),
+        max_failures_per_ip: z.number().int().min(1).default(50),
+      })
+      .strict()
+      .default({ max_failures: 5, window_seconds: 900, lock_seconds: 900, max_failures_per_ip: 50 }),
+    ttl: z
+      .object({
+        access_token: z.number().int().min(30).max(86400).default(300),
+        id_token: z.number().int().min(30).max(86400).default(300),
+        authorization_code: z.number().int().min(10).max(600).default(60),
+        refresh_token: z.number().int().min(60).default(8 * 3600),
+        session: z.number().int().min(60).default(8 * 3600),
+        interaction: z.number().int().min(60).default(600),
+        grant: z.number().int().min(60).default(8 * 3600),
+      })
+      .strict()
+      .default({
+        access_token: 300,
+        id_token: 300,
+        authorization_code: 60,
+        refresh_token: 8 * 3600,
+        session: 8 * 3600,
+        interaction: 600,
+        grant: 8 * 3600,
+      }),
+  })
+  .strict();
+
+export const idpConfigSchema = z
+  .object({
+    enabled: z.boolean().default(false),
+    /** External base URL; each realm's issuer is {base_url}/realms/{name}. No trailing slash. */
+    base_url: z.url().refine((u) => !u.endsWith('/'), 'base_url must not end with /'),
+    /** Version of the NetKingdom IAM profile implemented; published at {issuer}/profile. */
+    profile_version: z.literal('0.2').default('0.2'),
+    environment: z.string().default('dev'),
+    deployment_mode: z.enum(['lightweight']).default('lightweight'),
+    /** Argon2id parameters for user passwords and client secrets (OWASP minimum by default). */
+    argon2: z
+      .object({
+        memory_kib: z.number().int().min(8192).default(19456),
+        iterations: z.number().int().min(1).default(2),
+        parallelism: z.number().int().min(1).default(1),
+      })
+      .strict()
+      .default({ memory_kib: 19456, iterations: 2, parallelism: 1 }),
+    /** Trust X-Forwarded-* (behind a reverse proxy). */
+    proxy: z.boolean().default(false),
+    /** Expired provider artefacts are deleted this often. */
+    sweep_interval_seconds: z.number().int().min(1).default(300),
+    realms: z.array(idpRealmConfigSchema).min(1),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    const names = new Set<string>();
+    for (const r of c.realms) {
+      if (names.has(r.name)) ctx.addIssue({ code: 'custom', message: `duplicate realm ${r.name}` });
+      names.add(r.name);
+    }
+  });
+
+export type IdpConfig = z.output<typeof idpConfigSchema>;
+export type IdpRealmConfig = z.output<typeof idpRealmConfigSchema>;

@@ -1,0 +1,136 @@
+// The profile guard: looks at every request before oidc-provider does and refuses, with the §9 taxonomy,
+// anything outside the profile. What passes is then checked again by the library itself.
+import { STANDARD_SCOPES, UNSUPPORTED, type UnsupportedFeature } from './profile.ts';
+import { OIDC_PREFIX, type RealmRuntime } from './provider.ts';
+
+export interface GuardRequest {
+  method: string;
+  /** Path below /realms/{realm}, without query. */
+  path: string;
+  params: Record<string, string | undefined>;
+  authorization?: string | undefined;
+}
+
+export interface GuardRefusal {
+  feature: UnsupportedFeature;
+  detail?: string;
+  /** Render the HTML error page rather than JSON (browser-facing endpoints). */
+  browser: boolean;
+  clientId?: string | undefined;
+}
+
+const PROVIDER_PATHS = [
+  '/.well-known/openid-configuration',
+  `${OIDC_PREFIX}/auth`,
+  `${OIDC_PREFIX}/token`,
+  `${OIDC_PREFIX}/certs`,
+  `${OIDC_PREFIX}/userinfo`,
+  `${OIDC_PREFIX}/logout`,
+  `${OIDC_PREFIX}/logout/confirm`,
+  `${OIDC_PREFIX}/logout/success`,
+  `${OIDC_PREFIX}/token/introspect`,
+  `${OIDC_PREFIX}/revoke`,
+];
+
+const GRANTS: Record<string, UnsupportedFeature> = {
+  password: UNSUPPORTED.password_grant,
+  'urn:ietf:params:oauth:grant-type:device_code': UNSUPPORTED.device_flow,
+  'urn:openid:params:grant-type:ciba': UNSUPPORTED.ciba,
+  'urn:ietf:params:oauth:grant-type:token-exchange': UNSUPPORTED.token_exchange,
+  'urn:ietf:params:oauth:grant-type:uma-ticket': UNSUPPORTED.token_exchange,
+  implicit: UNSUPPORTED.implicit,
+};
+const PROFILE_GRANTS = new Set(['authorization_code', 'refresh_token', 'client_credentials']);
+
+function basicClientId(authorization: string | undefined): string | undefined {
+  if (!authorization?.toLowerCase().startsWith('basic ')) return undefined;
+  const raw = Buffer.from(authorization.slice(6).trim(), 'base64').toString('utf8');
+  const i = raw.indexOf(':');
+  if (i < 1) return undefined;
+  try {
+    return decodeURIComponent(raw.slice(0, i).replace(/\+/g, '%20'));
+  } catch {
+    return undefined;
+  }
+}
+
+function assertionClientId(assertion: string | undefined): string | undefined {
+  if (!assertion) return undefined;
+  try {
+    const payload = JSON.parse(Buffer.from(assertion.split('.')[1] ?? '', 'base64url').toString('utf8'));
+    return typeof payload.sub === 'string' ? payload.sub : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function guard(rt: RealmRuntime, req: GuardRequest): Promise<GuardRefusal | undefined> {
+  const p = req.path.replace(/\/+$/, '') || '/';
+  const q = req.params;
+
+  // Whole features that live elsewhere in Keycloak's layout.
+  if (p.startsWith('/clients-registrations') || p === `${OIDC_PREFIX}/registrations`) return { feature: UNSUPPORTED.dynamic_registration, browser: false };
+  if (p === `${OIDC_PREFIX}/auth/device`) return { feature: UNSUPPORTED.device_flow, browser: false };
+  if (p.startsWith(`${OIDC_PREFIX}/ext/ciba`)) return { feature: UNSUPPORTED.ciba, browser: false };
+  if (p.startsWith(`${OIDC_PREFIX}/ext/par`)) return { feature: UNSUPPORTED.par, browser: false };
+  if (p.startsWith('/protocol/saml')) return { feature: UNSUPPORTED.saml, browser: true };
+  if (p.startsWith('/broker') || p.startsWith('/login-actions') || p.startsWith('/first-broker-login')) return { feature: UNSUPPORTED.identity_brokering, browser: true };
+
+  const known = PROVIDER_PATHS.includes(p) || (p.startsWith(`${OIDC_PREFIX}/auth/`) && p.split('/').length === 5);
+  if (!known) return { feature: UNSUPPORTED.unknown_endpoint, browser: false, detail: `no endpoint ${p} in the profile` };
+
+  if (p === `${OIDC_PREFIX}/auth`) return authorization(rt, q);
+  if (p === `${OIDC_PREFIX}/token` && req.method === 'POST') return token(rt, q, req.authorization);
+  return undefined;
+}
+
+async function authorization(rt: RealmRuntime, q: Record<string, string | undefined>): Promise<GuardRefusal | undefined> {
+  const clientId = q.client_id;
+  const refuse = (feature: UnsupportedFeature, detail?: string): GuardRefusal => ({ feature, browser: true, clientId, ...(detail ? { detail } : {}) });
+  if (q.request_uri !== undefined) return refuse(UNSUPPORTED.par);
+  if (q.request !== undefined) return refuse(UNSUPPORTED.request_object);
+  if (q.kc_idp_hint !== undefined) return refuse(UNSUPPORTED.identity_brokering);
+  if (q.claims !== undefined) return refuse(UNSUPPORTED.claims_parameter);
+  if (q.response_type !== undefined && q.response_type !== 'code') return refuse(UNSUPPORTED.implicit, `response_type ${q.response_type} is not allowed; use code`);
+  if (q.response_mode !== undefined && q.response_mode !== 'query') return refuse(UNSUPPORTED.implicit, 'only response_mode=query is allowed');
+  if (q.redirect_uri?.includes('*')) return refuse(UNSUPPORTED.wildcard_redirect);
+  if (q.code_challenge_method !== undefined && q.code_challenge_method !== 'S256') return refuse(UNSUPPORTED.pkce_plain);
+  if (!clientId) return undefined; // the library answers a missing client_id itself
+  const client = await rt.directory.getClient(clientId);
+  if (!client || !client.enabled) return refuse(UNSUPPORTED.unknown_client, 'unknown client');
+  if (q.redirect_uri !== undefined && !client.redirectUris.includes(q.redirect_uri)) return refuse(UNSUPPORTED.unregistered_redirect);
+  if (!client.grantTypes.includes('authorization_code')) return refuse(UNSUPPORTED.grant_not_allowed, 'the client may not use the authorization code grant');
+  if (!q.code_challenge) return refuse(UNSUPPORTED.missing_pkce);
+  const bad = scopeProblem(rt, q.scope, client.scopes);
+  if (bad) return refuse(UNSUPPORTED.unknown_scope, bad);
+  return undefined;
+}
+
+function scopeProblem(rt: RealmRuntime, scope: string | undefined, allowed: string[]): string | undefined {
+  if (!scope) return undefined;
+  const declared = new Set<string>([...STANDARD_SCOPES, ...rt.realm.custom_scopes.map((s) => s.name)]);
+  for (const s of scope.split(' ').filter(Boolean)) {
+    if (!declared.has(s)) return `scope ${s} is not declared by the profile`;
+    if (!allowed.includes(s) && !(s === 'offline_access' && allowed.includes('openid'))) return `scope ${s} is not allowed for this client`;
+  }
+  return undefined;
+}
+
+async function token(rt: RealmRuntime, q: Record<string, string | undefined>, authorization: string | undefined): Promise<GuardRefusal | undefined> {
+  const gt = q.grant_type;
+  const clientId = basicClientId(authorization) ?? q.client_id ?? assertionClientId(q.client_assertion);
+  const refuse = (feature: UnsupportedFeature, detail?: string): GuardRefusal => ({ feature, browser: false, clientId, ...(detail ? { detail } : {}) });
+  if (!gt) return undefined;
+  const special = GRANTS[gt];
+  if (special) return refuse(special);
+  if (!PROFILE_GRANTS.has(gt)) return refuse(UNSUPPORTED.unknown_grant, `grant_type ${gt} is not part of the profile`);
+  if (!clientId) return undefined;
+  const client = await rt.directory.getClient(clientId);
+  if (!client || !client.enabled) return refuse(UNSUPPORTED.unknown_client);
+  if (!client.grantTypes.includes(gt as never)) return refuse(UNSUPPORTED.grant_not_allowed, `grant_type ${gt} is not allowed for this client`);
+  if (gt === 'client_credentials') {
+    const bad = scopeProblem(rt, q.scope, client.scopes);
+    if (bad) return refuse(UNSUPPORTED.unknown_scope, bad);
+  }
+  return undefined;
+}

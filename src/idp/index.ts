@@ -1,0 +1,189 @@
+// The identity provider as a Fastify plugin: every configured realm under /realms/{realm} (Keycloak layout),
+// its interaction pages, {issuer}/profile, and the refusal of Keycloak's admin REST paths.
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Kysely } from 'kysely';
+import type { Registry } from 'prom-client';
+import type { AuditRecorder } from '../audit/types.ts';
+import type { IdpConfig } from './config.ts';
+import { guard } from './guard.ts';
+import { showInteraction, showTotp, submitLogin, submitTotp, Throttle, type InteractionContext } from './interactions.ts';
+import { profileDocument, profileErrorBody, UNSUPPORTED, type UnsupportedFeature } from './profile.ts';
+import { createRealmRuntime, errorPageHtml, type RealmRuntime } from './provider.ts';
+import type { TokenSigner } from './signing.ts';
+import { sweepExpired } from './store/adapter.ts';
+import { ensureSetting } from './store/directory.ts';
+import { migrateIdp, type IdpDialect } from './store/migrations.ts';
+import { IdpTelemetry, type IdpLogger } from './telemetry.ts';
+import { PAGE_HEADERS } from './views.ts';
+
+export { idpConfigSchema, type IdpConfig, type IdpRealmConfig } from './config.ts';
+export type { TokenSigner, TokenSigningKey } from './signing.ts';
+
+export interface IdpDeps {
+  config: IdpConfig;
+  db: Kysely<any>;
+  dialect: IdpDialect;
+  signer: TokenSigner;
+  audit: AuditRecorder;
+  logger?: IdpLogger | undefined;
+  /** Prometheus registry to add the idp counters to (a private one otherwise). */
+  metrics?: Registry | undefined;
+  /** For KEYWARD_IDP_COOKIE_KEYS; process.env by default. */
+  env?: NodeJS.ProcessEnv | undefined;
+}
+
+export interface Idp {
+  realms: Map<string, RealmRuntime>;
+  telemetry: IdpTelemetry;
+  sweep(): Promise<number>;
+  close(): Promise<void>;
+}
+
+async function cookieKeys(deps: IdpDeps): Promise<string[]> {
+  const fromEnv = (deps.env ?? process.env).KEYWARD_IDP_COOKIE_KEYS;
+  if (fromEnv) return fromEnv.split(',').map((s) => s.trim()).filter((s) => s.length >= 32);
+  // Generated once and persisted, so sessions survive restarts and are shared by every process.
+  const value = await ensureSetting(deps.db, 'cookie_keys', JSON.stringify([randomBytes(32).toString('base64url')]));
+  return JSON.parse(value) as string[];
+}
+
+/** Migrates the idp tables and builds one provider per realm. */
+export async function createIdp(deps: IdpDeps): Promise<Idp> {
+  await migrateIdp(deps.db, deps.dialect);
+  const keys = await cookieKeys(deps);
+  if (keys.length === 0) throw new Error('KEYWARD_IDP_COOKIE_KEYS must hold keys of at least 32 characters');
+  const telemetry = new IdpTelemetry({
+    environment: deps.config.environment,
+    deploymentMode: deps.config.deployment_mode,
+    logger: deps.logger,
+    registry: deps.metrics,
+    audit: deps.audit,
+    db: deps.db,
+  });
+  const realms = new Map<string, RealmRuntime>();
+  for (const realm of deps.config.realms) {
+    realms.set(realm.name, await createRealmRuntime({ config: deps.config, realm, db: deps.db, signer: deps.signer, audit: deps.audit, telemetry, cookieKeys: keys }));
+  }
+  const timer = setInterval(() => void sweepExpired(deps.db).catch(() => {}), deps.config.sweep_interval_seconds * 1000);
+  timer.unref();
+  return { realms, telemetry, sweep: () => sweepExpired(deps.db), close: async () => clearInterval(timer) };
+}
+
+function refuse(reply: FastifyReply, idp: Idp, realm: string, u: UnsupportedFeature, opts: { browser: boolean; detail?: string | undefined; req: FastifyRequest; clientId?: string | undefined; event?: 'unsupported_request' | 'admin_unsupported' | 'invalid_redirect_or_client' | 'invalid_request' }) {
+  const correlationId = String(opts.req.headers['x-request-id'] ?? opts.req.id ?? randomUUID());
+  const body = profileErrorBody(u, idp.realms.values().next().value?.config.profile_version ?? '0.2', correlationId, opts.detail);
+  const event =
+    opts.event ??
+    (u.errorClass === 'invalid_profile_usage'
+      ? u.feature === 'redirect_uri' || u.feature === 'client'
+        ? 'invalid_redirect_or_client'
+        : 'invalid_request'
+      : 'unsupported_request');
+  void idp.telemetry
+    .emit({
+      event,
+      realm,
+      client_id: opts.clientId,
+      endpoint: opts.req.url.split('?')[0],
+      feature_category: u.feature,
+      result: 'rejected',
+      error_class: u.errorClass,
+      correlation_id: correlationId,
+      source_ip: opts.req.ip,
+    })
+    .catch(() => {});
+  reply.header('x-correlation-id', correlationId).header('cache-control', 'no-store');
+  if (u.status === 401) reply.header('www-authenticate', 'Basic realm="keyward"');
+  if (opts.browser) return reply.code(u.status).headers(PAGE_HEADERS).send(errorPageHtml(body));
+  return reply.code(u.status).type('application/json').send(body);
+}
+
+function params(req: FastifyRequest): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  const q = new URLSearchParams(req.url.split('?')[1] ?? '');
+  q.forEach((v, k) => (out[k] = v));
+  if (typeof req.body === 'string') new URLSearchParams(req.body).forEach((v, k) => (out[k] = v));
+  return out;
+}
+
+/** Fastify plugin factory; register the returned function with the app (encapsulated). */
+export function idpPlugin(deps: IdpDeps) {
+  return async function idp(app: FastifyInstance, _opts: unknown): Promise<void> {
+    const idp = await createIdp(deps);
+    app.addHook('onClose', async () => idp.close());
+    const throttle = new Throttle();
+    // Bodies are read as text here and handed to oidc-provider pre-read; no JSON parsing in this scope.
+    app.removeAllContentTypeParsers();
+    app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_req, body, done) => done(null, body));
+
+    app.all('/admin/*', (req, reply) =>
+      refuse(reply, idp, '-', UNSUPPORTED.admin_rest, { browser: false, req, event: 'admin_unsupported' }),
+    );
+
+    const realmOf = (req: FastifyRequest, reply: FastifyReply): RealmRuntime | undefined => {
+      const rt = idp.realms.get((req.params as { realm: string }).realm);
+      if (!rt) void reply.code(404).type('application/json').send({ error: 'invalid_request', error_description: 'unknown realm' });
+      return rt;
+    };
+    const ictx = (rt: RealmRuntime, req: FastifyRequest): InteractionContext => ({ rt, throttle, ip: req.ip });
+    const form = (req: FastifyRequest) => new URLSearchParams(typeof req.body === 'string' ? req.body : '');
+
+    app.get('/realms/:realm/profile', async (req, reply) => {
+      const rt = realmOf(req, reply);
+      if (!rt) return reply;
+      return reply.header('cache-control', 'no-cache').send(profileDocument(rt.config, rt.realm));
+    });
+    app.get('/realms/:realm/login/:uid', async (req, reply) => {
+      const rt = realmOf(req, reply);
+      if (!rt) return reply;
+      reply.hijack();
+      await showInteraction(ictx(rt, req), req.raw, reply.raw, (req.params as { uid: string }).uid).catch((e) => interactionError(rt, reply, e));
+    });
+    app.post('/realms/:realm/login/:uid', async (req, reply) => {
+      const rt = realmOf(req, reply);
+      if (!rt) return reply;
+      reply.hijack();
+      await submitLogin(ictx(rt, req), req.raw, reply.raw, (req.params as { uid: string }).uid, form(req)).catch((e) => interactionError(rt, reply, e));
+    });
+    app.get('/realms/:realm/login/:uid/totp', async (req, reply) => {
+      const rt = realmOf(req, reply);
+      if (!rt) return reply;
+      reply.hijack();
+      await showTotp(ictx(rt, req), req.raw, reply.raw, (req.params as { uid: string }).uid).catch((e) => interactionError(rt, reply, e));
+    });
+    app.post('/realms/:realm/login/:uid/totp', async (req, reply) => {
+      const rt = realmOf(req, reply);
+      if (!rt) return reply;
+      reply.hijack();
+      await submitTotp(ictx(rt, req), req.raw, reply.raw, (req.params as { uid: string }).uid, form(req)).catch((e) => interactionError(rt, reply, e));
+    });
+
+    const toProvider = async (req: FastifyRequest, reply: FastifyReply) => {
+      const rt = realmOf(req, reply);
+      if (!rt) return reply;
+      const prefix = `/realms/${rt.name}`;
+      const path = (req.url.split('?')[0] ?? '').slice(prefix.length) || '/';
+      const refusal = await guard(rt, { method: req.method, path, params: params(req), authorization: req.headers.authorization });
+      if (refusal) return refuse(reply, idp, rt.name, refusal.feature, { browser: refusal.browser && req.method === 'GET', detail: refusal.detail, req, clientId: refusal.clientId });
+      reply.hijack();
+      const raw = req.raw as typeof req.raw & { originalUrl?: string; body?: unknown };
+      // oidc-provider derives its mount path from originalUrl minus url.
+      raw.originalUrl = req.url;
+      raw.url = req.url.slice(prefix.length) || '/';
+      if (typeof req.body === 'string') raw.body = req.body;
+      rt.provider.callback()(raw, reply.raw);
+    };
+    app.all('/realms/:realm', toProvider);
+    app.all('/realms/:realm/*', toProvider);
+  };
+}
+
+function interactionError(rt: RealmRuntime, reply: FastifyReply, e: any) {
+  const u = { ...UNSUPPORTED.unknown_endpoint, feature: 'interaction', status: 400, oauthError: 'invalid_request', description: 'the sign-in session expired or is invalid; start again' };
+  const body = profileErrorBody(u, rt.config.profile_version, randomUUID());
+  if (!reply.raw.headersSent) {
+    reply.raw.writeHead(e?.name === 'SessionNotFound' ? 400 : 400, PAGE_HEADERS);
+    reply.raw.end(errorPageHtml(body));
+  }
+}

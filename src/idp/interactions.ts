@@ -1,0 +1,208 @@
+// Login, TOTP and enrolment pages for oidc-provider interactions. Forms work without JavaScript, carry a
+// CSRF token bound to the interaction, and never tell whether an account exists.
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { verify as argonVerify } from '@node-rs/argon2';
+import { Secret, TOTP } from 'otpauth';
+import type { RealmRuntime } from './provider.ts';
+import type { IdpUser } from './store/directory.ts';
+import { escapeHtml, PAGE_HEADERS, renderPage } from './views.ts';
+
+const NEUTRAL = 'The username or password is incorrect, or sign-in is temporarily unavailable for this account.';
+
+/** Failure counters per account and per source address, in memory (per process). */
+export class Throttle {
+  readonly #entries = new Map<string, { failures: number; windowStart: number; lockedUntil: number }>();
+  isLocked(key: string, now = Date.now()): boolean {
+    const e = this.#entries.get(key);
+    return !!e && e.lockedUntil > now;
+  }
+  fail(key: string, max: number, windowS: number, lockS: number, now = Date.now()): void {
+    let e = this.#entries.get(key);
+    if (!e || now - e.windowStart > windowS * 1000) e = { failures: 0, windowStart: now, lockedUntil: 0 };
+    e.failures++;
+    if (e.failures >= max) e.lockedUntil = now + lockS * 1000;
+    this.#entries.set(key, e);
+    if (this.#entries.size > 100_000) this.#entries.clear();
+  }
+  reset(key: string): void {
+    this.#entries.delete(key);
+  }
+}
+
+export function csrfToken(rt: RealmRuntime, uid: string): string {
+  return createHmac('sha256', rt.csrfKey).update(uid).digest('base64url');
+}
+
+function csrfOk(rt: RealmRuntime, uid: string, given: string | null): boolean {
+  const want = Buffer.from(csrfToken(rt, uid));
+  const got = Buffer.from(given ?? '');
+  return got.length === want.length && timingSafeEqual(got, want);
+}
+
+function send(res: ServerResponse, status: number, html: string): void {
+  res.writeHead(status, PAGE_HEADERS);
+  res.end(html);
+}
+
+function loginForm(rt: RealmRuntime, uid: string, error?: string, username = ''): string {
+  return renderPage(
+    'Sign in',
+    `<h1>Sign in</h1>
+${error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : ''}
+<form method="post" action="/realms/${escapeHtml(rt.name)}/login/${escapeHtml(uid)}">
+<input type="hidden" name="csrf" value="${escapeHtml(csrfToken(rt, uid))}">
+<label for="username">Username</label><input id="username" name="username" autocomplete="username" required value="${escapeHtml(username)}">
+<label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>
+<button type="submit">Sign in</button>
+</form>`,
+  );
+}
+
+function totpForm(rt: RealmRuntime, uid: string, error?: string, enrolment?: { uri: string; secret: string }): string {
+  const enrol = enrolment
+    ? `<p>Set up an authenticator app: scan the QR code of this address or enter the key by hand.</p>
+<p><code id="otpauth-uri">${escapeHtml(enrolment.uri)}</code></p><p>Key: <code id="totp-secret">${escapeHtml(enrolment.secret)}</code></p>`
+    : '';
+  return renderPage(
+    'Verification code',
+    `<h1>Verification code</h1>${enrol}
+${error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : ''}
+<form method="post" action="/realms/${escapeHtml(rt.name)}/login/${escapeHtml(uid)}/totp">
+<input type="hidden" name="csrf" value="${escapeHtml(csrfToken(rt, uid))}">
+<label for="code">6-digit code from your authenticator app</label><input id="code" name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" required>
+<button type="submit">Verify</button>
+</form>`,
+  );
+}
+
+function totpFor(rt: RealmRuntime, user: IdpUser, secret: string): TOTP {
+  return new TOTP({ issuer: rt.realm.mfa.totp_issuer, label: user.username, algorithm: 'SHA1', digits: 6, period: 30, secret: Secret.fromBase32(secret) });
+}
+
+export interface InteractionContext {
+  rt: RealmRuntime;
+  throttle: Throttle;
+  ip: string;
+}
+
+/** Grants the requested scopes (first-party clients: no consent screen) and finishes the interaction. */
+async function finish(c: InteractionContext, req: IncomingMessage, res: ServerResponse, details: any, login?: Record<string, unknown>) {
+  const { provider } = c.rt;
+  const accountId = (login?.accountId as string | undefined) ?? details.session?.accountId;
+  let grant = details.grantId ? await provider.Grant.find(details.grantId) : undefined;
+  grant ??= new provider.Grant({ accountId, clientId: details.params.client_id });
+  const d = details.prompt?.details ?? {};
+  if (d.missingOIDCScope) grant.addOIDCScope(d.missingOIDCScope.join(' '));
+  if (d.missingOIDCClaims) grant.addOIDCClaims(d.missingOIDCClaims);
+  for (const [indicator, scopes] of Object.entries(d.missingResourceScopes ?? {})) grant.addResourceScope(indicator, (scopes as string[]).join(' '));
+  // Make sure the grant covers the requested scope even when login and consent come in one step.
+  if (details.params.scope) grant.addOIDCScope(String(details.params.scope));
+  const grantId = await grant.save();
+  const result: Record<string, unknown> = { consent: { grantId } };
+  if (login) result.login = login;
+  await provider.interactionFinished(req, res, result, { mergeWithLastSubmission: false });
+}
+
+async function mfaNeeded(c: InteractionContext, user: IdpUser, details: any): Promise<{ required: boolean; enrolled: boolean }> {
+  const { rt } = c;
+  const client = await rt.directory.getClient(String(details.params.client_id));
+  const enrolment = await rt.directory.getTotp(user.id);
+  const enrolled = !!enrolment?.confirmed;
+  const required =
+    client?.mfa === 'required' ||
+    rt.realm.mfa.required_clients.includes(String(details.params.client_id)) ||
+    user.groups.some((g) => rt.realm.mfa.required_groups.includes(g)) ||
+    String(details.params.acr_values ?? '').split(' ').includes('aal2');
+  return { required, enrolled };
+}
+
+export async function showInteraction(c: InteractionContext, req: IncomingMessage, res: ServerResponse, uid: string): Promise<void> {
+  const details = await c.rt.provider.interactionDetails(req, res);
+  if (details.uid !== uid) return send(res, 400, loginForm(c.rt, details.uid));
+  if (details.prompt.name === 'login') return send(res, 200, loginForm(c.rt, uid));
+  return finish(c, req, res, details);
+}
+
+export async function submitLogin(c: InteractionContext, req: IncomingMessage, res: ServerResponse, uid: string, form: URLSearchParams): Promise<void> {
+  const { rt, throttle } = c;
+  const details = await rt.provider.interactionDetails(req, res);
+  if (details.uid !== uid || !csrfOk(rt, uid, form.get('csrf'))) return send(res, 403, renderPage('Forbidden', '<h1>Request refused</h1><p>Start the sign-in again.</p>'));
+  const username = (form.get('username') ?? '').trim();
+  const password = form.get('password') ?? '';
+  const { lockout } = rt.realm;
+  const accountKey = `${rt.name}\0u\0${username.toLowerCase()}`;
+  const ipKey = `${rt.name}\0ip\0${c.ip}`;
+  const fail = async (reason: string) => {
+    throttle.fail(accountKey, lockout.max_failures, lockout.window_seconds, lockout.lock_seconds);
+    throttle.fail(ipKey, lockout.max_failures_per_ip, lockout.window_seconds, lockout.lock_seconds);
+    await rt.telemetry.emit({
+      event: 'authentication_failed',
+      realm: rt.name,
+      client_id: String(details.params.client_id),
+      endpoint: 'login',
+      result: 'failure',
+      feature_category: reason,
+      source_ip: c.ip,
+    });
+    send(res, 401, loginForm(rt, uid, NEUTRAL, username));
+  };
+  if (throttle.isLocked(accountKey) || throttle.isLocked(ipKey)) return fail('locked');
+  const user = await rt.directory.findUserByUsername(username);
+  // Verify against a hash even for unknown users would cost time; instead all failures look the same.
+  const ok = !!user?.passwordHash && (await argonVerify(user.passwordHash, password).catch(() => false));
+  if (!user || !ok) return fail('bad_credentials');
+  if (!user.enabled) return fail('disabled');
+  throttle.reset(accountKey);
+  const mfa = await mfaNeeded(c, user, details);
+  if (mfa.required || mfa.enrolled) {
+    await rt.provider.interactionResult(req, res, { keyward: { pendingUser: user.id, ts: Math.floor(Date.now() / 1000) } }, { mergeWithLastSubmission: false });
+    res.writeHead(303, { location: `/realms/${rt.name}/login/${uid}/totp`, 'cache-control': 'no-store' });
+    return void res.end();
+  }
+  await finish(c, req, res, details, { accountId: user.id, acr: 'aal1', amr: ['pwd'], ts: Math.floor(Date.now() / 1000) });
+}
+
+async function pendingUser(c: InteractionContext, details: any): Promise<IdpUser | undefined> {
+  const id = details.result?.keyward?.pendingUser;
+  if (typeof id !== 'string') return undefined;
+  const user = await c.rt.directory.getUser(id);
+  return user?.enabled ? user : undefined;
+}
+
+export async function showTotp(c: InteractionContext, req: IncomingMessage, res: ServerResponse, uid: string): Promise<void> {
+  const details = await c.rt.provider.interactionDetails(req, res);
+  const user = details.uid === uid ? await pendingUser(c, details) : undefined;
+  if (!user) return send(res, 400, renderPage('Sign in', '<h1>Sign-in expired</h1><p>Start the sign-in again.</p>'));
+  let e = await c.rt.directory.getTotp(user.id);
+  if (!e) {
+    e = { secret: new Secret({ size: 20 }).base32, confirmed: false, lastStep: null };
+    await c.rt.directory.putTotp(user.id, e);
+  }
+  const enrolment = e.confirmed ? undefined : { uri: totpFor(c.rt, user, e.secret).toString(), secret: e.secret };
+  send(res, 200, totpForm(c.rt, uid, undefined, enrolment));
+}
+
+export async function submitTotp(c: InteractionContext, req: IncomingMessage, res: ServerResponse, uid: string, form: URLSearchParams): Promise<void> {
+  const { rt, throttle } = c;
+  const details = await rt.provider.interactionDetails(req, res);
+  if (details.uid !== uid || !csrfOk(rt, uid, form.get('csrf'))) return send(res, 403, renderPage('Forbidden', '<h1>Request refused</h1><p>Start the sign-in again.</p>'));
+  const user = await pendingUser(c, details);
+  if (!user) return send(res, 400, renderPage('Sign in', '<h1>Sign-in expired</h1><p>Start the sign-in again.</p>'));
+  const e = await rt.directory.getTotp(user.id);
+  const accountKey = `${rt.name}\0u\0${user.username.toLowerCase()}`;
+  const code = (form.get('code') ?? '').trim();
+  const totp = e ? totpFor(rt, user, e.secret) : undefined;
+  const delta = totp && /^[0-9]{6}$/.test(code) && !throttle.isLocked(accountKey) ? totp.validate({ token: code, window: 1 }) : null;
+  const step = delta === null || delta === undefined ? null : Math.floor(Date.now() / 1000 / 30) + delta;
+  // A code is good once: the last used time step is stored.
+  if (step === null || !e || !(await rt.directory.useTotpStep(user.id, step))) {
+    throttle.fail(accountKey, rt.realm.lockout.max_failures, rt.realm.lockout.window_seconds, rt.realm.lockout.lock_seconds);
+    await rt.telemetry.emit({ event: 'authentication_failed', realm: rt.name, client_id: String(details.params.client_id), endpoint: 'login_totp', result: 'failure', feature_category: 'totp', source_ip: c.ip });
+    const enrolment = e && !e.confirmed && totp ? { uri: totp.toString(), secret: e.secret } : undefined;
+    return send(res, 401, totpForm(rt, uid, 'The code is not valid. Try the current code from your app.', enrolment));
+  }
+  if (!e.confirmed) await rt.directory.putTotp(user.id, { ...e, confirmed: true, lastStep: step });
+  throttle.reset(accountKey);
+  await finish(c, req, res, details, { accountId: user.id, acr: 'aal2', amr: ['pwd', 'otp'], ts: Math.floor(Date.now() / 1000) });
+}

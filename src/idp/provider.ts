@@ -1,0 +1,322 @@
+// One oidc-provider instance per realm, configured to the profile: Keycloak URL layout, code + PKCE S256,
+// refresh rotation, client credentials, at+jwt access tokens for the configured resource, signing keys held
+// by the key service (external signing), persistence in Keyward's store.
+import { createHmac, randomUUID } from 'node:crypto';
+import { verify as argonVerify } from '@node-rs/argon2';
+import type { Kysely } from 'kysely';
+import Provider, { errors as oidcErrors, interactionPolicy } from 'oidc-provider';
+import type { AuditRecorder } from '../audit/types.ts';
+import type { IdpConfig, IdpRealmConfig } from './config.ts';
+import { classifyProviderError, profileErrorBody, SCOPE_CLAIMS, STANDARD_SCOPES } from './profile.ts';
+import { externalSigningKeys, type TokenSigner } from './signing.ts';
+import { createAdapterFactory } from './store/adapter.ts';
+import { Directory, type IdpClient, type IdpUser } from './store/directory.ts';
+import type { IdpTelemetry } from './telemetry.ts';
+import { escapeHtml, renderPage } from './views.ts';
+
+export const OIDC_PREFIX = '/protocol/openid-connect';
+
+export interface RealmRuntime {
+  name: string;
+  issuer: string;
+  realm: IdpRealmConfig;
+  config: IdpConfig;
+  provider: Provider;
+  directory: Directory;
+  telemetry: IdpTelemetry;
+  /** Keys CSRF tokens of the interaction pages (derived from the cookie keys). */
+  csrfKey: Buffer;
+}
+
+export interface RealmDeps {
+  config: IdpConfig;
+  realm: IdpRealmConfig;
+  db: Kysely<any>;
+  signer: TokenSigner;
+  audit: AuditRecorder;
+  telemetry: IdpTelemetry;
+  cookieKeys: string[];
+}
+
+export function permissionsFor(realm: IdpRealmConfig, roles: string[]): string[] {
+  const out = new Set<string>();
+  for (const r of roles) for (const p of realm.role_permissions[r] ?? []) out.add(p);
+  return [...out].sort();
+}
+
+export interface Assurance {
+  level: 'aal0' | 'aal1' | 'aal2' | 'aal3' | 'break_glass';
+  methods: string[];
+  mfa: boolean;
+  source: string;
+  at: number;
+}
+
+export function assuranceFrom(amr: string[] | undefined, at: number): Assurance {
+  const methods = amr ?? [];
+  const mfa = methods.includes('otp');
+  return { level: mfa ? 'aal2' : methods.length ? 'aal1' : 'aal0', methods, mfa, source: 'keyward', at };
+}
+
+/** The NetKingdom profile claims of a user (before scope filtering). */
+export async function userClaims(dir: Directory, user: IdpUser) {
+  const roles = await dir.effectiveRoles(user);
+  return {
+    sub: user.id,
+    preferred_username: user.username,
+    ...(user.displayName ? { name: user.displayName } : {}),
+    ...(user.email ? { email: user.email, email_verified: user.emailVerified } : {}),
+    tenant: user.tenant,
+    principal_type: user.principalType,
+    groups: [...user.groups].sort(),
+    roles,
+  };
+}
+
+export function serviceClaims(c: IdpClient) {
+  return { tenant: c.tenant, principal_type: c.principalType, groups: [...c.groups].sort(), roles: [...c.roles].sort() };
+}
+
+// Verified secrets are remembered as an HMAC under a per-process random key, so client_credentials does
+// not pay argon2id on every request; the store only ever holds the argon2id hash.
+const secretCacheKey = createHmac('sha256', randomUUID()).update('keyward-idp').digest();
+const verifiedSecrets = new Map<string, number>();
+const SECRET_CACHE_MS = 5 * 60_000;
+
+async function verifyClientSecret(hash: string, presented: string): Promise<boolean> {
+  const tag = createHmac('sha256', secretCacheKey).update(hash).update('\0').update(presented).digest('base64url');
+  const until = verifiedSecrets.get(tag);
+  if (until && until > Date.now()) return true;
+  const ok = await argonVerify(hash, presented).catch(() => false);
+  if (ok) {
+    if (verifiedSecrets.size > 10_000) verifiedSecrets.clear();
+    verifiedSecrets.set(tag, Date.now() + SECRET_CACHE_MS);
+  }
+  return ok;
+}
+
+export async function createRealmRuntime(deps: RealmDeps): Promise<RealmRuntime> {
+  const { config, realm, db, signer, telemetry } = deps;
+  const issuer = `${config.base_url}/realms/${realm.name}`;
+  const directory = new Directory(db, realm.name);
+  const resource = realm.access_token_resource;
+  const customScopes = realm.custom_scopes.map((s) => s.name);
+  const keys = await externalSigningKeys(signer);
+
+  const policy = interactionPolicy.base();
+  // Step-up: acr_values=aal2 forces a new login when the session was established without a second factor.
+  policy.get('login').checks.add(
+    new interactionPolicy.Check('acr_step_up', 'a higher authentication level was requested', 'login_required', (ctx: any) => {
+      const wanted = String(ctx.oidc.params.acr_values ?? '').split(' ');
+      if (wanted.includes('aal2') && ctx.oidc.session?.acr !== 'aal2') return interactionPolicy.Check.REQUEST_PROMPT;
+      return interactionPolicy.Check.NO_NEED_TO_PROMPT;
+    }),
+  );
+
+  const provider = new Provider(issuer, {
+    adapter: createAdapterFactory(db, realm.name, directory),
+    jwks: { keys },
+    cookies: {
+      keys: deps.cookieKeys,
+      long: { signed: true, httpOnly: true, sameSite: 'lax' },
+      short: { signed: true, httpOnly: true, sameSite: 'lax' },
+      names: { session: `kw_session_${realm.name}`, interaction: `kw_interaction_${realm.name}`, resume: `kw_resume_${realm.name}` },
+    },
+    routes: {
+      authorization: `${OIDC_PREFIX}/auth`,
+      token: `${OIDC_PREFIX}/token`,
+      jwks: `${OIDC_PREFIX}/certs`,
+      userinfo: `${OIDC_PREFIX}/userinfo`,
+      end_session: `${OIDC_PREFIX}/logout`,
+      introspection: `${OIDC_PREFIX}/token/introspect`,
+      revocation: `${OIDC_PREFIX}/revoke`,
+    },
+    features: {
+      devInteractions: { enabled: false },
+      externalSigningSupport: { enabled: true, ack: 'experimental-01' },
+      clientCredentials: { enabled: true },
+      introspection: { enabled: true },
+      revocation: { enabled: true },
+      userinfo: { enabled: true },
+      registration: { enabled: false },
+      claimsParameter: { enabled: false },
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource: async (ctx: any, form: string) => {
+          ctx.type = 'html';
+          ctx.body = renderPage(
+            'Sign out',
+            `<h1>Sign out</h1><p>Do you want to sign out?</p>${form}<button type="submit" form="op.logoutForm" name="logout" value="yes">Sign out</button>`,
+          );
+        },
+        postLogoutSuccessSource: async (ctx: any) => {
+          ctx.type = 'html';
+          ctx.body = renderPage('Signed out', '<h1>Signed out</h1><p>You have been signed out.</p>');
+        },
+      },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: async () => resource,
+        // An authorization-code token request without `resource` yields the userinfo token (opaque);
+        // with resource={access_token_resource} it yields the at+jwt for the key API.
+        useGrantedResource: async (ctx: any) => ctx.oidc.params?.grant_type === 'client_credentials',
+        getResourceServerInfo: async (ctx: any, indicator: string, client: any) => {
+          if (indicator !== resource) throw new oidcErrors.InvalidTarget();
+          const allowed = customScopes.filter((s) => String(client.scope ?? '').split(' ').includes(s));
+          const c = await directory.getClient(client.clientId);
+          return {
+            scope: allowed.join(' '),
+            audience: resource,
+            accessTokenTTL: realm.ttl.access_token,
+            accessTokenFormat: 'jwt',
+            jwt: { sign: { alg: c?.signingAlg ?? 'ES256' } },
+          };
+        },
+      },
+    },
+    pkce: { required: () => true },
+    responseTypes: ['code'],
+    scopes: [...STANDARD_SCOPES, ...customScopes],
+    claims: { ...SCOPE_CLAIMS },
+    conformIdTokenClaims: false,
+    acrValues: ['aal1', 'aal2'],
+    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', ...(realm.public_clients_allowed ? ['none'] : [])],
+    enabledJWA: {
+      idTokenSigningAlgValues: ['ES256', 'RS256'],
+      userinfoSigningAlgValues: ['ES256', 'RS256'],
+      introspectionSigningAlgValues: ['ES256', 'RS256'],
+      authorizationSigningAlgValues: ['ES256', 'RS256'],
+      clientAuthSigningAlgValues: ['ES256', 'RS256', 'PS256', 'EdDSA'],
+    },
+    clientDefaults: { id_token_signed_response_alg: 'ES256', grant_types: ['authorization_code'], response_types: ['code'] },
+    rotateRefreshToken: true,
+    issueRefreshToken: async (_ctx: any, client: any) => client.grantTypeAllowed('refresh_token'),
+    ttl: {
+      AccessToken: realm.ttl.access_token,
+      ClientCredentials: realm.ttl.access_token,
+      IdToken: realm.ttl.id_token,
+      AuthorizationCode: realm.ttl.authorization_code,
+      RefreshToken: realm.ttl.refresh_token,
+      Session: realm.ttl.session,
+      Interaction: realm.ttl.interaction,
+      Grant: realm.ttl.grant,
+    },
+    interactions: {
+      policy,
+      url: async (_ctx: any, interaction: any) => `/realms/${realm.name}/login/${interaction.uid}`,
+    },
+    findAccount: async (_ctx: any, sub: string) => {
+      const user = await directory.getUser(sub);
+      // Disabled (or deleted) users get no tokens, whatever the state of their grants.
+      if (!user || !user.enabled) return undefined;
+      const claims = await userClaims(directory, user);
+      return {
+        accountId: sub,
+        claims: async (_use: string, _scope: string, _claims: unknown, _rejected: unknown) => ({
+          ...claims,
+          assurance: assuranceFrom((_ctx?.oidc?.entities?.AuthorizationCode ?? _ctx?.oidc?.entities?.RefreshToken ?? _ctx?.oidc?.session)?.amr, Math.floor(Date.now() / 1000)),
+        }),
+      };
+    },
+    extraTokenClaims: async (ctx: any, token: any) => {
+      if (token.kind === 'ClientCredentials') {
+        const c = await directory.getClient(token.clientId);
+        if (!c) return undefined;
+        const base = serviceClaims(c);
+        const method = c.authMethod === 'private_key_jwt' ? 'private_key_jwt' : 'client_secret';
+        return {
+          ...base,
+          permissions: permissionsFor(realm, base.roles),
+          assurance: { level: 'aal1', methods: [method], mfa: false, source: 'keyward', at: token.iat ?? Math.floor(Date.now() / 1000) },
+        };
+      }
+      if (token.kind === 'AccessToken' && token.accountId) {
+        const user = await directory.getUser(token.accountId);
+        if (!user) return undefined;
+        const claims = await userClaims(directory, user);
+        const src = ctx?.oidc?.entities?.AuthorizationCode ?? ctx?.oidc?.entities?.RefreshToken;
+        const amr: string[] | undefined = src?.amr;
+        return {
+          tenant: claims.tenant,
+          principal_type: claims.principal_type,
+          preferred_username: claims.preferred_username,
+          groups: claims.groups,
+          roles: claims.roles,
+          permissions: permissionsFor(realm, claims.roles),
+          assurance: assuranceFrom(amr, src?.authTime ?? Math.floor(Date.now() / 1000)),
+          ...(src?.authTime ? { auth_time: src.authTime } : {}),
+          ...(src?.acr ? { acr: src.acr } : {}),
+          ...(amr ? { amr } : {}),
+        };
+      }
+      return undefined;
+    },
+    clientBasedCORS: (_ctx: any, origin: string, client: any) =>
+      origin !== 'null' && client.redirectUris.some((u: string) => URL.parse(u)?.origin === origin),
+    renderError: async (ctx: any, out: any, _error: unknown) => {
+      const u = classifyProviderError(String(out.error), out.error_description);
+      const body = profileErrorBody(u, config.profile_version, String(ctx.state?.correlationId ?? randomUUID()), out.error_description);
+      ctx.type = 'html';
+      ctx.body = errorPageHtml(body);
+    },
+  });
+  provider.proxy = config.proxy;
+
+  // Client secrets are stored as argon2id hashes; oidc-provider compares through this method.
+  provider.Client.prototype.compareClientSecret = function (this: any, actual: string) {
+    return verifyClientSecret(this.clientSecret, actual);
+  };
+
+  const csrfKey = createHmac('sha256', deps.cookieKeys[0]!).update(`csrf:${realm.name}`).digest();
+  const rt: RealmRuntime = { name: realm.name, issuer, realm, config, provider, directory, telemetry, csrfKey };
+  installProfileErrors(rt);
+  return rt;
+}
+
+export function errorPageHtml(body: ReturnType<typeof profileErrorBody>): string {
+  return renderPage(
+    'Request not supported',
+    `<h1>Request not supported</h1>
+<p>${escapeHtml(body.error_description)}</p>
+<dl>
+<dt>Error</dt><dd><code>${escapeHtml(body.error)}</code></dd>
+<dt>Class</dt><dd><code data-profile-error-class="${escapeHtml(body.profile_error_class)}">${escapeHtml(body.profile_error_class)}</code></dd>
+<dt>Feature</dt><dd><code>${escapeHtml(body.feature)}</code></dd>
+<dt>Profile version</dt><dd>${escapeHtml(body.profile_version)}</dd>
+<dt>Correlation id</dt><dd><code>${escapeHtml(body.correlation_id)}</code></dd>
+</dl>`,
+  );
+}
+
+/** Every OAuth error oidc-provider returns as JSON gets the profile fields; telemetry sees every outcome. */
+function installProfileErrors(rt: RealmRuntime): void {
+  rt.provider.use(async (ctx: any, next: () => Promise<void>) => {
+    const correlationId = String(ctx.get('x-request-id') || ctx.get('x-correlation-id') || randomUUID()).slice(0, 128);
+    ctx.state.correlationId = correlationId;
+    ctx.set('x-correlation-id', correlationId);
+    await next();
+    const route: string | undefined = ctx.oidc?.route;
+    const clientId: string | undefined = ctx.oidc?.client?.clientId ?? ctx.oidc?.params?.client_id;
+    const grantType: string | undefined = ctx.oidc?.params?.grant_type;
+    const scopes: string | undefined = ctx.oidc?.params?.scope;
+    const base = { realm: rt.name, client_id: clientId, endpoint: route, grant_type: grantType, requested_scopes: scopes, correlation_id: correlationId, source_ip: ctx.ip };
+    const body = ctx.body;
+    if (ctx.status >= 400 && body && typeof body === 'object' && !Buffer.isBuffer(body) && typeof body.error === 'string') {
+      const u = classifyProviderError(body.error, body.error_description);
+      ctx.body = { ...body, ...profileErrorBody(u, rt.config.profile_version, correlationId, body.error_description) };
+      await rt.telemetry.emit({
+        ...base,
+        event: body.error === 'invalid_client' ? 'invalid_redirect_or_client' : route === 'token' ? 'authentication_failed' : 'invalid_request',
+        result: 'failure',
+        error_class: u.errorClass,
+        feature_category: u.feature,
+      });
+    } else if (route === 'token' && ctx.status === 200) {
+      await rt.telemetry.emit({ ...base, event: 'token_issued', result: 'success', feature_category: grantType, principal: ctx.oidc?.account?.accountId ?? clientId });
+    } else if (route === 'authorization' && ctx.status === 303) {
+      await rt.telemetry.emit({ ...base, event: 'flow_start', result: 'success', feature_category: 'authorization_code' });
+    } else if (route === 'end_session_confirm' || route === 'end_session') {
+      await rt.telemetry.emit({ ...base, event: 'logout', result: ctx.status < 400 ? 'success' : 'failure', feature_category: 'logout' });
+    }
+  });
+}

@@ -1,0 +1,46 @@
+// Token signing keys live in Keyward's key service; the provider only ever sees public keys and a sign()
+// callback (oidc-provider's ExternalSigningKey), so private material never enters this process' provider.
+import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { ExternalSigningKey } from 'oidc-provider';
+
+export type TokenSigningAlg = 'ES256' | 'RS256';
+
+export interface TokenSigningKey {
+  kid: string;
+  alg: TokenSigningAlg;
+  publicJwk: JsonWebKey;
+  /** JWS signature bytes in JOSE form (raw r||s for ES256). */
+  sign(data: Buffer): Promise<Buffer>;
+}
+
+export interface TokenSigner {
+  /**
+   * Every key version still needed for verification, newest first per algorithm. The first key of an
+   * algorithm signs; older ones stay published in certs until the tokens they signed have expired.
+   */
+  keys(): Promise<TokenSigningKey[]>;
+}
+
+class KeywardSigningKey extends ExternalSigningKey {
+  readonly #key: TokenSigningKey;
+  readonly #public: KeyObject;
+  constructor(key: TokenSigningKey) {
+    super();
+    this.#key = key;
+    this.#public = createPublicKey({ key: key.publicJwk as any, format: 'jwk' });
+    this.kid = key.kid;
+    this.alg = key.alg;
+  }
+  override keyObject(): KeyObject {
+    return this.#public;
+  }
+  override sign(data: Buffer): Promise<Buffer> {
+    return this.#key.sign(data);
+  }
+}
+
+/** oidc-provider `jwks.keys` entries for the signer's keys (public half plus a remote sign callback). */
+export async function externalSigningKeys(signer: TokenSigner): Promise<ExternalSigningKey[]> {
+  const keys = await signer.keys();
+  return keys.map((k) => new KeywardSigningKey(k));
+}

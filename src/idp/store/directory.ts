@@ -1,0 +1,252 @@
+// The built-in directory: users, groups, roles, clients (clients with client_credentials are the service
+// accounts) and MFA enrolments, one namespace per realm. No HTTP here.
+import type { JsonWebKey } from 'node:crypto';
+import type { Kysely } from 'kysely';
+
+export type PrincipalType = 'human' | 'service' | 'agent';
+export type ProfileGrant = 'authorization_code' | 'refresh_token' | 'client_credentials';
+export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt' | 'none';
+
+export interface IdpUser {
+  id: string;
+  username: string;
+  displayName: string | null;
+  email: string | null;
+  emailVerified: boolean;
+  enabled: boolean;
+  principalType: 'human' | 'agent';
+  tenant: string;
+  groups: string[];
+  roles: string[];
+  passwordHash: string | null;
+}
+
+export interface IdpClient {
+  clientId: string;
+  enabled: boolean;
+  name: string;
+  redirectUris: string[];
+  postLogoutRedirectUris: string[];
+  grantTypes: ProfileGrant[];
+  scopes: string[];
+  authMethod: ClientAuthMethod;
+  /** Public keys for private_key_jwt. */
+  jwks: { keys: JsonWebKey[] } | null;
+  signingAlg: 'ES256' | 'RS256';
+  /** MFA policy for logins through this client. */
+  mfa: 'required' | 'optional';
+  /** Identity of the client as a service principal (client_credentials). */
+  principalType: 'service' | 'agent';
+  tenant: string;
+  roles: string[];
+  groups: string[];
+  secretHash: string | null;
+}
+
+export interface IdpGroup {
+  name: string;
+  description: string | null;
+  roles: string[];
+}
+
+export interface TotpEnrolment {
+  secret: string;
+  confirmed: boolean;
+  lastStep: number | null;
+}
+
+const json = (v: unknown) => JSON.stringify(v);
+const arr = (v: unknown): string[] => (typeof v === 'string' ? JSON.parse(v) : (v as string[]));
+const bool = (v: unknown) => v === 1 || v === true || v === '1';
+const now = () => Math.floor(Date.now() / 1000);
+
+function toUser(r: any): IdpUser {
+  return {
+    id: r.id,
+    username: r.username,
+    displayName: r.display_name ?? null,
+    email: r.email ?? null,
+    emailVerified: bool(r.email_verified),
+    enabled: bool(r.enabled),
+    principalType: r.principal_type,
+    tenant: r.tenant,
+    groups: arr(r.groups),
+    roles: arr(r.roles),
+    passwordHash: r.password_hash ?? null,
+  };
+}
+
+function toClient(r: any): IdpClient {
+  const m = JSON.parse(r.metadata);
+  return { ...m, clientId: r.client_id, enabled: bool(r.enabled), secretHash: r.secret_hash ?? null };
+}
+
+export class Directory {
+  readonly db: Kysely<any>;
+  readonly realm: string;
+  constructor(db: Kysely<any>, realm: string) {
+    this.db = db;
+    this.realm = realm;
+  }
+
+  // Users
+  async getUser(id: string): Promise<IdpUser | undefined> {
+    const r = await this.db.selectFrom('idp_users').selectAll().where('realm', '=', this.realm).where('id', '=', id).executeTakeFirst();
+    return r ? toUser(r) : undefined;
+  }
+  async findUserByUsername(username: string): Promise<IdpUser | undefined> {
+    const r = await this.db
+      .selectFrom('idp_users')
+      .selectAll()
+      .where('realm', '=', this.realm)
+      .where('username', '=', username)
+      .executeTakeFirst();
+    return r ? toUser(r) : undefined;
+  }
+  async listUsers(): Promise<IdpUser[]> {
+    const rows = await this.db.selectFrom('idp_users').selectAll().where('realm', '=', this.realm).orderBy('username').execute();
+    return rows.map(toUser);
+  }
+  async putUser(u: IdpUser): Promise<void> {
+    const t = now();
+    const values = {
+      username: u.username,
+      display_name: u.displayName,
+      email: u.email,
+      email_verified: u.emailVerified ? 1 : 0,
+      enabled: u.enabled ? 1 : 0,
+      principal_type: u.principalType,
+      tenant: u.tenant,
+      groups: json(u.groups),
+      roles: json(u.roles),
+      password_hash: u.passwordHash,
+      updated_at: t,
+    };
+    await this.db
+      .insertInto('idp_users')
+      .values({ realm: this.realm, id: u.id, created_at: t, ...values })
+      .onConflict((oc) => oc.columns(['realm', 'id']).doUpdateSet(values))
+      .execute();
+  }
+  async deleteUser(id: string): Promise<boolean> {
+    const r = await this.db.deleteFrom('idp_users').where('realm', '=', this.realm).where('id', '=', id).executeTakeFirst();
+    await this.db.deleteFrom('idp_mfa').where('realm', '=', this.realm).where('user_id', '=', id).execute();
+    return Number(r.numDeletedRows) > 0;
+  }
+
+  // Clients
+  async getClient(clientId: string): Promise<IdpClient | undefined> {
+    const r = await this.db
+      .selectFrom('idp_clients')
+      .selectAll()
+      .where('realm', '=', this.realm)
+      .where('client_id', '=', clientId)
+      .executeTakeFirst();
+    return r ? toClient(r) : undefined;
+  }
+  async listClients(): Promise<IdpClient[]> {
+    const rows = await this.db.selectFrom('idp_clients').selectAll().where('realm', '=', this.realm).orderBy('client_id').execute();
+    return rows.map(toClient);
+  }
+  async putClient(c: IdpClient): Promise<void> {
+    const { clientId, enabled, secretHash, ...meta } = c;
+    const t = now();
+    const values = { enabled: enabled ? 1 : 0, metadata: json(meta), secret_hash: secretHash, updated_at: t };
+    await this.db
+      .insertInto('idp_clients')
+      .values({ realm: this.realm, client_id: clientId, created_at: t, ...values })
+      .onConflict((oc) => oc.columns(['realm', 'client_id']).doUpdateSet(values))
+      .execute();
+  }
+  async deleteClient(clientId: string): Promise<boolean> {
+    const r = await this.db.deleteFrom('idp_clients').where('realm', '=', this.realm).where('client_id', '=', clientId).executeTakeFirst();
+    return Number(r.numDeletedRows) > 0;
+  }
+
+  // Groups and roles
+  async listGroups(): Promise<IdpGroup[]> {
+    const rows = await this.db.selectFrom('idp_groups').selectAll().where('realm', '=', this.realm).orderBy('name').execute();
+    return rows.map((r: any) => ({ name: r.name, description: r.description ?? null, roles: arr(r.roles) }));
+  }
+  async putGroup(g: IdpGroup): Promise<void> {
+    const values = { description: g.description, roles: json(g.roles) };
+    await this.db
+      .insertInto('idp_groups')
+      .values({ realm: this.realm, name: g.name, ...values })
+      .onConflict((oc) => oc.columns(['realm', 'name']).doUpdateSet(values))
+      .execute();
+  }
+  async deleteGroup(name: string): Promise<void> {
+    await this.db.deleteFrom('idp_groups').where('realm', '=', this.realm).where('name', '=', name).execute();
+  }
+  async listRoles(): Promise<Array<{ name: string; description: string | null }>> {
+    const rows = await this.db.selectFrom('idp_roles').selectAll().where('realm', '=', this.realm).orderBy('name').execute();
+    return rows.map((r: any) => ({ name: r.name, description: r.description ?? null }));
+  }
+  async putRole(name: string, description: string | null): Promise<void> {
+    await this.db
+      .insertInto('idp_roles')
+      .values({ realm: this.realm, name, description })
+      .onConflict((oc) => oc.columns(['realm', 'name']).doUpdateSet({ description }))
+      .execute();
+  }
+  async deleteRole(name: string): Promise<void> {
+    await this.db.deleteFrom('idp_roles').where('realm', '=', this.realm).where('name', '=', name).execute();
+  }
+
+  /** Roles of a user: direct plus those of their groups. */
+  async effectiveRoles(user: { roles: string[]; groups: string[] }): Promise<string[]> {
+    const roles = new Set(user.roles);
+    if (user.groups.length > 0) {
+      for (const g of await this.listGroups()) if (user.groups.includes(g.name)) g.roles.forEach((r) => roles.add(r));
+    }
+    return [...roles].sort();
+  }
+
+  // MFA
+  async getTotp(userId: string): Promise<TotpEnrolment | undefined> {
+    const r: any = await this.db
+      .selectFrom('idp_mfa')
+      .selectAll()
+      .where('realm', '=', this.realm)
+      .where('user_id', '=', userId)
+      .where('kind', '=', 'totp')
+      .executeTakeFirst();
+    return r ? { secret: r.secret, confirmed: bool(r.confirmed), lastStep: r.last_step == null ? null : Number(r.last_step) } : undefined;
+  }
+  async putTotp(userId: string, e: TotpEnrolment): Promise<void> {
+    const values = { secret: e.secret, confirmed: e.confirmed ? 1 : 0, last_step: e.lastStep };
+    await this.db
+      .insertInto('idp_mfa')
+      .values({ realm: this.realm, user_id: userId, kind: 'totp', created_at: now(), ...values })
+      .onConflict((oc) => oc.columns(['realm', 'user_id', 'kind']).doUpdateSet(values))
+      .execute();
+  }
+  /** Records the time step just used; false when it was already used (replay). */
+  async useTotpStep(userId: string, step: number): Promise<boolean> {
+    const r = await this.db
+      .updateTable('idp_mfa')
+      .set({ last_step: step })
+      .where('realm', '=', this.realm)
+      .where('user_id', '=', userId)
+      .where('kind', '=', 'totp')
+      .where((eb) => eb.or([eb('last_step', 'is', null), eb('last_step', '<', step)]))
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+}
+
+export async function getSetting(db: Kysely<any>, name: string): Promise<string | undefined> {
+  const r: any = await db.selectFrom('idp_settings').select('value').where('name', '=', name).executeTakeFirst();
+  return r?.value;
+}
+
+/** Inserts unless present; returns the value that won (first writer wins across processes). */
+export async function ensureSetting(db: Kysely<any>, name: string, value: string): Promise<string> {
+  await db
+    .insertInto('idp_settings')
+    .values({ name, value })
+    .onConflict((oc) => oc.column('name').doNothing())
+    .execute();
+  return (await getSetting(db, name)) ?? value;
+}

@@ -1,0 +1,125 @@
+// The identity provider's own tables, migrated by its own Migrator so it can evolve independently of the
+// key store. Times are epoch seconds (bigint) and JSON is text on both dialects to keep one code path.
+import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+
+export type IdpDialect = 'sqlite' | 'postgres';
+
+function initial(dialect: IdpDialect): Migration {
+  const id = dialect === 'postgres' ? sql`text collate "C"` : sql`text`;
+  return {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('idp_users')
+        .addColumn('realm', id, (c) => c.notNull())
+        .addColumn('id', id, (c) => c.notNull())
+        .addColumn('username', id, (c) => c.notNull())
+        .addColumn('display_name', 'text')
+        .addColumn('email', 'text')
+        .addColumn('email_verified', 'integer', (c) => c.notNull())
+        .addColumn('enabled', 'integer', (c) => c.notNull())
+        .addColumn('principal_type', 'text', (c) => c.notNull())
+        .addColumn('tenant', 'text', (c) => c.notNull())
+        .addColumn('groups', 'text', (c) => c.notNull())
+        .addColumn('roles', 'text', (c) => c.notNull())
+        .addColumn('password_hash', 'text')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('idp_users_pk', ['realm', 'id'])
+        .addUniqueConstraint('idp_users_username', ['realm', 'username'])
+        .execute();
+      await db.schema
+        .createTable('idp_groups')
+        .addColumn('realm', id, (c) => c.notNull())
+        .addColumn('name', id, (c) => c.notNull())
+        .addColumn('description', 'text')
+        .addColumn('roles', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('idp_groups_pk', ['realm', 'name'])
+        .execute();
+      await db.schema
+        .createTable('idp_roles')
+        .addColumn('realm', id, (c) => c.notNull())
+        .addColumn('name', id, (c) => c.notNull())
+        .addColumn('description', 'text')
+        .addPrimaryKeyConstraint('idp_roles_pk', ['realm', 'name'])
+        .execute();
+      // A client with client_credentials is also a service account: its principal fields describe it.
+      await db.schema
+        .createTable('idp_clients')
+        .addColumn('realm', id, (c) => c.notNull())
+        .addColumn('client_id', id, (c) => c.notNull())
+        .addColumn('enabled', 'integer', (c) => c.notNull())
+        .addColumn('metadata', 'text', (c) => c.notNull())
+        .addColumn('secret_hash', 'text')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('idp_clients_pk', ['realm', 'client_id'])
+        .execute();
+      await db.schema
+        .createTable('idp_mfa')
+        .addColumn('realm', id, (c) => c.notNull())
+        .addColumn('user_id', id, (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('secret', 'text', (c) => c.notNull())
+        .addColumn('confirmed', 'integer', (c) => c.notNull())
+        .addColumn('last_step', 'bigint')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('idp_mfa_pk', ['realm', 'user_id', 'kind'])
+        .execute();
+      // oidc-provider artefacts (sessions, interactions, codes, grants, refresh tokens...).
+      await db.schema
+        .createTable('idp_oidc')
+        .addColumn('realm', id, (c) => c.notNull())
+        .addColumn('model', 'text', (c) => c.notNull())
+        .addColumn('id', id, (c) => c.notNull())
+        .addColumn('payload', 'text', (c) => c.notNull())
+        .addColumn('grant_id', 'text')
+        .addColumn('user_code', 'text')
+        .addColumn('uid', 'text')
+        .addColumn('expires_at', 'bigint')
+        .addColumn('consumed_at', 'bigint')
+        .addPrimaryKeyConstraint('idp_oidc_pk', ['realm', 'model', 'id'])
+        .execute();
+      await db.schema.createIndex('idp_oidc_grant').on('idp_oidc').columns(['realm', 'grant_id']).execute();
+      await db.schema.createIndex('idp_oidc_uid').on('idp_oidc').columns(['realm', 'uid']).execute();
+      await db.schema.createIndex('idp_oidc_expires').on('idp_oidc').column('expires_at').execute();
+      await db.schema
+        .createTable('idp_settings')
+        .addColumn('name', id, (c) => c.primaryKey())
+        .addColumn('value', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('idp_telemetry')
+        .addColumn('id', id, (c) => c.primaryKey())
+        .addColumn('at', 'bigint', (c) => c.notNull())
+        .addColumn('realm', 'text', (c) => c.notNull())
+        .addColumn('event', 'text', (c) => c.notNull())
+        .addColumn('client_id', 'text')
+        .addColumn('feature', 'text')
+        .addColumn('error_class', 'text')
+        .addColumn('result', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('idp_telemetry_at').on('idp_telemetry').column('at').execute();
+    },
+  };
+}
+
+class Provider implements MigrationProvider {
+  readonly #dialect: IdpDialect;
+  constructor(dialect: IdpDialect) {
+    this.#dialect = dialect;
+  }
+  async getMigrations(): Promise<Record<string, Migration>> {
+    return { '0001_idp_initial': initial(this.#dialect) };
+  }
+}
+
+export async function migrateIdp(db: Kysely<any>, dialect: IdpDialect): Promise<void> {
+  const migrator = new Migrator({
+    db,
+    provider: new Provider(dialect),
+    migrationTableName: 'keyward_idp_migration',
+    migrationLockTableName: 'keyward_idp_migration_lock',
+  });
+  const { error } = await migrator.migrateToLatest();
+  if (error) throw error;
+}

@@ -1,0 +1,115 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
+import { RESOURCE, SECRETS, startEnv, type TestEnv } from './support/env.ts';
+import { assertProfileClaims } from './support/claims.ts';
+
+const basic = (id: string, secret: string) => 'Basic ' + Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64');
+
+describe('idp: client credentials and Keycloak layout', () => {
+  let env: TestEnv;
+  before(async () => {
+    env = await startEnv();
+  });
+  after(async () => env?.close());
+
+  async function cc(clientId = 'svc', secret = SECRETS.SVC_SECRET, extra: Record<string, string> = {}) {
+    return fetch(`${env.issuer}/protocol/openid-connect/token`, {
+      method: 'POST',
+      headers: { authorization: basic(clientId, secret), 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'keys.sign', ...extra }),
+    });
+  }
+
+  it('publishes discovery with the Keycloak URL layout and the profile', async () => {
+    const d = await (await fetch(`${env.issuer}/.well-known/openid-configuration`)).json();
+    const p = `${env.issuer}/protocol/openid-connect`;
+    assert.equal(d.issuer, env.issuer);
+    assert.equal(d.authorization_endpoint, `${p}/auth`);
+    assert.equal(d.token_endpoint, `${p}/token`);
+    assert.equal(d.jwks_uri, `${p}/certs`);
+    assert.equal(d.userinfo_endpoint, `${p}/userinfo`);
+    assert.equal(d.end_session_endpoint, `${p}/logout`);
+    assert.equal(d.introspection_endpoint, `${p}/token/introspect`);
+    assert.equal(d.revocation_endpoint, `${p}/revoke`);
+    assert.deepEqual(d.response_types_supported, ['code']);
+    assert.deepEqual(d.code_challenge_methods_supported, ['S256']);
+    assert.equal(d.registration_endpoint, undefined);
+    const prof = await (await fetch(`${env.issuer}/profile`)).json();
+    assert.equal(prof.version, '0.2');
+    assert.deepEqual(prof.grants, ['authorization_code', 'refresh_token', 'client_credentials']);
+    assert.ok(prof.scopes.custom.some((s: { name: string }) => s.name === 'keys.sign'));
+    assert.ok(prof.unsupported.some((u: { feature: string }) => u.feature === 'token_exchange'));
+  });
+
+  it('publishes only public keys in certs, every version the signer holds', async () => {
+    const jwks = await (await fetch(`${env.issuer}/protocol/openid-connect/certs`)).json();
+    const kids = (await env.signer.keys()).map((k) => k.kid).sort();
+    assert.deepEqual(jwks.keys.map((k: { kid: string }) => k.kid).sort(), kids);
+    for (const k of jwks.keys) assert.equal(k.d, undefined);
+  });
+
+  it('issues an ES256 at+jwt for the configured resource with profile claims and permissions', async () => {
+    const res = await cc();
+    assert.equal(res.status, 200, await res.clone().text());
+    const body = await res.json();
+    assert.equal(body.token_type, 'Bearer');
+    assert.equal(body.refresh_token, undefined);
+    const header = decodeProtectedHeader(body.access_token);
+    assert.equal(header.typ, 'at+jwt');
+    assert.equal(header.alg, 'ES256');
+    const jwks = createRemoteJWKSet(new URL(`${env.issuer}/protocol/openid-connect/certs`));
+    const { payload } = await jwtVerify(body.access_token, jwks, { issuer: env.issuer, audience: RESOURCE, typ: 'at+jwt' });
+    assert.equal(payload.sub, 'svc');
+    assert.equal(payload.client_id, 'svc');
+    assert.equal(payload.scope, 'keys.sign');
+    assert.equal(payload.principal_type, 'service');
+    assert.equal(payload.tenant, 'tenant:acme');
+    assert.deepEqual(payload.roles, ['signer']);
+    assert.deepEqual(payload.permissions, ['keyward.key.app-*.sign']);
+    assertProfileClaims(payload);
+  });
+
+  it('signs with RS256 per client and accepts client_secret_post', async () => {
+    const res = await fetch(`${env.issuer}/protocol/openid-connect/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'client_credentials', client_id: 'svc-rs', client_secret: SECRETS.SVC_SECRET, scope: 'keys.sign' }),
+    });
+    assert.equal(res.status, 200, await res.clone().text());
+    const { access_token } = await res.json();
+    assert.equal(decodeProtectedHeader(access_token).alg, 'RS256');
+    const jwks = createRemoteJWKSet(new URL(`${env.issuer}/protocol/openid-connect/certs`));
+    const { payload } = await jwtVerify(access_token, jwks, { issuer: env.issuer, audience: RESOURCE });
+    assert.equal(payload.principal_type, 'agent');
+    assertProfileClaims(payload);
+  });
+
+  it('refuses a wrong secret with an OAuth body and the profile fields', async () => {
+    const res = await cc('svc', 'wrong');
+    assert.equal(res.status, 401);
+    const body = await res.json();
+    assert.equal(body.error, 'invalid_client');
+    assert.equal(body.profile_error_class, 'invalid_profile_usage');
+    assert.equal(body.profile_version, '0.2');
+    assert.ok(body.correlation_id);
+  });
+
+  it('stores client secrets only as argon2id hashes', async () => {
+    const rows = await env.db.selectFrom('idp_clients').select(['client_id', 'secret_hash', 'metadata']).execute();
+    for (const r of rows as Array<{ secret_hash: string; metadata: string }>) {
+      assert.match(r.secret_hash, /^\$argon2id\$/);
+      assert.ok(!r.metadata.includes('secret-0123'));
+    }
+  });
+
+  it('keeps realms isolated', async () => {
+    const res = await fetch(`${env.base}/realms/other/protocol/openid-connect/token`, {
+      method: 'POST',
+      headers: { authorization: basic('svc', SECRETS.SVC_SECRET), 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'grant_type=client_credentials',
+    });
+    assert.equal(res.status, 401);
+    assert.equal((await fetch(`${env.base}/realms/nope/.well-known/openid-configuration`)).status, 404);
+  });
+});
