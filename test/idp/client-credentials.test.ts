@@ -22,7 +22,7 @@ describe('idp: client credentials and Keycloak layout', () => {
   }
 
   it('publishes discovery with the Keycloak URL layout and the profile', async () => {
-    const d = await (await fetch(`${env.issuer}/.well-known/openid-configuration`)).json();
+    const d = await (await fetch(`${env.issuer}/.well-known/openid-configuration`)).json() as any;
     const p = `${env.issuer}/protocol/openid-connect`;
     assert.equal(d.issuer, env.issuer);
     assert.equal(d.authorization_endpoint, `${p}/auth`);
@@ -35,7 +35,7 @@ describe('idp: client credentials and Keycloak layout', () => {
     assert.deepEqual(d.response_types_supported, ['code']);
     assert.deepEqual(d.code_challenge_methods_supported, ['S256']);
     assert.equal(d.registration_endpoint, undefined);
-    const prof = await (await fetch(`${env.issuer}/profile`)).json();
+    const prof = await (await fetch(`${env.issuer}/profile`)).json() as any;
     assert.equal(prof.version, '0.2');
     assert.deepEqual(prof.grants, ['authorization_code', 'refresh_token', 'client_credentials']);
     assert.ok(prof.scopes.custom.some((s: { name: string }) => s.name === 'keys.sign'));
@@ -43,7 +43,7 @@ describe('idp: client credentials and Keycloak layout', () => {
   });
 
   it('publishes only public keys in certs, every version the signer holds', async () => {
-    const jwks = await (await fetch(`${env.issuer}/protocol/openid-connect/certs`)).json();
+    const jwks = await (await fetch(`${env.issuer}/protocol/openid-connect/certs`)).json() as any;
     const kids = (await env.signer.keys()).map((k) => k.kid).sort();
     assert.deepEqual(jwks.keys.map((k: { kid: string }) => k.kid).sort(), kids);
     for (const k of jwks.keys) assert.equal(k.d, undefined);
@@ -52,7 +52,7 @@ describe('idp: client credentials and Keycloak layout', () => {
   it('issues an ES256 at+jwt for the configured resource with profile claims and permissions', async () => {
     const res = await cc();
     assert.equal(res.status, 200, await res.clone().text());
-    const body = await res.json();
+    const body = await res.json() as any;
     assert.equal(body.token_type, 'Bearer');
     assert.equal(body.refresh_token, undefined);
     const header = decodeProtectedHeader(body.access_token);
@@ -77,7 +77,7 @@ describe('idp: client credentials and Keycloak layout', () => {
       body: new URLSearchParams({ grant_type: 'client_credentials', client_id: 'svc-rs', client_secret: SECRETS.SVC_SECRET, scope: 'keys.sign' }),
     });
     assert.equal(res.status, 200, await res.clone().text());
-    const { access_token } = await res.json();
+    const { access_token } = await res.json() as any;
     assert.equal(decodeProtectedHeader(access_token).alg, 'RS256');
     const jwks = createRemoteJWKSet(new URL(`${env.issuer}/protocol/openid-connect/certs`));
     const { payload } = await jwtVerify(access_token, jwks, { issuer: env.issuer, audience: RESOURCE });
@@ -88,7 +88,7 @@ describe('idp: client credentials and Keycloak layout', () => {
   it('refuses a wrong secret with an OAuth body and the profile fields', async () => {
     const res = await cc('svc', 'wrong');
     assert.equal(res.status, 401);
-    const body = await res.json();
+    const body = await res.json() as any;
     assert.equal(body.error, 'invalid_client');
     assert.equal(body.profile_error_class, 'invalid_profile_usage');
     assert.equal(body.profile_version, '0.2');
