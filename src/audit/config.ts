@@ -64,7 +64,7 @@ export type NatsSinkConfig = z.output<typeof natsSinkSchema>;
 export function auditProductionProblems(cfg: AuditConfig): string[] {
   const problems: string[] = [];
   if (!cfg.enabled) problems.push('audit.enabled must be true in production');
-  if (cfg.on_failure !== 'deny') problems.push("audit.on_failure must be 'deny' in production");
+  if (cfg.on_failure !== 'deny') problems.push("audit.on_failure 'continue' is not allowed in production (use 'deny')");
   if (cfg.enabled && !cfg.sinks.some((s) => s.type === 'file' || s.type === 'nats')) {
     problems.push('audit.sinks needs a durable sink (file or nats) in production: stdout alone is not durable');
   }
