@@ -43,6 +43,8 @@ export class JwksSource {
   #imported = new Map<string, VerifyKey>();
   #loadedAt = -Infinity;
   #attemptedAt = -Infinity;
+  /** Refreshes caused by unknown kids are rate-limited separately from the periodic ones. */
+  #kidRefreshAt = -Infinity;
   #inflight: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
   fetches = 0;
@@ -96,7 +98,8 @@ export class JwksSource {
       await this.refresh().catch(() => {});
     }
     let jwk = this.#keys.get(kid);
-    if (jwk === undefined && this.#now() - this.#attemptedAt >= this.#o.minRefreshMs) {
+    if (jwk === undefined && this.#now() - this.#kidRefreshAt >= this.#o.minRefreshMs) {
+      this.#kidRefreshAt = this.#now();
       await this.refresh().catch(() => {});
       jwk = this.#keys.get(kid);
     } else if (jwk === undefined && this.#inflight) {
