@@ -1,0 +1,56 @@
+// The one configuration schema. Each module owns its fragment; this file composes them. Objects are strict:
+// an unknown key is an error with its path, never silently ignored.
+import { z } from 'zod';
+import { duration } from './duration.ts';
+
+export const serverConfigSchema = z.strictObject({
+  host: z.string().default('127.0.0.1'),
+  port: z.number().int().min(0).max(65535).default(8200),
+  /** Largest request body accepted, in bytes. */
+  body_limit: z.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
+  /** Public base URL (used in links and by the identity provider); defaults to http://host:port. */
+  base_url: z.url().optional(),
+  tls: z
+    .strictObject({
+      cert_file: z.string(),
+      key_file: z.string(),
+      /** CA bundle for client certificates (mTLS); when set, clients may present a certificate. */
+      client_ca_file: z.string().optional(),
+    })
+    .optional(),
+  /** Log one line per request (off by default: it costs throughput on the signing path). */
+  access_log: z.boolean().default(false),
+});
+
+export const keysConfigSchema = z.strictObject({
+  /** How long a released key stays usable for verification before it is destroyed. */
+  release_grace_period: duration().prefault('24h'),
+  /** How often released keys past their grace period are destroyed. */
+  sweep_interval: duration().prefault('60s'),
+  /**
+   * How long key metadata is cached per instance. Local writes invalidate at once; with several instances this is
+   * the upper bound on how long another instance may keep using a key after it was disabled.
+   */
+  cache_ttl: duration().prefault('5s'),
+  /** Whether callers may overwrite an existing key id on create (they still need the overwrite permission). */
+  allow_overwrite: z.boolean().default(true),
+  /** Largest plaintext/message accepted by crypto operations, in bytes. */
+  max_payload_bytes: z.number().int().min(1).max(32 * 1024 * 1024).default(64 * 1024),
+});
+
+export const spirlConfigSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  base_path: z
+    .string()
+    .regex(/^\/[A-Za-z0-9/_-]*[A-Za-z0-9_-]$/, 'must start with / and not end with /')
+    .default('/spirl'),
+});
+
+export const sealConfigSchema = z.strictObject({
+  /** Dev mode only: where the single unseal share is kept so the server can unseal itself. */
+  dev_unseal_file: z.string().default('./data/dev-unseal.json'),
+});
+
+export const loggingConfigSchema = z.strictObject({
+  level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});

@@ -1,0 +1,34 @@
+// Problems the key service raises. Codes are stable API: clients and tests match on them.
+import { ProblemError, badRequest, conflict, notFound } from '../server/problem.ts';
+import type { KeyState } from './types.ts';
+
+export const keyNotFound = (id: string) => notFound('key.not_found', `no key with id ${JSON.stringify(id)}`);
+export const keyExists = (id: string) =>
+  conflict('key.exists', `a key with id ${JSON.stringify(id)} already exists; ask for overwrite to replace it`);
+export const invalidKeyId = () =>
+  badRequest('key.invalid_id', 'key ids are 1-128 characters of A-Z a-z 0-9 . _ - starting with a letter or digit');
+export const versionNotFound = (id: string, v: number) => notFound('key.version_not_found', `key ${id} has no version ${v}`);
+export const concurrentModification = (id: string) =>
+  conflict('key.concurrent_modification', `key ${id} was changed by another request; retry`);
+
+const STATE_CODES: Record<Exclude<KeyState, 'enabled'>, { status: number; code: string }> = {
+  disabled: { status: 409, code: 'key.disabled' },
+  released: { status: 409, code: 'key.released' },
+  destroyed: { status: 410, code: 'key.destroyed' },
+};
+
+export function keyStateRefused(id: string, state: Exclude<KeyState, 'enabled'>, operation: string): ProblemError {
+  const { status, code } = STATE_CODES[state];
+  return new ProblemError({
+    status,
+    code,
+    title: status === 410 ? 'Gone' : 'Conflict',
+    detail: `key ${id} is ${state}; ${operation} is not allowed`,
+  });
+}
+
+export const invalidTransition = (id: string, from: KeyState, to: string) =>
+  conflict('key.invalid_state_transition', `key ${id} is ${from}; it cannot be ${to}`);
+
+export const usageMismatch = (id: string, type: string, operation: string) =>
+  badRequest('key.usage_mismatch', `key ${id} is ${type}; it does not support ${operation}`);

@@ -1,0 +1,90 @@
+// The SPIRL Key Manager webhook contract (spirl-key-manager-extension.txt), so a trust-domain server can use
+// Keyward unchanged: POST /keys, GET /keys, POST /keys/{id}/sign, POST /keys/{id}/release.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { operationContext } from '../../server/pipeline.ts';
+import { publicKeyPem } from '../crypto/index.ts';
+import type { KeyService, KeyView } from '../service.ts';
+import { type HashAlgorithm, type KeyType, ASYMMETRIC_SIGNING_TYPES, HASH_ALGORITHMS } from '../types.ts';
+import { fromB64 } from './codec.ts';
+import { keyIdParams } from './schemas.ts';
+
+type IdReq = FastifyRequest<{ Params: { id: string } }>;
+const tags = ['spirl'];
+
+function spirlKey(view: KeyView) {
+  const v = view.versions.find((x) => x.version === view.record.currentVersion)!;
+  return { key_id: view.record.id, public_key: publicKeyPem(v.publicKeySpki!), fingerprint: v.fingerprint };
+}
+
+export async function spirlRoutes(app: FastifyInstance, opts: { keys: KeyService }) {
+  const { keys } = opts;
+
+  app.post('/keys', {
+    schema: {
+      tags,
+      summary: 'SPIRL: create a signing key',
+      body: {
+        type: 'object',
+        required: ['key_id', 'key_type'],
+        properties: { key_id: { type: 'string', maxLength: 256 }, key_type: { type: 'string', enum: ASYMMETRIC_SIGNING_TYPES } },
+      },
+    },
+    config: { security: { authz: (req) => [{ action: 'kms:CreateKey', keyId: (req.body as { key_id: string }).key_id }] } },
+  }, async (req, reply) => {
+    const b = req.body as { key_id: string; key_type: KeyType };
+    const view = await keys.create(operationContext(req), { id: b.key_id, type: b.key_type, labels: { 'keyward.dev/source': 'spirl' } });
+    const { public_key, fingerprint } = spirlKey(view);
+    return reply.status(201).send({ public_key, fingerprint });
+  });
+
+  app.get('/keys', {
+    schema: { tags, summary: 'SPIRL: list keys the trust-domain server may use (enabled and released signing keys)' },
+    config: { security: { authz: () => [{ action: 'kms:ListKeys' }] } },
+  }, async (req) => {
+    const ctx = operationContext(req);
+    const out: Array<ReturnType<typeof spirlKey>> = [];
+    // A released key stays listed until destroyed: outstanding SVIDs still need its public key.
+    for (const state of ['enabled', 'released'] as const) {
+      let cursor: string | undefined;
+      do {
+        const page = await keys.list(ctx, { cursor, limit: 1000, state });
+        for (const view of page.items) if ((ASYMMETRIC_SIGNING_TYPES as readonly string[]).includes(view.record.type)) out.push(spirlKey(view));
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor);
+    }
+    out.sort((a, b) => (a.key_id < b.key_id ? -1 : 1));
+    return { keys: out };
+  });
+
+  app.post('/keys/:id/sign', {
+    schema: {
+      tags,
+      summary: 'SPIRL: sign a digest (ECDSA signatures are ASN.1 DER, as Go\'s crypto.Signer returns)',
+      params: keyIdParams,
+      body: {
+        type: 'object',
+        required: ['digest', 'hash_algorithm'],
+        properties: { digest: { type: 'string', maxLength: 200 }, hash_algorithm: { type: 'string', enum: HASH_ALGORITHMS } },
+      },
+    },
+    config: { security: { authz: (req) => [{ action: 'kms:Sign', keyId: (req.params as { id: string }).id }] } },
+  }, async (req: IdReq) => {
+    const b = req.body as { digest: string; hash_algorithm: HashAlgorithm };
+    const r = await keys.sign(operationContext(req), req.params.id, {
+      digest: fromB64('digest', b.digest),
+      hashAlgorithm: b.hash_algorithm,
+      // Go's crypto.Signer for RSA keys defaults to PKCS#1 v1.5 unless PSSOptions are passed, which the webhook cannot express.
+      rsaPadding: 'pkcs1',
+      signatureFormat: 'der',
+    });
+    return { signature: r.signature.toString('base64'), key_fingerprint: r.fingerprint };
+  });
+
+  app.post('/keys/:id/release', {
+    schema: { tags, summary: 'SPIRL: the key is no longer in active use; destroyed after the grace period', params: keyIdParams },
+    config: { security: { authz: (req) => [{ action: 'kms:ReleaseKey', keyId: (req.params as { id: string }).id }] } },
+  }, async (req: IdReq, reply) => {
+    await keys.release(operationContext(req), req.params.id);
+    return reply.status(200).send({});
+  });
+}

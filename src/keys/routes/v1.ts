@@ -1,0 +1,215 @@
+// REST routes under /v1 for keys and crypto operations. Handlers only translate HTTP <-> service calls;
+// authentication and authorization ran before them (see route config `security`).
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { JsonWebKey } from 'node:crypto';
+import { operationContext } from '../../server/pipeline.ts';
+import { badRequest } from '../../server/problem.ts';
+import { publicKeyJwk, publicKeyPem, jwtKid } from '../crypto/index.ts';
+import type { KeyService } from '../service.ts';
+import type { EcdsaFormat, HashAlgorithm, KeyState, KeyType, Labels, RsaPadding } from '../types.ts';
+import { fromB64, keyJson, optionalB64 } from './codec.ts';
+import * as S from './schemas.ts';
+
+type IdReq = FastifyRequest<{ Params: { id: string } }>;
+const idOf = (req: FastifyRequest) => (req.params as { id: string }).id;
+const key = (action: Parameters<typeof onKey>[0]) => ({ security: { authz: onKey(action) } });
+function onKey(action: 'kms:DescribeKey' | 'kms:GetPublicKey' | 'kms:Sign' | 'kms:Verify' | 'kms:Encrypt' | 'kms:Decrypt' | 'kms:GenerateDataKey' | 'kms:GenerateMac' | 'kms:VerifyMac' | 'kms:RotateKey' | 'kms:DisableKey' | 'kms:EnableKey' | 'kms:ReleaseKey' | 'kms:CancelKeyRelease' | 'kms:DestroyKey' | 'kms:SignJwt') {
+  return (req: FastifyRequest) => [{ action, keyId: idOf(req) }];
+}
+
+interface SignBody {
+  message?: string;
+  digest?: string;
+  hash_algorithm?: HashAlgorithm;
+  rsa_padding?: RsaPadding;
+  signature_format?: EcdsaFormat;
+}
+
+export function signRequest(b: SignBody) {
+  return {
+    message: optionalB64('message', b.message),
+    digest: optionalB64('digest', b.digest),
+    hashAlgorithm: b.hash_algorithm,
+    rsaPadding: b.rsa_padding,
+    signatureFormat: b.signature_format,
+  };
+}
+
+function parseLabelFilter(label: string | undefined): Labels | undefined {
+  if (label === undefined) return undefined;
+  const out: Labels = {};
+  for (const pair of label.split(',')) {
+    const i = pair.indexOf('=');
+    if (i <= 0) throw badRequest('request.invalid_label_filter', 'label filter is name=value[,name=value...]');
+    out[pair.slice(0, i)] = pair.slice(i + 1);
+  }
+  return out;
+}
+
+export async function v1KeyRoutes(app: FastifyInstance, opts: { keys: KeyService }) {
+  const { keys } = opts;
+  const tags = ['keys'];
+
+  app.post('/keys', {
+    schema: { tags, summary: 'Create a key', body: S.createKeyBody },
+    config: {
+      security: {
+        authz: (req) => {
+          const b = req.body as { key_id?: string; overwrite?: boolean };
+          return [{ action: 'kms:CreateKey', keyId: b.key_id ?? '*', overwrite: b.overwrite === true }];
+        },
+      },
+    },
+  }, async (req, reply) => {
+    const b = req.body as { key_id?: string; key_type: KeyType; labels?: Labels; description?: string; overwrite?: boolean };
+    const view = await keys.create(operationContext(req), { id: b.key_id, type: b.key_type, labels: b.labels, description: b.description, overwrite: b.overwrite });
+    return reply.status(201).send(keyJson(view));
+  });
+
+  app.post('/keys/import', {
+    schema: { tags, summary: 'Import a key (BYOK): PKCS#8 PEM or JWK private key, or raw secret', body: S.importKeyBody },
+    config: {
+      security: {
+        authz: (req) => {
+          const b = req.body as { key_id: string; overwrite?: boolean };
+          return [{ action: 'kms:ImportKey', keyId: b.key_id, overwrite: b.overwrite === true }];
+        },
+      },
+    },
+  }, async (req, reply) => {
+    const b = req.body as { key_id: string; key_type: KeyType; private_key_pem?: string; jwk?: JsonWebKey; key_material?: string; labels?: Labels; description?: string; overwrite?: boolean };
+    const view = await keys.import(operationContext(req), {
+      id: b.key_id, type: b.key_type, pem: b.private_key_pem, jwk: b.jwk, rawBase64: b.key_material, labels: b.labels, description: b.description, overwrite: b.overwrite,
+    });
+    return reply.status(201).send(keyJson(view));
+  });
+
+  app.get('/keys', {
+    schema: { tags, summary: 'List keys (cursor paging; filter by state and labels)', querystring: S.listKeysQuery },
+    config: { security: { authz: () => [{ action: 'kms:ListKeys' }] } },
+  }, async (req) => {
+    const q = req.query as { cursor?: string; limit?: string; state?: KeyState; label?: string };
+    const limit = q.limit === undefined ? 100 : Number(q.limit);
+    if (limit < 1 || limit > 1000) throw badRequest('request.invalid_limit', 'limit is 1-1000');
+    const page = await keys.list(operationContext(req), { cursor: q.cursor, limit, state: q.state, labels: parseLabelFilter(q.label) });
+    return { keys: page.items.map(keyJson), next_cursor: page.nextCursor };
+  });
+
+  app.get('/keys/:id', { schema: { tags, summary: 'Key metadata and versions', params: S.keyIdParams }, config: key('kms:DescribeKey') }, async (req: IdReq) =>
+    keyJson(await keys.get(operationContext(req), req.params.id)),
+  );
+
+  app.get('/keys/:id/public-key', {
+    schema: { tags, summary: 'Public key of a version (newest by default) as PEM and JWK', params: S.keyIdParams, querystring: S.publicKeyQuery },
+    config: key('kms:GetPublicKey'),
+  }, async (req: IdReq) => {
+    const q = req.query as { version?: string };
+    const { record, version } = await keys.publicKey(operationContext(req), req.params.id, q.version === undefined ? undefined : Number(q.version));
+    const kid = jwtKid(version.fingerprint, version.version);
+    return {
+      key_id: record.id,
+      key_type: record.type,
+      version: version.version,
+      fingerprint: version.fingerprint,
+      public_key: publicKeyPem(version.publicKeySpki!),
+      jwk: publicKeyJwk(record.type, version.publicKeySpki!, kid),
+    };
+  });
+
+  app.get('/keys/:id/jwks', {
+    schema: { tags, summary: 'JWKS of every version not destroyed (kid = fingerprint + version)', params: S.keyIdParams },
+    config: key('kms:GetPublicKey'),
+  }, async (req: IdReq) => keys.jwks(operationContext(req), req.params.id));
+
+  const lifecycle = [
+    ['rotate', 'kms:RotateKey', 'Rotate: add a new version; signing uses it from now on', (id: string, r: FastifyRequest) => keys.rotate(operationContext(r), id)],
+    ['disable', 'kms:DisableKey', 'Disable: no signing, encryption or MAC until enabled', (id: string, r: FastifyRequest) => keys.disable(operationContext(r), id)],
+    ['enable', 'kms:EnableKey', 'Enable a disabled key', (id: string, r: FastifyRequest) => keys.enable(operationContext(r), id)],
+    ['release', 'kms:ReleaseKey', 'Release (SPIRL): no new signatures; destroyed after the grace period', (id: string, r: FastifyRequest) => keys.release(operationContext(r), id)],
+    ['cancel-release', 'kms:CancelKeyRelease', 'Cancel a release within the grace period', (id: string, r: FastifyRequest) => keys.cancelRelease(operationContext(r), id)],
+    ['destroy', 'kms:DestroyKey', 'Destroy: wipe every version\'s material now', (id: string, r: FastifyRequest) => keys.destroy(operationContext(r), id)],
+  ] as const;
+  for (const [path, action, summary, run] of lifecycle) {
+    app.post(`/keys/:id/${path}`, { schema: { tags, summary, params: S.keyIdParams }, config: key(action) }, async (req: IdReq) => keyJson(await run(req.params.id, req)));
+  }
+
+  const crypto = ['crypto'];
+  app.post('/keys/:id/sign', {
+    schema: { tags: crypto, summary: 'Sign a message or a precomputed digest', params: S.keyIdParams, body: S.signBody, response: S.signResponse },
+    config: key('kms:Sign'),
+  }, async (req: IdReq) => {
+    const r = await keys.sign(operationContext(req), req.params.id, signRequest((req.body ?? {}) as SignBody));
+    return { key_id: req.params.id, key_version: r.version, signature: r.signature.toString('base64'), key_fingerprint: r.fingerprint, algorithm: r.algorithm };
+  });
+
+  app.post('/keys/:id/verify', {
+    schema: { tags: crypto, summary: 'Verify a signature (every version not destroyed, or the given one)', params: S.keyIdParams, body: S.verifyBody },
+    config: key('kms:Verify'),
+  }, async (req: IdReq) => {
+    const b = req.body as SignBody & { signature: string; version?: number };
+    const r = await keys.verify(operationContext(req), req.params.id, { ...signRequest(b), signature: fromB64('signature', b.signature), version: b.version });
+    return { key_id: req.params.id, valid: r.valid, key_version: r.version };
+  });
+
+  app.post('/keys/:id/encrypt', {
+    schema: { tags: crypto, summary: 'Encrypt (AES-256-GCM; versioned header at the front)', params: S.keyIdParams, body: S.encryptBody },
+    config: key('kms:Encrypt'),
+  }, async (req: IdReq) => {
+    const b = req.body as { plaintext: string; associated_data?: string };
+    const r = await keys.encrypt(operationContext(req), req.params.id, { plaintext: fromB64('plaintext', b.plaintext), aad: optionalB64('associated_data', b.associated_data) });
+    return { key_id: req.params.id, key_version: r.version, ciphertext: r.ciphertext.toString('base64') };
+  });
+
+  app.post('/keys/:id/decrypt', {
+    schema: { tags: crypto, summary: 'Decrypt a ciphertext from encrypt or datakey', params: S.keyIdParams, body: S.decryptBody },
+    config: key('kms:Decrypt'),
+  }, async (req: IdReq) => {
+    const b = req.body as { ciphertext: string; associated_data?: string };
+    const r = await keys.decrypt(operationContext(req), req.params.id, { ciphertext: fromB64('ciphertext', b.ciphertext), aad: optionalB64('associated_data', b.associated_data) });
+    return { key_id: req.params.id, key_version: r.version, plaintext: r.plaintext.toString('base64') };
+  });
+
+  app.post('/keys/:id/datakey', {
+    schema: { tags: crypto, summary: 'Generate a data key: plaintext and the same key wrapped under this key', params: S.keyIdParams, body: S.dataKeyBody },
+    config: key('kms:GenerateDataKey'),
+  }, async (req: IdReq) => {
+    const b = (req.body ?? {}) as { bytes?: 16 | 32 | 64; associated_data?: string };
+    const r = await keys.generateDataKey(operationContext(req), req.params.id, { bytes: b.bytes ?? 32, aad: optionalB64('associated_data', b.associated_data) });
+    return { key_id: req.params.id, key_version: r.version, plaintext: r.plaintext.toString('base64'), ciphertext: r.ciphertext.toString('base64') };
+  });
+
+  app.post('/keys/:id/mac', {
+    schema: { tags: crypto, summary: 'HMAC-SHA256 of a message', params: S.keyIdParams, body: S.macBody },
+    config: key('kms:GenerateMac'),
+  }, async (req: IdReq) => {
+    const b = req.body as { message: string };
+    const r = await keys.mac(operationContext(req), req.params.id, { message: fromB64('message', b.message) });
+    return { key_id: req.params.id, key_version: r.version, mac: r.mac.toString('base64') };
+  });
+
+  app.post('/keys/:id/mac/verify', {
+    schema: { tags: crypto, summary: 'Verify an HMAC (constant time)', params: S.keyIdParams, body: S.macVerifyBody },
+    config: key('kms:VerifyMac'),
+  }, async (req: IdReq) => {
+    const b = req.body as { message: string; mac: string; version?: number };
+    const r = await keys.verifyMac(operationContext(req), req.params.id, { message: fromB64('message', b.message), mac: fromB64('mac', b.mac), version: b.version });
+    return { key_id: req.params.id, valid: r.valid, key_version: r.version };
+  });
+
+  app.post('/keys/:id/jwt', {
+    schema: { tags: crypto, summary: 'Sign a JWT with the key (kid = fingerprint + version)', params: S.keyIdParams, body: S.jwtBody },
+    config: key('kms:SignJwt'),
+  }, async (req: IdReq) => {
+    const b = req.body as { payload: Record<string, unknown>; typ?: string; rsa_padding?: RsaPadding };
+    const r = await keys.signJwt(operationContext(req), req.params.id, { payload: b.payload, typ: b.typ, rsaPadding: b.rsa_padding });
+    return { key_id: req.params.id, key_version: r.version, kid: r.kid, alg: r.algorithm, jwt: r.jwt };
+  });
+
+  app.post('/random', {
+    schema: { tags: crypto, summary: 'Random bytes from the CSPRNG', body: S.randomBody },
+    config: { security: { authz: () => [{ action: 'kms:GenerateRandom' }] } },
+  }, async (req) => {
+    const b = req.body as { bytes: number };
+    return { random: (await keys.random(operationContext(req), b.bytes)).toString('base64') };
+  });
+}

@@ -1,0 +1,581 @@
+// The key service: lifecycle and crypto operations over sealed key material. It sees no HTTP; every operation
+// and every refusal is recorded in the audit trail before its result is handed back, and a write whose event
+// cannot be recorded is rolled back (CommitGuard).
+import type { JsonWebKey, KeyObject } from 'node:crypto';
+import type { AuditEventInput, AuditRecorder } from '../audit/types.ts';
+import type { Clock } from '../server/clock.ts';
+import { ProblemError, badRequest, isProblem } from '../server/problem.ts';
+import { type CommitGuard, type KeyRecord, type KeyRepository, type KeyVersionRecord, type Page, StoreConflictError } from '../store/types.ts';
+import type { OperationContext } from './context.ts';
+import * as kc from './crypto/index.ts';
+import { defaultHash } from './crypto/params.ts';
+import {
+  concurrentModification,
+  invalidKeyId,
+  invalidTransition,
+  keyExists,
+  keyNotFound,
+  keyStateRefused,
+  usageMismatch,
+  versionNotFound,
+} from './errors.ts';
+import { KeyCache } from './key-cache.ts';
+import {
+  type EcdsaFormat,
+  type HashAlgorithm,
+  type KeyState,
+  type KeyType,
+  type Labels,
+  type RsaPadding,
+  LABEL_KEY_RE,
+  LABEL_VALUE_MAX,
+  isSigningType,
+  isValidKeyId,
+  keyUsage,
+} from './types.ts';
+
+/** The part of the seal the key service needs. */
+export interface Sealer {
+  readonly sealed: boolean;
+  wrap(aad: string, plaintext: Buffer): Buffer;
+  unwrap(aad: string, blob: Buffer): Buffer;
+  onSealChange(listener: (sealed: boolean) => void): () => void;
+}
+
+export interface KeyMetrics {
+  keyOperation(operation: string, keyType: string, outcome: 'success' | 'denied' | 'error'): void;
+}
+
+export interface KeyServiceConfig {
+  releaseGraceMs: number;
+  cacheTtlMs: number;
+  allowOverwrite: boolean;
+  maxPayloadBytes: number;
+}
+
+export interface KeyServiceDeps {
+  keys: KeyRepository;
+  seal: Sealer;
+  audit: AuditRecorder;
+  clock: Clock;
+  config: KeyServiceConfig;
+  metrics?: KeyMetrics;
+}
+
+export interface KeyView {
+  record: KeyRecord;
+  versions: KeyVersionRecord[];
+}
+
+export type SignRequest = {
+  message?: Buffer | undefined;
+  digest?: Buffer | undefined;
+  hashAlgorithm?: HashAlgorithm | undefined;
+  rsaPadding?: RsaPadding | undefined;
+  signatureFormat?: EcdsaFormat | undefined;
+};
+
+const sealedProblem = () => new ProblemError({ status: 503, code: 'system.sealed', title: 'Service unavailable', detail: 'Keyward is sealed; unseal it first' });
+const materialAad = (id: string, version: number) => `keyward:key:${id}:v${version}`;
+
+export class KeyService {
+  readonly #d: KeyServiceDeps;
+  readonly #cache: KeyCache;
+
+  constructor(deps: KeyServiceDeps) {
+    this.#d = deps;
+    this.#cache = new KeyCache(deps.config.cacheTtlMs);
+    deps.seal.onSealChange((sealed) => {
+      if (sealed) this.#cache.dropAllMaterial();
+    });
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  async create(ctx: OperationContext, req: { id?: string | undefined; type: KeyType; labels?: Labels | undefined; description?: string | null | undefined; overwrite?: boolean | undefined }): Promise<KeyView> {
+    const id = req.id ?? generatedId();
+    return this.#op(ctx, 'key.create', 'kms:CreateKey', { type: 'Key', id }, req.type, async () => {
+      this.#checkId(id);
+      this.#requireUnsealed();
+      const labels = checkLabels(req.labels);
+      const material = await kc.generateKey(req.type);
+      const view = await this.#insert(ctx, 'key.create', 'kms:CreateKey', {
+        id, type: req.type, labels, description: req.description ?? null, origin: 'generated', overwrite: req.overwrite === true,
+      }, material);
+      return { result: view, audited: true, keyType: req.type };
+    });
+  }
+
+  async import(ctx: OperationContext, req: { id: string; type: KeyType; pem?: string | undefined; jwk?: JsonWebKey | undefined; rawBase64?: string | undefined; labels?: Labels | undefined; description?: string | null | undefined; overwrite?: boolean | undefined }): Promise<KeyView> {
+    return this.#op(ctx, 'key.import', 'kms:ImportKey', { type: 'Key', id: req.id }, req.type, async () => {
+      this.#checkId(req.id);
+      this.#requireUnsealed();
+      const labels = checkLabels(req.labels);
+      const material = kc.importKey(req.type, { pem: req.pem, jwk: req.jwk, raw_base64: req.rawBase64 });
+      const view = await this.#insert(ctx, 'key.import', 'kms:ImportKey', {
+        id: req.id, type: req.type, labels, description: req.description ?? null, origin: 'imported', overwrite: req.overwrite === true,
+      }, material);
+      return { result: view, audited: true, keyType: req.type };
+    });
+  }
+
+  async #insert(
+    ctx: OperationContext,
+    eventType: string,
+    action: string,
+    k: { id: string; type: KeyType; labels: Labels; description: string | null; origin: 'generated' | 'imported'; overwrite: boolean },
+    material: kc.GeneratedKey,
+  ): Promise<KeyView> {
+    if (k.overwrite && !this.#d.config.allowOverwrite) {
+      throw new ProblemError({ status: 403, code: 'key.overwrite_disabled', title: 'Forbidden', detail: 'overwriting keys is disabled by configuration' });
+    }
+    const now = this.#d.clock.now();
+    const fp = kc.fingerprint(k.type, material.publicKeySpki, material.material);
+    const sealed = this.#d.seal.wrap(materialAad(k.id, 1), material.material);
+    material.material.fill(0);
+    try {
+      const record = await this.#d.keys.create(
+        { id: k.id, type: k.type, labels: k.labels, description: k.description, origin: k.origin, createdAt: now },
+        { publicKeySpki: material.publicKeySpki, fingerprint: fp, sealedMaterial: sealed, createdAt: now },
+        { overwrite: k.overwrite, guard: this.#guard(ctx, eventType, action, { fingerprint: fp, overwrite: k.overwrite }) },
+      );
+      this.#cache.invalidate(k.id);
+      return this.describe(record.id);
+    } catch (e) {
+      if (e instanceof StoreConflictError && e.reason === 'key_exists') throw keyExists(k.id);
+      throw e;
+    }
+  }
+
+  async list(ctx: OperationContext, q: { cursor?: string | undefined; limit?: number | undefined; state?: KeyState | undefined; labels?: Labels | undefined }): Promise<Page<KeyView>> {
+    return this.#op(ctx, 'key.list', 'kms:ListKeys', { type: 'Namespace', id: 'keys' }, undefined, async () => {
+      const page = await this.#d.keys.list({ cursor: q.cursor, limit: Math.min(Math.max(q.limit ?? 100, 1), 1000), state: q.state, labels: q.labels });
+      const items = await Promise.all(page.items.map(async (r) => ({ record: r, versions: await this.#d.keys.versions(r.id) })));
+      return { result: { items, nextCursor: page.nextCursor } };
+    });
+  }
+
+  /** Metadata and versions without auditing: for authorization lookups and internal use. */
+  async describe(id: string): Promise<KeyView> {
+    if (!isValidKeyId(id)) throw invalidKeyId();
+    const nowMs = this.#d.clock.now().getTime();
+    const hit = this.#cache.getMeta(id, nowMs);
+    if (hit) return hit;
+    const record = await this.#d.keys.get(id);
+    if (!record) throw keyNotFound(id);
+    const versions = await this.#d.keys.versions(id);
+    const entry = { record, versions, loadedAt: nowMs };
+    this.#cache.putMeta(entry);
+    return entry;
+  }
+
+  /** Like describe, but undefined when the id is unknown or malformed (authorization needs metadata, not errors). */
+  async peek(id: string): Promise<KeyRecord | undefined> {
+    try {
+      return (await this.describe(id)).record;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async get(ctx: OperationContext, id: string): Promise<KeyView> {
+    return this.#op(ctx, 'key.describe', 'kms:DescribeKey', { type: 'Key', id }, undefined, async () => ({ result: await this.describe(id) }));
+  }
+
+  async publicKey(ctx: OperationContext, id: string, version?: number): Promise<{ record: KeyRecord; version: KeyVersionRecord }> {
+    return this.#op(ctx, 'key.public', 'kms:GetPublicKey', { type: 'Key', id }, undefined, async () => {
+      const view = await this.describe(id);
+      if (!isSigningType(view.record.type)) throw usageMismatch(id, view.record.type, 'public keys');
+      if (view.record.state === 'destroyed') throw keyStateRefused(id, 'destroyed', 'reading the public key');
+      const v = pickVersion(view, version);
+      return { result: { record: view.record, version: v } };
+    });
+  }
+
+  /** Public JWKS of every version not destroyed, kid = fingerprint + version. */
+  async jwks(ctx: OperationContext, id: string): Promise<{ keys: JsonWebKey[] }> {
+    return this.#op(ctx, 'key.jwks', 'kms:GetPublicKey', { type: 'Key', id }, undefined, async () => {
+      const view = await this.describe(id);
+      if (!isSigningType(view.record.type)) throw usageMismatch(id, view.record.type, 'JWKS');
+      const live = view.versions.filter((v) => v.destroyedAt === null && v.publicKeySpki !== null);
+      return { result: kc.jwks(live.map((v) => ({ type: view.record.type, spki: v.publicKeySpki!, kid: kc.jwtKid(v.fingerprint, v.version) }))) };
+    });
+  }
+
+  async rotate(ctx: OperationContext, id: string): Promise<KeyView> {
+    return this.#op(ctx, 'key.rotate', 'kms:RotateKey', { type: 'Key', id }, undefined, async () => {
+      this.#requireUnsealed();
+      const view = await this.#fresh(id);
+      if (view.record.state !== 'enabled' && view.record.state !== 'disabled') throw keyStateRefused(id, view.record.state, 'rotation');
+      const next = view.record.currentVersion + 1;
+      const material = await kc.generateKey(view.record.type);
+      const fp = kc.fingerprint(view.record.type, material.publicKeySpki, material.material);
+      const sealed = this.#d.seal.wrap(materialAad(id, next), material.material);
+      material.material.fill(0);
+      const record = await this.#mutate(id, () =>
+        this.#d.keys.addVersion(id, view.record.revision, { publicKeySpki: material.publicKeySpki, fingerprint: fp, sealedMaterial: sealed, createdAt: this.#d.clock.now() },
+          this.#guard(ctx, 'key.rotate', 'kms:RotateKey', { version: next, fingerprint: fp })),
+      );
+      return { result: await this.describe(record.id), audited: true, keyType: record.type };
+    });
+  }
+
+  async disable(ctx: OperationContext, id: string) {
+    return this.#transition(ctx, id, 'key.disable', 'kms:DisableKey', ['enabled'], 'disabled', () => null);
+  }
+
+  async enable(ctx: OperationContext, id: string) {
+    return this.#transition(ctx, id, 'key.enable', 'kms:EnableKey', ['disabled'], 'enabled', () => null);
+  }
+
+  /** SPIRL semantics: no new signatures from now; destroyed when the grace period ends unless cancelled. */
+  async release(ctx: OperationContext, id: string) {
+    return this.#transition(ctx, id, 'key.release', 'kms:ReleaseKey', ['enabled', 'disabled', 'released'], 'released', (r) =>
+      r.state === 'released' && r.destroyAt ? r.destroyAt : new Date(this.#d.clock.now().getTime() + this.#d.config.releaseGraceMs),
+    );
+  }
+
+  async cancelRelease(ctx: OperationContext, id: string) {
+    return this.#transition(ctx, id, 'key.cancel_release', 'kms:CancelKeyRelease', ['released'], 'enabled', () => null);
+  }
+
+  async destroy(ctx: OperationContext, id: string): Promise<KeyView> {
+    return this.#op(ctx, 'key.destroy', 'kms:DestroyKey', { type: 'Key', id }, undefined, async () => {
+      const view = await this.#fresh(id);
+      if (view.record.state === 'destroyed') throw keyStateRefused(id, 'destroyed', 'destruction');
+      const record = await this.#mutate(id, () => this.#d.keys.destroy(id, view.record.revision, this.#d.clock.now(), this.#guard(ctx, 'key.destroy', 'kms:DestroyKey', {})));
+      return { result: await this.describe(record.id), audited: true, keyType: record.type };
+    });
+  }
+
+  /** Destroys released keys whose grace period has ended. Returns the ids destroyed. */
+  async sweepReleased(ctx: OperationContext): Promise<string[]> {
+    const due = await this.#d.keys.dueForDestruction(this.#d.clock.now(), 100);
+    const done: string[] = [];
+    for (const k of due) {
+      try {
+        await this.destroy(ctx, k.id);
+        done.push(k.id);
+      } catch (e) {
+        // Another instance may have destroyed or cancelled it meanwhile; the next sweep looks again.
+        if (!isProblem(e)) throw e;
+      }
+    }
+    return done;
+  }
+
+  async #transition(
+    ctx: OperationContext,
+    id: string,
+    eventType: string,
+    action: string,
+    from: KeyState[],
+    to: KeyState,
+    destroyAt: (r: KeyRecord) => Date | null,
+  ): Promise<KeyView> {
+    return this.#op(ctx, eventType, action, { type: 'Key', id }, undefined, async () => {
+      const view = await this.#fresh(id);
+      const r = view.record;
+      if (r.state === 'destroyed') throw keyStateRefused(id, 'destroyed', eventType.slice(4));
+      if (!from.includes(r.state)) throw invalidTransition(id, r.state, to);
+      const at = destroyAt(r);
+      const record = await this.#mutate(id, () =>
+        this.#d.keys.setState(id, r.revision, { state: to, destroyAt: at, updatedAt: this.#d.clock.now() },
+          this.#guard(ctx, eventType, action, at ? { destroy_at: at.toISOString() } : {})),
+      );
+      return { result: await this.describe(record.id), audited: true, keyType: record.type };
+    });
+  }
+
+  // ---------------------------------------------------------------- crypto
+
+  async sign(ctx: OperationContext, id: string, req: SignRequest): Promise<{ signature: Buffer; version: number; fingerprint: string; algorithm: string; keyType: KeyType }> {
+    return this.#op(ctx, 'key.sign', 'kms:Sign', { type: 'Key', id }, undefined, async () => {
+      const { view, version, key } = await this.#usable(id, 'sign_verify', 'signing', ['enabled']);
+      const signature = kc.sign({ keyObject: key, type: view.record.type, input: signInput(req), hashAlgorithm: req.hashAlgorithm, rsaPadding: req.rsaPadding, ecdsaFormat: req.signatureFormat });
+      return {
+        result: { signature, version: version.version, fingerprint: version.fingerprint, algorithm: algorithmName(view.record.type, req), keyType: view.record.type },
+        resourceVersion: version.version,
+        keyType: view.record.type,
+        metadata: { input: req.digest ? 'digest' : 'message', hash_algorithm: req.hashAlgorithm },
+      };
+    });
+  }
+
+  async verify(ctx: OperationContext, id: string, req: SignRequest & { signature: Buffer; version?: number | undefined }): Promise<{ valid: boolean; version: number }> {
+    return this.#op(ctx, 'key.verify', 'kms:Verify', { type: 'Key', id }, undefined, async () => {
+      const view = await this.describe(id);
+      if (keyUsage(view.record.type) !== 'sign_verify') throw usageMismatch(id, view.record.type, 'verification');
+      if (view.record.state === 'destroyed') throw keyStateRefused(id, 'destroyed', 'verification');
+      const candidates = req.version !== undefined ? [pickVersion(view, req.version)] : view.versions.filter((v) => v.destroyedAt === null).reverse();
+      let valid = false;
+      let matched = candidates[0]?.version ?? view.record.currentVersion;
+      for (const v of candidates) {
+        if (v.destroyedAt !== null || v.publicKeySpki === null) continue;
+        const pub = kc.loadPublicKey(v.publicKeySpki);
+        // Only the public key is needed; private keys stay sealed for verification.
+        if (kc.verify({ keyObject: pub, publicKey: pub, type: view.record.type, input: signInput(req), hashAlgorithm: req.hashAlgorithm, rsaPadding: req.rsaPadding, ecdsaFormat: req.signatureFormat, signature: req.signature })) {
+          valid = true;
+          matched = v.version;
+          break;
+        }
+      }
+      return { result: { valid, version: matched }, resourceVersion: matched, keyType: view.record.type, metadata: { valid } };
+    });
+  }
+
+  async encrypt(ctx: OperationContext, id: string, req: { plaintext: Buffer; aad?: Buffer | undefined }): Promise<{ ciphertext: Buffer; version: number }> {
+    return this.#op(ctx, 'key.encrypt', 'kms:Encrypt', { type: 'Key', id }, undefined, async () => {
+      this.#checkPayload(req.plaintext);
+      const { view, version, key } = await this.#usable(id, 'encrypt_decrypt', 'encryption', ['enabled']);
+      const ciphertext = kc.encrypt(key, version.version, req.plaintext, req.aad);
+      return { result: { ciphertext, version: version.version }, resourceVersion: version.version, keyType: view.record.type };
+    });
+  }
+
+  async decrypt(ctx: OperationContext, id: string, req: { ciphertext: Buffer; aad?: Buffer | undefined }): Promise<{ plaintext: Buffer; version: number }> {
+    return this.#op(ctx, 'key.decrypt', 'kms:Decrypt', { type: 'Key', id }, undefined, async () => {
+      this.#checkPayload(req.ciphertext);
+      this.#requireUnsealed();
+      const view = await this.describe(id);
+      if (keyUsage(view.record.type) !== 'encrypt_decrypt') throw usageMismatch(id, view.record.type, 'decryption');
+      // A disabled or released key can still decrypt what it encrypted (KeyRack semantics); a destroyed one cannot.
+      if (view.record.state === 'destroyed') throw keyStateRefused(id, 'destroyed', 'decryption');
+      const wanted = kc.ciphertextVersion(req.ciphertext);
+      const out = kc.decrypt((v) => {
+        const ver = view.versions.find((x) => x.version === v);
+        return ver && ver.destroyedAt === null && ver.sealedMaterial ? this.#keyObject(view.record, ver) : undefined;
+      }, req.ciphertext, req.aad);
+      return { result: out, resourceVersion: wanted, keyType: view.record.type };
+    });
+  }
+
+  async generateDataKey(ctx: OperationContext, id: string, req: { bytes: 16 | 32 | 64; aad?: Buffer | undefined }): Promise<{ plaintext: Buffer; ciphertext: Buffer; version: number }> {
+    return this.#op(ctx, 'key.generate_data_key', 'kms:GenerateDataKey', { type: 'Key', id }, undefined, async () => {
+      const { view, version, key } = await this.#usable(id, 'encrypt_decrypt', 'data key generation', ['enabled']);
+      const dk = kc.generateDataKey(key, version.version, req.bytes, req.aad);
+      return { result: { ...dk, version: version.version }, resourceVersion: version.version, keyType: view.record.type, metadata: { bytes: req.bytes } };
+    });
+  }
+
+  async mac(ctx: OperationContext, id: string, req: { message: Buffer }): Promise<{ mac: Buffer; version: number }> {
+    return this.#op(ctx, 'key.mac', 'kms:GenerateMac', { type: 'Key', id }, undefined, async () => {
+      this.#checkPayload(req.message);
+      const { view, version, key } = await this.#usable(id, 'mac', 'MAC generation', ['enabled']);
+      return { result: { mac: kc.hmac(key, req.message), version: version.version }, resourceVersion: version.version, keyType: view.record.type };
+    });
+  }
+
+  async verifyMac(ctx: OperationContext, id: string, req: { message: Buffer; mac: Buffer; version?: number | undefined }): Promise<{ valid: boolean; version: number }> {
+    return this.#op(ctx, 'key.verify_mac', 'kms:VerifyMac', { type: 'Key', id }, undefined, async () => {
+      this.#checkPayload(req.message);
+      this.#requireUnsealed();
+      const view = await this.describe(id);
+      if (keyUsage(view.record.type) !== 'mac') throw usageMismatch(id, view.record.type, 'MAC verification');
+      if (view.record.state === 'destroyed') throw keyStateRefused(id, 'destroyed', 'MAC verification');
+      const candidates = req.version !== undefined ? [pickVersion(view, req.version)] : view.versions.filter((v) => v.destroyedAt === null).reverse();
+      for (const v of candidates) {
+        if (v.destroyedAt !== null || !v.sealedMaterial) continue;
+        if (kc.verifyHmac(this.#keyObject(view.record, v), req.message, req.mac)) {
+          return { result: { valid: true as boolean, version: v.version }, resourceVersion: v.version, keyType: view.record.type, metadata: { valid: true } };
+        }
+      }
+      return { result: { valid: false, version: view.record.currentVersion }, keyType: view.record.type, metadata: { valid: false } };
+    });
+  }
+
+  async signJwt(ctx: OperationContext, id: string, req: { payload: Record<string, unknown>; typ?: string | undefined; rsaPadding?: RsaPadding | undefined }): Promise<{ jwt: string; kid: string; version: number; algorithm: string }> {
+    return this.#op(ctx, 'key.sign_jwt', 'kms:SignJwt', { type: 'Key', id }, undefined, async () => {
+      const { view, version, key } = await this.#usable(id, 'sign_verify', 'JWT signing', ['enabled']);
+      const kid = kc.jwtKid(version.fingerprint, version.version);
+      const jwt = await kc.signJwt(key, view.record.type, kid, req.payload, { rsaPadding: req.rsaPadding, typ: req.typ });
+      return {
+        result: { jwt, kid, version: version.version, algorithm: kc.jwsAlgorithm(view.record.type, req.rsaPadding) },
+        resourceVersion: version.version,
+        keyType: view.record.type,
+      };
+    });
+  }
+
+  async random(ctx: OperationContext, bytes: number): Promise<Buffer> {
+    return this.#op(ctx, 'key.random', 'kms:GenerateRandom', { type: 'Namespace', id: 'keys' }, undefined, async () => ({
+      result: kc.randomBytes(bytes),
+      metadata: { bytes },
+    }));
+  }
+
+  /**
+   * Signs with the newest version of an enabled key for an internal caller (the identity provider): same checks,
+   * same audit, no HTTP.
+   */
+  async signRaw(ctx: OperationContext, id: string, data: Buffer, opts: { hashAlgorithm?: HashAlgorithm; rsaPadding?: RsaPadding; signatureFormat?: EcdsaFormat }) {
+    return this.sign(ctx, id, { message: data, hashAlgorithm: opts.hashAlgorithm, rsaPadding: opts.rsaPadding, signatureFormat: opts.signatureFormat });
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  #checkId(id: string): void {
+    if (!isValidKeyId(id)) throw invalidKeyId();
+  }
+
+  #checkPayload(b: Buffer): void {
+    if (b.length > this.#d.config.maxPayloadBytes) {
+      throw badRequest('crypto.payload_too_large', `payloads are limited to ${this.#d.config.maxPayloadBytes} bytes`);
+    }
+  }
+
+  #requireUnsealed(): void {
+    if (this.#d.seal.sealed) throw sealedProblem();
+  }
+
+  /** Writes must start from the stored revision, not a cached one. */
+  async #fresh(id: string): Promise<KeyView> {
+    this.#checkId(id);
+    this.#cache.invalidate(id);
+    return this.describe(id);
+  }
+
+  async #mutate(id: string, write: () => Promise<KeyRecord>): Promise<KeyRecord> {
+    try {
+      return await write();
+    } catch (e) {
+      if (e instanceof StoreConflictError && (e.reason === 'revision_mismatch' || e.reason === 'not_found')) {
+        throw e.reason === 'not_found' ? keyNotFound(id) : concurrentModification(id);
+      }
+      throw e;
+    } finally {
+      this.#cache.invalidate(id);
+    }
+  }
+
+  async #usable(id: string, usage: string, operation: string, states: KeyState[]) {
+    this.#requireUnsealed();
+    const view = await this.describe(id);
+    if (keyUsage(view.record.type) !== usage) throw usageMismatch(id, view.record.type, operation);
+    if (!states.includes(view.record.state)) throw keyStateRefused(id, view.record.state as Exclude<KeyState, 'enabled'>, operation);
+    const version = view.versions.find((v) => v.version === view.record.currentVersion);
+    if (!version || version.sealedMaterial === null) throw versionNotFound(id, view.record.currentVersion);
+    return { view, version, key: this.#keyObject(view.record, version) };
+  }
+
+  #keyObject(record: KeyRecord, v: KeyVersionRecord): KeyObject {
+    const cached = this.#cache.getObject(record.id, v.version);
+    if (cached) return cached;
+    const material = this.#d.seal.unwrap(materialAad(record.id, v.version), v.sealedMaterial!);
+    try {
+      const obj = kc.loadPrivateKey(record.type, material);
+      this.#cache.putObject(record.id, v.version, obj);
+      return obj;
+    } finally {
+      material.fill(0);
+    }
+  }
+
+  #event(ctx: OperationContext, eventType: string, action: string, resource: { type: string; id?: string | undefined; version?: number | undefined }, outcome: AuditEventInput['outcome'], extra: Partial<AuditEventInput> = {}): AuditEventInput {
+    return {
+      event_type: eventType,
+      action,
+      principal: ctx.principal ? { id: ctx.principal.id, type: ctx.principal.type, auth_method: ctx.principal.authMethod } : null,
+      resource,
+      outcome,
+      request_id: ctx.requestId,
+      source_ip: ctx.sourceIp,
+      user_agent: ctx.userAgent,
+      ...extra,
+    };
+  }
+
+  /** The audit record of a successful write, taken inside the write's transaction. */
+  #guard(ctx: OperationContext, eventType: string, action: string, metadata: Record<string, unknown>): CommitGuard {
+    return (record) =>
+      this.#d.audit.record(
+        this.#event(ctx, eventType, action, { type: 'Key', id: record.id, version: record.currentVersion }, 'success', {
+          metadata: { key_type: record.type, state: record.state, ...metadata },
+        }),
+      );
+  }
+
+  /**
+   * Runs an operation and records its outcome. Successful reads are audited here before the result is returned;
+   * successful writes were audited inside their transaction (`audited`). Refusals are audited with their code.
+   */
+  async #op<T>(
+    ctx: OperationContext,
+    eventType: string,
+    action: string,
+    resource: { type: string; id?: string | undefined },
+    keyTypeHint: string | undefined,
+    fn: () => Promise<{ result: T; audited?: boolean; resourceVersion?: number | undefined; keyType?: string | undefined; metadata?: Record<string, unknown> | undefined }>,
+  ): Promise<T> {
+    const opName = eventType.slice(eventType.indexOf('.') + 1);
+    let out;
+    try {
+      out = await fn();
+    } catch (e) {
+      const code = isProblem(e) ? e.code : 'internal.error';
+      const outcome = isProblem(e) && (e.status === 401 || e.status === 403) ? 'denied' : 'error';
+      this.#d.metrics?.keyOperation(opName, keyTypeHint ?? 'unknown', outcome);
+      // Record the refusal unless the refusal is the audit trail itself being down.
+      if (code !== 'audit.unavailable') {
+        await this.#d.audit.record(this.#event(ctx, eventType, action, resource, outcome, { error_code: code, metadata: keyTypeHint ? { key_type: keyTypeHint } : undefined }));
+      }
+      throw e;
+    }
+    if (!out.audited) {
+      try {
+        await this.#d.audit.record(
+          this.#event(ctx, eventType, action, { ...resource, version: out.resourceVersion }, 'success', {
+            metadata: { ...(out.keyType ? { key_type: out.keyType } : {}), ...(out.metadata ?? {}) },
+          }),
+        );
+      } catch (e) {
+        this.#d.metrics?.keyOperation(opName, out.keyType ?? keyTypeHint ?? 'unknown', 'error');
+        throw e;
+      }
+    }
+    this.#d.metrics?.keyOperation(opName, out.keyType ?? keyTypeHint ?? 'unknown', 'success');
+    return out.result;
+  }
+}
+
+function signInput(req: SignRequest): { message: Buffer } | { digest: Buffer; hashAlgorithm: HashAlgorithm } {
+  const hasMessage = req.message !== undefined;
+  const hasDigest = req.digest !== undefined;
+  if (hasMessage === hasDigest) throw badRequest('crypto.input_invalid', 'send exactly one of message or digest');
+  if (hasDigest) {
+    if (req.hashAlgorithm === undefined) throw badRequest('crypto.hash_algorithm_required', 'a digest needs its hash_algorithm');
+    return { digest: req.digest!, hashAlgorithm: req.hashAlgorithm };
+  }
+  return { message: req.message! };
+}
+
+function algorithmName(type: KeyType, req: SignRequest): string {
+  if (type === 'Ed25519') return 'ED25519_PURE';
+  const hash = (req.hashAlgorithm ?? defaultHash(type as Parameters<typeof defaultHash>[0])).replace('-', '');
+  if (type.startsWith('EC-')) return `ECDSA_${type.slice(3)}_${hash}`;
+  return `RSA_${req.rsaPadding === 'pss' ? 'PSS' : 'PKCS1_V15'}_${hash}`;
+}
+
+function pickVersion(view: KeyView, version: number | undefined): KeyVersionRecord {
+  const want = version ?? view.record.currentVersion;
+  const v = view.versions.find((x) => x.version === want);
+  if (!v) throw versionNotFound(view.record.id, want);
+  if (v.destroyedAt !== null) throw keyStateRefused(view.record.id, 'destroyed', `using version ${want}`);
+  return v;
+}
+
+function checkLabels(labels: Labels | undefined): Labels {
+  const out: Labels = {};
+  for (const [k, v] of Object.entries(labels ?? {})) {
+    if (!LABEL_KEY_RE.test(k) || typeof v !== 'string' || v.length > LABEL_VALUE_MAX || /[\u0000-\u001f\u007f]/.test(v)) {
+      throw badRequest('key.invalid_label', `label ${JSON.stringify(k)} is invalid: keys are [a-z0-9._/-] up to 63 characters, values strings up to ${LABEL_VALUE_MAX} printable characters`);
+    }
+    out[k] = v;
+  }
+  if (Object.keys(out).length > 64) throw badRequest('key.invalid_label', 'at most 64 labels');
+  return out;
+}
+
+function generatedId(): string {
+  return `key-${crypto.randomUUID()}`;
+}

@@ -1,0 +1,99 @@
+// The app factory: takes its infrastructure, returns a Fastify instance ready for inject() or listen().
+// Wiring of real infrastructure (store, seal, audit, authenticators) happens in compose.ts, not here.
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { Logger } from 'pino';
+import type { AuditRecorder } from '../audit/types.ts';
+import type { Authenticator } from '../authn/types.ts';
+import type { Pdp } from '../authz/types.ts';
+import type { KeywardConfig } from '../config/index.ts';
+import { sysRoutes } from '../keys/routes/sys.ts';
+import type { SystemService } from '../keys/system.ts';
+import { spirlRoutes } from '../keys/routes/spirl.ts';
+import { v1KeyRoutes } from '../keys/routes/v1.ts';
+import type { KeyService } from '../keys/service.ts';
+import type { Store } from '../store/types.ts';
+import type { Clock } from './clock.ts';
+import { errorHandler, sendProblem } from './errors.ts';
+import { healthRoutes } from './health.ts';
+import type { Metrics } from './metrics.ts';
+import { registerOpenApi } from './openapi.ts';
+import { registerPipeline } from './pipeline.ts';
+import { ProblemError } from './problem.ts';
+import { requestIdFor } from './request-id.ts';
+
+export interface AppDeps {
+  config: KeywardConfig;
+  logger: Logger;
+  clock: Clock;
+  store: Store;
+  system: SystemService;
+  keys: KeyService;
+  audit: AuditRecorder;
+  authenticator: Authenticator;
+  pdp: Pdp;
+  metrics: Metrics;
+  /** Extra surfaces mounted on the same server (audit routes, identity provider). */
+  plugins?: Array<(app: FastifyInstance) => Promise<void>>;
+  /** TLS options for listen(); absent means plain HTTP. */
+  https?: { key: Buffer; cert: Buffer; ca?: Buffer | undefined; requestCert: boolean; rejectUnauthorized: boolean } | undefined;
+}
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const { config } = deps;
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    disableRequestLogging: !config.server.access_log,
+    bodyLimit: config.server.body_limit,
+    genReqId: requestIdFor,
+    requestIdHeader: false,
+    trustProxy: false,
+    return503OnClosing: true,
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: true, allErrors: false } },
+    ...(deps.https ? { https: deps.https } : {}),
+  } as FastifyServerOptions) as unknown as FastifyInstance;
+
+  app.addHook('onRequest', async (req, reply) => {
+    void reply.header('x-request-id', req.id);
+  });
+  app.addHook('onSend', async (_req, reply, payload) => {
+    void reply.header('cache-control', 'no-store');
+    void reply.header('x-content-type-options', 'nosniff');
+    return payload;
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    deps.metrics.httpRequest(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+  });
+
+  // An empty body on a JSON POST (SPIRL's release sends none) is "no body", not a parse error.
+  const defaultJson = app.getDefaultJsonParser('error', 'error');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    if (body === '' || body === undefined) return done(null, undefined);
+    defaultJson(req, body as string, done);
+  });
+
+  app.setErrorHandler(errorHandler(deps.logger));
+  app.setNotFoundHandler((req, reply) =>
+    sendProblem(reply, req, new ProblemError({ status: 404, code: 'route.not_found', title: 'Not found', detail: `no route ${req.method} ${req.url.split('?')[0]}` })),
+  );
+
+  registerPipeline(app, {
+    authenticator: deps.authenticator,
+    pdp: deps.pdp,
+    audit: deps.audit,
+    permissionPrefix: config.authz.permission_prefix,
+    clock: deps.clock,
+    keyAttributes: async (id) => {
+      const r = await deps.keys.peek(id);
+      return r ? { key_type: r.type, state: r.state, labels: r.labels } : undefined;
+    },
+  });
+
+  await registerOpenApi(app);
+  await app.register(healthRoutes, { store: deps.store, system: deps.system, audit: deps.audit, metrics: deps.metrics });
+  await app.register(sysRoutes, { prefix: '/v1/sys', system: deps.system });
+  await app.register(v1KeyRoutes, { prefix: '/v1', keys: deps.keys });
+  if (config.spirl.enabled) await app.register(spirlRoutes, { prefix: config.spirl.base_path, keys: deps.keys });
+  for (const plugin of deps.plugins ?? []) await plugin(app);
+  await app.ready();
+  return app;
+}

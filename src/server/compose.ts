@@ -1,0 +1,258 @@
+// The composition root: turns a validated configuration into running infrastructure and the app.
+// Everything here is wiring; behaviour lives in the modules it wires.
+import { randomUUID } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { createAuditTrail, type AuditTrail } from '../audit/trail.ts';
+import { auditRoutes } from '../audit/routes.ts';
+import type { AuditConfig } from '../audit/config.ts';
+import { generateSigningKeyFile } from '../audit/keys.ts';
+import { createAuthenticator, generateBootstrapToken } from '../authn/index.ts';
+import type { AuthnConfig } from '../authn/config.ts';
+import type { Authenticator } from '../authn/types.ts';
+import { createPdp } from '../authz/index.ts';
+import type { KeywardConfig } from '../config/index.ts';
+import { productionProblems } from '../config/production.ts';
+import type { OperationContext } from '../keys/context.ts';
+import { SealManager } from '../keys/seal/index.ts';
+import { KeyService } from '../keys/service.ts';
+import { SystemService } from '../keys/system.ts';
+import { openStore } from '../store/open.ts';
+import type { AuditChainHead, AuditChainRepository, Store } from '../store/types.ts';
+import { buildApp } from './app.ts';
+import { type Clock, systemClock } from './clock.ts';
+import { createLogger } from './logger.ts';
+import { Metrics } from './metrics.ts';
+
+export interface Keyward {
+  app: FastifyInstance;
+  config: KeywardConfig;
+  logger: Logger;
+  store: Store;
+  seal: SealManager;
+  keys: KeyService;
+  audit: AuditTrail;
+  /** Dev mode only: the bootstrap admin token printed at start. */
+  devToken?: string | undefined;
+  reload(): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+export interface ComposeOptions {
+  env?: NodeJS.ProcessEnv;
+  clock?: Clock;
+  logger?: Logger;
+  /** Where the stdout audit sink writes (tests capture it). */
+  auditStdout?: NodeJS.WritableStream;
+}
+
+const DEV_TOKEN_ENV = 'KEYWARD_DEV_BOOTSTRAP_TOKEN_HASH';
+
+/** Internal operations (the release sweeper) act as this principal. */
+const systemContext = (): OperationContext => ({
+  principal: { id: 'keyward', type: 'service', authMethod: 'internal', permissions: [], attributes: {} },
+  requestId: randomUUID(),
+});
+
+export async function createKeyward(config: KeywardConfig, opts: ComposeOptions = {}): Promise<Keyward> {
+  const env = opts.env ?? process.env;
+  const clock = opts.clock ?? systemClock;
+  const logger = opts.logger ?? createLogger({ level: config.logging.level });
+  const dev = config.mode === 'dev';
+
+  const { errors, warnings } = productionProblems(config);
+  if (errors.length > 0) throw new Error(`refusing to start in production mode:\n  ${errors.join('\n  ')}`);
+  for (const w of warnings) logger.warn(w);
+
+  const closers: Array<() => Promise<void>> = [];
+  const closeAll = async () => {
+    for (const c of closers.reverse()) await c().catch((e: unknown) => logger.error({ err: String(e) }, 'error while closing'));
+  };
+  try {
+    const store = await openStore(config.storage);
+    closers.push(() => store.close());
+
+    const seal = new SealManager({ repo: store.seal, clock });
+    await seal.load();
+    if (dev) {
+      // Only `keyward dev` gets here with mode dev; production never reads the dev unseal file (production.ts refuses it).
+      await seal.autoInitAndUnsealFromFile(config.seal.dev_unseal_file);
+    }
+
+    const auditCfg = auditConfig(config);
+    if (dev && auditCfg.signing_key_path && !existsSync(auditCfg.signing_key_path)) {
+      await generateSigningKeyFile(auditCfg.signing_key_path);
+      logger.warn({ path: auditCfg.signing_key_path }, 'dev mode: generated an audit signing key');
+    }
+    const headWriter = new DeferredHeadWriter(store.auditChain, logger);
+    closers.push(() => headWriter.close());
+    const audit = await createAuditTrail({
+      config: auditCfg,
+      chain: headWriter,
+      settings: store.settings,
+      clock,
+      logger,
+      production: !dev,
+      ...(opts.auditStdout ? { stdout: opts.auditStdout } : {}),
+    });
+    closers.push(() => audit.close());
+
+    let devToken: string | undefined;
+    let authnEnv = env;
+    let authnConfig: AuthnConfig | undefined = config.authn;
+    if (dev) {
+      const t = generateBootstrapToken();
+      devToken = t.token;
+      authnEnv = { ...env, [DEV_TOKEN_ENV]: t.tokenHash };
+      const devBootstrap = { type: 'bootstrap_token' as const, token_hash_env: DEV_TOKEN_ENV, max_age: 12 * 3600 };
+      authnConfig = authnConfig === undefined
+        ? devBootstrap
+        : { type: 'chain', authenticators: [devBootstrap, ...(authnConfig.type === 'chain' ? authnConfig.authenticators : [authnConfig])] };
+    }
+    if (authnConfig === undefined) throw new Error('authn: no authentication configured');
+    const authenticator: Authenticator = await createAuthenticator(authnConfig, {
+      env: authnEnv,
+      logger,
+      clock,
+      mode: config.mode,
+      audit,
+      permissionPrefix: config.authz.permission_prefix,
+    });
+    closers.push(async () => authenticator.close?.());
+    const pdp = await createPdp(config.authz, { logger });
+    closers.push(async () => pdp.close?.());
+
+    const metrics = new Metrics({ sealed: () => seal.sealed });
+    const keys = new KeyService({
+      keys: store.keys,
+      seal,
+      audit,
+      clock,
+      metrics,
+      config: {
+        releaseGraceMs: config.keys.release_grace_period,
+        cacheTtlMs: config.keys.cache_ttl,
+        allowOverwrite: config.keys.allow_overwrite,
+        maxPayloadBytes: config.keys.max_payload_bytes,
+      },
+    });
+
+    const reload = async (): Promise<string[]> => {
+      const done: string[] = [];
+      if (authenticator.reload) {
+        await authenticator.reload();
+        done.push('authn');
+      }
+      const p = pdp as { reload?: () => Promise<void> };
+      if (p.reload) {
+        await p.reload();
+        done.push('authz');
+      }
+      return done;
+    };
+    const system = new SystemService({ seal, audit, reload });
+
+    const app = await buildApp({
+      config,
+      logger,
+      clock,
+      store,
+      system,
+      keys,
+      audit,
+      authenticator,
+      pdp,
+      metrics,
+      https: httpsOptions(config),
+      plugins: [async (a) => a.register(auditRoutes, { prefix: '/v1/audit', audit })],
+    });
+    closers.push(() => app.close());
+
+    const sweeper = setInterval(() => {
+      if (seal.sealed) return;
+      keys.sweepReleased(systemContext()).then(
+        (ids) => ids.length > 0 && logger.info({ keys: ids }, 'released keys destroyed after their grace period'),
+        (e: unknown) => logger.error({ err: String(e) }, 'release sweep failed'),
+      );
+    }, config.keys.sweep_interval);
+    sweeper.unref();
+    closers.push(async () => clearInterval(sweeper));
+
+    return { app, config, logger, store, seal, keys, audit, devToken, reload, close: closeAll };
+  } catch (e) {
+    await closeAll();
+    throw e;
+  }
+}
+
+/** Dev mode without an audit section gets a signed file trail under ./data, with a key generated on first start. */
+function auditConfig(config: KeywardConfig): AuditConfig {
+  if (config.audit) return config.audit;
+  if (config.mode !== 'dev') throw new Error('audit: production mode requires an audit section');
+  return {
+    enabled: true,
+    signing_key_path: './data/audit-signing-key.pem',
+    on_failure: 'deny',
+    checkpoint_interval: 60,
+    sinks: [{ type: 'file', path: './data/audit/audit.log', max_bytes: 100 * 1024 * 1024, max_age_seconds: 86_400, fsync: true }],
+  };
+}
+
+function httpsOptions(config: KeywardConfig) {
+  const tls = config.server.tls;
+  if (!tls) return undefined;
+  return {
+    key: readFileSync(tls.key_file),
+    cert: readFileSync(tls.cert_file),
+    ...(tls.client_ca_file ? { ca: readFileSync(tls.client_ca_file) } : {}),
+    // Ask for a client certificate but let the mtls authenticator decide, so a missing or wrong certificate gets
+    // a problem+json answer rather than a TLS alert.
+    requestCert: tls.client_ca_file !== undefined,
+    rejectUnauthorized: false,
+  };
+}
+
+/**
+ * Persists the audit chain head outside the key writes' transactions: the trail records events inside a commit
+ * guard, where the store must not be called. The newest head is written from a timer started here (outside any
+ * guard); on restart the trail reconciles a lagging head with the sinks' authentic tail.
+ */
+class DeferredHeadWriter implements AuditChainRepository {
+  readonly #repo: AuditChainRepository;
+  readonly #logger: Logger;
+  #pending: AuditChainHead | undefined;
+  readonly #timer: NodeJS.Timeout;
+
+  constructor(repo: AuditChainRepository, logger: Logger) {
+    this.#repo = repo;
+    this.#logger = logger;
+    this.#timer = setInterval(() => void this.#flush(), 250);
+    this.#timer.unref();
+  }
+
+  get(chainId: string) {
+    return this.#repo.get(chainId);
+  }
+
+  async put(head: AuditChainHead): Promise<void> {
+    this.#pending = head;
+  }
+
+  async #flush(): Promise<void> {
+    const head = this.#pending;
+    if (!head) return;
+    this.#pending = undefined;
+    try {
+      await this.#repo.put(head);
+    } catch (e) {
+      this.#logger.warn({ err: String(e) }, 'audit chain head could not be persisted; will retry');
+      this.#pending ??= head;
+    }
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#timer);
+    await this.#flush();
+  }
+}

@@ -1,0 +1,61 @@
+// Turns anything thrown during a request into RFC 9457 problem+json with a stable code. Framework errors are
+// matched on their error codes, never on message text; unknown errors become a neutral 500.
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import { ProblemError, isProblem, problemBody } from './problem.ts';
+
+const FASTIFY_CODES: Record<string, { status: number; code: string; title: string; detail: string }> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'request.body_too_large', title: 'Payload too large', detail: 'the request body exceeds the configured limit' },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, code: 'request.unsupported_media_type', title: 'Unsupported media type', detail: 'send application/json' },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: 'request.invalid_content_length', title: 'Bad request', detail: 'content-length does not match the body' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'request.empty_body', title: 'Bad request', detail: 'the JSON body is empty' },
+  FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'request.malformed_json', title: 'Bad request', detail: 'the body is not valid JSON' },
+  FST_ERR_BAD_URL: { status: 400, code: 'request.bad_url', title: 'Bad request', detail: 'the URL could not be decoded' },
+  FST_ERR_ASYNC_CONSTRAINT: { status: 400, code: 'request.bad_url', title: 'Bad request', detail: 'the request could not be routed' },
+};
+
+/** Which path parameter errors get their own code (so clients can tell a bad key id from a bad body). */
+const PARAM_CODES: Record<string, string> = { '/id': 'key.invalid_id' };
+
+export function toProblem(err: unknown): ProblemError {
+  if (isProblem(err)) return err;
+  const fe = err as FastifyError & { validationContext?: string };
+  if (fe && Array.isArray(fe.validation)) {
+    const first = fe.validation[0];
+    const where = fe.validationContext ?? 'body';
+    const path = first?.instancePath ?? '';
+    if (where === 'params' && PARAM_CODES[path]) {
+      return new ProblemError({ status: 400, code: PARAM_CODES[path]!, title: 'Bad request', detail: 'key ids are 1-128 characters of A-Z a-z 0-9 . _ - starting with a letter or digit' });
+    }
+    const field = first?.keyword === 'required' ? `${path}/${String((first.params as { missingProperty?: string }).missingProperty)}` : first?.keyword === 'additionalProperties' ? `${path}/${String((first.params as { additionalProperty?: string }).additionalProperty)}` : path;
+    return new ProblemError({
+      status: 400,
+      code: 'request.invalid',
+      title: 'Bad request',
+      detail: `${where}${field || ''} ${first?.message ?? 'is invalid'}`,
+      extra: { errors: fe.validation.slice(0, 10).map((v) => ({ in: where, path: v.instancePath, message: v.message })) },
+    });
+  }
+  if (fe && typeof fe.code === 'string' && FASTIFY_CODES[fe.code]) return new ProblemError(FASTIFY_CODES[fe.code]!);
+  // secure-json-parse and the JSON parser raise SyntaxError (or prototype-poisoning errors) with status 400.
+  if (fe && (fe.statusCode === 400 || fe instanceof SyntaxError)) {
+    return new ProblemError({ status: 400, code: 'request.malformed_json', title: 'Bad request', detail: 'the body is not valid JSON' });
+  }
+  return new ProblemError({ status: 500, code: 'internal.error', title: 'Internal server error', detail: 'an unexpected error occurred; see the server log with this request_id' });
+}
+
+export function sendProblem(reply: FastifyReply, req: FastifyRequest, err: ProblemError) {
+  if (err.headers) void reply.headers(err.headers);
+  return reply.status(err.status).type('application/problem+json').send(problemBody(err, req.id));
+}
+
+export function errorHandler(logger: Logger) {
+  return (err: unknown, req: FastifyRequest, reply: FastifyReply) => {
+    const problem = toProblem(err);
+    if (problem.status >= 500 && !isProblem(err)) {
+      // Log the cause (never request bodies) for the operator; the client sees only the neutral problem.
+      logger.error({ err: { type: (err as Error)?.name, message: (err as Error)?.message, stack: (err as Error)?.stack }, request_id: req.id }, 'unhandled error');
+    }
+    return sendProblem(reply, req, problem);
+  };
+}

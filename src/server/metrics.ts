@@ -1,0 +1,51 @@
+// Prometheus metrics. One registry per app instance so tests and several apps in one process never share counters.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { KeyMetrics } from '../keys/service.ts';
+
+export class Metrics implements KeyMetrics {
+  readonly registry = new Registry();
+  readonly #requests: Counter<'method' | 'route' | 'status'>;
+  readonly #latency: Histogram<'method' | 'route' | 'status'>;
+  readonly #keyOps: Counter<'operation' | 'key_type' | 'outcome'>;
+
+  constructor(opts: { sealed: () => boolean; defaultMetrics?: boolean }) {
+    this.#requests = new Counter({
+      name: 'keyward_http_requests_total',
+      help: 'HTTP requests by route template, method and status',
+      labelNames: ['method', 'route', 'status'],
+      registers: [this.registry],
+    });
+    this.#latency = new Histogram({
+      name: 'keyward_http_request_duration_seconds',
+      help: 'HTTP request latency by route template, method and status',
+      labelNames: ['method', 'route', 'status'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [this.registry],
+    });
+    this.#keyOps = new Counter({
+      name: 'keyward_key_operations_total',
+      help: 'Key service operations by operation, key type and outcome',
+      labelNames: ['operation', 'key_type', 'outcome'],
+      registers: [this.registry],
+    });
+    new Gauge({
+      name: 'keyward_sealed',
+      help: '1 while Keyward is sealed (or not initialised), 0 when unsealed',
+      registers: [this.registry],
+      collect() {
+        this.set(opts.sealed() ? 1 : 0);
+      },
+    });
+    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'keyward_' });
+  }
+
+  httpRequest(method: string, route: string, status: number, seconds: number): void {
+    const labels = { method, route, status: String(status) };
+    this.#requests.inc(labels);
+    this.#latency.observe(labels, seconds);
+  }
+
+  keyOperation(operation: string, keyType: string, outcome: 'success' | 'denied' | 'error'): void {
+    this.#keyOps.inc({ operation, key_type: keyType, outcome });
+  }
+}

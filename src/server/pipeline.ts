@@ -1,0 +1,164 @@
+// The request pipeline's two security stages, as Fastify hooks: authenticate (onRequest: headers only, before
+// any body is parsed) then authorize (preHandler: after validation, before the handler). Routes declare what
+// they need in their config; handlers never check credentials themselves. Refusals are audited here.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { TLSSocket } from 'node:tls';
+import type { AuditRecorder } from '../audit/types.ts';
+import type { Authenticator, Principal } from '../authn/types.ts';
+import { type Action } from '../authz/actions.ts';
+import { authzDenied, scopeDenied } from '../authz/errors.ts';
+import { permissionFor } from '../authz/permissions.ts';
+import type { AuthzRequest, AuthzResource, Pdp } from '../authz/types.ts';
+import type { OperationContext } from '../keys/context.ts';
+import { ProblemError, isProblem } from './problem.ts';
+
+export interface AuthzTarget {
+  action: Action;
+  keyId?: string | undefined;
+  /** create/import replacing an existing key needs the overwrite permission as well. */
+  overwrite?: boolean | undefined;
+}
+
+export interface RouteSecurity {
+  /** No credentials needed (health, metrics, discovery documents). */
+  public?: boolean;
+  /** What the caller must be allowed to do; evaluated after validation. */
+  authz?: (req: FastifyRequest) => AuthzTarget[];
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    security?: RouteSecurity;
+  }
+  interface FastifyRequest {
+    principal: Principal | null;
+  }
+}
+
+export interface PipelineDeps {
+  authenticator: Authenticator;
+  pdp: Pdp;
+  audit: AuditRecorder;
+  permissionPrefix: string;
+  /** Resource metadata for the PDP (key type, state, labels); undefined for unknown keys. */
+  keyAttributes: (keyId: string) => Promise<Record<string, unknown> | undefined>;
+  clock: { now(): Date };
+}
+
+export const missingCredential = () =>
+  new ProblemError({
+    status: 401,
+    code: 'auth.missing_credential',
+    title: 'Missing credential',
+    detail: 'send Authorization: Bearer <token> or X-Api-Key',
+    headers: { 'www-authenticate': 'Bearer realm="keyward"' },
+  });
+
+export function operationContext(req: FastifyRequest): OperationContext {
+  return { principal: req.principal, requestId: req.id, sourceIp: req.ip, userAgent: userAgent(req) };
+}
+
+const userAgent = (req: FastifyRequest) => {
+  const ua = req.headers['user-agent'];
+  return typeof ua === 'string' ? ua.slice(0, 256) : undefined;
+};
+
+export function registerPipeline(app: FastifyInstance, deps: PipelineDeps): void {
+  app.decorateRequest('principal', null);
+
+  app.addHook('onRequest', async (req) => {
+    // Unknown routes fall through to the 404 handler without touching credentials.
+    if (req.routeOptions.url === undefined) return;
+    const security = req.routeOptions.config.security;
+    if (security?.public) return;
+    const socket = req.raw.socket as Partial<TLSSocket>;
+    const peerCertificate = typeof socket.getPeerCertificate === 'function' ? socket.getPeerCertificate(false) : undefined;
+    try {
+      const principal = await deps.authenticator.authenticate({
+        headers: req.headers,
+        sourceIp: req.ip,
+        peerCertificate: peerCertificate && Object.keys(peerCertificate).length > 0 ? peerCertificate : undefined,
+        peerAuthorized: socket.authorized === true,
+      });
+      if (principal === undefined) throw missingCredential();
+      req.principal = principal;
+    } catch (e) {
+      await deps.audit.record({
+        event_type: 'auth.failure',
+        action: req.routeOptions.url ?? req.url,
+        principal: null,
+        resource: null,
+        outcome: 'denied',
+        error_code: isProblem(e) ? e.code : 'internal.error',
+        request_id: req.id,
+        source_ip: req.ip,
+        user_agent: userAgent(req),
+      });
+      throw e;
+    }
+  });
+
+  app.addHook('preHandler', async (req) => {
+    if (req.routeOptions.url === undefined) return;
+    const security = req.routeOptions.config.security;
+    if (security?.public) return;
+    // Fail closed: a route that forgot to declare what it needs serves nobody.
+    if (security?.authz === undefined) {
+      throw new ProblemError({ status: 500, code: 'internal.route_without_policy', title: 'Internal server error', detail: 'this route declares no authorization policy' });
+    }
+    const principal = req.principal!;
+    for (const target of security.authz(req)) {
+      const permission = permissionFor(deps.permissionPrefix, target.action, target.keyId, { overwrite: target.overwrite === true });
+      const resource = await resourceFor(target, deps);
+      const areq: AuthzRequest = {
+        requestId: req.id,
+        action: target.action,
+        permission,
+        principal,
+        resource,
+        context: {
+          source_ip: req.ip,
+          user_agent: userAgent(req),
+          request_time: deps.clock.now().toISOString(),
+          auth_method: principal.authMethod,
+          mfa_authenticated: principal.attributes['mfa'] === true,
+        },
+      };
+      let refusal: ProblemError | undefined;
+      let reasons: string[] = [];
+      try {
+        const decision = await deps.pdp.decide(areq);
+        reasons = decision.reasons;
+        if (!decision.allowed) {
+          refusal = deps.pdp.name === 'builtin' ? scopeDenied(permission, decision.reasons[0]) : authzDenied(target.action);
+        }
+      } catch (e) {
+        refusal = isProblem(e) ? e : new ProblemError({ status: 503, code: 'authz.pdp_unavailable', title: 'Service unavailable', detail: 'no authorization decision could be made' });
+      }
+      if (refusal) {
+        await deps.audit.record({
+          event_type: 'authz.denied',
+          action: target.action,
+          principal: { id: principal.id, type: principal.type, auth_method: principal.authMethod },
+          resource: { type: resource.type, id: resource.id },
+          outcome: refusal.status >= 500 ? 'error' : 'denied',
+          error_code: refusal.code,
+          request_id: req.id,
+          source_ip: req.ip,
+          user_agent: userAgent(req),
+          metadata: { permission, reasons, pdp: deps.pdp.name },
+        });
+        throw refusal;
+      }
+    }
+  });
+}
+
+async function resourceFor(target: AuthzTarget, deps: PipelineDeps): Promise<AuthzResource> {
+  if (target.keyId !== undefined) {
+    return { type: 'Key', id: target.keyId, attributes: (await deps.keyAttributes(target.keyId)) ?? {} };
+  }
+  if (target.action.startsWith('sys:')) return { type: 'System', id: 'system', attributes: {} };
+  if (target.action.startsWith('audit:')) return { type: 'Audit', id: 'audit', attributes: {} };
+  return { type: 'Namespace', id: 'keys', attributes: {} };
+}
