@@ -198,7 +198,7 @@ export class FileSink implements AuditSink {
       let chunkBytes = 0;
       for (const p of todo) {
         const bytes = Buffer.byteLength(p.line) + 1;
-        if (this.#shouldRotate(chunkBytes + bytes, chunk[0] ?? p)) {
+        if (this.#shouldRotate(chunkBytes + bytes, chunk.length > 0, chunk[0] ?? p)) {
           await this.#append(chunk);
           await this.#rotate();
           chunk = [];
@@ -217,8 +217,8 @@ export class FileSink implements AuditSink {
     }
   }
 
-  #shouldRotate(pendingBytes: number, next: PreparedEvent): boolean {
-    if (!this.#regular || this.#size === 0) return false;
+  #shouldRotate(pendingBytes: number, hasPending: boolean, next: PreparedEvent): boolean {
+    if (!this.#regular || (this.#size === 0 && !hasPending)) return false; // never rotate an empty file
     if (this.#cfg.max_bytes > 0 && this.#size + pendingBytes > this.#cfg.max_bytes) return true;
     const first = this.#firstTime ?? Date.parse(next.event.time);
     return this.#cfg.max_age_seconds > 0 && this.#clock.now().getTime() - first >= this.#cfg.max_age_seconds * 1000;
