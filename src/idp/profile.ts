@@ -14,7 +14,7 @@ export const STANDARD_SCOPES = ['openid', 'profile', 'email', 'groups', 'offline
 
 /** Which OIDC claims each scope releases at userinfo and in the ID token. */
 export const SCOPE_CLAIMS: Record<string, string[]> = {
-  openid: ['sub', 'tenant', 'principal_type', 'roles', 'assurance'],
+  openid: ['sub', 'tenant', 'principal_type', 'roles', 'assurance', 'acr', 'amr', 'auth_time'],
   profile: ['preferred_username', 'name'],
   email: ['email', 'email_verified'],
   groups: ['groups'],

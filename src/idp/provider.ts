@@ -177,7 +177,7 @@ export async function createRealmRuntime(deps: RealmDeps): Promise<RealmRuntime>
     pkce: { required: () => true },
     responseTypes: ['code'],
     scopes: [...STANDARD_SCOPES, ...customScopes],
-    claims: { ...SCOPE_CLAIMS },
+    claims: { sid: null, ...SCOPE_CLAIMS },
     conformIdTokenClaims: false,
     acrValues: ['aal1', 'aal2'],
     clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', ...(realm.public_clients_allowed ? ['none'] : [])],

@@ -132,6 +132,8 @@ export async function startEnv(opts: { redirect?: (port: number) => string; yaml
     async restart() {
       await env.app.close();
       await db.destroy();
+      // Let clients notice the closed keep-alive sockets before the new server takes the port.
+      await new Promise((r) => setTimeout(r, 100));
       db = new Kysely<any>({ dialect: nodeSqliteDialect(dbPath) });
       env.db = db;
       await boot();

@@ -1,0 +1,142 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
+import * as oidc from 'openid-client';
+import { RESOURCE, SECRETS, startEnv, type TestEnv } from './support/env.ts';
+import { assertProfileClaims } from './support/claims.ts';
+import { Agent, formAction, hidden } from './support/browser.ts';
+
+describe('idp: authorization code + PKCE through the login form (openid-client)', () => {
+  let env: TestEnv;
+  let config: oidc.Configuration;
+  let redirect: string;
+  before(async () => {
+    env = await startEnv();
+    redirect = `${env.base}/rp/cb`;
+    config = await oidc.discovery(new URL(env.issuer), 'web', undefined, oidc.ClientSecretBasic(SECRETS.WEB_SECRET), { execute: [oidc.allowInsecureRequests] });
+  });
+  after(async () => env?.close());
+
+  async function login(agent: Agent, username: string, password: string, scope = 'openid profile groups offline_access keys.sign') {
+    const verifier = oidc.randomPKCECodeVerifier();
+    const state = oidc.randomState();
+    const url = oidc.buildAuthorizationUrl(config, {
+      redirect_uri: redirect,
+      scope,
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state,
+    });
+    let { url: at, res } = await agent.follow(url.href, env.base);
+    let page = await res.text();
+    if (!at.startsWith(redirect)) {
+      assert.equal(res.status, 200, page);
+      assert.match(res.headers.get('content-security-policy') ?? '', /frame-ancestors 'none'/);
+      const post = await agent.post(new URL(formAction(page), env.base).href, { csrf: hidden(page, 'csrf'), username, password });
+      if (post.status !== 303) return { failed: post.status, page: await post.text() };
+      ({ url: at } = await agent.follow(new URL(post.headers.get('location')!, env.base).href, env.base));
+    }
+    assert.ok(at.startsWith(redirect), at);
+    const tokens = await oidc.authorizationCodeGrant(config, new URL(at), { pkceCodeVerifier: verifier, expectedState: state });
+    return { tokens };
+  }
+
+  let first: oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers;
+  const agent = new Agent();
+
+  it('logs alice in and issues an ID token with the profile claims', async () => {
+    const r = await login(agent, 'alice', SECRETS.ALICE_PW);
+    assert.ok(r.tokens, r.page);
+    first = r.tokens;
+    const claims = first.claims()!;
+    assert.equal(claims.sub, 'u-alice');
+    assert.equal(claims.preferred_username, 'alice');
+    assert.equal(claims.principal_type, 'human');
+    assert.deepEqual(claims.groups, ['ops']);
+    assert.deepEqual(claims.roles, ['reader']);
+    assert.equal(claims.acr, 'aal1');
+    assert.equal((claims.assurance as any).level, 'aal1');
+    assert.equal(claims.email, undefined, 'email scope not granted');
+    assertProfileClaims(claims);
+    assert.equal(decodeProtectedHeader(first.id_token!).alg, 'ES256');
+    assert.ok(first.refresh_token);
+  });
+
+  it('userinfo returns only what the granted scopes allow', async () => {
+    const info = await oidc.fetchUserInfo(config, first.access_token, 'u-alice');
+    assert.equal(info.preferred_username, 'alice');
+    assert.deepEqual(info.groups, ['ops']);
+    assert.equal(info.tenant, 'tenant:acme');
+    assert.equal(info.email, undefined);
+    assert.equal(info.email_verified, undefined);
+  });
+
+  it('refresh rotates, yields an at+jwt for the key API, and reuse revokes the family', async () => {
+    const second = await oidc.refreshTokenGrant(config, first.refresh_token!, { resource: RESOURCE, scope: 'keys.sign' });
+    assert.ok(second.refresh_token);
+    assert.notEqual(second.refresh_token, first.refresh_token);
+    assert.equal(decodeProtectedHeader(second.access_token).typ, 'at+jwt');
+    const jwks = createRemoteJWKSet(new URL(`${env.issuer}/protocol/openid-connect/certs`));
+    const { payload } = await jwtVerify(second.access_token, jwks, { issuer: env.issuer, audience: RESOURCE, typ: 'at+jwt' });
+    assert.equal(payload.sub, 'u-alice');
+    assert.equal(payload.client_id, 'web');
+    assert.equal(payload.scope, 'keys.sign');
+    assert.deepEqual(payload.permissions, ['keyward.key.*.read']);
+    assert.deepEqual(payload.amr, ['pwd']);
+    assertProfileClaims(payload);
+    // Reusing the rotated token fails and takes the newer one down with it.
+    await assert.rejects(oidc.refreshTokenGrant(config, first.refresh_token!), (e: any) => e.error === 'invalid_grant');
+    await assert.rejects(oidc.refreshTokenGrant(config, second.refresh_token!), (e: any) => e.error === 'invalid_grant');
+  });
+
+  it('keeps sessions and refresh tokens across a restart', async () => {
+    const a = new Agent();
+    const r = await login(a, 'robot', SECRETS.BOB_PW, 'openid profile groups');
+    assert.ok(r.tokens, r.page);
+    assertProfileClaims(r.tokens.claims());
+    assert.equal(r.tokens.claims()!.principal_type, 'agent');
+    await env.restart();
+    config = await oidc.discovery(new URL(env.issuer), 'web', undefined, oidc.ClientSecretBasic(SECRETS.WEB_SECRET), { execute: [oidc.allowInsecureRequests] });
+    // Same browser: no login form this time, the persisted session answers.
+    const again = await login(a, 'robot', 'not used', 'openid profile groups');
+    assert.ok(again.tokens, again.page);
+    const refreshed = await oidc.refreshTokenGrant(config, again.tokens.refresh_token!);
+    assert.ok(refreshed.access_token);
+  });
+
+  it('logs out through RP-initiated logout with a confirmation form', async () => {
+    const url = oidc.buildEndSessionUrl(config, { id_token_hint: first.id_token!, post_logout_redirect_uri: `${env.base}/rp/bye` });
+    const page = await agent.get(url.href);
+    const html = await page.text();
+    assert.equal(page.status, 200, html);
+    const xsrf = hidden(html, 'xsrf');
+    const done = await agent.post(new URL(formAction(html), env.base).href, { xsrf, logout: 'yes' });
+    assert.equal(done.status, 303);
+    assert.ok(done.headers.get('location')!.startsWith(`${env.base}/rp/bye`));
+    // The session is gone: the next authorization shows the login form again.
+    const verifier = oidc.randomPKCECodeVerifier();
+    const authUrl = oidc.buildAuthorizationUrl(config, { redirect_uri: redirect, scope: 'openid', code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' });
+    const { url: at } = await agent.follow(authUrl.href, env.base);
+    assert.match(at, /\/login\//);
+  });
+
+  it('refuses disabled and unknown users with the same neutral message', async () => {
+    const disabled = await login(new Agent(), 'carol', SECRETS.CAROL_PW);
+    const unknown = await login(new Agent(), 'nobody', 'whatever');
+    const wrong = await login(new Agent(), 'alice', 'wrong');
+    assert.equal(disabled.failed, 401);
+    assert.equal(unknown.failed, 401);
+    const msg = (p: string | undefined) => p?.match(/role="alert">([^<]*)</)?.[1];
+    assert.ok(msg(disabled.page));
+    assert.equal(msg(disabled.page), msg(unknown.page));
+    assert.equal(msg(wrong.page), msg(unknown.page));
+  });
+
+  it('locks an account temporarily after repeated failures', async () => {
+    for (let i = 0; i < 5; i++) await login(new Agent(), 'alice', 'wrong');
+    const locked = await login(new Agent(), 'alice', SECRETS.ALICE_PW);
+    assert.equal(locked.failed, 401);
+    assert.ok(env.audit.events.some((e) => e.event_type === 'idp.authentication_failed'));
+    assert.ok(env.audit.events.some((e) => e.event_type === 'idp.token_issued'));
+  });
+});
