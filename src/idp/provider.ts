@@ -12,7 +12,7 @@ import { externalSigningKeys, type TokenSigner } from './signing.ts';
 import { createAdapterFactory } from './store/adapter.ts';
 import { Directory, type IdpClient, type IdpUser } from './store/directory.ts';
 import type { IdpTelemetry } from './telemetry.ts';
-import { escapeHtml, renderPage } from './views.ts';
+import { escapeHtml, PAGE_HEADERS, renderPage } from './views.ts';
 
 export const OIDC_PREFIX = '/protocol/openid-connect';
 
@@ -295,6 +295,8 @@ function installProfileErrors(rt: RealmRuntime): void {
     ctx.state.correlationId = correlationId;
     ctx.set('x-correlation-id', correlationId);
     await next();
+    // Pages the library renders (logout confirmation, errors) get the same strict headers as ours.
+    if (ctx.response.is('html')) for (const [k, v] of Object.entries(PAGE_HEADERS)) if (k !== 'content-type') ctx.set(k, v);
     const route: string | undefined = ctx.oidc?.route;
     const clientId: string | undefined = ctx.oidc?.client?.clientId ?? ctx.oidc?.params?.client_id;
     const grantType: string | undefined = ctx.oidc?.params?.grant_type;
