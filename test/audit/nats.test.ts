@@ -1,0 +1,170 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, connect as tcpConnect, type Server, type Socket } from 'node:net';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { connect } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { publicKeyFromPem } from '../../src/audit/keys.ts';
+import { readAuditNats, verifyAuditLog } from '../../src/audit/verify.ts';
+import { run } from '../../src/cli/commands/audit.ts';
+import { config, makeTrail, newKey, sampleEvent, tempDir } from './helpers.ts';
+
+const NATS = 'nats://127.0.0.1:4222';
+const unavailable = { code: 'audit.unavailable', status: 503 };
+
+async function natsUp(): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = tcpConnect(4222, '127.0.0.1');
+    s.once('connect', () => (s.destroy(), resolve(true)));
+    s.once('error', () => resolve(false));
+  });
+}
+const available = await natsUp();
+const skip = available ? false : process.env.CI ? false : 'NATS is not reachable at 127.0.0.1:4222';
+if (!available && process.env.CI) test('NATS is required on CI', () => assert.fail('NATS is not reachable at 127.0.0.1:4222'));
+
+/** A TCP proxy to NATS that can cut every connection or delay traffic from the server. */
+class Proxy {
+  server: Server;
+  port = 0;
+  mode: 'pass' | 'cut' | 'slow' = 'pass';
+  delayMs = 0;
+  sockets = new Set<Socket>();
+  constructor() {
+    this.server = createServer((client) => {
+      if (this.mode === 'cut') return void client.destroy();
+      const up = tcpConnect(4222, '127.0.0.1');
+      this.sockets.add(client).add(up);
+      client.on('data', (d) => up.write(d));
+      up.on('data', (d) => (this.mode === 'slow' ? setTimeout(() => client.writable && client.write(d), this.delayMs) : client.write(d)));
+      const end = () => (client.destroy(), up.destroy(), this.sockets.delete(client), this.sockets.delete(up));
+      client.on('close', end).on('error', end);
+      up.on('close', end).on('error', end);
+    });
+  }
+  async start(): Promise<string> {
+    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
+    this.port = (this.server.address() as { port: number }).port;
+    return `nats://127.0.0.1:${this.port}`;
+  }
+  cut() {
+    this.mode = 'cut';
+    for (const s of this.sockets) s.destroy();
+  }
+  async stop() {
+    this.cut();
+    await new Promise((r) => this.server.close(r));
+  }
+}
+
+async function withStream(fn: (subject: string, stream: string) => Promise<void>) {
+  const id = randomUUID().slice(0, 8);
+  const subject = `keyward.audit.test.${id}`;
+  const stream = `KEYWARD_AUDIT_TEST_${id}`;
+  try {
+    await fn(subject, stream);
+  } finally {
+    const nc = await connect({ servers: NATS });
+    await (await jetstreamManager(nc)).streams.delete(stream).catch(() => {});
+    await nc.close();
+  }
+}
+
+test('NATS: publish with ack, stream created when asked, verify from the stream (library and CLI)', { skip }, async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const key = await newKey(dir);
+    await withStream(async (subject, stream) => {
+      const path = join(dir, 'audit.log');
+      const { trail } = await makeTrail({
+        config: config({ signing_key_path: key, sinks: [{ type: 'nats', url: NATS, subject, stream, create_stream: true, ack_timeout_ms: 2000 }, { type: 'file', path }] }),
+      });
+      await Promise.all(Array.from({ length: 50 }, (_, i) => trail.record(sampleEvent(i))));
+      await trail.checkpoint();
+      await trail.close();
+      const src = await readAuditNats({ url: NATS, subject, stream });
+      assert.equal(src.lines.length, 52);
+      const pub = publicKeyFromPem(await readFile(key));
+      const r = verifyAuditLog([src], { publicKey: pub, multiChain: true });
+      assert.equal(r.ok, true, JSON.stringify(r.error));
+      assert.equal(r.chains[0]!.last_sequence, 52);
+      // the file holds exactly the same lines
+      assert.deepEqual(src.lines.map((l) => l.text), (await readFile(path, 'utf8')).trim().split('\n'));
+      const pubFile = join(dir, 'pub.pem');
+      await writeFile(pubFile, pub.export({ type: 'spki', format: 'pem' }));
+      const outs: string[] = [];
+      const code = await run(['verify', '--public-key', pubFile, '--nats', NATS, '--subject', subject, '--stream', stream], { out: (l) => outs.push(l), err: () => {}, env: {} });
+      assert.equal(code, 0, outs.join('\n'));
+      // tamper in the stream: delete one message → gap
+      const nc = await connect({ servers: NATS });
+      await (await jetstreamManager(nc)).streams.deleteMessage(stream, 10);
+      await nc.close();
+      const r2 = verifyAuditLog([await readAuditNats({ url: NATS, subject, stream })], { publicKey: pub, multiChain: true });
+      assert.equal(r2.error?.reason, 'gap');
+    });
+  } finally {
+    await cleanup();
+  }
+});
+
+test('NATS down at start: deny with audit.unavailable', { skip }, async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const key = await newKey(dir);
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const port = (closed.address() as { port: number }).port;
+    await new Promise((r) => closed.close(r)); // nothing listens there now
+    const { trail } = await makeTrail({ config: config({ signing_key_path: key, sinks: [{ type: 'nats', url: `nats://127.0.0.1:${port}`, subject: 'keyward.audit.none', ack_timeout_ms: 300 }] }) });
+    assert.equal(trail.ready(), false);
+    await assert.rejects(trail.record(sampleEvent(1)), unavailable);
+    await trail.close();
+  } finally {
+    await cleanup();
+  }
+});
+
+test('NATS lost mid-traffic, then slow: deny while down or late, recover after, chain intact', { skip, timeout: 30_000 }, async () => {
+  const { dir, cleanup } = await tempDir();
+  const proxy = new Proxy();
+  try {
+    const key = await newKey(dir);
+    const url = await proxy.start();
+    await withStream(async (subject, stream) => {
+      const { trail } = await makeTrail({
+        retryIntervalMs: 100,
+        config: config({ signing_key_path: key, sinks: [{ type: 'nats', url, subject, stream, create_stream: true, ack_timeout_ms: 400 }] }),
+      });
+      await trail.record(sampleEvent(1));
+      proxy.cut();
+      await assert.rejects(trail.record(sampleEvent(2)), unavailable);
+      assert.equal(trail.ready(), false);
+      await assert.rejects(trail.record(sampleEvent(3)), unavailable); // refused while the earlier event is owed
+      proxy.mode = 'pass';
+      for (let i = 0; i < 100 && !trail.ready(); i++) await new Promise((r) => setTimeout(r, 100));
+      assert.equal(trail.ready(), true, 'recovered after NATS came back');
+      await trail.record(sampleEvent(4));
+
+      // slow NATS: acks arrive after the ack timeout
+      proxy.mode = 'slow';
+      proxy.delayMs = 800;
+      await assert.rejects(trail.record(sampleEvent(5)), unavailable);
+      proxy.mode = 'pass';
+      for (let i = 0; i < 100 && !trail.ready(); i++) await new Promise((r) => setTimeout(r, 100));
+      assert.equal(trail.ready(), true, 'recovered after NATS was fast again');
+      await trail.record(sampleEvent(6));
+      await trail.close();
+
+      const src = await readAuditNats({ url: NATS, subject, stream });
+      const r = verifyAuditLog([src], { publicKey: publicKeyFromPem(await readFile(key)), multiChain: true });
+      assert.equal(r.ok, true, JSON.stringify(r.error));
+      const types = src.lines.map((l) => JSON.parse(l.text).event_type as string);
+      assert.equal(types.filter((t) => t === 'audit.recovered').length, 2);
+    });
+  } finally {
+    await proxy.stop();
+    await cleanup();
+  }
+});
