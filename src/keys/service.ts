@@ -93,7 +93,7 @@ export class KeyService {
   // ---------------------------------------------------------------- lifecycle
 
   async create(ctx: OperationContext, req: { id?: string | undefined; type: KeyType; labels?: Labels | undefined; description?: string | null | undefined; overwrite?: boolean | undefined }): Promise<KeyView> {
-    const id = req.id ?? generatedId();
+    const id = req.id ?? generatedKeyId();
     return this.#op(ctx, 'key.create', 'kms:CreateKey', { type: 'Key', id }, req.type, async () => {
       this.#checkId(id);
       this.#requireUnsealed();
@@ -576,6 +576,6 @@ function checkLabels(labels: Labels | undefined): Labels {
   return out;
 }
 
-function generatedId(): string {
+export function generatedKeyId(): string {
   return `key-${crypto.randomUUID()}`;
 }

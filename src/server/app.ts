@@ -1,6 +1,6 @@
 // The app factory: takes its infrastructure, returns a Fastify instance ready for inject() or listen().
 // Wiring of real infrastructure (store, seal, audit, authenticators) happens in compose.ts, not here.
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Logger } from 'pino';
 import type { AuditRecorder } from '../audit/types.ts';
 import type { Authenticator } from '../authn/types.ts';
@@ -42,7 +42,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { config } = deps;
   const app = Fastify({
     loggerInstance: deps.logger,
-    disableRequestLogging: !config.server.access_log,
+    logController: new LogController({ disableRequestLogging: !config.server.access_log }),
     bodyLimit: config.server.body_limit,
     genReqId: requestIdFor,
     requestIdHeader: false,

@@ -5,7 +5,7 @@ import type { JsonWebKey } from 'node:crypto';
 import { operationContext } from '../../server/pipeline.ts';
 import { badRequest } from '../../server/problem.ts';
 import { publicKeyJwk, publicKeyPem, jwtKid } from '../crypto/index.ts';
-import type { KeyService } from '../service.ts';
+import { generatedKeyId, type KeyService } from '../service.ts';
 import type { EcdsaFormat, HashAlgorithm, KeyState, KeyType, Labels, RsaPadding } from '../types.ts';
 import { fromB64, keyJson, optionalB64 } from './codec.ts';
 import * as S from './schemas.ts';
@@ -52,11 +52,16 @@ export async function v1KeyRoutes(app: FastifyInstance, opts: { keys: KeyService
 
   app.post('/keys', {
     schema: { tags, summary: 'Create a key', body: S.createKeyBody },
+    // A generated id is chosen before authorization, so the caller is authorized for the id it will get.
+    preValidation: async (req) => {
+      const b = req.body as { key_id?: unknown } | undefined;
+      if (b && typeof b === 'object' && !Array.isArray(b) && b.key_id === undefined) b.key_id = generatedKeyId();
+    },
     config: {
       security: {
         authz: (req) => {
           const b = req.body as { key_id?: string; overwrite?: boolean };
-          return [{ action: 'kms:CreateKey', keyId: b.key_id ?? '*', overwrite: b.overwrite === true }];
+          return [{ action: 'kms:CreateKey', keyId: b.key_id!, overwrite: b.overwrite === true }];
         },
       },
     },

@@ -1,0 +1,167 @@
+// keyward idp apply REALM.yaml [--dry-run] | users list | users (enable|disable) USERNAME
+//   | users set-password USERNAME --password-env VAR | clients list | clients (enable|disable) CLIENT_ID
+//   | telemetry report [--since SECONDS]
+// Works directly on the store named by the configuration file (storage + idp sections).
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { hash } from '@node-rs/argon2';
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
+import { parse as parseYaml } from 'yaml';
+import { idpConfigSchema, type IdpConfig, type IdpRealmConfig } from '../../idp/config.ts';
+import { applyRealmFile, argonOptions, parseRealmFile } from '../../idp/realm-file.ts';
+import { Directory } from '../../idp/store/directory.ts';
+import { migrateIdp, type IdpDialect } from '../../idp/store/migrations.ts';
+import { telemetryReport } from '../../idp/telemetry.ts';
+import { isProblem } from '../../server/problem.ts';
+import { nodeSqliteDialect } from '../../store/sqlite-dialect.ts';
+import { EXIT, type CliIo } from '../io.ts';
+
+const USAGE = [
+  'usage: keyward idp apply REALM.yaml [--dry-run] [--config FILE]',
+  '       keyward idp users list [--realm NAME]',
+  '       keyward idp users (enable|disable) USERNAME [--realm NAME]',
+  '       keyward idp users set-password USERNAME --password-env VAR [--realm NAME]',
+  '       keyward idp clients list [--realm NAME]',
+  '       keyward idp clients (enable|disable) CLIENT_ID [--realm NAME]',
+  '       keyward idp telemetry report [--since SECONDS] [--realm NAME]',
+  '       keyward idp break-glass ...   (served by the running server: POST through the admin API)',
+];
+
+interface Opened {
+  db: Kysely<any>;
+  dialect: IdpDialect;
+  idp: IdpConfig;
+}
+
+async function open(path: string | undefined, io: CliIo): Promise<Opened> {
+  const file = path ?? io.env.KEYWARD_CONFIG;
+  if (!file) throw Object.assign(new Error('no configuration: pass --config or set KEYWARD_CONFIG'), { exit: EXIT.config });
+  const raw = (parseYaml(await readFile(file, 'utf8')) ?? {}) as Record<string, any>;
+  const parsed = idpConfigSchema.safeParse(raw.idp);
+  if (!parsed.success) throw Object.assign(new Error(`invalid idp configuration: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`), { exit: EXIT.config });
+  const storage = raw.storage ?? { type: 'sqlite', path: './data/keyward.db' };
+  let db: Kysely<any>;
+  if (storage.type === 'postgres') {
+    const pool = new pg.Pool({ connectionString: storage.url, max: 2, ...(storage.schema ? { options: `-c search_path=${storage.schema}` } : {}) });
+    db = new Kysely<any>({ dialect: new PostgresDialect({ pool }) });
+  } else {
+    db = new Kysely<any>({ dialect: nodeSqliteDialect(storage.path ?? './data/keyward.db') });
+  }
+  const dialect: IdpDialect = storage.type === 'postgres' ? 'postgres' : 'sqlite';
+  await migrateIdp(db, dialect);
+  return { db, dialect, idp: parsed.data };
+}
+
+function realmOf(idp: IdpConfig, name: string | undefined): IdpRealmConfig {
+  const r = name ? idp.realms.find((x) => x.name === name) : idp.realms[0];
+  if (!r) throw Object.assign(new Error(`unknown realm ${name}`), { exit: EXIT.usage });
+  return r;
+}
+
+export async function run(argv: string[], io: CliIo): Promise<number> {
+  let args;
+  try {
+    args = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        config: { type: 'string' },
+        realm: { type: 'string' },
+        'dry-run': { type: 'boolean', default: false },
+        'password-env': { type: 'string' },
+        since: { type: 'string' },
+        json: { type: 'boolean', default: false },
+      },
+    });
+  } catch (e) {
+    io.err(String((e as Error).message));
+    USAGE.forEach((l) => io.err(l));
+    return EXIT.usage;
+  }
+  const [group, action, target] = args.positionals;
+  const v = args.values;
+  if (!group || group === 'help') {
+    USAGE.forEach((l) => io.out(l));
+    return group ? EXIT.ok : EXIT.usage;
+  }
+  if (group === 'break-glass') {
+    io.err('break-glass tokens are signed with keys that never leave the key service; issue them through the running server');
+    return EXIT.unavailable;
+  }
+  let opened: Opened | undefined;
+  try {
+    opened = await open(v.config, io);
+    const { db, idp } = opened;
+    const realm = realmOf(idp, v.realm);
+    const dir = new Directory(db, realm.name);
+    if (group === 'apply' && action) {
+      const file = parseRealmFile(await readFile(action, 'utf8'));
+      const target = realmOf(idp, file.realm);
+      const changes = await applyRealmFile(db, target, file, { dryRun: v['dry-run'] ?? false, env: io.env, argon2: idp.argon2 });
+      for (const c of changes) io.out(`${c.action === 'create' ? '+' : c.action === 'update' ? '~' : '='} ${c.kind} ${c.id}${c.fields ? ` (${c.fields.join(', ')})` : ''}`);
+      const n = changes.filter((c) => c.action !== 'unchanged').length;
+      io.out(v['dry-run'] ? `dry run: ${n} change(s) would be applied` : `${n} change(s) applied`);
+      return EXIT.ok;
+    }
+    if (group === 'users') {
+      if (action === 'list') {
+        for (const u of await dir.listUsers())
+          io.out(`${u.id}\t${u.username}\t${u.enabled ? 'enabled' : 'disabled'}\t${u.principalType}\t${u.tenant}\tgroups=${u.groups.join(',')}\troles=${u.roles.join(',')}`);
+        return EXIT.ok;
+      }
+      if ((action === 'enable' || action === 'disable' || action === 'set-password') && target) {
+        const u = await dir.findUserByUsername(target);
+        if (!u) {
+          io.err(`no user ${target}`);
+          return EXIT.failure;
+        }
+        if (action === 'set-password') {
+          const name = v['password-env'];
+          const plain = name ? io.env[name] : undefined;
+          if (!plain) {
+            io.err('--password-env must name a set environment variable');
+            return EXIT.usage;
+          }
+          await dir.putUser({ ...u, passwordHash: await hash(plain, argonOptions(idp.argon2)) });
+        } else await dir.putUser({ ...u, enabled: action === 'enable' });
+        io.out(`${action}: ${target}`);
+        return EXIT.ok;
+      }
+    }
+    if (group === 'clients') {
+      if (action === 'list') {
+        for (const c of await dir.listClients())
+          io.out(`${c.clientId}\t${c.enabled ? 'enabled' : 'disabled'}\t${c.authMethod}\tgrants=${c.grantTypes.join(',')}\tscopes=${c.scopes.join(' ')}`);
+        return EXIT.ok;
+      }
+      if ((action === 'enable' || action === 'disable') && target) {
+        const c = await dir.getClient(target);
+        if (!c) {
+          io.err(`no client ${target}`);
+          return EXIT.failure;
+        }
+        await dir.putClient({ ...c, enabled: action === 'enable' });
+        io.out(`${action}: ${target}`);
+        return EXIT.ok;
+      }
+    }
+    if (group === 'telemetry' && action === 'report') {
+      const rows = await telemetryReport(db, { ...(v.realm ? { realm: v.realm } : {}), ...(v.since ? { sinceSeconds: Number(v.since) } : {}) });
+      if (v.json) io.out(JSON.stringify(rows));
+      else {
+        io.out('client_id\tfeature\terror_class\tcount\tlast_seen');
+        for (const r of rows) io.out(`${r.client_id}\t${r.feature}\t${r.error_class}\t${r.count}\t${r.last_seen}`);
+      }
+      return EXIT.ok;
+    }
+    USAGE.forEach((l) => io.err(l));
+    return EXIT.usage;
+  } catch (e) {
+    const exit = (e as { exit?: number }).exit;
+    io.err(isProblem(e) ? `${e.code}: ${e.detail ?? e.title}` : String((e as Error).message ?? e));
+    return exit ?? (isProblem(e) ? EXIT.failure : EXIT.failure);
+  } finally {
+    await opened?.db.destroy();
+  }
+}

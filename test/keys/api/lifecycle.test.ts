@@ -1,0 +1,169 @@
+import assert from 'node:assert/strict';
+import { createPublicKey, generateKeyPairSync, verify as nodeVerify } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { ManualClock } from '../../support/clock.ts';
+import { startKeyward, type TestKeyward } from '../../support/keyward.ts';
+import { assertProblem, req } from '../../support/http.ts';
+
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+
+describe('key lifecycle over /v1', () => {
+  let t: TestKeyward;
+  const clock = new ManualClock(Date.now());
+  before(async () => {
+    t = await startKeyward({ clock, config: { keys: { release_grace_period: '1h', cache_ttl: '0s' } } });
+  });
+  after(() => t.close());
+
+  const post = (url: string, payload?: unknown) => req(t.kw.app, { method: 'POST', url, headers: t.auth, ...(payload !== undefined ? { payload: payload as object } : {}) });
+  const get = (url: string) => req(t.kw.app, { method: 'GET', url, headers: t.auth });
+
+  test('create every key type; asymmetric keys expose a SPKI PEM and a sha256 fingerprint of it', async () => {
+    for (const key_type of ['EC-P256', 'EC-P384', 'EC-P521', 'Ed25519', 'RSA-2048', 'AES-256-GCM', 'HMAC-SHA256']) {
+      const r = await post('/v1/keys', { key_id: `t-${key_type.toLowerCase()}`, key_type, labels: { team: 'core' } });
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+      assert.equal(r.body.key_type, key_type);
+      assert.equal(r.body.state, 'enabled');
+      assert.equal(r.body.current_version, 1);
+      assert.match(r.body.fingerprint, /^sha256:[0-9a-f]{64}$/);
+      if (key_type.startsWith('EC') || key_type.startsWith('RSA') || key_type === 'Ed25519') {
+        const der = createPublicKey(r.body.public_key).export({ type: 'spki', format: 'der' });
+        const { createHash } = await import('node:crypto');
+        assert.equal(r.body.fingerprint, 'sha256:' + createHash('sha256').update(der).digest('hex'));
+      } else {
+        assert.equal(r.body.public_key, null);
+      }
+    }
+  });
+
+  test('a generated id when none is given', async () => {
+    const r = await post('/v1/keys', { key_type: 'EC-P256' });
+    assert.equal(r.status, 201);
+    assert.match(r.body.key_id, /^key-[0-9a-f-]{36}$/);
+  });
+
+  test('an existing id is 409 key.exists; overwrite replaces it', async () => {
+    const first = await post('/v1/keys', { key_id: 'dup', key_type: 'EC-P256' });
+    assertProblem(await post('/v1/keys', { key_id: 'dup', key_type: 'EC-P256' }), 409, 'key.exists');
+    const replaced = await post('/v1/keys', { key_id: 'dup', key_type: 'Ed25519', overwrite: true });
+    assert.equal(replaced.status, 201);
+    assert.equal(replaced.body.key_type, 'Ed25519');
+    assert.notEqual(replaced.body.fingerprint, first.body.fingerprint);
+  });
+
+  test('import PKCS#8 PEM and JWK private keys (BYOK)', async () => {
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const r = await post('/v1/keys/import', { key_id: 'byok-pem', key_type: 'EC-P256', private_key_pem: pem });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    assert.equal(r.body.origin, 'imported');
+    assert.equal(createPublicKey(r.body.public_key).export({ format: 'jwk' }).x, publicKey.export({ format: 'jwk' }).x);
+    const sig = await post('/v1/keys/byok-pem/sign', { message: b64('imported') });
+    assert.ok(nodeVerify('sha256', Buffer.from('imported'), publicKey, Buffer.from(sig.body.signature, 'base64')));
+
+    const ed = generateKeyPairSync('ed25519');
+    const jwk = ed.privateKey.export({ format: 'jwk' });
+    const r2 = await post('/v1/keys/import', { key_id: 'byok-jwk', key_type: 'Ed25519', jwk });
+    assert.equal(r2.status, 201, JSON.stringify(r2.body));
+    assertProblem(await post('/v1/keys/import', { key_id: 'byok-bad', key_type: 'RSA-2048', private_key_pem: pem }), 400, 'key.import_type_mismatch');
+    assertProblem(await post('/v1/keys/import', { key_id: 'byok-junk', key_type: 'EC-P256', private_key_pem: 'not a key' }), 400, 'key.import_invalid');
+    assertProblem(await get('/v1/keys/byok-bad'), 404, 'key.not_found');
+  });
+
+  test('list pages with a cursor and filters by state and label', async () => {
+    for (let i = 0; i < 5; i++) await post('/v1/keys', { key_id: `page-${i}`, key_type: 'HMAC-SHA256', labels: { batch: 'paging', n: String(i) } });
+    await post('/v1/keys/page-3/disable');
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const r = await get(`/v1/keys?limit=2&label=batch=paging${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+      assert.equal(r.status, 200);
+      assert.ok(r.body.keys.length <= 2);
+      seen.push(...r.body.keys.map((k: { key_id: string }) => k.key_id));
+      cursor = r.body.next_cursor;
+    } while (cursor);
+    assert.deepEqual(seen, ['page-0', 'page-1', 'page-2', 'page-3', 'page-4']);
+    const disabled = await get('/v1/keys?state=disabled&label=batch=paging');
+    assert.deepEqual(disabled.body.keys.map((k: { key_id: string }) => k.key_id), ['page-3']);
+    assertProblem(await get('/v1/keys?limit=0'), 400, 'request.invalid_limit');
+  });
+
+  test('rotate: signing uses the newest version; verify accepts every version not destroyed', async () => {
+    await post('/v1/keys', { key_id: 'rot', key_type: 'EC-P256' });
+    const v1sig = await post('/v1/keys/rot/sign', { message: b64('m') });
+    assert.equal(v1sig.body.key_version, 1);
+    const rotated = await post('/v1/keys/rot/rotate');
+    assert.equal(rotated.status, 200);
+    assert.equal(rotated.body.current_version, 2);
+    assert.equal(rotated.body.versions.length, 2);
+    const v2sig = await post('/v1/keys/rot/sign', { message: b64('m') });
+    assert.equal(v2sig.body.key_version, 2);
+    assert.notEqual(v2sig.body.key_fingerprint, v1sig.body.key_fingerprint);
+    const ok1 = await post('/v1/keys/rot/verify', { message: b64('m'), signature: v1sig.body.signature });
+    assert.deepEqual([ok1.body.valid, ok1.body.key_version], [true, 1]);
+    const bad = await post('/v1/keys/rot/verify', { message: b64('other'), signature: v1sig.body.signature });
+    assert.equal(bad.body.valid, false);
+    const pk1 = await get('/v1/keys/rot/public-key?version=1');
+    assert.equal(pk1.body.version, 1);
+    assert.equal(pk1.body.jwk.kid, `${v1sig.body.key_fingerprint}:v1`);
+    assertProblem(await get('/v1/keys/rot/public-key?version=9'), 404, 'key.version_not_found');
+  });
+
+  test('two concurrent rotations never lose a version', async () => {
+    await post('/v1/keys', { key_id: 'race', key_type: 'HMAC-SHA256' });
+    const results = await Promise.all(Array.from({ length: 8 }, () => post('/v1/keys/race/rotate')));
+    const ok = results.filter((r) => r.status === 200).length;
+    for (const r of results.filter((r) => r.status !== 200)) assertProblem(r, 409, 'key.concurrent_modification');
+    const k = await get('/v1/keys/race');
+    assert.equal(k.body.current_version, 1 + ok);
+    assert.deepEqual(k.body.versions.map((v: { version: number }) => v.version), Array.from({ length: 1 + ok }, (_, i) => i + 1));
+  });
+
+  test('disable blocks signing and encryption but not verification or decryption; enable restores', async () => {
+    await post('/v1/keys', { key_id: 'dis', key_type: 'AES-256-GCM' });
+    const ct = await post('/v1/keys/dis/encrypt', { plaintext: b64('secret') });
+    await post('/v1/keys/dis/disable');
+    assertProblem(await post('/v1/keys/dis/encrypt', { plaintext: b64('x') }), 409, 'key.disabled');
+    const pt = await post('/v1/keys/dis/decrypt', { ciphertext: ct.body.ciphertext });
+    assert.equal(Buffer.from(pt.body.plaintext, 'base64').toString(), 'secret');
+    assertProblem(await post('/v1/keys/dis/disable'), 409, 'key.invalid_state_transition');
+    await post('/v1/keys/dis/enable');
+    assert.equal((await post('/v1/keys/dis/encrypt', { plaintext: b64('x') })).status, 200);
+  });
+
+  test('release: no new signatures, verify still works, destroyed after the grace period; cancel within it', async () => {
+    await post('/v1/keys', { key_id: 'rel', key_type: 'EC-P256' });
+    const sig = await post('/v1/keys/rel/sign', { message: b64('m') });
+    const released = await post('/v1/keys/rel/release');
+    assert.equal(released.body.state, 'released');
+    assert.equal(new Date(released.body.destroy_at).getTime(), clock.now().getTime() + 3600_000);
+    assertProblem(await post('/v1/keys/rel/sign', { message: b64('m') }), 409, 'key.released');
+    assert.equal((await post('/v1/keys/rel/verify', { message: b64('m'), signature: sig.body.signature })).body.valid, true);
+
+    await post('/v1/keys', { key_id: 'rel2', key_type: 'EC-P256' });
+    await post('/v1/keys/rel2/release');
+    const cancelled = await post('/v1/keys/rel2/cancel-release');
+    assert.equal(cancelled.body.state, 'enabled');
+    assert.equal(cancelled.body.destroy_at, null);
+
+    clock.advance(3600_000 + 1);
+    const swept = await t.kw.keys.sweepReleased({ principal: null, requestId: 'sweep-test' });
+    assert.deepEqual(swept, ['rel']);
+    const gone = await get('/v1/keys/rel');
+    assert.equal(gone.body.state, 'destroyed');
+    assertProblem(await post('/v1/keys/rel/verify', { message: b64('m'), signature: sig.body.signature }), 410, 'key.destroyed');
+    assert.equal((await get('/v1/keys/rel2')).body.state, 'enabled');
+  });
+
+  test('destroy wipes material: every operation is 410 key.destroyed, metadata stays', async () => {
+    await post('/v1/keys', { key_id: 'doomed', key_type: 'Ed25519' });
+    const d = await post('/v1/keys/doomed/destroy');
+    assert.equal(d.body.state, 'destroyed');
+    assert.equal(d.body.public_key, null);
+    assertProblem(await post('/v1/keys/doomed/sign', { message: b64('m') }), 410, 'key.destroyed');
+    assertProblem(await post('/v1/keys/doomed/destroy'), 410, 'key.destroyed');
+    assertProblem(await post('/v1/keys/doomed/rotate'), 410, 'key.destroyed');
+    const [v] = await t.kw.store.keys.versions('doomed');
+    assert.equal(v!.sealedMaterial, null);
+  });
+});
