@@ -139,7 +139,7 @@ test('tampering is detected with a specific reason, by the library and the CLI',
     // a byte flipped in the signature
     await expectFailure('signature flip', a.lines.map((l, i) => (i === 3 ? l.replace(/"signature":"(.)/, (_m, c: string) => `"signature":"${c === 'A' ? 'B' : 'A'}`) : l)), 'bad_signature', 4);
     // a line that is no longer JSON
-    await expectFailure('broken json', a.lines.map((l, i) => (i === 4 ? l.slice(0, 40) : l)), 'malformed');
+    await expectFailure('broken json', a.lines.map((l, i) => (i === 4 ? l.slice(0, 40) : l)), 'malformed', undefined);
     // deleted event
     await expectFailure('delete', a.lines.filter((_, i) => i !== 3), 'gap', 5);
     // inserted forgery (attacker key, real key id)
