@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
+import { applyRealmFile, parseRealmFile } from '../../src/idp/realm-file.ts';
+import { createAdapterFactory, sweepExpired } from '../../src/idp/store/adapter.ts';
+import { Directory } from '../../src/idp/store/directory.ts';
+import { migrateIdp } from '../../src/idp/store/migrations.ts';
+import { telemetryReport } from '../../src/idp/telemetry.ts';
+import { IdpTelemetry } from '../../src/idp/telemetry.ts';
+import { REALM_YAML, realmConfig, SECRETS } from './support/env.ts';
+
+const URL_ = 'postgres://postgres@127.0.0.1:5432/test';
+
+async function reachable(): Promise<boolean> {
+  const c = new pg.Client({ connectionString: URL_, connectionTimeoutMillis: 1000 });
+  try {
+    await c.connect();
+    await c.end();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const up = await reachable();
+
+describe('idp store on PostgreSQL', { skip: up || process.env.CI ? false : 'PostgreSQL not reachable' }, () => {
+  const schema = `idp_test_${process.pid}_${Date.now()}`;
+  let db: Kysely<any>;
+  let admin: pg.Client;
+  before(async () => {
+    admin = new pg.Client({ connectionString: URL_ });
+    await admin.connect();
+    await admin.query(`CREATE SCHEMA ${schema}`);
+    const pool = new pg.Pool({ connectionString: URL_, max: 2, options: `-c search_path=${schema}` });
+    db = new Kysely<any>({ dialect: new PostgresDialect({ pool }) });
+    await migrateIdp(db, 'postgres');
+    await migrateIdp(db, 'postgres');
+  });
+  after(async () => {
+    await db?.destroy();
+    await admin?.query(`DROP SCHEMA ${schema} CASCADE`);
+    await admin?.end();
+  });
+
+  it('applies the realm file, serves clients and persists provider artefacts with sweeping', async () => {
+    const cfg = realmConfig(1);
+    const changes = await applyRealmFile(db, cfg.realms[0]!, parseRealmFile(REALM_YAML), { dryRun: false, env: { ...SECRETS }, argon2: cfg.argon2 });
+    assert.ok(changes.every((c) => c.action === 'create'));
+    const dir = new Directory(db, 'main');
+    assert.deepEqual(await dir.effectiveRoles((await dir.findUserByUsername('bob'))!), ['signer']);
+    const Adapter = createAdapterFactory(db, 'main', dir);
+    assert.equal(((await new Adapter('Client').find('svc')) as any).client_id, 'svc');
+    const rt = new Adapter('RefreshToken');
+    await rt.upsert('r1', { grantId: 'g1', x: 1 }, 60);
+    await rt.consume('r1');
+    assert.ok(((await rt.find('r1')) as any).consumed);
+    await rt.revokeByGrantId('g1');
+    assert.equal(await rt.find('r1'), undefined);
+    const s = new Adapter('Session');
+    await s.upsert('s1', { uid: 'u1' }, 1);
+    assert.ok(await s.findByUid('u1'));
+    assert.equal(await sweepExpired(db, Math.floor(Date.now() / 1000) + 10), 1);
+    assert.ok(await dir.useTotpStep('u-bob', 5) === false, 'no enrolment yet');
+    await dir.putTotp('u-bob', { secret: 'JBSWY3DPEHPK3PXP', confirmed: true, lastStep: null });
+    assert.equal(await dir.useTotpStep('u-bob', 5), true);
+    assert.equal(await dir.useTotpStep('u-bob', 5), false);
+    const t = new IdpTelemetry({ environment: 'test', deploymentMode: 'lightweight', db });
+    await t.emit({ event: 'unsupported_request', realm: 'main', client_id: 'svc', feature_category: 'saml', error_class: 'available_in_keycloak_mode_only', result: 'rejected' });
+    const rows = await telemetryReport(db);
+    assert.equal(rows[0]?.count, 1);
+  });
+});
