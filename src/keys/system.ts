@@ -39,7 +39,7 @@ export class SystemService {
     if (!this.#audit.ready()) {
       throw new ProblemError({ status: 503, code: 'audit.unavailable', title: 'Service unavailable', detail: 'the audit trail cannot record events' });
     }
-    return this.#run(ctx, 'system.init', 'sys:Init', () => this.#seal.init(p), () => ({ shares: p.shares, threshold: p.threshold }), true);
+    return this.#run(ctx, 'system.init', 'sys:Init', () => this.#seal.init(p), () => ({ total: p.shares, threshold: p.threshold }), true);
   }
 
   async unseal(ctx: OperationContext, req: { shares: string[]; reset: boolean }): Promise<SealStatus> {
@@ -47,7 +47,7 @@ export class SystemService {
       let status = req.reset ? this.#seal.resetProgress() : this.#seal.status();
       for (const share of req.shares) status = await this.#seal.submitShare(share);
       return status;
-    }, (s) => ({ progress: s.progress, threshold: s.threshold, sealed: s.sealed, shares_submitted: req.shares.length, reset: req.reset }));
+    }, (s) => ({ progress: s.progress, threshold: s.threshold, sealed: s.sealed, submitted_count: req.shares.length, reset: req.reset }));
   }
 
   async seal(ctx: OperationContext): Promise<SealStatus> {

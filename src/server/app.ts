@@ -1,6 +1,6 @@
 // The app factory: takes its infrastructure, returns a Fastify instance ready for inject() or listen().
 // Wiring of real infrastructure (store, seal, audit, authenticators) happens in compose.ts, not here.
-import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import type { Logger } from 'pino';
 import type { AuditRecorder } from '../audit/types.ts';
 import type { Authenticator } from '../authn/types.ts';
@@ -13,7 +13,7 @@ import { v1KeyRoutes } from '../keys/routes/v1.ts';
 import type { KeyService } from '../keys/service.ts';
 import type { Store } from '../store/types.ts';
 import type { Clock } from './clock.ts';
-import { errorHandler, sendProblem } from './errors.ts';
+import { errorHandler, sendProblem, toProblem } from './errors.ts';
 import { healthRoutes } from './health.ts';
 import type { Metrics } from './metrics.ts';
 import { registerOpenApi } from './openapi.ts';
@@ -48,6 +48,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     requestIdHeader: false,
     trustProxy: false,
     return503OnClosing: true,
+    // Long enough that an over-long key id reaches validation (key.invalid_id) instead of the router's 414.
+    routerOptions: { maxParamLength: 512 },
+    frameworkErrors: (err: Error, req: FastifyRequest, reply: FastifyReply) => sendProblem(reply, req, toProblem(err)),
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: true, allErrors: false } },
     ...(deps.https ? { https: deps.https } : {}),
   } as FastifyServerOptions) as unknown as FastifyInstance;

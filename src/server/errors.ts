@@ -11,6 +11,7 @@ const FASTIFY_CODES: Record<string, { status: number; code: string; title: strin
   FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'request.empty_body', title: 'Bad request', detail: 'the JSON body is empty' },
   FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'request.malformed_json', title: 'Bad request', detail: 'the body is not valid JSON' },
   FST_ERR_BAD_URL: { status: 400, code: 'request.bad_url', title: 'Bad request', detail: 'the URL could not be decoded' },
+  FST_ERR_MAX_PARAM_LENGTH: { status: 414, code: 'request.uri_too_long', title: 'URI too long', detail: 'a path parameter is too long' },
   FST_ERR_ASYNC_CONSTRAINT: { status: 400, code: 'request.bad_url', title: 'Bad request', detail: 'the request could not be routed' },
 };
 

@@ -10,6 +10,8 @@ import { authzDenied, scopeDenied } from '../authz/errors.ts';
 import { permissionFor } from '../authz/permissions.ts';
 import type { AuthzRequest, AuthzResource, Pdp } from '../authz/types.ts';
 import type { OperationContext } from '../keys/context.ts';
+import { invalidKeyId } from '../keys/errors.ts';
+import { isValidKeyId } from '../keys/types.ts';
 import { ProblemError, isProblem } from './problem.ts';
 
 export interface AuthzTarget {
@@ -108,6 +110,8 @@ export function registerPipeline(app: FastifyInstance, deps: PipelineDeps): void
     }
     const principal = req.principal!;
     for (const target of security.authz(req)) {
+      // Ids in bodies are checked here: the permission grammar cannot express a malformed id.
+      if (target.keyId !== undefined && !isValidKeyId(target.keyId)) throw invalidKeyId();
       const permission = permissionFor(deps.permissionPrefix, target.action, target.keyId, { overwrite: target.overwrite === true });
       const resource = await resourceFor(target, deps);
       const areq: AuthzRequest = {
