@@ -57,8 +57,8 @@ test('bootstrap token: an audit failure fails the request; config form reads env
   await assert.rejects(createAuthenticator(cfg, { env: {}, logger, clock, mode: 'production' }), /BT/);
 });
 
-const fwd = authnConfigSchema.parse({
-  type: 'forwarded_identity',
+const fwdRaw = {
+  type: 'forwarded_identity' as const,
   trusted_proxies: ['10.1.0.0/16', '::1'],
   id_header: 'X-Auth-User',
   type_header: 'X-Auth-Type',
@@ -66,7 +66,8 @@ const fwd = authnConfigSchema.parse({
   groups_header: 'X-Auth-Groups',
   group_permissions: { ops: ['keyward.system.*'] },
   identities: { 'svc-*': ['keyward.keys.list'] },
-});
+};
+const fwd = authnConfigSchema.parse(fwdRaw);
 
 test('forwarded identity: accepted from a trusted proxy, an error from anywhere else', async () => {
   const { logger, lines } = testLogger();
@@ -83,12 +84,12 @@ test('forwarded identity: accepted from a trusted proxy, an error from anywhere 
   assert.ok(lines.some((l) => l.includes('untrusted address') && l.includes('10.2.0.1')));
   await rejectsWith(a.authenticate({ headers: { 'x-auth-groups': 'ops' }, sourceIp: '10.1.0.1' }), 'auth.malformed_credential');
   assert.equal(await a.authenticate({ headers: {}, sourceIp: '10.2.0.1' }), undefined);
-  await assert.rejects(createAuthenticator({ ...fwd, trusted_proxies: ['10.0.0.0/99'] }, { env: {}, logger, clock: movableClock(), mode: 'dev' }), /trusted_proxies/);
+  await assert.rejects(createAuthenticator(authnConfigSchema.parse({ ...fwdRaw, trusted_proxies: ['10.0.0.0/99'] }), { env: {}, logger, clock: movableClock(), mode: 'dev' }), /trusted_proxies/);
 });
 
 test('forwarded identity with require_mtls needs the proxy to present a verified certificate', async () => {
   const { logger } = testLogger();
-  const a = await createAuthenticator({ ...fwd, require_mtls: true, proxy_identities: ['spiffe://td/proxy'] }, { env: {}, logger, clock: movableClock(), mode: 'production' });
+  const a = await createAuthenticator(authnConfigSchema.parse({ ...fwdRaw, require_mtls: true, proxy_identities: ['spiffe://td/proxy'] }), { env: {}, logger, clock: movableClock(), mode: 'production' });
   const headers = { 'x-auth-user': 'alice' };
   await rejectsWith(a.authenticate({ headers, sourceIp: '10.1.0.1' }), 'auth.invalid_credential');
   const cert = (uri: string) => ({ raw: Buffer.from('x'), subject: { CN: 'proxy' }, subjectaltname: `URI:${uri}` }) as never;

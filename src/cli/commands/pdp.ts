@@ -47,7 +47,12 @@ export async function run(argv: string[], io: CliIo, signal?: AbortSignal): Prom
   }
   io.out(`PDP listening on ${server.url} (POST /v1/authorize, GET /healthz), policy version ${server.engine.policyVersion}`);
   await new Promise<void>((resolve) => {
-    const stop = () => resolve();
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    if (signal?.aborted) return stop();
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
     signal?.addEventListener('abort', stop, { once: true });
