@@ -63,6 +63,6 @@ export class ApiKeyAuthenticator implements Authenticator {
     // Compare against every entry so timing does not depend on which key (if any) matched.
     for (const e of ring) if (sameDigest(presented, e.hash) && found === undefined) found = e;
     if (found === undefined) throw authError('auth.invalid_credential', 'the API key is not valid');
-    return { id: found.id, type: 'service', authMethod: 'api_key', permissions: [...found.scopes], attributes: { key_id: found.id } };
+    return { id: found.id, type: 'service', authMethod: 'api_key', permissions: [...found.scopes], attributes: { key_id: found.id, service_name: found.id } };
   }
 }

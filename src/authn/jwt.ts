@@ -130,10 +130,11 @@ export class JwtAuthenticator implements Authenticator {
     const permissions = [...new Set([...permissionsClaim(p[this.#cfg.permissions_claim]), ...scopes])];
     const groups = scopesFromClaim(p[this.#cfg.groups_claim]);
     const amr = Array.isArray(p['amr']) ? (p['amr'] as unknown[]) : [];
+    // A token whose subject is the client itself (or that has no sub) is a machine's.
+    const type = sub === undefined || sub === clientId || sub === azp ? 'service' : 'user';
     return {
       id,
-      // A token whose subject is the client itself (or that has no sub) is a machine's.
-      type: sub === undefined || sub === clientId || sub === azp ? 'service' : 'user',
+      type,
       authMethod: 'jwt',
       permissions,
       attributes: {
@@ -141,6 +142,8 @@ export class JwtAuthenticator implements Authenticator {
         ...(client !== undefined ? { client_id: client } : {}),
         ...(azp !== undefined ? { azp } : {}),
         groups,
+        // Cedar policies name services by service_name (see policies/keys.cedar).
+        ...(type === 'service' ? { service_name: client ?? id } : {}),
         mfa: amr.some((m) => typeof m === 'string' && MFA_AMR.has(m)),
       },
     };

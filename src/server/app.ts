@@ -17,7 +17,8 @@ import { errorHandler, sendProblem, toProblem } from './errors.ts';
 import { healthRoutes } from './health.ts';
 import type { Metrics } from './metrics.ts';
 import { registerOpenApi } from './openapi.ts';
-import { registerPipeline } from './pipeline.ts';
+import { registerPipeline, type PipelineDeps } from './pipeline.ts';
+import { authzRoutes } from '../authz/routes.ts';
 import { ProblemError } from './problem.ts';
 import { requestIdFor } from './request-id.ts';
 
@@ -79,7 +80,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     sendProblem(reply, req, new ProblemError({ status: 404, code: 'route.not_found', title: 'Not found', detail: `no route ${req.method} ${req.url.split('?')[0]}` })),
   );
 
-  registerPipeline(app, {
+  const pipeline: PipelineDeps = {
     authenticator: deps.authenticator,
     pdp: deps.pdp,
     audit: deps.audit,
@@ -89,12 +90,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       const r = await deps.keys.peek(id);
       return r ? { key_type: r.type, state: r.state, labels: r.labels } : undefined;
     },
-  });
+  };
+  registerPipeline(app, pipeline);
 
   await registerOpenApi(app);
   await app.register(healthRoutes, { store: deps.store, system: deps.system, audit: deps.audit, metrics: deps.metrics });
   await app.register(sysRoutes, { prefix: '/v1/sys', system: deps.system });
   await app.register(v1KeyRoutes, { prefix: '/v1', keys: deps.keys });
+  await app.register(authzRoutes, { prefix: '/v1/authz', pipeline });
   if (config.spirl.enabled) await app.register(spirlRoutes, { prefix: config.spirl.base_path, keys: deps.keys });
   for (const plugin of deps.plugins ?? []) await plugin(app);
   await app.ready();

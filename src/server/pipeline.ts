@@ -6,8 +6,7 @@ import type { TLSSocket } from 'node:tls';
 import type { AuditRecorder } from '../audit/types.ts';
 import type { Authenticator, Principal } from '../authn/types.ts';
 import { type Action } from '../authz/actions.ts';
-import { authzDenied, scopeDenied } from '../authz/errors.ts';
-import { permissionFor } from '../authz/permissions.ts';
+import { enforce, permissionFor } from '../authz/index.ts';
 import type { AuthzRequest, AuthzResource, Pdp } from '../authz/types.ts';
 import type { OperationContext } from '../keys/context.ts';
 import { invalidKeyId } from '../keys/errors.ts';
@@ -110,52 +109,47 @@ export function registerPipeline(app: FastifyInstance, deps: PipelineDeps): void
     }
     const principal = req.principal!;
     for (const target of security.authz(req)) {
-      // Ids in bodies are checked here: the permission grammar cannot express a malformed id.
-      if (target.keyId !== undefined && !isValidKeyId(target.keyId)) throw invalidKeyId();
-      const permission = permissionFor(deps.permissionPrefix, target.action, target.keyId, { overwrite: target.overwrite === true });
-      const resource = await resourceFor(target, deps);
-      const areq: AuthzRequest = {
-        requestId: req.id,
-        action: target.action,
-        permission,
-        principal,
-        resource,
-        context: {
-          source_ip: req.ip,
-          user_agent: userAgent(req),
-          request_time: deps.clock.now().toISOString(),
-          auth_method: principal.authMethod,
-          mfa_authenticated: principal.attributes['mfa'] === true,
-        },
-      };
-      let refusal: ProblemError | undefined;
-      let reasons: string[] = [];
+      const areq = await authzRequest(deps, req, principal, target);
       try {
-        const decision = await deps.pdp.decide(areq);
-        reasons = decision.reasons;
-        if (!decision.allowed) {
-          refusal = deps.pdp.name === 'builtin' ? scopeDenied(permission, decision.reasons[0]) : authzDenied(target.action);
-        }
+        await enforce(deps.pdp, areq);
       } catch (e) {
-        refusal = isProblem(e) ? e : new ProblemError({ status: 503, code: 'authz.pdp_unavailable', title: 'Service unavailable', detail: 'no authorization decision could be made' });
-      }
-      if (refusal) {
+        const refusal = isProblem(e) ? e : new ProblemError({ status: 503, code: 'authz.pdp_unavailable', title: 'Service unavailable', detail: 'no authorization decision could be made' });
         await deps.audit.record({
           event_type: 'authz.denied',
           action: target.action,
           principal: { id: principal.id, type: principal.type, auth_method: principal.authMethod },
-          resource: { type: resource.type, id: resource.id },
+          resource: { type: areq.resource.type, id: areq.resource.id },
           outcome: refusal.status >= 500 ? 'error' : 'denied',
           error_code: refusal.code,
           request_id: req.id,
           source_ip: req.ip,
           user_agent: userAgent(req),
-          metadata: { permission, reasons, pdp: deps.pdp.name },
+          metadata: { permission: areq.permission, pdp: deps.pdp.name },
         });
         throw refusal;
       }
     }
   });
+}
+
+/** The PDP's view of one request: identities, action and resource metadata only (never bodies or credentials). */
+export async function authzRequest(deps: PipelineDeps, req: FastifyRequest, principal: Principal, target: AuthzTarget): Promise<AuthzRequest> {
+  // Ids in bodies are checked here: the permission grammar cannot express a malformed id.
+  if (target.keyId !== undefined && !isValidKeyId(target.keyId)) throw invalidKeyId();
+  return {
+    requestId: req.id,
+    action: target.action,
+    permission: permissionFor(deps.permissionPrefix, target.action, target.keyId, { overwrite: target.overwrite === true }),
+    principal,
+    resource: await resourceFor(target, deps),
+    context: {
+      source_ip: req.ip,
+      user_agent: userAgent(req),
+      request_time: deps.clock.now().toISOString(),
+      auth_method: principal.authMethod,
+      mfa_authenticated: principal.attributes['mfa'] === true,
+    },
+  };
 }
 
 async function resourceFor(target: AuthzTarget, deps: PipelineDeps): Promise<AuthzResource> {

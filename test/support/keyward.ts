@@ -52,7 +52,9 @@ function merge(a: Record<string, unknown>, b: Record<string, unknown>): Record<s
   const out = { ...a };
   for (const [k, v] of Object.entries(b)) {
     const cur = out[k];
-    out[k] = v && typeof v === 'object' && !Array.isArray(v) && cur && typeof cur === 'object' && !Array.isArray(cur)
+    // A section with another `type` (authn: api_key → chain) replaces the default instead of merging into it.
+    const sameKind = (x: object, y: object) => (x as { type?: unknown }).type === (y as { type?: unknown }).type;
+    out[k] = v && typeof v === 'object' && !Array.isArray(v) && cur && typeof cur === 'object' && !Array.isArray(cur) && sameKind(cur, v)
       ? merge(cur as Record<string, unknown>, v as Record<string, unknown>)
       : v;
   }
@@ -77,7 +79,8 @@ export async function startKeyward(opts: StartOptions = {}): Promise<TestKeyward
     audit: { signing_key_path: signingKey, checkpoint_interval: 3600, sinks: [{ type: 'file', path: join(dir, 'audit', 'audit.log') }, { type: 'stdout' }] },
     logging: { level: 'info' },
   } as KeywardConfigInput;
-  const env = { KEYWARD_TEST_ADMIN_KEY_HASH: tokenHash, ...(opts.env ?? {}) };
+  // The caller's env object itself is used, so a test can change it and ask for a reload.
+  const env = Object.assign(opts.env ?? {}, { KEYWARD_TEST_ADMIN_KEY_HASH: tokenHash });
   const config = parseConfig(merge(base as Record<string, unknown>, opts.config ?? {}), {});
   const logs: string[] = [];
   const auditLines: string[] = [];
