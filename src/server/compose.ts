@@ -8,7 +8,7 @@ import { createAuditTrail, type AuditTrail } from '../audit/trail.ts';
 import { auditRoutes } from '../audit/routes.ts';
 import type { AuditConfig } from '../audit/config.ts';
 import { generateSigningKeyFile } from '../audit/keys.ts';
-import { createAuthenticator, generateBootstrapToken } from '../authn/index.ts';
+import { authnTlsRequirements, createAuthenticator, generateBootstrapToken } from '../authn/index.ts';
 import type { AuthnConfig } from '../authn/config.ts';
 import type { Authenticator } from '../authn/types.ts';
 import { createPdp } from '../authz/index.ts';
@@ -202,13 +202,17 @@ function auditConfig(config: KeywardConfig): AuditConfig {
 function httpsOptions(config: KeywardConfig) {
   const tls = config.server.tls;
   if (!tls) return undefined;
+  // Client certificates are verified against every CA the configuration names (server.tls.client_ca_file and the
+  // mtls authenticators' ca_file).
+  const needs = config.authn ? authnTlsRequirements(config.authn) : { requestClientCert: false, caFiles: [] };
+  const caFiles = [...(tls.client_ca_file ? [tls.client_ca_file] : []), ...needs.caFiles];
   return {
     key: readFileSync(tls.key_file),
     cert: readFileSync(tls.cert_file),
-    ...(tls.client_ca_file ? { ca: readFileSync(tls.client_ca_file) } : {}),
-    // Ask for a client certificate but let the mtls authenticator decide, so a missing or wrong certificate gets
-    // a problem+json answer rather than a TLS alert.
-    requestCert: tls.client_ca_file !== undefined,
+    ...(caFiles.length > 0 ? { ca: Buffer.concat(caFiles.map((f) => readFileSync(f))) } : {}),
+    // Ask for a client certificate but let the authenticators decide, so a missing or wrong certificate gets a
+    // problem+json answer rather than a TLS alert.
+    requestCert: caFiles.length > 0 || needs.requestClientCert,
     rejectUnauthorized: false,
   };
 }

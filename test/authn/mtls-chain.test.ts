@@ -1,11 +1,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { authnConfigSchema, authnProductionProblems, authnTlsRequirements } from '../../src/authn/config.ts';
 import { authenticateRequest, chainAuthenticators, createAuthenticator, createBootstrapTokenAuthenticator, generateBootstrapToken } from '../../src/authn/index.ts';
@@ -13,28 +10,19 @@ import { fingerprint } from '../../src/authn/fingerprint.ts';
 import type { Authenticator } from '../../src/authn/types.ts';
 import { isProblem } from '../../src/server/problem.ts';
 import { movableClock, rejectsWith, testLogger } from './helpers.ts';
+import { TestPki } from '../support/certs.ts';
 
-let dir: string;
-const f = (n: string) => join(dir, n);
-function openssl(...args: string[]) {
-  execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-}
-function ca(name: string) {
-  openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.pem`,
-    '-days', '1', '-subj', `/CN=${name}`, '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign');
-}
-function leaf(name: string, caName: string, cn: string, san?: string) {
-  openssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`);
-  writeFileSync(f(`${name}.ext`), san ? `subjectAltName=${san}\n` : 'basicConstraints=CA:FALSE\n');
-  openssl('x509', '-req', '-in', `${name}.csr`, '-CA', `${caName}.pem`, '-CAkey', `${caName}.key`, '-CAcreateserial', '-out', `${name}.pem`, '-days', '1', '-extfile', `${name}.ext`);
-}
+const pki = new TestPki();
+const dir = pki.dir;
+const f = (n: string) => pki.path(n);
+const ca = (name: string) => pki.ca(name);
+const leaf = (name: string, caName: string, cn: string, san?: string) => pki.leaf(name, caName, cn, san);
 
 let server: https.Server;
 let port: number;
 let authn: Authenticator;
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'keyward-mtls-'));
   ca('ca');
   ca('otherca');
   leaf('server', 'ca', 'localhost', 'IP:127.0.0.1');
