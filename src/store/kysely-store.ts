@@ -422,6 +422,10 @@ export class KyselyStore implements Store {
     this.settings = new Settings(db, this.#guards);
   }
 
+  get kysely(): Kysely<any> {
+    return this.#db as Kysely<any>;
+  }
+
   async ping(): Promise<void> {
     this.#guards.check();
     await sql`select 1`.execute(this.#db);

@@ -1,5 +1,6 @@
 // The repository interfaces the services depend on. Implementations live beside this file and work on
 // both SQLite (node:sqlite) and PostgreSQL; services never see SQL.
+import type { Kysely } from 'kysely';
 import type { KeyState, KeyType, Labels } from '../keys/types.ts';
 
 export interface KeyRecord {
@@ -138,6 +139,11 @@ export interface SettingsRepository {
 
 export interface Store {
   readonly dialect: 'sqlite' | 'postgres';
+  /**
+   * The query builder itself, for a module that owns its tables and migrations (the identity provider) and
+   * keeps them behind its own repositories. Services never receive it.
+   */
+  readonly kysely: Kysely<any>;
   readonly keys: KeyRepository;
   readonly seal: SealRepository;
   readonly auditChain: AuditChainRepository;

@@ -1,0 +1,65 @@
+// The identity provider's token signing keys, held by Keyward's own key service: the provider gets public keys
+// and a sign() callback; private material never leaves the key service. Every signature is a key.sign audit event.
+import type { OperationContext } from '../keys/context.ts';
+import { jwtKid, publicKeyJwk } from '../keys/crypto/index.ts';
+import type { KeyService, KeyView } from '../keys/service.ts';
+import type { KeyType } from '../keys/types.ts';
+import type { TokenSigner, TokenSigningAlg, TokenSigningKey } from './signing.ts';
+
+const KEY_TYPES: Record<TokenSigningAlg, KeyType> = { ES256: 'EC-P256', RS256: 'RSA-2048' };
+
+export const idpSigningKeyId = (alg: TokenSigningAlg) => `keyward-idp-${alg.toLowerCase()}`;
+
+const idpContext = (): OperationContext => ({
+  principal: { id: 'keyward-idp', type: 'service', authMethod: 'internal', permissions: [], attributes: {} },
+  requestId: crypto.randomUUID(),
+});
+
+export class KeyServiceTokenSigner implements TokenSigner {
+  readonly #keys: KeyService;
+
+  constructor(keys: KeyService) {
+    this.#keys = keys;
+  }
+
+  /** Creates the signing keys on first start (needs the key service unsealed). */
+  async ensureKeys(): Promise<void> {
+    for (const alg of Object.keys(KEY_TYPES) as TokenSigningAlg[]) {
+      if (await this.#keys.peek(idpSigningKeyId(alg))) continue;
+      await this.#keys.create(idpContext(), { id: idpSigningKeyId(alg), type: KEY_TYPES[alg], labels: { 'keyward.dev/owner': 'idp' }, description: `identity provider ${alg} token signing key` });
+    }
+  }
+
+  async keys(): Promise<TokenSigningKey[]> {
+    const out: TokenSigningKey[] = [];
+    for (const alg of Object.keys(KEY_TYPES) as TokenSigningAlg[]) {
+      const view = await this.#keys.describe(idpSigningKeyId(alg));
+      out.push(...this.#versions(view, alg));
+    }
+    return out;
+  }
+
+  /** Every version not destroyed, newest first: the newest signs, older ones stay published for verification. */
+  #versions(view: KeyView, alg: TokenSigningAlg): TokenSigningKey[] {
+    const id = view.record.id;
+    return view.versions
+      .filter((v) => v.destroyedAt === null && v.publicKeySpki !== null)
+      .sort((a, b) => b.version - a.version)
+      .map((v) => {
+        const kid = jwtKid(v.fingerprint, v.version);
+        const current = v.version === view.record.currentVersion;
+        return {
+          kid,
+          alg,
+          publicJwk: publicKeyJwk(view.record.type, v.publicKeySpki!, kid),
+          sign: async (data: Buffer) => {
+            // The key service signs with its newest version; refusing here keeps a stale kid from labelling it.
+            if (!current) throw new Error(`signing key ${kid} has been rotated; reload the identity provider`);
+            const r = await this.#keys.sign(idpContext(), id, { message: data, hashAlgorithm: 'SHA-256', rsaPadding: 'pkcs1', signatureFormat: 'raw' });
+            if (r.version !== v.version) throw new Error(`signing key ${kid} has been rotated; reload the identity provider`);
+            return r.signature;
+          },
+        };
+      });
+  }
+}
