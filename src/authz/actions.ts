@@ -5,7 +5,7 @@ export const ACTIONS = [
   'kms:CreateKey', 'kms:ImportKey', 'kms:ListKeys', 'kms:DescribeKey', 'kms:GetPublicKey', 'kms:Sign', 'kms:Verify',
   'kms:Encrypt', 'kms:Decrypt', 'kms:GenerateDataKey', 'kms:GenerateMac', 'kms:VerifyMac', 'kms:RotateKey',
   'kms:DisableKey', 'kms:EnableKey', 'kms:ReleaseKey', 'kms:CancelKeyRelease', 'kms:DestroyKey', 'kms:GenerateRandom',
-  'kms:SignJwt', 'sys:Init', 'sys:Unseal', 'sys:Seal', 'sys:Status', 'sys:Reload', 'audit:Read', 'authz:Explain',
+  'kms:SignJwt', 'sys:Init', 'sys:Unseal', 'sys:Seal', 'sys:Status', 'sys:Reload', 'audit:Read', 'authz:Explain', 'idp:BreakGlass',
 ] as const;
 export type Action = (typeof ACTIONS)[number];
 
@@ -15,7 +15,7 @@ export const KEY_ACTION_SEGMENTS = [
   'release', 'destroy',
 ] as const;
 
-export type Scope = 'key' | 'keys' | 'system' | 'audit' | 'authz';
+export type Scope = 'key' | 'keys' | 'system' | 'audit' | 'authz' | 'idp';
 
 /**
  * scope `key` needs a key id. Choices worth noting:
@@ -53,6 +53,8 @@ export const ACTION_PERMISSIONS: Record<Action, { scope: Scope; segment: string 
   'sys:Reload': { scope: 'system', segment: 'reload' },
   'audit:Read': { scope: 'audit', segment: 'read' },
   'authz:Explain': { scope: 'authz', segment: 'explain' },
+  // Emergency tokens from the identity provider: <prefix>.idp.break_glass.
+  'idp:BreakGlass': { scope: 'idp', segment: 'break_glass' },
 };
 
 export const isAction = (v: unknown): v is Action => typeof v === 'string' && Object.hasOwn(ACTION_PERMISSIONS, v);

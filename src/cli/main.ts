@@ -10,7 +10,7 @@ const USAGE = `usage: keyward <command>
   audit <command>              keygen | public-key | verify
   apikey generate --id X       print a raw API key and its fingerprint
   pdp serve                    run the embedded Cedar engine as a standalone HTTP PDP
-  idp <command>                identity provider administration`;
+  idp <command>                apply | users | clients | telemetry report | break-glass`;
 
 export async function main(argv: string[], io: CliIo = processIo): Promise<number> {
   const [command, ...rest] = argv;
@@ -34,6 +34,8 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
       return (await import('./commands/apikey.ts')).run(rest, io);
     case 'pdp':
       return (await import('./commands/pdp.ts')).run(rest, io);
+    case 'idp':
+      return rest[0] === 'break-glass' ? (await import('./commands/break-glass.ts')).run(rest.slice(1), io) : (await import('./commands/idp.ts')).run(rest, io);
     case undefined:
     case 'help':
     case '--help':

@@ -9,7 +9,8 @@ import { auditRoutes } from '../audit/routes.ts';
 import type { AuditConfig } from '../audit/config.ts';
 import { generateSigningKeyFile } from '../audit/keys.ts';
 import { authnTlsRequirements, createAuthenticator, generateBootstrapToken } from '../authn/index.ts';
-import type { AuthnConfig } from '../authn/config.ts';
+import { authnConfigSchema, type AuthnConfig, type LeafAuthnConfig } from '../authn/config.ts';
+import { DEV_REALM, DEV_RESOURCE, devIdpConfig, mountIdp, type MountedIdp } from '../idp/mount.ts';
 import type { Authenticator } from '../authn/types.ts';
 import { createPdp } from '../authz/index.ts';
 import type { KeywardConfig } from '../config/index.ts';
@@ -35,6 +36,8 @@ export interface Keyward {
   audit: AuditTrail;
   /** Dev mode only: the bootstrap admin token printed at start. */
   devToken?: string | undefined;
+  /** Dev mode only: the identity provider's quickstart client. */
+  devClient?: MountedIdp['devClient'];
   reload(): Promise<string[]>;
   close(): Promise<void>;
 }
@@ -98,6 +101,9 @@ export async function createKeyward(config: KeywardConfig, opts: ComposeOptions 
     });
     closers.push(() => audit.close());
 
+    const baseUrl = config.server.base_url ?? `${config.server.tls ? 'https' : 'http'}://${config.server.host}:${config.server.port}`;
+    const idpConfig = config.idp ?? (dev ? devIdpConfig(baseUrl, config.authz.permission_prefix) : undefined);
+
     let devToken: string | undefined;
     let authnEnv = env;
     let authnConfig: AuthnConfig | undefined = config.authn;
@@ -105,10 +111,17 @@ export async function createKeyward(config: KeywardConfig, opts: ComposeOptions 
       const t = generateBootstrapToken();
       devToken = t.token;
       authnEnv = { ...env, [DEV_TOKEN_ENV]: t.tokenHash };
-      const devBootstrap = { type: 'bootstrap_token' as const, token_hash_env: DEV_TOKEN_ENV, max_age: 12 * 3600 };
-      authnConfig = authnConfig === undefined
-        ? devBootstrap
-        : { type: 'chain', authenticators: [devBootstrap, ...(authnConfig.type === 'chain' ? authnConfig.authenticators : [authnConfig])] };
+      // Dev mode trusts the bootstrap token and, out of the box, the local identity provider's access tokens.
+      const devMembers: LeafAuthnConfig[] = [authnConfigSchema.parse({ type: 'bootstrap_token', token_hash_env: DEV_TOKEN_ENV, max_age: 12 * 3600 }) as LeafAuthnConfig];
+      if (idpConfig?.enabled && config.idp === undefined) {
+        const issuer = `${idpConfig.base_url}/realms/${DEV_REALM}`;
+        devMembers.push(authnConfigSchema.parse({
+          type: 'jwt', issuer, audience: DEV_RESOURCE, jwks_url: `${issuer}/protocol/openid-connect/certs`,
+          algorithms: ['ES256', 'RS256'], jwks_min_refresh_interval: 1,
+        }) as LeafAuthnConfig);
+      }
+      const configured = authnConfig === undefined ? [] : authnConfig.type === 'chain' ? authnConfig.authenticators : [authnConfig];
+      authnConfig = { type: 'chain', authenticators: [...devMembers, ...configured] };
     }
     if (authnConfig === undefined) throw new Error('authn: no authentication configured');
     const authenticator: Authenticator = await createAuthenticator(authnConfig, {
@@ -153,6 +166,10 @@ export async function createKeyward(config: KeywardConfig, opts: ComposeOptions 
     };
     const system = new SystemService({ seal, audit, reload });
 
+    const idp = idpConfig?.enabled
+      ? await mountIdp({ config: idpConfig, store, keys, audit, metrics: metrics.registry, logger, env, dev, permissionPrefix: config.authz.permission_prefix })
+      : undefined;
+
     const app = await buildApp({
       config,
       logger,
@@ -165,7 +182,7 @@ export async function createKeyward(config: KeywardConfig, opts: ComposeOptions 
       pdp,
       metrics,
       https: httpsOptions(config),
-      plugins: [async (a) => a.register(auditRoutes, { prefix: '/v1/audit', audit })],
+      plugins: [async (a) => a.register(auditRoutes, { prefix: '/v1/audit', audit }), ...(idp ? [idp.plugin] : [])],
     });
     closers.push(() => app.close());
 
@@ -179,7 +196,7 @@ export async function createKeyward(config: KeywardConfig, opts: ComposeOptions 
     sweeper.unref();
     closers.push(async () => clearInterval(sweeper));
 
-    return { app, config, logger, store, seal, keys, audit, devToken, reload, close: closeAll };
+    return { app, config, logger, store, seal, keys, audit, devToken, devClient: idp?.devClient, reload, close: closeAll };
   } catch (e) {
     await closeAll();
     throw e;

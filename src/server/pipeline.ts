@@ -156,7 +156,7 @@ async function resourceFor(target: AuthzTarget, deps: PipelineDeps): Promise<Aut
   if (target.keyId !== undefined) {
     return { type: 'Key', id: target.keyId, attributes: (await deps.keyAttributes(target.keyId)) ?? {} };
   }
-  if (target.action.startsWith('sys:')) return { type: 'System', id: 'system', attributes: {} };
+  if (target.action.startsWith('sys:') || target.action.startsWith('idp:')) return { type: 'System', id: 'system', attributes: {} };
   if (target.action.startsWith('audit:')) return { type: 'Audit', id: 'audit', attributes: {} };
   return { type: 'Namespace', id: 'keys', attributes: {} };
 }

@@ -24,7 +24,7 @@ test('permissionFor covers every action', () => {
   assert.throws(() => permissionFor('keyward', 'kms:Sign'));
   assert.throws(() => permissionFor('keyward', 'kms:Sign', 'a*'));
   assert.throws(() => permissionFor('keyward', 'kms:Nope', 'a'));
-  for (const a of ACTIONS) assert.match(permissionFor('kw', a, 'k1'), /^kw\.(key\.k1|keys|system|audit|authz)\.[a-z]+$/);
+  for (const a of ACTIONS) assert.match(permissionFor('kw', a, 'k1'), /^kw\.(key\.k1|keys|system|audit|authz|idp)\.[a-z_]+$/);
 });
 
 test('wildcards: within one segment, or at the end for everything below', () => {

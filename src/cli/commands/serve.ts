@@ -3,7 +3,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfigFile } from '../../config/load.ts';
 import type { KeywardConfig } from '../../config/index.ts';
-import { createKeyward } from '../../server/compose.ts';
+import { createKeyward, type Keyward } from '../../server/compose.ts';
 import { EXIT, type CliIo } from '../io.ts';
 
 export async function run(argv: string[], io: CliIo, forceDev = false): Promise<number> {
@@ -28,7 +28,7 @@ export async function run(argv: string[], io: CliIo, forceDev = false): Promise<
   }
   const address = await kw.app.listen({ host: config.server.host, port: config.server.port });
   kw.logger.info({ address, mode: config.mode, storage: config.storage.type }, 'keyward listening');
-  if (kw.devToken) printQuickstart(io, address, kw.devToken);
+  if (kw.devToken) printQuickstart(io, address, kw.devToken, kw.devClient);
 
   process.on('SIGHUP', () => {
     kw.reload().then(
@@ -48,7 +48,7 @@ export async function run(argv: string[], io: CliIo, forceDev = false): Promise<
   return EXIT.ok;
 }
 
-function printQuickstart(io: CliIo, address: string, token: string): void {
+function printQuickstart(io: CliIo, address: string, token: string, client: Keyward['devClient']): void {
   const bar = '='.repeat(78);
   io.err(
     [
@@ -66,6 +66,16 @@ function printQuickstart(io: CliIo, address: string, token: string): void {
       `  curl -s -X POST $KEYWARD_ADDR/v1/keys/demo/sign -H "authorization: Bearer $KEYWARD_TOKEN" \\`,
       `       -H 'content-type: application/json' -d '{"message":"'$(printf hello | base64)'"}'`,
       '  npm run keyward -- keys list',
+      ...(client
+        ? [
+            '',
+            'Identity provider: get an access token as a service, then sign with it:',
+            `  AT=$(curl -s -u ${client.clientId}:${client.secret} -d grant_type=client_credentials \\`,
+            `       ${client.tokenUrl} | sed 's/.*"access_token":"\\([^"]*\\)".*/\\1/')`,
+            `  curl -s -X POST $KEYWARD_ADDR/v1/keys/demo/sign -H "authorization: Bearer $AT" \\`,
+            `       -H 'content-type: application/json' -d '{"message":"aGVsbG8="}'`,
+          ]
+        : []),
       `  API docs: ${address}/docs`,
       bar,
     ].join('\n'),

@@ -1,0 +1,78 @@
+// Emergency access: a 10-minute access token with assurance level break_glass and the incident it was issued
+// for, signed by the identity provider's key in the key service, and always audited (no audit, no token).
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import type { AuditRecorder } from '../audit/types.ts';
+import { operationContext } from '../server/pipeline.ts';
+import { notFound } from '../server/problem.ts';
+import type { KeyService } from '../keys/service.ts';
+import type { IdpConfig } from './config.ts';
+import { idpSigningKeyId } from './key-service-signer.ts';
+
+export const BREAK_GLASS_LIFETIME_SECONDS = 600;
+
+export async function breakGlassRoutes(app: FastifyInstance, opts: { config: IdpConfig; keys: KeyService; audit: AuditRecorder; permissionPrefix: string }) {
+  app.post('/break-glass', {
+    schema: {
+      tags: ['idp'],
+      summary: 'Issue a 10-minute emergency access token (assurance.level break_glass); always audited',
+      body: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['incident_id', 'authorized_by', 'reason'],
+        properties: {
+          realm: { type: 'string', maxLength: 63 },
+          subject: { type: 'string', minLength: 1, maxLength: 128, description: 'Who will use the token (default: authorized_by)' },
+          incident_id: { type: 'string', minLength: 1, maxLength: 128 },
+          authorized_by: { type: 'string', minLength: 1, maxLength: 128 },
+          reason: { type: 'string', minLength: 1, maxLength: 1024 },
+        },
+      },
+    },
+    config: { security: { authz: () => [{ action: 'idp:BreakGlass' as const }] } },
+  }, async (req) => {
+    const b = req.body as { realm?: string; subject?: string; incident_id: string; authorized_by: string; reason: string };
+    const realm = b.realm === undefined ? opts.config.realms[0]! : opts.config.realms.find((r) => r.name === b.realm);
+    if (!realm) throw notFound('idp.realm_not_found', `no realm ${JSON.stringify(b.realm)}`);
+    const issuer = `${opts.config.base_url}/realms/${realm.name}`;
+    const now = Math.floor(Date.now() / 1000);
+    const subject = b.subject ?? b.authorized_by;
+    const emergency = { incident_id: b.incident_id, authorized_by: b.authorized_by, reason: b.reason };
+    const payload = {
+      iss: issuer,
+      aud: realm.access_token_resource,
+      sub: `break-glass:${subject}`,
+      client_id: 'keyward-break-glass',
+      jti: randomUUID(),
+      iat: now,
+      auth_time: now,
+      exp: now + BREAK_GLASS_LIFETIME_SECONDS,
+      preferred_username: subject,
+      tenant: 'tenant:platform',
+      principal_type: 'human',
+      groups: [],
+      roles: ['emergency', 'admin'],
+      scope: 'openid',
+      permissions: realm.role_permissions['emergency'] ?? [`${opts.permissionPrefix}.*`],
+      acr: 'break_glass',
+      amr: ['break_glass'],
+      assurance: { level: 'break_glass', methods: ['break_glass'], mfa: false, source: 'keyward-break-glass', at: now },
+      emergency,
+    };
+    const ctx = operationContext(req);
+    // Recorded first: a break-glass token that the trail did not see must not exist.
+    await opts.audit.record({
+      event_type: 'idp.break_glass',
+      action: 'idp:BreakGlass',
+      principal: ctx.principal ? { id: ctx.principal.id, type: ctx.principal.type, auth_method: ctx.principal.authMethod } : null,
+      resource: { type: 'Realm', id: realm.name },
+      outcome: 'success',
+      request_id: ctx.requestId,
+      source_ip: ctx.sourceIp,
+      user_agent: ctx.userAgent,
+      metadata: { ...emergency, subject, jti: payload.jti, expires_at: new Date(payload.exp * 1000).toISOString() },
+    });
+    const signed = await opts.keys.signJwt(ctx, idpSigningKeyId('ES256'), { payload, typ: 'at+jwt' });
+    return { access_token: signed.jwt, token_type: 'Bearer', expires_in: BREAK_GLASS_LIFETIME_SECONDS, issued_token_type: 'urn:ietf:params:oauth:token-type:access_token', emergency };
+  });
+}

@@ -1,0 +1,128 @@
+// Mounting the identity provider in Keyward's server: its token signing keys in the key service, its tables in
+// the same store, its routes public to Keyward's own authentication stage (the provider authenticates clients
+// and users itself), plus the break-glass route. Dev mode gets a ready realm and client for the quickstart.
+import { randomBytes } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { AuditRecorder } from '../audit/types.ts';
+import type { KeyService } from '../keys/service.ts';
+import type { Store } from '../store/types.ts';
+import { breakGlassRoutes } from './break-glass.ts';
+import { idpConfigSchema, type IdpConfig } from './config.ts';
+import { idpPlugin } from './index.ts';
+import { KeyServiceTokenSigner } from './key-service-signer.ts';
+import { applyRealmFile } from './realm-file.ts';
+import { migrateIdp } from './store/migrations.ts';
+
+export const DEV_REALM = 'keyward';
+export const DEV_CLIENT_ID = 'dev-service';
+/** RFC 8707 wants resource indicators to be absolute URIs. */
+export const DEV_RESOURCE = 'urn:keyward:key-api';
+
+/** The identity provider dev mode runs when the configuration has none: one realm whose tokens the key API accepts. */
+export function devIdpConfig(baseUrl: string, permissionPrefix: string): IdpConfig {
+  return idpConfigSchema.parse({
+    enabled: true,
+    base_url: baseUrl,
+    environment: 'dev',
+    realms: [
+      {
+        name: DEV_REALM,
+        access_token_resource: DEV_RESOURCE,
+        role_permissions: {
+          'key-user': [`${permissionPrefix}.key.*.create`, `${permissionPrefix}.key.*.sign`, `${permissionPrefix}.key.*.verify`, `${permissionPrefix}.key.*.public`, `${permissionPrefix}.keys.list`],
+          admin: [`${permissionPrefix}.*`],
+        },
+      },
+    ],
+  });
+}
+
+export interface MountedIdp {
+  plugin: (app: FastifyInstance) => Promise<void>;
+  /** Dev mode: the quickstart client and its secret (new every start). */
+  devClient?: { clientId: string; secret: string; tokenUrl: string } | undefined;
+}
+
+export async function mountIdp(deps: {
+  config: IdpConfig;
+  store: Store;
+  keys: KeyService;
+  audit: AuditRecorder;
+  metrics: Registry;
+  logger: Logger;
+  env: NodeJS.ProcessEnv;
+  dev: boolean;
+  permissionPrefix: string;
+}): Promise<MountedIdp> {
+  const signer = new KeyServiceTokenSigner(deps.keys);
+  try {
+    await signer.ensureKeys();
+  } catch (e) {
+    if (!isSealedError(e)) throw e;
+    // Creating the signing keys needs the root key: a sealed first boot answers 503 until restarted unsealed.
+    deps.logger.error('identity provider: its signing keys do not exist yet and Keyward is sealed; unseal, then restart to enable it');
+    return { plugin: async (app) => app.register(unavailableIdp) };
+  }
+
+  let devClient: MountedIdp['devClient'];
+  let env = deps.env;
+  if (deps.dev) {
+    const secret = randomBytes(24).toString('base64url');
+    env = { ...deps.env, KEYWARD_DEV_CLIENT_SECRET: secret };
+    await migrateIdp(deps.store.kysely, deps.store.dialect);
+    const realm = deps.config.realms.find((r) => r.name === DEV_REALM) ?? deps.config.realms[0]!;
+    await applyRealmFile(deps.store.kysely, realm, {
+      realm: realm.name,
+      roles: [{ name: 'key-user' }],
+      groups: [],
+      users: [],
+      clients: [
+        {
+          client_id: DEV_CLIENT_ID,
+          name: 'Dev quickstart service',
+          enabled: true,
+          redirect_uris: [],
+          post_logout_redirect_uris: [],
+          grant_types: ['client_credentials'],
+          scopes: ['openid'],
+          auth_method: 'client_secret_basic',
+          secret_env: 'KEYWARD_DEV_CLIENT_SECRET',
+          signing_alg: 'ES256',
+          mfa: 'optional',
+          principal_type: 'service',
+          tenant: 'tenant:platform',
+          roles: ['key-user'],
+          groups: [],
+        },
+      ],
+    }, { dryRun: false, env, argon2: deps.config.argon2 });
+    devClient = { clientId: DEV_CLIENT_ID, secret, tokenUrl: `${deps.config.base_url}/realms/${realm.name}/protocol/openid-connect/token` };
+  }
+
+  const plugin = idpPlugin({ config: deps.config, db: deps.store.kysely, dialect: deps.store.dialect, signer, audit: deps.audit, metrics: deps.metrics, logger: deps.logger, env });
+  return {
+    devClient,
+    plugin: async (app) => {
+      await app.register(async (scope) => {
+        // The provider authenticates clients and users itself (OAuth client authentication, login pages).
+        scope.addHook('onRoute', (route) => {
+          route.config = { ...(route.config ?? {}), security: { public: true } };
+        });
+        await scope.register(plugin);
+      });
+      await app.register(breakGlassRoutes, { prefix: '/v1/idp', config: deps.config, keys: deps.keys, audit: deps.audit, permissionPrefix: deps.permissionPrefix });
+    },
+  };
+}
+
+function isSealedError(e: unknown): boolean {
+  return typeof e === 'object' && e !== null && (e as { code?: unknown }).code === 'system.sealed';
+}
+
+async function unavailableIdp(app: FastifyInstance) {
+  const unavailable = async (_req: unknown, reply: import('fastify').FastifyReply) =>
+    reply.code(503).header('retry-after', '30').send({ error: 'temporarily_unavailable', error_description: 'the identity provider starts once Keyward is unsealed and restarted' });
+  app.all('/realms/*', { config: { security: { public: true } } }, unavailable);
+}
