@@ -32,12 +32,14 @@ function freeze(p: Principal): Principal {
 
 export class JwtAuthenticator implements Authenticator {
   readonly name = 'jwt';
+  readonly issuer: string;
   readonly jwks: JwksSource;
   readonly #cfg: JwtConfig;
   readonly #deps: JwtDeps;
   readonly #cache: Lru<string, Cached>;
 
   constructor(cfg: JwtConfig, jwks: JwksSource, deps: JwtDeps) {
+    this.issuer = cfg.issuer;
     this.#cfg = cfg;
     this.jwks = jwks;
     this.#deps = deps;

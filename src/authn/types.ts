@@ -31,6 +31,8 @@ export interface AuthnRequest {
  */
 export interface Authenticator {
   readonly name: string;
+  /** JWT authenticators: the issuer they accept, so a chain can route tokens of several issuers. */
+  readonly issuer?: string | undefined;
   authenticate(req: AuthnRequest): Promise<Principal | undefined>;
   /** Live reload (SIGHUP, POST /v1/sys/reload); optional. */
   reload?(): Promise<void>;

@@ -134,3 +134,37 @@ test('insecure only in dev mode; production problems; TLS requirements', async (
   assert.deepEqual(authnTlsRequirements(authnConfigSchema.parse({ type: 'mtls', ca_file: '/x/ca.pem' })), { requestClientCert: true, caFiles: ['/x/ca.pem'] });
   await assert.rejects(createAuthenticator(authnConfigSchema.parse({ type: 'mtls', ca_file: '/nonexistent/ca.pem' }), { env: {}, logger, clock: movableClock(), mode: 'dev' }), /ca_file/);
 });
+
+test('chain with two JWT issuers routes each token to its issuer; an unknown issuer is refused by the first', async () => {
+  const { startIdp } = await import('./helpers.ts');
+  const a = await startIdp();
+  const b = await startIdp();
+  try {
+    await a.addKey('ka', 'ES256');
+    await b.addKey('kb', 'ES256');
+    const { logger } = testLogger();
+    const chain = await createAuthenticator(
+      authnConfigSchema.parse({
+        type: 'chain',
+        authenticators: [
+          { type: 'jwt', issuer: a.issuer, audience: 'kw', jwks_url: a.jwksUrl, algorithms: ['ES256'] },
+          { type: 'jwt', issuer: b.issuer, audience: 'kw', jwks_url: b.jwksUrl, algorithms: ['ES256'] },
+        ],
+      }),
+      { env: {}, logger, clock: movableClock(new Date()), mode: 'production' },
+    );
+    const exp = Math.floor(Date.now() / 1000) + 60;
+    const fromB = await b.sign({ iss: b.issuer, aud: 'kw', sub: 'bob', exp });
+    const p = await authenticateRequest(chain, { headers: { authorization: `Bearer ${fromB}` }, sourceIp: '127.0.0.1' });
+    assert.equal(p.id, 'bob');
+    // Signed by B but claiming A's issuer: routed to A, whose keys do not verify it.
+    const forged = await b.sign({ iss: a.issuer, aud: 'kw', sub: 'mallory', exp });
+    await rejectsWith(authenticateRequest(chain, { headers: { authorization: `Bearer ${forged}` }, sourceIp: '127.0.0.1' }), 'auth.kid_unknown');
+    const stranger = await b.sign({ iss: 'https://elsewhere', aud: 'kw', sub: 'eve', exp });
+    await rejectsWith(authenticateRequest(chain, { headers: { authorization: `Bearer ${stranger}` }, sourceIp: '127.0.0.1' }), 'auth.issuer_mismatch');
+    await chain.close?.();
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});

@@ -1,0 +1,203 @@
+// `npm run bench`: Keyward's performance figures, each measured against its baseline in the same run.
+// The server runs as its own process on the embedded default (SQLite); load comes from another process.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createHash, generateKeyPairSync, randomBytes, sign as rawSign, type KeyObject } from 'node:crypto';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { hash as argonHash, verify as argonVerify } from '@node-rs/argon2';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+
+const ROOT = join(import.meta.dirname, '..');
+const NODE = process.execPath;
+const DURATION = Number(process.env.BENCH_DURATION ?? 10);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const dir = mkdtempSync(join(tmpdir(), 'keyward-bench-'));
+
+interface Load { rps: number; total: number; p50: number; p99: number; non2xx: number; errors: number; timeouts: number }
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function load(opts: { url: string; headers: Record<string, string>; body?: string; rate?: number; duration?: number; connections?: number }): Load {
+  const args = JSON.stringify({ method: 'POST', connections: opts.connections ?? CONNECTIONS, duration: opts.duration ?? DURATION, ...opts });
+  const out = execFileSync(NODE, [join(ROOT, 'bench', 'load.ts'), args], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  const r = JSON.parse(out.trim().split('\n').at(-1)!) as Load;
+  if (r.non2xx > 0 || r.errors > 0) console.error(`  (warning: ${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts)`);
+  return r;
+}
+
+interface Server { base: string; token: string; client: { id: string; secret: string } | undefined; proc: ChildProcess; stop(): Promise<void> }
+
+async function startServer(name: string, extra: string): Promise<Server> {
+  const port = await freePort();
+  const cfg = join(dir, `${name}.yaml`);
+  writeFileSync(cfg, `mode: dev
+server: { port: ${port} }
+storage: { type: sqlite, path: ${join(dir, 'keyward.db')} }
+seal: { dev_unseal_file: ${join(dir, 'dev-unseal.json')} }
+logging: { level: warn }
+${extra}
+`);
+  const proc = spawn(NODE, [join(ROOT, 'src', 'cli', 'main.ts'), 'serve', '--config', cfg], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...benchEnv } });
+  let stderr = '';
+  proc.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+  const base = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 200; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    const token = /BOOTSTRAP ADMIN TOKEN[^\n]*\n\s*(\S+)/.exec(stderr)?.[1];
+    if (token && (await fetch(`${base}/readyz`).then((r) => r.ok, () => false))) {
+      const m = /-u (\S+):(\S+) /.exec(stderr);
+      const client = m ? { id: m[1]!, secret: m[2]! } : undefined;
+      return { base, token, client, proc, stop: () => new Promise((r) => { proc.once('exit', () => r()); proc.kill('SIGTERM'); }) };
+    }
+    if (proc.exitCode !== null) break;
+  }
+  proc.kill('SIGKILL');
+  throw new Error(`server ${name} did not start:\n${stderr}`);
+}
+
+async function api(s: Server, path: string, body: unknown, token = s.token) {
+  const r = await fetch(s.base + path, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  if (!r.ok && r.status !== 409) throw new Error(`${path}: ${r.status} ${await r.text()}`);
+  return r.json() as Promise<Record<string, unknown>>;
+}
+
+function rawRate(key: KeyObject, message: Buffer, ms = 3000): number {
+  let n = 0;
+  const end = performance.now() + ms;
+  while (performance.now() < end) {
+    for (let i = 0; i < 100; i++) rawSign('sha256', message, key);
+    n += 100;
+  }
+  return n / (ms / 1000);
+}
+
+// ---- shared fixtures: the signing key (imported so raw signing uses the very same key), a JWKS issuer, an audit key
+const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+const message = randomBytes(32);
+const signBody = JSON.stringify({ message: message.toString('base64') });
+const auditKey = join(dir, 'audit-signing-key.pem');
+execFileSync(NODE, [join(ROOT, 'src', 'cli', 'main.ts'), 'audit', 'keygen', '--out', auditKey], { stdio: 'ignore' });
+
+const jwtKeys = await generateKeyPair('ES256');
+const jwk = { ...(await exportJWK(jwtKeys.publicKey)), kid: 'bench', alg: 'ES256', use: 'sig' };
+const jwksServer = http.createServer((_req, res) => res.setHeader('content-type', 'application/json').end(JSON.stringify({ keys: [jwk] })));
+await new Promise<void>((r) => jwksServer.listen(0, '127.0.0.1', r));
+const jwksUrl = `http://127.0.0.1:${(jwksServer.address() as { port: number }).port}/jwks`;
+const jwt = await new SignJWT({ permissions: ['keyward.key.bench-es256.sign'] })
+  .setProtectedHeader({ alg: 'ES256', kid: 'bench', typ: 'at+jwt' })
+  .setIssuer('https://bench-idp').setAudience('keyward').setSubject('bench-service').setIssuedAt().setExpirationTime('2h')
+  .sign(jwtKeys.privateKey);
+const benchEnv: NodeJS.ProcessEnv = {};
+
+const policies = join(dir, 'policies');
+mkdirSync(policies);
+copyFileSync(join(ROOT, 'policies', 'keyward.cedarschema'), join(policies, 'keyward.cedarschema'));
+writeFileSync(join(policies, 'bench.cedar'), '@id("bench-sign")\npermit (principal, action == Action::"kms:Sign", resource is Key) when { resource has state && resource.state == "enabled" };\n');
+
+const AUDIT_OFF = 'audit: { enabled: false }';
+const AUDIT_FILE = `audit: { signing_key_path: ${auditKey}, checkpoint_interval: 60, sinks: [{ type: file, path: ${join(dir, 'audit', 'audit.log')} }] }`;
+const JWT_AUTHN = `authn: { type: jwt, issuer: https://bench-idp, audience: keyward, jwks_url: ${jwksUrl}, algorithms: [ES256] }`;
+const CEDAR = `authz: { pdp: { type: cedar, policies_path: ${policies}, schema_path: ${join(policies, 'keyward.cedarschema')}, watch: false } }`;
+
+const results: Record<string, unknown> = {};
+const line = (label: string, v: string) => console.log(`${label.padEnd(58)} ${v}`);
+const fmt = (r: Load) => `${r.rps.toFixed(0)} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms`;
+
+try {
+  console.log(`Keyward benchmark: ${DURATION}s per run, ${CONNECTIONS} connections, Node ${process.version}, ${(await import('node:os')).cpus().length} CPUs\n`);
+
+  // ---- issue 2: served ES256 signing vs raw crypto.sign for the same key; latency at 1,000 req/s
+  let s = await startServer('audit-off', `${AUDIT_OFF}\n${JWT_AUTHN}`);
+  await api(s, '/v1/keys/import', { key_id: 'bench-es256', key_type: 'EC-P256', private_key_pem: privateKey.export({ type: 'pkcs8', format: 'pem' }) });
+  const auth = { authorization: `Bearer ${s.token}`, 'content-type': 'application/json' };
+  const url = `${s.base}/v1/keys/bench-es256/sign`;
+  load({ url, headers: auth, body: signBody, duration: 2 });
+  const served = load({ url, headers: auth, body: signBody });
+  const fixed = load({ url, headers: auth, body: signBody, rate: 1000, connections: 16 });
+  const jwtBuiltin = load({ url, headers: { ...auth, authorization: `Bearer ${jwt}` }, body: signBody });
+  await s.stop();
+  const raw = rawRate(privateKey, message);
+  line('raw crypto.sign ES256 (same key, same process run)', `${raw.toFixed(0)} ops/s`);
+  line('served ES256 sign, bootstrap token, audit off', fmt(served));
+  line('  ratio served / raw (target >= 50%)', `${((served.rps / raw) * 100).toFixed(1)}%`);
+  line('served at a fixed 1,000 req/s (target p99 <= 5 ms)', fmt(fixed));
+  results['sign'] = { raw_ops: raw, served, fixed_1000: fixed, ratio: served.rps / raw };
+
+  // ---- issue 3: JWT caller with the builtin PDP, and with the embedded Cedar PDP, vs the bootstrap token
+  s = await startServer('cedar', `${AUDIT_OFF}\n${JWT_AUTHN}\n${CEDAR}`);
+  const cedar = load({ url: `${s.base}/v1/keys/bench-es256/sign`, headers: { authorization: `Bearer ${jwt}`, 'content-type': 'application/json' }, body: signBody });
+  await s.stop();
+  line('JWT caller + builtin PDP', fmt(jwtBuiltin));
+  line('  ratio JWT+builtin / bootstrap (target >= 85%)', `${((jwtBuiltin.rps / served.rps) * 100).toFixed(1)}%`);
+  line('JWT caller + embedded Cedar PDP', fmt(cedar));
+  line('  ratio JWT+Cedar / bootstrap (target >= 60%)', `${((cedar.rps / served.rps) * 100).toFixed(1)}%`);
+  results['authz'] = { jwt_builtin: jwtBuiltin, jwt_cedar: cedar, ratio_builtin: jwtBuiltin.rps / served.rps, ratio_cedar: cedar.rps / served.rps };
+
+  // ---- issue 4: the durable, signed, chained file sink vs audit off
+  s = await startServer('audit-file', AUDIT_FILE);
+  const audited = load({ url: `${s.base}/v1/keys/bench-es256/sign`, headers: { authorization: `Bearer ${s.token}`, 'content-type': 'application/json' }, body: signBody });
+  const auditedFixed = load({ url: `${s.base}/v1/keys/bench-es256/sign`, headers: { authorization: `Bearer ${s.token}`, 'content-type': 'application/json' }, body: signBody, rate: 1000, connections: 16 });
+
+  await s.stop();
+  line('served ES256 sign, audit to file (fsync, group commit)', fmt(audited));
+  line('  ratio audited / audit off (target >= 70%)', `${((audited.rps / served.rps) * 100).toFixed(1)}%`);
+  line('audited at a fixed 1,000 req/s', fmt(auditedFixed));
+  results['audit'] = { file: audited, file_fixed_1000: auditedFixed, ratio: audited.rps / served.rps };
+
+  s = await startServer('idp', AUDIT_OFF);
+  const client = idpClient(s);
+  const ccBody = 'grant_type=client_credentials';
+  const ccHeaders = { authorization: 'Basic ' + Buffer.from(`${client.id}:${client.secret}`).toString('base64'), 'content-type': 'application/x-www-form-urlencoded' };
+  load({ url: client.tokenUrl, headers: ccHeaders, body: ccBody, duration: 2 });
+  const kwTokens = load({ url: client.tokenUrl, headers: ccHeaders, body: ccBody });
+  await s.stop();
+  const barePort = await freePort();
+  const bare = spawn(NODE, [join(ROOT, 'bench', 'bare-oidc.ts'), String(barePort)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((r) => bare.stdout!.once('data', () => r()));
+  const bareHeaders = { authorization: 'Basic ' + Buffer.from('bench:bench-secret-0123456789').toString('base64'), 'content-type': 'application/x-www-form-urlencoded' };
+  const bareUrl = `http://127.0.0.1:${barePort}/token`;
+  load({ url: bareUrl, headers: bareHeaders, body: ccBody, duration: 2 });
+  const bareTokens = load({ url: bareUrl, headers: bareHeaders, body: ccBody });
+  bare.kill();
+  // ---- issue 5 (printed below): client-credentials issuance, Keyward's IdP (keys in the key service) vs bare oidc-provider
+  line('client-credentials tokens, Keyward IdP (ES256 in key service)', fmt(kwTokens));
+  line('client-credentials tokens, bare oidc-provider (in-memory)', fmt(bareTokens));
+  line('  ratio Keyward / bare (target >= 70%; absolute target 1,200/s)', `${((kwTokens.rps / bareTokens.rps) * 100).toFixed(1)}%`);
+  const logins = await argonRate();
+  line('password verifications/s, argon2id m=19456 KiB t=2 p=1', `${logins.toFixed(1)} /s (one core)`);
+  results['idp'] = { keyward: kwTokens, bare: bareTokens, ratio: kwTokens.rps / bareTokens.rps, argon2_verifications_per_s: logins };
+
+  writeFileSync(join(ROOT, 'bench', 'last-results.json'), JSON.stringify({ at: new Date().toISOString(), node: process.version, duration_s: DURATION, connections: CONNECTIONS, ...results }, null, 2) + '\n');
+  console.log('\nfigures written to bench/last-results.json');
+} finally {
+  jwksServer.close();
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** The dev realm's quickstart client, whose secret the server printed with the bootstrap token. */
+function idpClient(s: Server): { id: string; secret: string; tokenUrl: string } {
+  if (!s.client) throw new Error('the dev server printed no identity provider client');
+  return { ...s.client, tokenUrl: `${s.base}/realms/keyward/protocol/openid-connect/token` };
+}
+
+async function argonRate(): Promise<number> {
+  const opts = { memoryCost: 19456, timeCost: 2, parallelism: 1 };
+  const h = await argonHash('correct horse battery staple', opts);
+  let n = 0;
+  const end = performance.now() + 3000;
+  while (performance.now() < end) {
+    await argonVerify(h, 'correct horse battery staple');
+    n++;
+  }
+  return n / 3;
+}
