@@ -126,12 +126,18 @@ try {
   const fixed = load({ url, headers: auth, body: signBody, rate: 1000, connections: 16 });
   const jwtBuiltin = load({ url, headers: { ...auth, authorization: `Bearer ${jwt}` }, body: signBody });
   await s.stop();
+  const ceilingPort = await freePort();
+  const ceilingProc = spawn(NODE, [join(ROOT, 'bench', 'ceiling.ts'), String(ceilingPort)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((r) => ceilingProc.stdout!.once('data', () => r()));
+  const ceiling = load({ url: `http://127.0.0.1:${ceilingPort}/sign`, headers: { 'content-type': 'application/json' }, body: signBody });
+  ceilingProc.kill();
   const raw = rawRate(privateKey, message);
   line('raw crypto.sign ES256 (same key, same process run)', `${raw.toFixed(0)} ops/s`);
+  line('reference: bare Fastify route doing the same sign', `${fmt(ceiling)}  (${((ceiling.rps / raw) * 100).toFixed(1)}% of raw)`);
   line('served ES256 sign, bootstrap token, audit off', fmt(served));
   line('  ratio served / raw (target >= 50%)', `${((served.rps / raw) * 100).toFixed(1)}%`);
   line('served at a fixed 1,000 req/s (target p99 <= 5 ms)', fmt(fixed));
-  results['sign'] = { raw_ops: raw, served, fixed_1000: fixed, ratio: served.rps / raw };
+  results['sign'] = { raw_ops: raw, bare_fastify_reference: ceiling, served, fixed_1000: fixed, ratio: served.rps / raw };
 
   // ---- issue 3: JWT caller with the builtin PDP, and with the embedded Cedar PDP, vs the bootstrap token
   s = await startServer('cedar', `${AUDIT_OFF}\n${JWT_AUTHN}\n${CEDAR}`);

@@ -39,13 +39,29 @@ export class Metrics implements KeyMetrics {
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'keyward_' });
   }
 
+  // Label children are cached: prom-client hashes the label set on every call otherwise, on the hot path.
+  readonly #httpChildren = new Map<string, { count: { inc(): void }; latency: { observe(v: number): void } }>();
+  readonly #keyOpChildren = new Map<string, { inc(): void }>();
+
   httpRequest(method: string, route: string, status: number, seconds: number): void {
-    const labels = { method, route, status: String(status) };
-    this.#requests.inc(labels);
-    this.#latency.observe(labels, seconds);
+    const k = `${method} ${route} ${status}`;
+    let c = this.#httpChildren.get(k);
+    if (!c) {
+      const labels = { method, route, status: String(status) };
+      c = { count: this.#requests.labels(labels), latency: this.#latency.labels(labels) };
+      this.#httpChildren.set(k, c);
+    }
+    c.count.inc();
+    c.latency.observe(seconds);
   }
 
   keyOperation(operation: string, keyType: string, outcome: 'success' | 'denied' | 'error'): void {
-    this.#keyOps.inc({ operation, key_type: keyType, outcome });
+    const k = `${operation} ${keyType} ${outcome}`;
+    let c = this.#keyOpChildren.get(k);
+    if (!c) {
+      c = this.#keyOps.labels({ operation, key_type: keyType, outcome });
+      this.#keyOpChildren.set(k, c);
+    }
+    c.inc();
   }
 }

@@ -1,0 +1,13 @@
+// Reference point, not Keyward: the same ES256 signature behind a bare Fastify route (no auth, no audit,
+// no metrics), to show what the HTTP stack alone costs on this machine. argv[2]: port.
+import { generateKeyPairSync, sign } from 'node:crypto';
+import Fastify from 'fastify';
+
+const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+const app = Fastify();
+app.post('/sign', async (req) => {
+  const message = Buffer.from((req.body as { message: string }).message, 'base64');
+  return { signature: sign('sha256', message, privateKey).toString('base64') };
+});
+await app.listen({ host: '127.0.0.1', port: Number(process.argv[2]) });
+process.stdout.write('ready\n');
