@@ -1,13 +1,16 @@
 // Configuration fragment for authentication. No secret has a default: secrets live in environment
 // variables named here (hash_env, token_hash_env), as sha256:<hex> fingerprints.
 import { z } from 'zod';
+import { parseDurationMs } from '../config/duration.ts';
 
-const DURATION_RE = /^(\d+)(ms|s|m|h)$/;
-/** Seconds as a number, or "500ms", "60s", "10m", "1h". Parsed to seconds. */
-export const duration = z.union([z.number().nonnegative(), z.string().regex(DURATION_RE, 'a duration like 60s, 10m or 1h')]).transform((v) => {
-  if (typeof v === 'number') return v;
-  const [, n, unit] = DURATION_RE.exec(v)!;
-  return Number(n) * { ms: 0.001, s: 1, m: 60, h: 3600 }[unit as 'ms' | 's' | 'm' | 'h'];
+/** Seconds as a number, or "500ms", "60s", "10m", "1h" (the one duration syntax of src/config/duration.ts), in seconds. */
+export const duration = z.union([z.number().nonnegative(), z.string()]).transform((v, ctx) => {
+  const ms = parseDurationMs(v);
+  if (ms === undefined) {
+    ctx.addIssue({ code: 'custom', message: 'a duration like 60s, 10m or 1h' });
+    return z.NEVER;
+  }
+  return ms / 1000;
 });
 
 /** Asymmetric JWS algorithms only; `none` and HS* cannot even be written here. */
