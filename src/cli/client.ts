@@ -43,9 +43,10 @@ export function reportError(e: unknown, io: CliIo): number {
     if (e.status === 503) return EXIT.unavailable;
     return EXIT.failure;
   }
-  const code = (e as { cause?: { code?: string } }).cause?.code;
-  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND') {
-    io.err(`error: cannot reach the server (${code}); set --addr or KEYWARD_ADDR`);
+  // fetch reports every network-level failure as a TypeError with the reason as its cause.
+  if (e instanceof TypeError && (e as { cause?: unknown }).cause !== undefined) {
+    const cause = (e as { cause: { code?: string; message?: string } }).cause;
+    io.err(`error: cannot reach the server (${cause.code ?? cause.message ?? 'network error'}); set --addr or KEYWARD_ADDR`);
     return EXIT.unavailable;
   }
   io.err(`error: ${(e as Error).message}`);
