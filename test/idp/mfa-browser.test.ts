@@ -42,6 +42,10 @@ describe('idp: TOTP second factor in headless Chromium', { skip: existsSync(CHRO
     await page.waitForURL(/\/totp$/);
     const secret = (await page.locator('#totp-secret').textContent())!.trim();
     assert.match((await page.locator('#otpauth-uri').textContent())!, /^otpauth:\/\/totp\//);
+    // The QR code renders (the CSP allows it) and is described for screen readers.
+    const qr = page.locator('#totp-qr');
+    assert.ok((await qr.evaluate((img) => { const i = img as unknown as { complete: boolean; naturalWidth: number }; return i.complete ? i.naturalWidth : 0; })) > 0, 'the QR code image renders');
+    assert.match((await qr.getAttribute('alt'))!, /QR code/);
     const code = new TOTP({ secret: Secret.fromBase32(secret), digits: 6, period: 30 }).generate();
     await page.getByLabel(/6-digit code/).fill(code);
     await page.getByRole('button', { name: 'Verify' }).click();
