@@ -79,6 +79,8 @@ export const idpConfigSchema = z
     proxy: z.boolean().default(false),
     /** Expired provider artefacts are deleted this often. */
     sweep_interval_seconds: z.number().int().min(1).default(300),
+    /** How often the signing keys are re-read from the key service, so a rotation there is picked up (with overlap). */
+    signing_key_refresh_seconds: z.number().int().min(1).default(10),
     realms: z.array(idpRealmConfigSchema).min(1),
   })
   .strict()

@@ -29,6 +29,8 @@ export interface IdpDeps {
   logger?: IdpLogger | undefined;
   /** Prometheus registry to add the idp counters to (a private one otherwise). */
   metrics?: Registry | undefined;
+  /** Subscribes to changes of the signing keys (e.g. a rotation in the key service) so they apply at once. */
+  signingKeyChanges?: ((listener: () => void) => () => void) | undefined;
   /** For KEYWARD_IDP_COOKIE_KEYS; process.env by default. */
   env?: NodeJS.ProcessEnv | undefined;
 }
@@ -37,6 +39,8 @@ export interface Idp {
   realms: Map<string, RealmRuntime>;
   telemetry: IdpTelemetry;
   sweep(): Promise<number>;
+  /** Re-reads the signing keys now; true when they changed and the providers were rebuilt. */
+  refreshSigningKeys(): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -62,12 +66,39 @@ export async function createIdp(deps: IdpDeps): Promise<Idp> {
     db: deps.db,
   });
   const realms = new Map<string, RealmRuntime>();
-  for (const realm of deps.config.realms) {
-    realms.set(realm.name, await createRealmRuntime({ config: deps.config, realm, db: deps.db, signer: deps.signer, audit: deps.audit, telemetry, cookieKeys: keys }));
-  }
+  const build = async () => {
+    for (const realm of deps.config.realms) {
+      realms.set(realm.name, await createRealmRuntime({ config: deps.config, realm, db: deps.db, signer: deps.signer, audit: deps.audit, telemetry, cookieKeys: keys }));
+    }
+  };
+  await build();
   const timer = setInterval(() => void sweepExpired(deps.db).catch(() => {}), deps.config.sweep_interval_seconds * 1000);
   timer.unref();
-  return { realms, telemetry, sweep: () => sweepExpired(deps.db), close: async () => clearInterval(timer) };
+  // A rotation in the key service changes the set of signing keys: the providers are rebuilt (state lives in the
+  // store, so nothing is lost); the new version signs, and every version not destroyed stays in certs.
+  let kids = (await deps.signer.keys()).map((k) => k.kid).join(' ');
+  const refresh = async () => {
+    const now = (await deps.signer.keys()).map((k) => k.kid).join(' ');
+    if (now === kids) return false;
+    await build();
+    kids = now;
+    deps.logger?.info({ kids: now.split(' ') }, 'identity provider signing keys changed; providers rebuilt');
+    return true;
+  };
+  const keyTimer = setInterval(() => void refresh().catch(() => {}), deps.config.signing_key_refresh_seconds * 1000);
+  keyTimer.unref();
+  const unsubscribe = deps.signingKeyChanges?.(() => void refresh().catch(() => {}));
+  return {
+    realms,
+    telemetry,
+    sweep: () => sweepExpired(deps.db),
+    refreshSigningKeys: refresh,
+    close: async () => {
+      clearInterval(timer);
+      clearInterval(keyTimer);
+      unsubscribe?.();
+    },
+  };
 }
 
 function refuse(reply: FastifyReply, idp: Idp, realm: string, u: UnsupportedFeature, opts: { browser: boolean; detail?: string | undefined; req: FastifyRequest; clientId?: string | undefined; event?: 'unsupported_request' | 'admin_unsupported' | 'invalid_redirect_or_client' | 'invalid_request' }) {

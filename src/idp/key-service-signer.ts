@@ -9,6 +9,7 @@ import type { TokenSigner, TokenSigningAlg, TokenSigningKey } from './signing.ts
 const KEY_TYPES: Record<TokenSigningAlg, KeyType> = { ES256: 'EC-P256', RS256: 'RSA-2048' };
 
 export const idpSigningKeyId = (alg: TokenSigningAlg) => `keyward-idp-${alg.toLowerCase()}`;
+export const isIdpSigningKey = (id: string) => (Object.keys(KEY_TYPES) as TokenSigningAlg[]).some((a) => idpSigningKeyId(a) === id);
 
 const idpContext = (): OperationContext => ({
   principal: { id: 'keyward-idp', type: 'service', authMethod: 'internal', permissions: [], attributes: {} },

@@ -11,7 +11,7 @@ import type { Store } from '../store/types.ts';
 import { breakGlassRoutes } from './break-glass.ts';
 import { idpConfigSchema, type IdpConfig } from './config.ts';
 import { idpPlugin } from './index.ts';
-import { KeyServiceTokenSigner } from './key-service-signer.ts';
+import { KeyServiceTokenSigner, isIdpSigningKey } from './key-service-signer.ts';
 import { applyRealmFile } from './realm-file.ts';
 import { migrateIdp } from './store/migrations.ts';
 
@@ -101,7 +101,8 @@ export async function mountIdp(deps: {
     devClient = { clientId: DEV_CLIENT_ID, secret, tokenUrl: `${deps.config.base_url}/realms/${realm.name}/protocol/openid-connect/token` };
   }
 
-  const plugin = idpPlugin({ config: deps.config, db: deps.store.kysely, dialect: deps.store.dialect, signer, audit: deps.audit, metrics: deps.metrics, logger: deps.logger, env });
+  const signingKeyChanges = (listener: () => void) => deps.keys.onKeyChange((id) => isIdpSigningKey(id) && listener());
+  const plugin = idpPlugin({ config: deps.config, db: deps.store.kysely, dialect: deps.store.dialect, signer, audit: deps.audit, metrics: deps.metrics, logger: deps.logger, env, signingKeyChanges });
   return {
     devClient,
     plugin: async (app) => {

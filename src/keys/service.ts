@@ -81,6 +81,7 @@ const materialAad = (id: string, version: number) => `keyward:key:${id}:v${versi
 export class KeyService {
   readonly #d: KeyServiceDeps;
   readonly #cache: KeyCache;
+  readonly #listeners = new Set<(keyId: string) => void>();
 
   constructor(deps: KeyServiceDeps) {
     this.#d = deps;
@@ -88,6 +89,22 @@ export class KeyService {
     deps.seal.onSealChange((sealed) => {
       if (sealed) this.#cache.dropAllMaterial();
     });
+  }
+
+  /** Called after every committed write to a key on this instance (other instances notice through the cache TTL). */
+  onKeyChange(listener: (keyId: string) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #changed(id: string): void {
+    for (const l of this.#listeners) {
+      try {
+        l(id);
+      } catch {
+        // A listener's failure is its own; the write has committed.
+      }
+    }
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -140,6 +157,7 @@ export class KeyService {
         { overwrite: k.overwrite, guard: this.#guard(ctx, eventType, action, { fingerprint: fp, overwrite: k.overwrite }) },
       );
       this.#cache.invalidate(k.id);
+      this.#changed(k.id);
       return this.describe(record.id);
     } catch (e) {
       if (e instanceof StoreConflictError && e.reason === 'key_exists') throw keyExists(k.id);
@@ -437,7 +455,10 @@ export class KeyService {
 
   async #mutate(id: string, write: () => Promise<KeyRecord>): Promise<KeyRecord> {
     try {
-      return await write();
+      const record = await write();
+      this.#cache.invalidate(id);
+      this.#changed(id);
+      return record;
     } catch (e) {
       if (e instanceof StoreConflictError && (e.reason === 'revision_mismatch' || e.reason === 'not_found')) {
         throw e.reason === 'not_found' ? keyNotFound(id) : concurrentModification(id);

@@ -91,3 +91,56 @@ describe('identity provider tokens at the key API (dev mode)', () => {
     assert.equal(denied.status, 401);
   });
 });
+
+describe('identity provider signing key rotation', () => {
+  test('a rotation in the key service applies at once; certs keep the old version for tokens already issued', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'keyward-idp-rotate-'));
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const { generateSigningKeyFile } = await import('../../src/audit/keys.ts');
+    await generateSigningKeyFile(join(dir, 'audit.pem'));
+    const kw = await createKeyward(parseConfig({
+      mode: 'dev',
+      server: { port },
+      storage: { type: 'sqlite', path: join(dir, 'kw.db') },
+      seal: { dev_unseal_file: join(dir, 'unseal.json') },
+      audit: { signing_key_path: join(dir, 'audit.pem'), sinks: [{ type: 'file', path: join(dir, 'audit.log') }] },
+    }), { logger: pino({ level: 'silent' }) });
+    try {
+      await kw.app.listen({ host: '127.0.0.1', port });
+      const client = kw.devClient!;
+      const token = async () => {
+        const r = await fetch(client.tokenUrl, {
+          method: 'POST',
+          headers: { authorization: 'Basic ' + Buffer.from(`${client.clientId}:${client.secret}`).toString('base64'), 'content-type': 'application/x-www-form-urlencoded' },
+          body: 'grant_type=client_credentials',
+        });
+        assert.equal(r.status, 200);
+        return ((await r.json()) as { access_token: string }).access_token;
+      };
+      const before = await token();
+      const kidBefore = decodeProtectedHeader(before).kid!;
+      assert.match(kidBefore, /:v1$/);
+      const rotated = await fetch(`${base}/v1/keys/keyward-idp-es256/rotate`, { method: 'POST', headers: { authorization: `Bearer ${kw.devToken}` } });
+      assert.equal(rotated.status, 200);
+      let after = await token();
+      for (let i = 0; i < 20 && decodeProtectedHeader(after).kid === kidBefore; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        after = await token();
+      }
+      assert.match(decodeProtectedHeader(after).kid!, /:v2$/);
+      const jwks = createRemoteJWKSet(new URL(`${base}/realms/keyward/protocol/openid-connect/certs`));
+      const issuer = `${base}/realms/keyward`;
+      await jwtVerify(before, jwks, { issuer });
+      await jwtVerify(after, jwks, { issuer });
+      // And the key API still accepts both.
+      for (const t of [before, after]) {
+        const r = await fetch(`${base}/v1/keys`, { headers: { authorization: `Bearer ${t}` } });
+        assert.equal(r.status, 200);
+      }
+    } finally {
+      await kw.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
