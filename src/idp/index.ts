@@ -12,7 +12,7 @@ import { profileDocument, profileErrorBody, UNSUPPORTED, type UnsupportedFeature
 import { createRealmRuntime, errorPageHtml, type RealmRuntime } from './provider.ts';
 import type { TokenSigner } from './signing.ts';
 import { sweepExpired } from './store/adapter.ts';
-import { ensureSetting } from './store/directory.ts';
+import { ensureSetting, type SecretBox } from './store/directory.ts';
 import { migrateIdp, type IdpDialect } from './store/migrations.ts';
 import { IdpTelemetry, type IdpLogger } from './telemetry.ts';
 import { PAGE_HEADERS } from './views.ts';
@@ -29,6 +29,8 @@ export interface IdpDeps {
   logger?: IdpLogger | undefined;
   /** Prometheus registry to add the idp counters to (a private one otherwise). */
   metrics?: Registry | undefined;
+  /** Seals TOTP seeds at rest; Keyward's server passes one backed by the key service. */
+  secretBox?: SecretBox | undefined;
   /** Subscribes to changes of the signing keys (e.g. a rotation in the key service) so they apply at once. */
   signingKeyChanges?: ((listener: () => void) => () => void) | undefined;
   /** For KEYWARD_IDP_COOKIE_KEYS; process.env by default. */
@@ -68,7 +70,7 @@ export async function createIdp(deps: IdpDeps): Promise<Idp> {
   const realms = new Map<string, RealmRuntime>();
   const build = async () => {
     for (const realm of deps.config.realms) {
-      realms.set(realm.name, await createRealmRuntime({ config: deps.config, realm, db: deps.db, signer: deps.signer, audit: deps.audit, telemetry, cookieKeys: keys }));
+      realms.set(realm.name, await createRealmRuntime({ config: deps.config, realm, db: deps.db, signer: deps.signer, audit: deps.audit, telemetry, cookieKeys: keys, secretBox: deps.secretBox }));
     }
   };
   await build();

@@ -5,6 +5,7 @@ import { jwtKid, publicKeyJwk } from '../keys/crypto/index.ts';
 import type { KeyService, KeyView } from '../keys/service.ts';
 import type { KeyType } from '../keys/types.ts';
 import type { TokenSigner, TokenSigningAlg, TokenSigningKey } from './signing.ts';
+import type { SecretBox } from './store/directory.ts';
 
 const KEY_TYPES: Record<TokenSigningAlg, KeyType> = { ES256: 'EC-P256', RS256: 'RSA-2048' };
 
@@ -16,6 +17,26 @@ const idpContext = (): OperationContext => ({
   requestId: crypto.randomUUID(),
 });
 
+/** AES key that seals the directory's readable secrets (TOTP seeds). */
+export const IDP_SECRETS_KEY = 'keyward-idp-secrets';
+const SEALED_PREFIX = 'kw1:';
+
+/** A SecretBox over the key service: encrypt/decrypt with IDP_SECRETS_KEY, the context as associated data. */
+export function keyServiceSecretBox(keys: KeyService): SecretBox {
+  return {
+    async seal(context, plaintext) {
+      const r = await keys.encrypt(idpContext(), IDP_SECRETS_KEY, { plaintext: Buffer.from(plaintext, 'utf8'), aad: Buffer.from(context, 'utf8') });
+      return SEALED_PREFIX + r.ciphertext.toString('base64');
+    },
+    async open(context, sealed) {
+      // Seeds written before sealing existed are read as they are and sealed on their next write.
+      if (!sealed.startsWith(SEALED_PREFIX)) return sealed;
+      const r = await keys.decrypt(idpContext(), IDP_SECRETS_KEY, { ciphertext: Buffer.from(sealed.slice(SEALED_PREFIX.length), 'base64'), aad: Buffer.from(context, 'utf8') });
+      return r.plaintext.toString('utf8');
+    },
+  };
+}
+
 export class KeyServiceTokenSigner implements TokenSigner {
   readonly #keys: KeyService;
 
@@ -23,11 +44,14 @@ export class KeyServiceTokenSigner implements TokenSigner {
     this.#keys = keys;
   }
 
-  /** Creates the signing keys on first start (needs the key service unsealed). */
+  /** Creates the signing keys and the secrets key on first start (needs the key service unsealed). */
   async ensureKeys(): Promise<void> {
     for (const alg of Object.keys(KEY_TYPES) as TokenSigningAlg[]) {
       if (await this.#keys.peek(idpSigningKeyId(alg))) continue;
       await this.#keys.create(idpContext(), { id: idpSigningKeyId(alg), type: KEY_TYPES[alg], labels: { 'keyward.dev/owner': 'idp' }, description: `identity provider ${alg} token signing key` });
+    }
+    if (!(await this.#keys.peek(IDP_SECRETS_KEY))) {
+      await this.#keys.create(idpContext(), { id: IDP_SECRETS_KEY, type: 'AES-256-GCM', labels: { 'keyward.dev/owner': 'idp' }, description: 'identity provider secrets at rest (TOTP seeds)' });
     }
   }
 

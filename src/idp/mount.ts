@@ -11,7 +11,7 @@ import type { Store } from '../store/types.ts';
 import { breakGlassRoutes } from './break-glass.ts';
 import { idpConfigSchema, type IdpConfig } from './config.ts';
 import { idpPlugin } from './index.ts';
-import { KeyServiceTokenSigner, isIdpSigningKey } from './key-service-signer.ts';
+import { KeyServiceTokenSigner, isIdpSigningKey, keyServiceSecretBox } from './key-service-signer.ts';
 import { applyRealmFile } from './realm-file.ts';
 import { migrateIdp } from './store/migrations.ts';
 
@@ -102,7 +102,7 @@ export async function mountIdp(deps: {
   }
 
   const signingKeyChanges = (listener: () => void) => deps.keys.onKeyChange((id) => isIdpSigningKey(id) && listener());
-  const plugin = idpPlugin({ config: deps.config, db: deps.store.kysely, dialect: deps.store.dialect, signer, audit: deps.audit, metrics: deps.metrics, logger: deps.logger, env, signingKeyChanges });
+  const plugin = idpPlugin({ config: deps.config, db: deps.store.kysely, dialect: deps.store.dialect, signer, audit: deps.audit, metrics: deps.metrics, logger: deps.logger, env, signingKeyChanges, secretBox: keyServiceSecretBox(deps.keys) });
   return {
     devClient,
     plugin: async (app) => {

@@ -10,7 +10,7 @@ import type { IdpConfig, IdpRealmConfig } from './config.ts';
 import { classifyProviderError, profileErrorBody, SCOPE_CLAIMS, STANDARD_SCOPES } from './profile.ts';
 import { externalSigningKeys, type TokenSigner } from './signing.ts';
 import { createAdapterFactory } from './store/adapter.ts';
-import { Directory, type IdpClient, type IdpUser } from './store/directory.ts';
+import { Directory, type IdpClient, type IdpUser, type SecretBox } from './store/directory.ts';
 import type { IdpTelemetry } from './telemetry.ts';
 import { escapeHtml, PAGE_HEADERS, renderPage } from './views.ts';
 
@@ -36,6 +36,8 @@ export interface RealmDeps {
   audit: AuditRecorder;
   telemetry: IdpTelemetry;
   cookieKeys: string[];
+  /** Seals TOTP seeds at rest (the key service in a server; absent in offline tools and unit tests). */
+  secretBox?: SecretBox | undefined;
 }
 
 export function permissionsFor(realm: IdpRealmConfig, roles: string[]): string[] {
@@ -98,7 +100,7 @@ async function verifyClientSecret(hash: string, presented: string): Promise<bool
 export async function createRealmRuntime(deps: RealmDeps): Promise<RealmRuntime> {
   const { config, realm, db, signer, telemetry } = deps;
   const issuer = `${config.base_url}/realms/${realm.name}`;
-  const directory = new Directory(db, realm.name);
+  const directory = new Directory(db, realm.name, deps.secretBox);
   const resource = realm.access_token_resource;
   const customScopes = realm.custom_scopes.map((s) => s.name);
   const keys = await externalSigningKeys(signer);

@@ -81,12 +81,27 @@ function toClient(r: any): IdpClient {
   return { ...m, clientId: r.client_id, enabled: bool(r.enabled), secretHash: r.secret_hash ?? null };
 }
 
+/**
+ * Encrypts secrets the directory must be able to read back (TOTP seeds) with a key that lives in the key service.
+ * `context` is bound to the ciphertext, so a sealed seed copied to another user does not open.
+ */
+export interface SecretBox {
+  seal(context: string, plaintext: string): Promise<string>;
+  open(context: string, sealed: string): Promise<string>;
+}
+
 export class Directory {
   readonly db: Kysely<any>;
   readonly realm: string;
-  constructor(db: Kysely<any>, realm: string) {
+  readonly #box: SecretBox | undefined;
+  constructor(db: Kysely<any>, realm: string, box?: SecretBox) {
     this.db = db;
     this.realm = realm;
+    this.#box = box;
+  }
+
+  #totpContext(userId: string): string {
+    return `idp-totp:${this.realm}:${userId}`;
   }
 
   // Users
@@ -212,10 +227,13 @@ export class Directory {
       .where('user_id', '=', userId)
       .where('kind', '=', 'totp')
       .executeTakeFirst();
-    return r ? { secret: r.secret, confirmed: bool(r.confirmed), lastStep: r.last_step == null ? null : Number(r.last_step) } : undefined;
+    if (!r) return undefined;
+    const secret = this.#box ? await this.#box.open(this.#totpContext(userId), r.secret) : r.secret;
+    return { secret, confirmed: bool(r.confirmed), lastStep: r.last_step == null ? null : Number(r.last_step) };
   }
   async putTotp(userId: string, e: TotpEnrolment): Promise<void> {
-    const values = { secret: e.secret, confirmed: e.confirmed ? 1 : 0, last_step: e.lastStep };
+    const secret = this.#box ? await this.#box.seal(this.#totpContext(userId), e.secret) : e.secret;
+    const values = { secret, confirmed: e.confirmed ? 1 : 0, last_step: e.lastStep };
     await this.db
       .insertInto('idp_mfa')
       .values({ realm: this.realm, user_id: userId, kind: 'totp', created_at: now(), ...values })
