@@ -120,6 +120,28 @@ describe('idp: authorization code + PKCE through the login form (openid-client)'
     assert.match(at, /\/login\//);
   });
 
+  it('introspection reports a live token as active and a revoked one as inactive', async () => {
+    const r = await login(new Agent(), 'alice', SECRETS.ALICE_PW);
+    assert.ok(r.tokens, r.page);
+    const live = await oidc.tokenIntrospection(config, r.tokens.access_token);
+    assert.equal(live.active, true);
+    assert.equal(live.sub, 'u-alice');
+    await oidc.tokenRevocation(config, r.tokens.access_token);
+    assert.equal((await oidc.tokenIntrospection(config, r.tokens.access_token)).active, false);
+    await assert.rejects(oidc.fetchUserInfo(config, r.tokens.access_token, 'u-alice'));
+  });
+
+  it('step-up: acr_values=aal2 on a password-only session asks again instead of issuing a code', async () => {
+    const a = new Agent();
+    assert.ok((await login(a, 'alice', SECRETS.ALICE_PW)).tokens);
+    const verifier = oidc.randomPKCECodeVerifier();
+    const silent = oidc.buildAuthorizationUrl(config, { redirect_uri: redirect, scope: 'openid', code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' });
+    assert.ok((await a.follow(silent.href, env.base)).url.startsWith(redirect), 'the aal1 session is reused silently');
+    const stepUp = oidc.buildAuthorizationUrl(config, { redirect_uri: redirect, scope: 'openid', acr_values: 'aal2', code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' });
+    const { url: at } = await a.follow(stepUp.href, env.base);
+    assert.match(at, /\/login\//, 'a higher level was requested: no code without a new interaction');
+  });
+
   it('refuses disabled and unknown users with the same neutral message', async () => {
     const disabled = await login(new Agent(), 'carol', SECRETS.CAROL_PW);
     const unknown = await login(new Agent(), 'nobody', 'whatever');
