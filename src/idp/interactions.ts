@@ -1,8 +1,9 @@
 // Login, TOTP and enrolment pages for oidc-provider interactions. Forms work without JavaScript, carry a
 // CSRF token bound to the interaction, and never tell whether an account exists.
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { verify as argonVerify } from '@node-rs/argon2';
+import { hash as argonHash, verify as argonVerify } from '@node-rs/argon2';
+import { argonOptions } from './realm-file.ts';
 import { Secret, TOTP } from 'otpauth';
 import QRCode from 'qrcode';
 import type { RealmRuntime } from './provider.ts';
@@ -154,8 +155,11 @@ export async function submitLogin(c: InteractionContext, req: IncomingMessage, r
   };
   if (throttle.isLocked(accountKey) || throttle.isLocked(ipKey)) return fail('locked');
   const user = await rt.directory.findUserByUsername(username);
-  // Verify against a hash even for unknown users would cost time; instead all failures look the same.
-  const ok = !!user?.passwordHash && (await argonVerify(user.passwordHash, password).catch(() => false));
+  // Unknown users (and users without a password) are checked against a decoy hash with the same parameters, so
+  // the answer takes as long as for a real account: no enumeration by timing either.
+  const hashToCheck = user?.passwordHash ?? (await decoyHash(rt));
+  const verified = await argonVerify(hashToCheck, password).catch(() => false);
+  const ok = !!user?.passwordHash && verified;
   if (!user || !ok) return fail('bad_credentials');
   if (!user.enabled) return fail('disabled');
   throttle.reset(accountKey);
@@ -166,6 +170,18 @@ export async function submitLogin(c: InteractionContext, req: IncomingMessage, r
     return void res.end();
   }
   await finish(c, req, res, details, { accountId: user.id, acr: 'aal1', amr: ['pwd'], ts: Math.floor(Date.now() / 1000) });
+}
+
+const decoys = new Map<string, Promise<string>>();
+function decoyHash(rt: RealmRuntime): Promise<string> {
+  const a = rt.config.argon2;
+  const k = `${a.memory_kib}:${a.iterations}:${a.parallelism}`;
+  let h = decoys.get(k);
+  if (!h) {
+    h = argonHash(randomBytes(32).toString('base64'), argonOptions(a));
+    decoys.set(k, h);
+  }
+  return h;
 }
 
 async function pendingUser(c: InteractionContext, details: any): Promise<IdpUser | undefined> {
