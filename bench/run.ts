@@ -108,6 +108,7 @@ const AUDIT_OFF = 'audit: { enabled: false }';
 const AUDIT_FILE = `audit: { signing_key_path: ${auditKey}, checkpoint_interval: 60, sinks: [{ type: file, path: ${join(dir, 'audit', 'audit.log')} }] }`;
 const JWT_AUTHN = `authn: { type: jwt, issuer: https://bench-idp, audience: keyward, jwks_url: ${jwksUrl}, algorithms: [ES256] }`;
 const CEDAR = `authz: { pdp: { type: cedar, policies_path: ${policies}, schema_path: ${join(policies, 'keyward.cedarschema')}, watch: false } }`;
+const CEDAR_CACHED = CEDAR.replace('watch: false', 'watch: false, decision_cache_seconds: 1');
 
 const results: Record<string, unknown> = {};
 const line = (label: string, v: string) => console.log(`${label.padEnd(58)} ${v}`);
@@ -147,7 +148,12 @@ try {
   line('  ratio JWT+builtin / bootstrap (target >= 85%)', `${((jwtBuiltin.rps / served.rps) * 100).toFixed(1)}%`);
   line('JWT caller + embedded Cedar PDP', fmt(cedar));
   line('  ratio JWT+Cedar / bootstrap (target >= 60%)', `${((cedar.rps / served.rps) * 100).toFixed(1)}%`);
-  results['authz'] = { jwt_builtin: jwtBuiltin, jwt_cedar: cedar, ratio_builtin: jwtBuiltin.rps / served.rps, ratio_cedar: cedar.rps / served.rps };
+  s = await startServer('cedar-cached', `${AUDIT_OFF}\n${JWT_AUTHN}\n${CEDAR_CACHED}`);
+  const cedarCached = load({ url: `${s.base}/v1/keys/bench-es256/sign`, headers: { authorization: `Bearer ${jwt}`, 'content-type': 'application/json' }, body: signBody });
+  await s.stop();
+  line('JWT caller + Cedar PDP, decision_cache_seconds: 1', fmt(cedarCached));
+  line('  ratio JWT+Cedar(cached) / bootstrap', `${((cedarCached.rps / served.rps) * 100).toFixed(1)}%`);
+  results['authz'] = { jwt_builtin: jwtBuiltin, jwt_cedar: cedar, jwt_cedar_cached: cedarCached, ratio_builtin: jwtBuiltin.rps / served.rps, ratio_cedar: cedar.rps / served.rps, ratio_cedar_cached: cedarCached.rps / served.rps };
 
   // ---- issue 4: the durable, signed, chained file sink vs audit off
   s = await startServer('audit-file', AUDIT_FILE);

@@ -13,6 +13,12 @@ export const pdpConfigSchema = z.discriminatedUnion('type', [
       schema_path: z.string().min(1).optional(),
       /** Reload policies and schema when the files change. */
       watch: z.boolean().default(true),
+      /**
+       * Seconds a decision is reused for an identical request (same principal and attributes, action, resource
+       * and its state/labels, source address and user agent; request_time excluded). 0 (default) disables it.
+       * Only for policies that do not depend on the time of the request.
+       */
+      decision_cache_seconds: z.number().min(0).max(60).default(0),
     })
     .strict(),
   z

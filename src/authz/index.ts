@@ -26,7 +26,7 @@ export async function createPdp(cfg: AuthzConfig, deps: PdpDeps): Promise<Pdp> {
       return new BuiltinPdp();
     case 'cedar':
       try {
-        return await CedarPdp.create({ policiesPath: pdp.policies_path, schemaPath: pdp.schema_path, watch: pdp.watch, logger: deps.logger });
+        return await CedarPdp.create({ policiesPath: pdp.policies_path, schemaPath: pdp.schema_path, watch: pdp.watch, logger: deps.logger, decisionCacheSeconds: pdp.decision_cache_seconds });
       } catch (err) {
         throw new Error(`authz.pdp (cedar): ${(err as Error).message}`);
       }

@@ -176,3 +176,25 @@ test('keyward pdp serve: the Cedar engine over HTTP, used by the http PDP', asyn
   assert.match(out[0]!, /PDP listening on http:\/\/127\.0\.0\.1:\d+/);
   assert.equal(await pdpCli(['serve'], io), 2);
 });
+
+test('cedar decision cache (opt-in): reuses identical decisions, never across state, principal or policy changes', async () => {
+  const d = mkdtempSync(join(tmpdir(), 'keyward-cedar-cache-'));
+  cpSync(POLICIES, d, { recursive: true });
+  const pdp = await createPdp(authzConfigSchema.parse({ pdp: { type: 'cedar', policies_path: d, schema_path: join(d, 'keyward.cedarschema'), watch: false, decision_cache_seconds: 60 } }), { logger });
+  try {
+    const allowed = req(svc, 'kms:Sign', key('k1', 'enabled', 'payments'));
+    assert.equal((await pdp.decide(allowed)).allowed, true);
+    assert.equal((await pdp.decide({ ...allowed, requestId: 'other', context: { ...allowed.context, request_time: '2030-01-01T00:00:05Z' } })).allowed, true);
+    // The key was disabled: its state is part of the request, so the cached allow does not apply.
+    assert.equal((await pdp.decide(req(svc, 'kms:Sign', key('k1', 'disabled', 'payments')))).allowed, false);
+    // Another principal is another request.
+    assert.equal((await pdp.decide(req({ ...svc, id: 'hr', attributes: { service_name: 'hr' } }, 'kms:Sign', key('k1', 'enabled', 'payments')))).allowed, false);
+    // A policy change gives a new policy version, which is part of the cache key.
+    writeFileSync(join(d, 'zz-freeze.cedar'), '@id("freeze") forbid (principal, action == Action::"kms:Sign", resource);');
+    await pdp.reload!();
+    assert.equal((await pdp.decide(allowed)).allowed, false);
+  } finally {
+    await pdp.close?.();
+    rmSync(d, { recursive: true, force: true });
+  }
+});
