@@ -1,11 +1,11 @@
-// API keys: the environment holds sha256 fingerprints, never raw keys. The keyring is an immutable
+// API keys: the environment (or a mounted file) holds sha256 fingerprints, never raw keys. The keyring is an immutable
 // snapshot; reload() builds a new one and swaps it, so in-flight requests keep the one they started with.
 import type { Logger } from 'pino';
 import type { Authenticator, AuthnRequest, Principal } from './types.ts';
 import type { ApiKeyConfig } from './config.ts';
 import { apiKeyHeader, bearer, BOOTSTRAP_TOKEN_PREFIX, isJwtShaped } from './credentials.ts';
 import { authError } from './errors.ts';
-import { digest, fingerprintFromEnv, sameDigest } from './fingerprint.ts';
+import { digest, fingerprintFromEnv, fingerprintFromFile, sameDigest } from './fingerprint.ts';
 
 interface Entry {
   readonly id: string;
@@ -32,7 +32,15 @@ export class ApiKeyAuthenticator implements Authenticator {
 
   #build(keys: ApiKeyConfig['keys']): Keyring {
     return Object.freeze(
-      keys.map((k) => Object.freeze({ id: k.id, hash: fingerprintFromEnv(this.#env, k.hash_env, `authn.api_key.keys[${k.id}].hash_env`), scopes: Object.freeze([...k.scopes]) })),
+      keys.map((k) =>
+        Object.freeze({
+          id: k.id,
+          hash: k.hash_file !== undefined
+            ? fingerprintFromFile(k.hash_file, `authn.api_key.keys[${k.id}].hash_file`)
+            : fingerprintFromEnv(this.#env, k.hash_env!, `authn.api_key.keys[${k.id}].hash_env`),
+          scopes: Object.freeze([...k.scopes]),
+        }),
+      ),
     );
   }
 

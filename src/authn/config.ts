@@ -57,7 +57,19 @@ export const apiKeyConfigSchema = z
   .object({
     type: z.literal('api_key'),
     keys: z
-      .array(z.object({ id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/), hash_env: ENV_NAME, scopes: permissionList.default([]) }).strict())
+      .array(
+        z
+          .object({
+            id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/),
+            /** Variable holding sha256:<64 hex> of the raw key. */
+            hash_env: ENV_NAME.optional(),
+            /** Or a file holding it (e.g. a mounted secret), re-read on SIGHUP and POST /v1/sys/reload. */
+            hash_file: z.string().min(1).optional(),
+            scopes: permissionList.default([]),
+          })
+          .strict()
+          .refine((k) => (k.hash_env === undefined) !== (k.hash_file === undefined), { message: 'set exactly one of hash_env or hash_file', path: ['hash_env'] }),
+      )
       .min(1)
       .refine((ks) => new Set(ks.map((k) => k.id)).size === ks.length, 'API key ids must be unique'),
   })

@@ -1,4 +1,5 @@
 // sha256:<64 lowercase hex> fingerprints of opaque secrets (API keys, bootstrap tokens).
+import { readFileSync } from 'node:fs';
 import { createHash, timingSafeEqual } from 'node:crypto';
 
 export const FINGERPRINT_RE = /^sha256:[0-9a-f]{64}$/;
@@ -14,6 +15,17 @@ export function fingerprintFromEnv(env: NodeJS.ProcessEnv, name: string, field: 
   const v = env[name];
   if (v === undefined || v === '') throw new Error(`${field}: environment variable ${name} is not set`);
   if (!FINGERPRINT_RE.test(v)) throw new Error(`${field}: environment variable ${name} must hold sha256: followed by 64 lowercase hex characters`);
+  return Buffer.from(v.slice(7), 'hex');
+}
+
+export function fingerprintFromFile(path: string, field: string): Buffer {
+  let v: string;
+  try {
+    v = readFileSync(path, 'utf8').trim();
+  } catch (e) {
+    throw new Error(`${field}: cannot read ${path} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  if (!FINGERPRINT_RE.test(v)) throw new Error(`${field}: ${path} must hold sha256: followed by 64 lowercase hex characters`);
   return Buffer.from(v.slice(7), 'hex');
 }
 
