@@ -29,7 +29,10 @@ async function freePort(): Promise<number> {
 
 function load(opts: { url: string; headers: Record<string, string>; body?: string; rate?: number; duration?: number; connections?: number }): Load {
   const args = JSON.stringify({ method: 'POST', connections: opts.connections ?? CONNECTIONS, duration: opts.duration ?? DURATION, ...opts });
-  const out = execFileSync(NODE, [join(ROOT, 'bench', 'load.ts'), args], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  // Fixed-rate runs use an open-loop generator with an even schedule; autocannon's rate limit sends each second's
+  // requests in a burst, which measures saturation, not latency at that rate.
+  const tool = opts.rate ? 'rate.ts' : 'load.ts';
+  const out = execFileSync(NODE, [join(ROOT, 'bench', tool), args], { encoding: 'utf8', maxBuffer: 1 << 20 });
   const r = JSON.parse(out.trim().split('\n').at(-1)!) as Load;
   if (r.non2xx > 0 || r.errors > 0) console.error(`  (warning: ${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts)`);
   return r;
