@@ -90,6 +90,9 @@ export interface SecretBox {
   open(context: string, sealed: string): Promise<string>;
 }
 
+/** How long a client read from the store is reused by this process. */
+export const CLIENT_CACHE_MS = 2000;
+
 export class Directory {
   readonly db: Kysely<any>;
   readonly realm: string;
@@ -149,8 +152,18 @@ export class Directory {
     return Number(r.numDeletedRows) > 0;
   }
 
-  // Clients
+  // Clients. The token endpoint reads the client several times per request; a short-lived cache bounds how long
+  // a change made elsewhere (another instance, the CLI) takes to apply: CLIENT_CACHE_MS.
+  readonly #clients = new Map<string, { at: number; client: IdpClient | undefined }>();
   async getClient(clientId: string): Promise<IdpClient | undefined> {
+    const hit = this.#clients.get(clientId);
+    if (hit && Date.now() - hit.at < CLIENT_CACHE_MS) return hit.client;
+    const client = await this.#loadClient(clientId);
+    if (this.#clients.size > 10_000) this.#clients.clear();
+    this.#clients.set(clientId, { at: Date.now(), client });
+    return client;
+  }
+  async #loadClient(clientId: string): Promise<IdpClient | undefined> {
     const r = await this.db
       .selectFrom('idp_clients')
       .selectAll()
@@ -164,6 +177,7 @@ export class Directory {
     return rows.map(toClient);
   }
   async putClient(c: IdpClient): Promise<void> {
+    this.#clients.delete(c.clientId);
     const { clientId, enabled, secretHash, ...meta } = c;
     const t = now();
     const values = { enabled: enabled ? 1 : 0, metadata: json(meta), secret_hash: secretHash, updated_at: t };
@@ -174,6 +188,7 @@ export class Directory {
       .execute();
   }
   async deleteClient(clientId: string): Promise<boolean> {
+    this.#clients.delete(clientId);
     const r = await this.db.deleteFrom('idp_clients').where('realm', '=', this.realm).where('client_id', '=', clientId).executeTakeFirst();
     return Number(r.numDeletedRows) > 0;
   }
