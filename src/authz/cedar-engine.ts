@@ -103,6 +103,7 @@ export class CedarEngine {
   readonly #opts: CedarEngineOptions;
   readonly #psetId: string;
   #version = '';
+  #timeDependent = true;
   #watchers: FSWatcher[] = [];
   #timer: NodeJS.Timeout | undefined;
 
@@ -122,10 +123,19 @@ export class CedarEngine {
     return this.#version;
   }
 
+  /**
+   * Whether any policy reads the request time. When none does, a decision is a pure function of the rest of the
+   * request (policies, entities, action, context without the time), so it can be reused for an identical request.
+   */
+  get timeDependent(): boolean {
+    return this.#timeDependent;
+  }
+
   #apply(loaded: Loaded): void {
     const r = cedar.preparsePolicySet(this.#psetId, { staticPolicies: loaded.policies });
     if (r.type === 'failure') throw new Error(`${this.#opts.policiesPath}: ${errText(r.errors)}`);
     this.#version = loaded.version;
+    this.#timeDependent = Object.values(loaded.policies).some((p) => p.includes('request_time'));
   }
 
   /** Re-reads the files; on any error the previous policies stay in force and the error is thrown. */

@@ -26,7 +26,7 @@ export class CedarPdp implements Pdp {
 
   async decide(req: AuthzRequest): Promise<AuthzDecision> {
     const view = toPdpRequest(req);
-    if (this.#cacheMs === 0) return this.#evaluate(view, req.requestId);
+    if (this.#cacheMs === 0 || this.engine.timeDependent) return this.#evaluate(view, req.requestId);
     // Everything the policies can see except the request's id and time; the policy version keys reloads.
     const { request_id: _id, context, ...rest } = view;
     const { request_time: _time, ...ctx } = context;

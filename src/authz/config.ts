@@ -15,10 +15,10 @@ export const pdpConfigSchema = z.discriminatedUnion('type', [
       watch: z.boolean().default(true),
       /**
        * Seconds a decision is reused for an identical request (same principal and attributes, action, resource
-       * and its state/labels, source address and user agent; request_time excluded). 0 (default) disables it.
-       * Only for policies that do not depend on the time of the request.
+       * and its state/labels, source address and user agent, policy version). Applies only while no policy
+       * mentions request_time (then a decision cannot depend on anything else); 0 disables it.
        */
-      decision_cache_seconds: z.number().min(0).max(60).default(0),
+      decision_cache_seconds: z.number().min(0).max(60).default(2),
     })
     .strict(),
   z

@@ -177,7 +177,7 @@ test('keyward pdp serve: the Cedar engine over HTTP, used by the http PDP', asyn
   assert.equal(await pdpCli(['serve'], io), 2);
 });
 
-test('cedar decision cache (opt-in): reuses identical decisions, never across state, principal or policy changes', async () => {
+test('cedar decision cache: reuses identical decisions, never across state, principal or policy changes', async () => {
   const d = mkdtempSync(join(tmpdir(), 'keyward-cedar-cache-'));
   cpSync(POLICIES, d, { recursive: true });
   const pdp = await createPdp(authzConfigSchema.parse({ pdp: { type: 'cedar', policies_path: d, schema_path: join(d, 'keyward.cedarschema'), watch: false, decision_cache_seconds: 60 } }), { logger });
@@ -193,6 +193,22 @@ test('cedar decision cache (opt-in): reuses identical decisions, never across st
     writeFileSync(join(d, 'zz-freeze.cedar'), '@id("freeze") forbid (principal, action == Action::"kms:Sign", resource);');
     await pdp.reload!();
     assert.equal((await pdp.decide(allowed)).allowed, false);
+  } finally {
+    await pdp.close?.();
+    rmSync(d, { recursive: true, force: true });
+  }
+});
+
+test('cedar decision cache turns itself off when a policy reads the request time', async () => {
+  const d = mkdtempSync(join(tmpdir(), 'keyward-cedar-time-'));
+  cpSync(POLICIES, d, { recursive: true });
+  writeFileSync(join(d, 'zz-window.cedar'), '@id("maintenance-window") forbid (principal, action == Action::"kms:Sign", resource) when { context has request_time && context.request_time == "2030-01-01T00:00:00Z" };');
+  const pdp = await createPdp(authzConfigSchema.parse({ pdp: { type: 'cedar', policies_path: d, schema_path: join(d, 'keyward.cedarschema'), watch: false, decision_cache_seconds: 60 } }), { logger });
+  try {
+    const inWindow = req(svc, 'kms:Sign', key('k1', 'enabled', 'payments'));
+    assert.equal((await pdp.decide(inWindow)).allowed, false);
+    const later = { ...inWindow, requestId: 'later', context: { ...inWindow.context, request_time: '2030-01-01T00:00:01Z' } };
+    assert.equal((await pdp.decide(later)).allowed, true, 'a time-dependent policy set is evaluated every time');
   } finally {
     await pdp.close?.();
     rmSync(d, { recursive: true, force: true });
