@@ -85,16 +85,28 @@ const secretCacheKey = createHmac('sha256', randomUUID()).update('keyward-idp').
 const verifiedSecrets = new Map<string, number>();
 const SECRET_CACHE_MS = 5 * 60_000;
 
+// Concurrent requests presenting the same secret share one argon2id verification instead of each running their own.
+const verifying = new Map<string, Promise<boolean>>();
+
 async function verifyClientSecret(hash: string, presented: string): Promise<boolean> {
   const tag = createHmac('sha256', secretCacheKey).update(hash).update('\0').update(presented).digest('base64url');
   const until = verifiedSecrets.get(tag);
   if (until && until > Date.now()) return true;
-  const ok = await argonVerify(hash, presented).catch(() => false);
-  if (ok) {
-    if (verifiedSecrets.size > 10_000) verifiedSecrets.clear();
-    verifiedSecrets.set(tag, Date.now() + SECRET_CACHE_MS);
+  let pending = verifying.get(tag);
+  if (!pending) {
+    pending = argonVerify(hash, presented)
+      .catch(() => false)
+      .then((ok) => {
+        verifying.delete(tag);
+        if (ok) {
+          if (verifiedSecrets.size > 10_000) verifiedSecrets.clear();
+          verifiedSecrets.set(tag, Date.now() + SECRET_CACHE_MS);
+        }
+        return ok;
+      });
+    verifying.set(tag, pending);
   }
-  return ok;
+  return pending;
 }
 
 export async function createRealmRuntime(deps: RealmDeps): Promise<RealmRuntime> {
