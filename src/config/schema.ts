@@ -20,6 +20,11 @@ export const serverConfigSchema = z.strictObject({
     .optional(),
   /** Log one line per request (off by default: it costs throughput on the signing path). */
   access_log: z.boolean().default(false),
+  /**
+   * Names this instance among several sharing one database: each keeps its own audit chain. Defaults to the host
+   * name, which is distinct per container or machine.
+   */
+  instance_id: z.string().regex(/^[A-Za-z0-9._-]{1,128}$/).optional(),
 });
 
 export const keysConfigSchema = z.strictObject({

@@ -2,6 +2,7 @@
 // Everything here is wiring; behaviour lives in the modules it wires.
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { createAuditTrail, type AuditTrail } from '../audit/trail.ts';
@@ -97,6 +98,7 @@ export async function createKeyward(config: KeywardConfig, opts: ComposeOptions 
       clock,
       logger,
       production: !dev,
+      instanceId: config.server.instance_id ?? hostname(),
       ...(opts.auditStdout ? { stdout: opts.auditStdout } : {}),
     });
     closers.push(() => audit.close());

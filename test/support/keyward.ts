@@ -22,6 +22,8 @@ export interface TestKeyward {
   logs: string[];
   /** Everything the stdout audit sink wrote. */
   auditLines: string[];
+  /** The unseal share, when this harness initialised the seal (1 of 1). */
+  share: string | undefined;
   close(): Promise<void>;
 }
 
@@ -86,9 +88,11 @@ export async function startKeyward(opts: StartOptions = {}): Promise<TestKeyward
   const auditLines: string[] = [];
   const logger = pino({ level: 'info' }, capture(logs));
   const kw = await createKeyward(config, { env, logger, ...(opts.clock ? { clock: opts.clock } : {}), auditStdout: capture(auditLines) });
+  let share: string | undefined;
   if (opts.unseal !== false && !kw.seal.status().initialized) {
     const { shares } = await kw.seal.init({ shares: 1, threshold: 1 });
-    await kw.seal.submitShare(shares[0]!);
+    share = shares[0]!;
+    await kw.seal.submitShare(share);
   }
   return {
     kw,
@@ -97,6 +101,7 @@ export async function startKeyward(opts: StartOptions = {}): Promise<TestKeyward
     auth: { authorization: `Bearer ${token}` },
     logs,
     auditLines,
+    share,
     async close() {
       await kw.close();
       if (!opts.dir) rmSync(dir, { recursive: true, force: true });
