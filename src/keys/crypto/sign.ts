@@ -2,7 +2,7 @@
 import { type KeyObject, constants, sign as nodeSign, verify as nodeVerify } from 'node:crypto';
 import { badRequest } from '../../server/problem.ts';
 import { DIGEST_LENGTH, type EcdsaFormat, type HashAlgorithm, type KeyType, type RsaPadding, type SigningKeyType } from '../types.ts';
-import { ecdsaSignDigest, ecdsaVerifyDigest, rsaPkcs1SignDigest, rsaPkcs1VerifyDigest } from './digest.ts';
+import { ecdsaDerToRaw, ecdsaSignDigest, ecdsaVerifyDigest, rsaPkcs1SignDigest, rsaPkcs1VerifyDigest } from './digest.ts';
 import { NODE_HASH, assertHashAlgorithm, assertSigningType, defaultHash, isEc } from './params.ts';
 
 export interface SignInput {
@@ -75,7 +75,10 @@ function nodeKeyOptions(key: KeyObject, type: SigningKeyType, padding: RsaPaddin
 export function sign(i: SignInput): Buffer {
   const p = plan(i, 'signing');
   if (p.kind === 'ed25519') return nodeSign(null, p.message, i.keyObject);
-  if (p.kind === 'message') return nodeSign(NODE_HASH[p.hash], p.message, nodeKeyOptions(i.keyObject, p.type, p.padding, p.format));
+  if (p.kind === 'message') {
+    if (isEc(p.type) && p.format === 'raw') return ecdsaDerToRaw(p.type, nodeSign(NODE_HASH[p.hash], p.message, i.keyObject));
+    return nodeSign(NODE_HASH[p.hash], p.message, nodeKeyOptions(i.keyObject, p.type, p.padding, p.format));
+  }
   if (isEc(p.type)) return ecdsaSignDigest(p.type, i.keyObject, p.digest, p.format);
   return rsaPkcs1SignDigest(i.keyObject, p.hash, p.digest);
 }
