@@ -16,8 +16,12 @@ const CHILD = fileURLToPath(new URL('./crash-child.ts', import.meta.url));
 const ROUNDS = 5;
 
 /** Runs the child until it is ready, lets it write for 300–600 ms, then SIGKILLs it. */
+const CHILD_APP = 'keyward-crash-child';
+
 async function runAndKill(cfg: StoreConfig): Promise<void> {
-  const child = spawn(process.execPath, [CHILD, JSON.stringify(cfg)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // PostgreSQL sessions of the child are named, so the parent can wait for the server to finish with them.
+  const childCfg = cfg.type === 'postgres' ? { ...cfg, url: `${cfg.url}${cfg.url.includes('?') ? '&' : '?'}application_name=${CHILD_APP}` } : cfg;
+  const child = spawn(process.execPath, [CHILD, JSON.stringify(childCfg)], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
@@ -37,6 +41,26 @@ async function runAndKill(cfg: StoreConfig): Promise<void> {
   const { signal } = await exited;
   // Anything but our SIGKILL means the child failed on its own (an unexpected store error, say).
   assert.equal(signal, 'SIGKILL', `crash child died by itself: ${stderr}`);
+  if (cfg.type === 'postgres') await pgSessionsGone(cfg);
+}
+
+/**
+ * After a client dies, PostgreSQL still finishes (commits or aborts) what its sessions were doing. Checking before
+ * they are gone would read the keys and their versions across a commit landing in between: wait them out.
+ */
+async function pgSessionsGone(cfg: Extract<StoreConfig, { type: 'postgres' }>): Promise<void> {
+  const client = new pg.Client({ connectionString: cfg.url });
+  await client.connect();
+  try {
+    for (let i = 0; i < 100; i++) {
+      const r = await client.query<{ n: string }>('select count(*) as n from pg_stat_activity where application_name = $1', [CHILD_APP]);
+      if (Number(r.rows[0]!.n) === 0) return;
+      await sleep(50);
+    }
+    assert.fail('the killed child still has PostgreSQL sessions after 5 s');
+  } finally {
+    await client.end();
+  }
 }
 
 async function allKeys(env: { open(): Promise<import('../../src/store/types.ts').Store> }) {
