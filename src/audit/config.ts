@@ -40,6 +40,8 @@ export const auditConfigSchema = z
     /** Seconds between signed checkpoints (0 disables the timer; checkpoints still happen on close). */
     checkpoint_interval: z.number().int().nonnegative().default(60),
     sinks: z.array(auditSinkSchema).default([{ type: 'stdout' }]),
+    /** Hash and sign batches on a worker thread (true), or on the request thread (false). */
+    seal_in_worker: z.boolean().default(true),
   })
   .strict()
   .superRefine((cfg, ctx) => {

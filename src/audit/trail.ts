@@ -3,7 +3,9 @@
 // Appends are serialised per chain by a single pump: record() only queues; the pump takes everything queued
 // (group commit), assigns consecutive sequences, signs, and hands the whole batch to every sink at once
 // (one fsync per file sink per batch). Each record() settles once every sink has acknowledged its event.
-import { randomUUID, sign, verify, type KeyObject } from 'node:crypto';
+import { randomUUID, verify, type KeyObject } from 'node:crypto';
+import { Worker } from 'node:worker_threads';
+import { draftEvent, sealEvents, type ChainHead, type EventDraft } from './seal.ts';
 import type { Logger } from 'pino';
 import { ProblemError } from '../server/problem.ts';
 import type { Clock } from '../server/clock.ts';
@@ -13,10 +15,8 @@ import {
   canonicalBytes,
   chainHash,
   GENESIS_HASH,
-  SCHEMA_VERSION,
   signingInput,
   type AuditEvent,
-  type UnsignedAuditEvent,
 } from './canonical.ts';
 import type { AuditConfig, AuditSinkConfig } from './config.ts';
 import { loadSigningKey, type AuditPublicKeyInfo, type AuditSigningKey } from './keys.ts';
@@ -126,6 +126,76 @@ interface Pending {
   reject: (e: unknown) => void;
 }
 
+type ChainKey = { chainId: string; keyId: string; privateKey: KeyObject };
+
+interface Sealer {
+  seal(head: ChainHead, drafts: EventDraft[]): Promise<{ prepared: PreparedEvent[]; head: ChainHead }>;
+  close(): Promise<void>;
+}
+
+class LocalSealer implements Sealer {
+  readonly #chain: ChainKey;
+  constructor(chain: ChainKey) {
+    this.#chain = chain;
+  }
+  async seal(head: ChainHead, drafts: EventDraft[]) {
+    return sealEvents(this.#chain, head, drafts);
+  }
+  async close() {}
+}
+
+/**
+ * Seals batches on a worker thread so hashing and signing do not compete with request handling on a multi-core
+ * machine. Batches are sealed strictly one at a time (the trail's lock), so the chain order is the queue order.
+ * If the worker dies, sealing continues on this thread (logged): the trail never stalls on it.
+ */
+class WorkerSealer implements Sealer {
+  readonly #local: LocalSealer;
+  readonly #logger: Logger;
+  #worker: Worker | undefined;
+  #next = 0;
+  readonly #pending = new Map<number, { resolve: (r: { prepared: PreparedEvent[]; head: ChainHead }) => void; reject: (e: Error) => void }>();
+
+  constructor(chain: ChainKey, logger: Logger) {
+    this.#local = new LocalSealer(chain);
+    this.#logger = logger;
+    const w = new Worker(new URL('./seal-worker.ts', import.meta.url), { workerData: chain });
+    w.unref();
+    w.on('message', (m: { id: number; prepared?: PreparedEvent[]; head?: ChainHead; error?: string }) => {
+      const p = this.#pending.get(m.id);
+      this.#pending.delete(m.id);
+      if (m.error !== undefined) p?.reject(new Error(m.error));
+      else p?.resolve({ prepared: m.prepared!, head: m.head! });
+    });
+    const lost = (why: string) => {
+      if (this.#worker !== w) return;
+      this.#worker = undefined;
+      this.#logger.error({ why }, 'audit sealing worker lost; sealing on the main thread from now on');
+      for (const p of this.#pending.values()) p.reject(new Error(`audit sealing worker lost: ${why}`));
+      this.#pending.clear();
+    };
+    w.on('error', (e) => lost(e.message));
+    w.on('exit', (code) => lost(`exit ${code}`));
+    this.#worker = w;
+  }
+
+  seal(head: ChainHead, drafts: EventDraft[]) {
+    const w = this.#worker;
+    if (!w) return this.#local.seal(head, drafts);
+    return new Promise<{ prepared: PreparedEvent[]; head: ChainHead }>((resolve, reject) => {
+      const id = ++this.#next;
+      this.#pending.set(id, { resolve, reject });
+      w.postMessage({ id, head, drafts });
+    });
+  }
+
+  async close() {
+    const w = this.#worker;
+    this.#worker = undefined;
+    await w?.terminate();
+  }
+}
+
 class Trail implements AuditTrail {
   readonly #deps: AuditTrailDeps;
   readonly #key: AuditSigningKey;
@@ -144,6 +214,7 @@ class Trail implements AuditTrail {
   #timers: NodeJS.Timeout[] = [];
   #retryTimer: NodeJS.Timeout | undefined;
   #closed = false;
+  readonly #sealer: Sealer;
 
   constructor(deps: AuditTrailDeps, key: AuditSigningKey, sinks: AuditSink[], chainId: string, head: { sequence: number; hash: string }) {
     this.#deps = deps;
@@ -151,6 +222,8 @@ class Trail implements AuditTrail {
     this.#sinks = sinks;
     this.#chainId = chainId;
     this.#head = head;
+    const chain = { chainId, keyId: key.info.key_id, privateKey: key.privateKey };
+    this.#sealer = deps.config.seal_in_worker ? new WorkerSealer(chain, deps.logger) : new LocalSealer(chain);
     const every = deps.config.checkpoint_interval;
     if (every > 0) {
       const t = setInterval(() => {
@@ -242,7 +315,10 @@ class Trail implements AuditTrail {
         return;
       }
     }
-    const built = batch.map((p) => this.#build(p.input));
+    const now = this.#deps.clock.now();
+    const sealed = await this.#sealer.seal(this.#head, batch.map((p) => draftEvent(p.input, now)));
+    const built = sealed.prepared;
+    this.#head = sealed.head;
     this.#owed.push(...built);
     const err = await this.#deliver();
     if (err === undefined) {
@@ -269,37 +345,6 @@ class Trail implements AuditTrail {
     batch.forEach((p, i) => p.resolve(built[i]!.event));
   }
 
-  #build(input: AuditEventInput): PreparedEvent {
-    const r = input.resource;
-    const unsigned: UnsignedAuditEvent = {
-      schema_version: SCHEMA_VERSION,
-      event_id: randomUUID(),
-      time: this.#deps.clock.now().toISOString(),
-      chain_id: this.#chainId,
-      sequence: this.#head.sequence + 1,
-      event_type: input.event_type,
-      action: input.action,
-      principal: input.principal ? { id: input.principal.id, type: input.principal.type, auth_method: input.principal.auth_method } : null,
-      resource: r ? { type: r.type, id: r.id ?? null, version: r.version ?? null } : null,
-      outcome: input.outcome,
-      error_code: input.error_code ?? null,
-      request_id: input.request_id ?? null,
-      source_ip: input.source_ip ?? null,
-      user_agent: input.user_agent ?? null,
-      // A JSON round trip fixes the form a reader will parse (no undefined, dates as strings).
-      metadata: JSON.parse(JSON.stringify(input.metadata ?? {})) as Record<string, unknown>,
-      key_id: this.#key.info.key_id,
-      prev_hash: this.#head.hash,
-    };
-    const hash = chainHash(unsigned.prev_hash, canonicalBytes(unsigned));
-    const signature = sign(null, signingInput(unsigned.chain_id, unsigned.sequence, hash), this.#key.privateKey).toString('base64');
-    const event: AuditEvent = { ...unsigned, hash, signature };
-    // The stored line only has to be JSON: verifiers parse it and recompute the canonical bytes (README step 1).
-    // Plain JSON.stringify is several times cheaper than a second canonicalisation on this hot path.
-    const line = JSON.stringify(event);
-    this.#head = { sequence: unsigned.sequence, hash };
-    return { event, line };
-  }
 
   /** Sends every owed event to every sink that lacks it; undefined on success, else a reason. */
   async #deliver(): Promise<string | undefined> {
@@ -411,6 +456,7 @@ class Trail implements AuditTrail {
     this.#disarmRetry();
     for (const p of this.#queue.splice(0)) p.reject(auditUnavailable('the audit trail is closed'));
     await Promise.all(this.#sinks.map((s) => s.close().catch(() => {})));
+    await this.#sealer.close();
   }
 
   /** Called once at start: records that the trail (re)started and from where. */

@@ -211,6 +211,7 @@ function auditConfig(config: KeywardConfig): AuditConfig {
   if (config.mode !== 'dev') throw new Error('audit: production mode requires an audit section');
   return {
     enabled: true,
+    seal_in_worker: true,
     signing_key_path: './data/audit-signing-key.pem',
     on_failure: 'deny',
     checkpoint_interval: 60,
