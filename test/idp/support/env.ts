@@ -108,11 +108,11 @@ export interface TestEnv {
   close(): Promise<void>;
 }
 
-export async function startEnv(opts: { redirect?: (port: number) => string; yaml?: string } = {}): Promise<TestEnv> {
+export async function startEnv(opts: { redirect?: (port: number) => string; yaml?: string; realm?: Record<string, unknown> } = {}): Promise<TestEnv> {
   const dir = mkdtempSync(join(tmpdir(), 'kw-idp-'));
   const dbPath = join(dir, 'idp.db');
   const port = await freePort();
-  const config = realmConfig(port);
+  const config = realmConfig(port, opts.realm);
   let db = new Kysely<any>({ dialect: nodeSqliteDialect(dbPath) });
   await migrateIdp(db, 'sqlite');
   let yaml = opts.yaml ?? REALM_YAML;
