@@ -192,6 +192,16 @@ export function idpPlugin(deps: IdpDeps) {
       await submitTotp(ictx(rt, req), req.raw, reply.raw, (req.params as { uid: string }).uid, form(req)).catch((e) => interactionError(rt, reply, e));
     });
 
+    // Koa's callback() composes the middleware anew on every call: build it once per provider instance.
+    const handlers = new WeakMap<RealmRuntime, ReturnType<RealmRuntime['provider']['callback']>>();
+    const handlerOf = (rt: RealmRuntime) => {
+      let h = handlers.get(rt);
+      if (!h) {
+        h = rt.provider.callback();
+        handlers.set(rt, h);
+      }
+      return h;
+    };
     const toProvider = async (req: FastifyRequest, reply: FastifyReply) => {
       const rt = realmOf(req, reply);
       if (!rt) return reply;
@@ -205,7 +215,7 @@ export function idpPlugin(deps: IdpDeps) {
       raw.originalUrl = req.url;
       raw.url = req.url.slice(prefix.length) || '/';
       if (typeof req.body === 'string') raw.body = req.body;
-      rt.provider.callback()(raw, reply.raw);
+      handlerOf(rt)(raw, reply.raw);
     };
     app.all('/realms/:realm', toProvider);
     app.all('/realms/:realm/*', toProvider);
