@@ -1,7 +1,7 @@
 // `npm run bench`: Keyward's performance figures, each measured against its baseline in the same run.
 // The server runs as its own process on the embedded default (SQLite); load comes from another process.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { createHash, generateKeyPairSync, randomBytes, sign as rawSign, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, sign as rawSign, type KeyObject } from 'node:crypto';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { createServer } from 'node:net';

@@ -43,10 +43,3 @@ export interface AuditRecorder {
   ready(): boolean;
   close(): Promise<void>;
 }
-
-/** An audit trail that keeps nothing: only for tests and for explicitly disabled audit. */
-export const nullAuditRecorder: AuditRecorder = {
-  record: async () => {},
-  ready: () => true,
-  close: async () => {},
-};

@@ -422,14 +422,6 @@ export class KeyService {
     }));
   }
 
-  /**
-   * Signs with the newest version of an enabled key for an internal caller (the identity provider): same checks,
-   * same audit, no HTTP.
-   */
-  async signRaw(ctx: OperationContext, id: string, data: Buffer, opts: { hashAlgorithm?: HashAlgorithm; rsaPadding?: RsaPadding; signatureFormat?: EcdsaFormat }) {
-    return this.sign(ctx, id, { message: data, hashAlgorithm: opts.hashAlgorithm, rsaPadding: opts.rsaPadding, signatureFormat: opts.signatureFormat });
-  }
-
   // ---------------------------------------------------------------- internals
 
   #checkId(id: string): void {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Kysely } from 'kysely';
-import { nullAuditRecorder, type AuditEventInput, type AuditRecorder } from '../../../src/audit/types.ts';
+import type { AuditEventInput, AuditRecorder } from '../../../src/audit/types.ts';
 import { idpConfigSchema, type IdpConfig } from '../../../src/idp/config.ts';
 import { idpPlugin } from '../../../src/idp/index.ts';
 import { applyRealmFile, parseRealmFile } from '../../../src/idp/realm-file.ts';
@@ -152,7 +152,6 @@ export async function startEnv(opts: { redirect?: (port: number) => string; yaml
     await app.listen({ host: '127.0.0.1', port });
     env.app = app;
   };
-  void nullAuditRecorder;
   await boot();
   return env;
 }
