@@ -74,7 +74,11 @@ export async function createIdp(deps: IdpDeps): Promise<Idp> {
     }
   };
   await build();
-  const timer = setInterval(() => void sweepExpired(deps.db).catch(() => {}), deps.config.sweep_interval_seconds * 1000);
+  const timer = setInterval(() => {
+    void sweepExpired(deps.db).catch(() => {});
+    // Throttle entries outlive any configured window and lock by far after a day.
+    void new Throttle(deps.db).sweep(86_400_000).catch(() => {});
+  }, deps.config.sweep_interval_seconds * 1000);
   timer.unref();
   // A rotation in the key service changes the set of signing keys: the providers are rebuilt (state lives in the
   // store, so nothing is lost); the new version signs, and every version not destroyed stays in certs.
@@ -145,7 +149,7 @@ export function idpPlugin(deps: IdpDeps) {
   return async function idp(app: FastifyInstance, _opts: unknown): Promise<void> {
     const idp = await createIdp(deps);
     app.addHook('onClose', async () => idp.close());
-    const throttle = new Throttle();
+    const throttle = new Throttle(deps.db);
     // Bodies are read as text here and handed to oidc-provider pre-read; no JSON parsing in this scope.
     app.removeAllContentTypeParsers();
     app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_req, body, done) => done(null, body));

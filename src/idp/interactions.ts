@@ -6,6 +6,7 @@ import { hash as argonHash, verify as argonVerify } from '@node-rs/argon2';
 import { argonOptions } from './realm-file.ts';
 import { Secret, TOTP } from 'otpauth';
 import QRCode from 'qrcode';
+import type { Kysely } from 'kysely';
 import type { RealmRuntime } from './provider.ts';
 import type { IdpUser } from './store/directory.ts';
 import { escapeHtml, PAGE_HEADERS, renderPage } from './views.ts';
@@ -13,22 +14,38 @@ import { escapeHtml, PAGE_HEADERS, renderPage } from './views.ts';
 const NEUTRAL = 'The username or password is incorrect, or sign-in is temporarily unavailable for this account.';
 
 /** Failure counters per account and per source address, in memory (per process). */
+/**
+ * Failed-login counting and temporary lockout, kept in the store so every instance sees the same counts (an
+ * attacker gets no extra attempts per instance). Times are epoch milliseconds.
+ */
 export class Throttle {
-  readonly #entries = new Map<string, { failures: number; windowStart: number; lockedUntil: number }>();
-  isLocked(key: string, now = Date.now()): boolean {
-    const e = this.#entries.get(key);
-    return !!e && e.lockedUntil > now;
+  readonly #db: Kysely<any>;
+  constructor(db: Kysely<any>) {
+    this.#db = db;
   }
-  fail(key: string, max: number, windowS: number, lockS: number, now = Date.now()): void {
-    let e = this.#entries.get(key);
-    if (!e || now - e.windowStart > windowS * 1000) e = { failures: 0, windowStart: now, lockedUntil: 0 };
-    e.failures++;
-    if (e.failures >= max) e.lockedUntil = now + lockS * 1000;
-    this.#entries.set(key, e);
-    if (this.#entries.size > 100_000) this.#entries.clear();
+  async isLocked(key: string, now = Date.now()): Promise<boolean> {
+    const r = await this.#db.selectFrom('idp_throttle').select('locked_until').where('key', '=', key).executeTakeFirst();
+    return !!r && Number(r.locked_until) > now;
   }
-  reset(key: string): void {
-    this.#entries.delete(key);
+  async fail(key: string, max: number, windowS: number, lockS: number, now = Date.now()): Promise<void> {
+    await this.#db.transaction().execute(async (trx) => {
+      const r = await trx.selectFrom('idp_throttle').selectAll().where('key', '=', key).executeTakeFirst();
+      const fresh = !r || now - Number(r.window_start) > windowS * 1000;
+      const failures = (fresh ? 0 : Number(r.failures)) + 1;
+      const values = {
+        failures,
+        window_start: fresh ? now : Number(r.window_start),
+        locked_until: failures >= max ? now + lockS * 1000 : fresh ? 0 : Number(r.locked_until),
+      };
+      await trx.insertInto('idp_throttle').values({ key, ...values }).onConflict((oc) => oc.column('key').doUpdateSet(values)).execute();
+    });
+  }
+  async reset(key: string): Promise<void> {
+    await this.#db.deleteFrom('idp_throttle').where('key', '=', key).execute();
+  }
+  /** Drops entries whose window and lock have both passed. */
+  async sweep(olderThanMs: number, now = Date.now()): Promise<void> {
+    await this.#db.deleteFrom('idp_throttle').where('window_start', '<', now - olderThanMs).where('locked_until', '<', now).execute();
   }
 }
 
@@ -140,8 +157,8 @@ export async function submitLogin(c: InteractionContext, req: IncomingMessage, r
   const accountKey = `${rt.name}\0u\0${username.toLowerCase()}`;
   const ipKey = `${rt.name}\0ip\0${c.ip}`;
   const fail = async (reason: string) => {
-    throttle.fail(accountKey, lockout.max_failures, lockout.window_seconds, lockout.lock_seconds);
-    throttle.fail(ipKey, lockout.max_failures_per_ip, lockout.window_seconds, lockout.lock_seconds);
+    await throttle.fail(accountKey, lockout.max_failures, lockout.window_seconds, lockout.lock_seconds);
+    await throttle.fail(ipKey, lockout.max_failures_per_ip, lockout.window_seconds, lockout.lock_seconds);
     await rt.telemetry.emit({
       event: 'authentication_failed',
       realm: rt.name,
@@ -153,7 +170,7 @@ export async function submitLogin(c: InteractionContext, req: IncomingMessage, r
     });
     send(res, 401, loginForm(rt, uid, NEUTRAL, username));
   };
-  if (throttle.isLocked(accountKey) || throttle.isLocked(ipKey)) return fail('locked');
+  if ((await throttle.isLocked(accountKey)) || (await throttle.isLocked(ipKey))) return fail('locked');
   const user = await rt.directory.findUserByUsername(username);
   // Unknown users (and users without a password) are checked against a decoy hash with the same parameters, so
   // the answer takes as long as for a real account: no enumeration by timing either.
@@ -162,7 +179,7 @@ export async function submitLogin(c: InteractionContext, req: IncomingMessage, r
   const ok = !!user?.passwordHash && verified;
   if (!user || !ok) return fail('bad_credentials');
   if (!user.enabled) return fail('disabled');
-  throttle.reset(accountKey);
+  await throttle.reset(accountKey);
   const mfa = await mfaNeeded(c, user, details);
   if (mfa.required || mfa.enrolled) {
     await rt.provider.interactionResult(req, res, { keyward: { pendingUser: user.id, ts: Math.floor(Date.now() / 1000) } }, { mergeWithLastSubmission: false });
@@ -214,16 +231,16 @@ export async function submitTotp(c: InteractionContext, req: IncomingMessage, re
   const accountKey = `${rt.name}\0u\0${user.username.toLowerCase()}`;
   const code = (form.get('code') ?? '').trim();
   const totp = e ? totpFor(rt, user, e.secret) : undefined;
-  const delta = totp && /^[0-9]{6}$/.test(code) && !throttle.isLocked(accountKey) ? totp.validate({ token: code, window: 1 }) : null;
+  const delta = totp && /^[0-9]{6}$/.test(code) && !(await throttle.isLocked(accountKey)) ? totp.validate({ token: code, window: 1 }) : null;
   const step = delta === null || delta === undefined ? null : Math.floor(Date.now() / 1000 / 30) + delta;
   // A code is good once: the last used time step is stored.
   if (step === null || !e || !(await rt.directory.useTotpStep(user.id, step))) {
-    throttle.fail(accountKey, rt.realm.lockout.max_failures, rt.realm.lockout.window_seconds, rt.realm.lockout.lock_seconds);
+    await throttle.fail(accountKey, rt.realm.lockout.max_failures, rt.realm.lockout.window_seconds, rt.realm.lockout.lock_seconds);
     await rt.telemetry.emit({ event: 'authentication_failed', realm: rt.name, client_id: String(details.params.client_id), endpoint: 'login_totp', result: 'failure', feature_category: 'totp', source_ip: c.ip });
     const enrolment = e && !e.confirmed && totp ? { uri: totp.toString(), secret: e.secret } : undefined;
     return send(res, 401, await totpForm(rt, uid, 'The code is not valid. Try the current code from your app.', enrolment));
   }
   if (!e.confirmed) await rt.directory.putTotp(user.id, { ...e, confirmed: true, lastStep: step });
-  throttle.reset(accountKey);
+  await throttle.reset(accountKey);
   await finish(c, req, res, details, { accountId: user.id, acr: 'aal2', amr: ['pwd', 'otp'], ts: Math.floor(Date.now() / 1000) });
 }

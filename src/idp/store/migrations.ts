@@ -103,13 +103,29 @@ function initial(dialect: IdpDialect): Migration {
   };
 }
 
+/** Login throttling shared by every instance on the store (failures per account and per source address). */
+function throttle(dialect: IdpDialect): Migration {
+  const id = dialect === 'postgres' ? sql`text collate "C"` : sql`text`;
+  return {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('idp_throttle')
+        .addColumn('key', id, (c) => c.primaryKey())
+        .addColumn('failures', 'integer', (c) => c.notNull())
+        .addColumn('window_start', 'bigint', (c) => c.notNull())
+        .addColumn('locked_until', 'bigint', (c) => c.notNull())
+        .execute();
+    },
+  };
+}
+
 class Provider implements MigrationProvider {
   readonly #dialect: IdpDialect;
   constructor(dialect: IdpDialect) {
     this.#dialect = dialect;
   }
   async getMigrations(): Promise<Record<string, Migration>> {
-    return { '0001_idp_initial': initial(this.#dialect) };
+    return { '0001_idp_initial': initial(this.#dialect), '0002_idp_throttle': throttle(this.#dialect) };
   }
 }
 
