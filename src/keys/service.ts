@@ -445,12 +445,11 @@ export class KeyService {
     return this.describe(id);
   }
 
+  /** Runs a write; whatever its outcome the cached view of the key is stale, and listeners hear of a success. */
   async #mutate(id: string, write: () => Promise<KeyRecord>): Promise<KeyRecord> {
+    let record: KeyRecord;
     try {
-      const record = await write();
-      this.#cache.invalidate(id);
-      this.#changed(id);
-      return record;
+      record = await write();
     } catch (e) {
       if (e instanceof StoreConflictError && (e.reason === 'revision_mismatch' || e.reason === 'not_found')) {
         throw e.reason === 'not_found' ? keyNotFound(id) : concurrentModification(id);
@@ -459,6 +458,8 @@ export class KeyService {
     } finally {
       this.#cache.invalidate(id);
     }
+    this.#changed(id);
+    return record;
   }
 
   async #usable(id: string, usage: string, operation: string, states: KeyState[]) {
