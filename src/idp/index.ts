@@ -171,30 +171,18 @@ export function idpPlugin(deps: IdpDeps) {
       if (!rt) return reply;
       return reply.header('cache-control', 'no-cache').send(profileDocument(rt.config, rt.realm));
     });
-    app.get('/realms/:realm/login/:uid', async (req, reply) => {
+    // The interaction pages write the raw response themselves (oidc-provider's interaction API needs it).
+    type Page = (c: InteractionContext, req: FastifyRequest['raw'], res: FastifyReply['raw'], uid: string, form: URLSearchParams) => Promise<void>;
+    const page = (handler: Page) => async (req: FastifyRequest, reply: FastifyReply) => {
       const rt = realmOf(req, reply);
       if (!rt) return reply;
       reply.hijack();
-      await showInteraction(ictx(rt, req), req.raw, reply.raw, (req.params as { uid: string }).uid).catch((e) => interactionError(rt, reply, e));
-    });
-    app.post('/realms/:realm/login/:uid', async (req, reply) => {
-      const rt = realmOf(req, reply);
-      if (!rt) return reply;
-      reply.hijack();
-      await submitLogin(ictx(rt, req), req.raw, reply.raw, (req.params as { uid: string }).uid, form(req)).catch((e) => interactionError(rt, reply, e));
-    });
-    app.get('/realms/:realm/login/:uid/totp', async (req, reply) => {
-      const rt = realmOf(req, reply);
-      if (!rt) return reply;
-      reply.hijack();
-      await showTotp(ictx(rt, req), req.raw, reply.raw, (req.params as { uid: string }).uid).catch((e) => interactionError(rt, reply, e));
-    });
-    app.post('/realms/:realm/login/:uid/totp', async (req, reply) => {
-      const rt = realmOf(req, reply);
-      if (!rt) return reply;
-      reply.hijack();
-      await submitTotp(ictx(rt, req), req.raw, reply.raw, (req.params as { uid: string }).uid, form(req)).catch((e) => interactionError(rt, reply, e));
-    });
+      await handler(ictx(rt, req), req.raw, reply.raw, (req.params as { uid: string }).uid, form(req)).catch((e) => interactionError(rt, reply, e));
+    };
+    app.get('/realms/:realm/login/:uid', page((c, req, res, uid) => showInteraction(c, req, res, uid)));
+    app.post('/realms/:realm/login/:uid', page(submitLogin));
+    app.get('/realms/:realm/login/:uid/totp', page((c, req, res, uid) => showTotp(c, req, res, uid)));
+    app.post('/realms/:realm/login/:uid/totp', page(submitTotp));
 
     // Koa's callback() composes the middleware anew on every call: build it once per provider instance.
     const handlers = new WeakMap<RealmRuntime, ReturnType<RealmRuntime['provider']['callback']>>();
