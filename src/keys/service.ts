@@ -310,7 +310,7 @@ export class KeyService {
   async sign(ctx: OperationContext, id: string, req: SignRequest): Promise<{ signature: Buffer; version: number; fingerprint: string; algorithm: string; keyType: KeyType }> {
     return this.#op(ctx, 'key.sign', 'kms:Sign', { type: 'Key', id }, undefined, async () => {
       const { view, version, key } = await this.#usable(id, 'sign_verify', 'signing', ['enabled']);
-      const signature = kc.sign({ keyObject: key, type: view.record.type, input: signInput(req), hashAlgorithm: req.hashAlgorithm, rsaPadding: req.rsaPadding, ecdsaFormat: req.signatureFormat });
+      const signature = await kc.sign({ keyObject: key, type: view.record.type, input: signInput(req), hashAlgorithm: req.hashAlgorithm, rsaPadding: req.rsaPadding, ecdsaFormat: req.signatureFormat });
       return {
         result: { signature, version: version.version, fingerprint: version.fingerprint, algorithm: algorithmName(view.record.type, req), keyType: view.record.type },
         resourceVersion: version.version,
@@ -332,7 +332,7 @@ export class KeyService {
         if (v.destroyedAt !== null || v.publicKeySpki === null) continue;
         const pub = kc.loadPublicKey(v.publicKeySpki);
         // Only the public key is needed; private keys stay sealed for verification.
-        if (kc.verify({ keyObject: pub, publicKey: pub, type: view.record.type, input: signInput(req), hashAlgorithm: req.hashAlgorithm, rsaPadding: req.rsaPadding, ecdsaFormat: req.signatureFormat, signature: req.signature })) {
+        if (await kc.verify({ keyObject: pub, publicKey: pub, type: view.record.type, input: signInput(req), hashAlgorithm: req.hashAlgorithm, rsaPadding: req.rsaPadding, ecdsaFormat: req.signatureFormat, signature: req.signature })) {
           valid = true;
           matched = v.version;
           break;

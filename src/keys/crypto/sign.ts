@@ -1,4 +1,6 @@
 // Asymmetric signing and verification over a message or a caller-supplied digest.
+// Message signatures run on libuv's threadpool (node:crypto's callback form): an RSA-4096 signature takes
+// milliseconds, and even ES256 is better spent off the event loop that serves every other request.
 import { type KeyObject, constants, sign as nodeSign, verify as nodeVerify } from 'node:crypto';
 import { badRequest } from '../../server/problem.ts';
 import { DIGEST_LENGTH, type EcdsaFormat, type HashAlgorithm, type KeyType, type RsaPadding, type SigningKeyType } from '../types.ts';
@@ -72,26 +74,35 @@ function nodeKeyOptions(key: KeyObject, type: SigningKeyType, padding: RsaPaddin
   return key;
 }
 
-export function sign(i: SignInput): Buffer {
+type NodeKey = Parameters<typeof nodeSign>[2];
+
+function signOnPool(algorithm: string | null, data: Buffer, key: NodeKey): Promise<Buffer> {
+  return new Promise((resolve, reject) => nodeSign(algorithm, data, key, (err, sig) => (err ? reject(err) : resolve(sig))));
+}
+
+function verifyOnPool(algorithm: string | null, data: Buffer, key: Parameters<typeof nodeVerify>[2], signature: Buffer): Promise<boolean> {
+  return new Promise((resolve) => nodeVerify(algorithm, data, key, signature, (err, ok) => resolve(!err && ok)));
+}
+
+export async function sign(i: SignInput): Promise<Buffer> {
   const p = plan(i, 'signing');
-  if (p.kind === 'ed25519') return nodeSign(null, p.message, i.keyObject);
+  if (p.kind === 'ed25519') return signOnPool(null, p.message, i.keyObject);
   if (p.kind === 'message') {
-    if (isEc(p.type) && p.format === 'raw') return ecdsaDerToRaw(p.type, nodeSign(NODE_HASH[p.hash], p.message, i.keyObject));
-    return nodeSign(NODE_HASH[p.hash], p.message, nodeKeyOptions(i.keyObject, p.type, p.padding, p.format));
+    if (isEc(p.type) && p.format === 'raw') return ecdsaDerToRaw(p.type, await signOnPool(NODE_HASH[p.hash], p.message, i.keyObject));
+    return signOnPool(NODE_HASH[p.hash], p.message, nodeKeyOptions(i.keyObject, p.type, p.padding, p.format));
   }
+  // Caller-supplied digests: ECDSA through @noble/curves, RSA PKCS#1 v1.5 through privateEncrypt (both synchronous).
   if (isEc(p.type)) return ecdsaSignDigest(p.type, i.keyObject, p.digest, p.format);
   return rsaPkcs1SignDigest(i.keyObject, p.hash, p.digest);
 }
 
-/** Request errors (bad digest length, unsupported combination) throw; a bad or garbled signature returns false. */
-export function verify(i: VerifyInput): boolean {
+/** Request errors (bad digest length, unsupported combination) throw; a bad or garbled signature resolves false. */
+export async function verify(i: VerifyInput): Promise<boolean> {
   const p = plan(i, 'verification');
   if (!Buffer.isBuffer(i.signature)) return false;
+  if (p.kind === 'ed25519') return verifyOnPool(null, p.message, i.publicKey, i.signature);
+  if (p.kind === 'message') return verifyOnPool(NODE_HASH[p.hash], p.message, nodeKeyOptions(i.publicKey, p.type, p.padding, p.format), i.signature);
   try {
-    if (p.kind === 'ed25519') return nodeVerify(null, p.message, i.publicKey, i.signature);
-    if (p.kind === 'message') {
-      return nodeVerify(NODE_HASH[p.hash], p.message, nodeKeyOptions(i.publicKey, p.type, p.padding, p.format), i.signature);
-    }
     if (isEc(p.type)) return ecdsaVerifyDigest(p.type, i.publicKey, p.digest, i.signature, p.format);
     return rsaPkcs1VerifyDigest(i.publicKey, p.hash, p.digest, i.signature);
   } catch {

@@ -28,13 +28,13 @@ describe('asymmetric import', () => {
     const spki = pub.export({ type: 'spki', format: 'der' });
 
     for (const [form, input] of [['PEM', { pem: pkcs8Pem(key) }], ['JWK', { jwk: key.export({ format: 'jwk' }) }]] as const) {
-      test(`${type} from ${form}`, () => {
+      test(`${type} from ${form}`, async () => {
         const imported = importKey(type, input);
         assert.deepEqual(imported.material, key.export({ type: 'pkcs8', format: 'der' }));
         assert.deepEqual(imported.publicKeySpki, spki);
         assert.equal(fingerprint(type, imported.publicKeySpki, imported.material), fingerprint(type, spki, Buffer.alloc(0)));
         const loaded = loadPrivateKey(type, imported.material);
-        const sig = sign({ keyObject: loaded, type, input: { message } });
+        const sig = await sign({ keyObject: loaded, type, input: { message } });
         const hash = type === 'Ed25519' ? null : type === 'EC-P384' ? 'sha384' : type === 'EC-P521' ? 'sha512' : 'sha256';
         assert.ok(nodeVerify(hash, message, pub, sig));
       });

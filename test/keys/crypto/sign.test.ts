@@ -62,51 +62,51 @@ for (const type of ASYMMETRIC_SIGNING_TYPES) {
       const opts = { hashAlgorithm: v.hash, rsaPadding: v.padding, ecdsaFormat: v.format };
       const digestSupported = type !== 'Ed25519' && v.padding !== 'pss';
 
-      test(`message ${label(v)}`, () => {
+      test(`message ${label(v)}`, async () => {
         const { priv, pub } = keys.get(type)!;
-        const sig = sign({ keyObject: priv, type, input: { message }, ...opts });
+        const sig = await sign({ keyObject: priv, type, input: { message }, ...opts });
         checkShape(type, v, sig);
         assert.ok(nodeVerifies(type, pub, v, sig), 'node:crypto verifies');
-        assert.equal(verify({ keyObject: priv, type, input: { message }, ...opts, publicKey: pub, signature: sig }), true);
+        assert.equal(await verify({ keyObject: priv, type, input: { message }, ...opts, publicKey: pub, signature: sig }), true);
         if (digestSupported) {
           const digest = { digest: digestOf(v.hash, message), hashAlgorithm: v.hash };
-          assert.equal(verify({ keyObject: priv, type, input: digest, ...opts, publicKey: pub, signature: sig }), true, 'digest verifier');
+          assert.equal(await verify({ keyObject: priv, type, input: digest, ...opts, publicKey: pub, signature: sig }), true, 'digest verifier');
         }
         // Tampered signature, tampered message, wrong key.
-        assert.equal(verify({ keyObject: priv, type, input: { message }, ...opts, publicKey: pub, signature: flipBit(sig) }), false);
-        assert.equal(verify({ keyObject: priv, type, input: { message: flipBit(message) }, ...opts, publicKey: pub, signature: sig }), false);
+        assert.equal(await verify({ keyObject: priv, type, input: { message }, ...opts, publicKey: pub, signature: flipBit(sig) }), false);
+        assert.equal(await verify({ keyObject: priv, type, input: { message: flipBit(message) }, ...opts, publicKey: pub, signature: sig }), false);
         const other = otherKeys.get(type)!.pub;
-        assert.equal(verify({ keyObject: priv, type, input: { message }, ...opts, publicKey: other, signature: sig }), false);
+        assert.equal(await verify({ keyObject: priv, type, input: { message }, ...opts, publicKey: other, signature: sig }), false);
       });
 
       if (digestSupported) {
-        test(`digest ${label(v)}`, () => {
+        test(`digest ${label(v)}`, async () => {
           const { priv, pub } = keys.get(type)!;
           const digest = { digest: digestOf(v.hash, message), hashAlgorithm: v.hash };
-          const sig = sign({ keyObject: priv, type, input: digest, ...opts });
+          const sig = await sign({ keyObject: priv, type, input: digest, ...opts });
           checkShape(type, v, sig);
           assert.ok(nodeVerifies(type, pub, v, sig), 'node:crypto verifies the digest signature over the message');
-          assert.equal(verify({ keyObject: priv, type, input: digest, ...opts, publicKey: pub, signature: sig }), true);
-          assert.equal(verify({ keyObject: priv, type, input: { message }, ...opts, publicKey: pub, signature: sig }), true, 'message verifier');
-          assert.equal(verify({ keyObject: priv, type, input: digest, ...opts, publicKey: pub, signature: flipBit(sig) }), false);
+          assert.equal(await verify({ keyObject: priv, type, input: digest, ...opts, publicKey: pub, signature: sig }), true);
+          assert.equal(await verify({ keyObject: priv, type, input: { message }, ...opts, publicKey: pub, signature: sig }), true, 'message verifier');
+          assert.equal(await verify({ keyObject: priv, type, input: digest, ...opts, publicKey: pub, signature: flipBit(sig) }), false);
           // Flip the first byte: ECDSA uses only the leftmost field-size bits of a longer digest (P-256 with SHA-512).
-          assert.equal(verify({ keyObject: priv, type, input: { ...digest, digest: flipBit(digest.digest, 0) }, ...opts, publicKey: pub, signature: sig }), false);
+          assert.equal(await verify({ keyObject: priv, type, input: { ...digest, digest: flipBit(digest.digest, 0) }, ...opts, publicKey: pub, signature: sig }), false);
           const other = otherKeys.get(type)!.pub;
-          assert.equal(verify({ keyObject: priv, type, input: digest, ...opts, publicKey: other, signature: sig }), false);
+          assert.equal(await verify({ keyObject: priv, type, input: digest, ...opts, publicKey: other, signature: sig }), false);
         });
       }
     }
 
-    test('garbled signatures are false, never a throw', () => {
+    test('garbled signatures are false, never a throw', async () => {
       const { priv, pub } = keys.get(type)!;
       const digestInputs = type === 'Ed25519' ? [] : [{ digest: digestOf('SHA-256', message), hashAlgorithm: 'SHA-256' as const }];
-      const good = sign({ keyObject: priv, type, input: { message } });
+      const good = await sign({ keyObject: priv, type, input: { message } });
       const garbage = [Buffer.alloc(0), Buffer.alloc(1), randomBytes(good.length), good.subarray(0, good.length - 1), Buffer.concat([good, Buffer.alloc(1)])];
       for (const input of [{ message }, ...digestInputs]) {
         for (const formatOpts of [{}, { ecdsaFormat: 'raw' as const }, { rsaPadding: 'pss' as const }]) {
           if ('digest' in input && 'rsaPadding' in formatOpts && type.startsWith('RSA')) continue;
           for (const signature of garbage) {
-            assert.equal(verify({ keyObject: priv, type, input, ...formatOpts, publicKey: pub, signature }), false);
+            assert.equal(await verify({ keyObject: priv, type, input, ...formatOpts, publicKey: pub, signature }), false);
           }
         }
       }
@@ -115,113 +115,113 @@ for (const type of ASYMMETRIC_SIGNING_TYPES) {
 }
 
 describe('defaults', () => {
-  test('EC default hash follows the curve; DER by default', () => {
+  test('EC default hash follows the curve; DER by default', async () => {
     for (const [type, hash] of [['EC-P256', 'SHA-256'], ['EC-P384', 'SHA-384'], ['EC-P521', 'SHA-512']] as const) {
       const { priv, pub } = keys.get(type)!;
-      const sig = sign({ keyObject: priv, type, input: { message } });
+      const sig = await sign({ keyObject: priv, type, input: { message } });
       parseEcdsaDer(sig);
       assert.ok(nodeVerify(nodeHash(hash), message, pub, sig), `${type} signs with ${hash}`);
     }
   });
 
-  test('RSA defaults to PKCS#1 v1.5 with SHA-256', () => {
+  test('RSA defaults to PKCS#1 v1.5 with SHA-256', async () => {
     const { priv, pub } = keys.get('RSA-2048')!;
-    const sig = sign({ keyObject: priv, type: 'RSA-2048', input: { message } });
+    const sig = await sign({ keyObject: priv, type: 'RSA-2048', input: { message } });
     assert.ok(nodeVerify('sha256', message, { key: pub, padding: constants.RSA_PKCS1_PADDING }, sig));
     // PKCS#1 v1.5 is deterministic: equal to node's own signature.
     assert.deepEqual(sig, nodeSign('sha256', message, priv));
   });
 
-  test('PSS uses salt length = hash length', () => {
+  test('PSS uses salt length = hash length', async () => {
     const { priv, pub } = keys.get('RSA-2048')!;
-    const sig = sign({ keyObject: priv, type: 'RSA-2048', input: { message }, rsaPadding: 'pss', hashAlgorithm: 'SHA-384' });
+    const sig = await sign({ keyObject: priv, type: 'RSA-2048', input: { message }, rsaPadding: 'pss', hashAlgorithm: 'SHA-384' });
     assert.ok(nodeVerify('sha384', message, { key: pub, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 48 }, sig));
     assert.ok(!nodeVerify('sha384', message, { key: pub, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }, sig));
   });
 
-  test('EC-P521 raw signature is 132 bytes', () => {
+  test('EC-P521 raw signature is 132 bytes', async () => {
     const { priv } = keys.get('EC-P521')!;
-    assert.equal(sign({ keyObject: priv, type: 'EC-P521', input: { message }, ecdsaFormat: 'raw' }).length, 132);
+    assert.equal((await sign({ keyObject: priv, type: 'EC-P521', input: { message }, ecdsaFormat: 'raw' })).length, 132);
     const digest = { digest: digestOf('SHA-512', message), hashAlgorithm: 'SHA-512' as const };
-    assert.equal(sign({ keyObject: priv, type: 'EC-P521', input: digest, ecdsaFormat: 'raw' }).length, 132);
+    assert.equal((await sign({ keyObject: priv, type: 'EC-P521', input: digest, ecdsaFormat: 'raw' })).length, 132);
   });
 
-  test('Ed25519 ignores hashAlgorithm and rsaPadding (pure EdDSA)', () => {
+  test('Ed25519 ignores hashAlgorithm and rsaPadding (pure EdDSA)', async () => {
     const { priv, pub } = keys.get('Ed25519')!;
-    const sig = sign({ keyObject: priv, type: 'Ed25519', input: { message }, hashAlgorithm: 'SHA-512', rsaPadding: 'pss' });
+    const sig = await sign({ keyObject: priv, type: 'Ed25519', input: { message }, hashAlgorithm: 'SHA-512', rsaPadding: 'pss' });
     assert.ok(nodeVerify(null, message, pub, sig));
     assert.deepEqual(sig, nodeSign(null, message, priv));
   });
 
-  test('high-S ECDSA signatures from OpenSSL verify through the digest path', () => {
+  test('high-S ECDSA signatures from OpenSSL verify through the digest path', async () => {
     // OpenSSL does not normalise S, so across 24 signatures some are high-S (probability of none: 2^-24).
     const { priv, pub } = keys.get('EC-P256')!;
     for (let i = 0; i < 24; i++) {
       const m = randomBytes(20);
       const sig = nodeSign('sha256', m, priv);
       const digest = { digest: digestOf('SHA-256', m), hashAlgorithm: 'SHA-256' as const };
-      assert.equal(verify({ keyObject: priv, type: 'EC-P256', input: digest, publicKey: pub, signature: sig }), true);
+      assert.equal(await verify({ keyObject: priv, type: 'EC-P256', input: digest, publicKey: pub, signature: sig }), true);
     }
   });
 });
 
 describe('request errors', () => {
-  test('digest length must match the hash algorithm', () => {
+  test('digest length must match the hash algorithm', async () => {
     for (const type of ['EC-P256', 'EC-P521', 'RSA-2048'] as const) {
       const { priv, pub } = keys.get(type)!;
       for (const [hashAlgorithm, len] of [['SHA-256', 48], ['SHA-384', 32], ['SHA-512', 63], ['SHA-256', 0]] as const) {
         const input = { digest: Buffer.alloc(len), hashAlgorithm };
-        assert.throws(() => sign({ keyObject: priv, type, input }), problem('crypto.digest_length'));
-        assert.throws(() => verify({ keyObject: priv, type, input, publicKey: pub, signature: Buffer.alloc(64) }), problem('crypto.digest_length'));
+        await assert.rejects(async () => sign({ keyObject: priv, type, input }), problem('crypto.digest_length'));
+        await assert.rejects(async () => verify({ keyObject: priv, type, input, publicKey: pub, signature: Buffer.alloc(64) }), problem('crypto.digest_length'));
       }
     }
   });
 
-  test('Ed25519 refuses a digest', () => {
+  test('Ed25519 refuses a digest', async () => {
     const { priv, pub } = keys.get('Ed25519')!;
     const input = { digest: digestOf('SHA-256', message), hashAlgorithm: 'SHA-256' as const };
-    assert.throws(() => sign({ keyObject: priv, type: 'Ed25519', input }), problem('crypto.digest_not_supported'));
-    assert.throws(() => verify({ keyObject: priv, type: 'Ed25519', input, publicKey: pub, signature: Buffer.alloc(64) }), problem('crypto.digest_not_supported'));
+    await assert.rejects(async () => sign({ keyObject: priv, type: 'Ed25519', input }), problem('crypto.digest_not_supported'));
+    await assert.rejects(async () => verify({ keyObject: priv, type: 'Ed25519', input, publicKey: pub, signature: Buffer.alloc(64) }), problem('crypto.digest_not_supported'));
   });
 
-  test('RSA-PSS over a digest is refused (no library-backed implementation)', () => {
+  test('RSA-PSS over a digest is refused (no library-backed implementation)', async () => {
     const { priv, pub } = keys.get('RSA-2048')!;
     const input = { digest: digestOf('SHA-256', message), hashAlgorithm: 'SHA-256' as const };
-    assert.throws(() => sign({ keyObject: priv, type: 'RSA-2048', input, rsaPadding: 'pss' }), problem('crypto.digest_not_supported'));
-    assert.throws(() => verify({ keyObject: priv, type: 'RSA-2048', input, rsaPadding: 'pss', publicKey: pub, signature: Buffer.alloc(256) }), problem('crypto.digest_not_supported'));
+    await assert.rejects(async () => sign({ keyObject: priv, type: 'RSA-2048', input, rsaPadding: 'pss' }), problem('crypto.digest_not_supported'));
+    await assert.rejects(async () => verify({ keyObject: priv, type: 'RSA-2048', input, rsaPadding: 'pss', publicKey: pub, signature: Buffer.alloc(256) }), problem('crypto.digest_not_supported'));
   });
 
-  test('unsupported hash algorithms', () => {
+  test('unsupported hash algorithms', async () => {
     const { priv } = keys.get('EC-P256')!;
     const bad = 'SHA-1' as HashAlgorithm;
-    assert.throws(() => sign({ keyObject: priv, type: 'EC-P256', input: { message }, hashAlgorithm: bad }), problem('crypto.hash_algorithm_unsupported'));
-    assert.throws(() => sign({ keyObject: priv, type: 'EC-P256', input: { digest: Buffer.alloc(20), hashAlgorithm: bad } }), problem('crypto.hash_algorithm_unsupported'));
-    assert.throws(
-      () => sign({ keyObject: priv, type: 'EC-P256', input: { digest: Buffer.alloc(32), hashAlgorithm: 'SHA-256' }, hashAlgorithm: 'SHA-384' }),
+    await assert.rejects(async () => sign({ keyObject: priv, type: 'EC-P256', input: { message }, hashAlgorithm: bad }), problem('crypto.hash_algorithm_unsupported'));
+    await assert.rejects(async () => sign({ keyObject: priv, type: 'EC-P256', input: { digest: Buffer.alloc(20), hashAlgorithm: bad } }), problem('crypto.hash_algorithm_unsupported'));
+    await assert.rejects(
+      async () => sign({ keyObject: priv, type: 'EC-P256', input: { digest: Buffer.alloc(32), hashAlgorithm: 'SHA-256' }, hashAlgorithm: 'SHA-384' }),
       problem('crypto.hash_algorithm_mismatch'),
     );
   });
 
-  test('bad padding / format values', () => {
+  test('bad padding / format values', async () => {
     const { priv } = keys.get('RSA-2048')!;
-    assert.throws(() => sign({ keyObject: priv, type: 'RSA-2048', input: { message }, rsaPadding: 'oaep' as RsaPadding }), problem('crypto.rsa_padding_unsupported'));
-    assert.throws(() => sign({ keyObject: priv, type: 'RSA-2048', input: { message }, ecdsaFormat: 'jws' as EcdsaFormat }), problem('crypto.ecdsa_format_unsupported'));
+    await assert.rejects(async () => sign({ keyObject: priv, type: 'RSA-2048', input: { message }, rsaPadding: 'oaep' as RsaPadding }), problem('crypto.rsa_padding_unsupported'));
+    await assert.rejects(async () => sign({ keyObject: priv, type: 'RSA-2048', input: { message }, ecdsaFormat: 'jws' as EcdsaFormat }), problem('crypto.ecdsa_format_unsupported'));
   });
 
   test('symmetric key types cannot sign', async () => {
     for (const type of ['AES-256-GCM', 'HMAC-SHA256'] as const) {
       const k = loadPrivateKey(type, (await generateKey(type)).material);
-      assert.throws(() => sign({ keyObject: k, type, input: { message } }), problem('crypto.operation_unsupported'));
-      assert.throws(() => verify({ keyObject: k, type, input: { message }, publicKey: k, signature: Buffer.alloc(32) }), problem('crypto.operation_unsupported'));
+      await assert.rejects(async () => sign({ keyObject: k, type, input: { message } }), problem('crypto.operation_unsupported'));
+      await assert.rejects(async () => verify({ keyObject: k, type, input: { message }, publicKey: k, signature: Buffer.alloc(32) }), problem('crypto.operation_unsupported'));
     }
   });
 
-  test('a public key of another type is just false', () => {
+  test('a public key of another type is just false', async () => {
     const { priv } = keys.get('EC-P256')!;
-    const sig = sign({ keyObject: priv, type: 'EC-P256', input: { message } });
+    const sig = await sign({ keyObject: priv, type: 'EC-P256', input: { message } });
     const ed = createPublicKey(keys.get('Ed25519')!.priv);
-    assert.equal(verify({ keyObject: priv, type: 'EC-P256', input: { message }, publicKey: ed, signature: sig }), false);
+    assert.equal(await verify({ keyObject: priv, type: 'EC-P256', input: { message }, publicKey: ed, signature: sig }), false);
     const digest = { digest: digestOf('SHA-256', message), hashAlgorithm: 'SHA-256' as const };
-    assert.equal(verify({ keyObject: priv, type: 'EC-P256', input: digest, publicKey: ed, signature: sig }), false);
+    assert.equal(await verify({ keyObject: priv, type: 'EC-P256', input: digest, publicKey: ed, signature: sig }), false);
   });
 });
