@@ -225,3 +225,15 @@ describe('request errors', () => {
     assert.equal(await verify({ keyObject: priv, type: 'EC-P256', input: digest, publicKey: ed, signature: sig }), false);
   });
 });
+
+describe('event loop', () => {
+  test('an RSA-4096 message signature leaves the event loop free while it runs', async () => {
+    // Synchronous signing would hold the loop for the whole signature: the immediate could only run afterwards.
+    const { priv, pub } = keys.get('RSA-4096')!;
+    let immediateRan = false;
+    setImmediate(() => (immediateRan = true));
+    const sig = await sign({ keyObject: priv, type: 'RSA-4096', input: { message } });
+    assert.equal(immediateRan, true);
+    assert.equal(await verify({ keyObject: priv, type: 'RSA-4096', input: { message }, publicKey: pub, signature: sig }), true);
+  });
+});
