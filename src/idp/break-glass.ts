@@ -72,7 +72,7 @@ export async function breakGlassRoutes(app: FastifyInstance, opts: { config: Idp
       user_agent: ctx.userAgent,
       metadata: { ...emergency, subject, jti: payload.jti, expires_at: new Date(payload.exp * 1000).toISOString() },
     });
-    const signed = await opts.keys.signJwt(ctx, idpSigningKeyId('ES256'), { payload, typ: 'at+jwt' });
+    const signed = await opts.keys.signJwt(ctx, idpSigningKeyId(realm.name, 'ES256'), { payload, typ: 'at+jwt' });
     return { access_token: signed.jwt, token_type: 'Bearer', expires_in: BREAK_GLASS_LIFETIME_SECONDS, issued_token_type: 'urn:ietf:params:oauth:token-type:access_token', emergency };
   });
 }

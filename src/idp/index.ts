@@ -35,6 +35,10 @@ export interface IdpDeps {
   signingKeyChanges?: ((listener: () => void) => () => void) | undefined;
   /** For KEYWARD_IDP_COOKIE_KEYS; process.env by default. */
   env?: NodeJS.ProcessEnv | undefined;
+  /** Runs before the providers are built (e.g. creating the signing keys, which needs Keyward unsealed). */
+  prepare?: (() => Promise<void>) | undefined;
+  /** Subscribes to the seal: a provider that could not start while sealed starts on unseal. */
+  sealChanges?: ((listener: (sealed: boolean) => void) => () => void) | undefined;
 }
 
 export interface Idp {
@@ -82,9 +86,14 @@ export async function createIdp(deps: IdpDeps): Promise<Idp> {
   timer.unref();
   // A rotation in the key service changes the set of signing keys: the providers are rebuilt (state lives in the
   // store, so nothing is lost); the new version signs, and every version not destroyed stays in certs.
-  let kids = (await deps.signer.keys()).map((k) => k.kid).join(' ');
+  const allKids = async () => {
+    const out: string[] = [];
+    for (const realm of deps.config.realms) out.push(...(await deps.signer.keys(realm.name)).map((k) => `${realm.name}/${k.kid}`));
+    return out.join(' ');
+  };
+  let kids = await allKids();
   const refresh = async () => {
-    const now = (await deps.signer.keys()).map((k) => k.kid).join(' ');
+    const now = await allKids();
     if (now === kids) return false;
     await build();
     kids = now;
@@ -144,22 +153,81 @@ function params(req: FastifyRequest): Record<string, string | undefined> {
   return out;
 }
 
+const isSealed = (e: unknown) => typeof e === 'object' && e !== null && (e as { code?: unknown }).code === 'system.sealed';
+
+/**
+ * Starts the identity provider once, on first need: at boot, or, when Keyward boots sealed (its signing keys
+ * cannot be created or used), on unseal or on the next request after it. Concurrent callers share one start.
+ */
+class IdpStarter {
+  current: Idp | undefined;
+  #starting: Promise<Idp> | undefined;
+  readonly #deps: IdpDeps;
+  constructor(deps: IdpDeps) {
+    this.#deps = deps;
+  }
+  start(): Promise<Idp> {
+    if (this.current) return Promise.resolve(this.current);
+    this.#starting ??= (async () => {
+      await this.#deps.prepare?.();
+      return createIdp(this.#deps);
+    })().then(
+      (idp) => (this.current = idp),
+      (e: unknown) => {
+        this.#starting = undefined;
+        throw e;
+      },
+    );
+    return this.#starting;
+  }
+}
+
+function unavailable(reply: FastifyReply) {
+  return reply
+    .code(503)
+    .header('retry-after', '5')
+    .header('cache-control', 'no-store')
+    .type('application/json')
+    .send({ error: 'temporarily_unavailable', error_description: 'Keyward is sealed; the identity provider starts once it is unsealed' });
+}
+
 /** Fastify plugin factory; register the returned function with the app (encapsulated). */
 export function idpPlugin(deps: IdpDeps) {
-  return async function idp(app: FastifyInstance, _opts: unknown): Promise<void> {
-    const idp = await createIdp(deps);
-    app.addHook('onClose', async () => idp.close());
+  return async function idpRoutes(app: FastifyInstance, _opts: unknown): Promise<void> {
+    const starter = new IdpStarter(deps);
+    try {
+      await starter.start();
+    } catch (e) {
+      if (!isSealed(e)) throw e;
+      deps.logger?.warn('identity provider: Keyward is sealed, so its signing keys cannot be used yet; it starts on unseal');
+    }
+    const unsubscribe = deps.sealChanges?.((sealed) => {
+      if (!sealed) starter.start().catch((e: unknown) => deps.logger?.error({ err: String(e) }, 'identity provider failed to start after unseal'));
+    });
+    app.addHook('onClose', async () => {
+      unsubscribe?.();
+      await starter.current?.close();
+    });
+    // Every route below runs with a started provider; until then (sealed) the answer is 503, never a guess.
+    app.addHook('preHandler', (_req, reply, done) => {
+      if (starter.current) return done();
+      starter.start().then(
+        () => done(),
+        (e: unknown) => (isSealed(e) ? void unavailable(reply) : done(e as Error)),
+      );
+    });
+    const started = () => starter.current!;
     const throttle = new Throttle(deps.db);
     // Bodies are read as text here and handed to oidc-provider pre-read; no JSON parsing in this scope.
     app.removeAllContentTypeParsers();
     app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_req, body, done) => done(null, body));
 
     app.all('/admin/*', (req, reply) =>
-      refuse(reply, idp, '-', UNSUPPORTED.admin_rest, { browser: false, req, event: 'admin_unsupported' }),
+      refuse(reply, started(), '-', UNSUPPORTED.admin_rest, { browser: false, req, event: 'admin_unsupported' }),
     );
 
     const realmOf = (req: FastifyRequest, reply: FastifyReply): RealmRuntime | undefined => {
-      const rt = idp.realms.get((req.params as { realm: string }).realm);
+      const rt = started().realms.get((req.params as { realm: string }).realm);
       if (!rt) void reply.code(404).type('application/json').send({ error: 'invalid_request', error_description: 'unknown realm' });
       return rt;
     };
@@ -200,7 +268,7 @@ export function idpPlugin(deps: IdpDeps) {
       const prefix = `/realms/${rt.name}`;
       const path = (req.url.split('?')[0] ?? '').slice(prefix.length) || '/';
       const refusal = await guard(rt, { method: req.method, path, params: params(req), authorization: req.headers.authorization });
-      if (refusal) return refuse(reply, idp, rt.name, refusal.feature, { browser: refusal.browser && req.method === 'GET', detail: refusal.detail, req, clientId: refusal.clientId });
+      if (refusal) return refuse(reply, started(), rt.name, refusal.feature, { browser: refusal.browser && req.method === 'GET', detail: refusal.detail, req, clientId: refusal.clientId });
       reply.hijack();
       const raw = req.raw as typeof req.raw & { originalUrl?: string; body?: unknown };
       // oidc-provider derives its mount path from originalUrl minus url.

@@ -9,8 +9,11 @@ import type { SecretBox } from './store/directory.ts';
 
 const KEY_TYPES: Record<TokenSigningAlg, KeyType> = { ES256: 'EC-P256', RS256: 'RSA-2048' };
 
-export const idpSigningKeyId = (alg: TokenSigningAlg) => `keyward-idp-${alg.toLowerCase()}`;
-export const isIdpSigningKey = (id: string) => (Object.keys(KEY_TYPES) as TokenSigningAlg[]).some((a) => idpSigningKeyId(a) === id);
+const ALGS = Object.keys(KEY_TYPES) as TokenSigningAlg[];
+
+/** Each realm signs with its own keys, so realms stay isolated and rotate independently. */
+export const idpSigningKeyId = (realm: string, alg: TokenSigningAlg) => `keyward-idp-${realm}-${alg.toLowerCase()}`;
+export const isIdpSigningKey = (id: string) => id.startsWith('keyward-idp-') && ALGS.some((a) => id.endsWith(`-${a.toLowerCase()}`));
 
 const idpContext = (): OperationContext => ({
   principal: { id: 'keyward-idp', type: 'service', authMethod: 'internal', permissions: [], attributes: {} },
@@ -44,21 +47,24 @@ export class KeyServiceTokenSigner implements TokenSigner {
     this.#keys = keys;
   }
 
-  /** Creates the signing keys and the secrets key on first start (needs the key service unsealed). */
-  async ensureKeys(): Promise<void> {
-    for (const alg of Object.keys(KEY_TYPES) as TokenSigningAlg[]) {
-      if (await this.#keys.peek(idpSigningKeyId(alg))) continue;
-      await this.#keys.create(idpContext(), { id: idpSigningKeyId(alg), type: KEY_TYPES[alg], labels: { 'keyward.dev/owner': 'idp' }, description: `identity provider ${alg} token signing key` });
+  /** Creates each realm's signing keys and the secrets key on first start (needs the key service unsealed). */
+  async ensureKeys(realms: string[]): Promise<void> {
+    for (const realm of realms) {
+      for (const alg of ALGS) {
+        const id = idpSigningKeyId(realm, alg);
+        if (await this.#keys.peek(id)) continue;
+        await this.#keys.create(idpContext(), { id, type: KEY_TYPES[alg], labels: { 'keyward.dev/owner': 'idp', 'keyward.dev/realm': realm }, description: `identity provider realm ${realm}: ${alg} token signing key` });
+      }
     }
     if (!(await this.#keys.peek(IDP_SECRETS_KEY))) {
       await this.#keys.create(idpContext(), { id: IDP_SECRETS_KEY, type: 'AES-256-GCM', labels: { 'keyward.dev/owner': 'idp' }, description: 'identity provider secrets at rest (TOTP seeds)' });
     }
   }
 
-  async keys(): Promise<TokenSigningKey[]> {
+  async keys(realm: string): Promise<TokenSigningKey[]> {
     const out: TokenSigningKey[] = [];
-    for (const alg of Object.keys(KEY_TYPES) as TokenSigningAlg[]) {
-      const view = await this.#keys.describe(idpSigningKeyId(alg));
+    for (const alg of ALGS) {
+      const view = await this.#keys.describe(idpSigningKeyId(realm, alg));
       out.push(...this.#versions(view, alg));
     }
     return out;

@@ -12,7 +12,7 @@ import { breakGlassRoutes } from './break-glass.ts';
 import { idpConfigSchema, type IdpConfig } from './config.ts';
 import { idpPlugin } from './index.ts';
 import { KeyServiceTokenSigner, isIdpSigningKey, keyServiceSecretBox } from './key-service-signer.ts';
-import { applyRealmFile } from './realm-file.ts';
+import { applyRealmFile, type RealmFile } from './realm-file.ts';
 import { migrateIdp } from './store/migrations.ts';
 
 export const DEV_REALM = 'keyward';
@@ -39,6 +39,35 @@ export function devIdpConfig(baseUrl: string, permissionPrefix: string): IdpConf
   });
 }
 
+/** The dev realm's quickstart service client (its secret comes from KEYWARD_DEV_CLIENT_SECRET, new every start). */
+function devRealmFile(realm: string): RealmFile {
+  return {
+    realm,
+    roles: [{ name: 'key-user' }],
+    groups: [],
+    users: [],
+    clients: [
+      {
+        client_id: DEV_CLIENT_ID,
+        name: 'Dev quickstart service',
+        enabled: true,
+        redirect_uris: [],
+        post_logout_redirect_uris: [],
+        grant_types: ['client_credentials'],
+        scopes: ['openid'],
+        auth_method: 'client_secret_basic',
+        secret_env: 'KEYWARD_DEV_CLIENT_SECRET',
+        signing_alg: 'ES256',
+        mfa: 'optional',
+        principal_type: 'service',
+        tenant: 'tenant:platform',
+        roles: ['key-user'],
+        groups: [],
+      },
+    ],
+  };
+}
+
 export interface MountedIdp {
   plugin: (app: FastifyInstance) => Promise<void>;
   /** Dev mode: the quickstart client and its secret (new every start). */
@@ -55,54 +84,44 @@ export async function mountIdp(deps: {
   env: NodeJS.ProcessEnv;
   dev: boolean;
   permissionPrefix: string;
+  sealChanges: (listener: (sealed: boolean) => void) => () => void;
 }): Promise<MountedIdp> {
   const signer = new KeyServiceTokenSigner(deps.keys);
-  try {
-    await signer.ensureKeys();
-  } catch (e) {
-    if (!isSealedError(e)) throw e;
-    // Creating the signing keys needs the root key: a sealed first boot answers 503 until restarted unsealed.
-    deps.logger.error('identity provider: its signing keys do not exist yet and Keyward is sealed; unseal, then restart to enable it');
-    return { plugin: async (app) => app.register(unavailableIdp) };
-  }
-
   let devClient: MountedIdp['devClient'];
   let env = deps.env;
+  let applyDevRealm: (() => Promise<void>) | undefined;
   if (deps.dev) {
     const secret = randomBytes(24).toString('base64url');
     env = { ...deps.env, KEYWARD_DEV_CLIENT_SECRET: secret };
-    await migrateIdp(deps.store.kysely, deps.store.dialect);
     const realm = deps.config.realms.find((r) => r.name === DEV_REALM) ?? deps.config.realms[0]!;
-    await applyRealmFile(deps.store.kysely, realm, {
-      realm: realm.name,
-      roles: [{ name: 'key-user' }],
-      groups: [],
-      users: [],
-      clients: [
-        {
-          client_id: DEV_CLIENT_ID,
-          name: 'Dev quickstart service',
-          enabled: true,
-          redirect_uris: [],
-          post_logout_redirect_uris: [],
-          grant_types: ['client_credentials'],
-          scopes: ['openid'],
-          auth_method: 'client_secret_basic',
-          secret_env: 'KEYWARD_DEV_CLIENT_SECRET',
-          signing_alg: 'ES256',
-          mfa: 'optional',
-          principal_type: 'service',
-          tenant: 'tenant:platform',
-          roles: ['key-user'],
-          groups: [],
-        },
-      ],
-    }, { dryRun: false, env, argon2: deps.config.argon2 });
     devClient = { clientId: DEV_CLIENT_ID, secret, tokenUrl: `${deps.config.base_url}/realms/${realm.name}/protocol/openid-connect/token` };
+    const devEnv = env;
+    applyDevRealm = async () => {
+      await migrateIdp(deps.store.kysely, deps.store.dialect);
+      await applyRealmFile(deps.store.kysely, realm, devRealmFile(realm.name), { dryRun: false, env: devEnv, argon2: deps.config.argon2 });
+    };
   }
 
   const signingKeyChanges = (listener: () => void) => deps.keys.onKeyChange((id) => isIdpSigningKey(id) && listener());
-  const plugin = idpPlugin({ config: deps.config, db: deps.store.kysely, dialect: deps.store.dialect, signer, audit: deps.audit, metrics: deps.metrics, logger: deps.logger, env, signingKeyChanges, secretBox: keyServiceSecretBox(deps.keys) });
+  const plugin = idpPlugin({
+    config: deps.config,
+    db: deps.store.kysely,
+    dialect: deps.store.dialect,
+    signer,
+    audit: deps.audit,
+    metrics: deps.metrics,
+    logger: deps.logger,
+    env,
+    signingKeyChanges,
+    secretBox: keyServiceSecretBox(deps.keys),
+    // The signing keys are created on first start, which needs the root key: a sealed first boot starts the
+    // provider on unseal instead.
+    prepare: async () => {
+      await signer.ensureKeys(deps.config.realms.map((r) => r.name));
+      await applyDevRealm?.();
+    },
+    sealChanges: deps.sealChanges,
+  });
   return {
     devClient,
     plugin: async (app) => {
@@ -116,14 +135,4 @@ export async function mountIdp(deps: {
       await app.register(breakGlassRoutes, { prefix: '/v1/idp', config: deps.config, keys: deps.keys, audit: deps.audit, permissionPrefix: deps.permissionPrefix });
     },
   };
-}
-
-function isSealedError(e: unknown): boolean {
-  return typeof e === 'object' && e !== null && (e as { code?: unknown }).code === 'system.sealed';
-}
-
-async function unavailableIdp(app: FastifyInstance) {
-  const unavailable = async (_req: unknown, reply: import('fastify').FastifyReply) =>
-    reply.code(503).header('retry-after', '30').send({ error: 'temporarily_unavailable', error_description: 'the identity provider starts once Keyward is unsealed and restarted' });
-  app.all('/realms/*', { config: { security: { public: true } } }, unavailable);
 }

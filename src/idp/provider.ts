@@ -116,7 +116,7 @@ export async function createRealmRuntime(deps: RealmDeps): Promise<RealmRuntime>
   const directory = new Directory(db, realm.name, deps.secretBox);
   const resource = realm.access_token_resource;
   const customScopes = realm.custom_scopes.map((s) => s.name);
-  const keys = await externalSigningKeys(signer);
+  const keys = await externalSigningKeys(signer, realm.name);
 
   const policy = interactionPolicy.base();
   // Step-up: acr_values=aal2 forces a new login when the session was established without a second factor.
@@ -305,6 +305,10 @@ export function errorPageHtml(body: ReturnType<typeof profileErrorBody>): string
 
 /** Every OAuth error oidc-provider returns as JSON gets the profile fields; telemetry sees every outcome. */
 function installProfileErrors(rt: RealmRuntime): void {
+  // Sealing Keyward takes the signing keys away: the library reports a server_error, which becomes a 503.
+  rt.provider.on('server_error', (ctx: any, err: unknown) => {
+    if ((err as { code?: unknown } | undefined)?.code === 'system.sealed') ctx.state.sealed = true;
+  });
   rt.provider.use(async (ctx: any, next: () => Promise<void>) => {
     const correlationId = String(ctx.get('x-request-id') || ctx.get('x-correlation-id') || randomUUID()).slice(0, 128);
     ctx.state.correlationId = correlationId;
@@ -312,6 +316,14 @@ function installProfileErrors(rt: RealmRuntime): void {
     await next();
     // Pages the library renders (logout confirmation, errors) get the same strict headers as ours.
     if (ctx.response.is('html')) for (const [k, v] of Object.entries(PAGE_HEADERS)) if (k !== 'content-type') ctx.set(k, v);
+    if (ctx.state.sealed) {
+      const description = 'Keyward is sealed; try again once it is unsealed';
+      ctx.status = 503;
+      ctx.set('retry-after', '5');
+      if (ctx.response.is('html')) ctx.body = renderPage('Temporarily unavailable', `<h1>Temporarily unavailable</h1><p>${escapeHtml(description)}</p>`);
+      else ctx.body = { error: 'temporarily_unavailable', error_description: description, correlation_id: correlationId };
+      return;
+    }
     const route: string | undefined = ctx.oidc?.route;
     const clientId: string | undefined = ctx.oidc?.client?.clientId ?? ctx.oidc?.params?.client_id;
     const grantType: string | undefined = ctx.oidc?.params?.grant_type;

@@ -15,10 +15,10 @@ export interface TokenSigningKey {
 
 export interface TokenSigner {
   /**
-   * Every key version still needed for verification, newest first per algorithm. The first key of an
+   * A realm's key versions still needed for verification, newest first per algorithm. The first key of an
    * algorithm signs; older ones stay published in certs until the tokens they signed have expired.
    */
-  keys(): Promise<TokenSigningKey[]>;
+  keys(realm: string): Promise<TokenSigningKey[]>;
 }
 
 class KeywardSigningKey extends ExternalSigningKey {
@@ -40,7 +40,7 @@ class KeywardSigningKey extends ExternalSigningKey {
 }
 
 /** oidc-provider `jwks.keys` entries for the signer's keys (public half plus a remote sign callback). */
-export async function externalSigningKeys(signer: TokenSigner): Promise<ExternalSigningKey[]> {
-  const keys = await signer.keys();
+export async function externalSigningKeys(signer: TokenSigner, realm: string): Promise<ExternalSigningKey[]> {
+  const keys = await signer.keys(realm);
   return keys.map((k) => new KeywardSigningKey(k));
 }

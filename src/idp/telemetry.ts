@@ -36,6 +36,8 @@ export interface IdpEvent {
 
 export interface IdpLogger {
   info(obj: Record<string, unknown>, msg?: string): void;
+  warn(msg: string): void;
+  error(obj: Record<string, unknown>, msg?: string): void;
 }
 
 /** Events that matter for security reviews go to the audit chain as well. */

@@ -169,7 +169,7 @@ export async function createKeyward(config: KeywardConfig, opts: ComposeOptions 
     const system = new SystemService({ seal, audit, reload });
 
     const idp = idpConfig?.enabled
-      ? await mountIdp({ config: idpConfig, store, keys, audit, metrics: metrics.registry, logger, env, dev, permissionPrefix: config.authz.permission_prefix })
+      ? await mountIdp({ config: idpConfig, store, keys, audit, metrics: metrics.registry, logger, env, dev, permissionPrefix: config.authz.permission_prefix, sealChanges: (l) => seal.onSealChange(l) })
       : undefined;
 
     const app = await buildApp({

@@ -64,7 +64,7 @@ describe('identity provider tokens at the key API (dev mode)', () => {
 
   test('the token signing keys live in the key service and are published in certs', async () => {
     const certs = (await (await fetch(`${base}/realms/keyward/protocol/openid-connect/certs`)).json()) as { keys: Array<{ kid: string; alg: string; d?: string }> };
-    const es = await kw.keys.describe('keyward-idp-es256');
+    const es = await kw.keys.describe('keyward-idp-keyward-es256');
     const v = es.versions.at(-1)!;
     assert.ok(certs.keys.some((k) => k.kid === `${v.fingerprint}:v${v.version}` && k.alg === 'ES256'));
     assert.ok(certs.keys.every((k) => k.d === undefined), 'no private parts in certs');
@@ -121,7 +121,7 @@ describe('identity provider signing key rotation', () => {
       const before = await token();
       const kidBefore = decodeProtectedHeader(before).kid!;
       assert.match(kidBefore, /:v1$/);
-      const rotated = await fetch(`${base}/v1/keys/keyward-idp-es256/rotate`, { method: 'POST', headers: { authorization: `Bearer ${kw.devToken}` } });
+      const rotated = await fetch(`${base}/v1/keys/keyward-idp-keyward-es256/rotate`, { method: 'POST', headers: { authorization: `Bearer ${kw.devToken}` } });
       assert.equal(rotated.status, 200);
       let after = await token();
       for (let i = 0; i < 20 && decodeProtectedHeader(after).kid === kidBefore; i++) {

@@ -10,7 +10,7 @@ describe('sealed TOTP seeds', () => {
   let t: TestKeyward;
   before(async () => {
     t = await startKeyward();
-    await new KeyServiceTokenSigner(t.kw.keys).ensureKeys();
+    await new KeyServiceTokenSigner(t.kw.keys).ensureKeys(['main']);
     await migrateIdp(t.kw.store.kysely, t.kw.store.dialect);
   });
   after(() => t?.close());

@@ -1,4 +1,5 @@
-// In-memory TokenSigner for tests: private keys stay in this closure, the provider only gets sign().
+// In-memory TokenSigner for tests: private keys stay in this closure, the provider only gets sign(). One key set
+// serves every realm (realm isolation of signing keys is tested with the key service's signer).
 import { createPrivateKey, generateKeyPairSync, sign as cryptoSign, type JsonWebKey, type KeyObject } from 'node:crypto';
 import type { TokenSigner, TokenSigningKey } from '../../../src/idp/signing.ts';
 
