@@ -253,7 +253,7 @@ clients:
 `);
   const secrets = { BENCH_PASSWORD: 'bench password 0123456789', BENCH_WEB_SECRET: 'bench-web-secret-0123456789' };
   const idp = (port: number) => `${AUDIT_OFF}
-idp: { enabled: true, base_url: "http://127.0.0.1:${port}", lockout: { max_failures_per_ip: 1000000 }, realms: [{ name: keyward, access_token_resource: "urn:keyward:key-api" }] }`;
+idp: { enabled: true, base_url: "http://127.0.0.1:${port}", realms: [{ name: keyward, access_token_resource: "urn:keyward:key-api", lockout: { max_failures_per_ip: 1000000 } }] }`;
   const s = await startServer('logins', idp, (cfg) =>
     execFileSync(NODE, [join(ROOT, 'src', 'cli', 'main.ts'), 'idp', 'apply', realmFile, '--config', cfg], { env: { ...process.env, ...secrets }, stdio: 'ignore' }),
   );
