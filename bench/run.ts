@@ -19,8 +19,8 @@ const dir = mkdtempSync(join(tmpdir(), 'keyward-bench-'));
 
 interface Load { rps: number; total: number; p50: number; p99: number; non2xx: number; errors: number; timeouts: number }
 interface Measured extends Load { cpuUsPerRequest: number }
-const IDP_ROUNDS = Number(process.env.BENCH_IDP_ROUNDS ?? 3);
-const IDP_ROUND_S = Number(process.env.BENCH_IDP_ROUND_SECONDS ?? 6);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUND_S = Number(process.env.BENCH_ROUND_SECONDS ?? 6);
 
 /** CPU time (user + system) a process has used so far, in ms; Linux /proc. */
 function cpuMs(pid: number): number {
@@ -32,6 +32,18 @@ function measured(pid: number, run: () => Load): Measured {
   const before = cpuMs(pid);
   const r = run();
   return { ...r, cpuUsPerRequest: ((cpuMs(pid) - before) * 1000) / Math.max(1, r.total) };
+}
+
+/**
+ * Ratios between two servers are measured in alternating rounds after a warm-up of each, so a noisy neighbour on a
+ * shared VM (rates here swing by a third between runs) hits both sides alike. Server CPU time per request is
+ * reported too: it does not depend on how much CPU the load generator leaves over.
+ */
+function rounds(sides: Array<{ pid: number; run: () => Load }>): Measured[][] {
+  const out: Measured[][] = sides.map(() => []);
+  for (const side of sides) measured(side.pid, side.run);
+  for (let round = 0; round < ROUNDS; round++) sides.forEach((side, i) => out[i]!.push(measured(side.pid, side.run)));
+  return out;
 }
 
 const median = <T extends { rps: number }>(xs: T[]): T => [...xs].sort((a, b) => a.rps - b.rps)[Math.floor(xs.length / 2)]!;
@@ -178,21 +190,25 @@ try {
   results['authz'] = { jwt_builtin: jwtBuiltin, jwt_cedar: cedar, jwt_cedar_uncached: cedarUncached, ratio_builtin: jwtBuiltin.rps / served.rps, ratio_cedar: cedar.rps / served.rps, ratio_cedar_uncached: cedarUncached.rps / served.rps };
 
   // ---- issue 4: the durable, signed, chained file sink vs audit off
-  // A JWT caller on both sides: a bootstrap token would add its own audit event to every request.
+  // A JWT caller on both sides: a bootstrap token would add its own audit event to every request. Both servers run
+  // side by side and take turns under load (see `rounds`), on the same store.
+  const offServer = await startServer('audit-off-jwt', `${AUDIT_OFF}\n${JWT_AUTHN}`);
   s = await startServer('audit-file', `${AUDIT_FILE}\n${JWT_AUTHN}`);
   const jwtHeaders = { authorization: `Bearer ${jwt}`, 'content-type': 'application/json' };
-  const audited = load({ url: `${s.base}/v1/keys/bench-es256/sign`, headers: jwtHeaders, body: signBody });
+  const signLoad = (base: string) => () => load({ url: `${base}/v1/keys/bench-es256/sign`, headers: jwtHeaders, body: signBody, duration: ROUND_S });
+  const [offRounds, auditedRounds] = rounds([{ pid: offServer.proc.pid!, run: signLoad(offServer.base) }, { pid: s.proc.pid!, run: signLoad(s.base) }]);
   const auditedFixed = load({ url: `${s.base}/v1/keys/bench-es256/sign`, headers: jwtHeaders, body: signBody, rate: 1000, connections: 16 });
-
   await s.stop();
-  line('served ES256 sign, JWT caller, audit to file (fsync, group commit)', fmt(audited));
-  line('  ratio audited / audit off, both JWT (target >= 70%)', `${((audited.rps / jwtBuiltin.rps) * 100).toFixed(1)}%`);
+  await offServer.stop();
+  const auditOff = median(offRounds!);
+  const audited = median(auditedRounds!);
+  line(`served ES256 sign, JWT caller, audit off, median of ${ROUNDS}`, `${fmt(auditOff)}  ${auditOff.cpuUsPerRequest.toFixed(0)} µs CPU/request`);
+  line(`served ES256 sign, JWT caller, audit to file (fsync, group commit), median of ${ROUNDS}`, `${fmt(audited)}  ${audited.cpuUsPerRequest.toFixed(0)} µs CPU/request`);
+  line('  ratio audited / audit off, both JWT (target >= 70%)', `${((audited.rps / auditOff.rps) * 100).toFixed(1)}%  (rounds: ${auditedRounds!.map((r) => r.rps.toFixed(0)).join(', ')} vs ${offRounds!.map((r) => r.rps.toFixed(0)).join(', ')})`);
   line('audited at a fixed 1,000 req/s', fmt(auditedFixed));
-  results['audit'] = { file: audited, file_fixed_1000: auditedFixed, baseline_audit_off_jwt: jwtBuiltin, ratio: audited.rps / jwtBuiltin.rps };
+  results['audit'] = { file: audited, file_fixed_1000: auditedFixed, baseline_audit_off_jwt: auditOff, file_rounds: auditedRounds, audit_off_rounds: offRounds, ratio: audited.rps / auditOff.rps };
 
-  // Both providers run side by side and take turns under load, so a noisy neighbour on a shared VM hits both alike;
-  // each figure is the median of its rounds. Server CPU time per token is reported too (it does not depend on
-  // how much CPU the load generator leaves over).
+  // ---- issue 5: Keyward's IdP and a bare oidc-provider side by side, taking turns under load (see `rounds`)
   s = await startServer('idp', AUDIT_OFF);
   const client = idpClient(s);
   const ccBody = 'grant_type=client_credentials';
@@ -202,22 +218,17 @@ try {
   await new Promise<void>((r) => bare.stdout!.once('data', () => r()));
   const bareHeaders = { authorization: 'Basic ' + Buffer.from('bench:bench-secret-0123456789').toString('base64'), 'content-type': 'application/x-www-form-urlencoded' };
   const bareUrl = `http://127.0.0.1:${barePort}/token`;
-  load({ url: client.tokenUrl, headers: ccHeaders, body: ccBody, duration: 2 });
-  load({ url: bareUrl, headers: bareHeaders, body: ccBody, duration: 2 });
-  const kwRounds: Measured[] = [];
-  const bareRounds: Measured[] = [];
-  for (let round = 0; round < IDP_ROUNDS; round++) {
-    kwRounds.push(measured(s.proc.pid!, () => load({ url: client.tokenUrl, headers: ccHeaders, body: ccBody, duration: IDP_ROUND_S })));
-    bareRounds.push(measured(bare.pid!, () => load({ url: bareUrl, headers: bareHeaders, body: ccBody, duration: IDP_ROUND_S })));
-  }
+  const [kwRounds, bareRounds] = rounds([
+    { pid: s.proc.pid!, run: () => load({ url: client.tokenUrl, headers: ccHeaders, body: ccBody, duration: ROUND_S }) },
+    { pid: bare.pid!, run: () => load({ url: bareUrl, headers: bareHeaders, body: ccBody, duration: ROUND_S }) },
+  ]);
   bare.kill();
   await s.stop();
-  const kwTokens = median(kwRounds);
-  const bareTokens = median(bareRounds);
-  // ---- issue 5 (printed below): client-credentials issuance, Keyward's IdP (keys in the key service) vs bare oidc-provider
-  line(`client-credentials tokens, Keyward IdP (ES256 in key service), median of ${IDP_ROUNDS}`, `${fmt(kwTokens)}  ${kwTokens.cpuUsPerRequest.toFixed(0)} µs CPU/token`);
-  line(`client-credentials tokens, bare oidc-provider (in-memory), median of ${IDP_ROUNDS}`, `${fmt(bareTokens)}  ${bareTokens.cpuUsPerRequest.toFixed(0)} µs CPU/token`);
-  line('  ratio Keyward / bare (target >= 70%; absolute target 1,200/s)', `${((kwTokens.rps / bareTokens.rps) * 100).toFixed(1)}%  (rounds: ${kwRounds.map((r) => r.rps.toFixed(0)).join(', ')} vs ${bareRounds.map((r) => r.rps.toFixed(0)).join(', ')})`);
+  const kwTokens = median(kwRounds!);
+  const bareTokens = median(bareRounds!);
+  line(`client-credentials tokens, Keyward IdP (ES256 in key service), median of ${ROUNDS}`, `${fmt(kwTokens)}  ${kwTokens.cpuUsPerRequest.toFixed(0)} µs CPU/token`);
+  line(`client-credentials tokens, bare oidc-provider (in-memory), median of ${ROUNDS}`, `${fmt(bareTokens)}  ${bareTokens.cpuUsPerRequest.toFixed(0)} µs CPU/token`);
+  line('  ratio Keyward / bare (target >= 70%; absolute target 1,200/s)', `${((kwTokens.rps / bareTokens.rps) * 100).toFixed(1)}%  (rounds: ${kwRounds!.map((r) => r.rps.toFixed(0)).join(', ')} vs ${bareRounds!.map((r) => r.rps.toFixed(0)).join(', ')})`);
   line('  server CPU per token, bare / Keyward', `${((bareTokens.cpuUsPerRequest / kwTokens.cpuUsPerRequest) * 100).toFixed(1)}%`);
   const argon = await argonRate();
   line('argon2id verifications/s in one thread, m=19456 KiB t=2 p=1', `${argon.toFixed(1)} /s`);
