@@ -53,4 +53,19 @@ idp:
     assert.equal(rep.code, 0);
     assert.equal((await call('nope')).code, 2);
   });
+
+  it('a bad configuration exits 3 and names the full path of each bad field', async () => {
+    const bad = join(dir, 'bad.yaml');
+    writeFileSync(bad, `storage: { type: sqlite, path: ${join(dir, 'k.db')}, extra: 1 }
+idp: { enabled: true, base_url: http://127.0.0.1:8080, lockout: {}, realms: [{ name: main, access_token_resource: https://keyward.test/api, ttl: { access_token: soon } }] }
+`);
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await run(['users', 'list', '--config', bad], { out: (l) => out.push(l), err: (l) => err.push(l), env: {} });
+    assert.equal(code, 3);
+    const text = err.join('\n');
+    assert.match(text, /idp: unknown key\(s\) "lockout"/);
+    assert.match(text, /idp\.realms\.0\.ttl\.access_token: /);
+  });
 });
+

@@ -8,12 +8,14 @@ import { hash } from '@node-rs/argon2';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { parse as parseYaml } from 'yaml';
+import { formatIssues } from '../../config/load.ts';
 import { idpConfigSchema, type IdpConfig, type IdpRealmConfig } from '../../idp/config.ts';
 import { applyRealmFile, argonOptions, parseRealmFile } from '../../idp/realm-file.ts';
 import { Directory } from '../../idp/store/directory.ts';
 import { migrateIdp, type IdpDialect } from '../../idp/store/migrations.ts';
 import { telemetryReport } from '../../idp/telemetry.ts';
 import { isProblem } from '../../server/problem.ts';
+import { storageConfigSchema } from '../../store/open.ts';
 import { nodeSqliteDialect } from '../../store/sqlite-dialect.ts';
 import { EXIT, type CliIo } from '../io.ts';
 
@@ -38,9 +40,12 @@ async function open(path: string | undefined, io: CliIo): Promise<Opened> {
   const file = path ?? io.env.KEYWARD_CONFIG;
   if (!file) throw Object.assign(new Error('no configuration: pass --config or set KEYWARD_CONFIG'), { exit: EXIT.config });
   const raw = (parseYaml(await readFile(file, 'utf8')) ?? {}) as Record<string, any>;
+  // The CLI works offline on the store, so it checks only the sections it uses (the server validates the rest).
   const parsed = idpConfigSchema.safeParse(raw.idp);
-  if (!parsed.success) throw Object.assign(new Error(`invalid idp configuration: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`), { exit: EXIT.config });
-  const storage = raw.storage ?? { type: 'sqlite', path: './data/keyward.db' };
+  if (!parsed.success) throw configProblem('idp', parsed.error.issues);
+  const storageParsed = storageConfigSchema.safeParse(raw.storage ?? { type: 'sqlite' });
+  if (!storageParsed.success) throw configProblem('storage', storageParsed.error.issues);
+  const storage = storageParsed.data;
   let db: Kysely<any>;
   if (storage.type === 'postgres') {
     const pool = new pg.Pool({ connectionString: storage.url, max: 2, ...(storage.schema ? { options: `-c search_path=${storage.schema}` } : {}) });
@@ -51,6 +56,11 @@ async function open(path: string | undefined, io: CliIo): Promise<Opened> {
   const dialect: IdpDialect = storage.type === 'postgres' ? 'postgres' : 'sqlite';
   await migrateIdp(db, dialect);
   return { db, dialect, idp: parsed.data };
+}
+
+function configProblem(section: string, issues: Parameters<typeof formatIssues>[0]): Error {
+  const problems = formatIssues(issues.map((i) => ({ ...i, path: [section, ...i.path] })));
+  return Object.assign(new Error(`invalid configuration:\n  ${problems.join('\n  ')}`), { exit: EXIT.config });
 }
 
 function realmOf(idp: IdpConfig, name: string | undefined): IdpRealmConfig {
