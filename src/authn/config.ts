@@ -31,6 +31,8 @@ export const jwtConfigSchema = z
     jwks_cache_ttl: duration.default(600),
     /** An unknown kid triggers at most one JWKS fetch per this interval. */
     jwks_min_refresh_interval: duration.default(30),
+    /** Fetch the JWKS at start; off when the issuer is this very server, which is not listening yet then. */
+    jwks_fetch_at_start: z.boolean().default(true),
     http_timeout_ms: z.number().int().min(100).max(60_000).default(5000),
     leeway: duration.refine((s) => s <= 300, 'leeway is at most 5 minutes').default(60),
     required_claims: z.array(z.string().min(1)).default([]),

@@ -53,9 +53,12 @@ export class JwksSource {
     this.#o = o;
   }
 
-  /** First fetch (failure only logged: tokens then get 503 until the IdP answers) and the periodic refresh. */
-  async start(): Promise<void> {
-    await this.refresh().catch(() => {});
+  /**
+   * First fetch (failure only logged: tokens then get 503 until the IdP answers) and the periodic refresh. Without
+   * fetchNow the first token fetches the keys instead.
+   */
+  async start(opts: { fetchNow: boolean } = { fetchNow: true }): Promise<void> {
+    if (opts.fetchNow) await this.refresh().catch(() => {});
     this.#timer = setInterval(() => void this.refresh().catch(() => {}), Math.max(this.#o.ttlMs, 1000));
     this.#timer.unref();
   }

@@ -63,7 +63,7 @@ export class JwtAuthenticator implements Authenticator {
       logger: deps.logger,
       clock: deps.clock,
     });
-    await jwks.start();
+    await jwks.start({ fetchNow: cfg.jwks_fetch_at_start });
     return new JwtAuthenticator(cfg, jwks, deps);
   }
 

@@ -120,6 +120,8 @@ export async function createKeyward(config: KeywardConfig, opts: ComposeOptions 
         devMembers.push(authnConfigSchema.parse({
           type: 'jwt', issuer, audience: DEV_RESOURCE, jwks_url: `${issuer}/protocol/openid-connect/certs`,
           algorithms: ['ES256', 'RS256'], jwks_min_refresh_interval: 1,
+          // The issuer is this server, which is not listening yet: the first token fetches the keys.
+          jwks_fetch_at_start: false,
         }) as LeafAuthnConfig);
       }
       const configured = authnConfig === undefined ? [] : authnConfig.type === 'chain' ? authnConfig.authenticators : [authnConfig];

@@ -197,3 +197,13 @@ test('TKeeper-style tokens work unchanged with prefix tkeeper', async () => {
   assert.equal(evaluate(p.permissions, 'tkeeper.key.new-key.overwrite').allowed, false);
   assert.equal(evaluate(p.permissions, 'tkeeper.key.old.destroy').allowed, true);
 });
+
+test('jwks_fetch_at_start: false fetches nothing at start; the first token fetches the keys', async () => {
+  const before = idp.jwksHits;
+  const { a } = await make({ jwks_fetch_at_start: false });
+  assert.equal(idp.jwksHits, before, 'no fetch at start');
+  assert.equal((await a.authenticate(req(await idp.sign(claims()))))?.id, 'alice');
+  assert.equal(idp.jwksHits, before + 1);
+  await make();
+  assert.equal(idp.jwksHits, before + 2, 'the default fetches at start');
+});
