@@ -6,7 +6,7 @@
 import { type KeyObject, constants, sign as nodeSign, verify as nodeVerify } from 'node:crypto';
 import { badRequest } from '../../server/problem.ts';
 import { DIGEST_LENGTH, type EcdsaFormat, type HashAlgorithm, type KeyType, type RsaPadding, type SigningKeyType } from '../types.ts';
-import { ecdsaDerToRaw, ecdsaSignDigest, ecdsaVerifyDigest, rsaPkcs1SignDigest, rsaPkcs1VerifyDigest } from './digest.ts';
+import { ecdsaDerToRaw, ecdsaSignDigest, ecdsaVerifyDigest, rsaPkcs1SignDigest, rsaPkcs1VerifyDigest, rsaPssSignDigest, rsaPssVerifyDigest } from './digest.ts';
 import { NODE_HASH, assertHashAlgorithm, assertSigningType, defaultHash, isEc } from './params.ts';
 
 export interface SignInput {
@@ -50,9 +50,6 @@ function plan(i: SignInput, operation: string): Plan {
     if (!Buffer.isBuffer(digest) || digest.length !== DIGEST_LENGTH[hashAlgorithm]) {
       throw badRequest('crypto.digest_length', `a ${hashAlgorithm} digest is ${DIGEST_LENGTH[hashAlgorithm]} bytes`);
     }
-    if (!isEc(type) && padding === 'pss') {
-      throw badRequest('crypto.digest_not_supported', 'RSA-PSS over a precomputed digest is not supported; send the message, or use pkcs1 padding');
-    }
     return { kind: 'digest', type, hash: hashAlgorithm, digest, padding, format };
   }
 
@@ -95,8 +92,9 @@ export async function sign(i: SignInput): Promise<Buffer> {
     if (isEc(p.type) && p.format === 'raw') return ecdsaDerToRaw(p.type, await signMessage(NODE_HASH[p.hash], p.message, i.keyObject));
     return signMessage(NODE_HASH[p.hash], p.message, nodeKeyOptions(i.keyObject, p.type, p.padding, p.format));
   }
-  // Caller-supplied digests: ECDSA through @noble/curves, RSA PKCS#1 v1.5 through privateEncrypt (both synchronous).
+  // Caller-supplied digests (see digest.ts), synchronous.
   if (isEc(p.type)) return ecdsaSignDigest(p.type, i.keyObject, p.digest, p.format);
+  if (p.padding === 'pss') return rsaPssSignDigest(i.keyObject, p.hash, p.digest);
   return rsaPkcs1SignDigest(i.keyObject, p.hash, p.digest);
 }
 
@@ -108,6 +106,7 @@ export async function verify(i: VerifyInput): Promise<boolean> {
   if (p.kind === 'message') return verifyMessage(NODE_HASH[p.hash], p.message, nodeKeyOptions(i.publicKey, p.type, p.padding, p.format), i.signature);
   try {
     if (isEc(p.type)) return ecdsaVerifyDigest(p.type, i.publicKey, p.digest, i.signature, p.format);
+    if (p.padding === 'pss') return rsaPssVerifyDigest(i.publicKey, p.hash, p.digest, i.signature);
     return rsaPkcs1VerifyDigest(i.publicKey, p.hash, p.digest, i.signature);
   } catch {
     return false;

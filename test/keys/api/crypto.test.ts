@@ -50,7 +50,7 @@ describe('crypto operations over /v1', () => {
     assert.ok(nodeVerify(null, Buffer.from('hi'), await pub('ed'), Buffer.from(s.body.signature, 'base64')));
   });
 
-  test('RSA PKCS#1 v1.5 (digest and message) and PSS (message)', async () => {
+  test('RSA PKCS#1 v1.5 and PSS, each over a digest and over a message', async () => {
     const msg = Buffer.from('rsa message');
     const key = await pub('rsa');
     const pkcs1 = await post('/v1/keys/rsa/sign', { digest: b64(createHash('sha256').update(msg).digest()), hash_algorithm: 'SHA-256' });
@@ -59,6 +59,12 @@ describe('crypto operations over /v1', () => {
     assert.equal(pss.body.algorithm, 'RSA_PSS_SHA384');
     const { constants } = await import('node:crypto');
     assert.ok(nodeVerify('sha384', msg, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 48 }, Buffer.from(pss.body.signature, 'base64')));
+    const pssDigest = await post('/v1/keys/rsa/sign', { digest: b64(createHash('sha512').update(msg).digest()), hash_algorithm: 'SHA-512', rsa_padding: 'pss' });
+    assert.equal(pssDigest.status, 200);
+    assert.equal(pssDigest.body.algorithm, 'RSA_PSS_SHA512');
+    assert.ok(nodeVerify('sha512', msg, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 64 }, Buffer.from(pssDigest.body.signature, 'base64')));
+    const verified = await post('/v1/keys/rsa/verify', { digest: b64(createHash('sha512').update(msg).digest()), hash_algorithm: 'SHA-512', rsa_padding: 'pss', signature: pssDigest.body.signature });
+    assert.equal(verified.body.valid, true);
   });
 
   test('encrypt/decrypt with associated data; the ciphertext carries a versioned header', async () => {
