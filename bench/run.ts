@@ -20,6 +20,8 @@ const dir = mkdtempSync(join(tmpdir(), 'keyward-bench-'));
 interface Load { rps: number; total: number; p50: number; p99: number; non2xx: number; errors: number; timeouts: number }
 interface Measured extends Load { cpuUsPerRequest: number }
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+/** BENCH_ONLY=sign,audit,idp (any of them) runs only those sections. */
+const SECTIONS = new Set((process.env.BENCH_ONLY ?? 'sign,audit,idp').split(',').map((x) => x.trim()));
 const ROUND_S = Number(process.env.BENCH_ROUND_SECONDS ?? 6);
 
 /** CPU time (user + system) a process has used so far, in ms; Linux /proc. */
@@ -105,6 +107,11 @@ async function api(s: Server, path: string, body: unknown, token = s.token) {
   return r.json() as Promise<Record<string, unknown>>;
 }
 
+/** The signing key, imported so raw signing uses the very same key (a second import is a harmless 409). */
+async function importBenchKey(s: Server): Promise<void> {
+  await api(s, '/v1/keys/import', { key_id: 'bench-es256', key_type: 'EC-P256', private_key_pem: privateKey.export({ type: 'pkcs8', format: 'pem' }) });
+}
+
 function rawRate(key: KeyObject, message: Buffer, ms = 3000): number {
   let n = 0;
   const end = performance.now() + ms;
@@ -151,90 +158,98 @@ const fmt = (r: Load) => `${r.rps.toFixed(0)} req/s  p50 ${r.p50} ms  p99 ${r.p9
 try {
   console.log(`Keyward benchmark: ${DURATION}s per run, ${CONNECTIONS} connections, Node ${process.version}, ${(await import('node:os')).cpus().length} CPUs\n`);
 
+  let s: Server;
   // ---- issue 2: served ES256 signing vs raw crypto.sign for the same key; latency at 1,000 req/s
-  let s = await startServer('audit-off', `${AUDIT_OFF}\n${JWT_AUTHN}`);
-  await api(s, '/v1/keys/import', { key_id: 'bench-es256', key_type: 'EC-P256', private_key_pem: privateKey.export({ type: 'pkcs8', format: 'pem' }) });
-  const auth = { authorization: `Bearer ${s.token}`, 'content-type': 'application/json' };
-  const url = `${s.base}/v1/keys/bench-es256/sign`;
-  load({ url, headers: auth, body: signBody, duration: 2 });
-  const served = load({ url, headers: auth, body: signBody });
-  const fixed = load({ url, headers: auth, body: signBody, rate: 1000, connections: 16 });
-  const jwtBuiltin = load({ url, headers: { ...auth, authorization: `Bearer ${jwt}` }, body: signBody });
-  await s.stop();
-  const ceilingPort = await freePort();
-  const ceilingProc = spawn(NODE, [join(ROOT, 'bench', 'ceiling.ts'), String(ceilingPort)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise<void>((r) => ceilingProc.stdout!.once('data', () => r()));
-  const ceiling = load({ url: `http://127.0.0.1:${ceilingPort}/sign`, headers: { 'content-type': 'application/json' }, body: signBody });
-  ceilingProc.kill();
-  const raw = rawRate(privateKey, message);
-  line('raw crypto.sign ES256 (same key, same process run)', `${raw.toFixed(0)} ops/s`);
-  line('reference: bare Fastify route doing the same sign', `${fmt(ceiling)}  (${((ceiling.rps / raw) * 100).toFixed(1)}% of raw)`);
-  line('served ES256 sign, bootstrap token, audit off', fmt(served));
-  line('  ratio served / raw (target >= 50%)', `${((served.rps / raw) * 100).toFixed(1)}%`);
-  line('served at a fixed 1,000 req/s (target p99 <= 5 ms)', fmt(fixed));
-  results['sign'] = { raw_ops: raw, bare_fastify_reference: ceiling, served, fixed_1000: fixed, ratio: served.rps / raw };
+  if (SECTIONS.has('sign')) {
+    s = await startServer('audit-off', `${AUDIT_OFF}\n${JWT_AUTHN}`);
+    await importBenchKey(s);
+    const auth = { authorization: `Bearer ${s.token}`, 'content-type': 'application/json' };
+    const url = `${s.base}/v1/keys/bench-es256/sign`;
+    load({ url, headers: auth, body: signBody, duration: 2 });
+    const served = load({ url, headers: auth, body: signBody });
+    const fixed = load({ url, headers: auth, body: signBody, rate: 1000, connections: 16 });
+    const jwtBuiltin = load({ url, headers: { ...auth, authorization: `Bearer ${jwt}` }, body: signBody });
+    await s.stop();
+    const ceilingPort = await freePort();
+    const ceilingProc = spawn(NODE, [join(ROOT, 'bench', 'ceiling.ts'), String(ceilingPort)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((r) => ceilingProc.stdout!.once('data', () => r()));
+    const ceiling = load({ url: `http://127.0.0.1:${ceilingPort}/sign`, headers: { 'content-type': 'application/json' }, body: signBody });
+    ceilingProc.kill();
+    const raw = rawRate(privateKey, message);
+    line('raw crypto.sign ES256 (same key, same process run)', `${raw.toFixed(0)} ops/s`);
+    line('reference: bare Fastify route doing the same sign', `${fmt(ceiling)}  (${((ceiling.rps / raw) * 100).toFixed(1)}% of raw)`);
+    line('served ES256 sign, bootstrap token, audit off', fmt(served));
+    line('  ratio served / raw (target >= 50%)', `${((served.rps / raw) * 100).toFixed(1)}%`);
+    line('served at a fixed 1,000 req/s (target p99 <= 5 ms)', fmt(fixed));
+    results['sign'] = { raw_ops: raw, bare_fastify_reference: ceiling, served, fixed_1000: fixed, ratio: served.rps / raw };
 
-  // ---- issue 3: JWT caller with the builtin PDP, and with the embedded Cedar PDP, vs the bootstrap token
-  s = await startServer('cedar', `${AUDIT_OFF}\n${JWT_AUTHN}\n${CEDAR}`);
-  const cedar = load({ url: `${s.base}/v1/keys/bench-es256/sign`, headers: { authorization: `Bearer ${jwt}`, 'content-type': 'application/json' }, body: signBody });
-  await s.stop();
-  line('JWT caller + builtin PDP', fmt(jwtBuiltin));
-  line('  ratio JWT+builtin / bootstrap (target >= 85%)', `${((jwtBuiltin.rps / served.rps) * 100).toFixed(1)}%`);
-  line('JWT caller + embedded Cedar PDP (default: decisions reused)', fmt(cedar));
-  line('  ratio JWT+Cedar / bootstrap (target >= 60%)', `${((cedar.rps / served.rps) * 100).toFixed(1)}%`);
-  s = await startServer('cedar-uncached', `${AUDIT_OFF}\n${JWT_AUTHN}\n${CEDAR_UNCACHED}`);
-  const cedarUncached = load({ url: `${s.base}/v1/keys/bench-es256/sign`, headers: { authorization: `Bearer ${jwt}`, 'content-type': 'application/json' }, body: signBody });
-  await s.stop();
-  line('JWT caller + Cedar PDP, decision_cache_seconds: 0 (every request evaluated)', fmt(cedarUncached));
-  line('  ratio JWT+Cedar(uncached) / bootstrap', `${((cedarUncached.rps / served.rps) * 100).toFixed(1)}%`);
-  results['authz'] = { jwt_builtin: jwtBuiltin, jwt_cedar: cedar, jwt_cedar_uncached: cedarUncached, ratio_builtin: jwtBuiltin.rps / served.rps, ratio_cedar: cedar.rps / served.rps, ratio_cedar_uncached: cedarUncached.rps / served.rps };
+    // ---- issue 3: JWT caller with the builtin PDP, and with the embedded Cedar PDP, vs the bootstrap token
+    s = await startServer('cedar', `${AUDIT_OFF}\n${JWT_AUTHN}\n${CEDAR}`);
+    const cedar = load({ url: `${s.base}/v1/keys/bench-es256/sign`, headers: { authorization: `Bearer ${jwt}`, 'content-type': 'application/json' }, body: signBody });
+    await s.stop();
+    line('JWT caller + builtin PDP', fmt(jwtBuiltin));
+    line('  ratio JWT+builtin / bootstrap (target >= 85%)', `${((jwtBuiltin.rps / served.rps) * 100).toFixed(1)}%`);
+    line('JWT caller + embedded Cedar PDP (default: decisions reused)', fmt(cedar));
+    line('  ratio JWT+Cedar / bootstrap (target >= 60%)', `${((cedar.rps / served.rps) * 100).toFixed(1)}%`);
+    s = await startServer('cedar-uncached', `${AUDIT_OFF}\n${JWT_AUTHN}\n${CEDAR_UNCACHED}`);
+    const cedarUncached = load({ url: `${s.base}/v1/keys/bench-es256/sign`, headers: { authorization: `Bearer ${jwt}`, 'content-type': 'application/json' }, body: signBody });
+    await s.stop();
+    line('JWT caller + Cedar PDP, decision_cache_seconds: 0 (every request evaluated)', fmt(cedarUncached));
+    line('  ratio JWT+Cedar(uncached) / bootstrap', `${((cedarUncached.rps / served.rps) * 100).toFixed(1)}%`);
+    results['authz'] = { jwt_builtin: jwtBuiltin, jwt_cedar: cedar, jwt_cedar_uncached: cedarUncached, ratio_builtin: jwtBuiltin.rps / served.rps, ratio_cedar: cedar.rps / served.rps, ratio_cedar_uncached: cedarUncached.rps / served.rps };
+  }
 
   // ---- issue 4: the durable, signed, chained file sink vs audit off
-  // A JWT caller on both sides: a bootstrap token would add its own audit event to every request. Both servers run
-  // side by side and take turns under load (see `rounds`), on the same store.
-  const offServer = await startServer('audit-off-jwt', `${AUDIT_OFF}\n${JWT_AUTHN}`);
-  s = await startServer('audit-file', `${AUDIT_FILE}\n${JWT_AUTHN}`);
-  const jwtHeaders = { authorization: `Bearer ${jwt}`, 'content-type': 'application/json' };
-  const signLoad = (base: string) => () => load({ url: `${base}/v1/keys/bench-es256/sign`, headers: jwtHeaders, body: signBody, duration: ROUND_S });
-  const [offRounds, auditedRounds] = rounds([{ pid: offServer.proc.pid!, run: signLoad(offServer.base) }, { pid: s.proc.pid!, run: signLoad(s.base) }]);
-  const auditedFixed = load({ url: `${s.base}/v1/keys/bench-es256/sign`, headers: jwtHeaders, body: signBody, rate: 1000, connections: 16 });
-  await s.stop();
-  await offServer.stop();
-  const auditOff = median(offRounds!);
-  const audited = median(auditedRounds!);
-  line(`served ES256 sign, JWT caller, audit off, median of ${ROUNDS}`, `${fmt(auditOff)}  ${auditOff.cpuUsPerRequest.toFixed(0)} µs CPU/request`);
-  line(`served ES256 sign, JWT caller, audit to file (fsync, group commit), median of ${ROUNDS}`, `${fmt(audited)}  ${audited.cpuUsPerRequest.toFixed(0)} µs CPU/request`);
-  line('  ratio audited / audit off, both JWT (target >= 70%)', `${((audited.rps / auditOff.rps) * 100).toFixed(1)}%  (rounds: ${auditedRounds!.map((r) => r.rps.toFixed(0)).join(', ')} vs ${offRounds!.map((r) => r.rps.toFixed(0)).join(', ')})`);
-  line('audited at a fixed 1,000 req/s', fmt(auditedFixed));
-  results['audit'] = { file: audited, file_fixed_1000: auditedFixed, baseline_audit_off_jwt: auditOff, file_rounds: auditedRounds, audit_off_rounds: offRounds, ratio: audited.rps / auditOff.rps };
+  if (SECTIONS.has('audit')) {
+    // A JWT caller on both sides: a bootstrap token would add its own audit event to every request. Both servers run
+    // side by side and take turns under load (see `rounds`), on the same store.
+    const offServer = await startServer('audit-off-jwt', `${AUDIT_OFF}\n${JWT_AUTHN}`);
+    s = await startServer('audit-file', `${AUDIT_FILE}\n${JWT_AUTHN}`);
+    await importBenchKey(s);
+    const jwtHeaders = { authorization: `Bearer ${jwt}`, 'content-type': 'application/json' };
+    const signLoad = (base: string) => () => load({ url: `${base}/v1/keys/bench-es256/sign`, headers: jwtHeaders, body: signBody, duration: ROUND_S });
+    const [offRounds, auditedRounds] = rounds([{ pid: offServer.proc.pid!, run: signLoad(offServer.base) }, { pid: s.proc.pid!, run: signLoad(s.base) }]);
+    const auditedFixed = load({ url: `${s.base}/v1/keys/bench-es256/sign`, headers: jwtHeaders, body: signBody, rate: 1000, connections: 16 });
+    await s.stop();
+    await offServer.stop();
+    const auditOff = median(offRounds!);
+    const audited = median(auditedRounds!);
+    line(`served ES256 sign, JWT caller, audit off, median of ${ROUNDS}`, `${fmt(auditOff)}  ${auditOff.cpuUsPerRequest.toFixed(0)} µs CPU/request`);
+    line(`served ES256 sign, JWT caller, audit to file (fsync, group commit), median of ${ROUNDS}`, `${fmt(audited)}  ${audited.cpuUsPerRequest.toFixed(0)} µs CPU/request`);
+    line('  ratio audited / audit off, both JWT (target >= 70%)', `${((audited.rps / auditOff.rps) * 100).toFixed(1)}%  (rounds: ${auditedRounds!.map((r) => r.rps.toFixed(0)).join(', ')} vs ${offRounds!.map((r) => r.rps.toFixed(0)).join(', ')})`);
+    line('audited at a fixed 1,000 req/s', fmt(auditedFixed));
+    results['audit'] = { file: audited, file_fixed_1000: auditedFixed, baseline_audit_off_jwt: auditOff, file_rounds: auditedRounds, audit_off_rounds: offRounds, ratio: audited.rps / auditOff.rps };
+  }
 
   // ---- issue 5: Keyward's IdP and a bare oidc-provider side by side, taking turns under load (see `rounds`)
-  s = await startServer('idp', AUDIT_OFF);
-  const client = idpClient(s);
-  const ccBody = 'grant_type=client_credentials';
-  const ccHeaders = { authorization: 'Basic ' + Buffer.from(`${client.id}:${client.secret}`).toString('base64'), 'content-type': 'application/x-www-form-urlencoded' };
-  const barePort = await freePort();
-  const bare = spawn(NODE, [join(ROOT, 'bench', 'bare-oidc.ts'), String(barePort)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise<void>((r) => bare.stdout!.once('data', () => r()));
-  const bareHeaders = { authorization: 'Basic ' + Buffer.from('bench:bench-secret-0123456789').toString('base64'), 'content-type': 'application/x-www-form-urlencoded' };
-  const bareUrl = `http://127.0.0.1:${barePort}/token`;
-  const [kwRounds, bareRounds] = rounds([
-    { pid: s.proc.pid!, run: () => load({ url: client.tokenUrl, headers: ccHeaders, body: ccBody, duration: ROUND_S }) },
-    { pid: bare.pid!, run: () => load({ url: bareUrl, headers: bareHeaders, body: ccBody, duration: ROUND_S }) },
-  ]);
-  bare.kill();
-  await s.stop();
-  const kwTokens = median(kwRounds!);
-  const bareTokens = median(bareRounds!);
-  line(`client-credentials tokens, Keyward IdP (ES256 in key service), median of ${ROUNDS}`, `${fmt(kwTokens)}  ${kwTokens.cpuUsPerRequest.toFixed(0)} µs CPU/token`);
-  line(`client-credentials tokens, bare oidc-provider (in-memory), median of ${ROUNDS}`, `${fmt(bareTokens)}  ${bareTokens.cpuUsPerRequest.toFixed(0)} µs CPU/token`);
-  line('  ratio Keyward / bare (target >= 70%; absolute target 1,200/s)', `${((kwTokens.rps / bareTokens.rps) * 100).toFixed(1)}%  (rounds: ${kwRounds!.map((r) => r.rps.toFixed(0)).join(', ')} vs ${bareRounds!.map((r) => r.rps.toFixed(0)).join(', ')})`);
-  line('  server CPU per token, bare / Keyward', `${((bareTokens.cpuUsPerRequest / kwTokens.cpuUsPerRequest) * 100).toFixed(1)}%`);
-  const argon = await argonRate();
-  line('argon2id verifications/s in one thread, m=19456 KiB t=2 p=1', `${argon.toFixed(1)} /s`);
-  const logins = await loginRate();
-  line('password logins/s through the login form (auth code + PKCE, default argon2id)', fmt(logins));
-  results['idp'] = { keyward: kwTokens, bare: bareTokens, keyward_rounds: kwRounds, bare_rounds: bareRounds, ratio: kwTokens.rps / bareTokens.rps, cpu_ratio: bareTokens.cpuUsPerRequest / kwTokens.cpuUsPerRequest, argon2_verifications_per_s: argon, password_logins: logins };
+  if (SECTIONS.has('idp')) {
+    s = await startServer('idp', AUDIT_OFF);
+    const client = idpClient(s);
+    const ccBody = 'grant_type=client_credentials';
+    const ccHeaders = { authorization: 'Basic ' + Buffer.from(`${client.id}:${client.secret}`).toString('base64'), 'content-type': 'application/x-www-form-urlencoded' };
+    const barePort = await freePort();
+    const bare = spawn(NODE, [join(ROOT, 'bench', 'bare-oidc.ts'), String(barePort)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((r) => bare.stdout!.once('data', () => r()));
+    const bareHeaders = { authorization: 'Basic ' + Buffer.from('bench:bench-secret-0123456789').toString('base64'), 'content-type': 'application/x-www-form-urlencoded' };
+    const bareUrl = `http://127.0.0.1:${barePort}/token`;
+    const [kwRounds, bareRounds] = rounds([
+      { pid: s.proc.pid!, run: () => load({ url: client.tokenUrl, headers: ccHeaders, body: ccBody, duration: ROUND_S }) },
+      { pid: bare.pid!, run: () => load({ url: bareUrl, headers: bareHeaders, body: ccBody, duration: ROUND_S }) },
+    ]);
+    bare.kill();
+    await s.stop();
+    const kwTokens = median(kwRounds!);
+    const bareTokens = median(bareRounds!);
+    line(`client-credentials tokens, Keyward IdP (ES256 in key service), median of ${ROUNDS}`, `${fmt(kwTokens)}  ${kwTokens.cpuUsPerRequest.toFixed(0)} µs CPU/token`);
+    line(`client-credentials tokens, bare oidc-provider (in-memory), median of ${ROUNDS}`, `${fmt(bareTokens)}  ${bareTokens.cpuUsPerRequest.toFixed(0)} µs CPU/token`);
+    line('  ratio Keyward / bare (target >= 70%; absolute target 1,200/s)', `${((kwTokens.rps / bareTokens.rps) * 100).toFixed(1)}%  (rounds: ${kwRounds!.map((r) => r.rps.toFixed(0)).join(', ')} vs ${bareRounds!.map((r) => r.rps.toFixed(0)).join(', ')})`);
+    line('  server CPU per token, bare / Keyward', `${((bareTokens.cpuUsPerRequest / kwTokens.cpuUsPerRequest) * 100).toFixed(1)}%`);
+    const argon = await argonRate();
+    line('argon2id verifications/s in one thread, m=19456 KiB t=2 p=1', `${argon.toFixed(1)} /s`);
+    const logins = await loginRate();
+    line('password logins/s through the login form (auth code + PKCE, default argon2id)', fmt(logins));
+    results['idp'] = { keyward: kwTokens, bare: bareTokens, keyward_rounds: kwRounds, bare_rounds: bareRounds, ratio: kwTokens.rps / bareTokens.rps, cpu_ratio: bareTokens.cpuUsPerRequest / kwTokens.cpuUsPerRequest, argon2_verifications_per_s: argon, password_logins: logins };
+  }
 
   writeFileSync(join(ROOT, 'bench', 'last-results.json'), JSON.stringify({ at: new Date().toISOString(), node: process.version, duration_s: DURATION, connections: CONNECTIONS, ...results }, null, 2) + '\n');
   console.log('\nfigures written to bench/last-results.json');
