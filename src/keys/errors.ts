@@ -2,6 +2,11 @@
 import { ProblemError, badRequest, conflict, notFound } from '../server/problem.ts';
 import type { KeyState } from './types.ts';
 
+/** Every key operation while sealed: the root key, and so all key material, is out of memory. */
+export const sealedProblem = () =>
+  new ProblemError({ status: 503, code: 'system.sealed', title: 'Service unavailable', detail: 'Keyward is sealed; unseal it first' });
+export const isSealedProblem = (e: unknown): boolean => e instanceof ProblemError && e.code === 'system.sealed';
+
 export const keyNotFound = (id: string) => notFound('key.not_found', `no key with id ${JSON.stringify(id)}`);
 export const keyExists = (id: string) =>
   conflict('key.exists', `a key with id ${JSON.stringify(id)} already exists; ask for overwrite to replace it`);

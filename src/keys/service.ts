@@ -10,6 +10,7 @@ import type { OperationContext } from './context.ts';
 import * as kc from './crypto/index.ts';
 import { defaultHash } from './crypto/params.ts';
 import {
+  sealedProblem,
   concurrentModification,
   invalidKeyId,
   invalidTransition,
@@ -75,7 +76,6 @@ export type SignRequest = {
   signatureFormat?: EcdsaFormat | undefined;
 };
 
-const sealedProblem = () => new ProblemError({ status: 503, code: 'system.sealed', title: 'Service unavailable', detail: 'Keyward is sealed; unseal it first' });
 const materialAad = (id: string, version: number) => `keyward:key:${id}:v${version}`;
 
 export class KeyService {
@@ -322,10 +322,9 @@ export class KeyService {
 
   async verify(ctx: OperationContext, id: string, req: SignRequest & { signature: Buffer; version?: number | undefined }): Promise<{ valid: boolean; version: number }> {
     return this.#op(ctx, 'key.verify', 'kms:Verify', { type: 'Key', id }, undefined, async () => {
-      const view = await this.describe(id);
-      if (keyUsage(view.record.type) !== 'sign_verify') throw usageMismatch(id, view.record.type, 'verification');
-      if (view.record.state === 'destroyed') throw keyStateRefused(id, 'destroyed', 'verification');
-      const candidates = req.version !== undefined ? [pickVersion(view, req.version)] : view.versions.filter((v) => v.destroyedAt === null).reverse();
+      // Only public keys are needed: verification works while sealed.
+      const view = await this.#readable(id, 'sign_verify', 'verification');
+      const candidates = candidateVersions(view, req.version);
       let valid = false;
       let matched = candidates[0]?.version ?? view.record.currentVersion;
       for (const v of candidates) {
@@ -355,10 +354,7 @@ export class KeyService {
     return this.#op(ctx, 'key.decrypt', 'kms:Decrypt', { type: 'Key', id }, undefined, async () => {
       this.#checkPayload(req.ciphertext);
       this.#requireUnsealed();
-      const view = await this.describe(id);
-      if (keyUsage(view.record.type) !== 'encrypt_decrypt') throw usageMismatch(id, view.record.type, 'decryption');
-      // A disabled or released key can still decrypt what it encrypted (KeyRack semantics); a destroyed one cannot.
-      if (view.record.state === 'destroyed') throw keyStateRefused(id, 'destroyed', 'decryption');
+      const view = await this.#readable(id, 'encrypt_decrypt', 'decryption');
       const wanted = kc.ciphertextVersion(req.ciphertext);
       const out = kc.decrypt((v) => {
         const ver = view.versions.find((x) => x.version === v);
@@ -388,10 +384,8 @@ export class KeyService {
     return this.#op(ctx, 'key.verify_mac', 'kms:VerifyMac', { type: 'Key', id }, undefined, async () => {
       this.#checkPayload(req.message);
       this.#requireUnsealed();
-      const view = await this.describe(id);
-      if (keyUsage(view.record.type) !== 'mac') throw usageMismatch(id, view.record.type, 'MAC verification');
-      if (view.record.state === 'destroyed') throw keyStateRefused(id, 'destroyed', 'MAC verification');
-      const candidates = req.version !== undefined ? [pickVersion(view, req.version)] : view.versions.filter((v) => v.destroyedAt === null).reverse();
+      const view = await this.#readable(id, 'mac', 'MAC verification');
+      const candidates = candidateVersions(view, req.version);
       for (const v of candidates) {
         if (v.destroyedAt !== null || !v.sealedMaterial) continue;
         if (kc.verifyHmac(this.#keyObject(view.record, v), req.message, req.mac)) {
@@ -460,6 +454,17 @@ export class KeyService {
     }
     this.#changed(id);
     return record;
+  }
+
+  /**
+   * A key for verifying or decrypting: any state but destroyed, since a disabled or released key still reads what
+   * it wrote (KeyRack semantics).
+   */
+  async #readable(id: string, usage: string, operation: string): Promise<KeyView> {
+    const view = await this.describe(id);
+    if (keyUsage(view.record.type) !== usage) throw usageMismatch(id, view.record.type, operation);
+    if (view.record.state === 'destroyed') throw keyStateRefused(id, 'destroyed', operation);
+    return view;
   }
 
   async #usable(id: string, usage: string, operation: string, states: KeyState[]) {
@@ -568,6 +573,11 @@ function algorithmName(type: KeyType, req: SignRequest): string {
   const hash = (req.hashAlgorithm ?? defaultHash(type as Parameters<typeof defaultHash>[0])).replace('-', '');
   if (type.startsWith('EC-')) return `ECDSA_${type.slice(3)}_${hash}`;
   return `RSA_${req.rsaPadding === 'pss' ? 'PSS' : 'PKCS1_V15'}_${hash}`;
+}
+
+/** The version asked for, or else every version not destroyed, newest first. */
+function candidateVersions(view: KeyView, version: number | undefined): KeyVersionRecord[] {
+  return version !== undefined ? [pickVersion(view, version)] : view.versions.filter((v) => v.destroyedAt === null).reverse();
 }
 
 function pickVersion(view: KeyView, version: number | undefined): KeyVersionRecord {

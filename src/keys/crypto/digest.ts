@@ -49,13 +49,15 @@ export function ecdsaVerifyDigest(type: EcKeyType, pub: KeyObject, digest: Buffe
   return CURVES[type].verify(signature, digest, point, { prehash: false, lowS: false, format: nobleFormat(format) });
 }
 
+const modulusBits = (key: KeyObject) => key.asymmetricKeyDetails?.modulusLength ?? 0;
+
 export function rsaPkcs1SignDigest(key: KeyObject, hash: HashAlgorithm, digest: Buffer): Buffer {
   return privateEncrypt({ key, padding: constants.RSA_PKCS1_PADDING }, Buffer.concat([DIGEST_INFO_PREFIX[hash], digest]));
 }
 
 export function rsaPkcs1VerifyDigest(pub: KeyObject, hash: HashAlgorithm, digest: Buffer, signature: Buffer): boolean {
   // Like RSA_verify and Go: the signature is exactly the modulus length.
-  if (signature.length * 8 !== pub.asymmetricKeyDetails?.modulusLength) return false;
+  if (signature.length * 8 !== modulusBits(pub)) return false;
   const recovered = publicDecrypt({ key: pub, padding: constants.RSA_PKCS1_PADDING }, signature);
   const expected = Buffer.concat([DIGEST_INFO_PREFIX[hash], digest]);
   return recovered.length === expected.length && timingSafeEqual(recovered, expected);
@@ -77,7 +79,6 @@ function emsaPss(hash: HashAlgorithm) {
   } as unknown as Parameters<typeof forge.pss.create>[0]);
 }
 
-const modulusBits = (key: KeyObject) => key.asymmetricKeyDetails?.modulusLength ?? 0;
 
 export function rsaPssSignDigest(key: KeyObject, hash: HashAlgorithm, digest: Buffer): Buffer {
   const bits = modulusBits(key);
@@ -90,6 +91,7 @@ export function rsaPssSignDigest(key: KeyObject, hash: HashAlgorithm, digest: Bu
 
 export function rsaPssVerifyDigest(pub: KeyObject, hash: HashAlgorithm, digest: Buffer, signature: Buffer): boolean {
   const bits = modulusBits(pub);
+  // As for PKCS#1 v1.5: exactly the modulus length.
   if (signature.length * 8 !== bits) return false;
   const em = publicDecrypt({ key: pub, padding: constants.RSA_NO_PADDING }, signature);
   return emsaPss(hash).verify(digest.toString('binary'), em.toString('binary'), bits);

@@ -9,6 +9,7 @@ import { ProblemError, badRequest, conflict } from '../../server/problem.ts';
 import type { Clock } from '../../server/clock.ts';
 import { StoreConflictError } from '../../store/types.ts';
 import type { SealRecord, SealRepository } from '../../store/types.ts';
+import { sealedProblem } from '../errors.ts';
 import { GCM_KEY_BYTES, gcmOpen, gcmSeal } from './envelope.ts';
 
 /** AAD binding the sealed root key to its purpose and format version. */
@@ -62,9 +63,6 @@ function notInitialized(): ProblemError {
   return conflict('seal.not_initialized', 'The seal has not been initialized.');
 }
 
-function sealedError(): ProblemError {
-  return new ProblemError({ status: 503, code: 'system.sealed', title: 'Service unavailable', detail: 'Keyward is sealed.' });
-}
 
 function materialCorrupt(): ProblemError {
   return new ProblemError({
@@ -214,14 +212,14 @@ export class SealManager {
   /** Encrypts under the root key: 0x01 || iv(12) || tag(16) || ciphertext, `aad` bound. 503 while sealed. */
   wrap(aad: string, plaintext: Buffer): Buffer {
     const key = this.#rootKey;
-    if (!key) throw sealedError();
+    if (!key) throw sealedProblem();
     return Buffer.concat([Buffer.of(WRAP_FORMAT_V1), gcmSeal(key, aad, plaintext)]);
   }
 
   /** Reverses wrap() for the same `aad`. 503 while sealed; any failure is 500 seal.material_corrupt. */
   unwrap(aad: string, blob: Buffer): Buffer {
     const key = this.#rootKey;
-    if (!key) throw sealedError();
+    if (!key) throw sealedProblem();
     if (blob.byteLength < 1 || blob[0] !== WRAP_FORMAT_V1) throw materialCorrupt();
     try {
       return gcmOpen(key, aad, blob.subarray(1));
