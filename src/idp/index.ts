@@ -8,7 +8,8 @@ import type { AuditRecorder } from '../audit/types.ts';
 import type { IdpConfig } from './config.ts';
 import { guard } from './guard.ts';
 import { showInteraction, showTotp, submitLogin, submitTotp, Throttle, type InteractionContext } from './interactions.ts';
-import { profileDocument, profileErrorBody, UNSUPPORTED, type UnsupportedFeature } from './profile.ts';
+import { isSealedProblem } from '../keys/errors.ts';
+import { profileDocument, profileErrorBody, SEALED_RETRY_AFTER, sealedBody, UNSUPPORTED, type UnsupportedFeature } from './profile.ts';
 import { createRealmRuntime, errorPageHtml, type RealmRuntime } from './provider.ts';
 import type { TokenSigner } from './signing.ts';
 import { sweepExpired } from './store/adapter.ts';
@@ -153,8 +154,6 @@ function params(req: FastifyRequest): Record<string, string | undefined> {
   return out;
 }
 
-const isSealed = (e: unknown) => typeof e === 'object' && e !== null && (e as { code?: unknown }).code === 'system.sealed';
-
 /**
  * Starts the identity provider once, on first need: at boot, or, when Keyward boots sealed (its signing keys
  * cannot be created or used), on unseal or on the next request after it. Concurrent callers share one start.
@@ -183,12 +182,7 @@ class IdpStarter {
 }
 
 function unavailable(reply: FastifyReply) {
-  return reply
-    .code(503)
-    .header('retry-after', '5')
-    .header('cache-control', 'no-store')
-    .type('application/json')
-    .send({ error: 'temporarily_unavailable', error_description: 'Keyward is sealed; the identity provider starts once it is unsealed' });
+  return reply.code(503).header('retry-after', SEALED_RETRY_AFTER).header('cache-control', 'no-store').type('application/json').send(sealedBody());
 }
 
 /** Fastify plugin factory; register the returned function with the app (encapsulated). */
@@ -198,7 +192,7 @@ export function idpPlugin(deps: IdpDeps) {
     try {
       await starter.start();
     } catch (e) {
-      if (!isSealed(e)) throw e;
+      if (!isSealedProblem(e)) throw e;
       deps.logger?.warn('identity provider: Keyward is sealed, so its signing keys cannot be used yet; it starts on unseal');
     }
     const unsubscribe = deps.sealChanges?.((sealed) => {
@@ -213,7 +207,7 @@ export function idpPlugin(deps: IdpDeps) {
       if (starter.current) return done();
       starter.start().then(
         () => done(),
-        (e: unknown) => (isSealed(e) ? void unavailable(reply) : done(e as Error)),
+        (e: unknown) => (isSealedProblem(e) ? void unavailable(reply) : done(e as Error)),
       );
     });
     const started = () => starter.current!;

@@ -95,10 +95,9 @@ export async function mountIdp(deps: {
     env = { ...deps.env, KEYWARD_DEV_CLIENT_SECRET: secret };
     const realm = deps.config.realms.find((r) => r.name === DEV_REALM) ?? deps.config.realms[0]!;
     devClient = { clientId: DEV_CLIENT_ID, secret, tokenUrl: `${deps.config.base_url}/realms/${realm.name}/protocol/openid-connect/token` };
-    const devEnv = env;
     applyDevRealm = async () => {
       await migrateIdp(deps.store.kysely, deps.store.dialect);
-      await applyRealmFile(deps.store.kysely, realm, devRealmFile(realm.name), { dryRun: false, env: devEnv, argon2: deps.config.argon2 });
+      await applyRealmFile(deps.store.kysely, realm, devRealmFile(realm.name), { dryRun: false, env, argon2: deps.config.argon2 });
     };
   }
 

@@ -84,6 +84,19 @@ export function profileErrorBody(u: UnsupportedFeature, profileVersion: string, 
   };
 }
 
+/**
+ * While Keyward is sealed the provider cannot sign: not a profile refusal but an outage, so plain OAuth
+ * `temporarily_unavailable`, sent with 503 and a retry-after of SEALED_RETRY_AFTER seconds.
+ */
+export const SEALED_RETRY_AFTER = '5';
+export function sealedBody(correlationId?: string) {
+  return {
+    error: 'temporarily_unavailable',
+    error_description: 'Keyward is sealed; the identity provider signs again once it is unsealed',
+    ...(correlationId ? { correlation_id: correlationId } : {}),
+  };
+}
+
 /** Maps oidc-provider's own OAuth errors into the taxonomy, so its refusals carry the same fields. */
 export function classifyProviderError(error: string, description: string | undefined): UnsupportedFeature {
   const d = description ?? '';

@@ -7,7 +7,8 @@ import type { Kysely } from 'kysely';
 import Provider, { errors as oidcErrors, interactionPolicy } from 'oidc-provider';
 import type { AuditRecorder } from '../audit/types.ts';
 import type { IdpConfig, IdpRealmConfig } from './config.ts';
-import { classifyProviderError, profileErrorBody, SCOPE_CLAIMS, STANDARD_SCOPES } from './profile.ts';
+import { isSealedProblem } from '../keys/errors.ts';
+import { classifyProviderError, profileErrorBody, SCOPE_CLAIMS, SEALED_RETRY_AFTER, sealedBody, STANDARD_SCOPES } from './profile.ts';
 import { externalSigningKeys, type TokenSigner } from './signing.ts';
 import { createAdapterFactory } from './store/adapter.ts';
 import { Directory, type IdpClient, type IdpUser, type SecretBox } from './store/directory.ts';
@@ -307,7 +308,7 @@ export function errorPageHtml(body: ReturnType<typeof profileErrorBody>): string
 function installProfileErrors(rt: RealmRuntime): void {
   // Sealing Keyward takes the signing keys away: the library reports a server_error, which becomes a 503.
   rt.provider.on('server_error', (ctx: any, err: unknown) => {
-    if ((err as { code?: unknown } | undefined)?.code === 'system.sealed') ctx.state.sealed = true;
+    if (isSealedProblem(err)) ctx.state.sealed = true;
   });
   rt.provider.use(async (ctx: any, next: () => Promise<void>) => {
     const correlationId = String(ctx.get('x-request-id') || ctx.get('x-correlation-id') || randomUUID()).slice(0, 128);
@@ -317,11 +318,11 @@ function installProfileErrors(rt: RealmRuntime): void {
     // Pages the library renders (logout confirmation, errors) get the same strict headers as ours.
     if (ctx.response.is('html')) for (const [k, v] of Object.entries(PAGE_HEADERS)) if (k !== 'content-type') ctx.set(k, v);
     if (ctx.state.sealed) {
-      const description = 'Keyward is sealed; try again once it is unsealed';
+      const body = sealedBody(correlationId);
       ctx.status = 503;
-      ctx.set('retry-after', '5');
-      if (ctx.response.is('html')) ctx.body = renderPage('Temporarily unavailable', `<h1>Temporarily unavailable</h1><p>${escapeHtml(description)}</p>`);
-      else ctx.body = { error: 'temporarily_unavailable', error_description: description, correlation_id: correlationId };
+      ctx.set('retry-after', SEALED_RETRY_AFTER);
+      if (ctx.response.is('html')) ctx.body = renderPage('Temporarily unavailable', `<h1>Temporarily unavailable</h1><p>${escapeHtml(body.error_description)}</p>`);
+      else ctx.body = body;
       return;
     }
     const route: string | undefined = ctx.oidc?.route;
