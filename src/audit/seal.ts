@@ -14,7 +14,7 @@ export interface ChainHead {
   hash: string;
 }
 
-export function draftEvent(input: AuditEventInput, now: Date): EventDraft {
+export function draftEvent(input: AuditEventInput, now: Date, metadataJson = JSON.stringify(input.metadata ?? {})): EventDraft {
   const r = input.resource;
   return {
     schema_version: SCHEMA_VERSION,
@@ -30,7 +30,7 @@ export function draftEvent(input: AuditEventInput, now: Date): EventDraft {
     source_ip: input.source_ip ?? null,
     user_agent: input.user_agent ?? null,
     // A JSON round trip fixes the form a reader will parse (no undefined, dates as strings).
-    metadata: JSON.parse(JSON.stringify(input.metadata ?? {})) as Record<string, unknown>,
+    metadata: JSON.parse(metadataJson) as Record<string, unknown>,
   };
 }
 

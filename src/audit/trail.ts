@@ -90,7 +90,8 @@ export function eventIsAuthentic(e: AuditEvent, publicKey: KeyObject): boolean {
   }
 }
 
-function validateInput(input: AuditEventInput): void {
+/** Throws on a malformed or secret-bearing event; returns the metadata as JSON, which is what gets recorded. */
+function validateInput(input: AuditEventInput): string {
   const str = (v: unknown, name: string, optional = false) => {
     if (optional && (v === undefined || v === null)) return;
     if (typeof v !== 'string' || v.length === 0 || v.length > 1024) throw new TypeError(`audit event ${name} must be a non-empty string`);
@@ -115,13 +116,16 @@ function validateInput(input: AuditEventInput): void {
     throw new TypeError('audit event metadata must be an object');
   }
   assertNoSecrets(input.metadata ?? {});
-  const size = JSON.stringify(input.metadata ?? {}).length;
-  if (size > MAX_METADATA_BYTES) throw new TypeError(`audit event metadata too large (${size} bytes); keep it small`);
+  const metadataJson = JSON.stringify(input.metadata ?? {});
+  if (metadataJson.length > MAX_METADATA_BYTES) throw new TypeError(`audit event metadata too large (${metadataJson.length} bytes); keep it small`);
   if (input.principal) assertNoSecrets(input.principal, 'principal');
+  return metadataJson;
 }
 
 interface Pending {
   input: AuditEventInput;
+  /** The metadata as validated, so a caller changing its object afterwards cannot change what is recorded. */
+  metadataJson?: string | undefined;
   resolve: (e: AuditEvent) => void;
   reject: (e: unknown) => void;
 }
@@ -253,14 +257,14 @@ class Trail implements AuditTrail {
   }
 
   async record(input: AuditEventInput): Promise<void> {
-    validateInput(input); // a programming error: throws before anything touches the chain
-    await this.#enqueue(input);
+    const metadataJson = validateInput(input); // a programming error: throws before anything touches the chain
+    await this.#enqueue(input, metadataJson);
   }
 
-  #enqueue(input: AuditEventInput): Promise<AuditEvent> {
+  #enqueue(input: AuditEventInput, metadataJson?: string): Promise<AuditEvent> {
     if (this.#closed) return Promise.reject(auditUnavailable('the audit trail is closed'));
     return new Promise((resolve, reject) => {
-      this.#queue.push({ input, resolve, reject });
+      this.#queue.push({ input, metadataJson, resolve, reject });
       this.#schedule();
     });
   }
@@ -316,7 +320,7 @@ class Trail implements AuditTrail {
       }
     }
     const now = this.#deps.clock.now();
-    const sealed = await this.#sealer.seal(this.#head, batch.map((p) => draftEvent(p.input, now)));
+    const sealed = await this.#sealer.seal(this.#head, batch.map((p) => draftEvent(p.input, now, p.metadataJson)));
     const built = sealed.prepared;
     this.#head = sealed.head;
     this.#owed.push(...built);

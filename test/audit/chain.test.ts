@@ -92,6 +92,28 @@ test('redaction guard: secret-looking metadata is a programming error and never 
   }
 });
 
+test('what is recorded is the metadata as validated, even if the caller changes its object afterwards', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const key = await newKey(dir);
+    const path = join(dir, 'audit.log');
+    const { trail } = await makeTrail({ config: config({ signing_key_path: key, sinks: [{ type: 'file', path }] }) });
+    const metadata: Record<string, unknown> = { note: 'as validated' };
+    const recorded = trail.record(sampleEvent(1, { metadata }));
+    // The batch is sealed on a later turn of the event loop; this change must not reach it (nor skip the guard).
+    metadata['note'] = 'changed afterwards';
+    metadata['password'] = 'hunter2';
+    await recorded;
+    await trail.close();
+    const text = await readFile(path, 'utf8');
+    assert.ok(text.includes('as validated'));
+    assert.ok(!text.includes('changed afterwards'));
+    assert.ok(!text.includes('hunter2'));
+  } finally {
+    await cleanup();
+  }
+});
+
 test('group commit: 1000 concurrent record() calls share a handful of fsyncs, with strictly consecutive sequences', async () => {
   const { dir, cleanup } = await tempDir();
   try {
