@@ -91,21 +91,34 @@ class GuardScope {
   }
 }
 
+/**
+ * Repositories reach the database only through `db`, which refuses a call made from inside a commit guard: the
+ * check cannot be forgotten by a method added later.
+ */
+abstract class Repository {
+  readonly #db: Kysely<Database>;
+  protected readonly guards: GuardScope;
+  constructor(db: Kysely<Database>, guards: GuardScope) {
+    this.#db = db;
+    this.guards = guards;
+  }
+  protected get db(): Kysely<Database> {
+    this.guards.check();
+    return this.#db;
+  }
+}
+
 const encodeCursor = (id: string) => Buffer.from(id, 'utf8').toString('base64url');
 const decodeCursor = (c: string) => Buffer.from(c, 'base64url').toString('utf8');
 
-class Keys implements KeyRepository {
-  readonly #db: Kysely<Database>;
+class Keys extends Repository implements KeyRepository {
   readonly #dialect: StoreDialect;
-  readonly #guards: GuardScope;
   constructor(db: Kysely<Database>, dialect: StoreDialect, guards: GuardScope) {
-    this.#db = db;
+    super(db, guards);
     this.#dialect = dialect;
-    this.#guards = guards;
   }
 
   async create(key: NewKey, first: NewKeyVersion, opts: { overwrite: boolean; guard?: CommitGuard }): Promise<KeyRecord> {
-    this.#guards.check();
     const row = {
       id: key.id,
       type: key.type,
@@ -119,7 +132,7 @@ class Keys implements KeyRepository {
       destroy_at: null,
       origin: key.origin,
     };
-    return await this.#db.transaction().execute(async (trx) => {
+    return await this.db.transaction().execute(async (trx) => {
       let inserted: Selectable<KeysTable>;
       if (opts.overwrite) {
         const { id: _id, revision: _revision, ...rest } = row;
@@ -153,26 +166,23 @@ class Keys implements KeyRepository {
         })
         .execute();
       const rec = toKey(inserted);
-      await this.#guards.run(opts.guard, rec);
+      await this.guards.run(opts.guard, rec);
       return rec;
     });
   }
 
   async get(id: string): Promise<KeyRecord | undefined> {
-    this.#guards.check();
-    const r = await this.#db.selectFrom('keys').selectAll().where('id', '=', id).executeTakeFirst();
+    const r = await this.db.selectFrom('keys').selectAll().where('id', '=', id).executeTakeFirst();
     return r && toKey(r);
   }
 
   async versions(id: string): Promise<KeyVersionRecord[]> {
-    this.#guards.check();
-    const rows = await this.#db.selectFrom('key_versions').selectAll().where('key_id', '=', id).orderBy('version').execute();
+    const rows = await this.db.selectFrom('key_versions').selectAll().where('key_id', '=', id).orderBy('version').execute();
     return rows.map(toVersion);
   }
 
   async version(id: string, version: number): Promise<KeyVersionRecord | undefined> {
-    this.#guards.check();
-    const r = await this.#db
+    const r = await this.db
       .selectFrom('key_versions')
       .selectAll()
       .where('key_id', '=', id)
@@ -182,9 +192,8 @@ class Keys implements KeyRepository {
   }
 
   async list(q: ListKeysQuery): Promise<Page<KeyRecord>> {
-    this.#guards.check();
     const limit = Math.max(1, Math.floor(q.limit));
-    let query = this.#db.selectFrom('keys').selectAll().orderBy('id').limit(limit + 1);
+    let query = this.db.selectFrom('keys').selectAll().orderBy('id').limit(limit + 1);
     if (q.cursor) query = query.where('id', '>', decodeCursor(q.cursor));
     if (q.state) query = query.where('state', '=', q.state);
     const labels = Object.entries(q.labels ?? {});
@@ -207,8 +216,7 @@ class Keys implements KeyRepository {
   }
 
   async addVersion(id: string, expectedRevision: number, v: NewKeyVersion, guard?: CommitGuard): Promise<KeyRecord> {
-    this.#guards.check();
-    return await this.#db.transaction().execute(async (trx) => {
+    return await this.db.transaction().execute(async (trx) => {
       const updated = await trx
         .updateTable('keys')
         .set({
@@ -234,7 +242,7 @@ class Keys implements KeyRepository {
         })
         .execute();
       const rec = toKey(updated);
-      await this.#guards.run(guard, rec);
+      await this.guards.run(guard, rec);
       return rec;
     });
   }
@@ -245,8 +253,7 @@ class Keys implements KeyRepository {
     patch: { state: KeyState; destroyAt: Date | null; updatedAt: Date },
     guard?: CommitGuard,
   ): Promise<KeyRecord> {
-    this.#guards.check();
-    return await this.#db.transaction().execute(async (trx) => {
+    return await this.db.transaction().execute(async (trx) => {
       const updated = await trx
         .updateTable('keys')
         .set({
@@ -261,14 +268,13 @@ class Keys implements KeyRepository {
         .executeTakeFirst();
       if (!updated) throw await conflict(trx, id);
       const rec = toKey(updated);
-      await this.#guards.run(guard, rec);
+      await this.guards.run(guard, rec);
       return rec;
     });
   }
 
   async destroy(id: string, expectedRevision: number, at: Date, guard?: CommitGuard): Promise<KeyRecord> {
-    this.#guards.check();
-    return await this.#db.transaction().execute(async (trx) => {
+    return await this.db.transaction().execute(async (trx) => {
       const updated = await trx
         .updateTable('keys')
         .set({ state: 'destroyed', destroy_at: null, updated_at: iso(at), revision: sql<number>`revision + 1` })
@@ -283,14 +289,13 @@ class Keys implements KeyRepository {
         .where('key_id', '=', id)
         .execute();
       const rec = toKey(updated);
-      await this.#guards.run(guard, rec);
+      await this.guards.run(guard, rec);
       return rec;
     });
   }
 
   async dueForDestruction(now: Date, limit: number): Promise<KeyRecord[]> {
-    this.#guards.check();
-    const rows = await this.#db
+    const rows = await this.db
       .selectFrom('keys')
       .selectAll()
       .where('state', '=', 'released')
@@ -312,16 +317,9 @@ async function conflict(trx: Transaction<Database>, id: string): Promise<StoreCo
     : new StoreConflictError('not_found', `key ${id} not found`);
 }
 
-class Seal implements SealRepository {
-  readonly #db: Kysely<Database>;
-  readonly #guards: GuardScope;
-  constructor(db: Kysely<Database>, guards: GuardScope) {
-    this.#db = db;
-    this.#guards = guards;
-  }
+class Seal extends Repository implements SealRepository {
   async get(): Promise<SealRecord | undefined> {
-    this.#guards.check();
-    const r = await this.#db.selectFrom('seal').selectAll().where('id', '=', 1).executeTakeFirst();
+    const r = await this.db.selectFrom('seal').selectAll().where('id', '=', 1).executeTakeFirst();
     if (!r) return undefined;
     return {
       shares: Number(r.shares),
@@ -332,9 +330,8 @@ class Seal implements SealRepository {
     };
   }
   async init(rec: SealRecord): Promise<void> {
-    this.#guards.check();
     try {
-      await this.#db
+      await this.db
         .insertInto('seal')
         .values({
           id: 1,
@@ -352,21 +349,13 @@ class Seal implements SealRepository {
   }
 }
 
-class AuditChain implements AuditChainRepository {
-  readonly #db: Kysely<Database>;
-  readonly #guards: GuardScope;
-  constructor(db: Kysely<Database>, guards: GuardScope) {
-    this.#db = db;
-    this.#guards = guards;
-  }
+class AuditChain extends Repository implements AuditChainRepository {
   async get(chainId: string): Promise<AuditChainHead | undefined> {
-    this.#guards.check();
-    const r = await this.#db.selectFrom('audit_chain_heads').selectAll().where('chain_id', '=', chainId).executeTakeFirst();
+    const r = await this.db.selectFrom('audit_chain_heads').selectAll().where('chain_id', '=', chainId).executeTakeFirst();
     return r && { chainId: r.chain_id, sequence: Number(r.sequence), hash: r.hash };
   }
   async put(head: AuditChainHead): Promise<void> {
-    this.#guards.check();
-    await this.#db
+    await this.db
       .insertInto('audit_chain_heads')
       .values({ chain_id: head.chainId, sequence: head.sequence, hash: head.hash })
       .onConflict((oc) => oc.column('chain_id').doUpdateSet({ sequence: head.sequence, hash: head.hash }))
@@ -374,29 +363,20 @@ class AuditChain implements AuditChainRepository {
   }
 }
 
-class Settings implements SettingsRepository {
-  readonly #db: Kysely<Database>;
-  readonly #guards: GuardScope;
-  constructor(db: Kysely<Database>, guards: GuardScope) {
-    this.#db = db;
-    this.#guards = guards;
-  }
+class Settings extends Repository implements SettingsRepository {
   async get(name: string): Promise<string | undefined> {
-    this.#guards.check();
-    const r = await this.#db.selectFrom('settings').select('value').where('name', '=', name).executeTakeFirst();
+    const r = await this.db.selectFrom('settings').select('value').where('name', '=', name).executeTakeFirst();
     return r?.value;
   }
   async putIfAbsent(name: string, value: string): Promise<string> {
-    this.#guards.check();
-    await this.#db.insertInto('settings').values({ name, value }).onConflict((oc) => oc.column('name').doNothing()).execute();
+    await this.db.insertInto('settings').values({ name, value }).onConflict((oc) => oc.column('name').doNothing()).execute();
     const stored = await this.get(name);
     // Only a concurrent delete could get here, and nothing deletes settings.
     if (stored === undefined) throw new Error(`setting ${name} vanished`);
     return stored;
   }
   async put(name: string, value: string): Promise<void> {
-    this.#guards.check();
-    await this.#db
+    await this.db
       .insertInto('settings')
       .values({ name, value })
       .onConflict((oc) => oc.column('name').doUpdateSet({ value }))
