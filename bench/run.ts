@@ -4,11 +4,11 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomBytes, sign as rawSign, type KeyObject } from 'node:crypto';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hash as argonHash, verify as argonVerify } from '@node-rs/argon2';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { freePort } from '../test/support/net.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
@@ -50,14 +50,6 @@ function rounds(sides: Array<{ pid: number; run: () => Load }>): Measured[][] {
 
 const median = <T extends { rps: number }>(xs: T[]): T => [...xs].sort((a, b) => a.rps - b.rps)[Math.floor(xs.length / 2)]!;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function load(opts: { url: string; headers: Record<string, string>; body?: string; rate?: number; duration?: number; connections?: number }): Load {
   const args = JSON.stringify({ method: 'POST', connections: opts.connections ?? CONNECTIONS, duration: opts.duration ?? DURATION, ...opts });

@@ -4,7 +4,6 @@ import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -12,19 +11,12 @@ import { promisify } from 'node:util';
 import { test, type TestContext } from 'node:test';
 import { generateSigningKeyFile } from '../../src/audit/keys.ts';
 import { pgTestSchema } from '../support/pg.ts';
+import { freePort } from '../support/net.ts';
 
 const MAIN = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
 const ROUNDS = 3;
 const WORKERS = 6;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 interface Running { proc: ChildProcess; token: string; base: string; stderr: () => string }
 

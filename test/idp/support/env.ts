@@ -1,6 +1,6 @@
 // A throwaway SQLite store, a Fastify app with only the idp plugin, and a realm applied from YAML.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePort } from '../../support/net.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -74,15 +74,8 @@ export function realmConfig(port: number, extra: Record<string, unknown> = {}): 
   });
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
+
+export { freePort };
 
 export class MemoryAudit implements AuditRecorder {
   events: AuditEventInput[] = [];
