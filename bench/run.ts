@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hash as argonHash, verify as argonVerify } from '@node-rs/argon2';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { startDevProcess } from '../test/support/dev-process.ts';
 import { freePort } from '../test/support/net.ts';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -75,22 +76,9 @@ logging: { level: warn }
 ${typeof extra === 'string' ? extra : extra(port)}
 `);
   before?.(cfg);
-  const proc = spawn(NODE, [join(ROOT, 'src', 'cli', 'main.ts'), 'serve', '--config', cfg], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...benchEnv } });
-  let stderr = '';
-  proc.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-  const base = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 200; i++) {
-    await new Promise((r) => setTimeout(r, 100));
-    const token = /BOOTSTRAP ADMIN TOKEN[^\n]*\n\s*(\S+)/.exec(stderr)?.[1];
-    if (token && (await fetch(`${base}/readyz`).then((r) => r.ok, () => false))) {
-      const m = /-u (\S+):(\S+) /.exec(stderr);
-      const client = m ? { id: m[1]!, secret: m[2]! } : undefined;
-      return { base, token, client, proc, stop: () => new Promise((r) => { proc.once('exit', () => r()); proc.kill('SIGTERM'); }) };
-    }
-    if (proc.exitCode !== null) break;
-  }
-  proc.kill('SIGKILL');
-  throw new Error(`server ${name} did not start:\n${stderr}`);
+  const p = await startDevProcess({ config: cfg, cwd: dir, base: `http://127.0.0.1:${port}`, env: { ...process.env, ...benchEnv } });
+  const m = /-u (\S+):(\S+) /.exec(p.stderr());
+  return { base: p.base, token: p.token, client: m ? { id: m[1]!, secret: m[2]! } : undefined, proc: p.proc, stop: p.stop };
 }
 
 async function api(s: Server, path: string, body: unknown, token = s.token) {

@@ -1,7 +1,7 @@
 // kill -9 of the whole server under write load: after a restart every acknowledged create and rotation is
 // there, no key is half-created, every version still has usable material, and the audit trail verifies.
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import { test, type TestContext } from 'node:test';
 import { generateSigningKeyFile } from '../../src/audit/keys.ts';
 import { pgTestSchema } from '../support/pg.ts';
+import { startDevProcess, type DevProcess } from '../support/dev-process.ts';
 import { freePort } from '../support/net.ts';
 
 const MAIN = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
@@ -18,23 +19,9 @@ const ROUNDS = 3;
 const WORKERS = 6;
 
 
-interface Running { proc: ChildProcess; token: string; base: string; stderr: () => string }
+const start = (config: string, cwd: string, base: string) => startDevProcess({ config, cwd, base });
 
-async function start(cfg: string, dir: string, base: string): Promise<Running> {
-  const proc = spawn(process.execPath, [MAIN, 'serve', '--config', cfg], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  proc.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-  for (let i = 0; i < 200; i++) {
-    await sleep(100);
-    const token = /BOOTSTRAP ADMIN TOKEN[^\n]*\n\s*(\S+)/.exec(stderr)?.[1];
-    if (token && (await fetch(`${base}/readyz`).then((r) => r.ok, () => false))) return { proc, token, base, stderr: () => stderr };
-    if (proc.exitCode !== null) break;
-  }
-  proc.kill('SIGKILL');
-  assert.fail(`keyward serve did not become ready:\n${stderr}`);
-}
-
-const api = (s: Running, method: string, path: string, body?: unknown) =>
+const api = (s: DevProcess, method: string, path: string, body?: unknown) =>
   fetch(s.base + path, {
     method,
     headers: { authorization: `Bearer ${s.token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
@@ -63,7 +50,7 @@ audit: { signing_key_path: ${auditKey}, sinks: [{ type: file, path: ${join(dir, 
 `);
   // What the server acknowledged before dying: key id → the version it said was current.
   const acknowledged = new Map<string, { type: string; version: number }>();
-  let running: Running | undefined;
+  let running: DevProcess | undefined;
   try {
     for (let round = 0; round < ROUNDS; round++) {
       const s = (running = await start(cfg, dir, base));
@@ -128,8 +115,7 @@ audit: { signing_key_path: ${auditKey}, sinks: [{ type: file, path: ${join(dir, 
         assert.equal((await json(await api(s, 'POST', `/v1/keys/${k.key_id}/decrypt`, { ciphertext }))).plaintext, 'aGk=', k.key_id);
       }
     }
-    s.proc.kill('SIGTERM');
-    await new Promise((r) => s.proc.once('exit', r));
+    await s.stop();
     running = undefined;
 
     // The trail written across three kills and restarts verifies (a torn final line per kill is tolerated).
