@@ -1,5 +1,5 @@
 // OIDC resource server: bearer JWTs verified against the IdP's JWKS. Asymmetric algorithms only.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { decodeProtectedHeader, jwtVerify, errors as joseErrors, type JWTPayload, type ProtectedHeaderParameters } from 'jose';
 import type { Logger } from 'pino';
 import type { Clock } from '../server/clock.ts';
@@ -73,7 +73,7 @@ export class JwtAuthenticator implements Authenticator {
     const token = b.token;
     if (token.length > this.#cfg.max_token_bytes) throw authError('auth.malformed_credential', 'the bearer token is too large');
 
-    const cacheKey = createHash('sha256').update(token).digest('base64url');
+    const cacheKey = hash('sha256', token, 'base64url');
     const hit = this.#cache.get(cacheKey);
     const now = this.#deps.clock.now().getTime();
     if (hit) {
