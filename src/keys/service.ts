@@ -76,6 +76,15 @@ export type SignRequest = {
   signatureFormat?: EcdsaFormat | undefined;
 };
 
+/**
+ * Restricts an operation to keys carrying these labels (every one, with the same value). A key outside the scope
+ * is answered as unknown: a surface such as the SPIRL webhook sees only the keys it manages.
+ */
+export type KeyScope = { labels: Labels };
+
+const inScope = (view: KeyView, scope: KeyScope | undefined) =>
+  scope === undefined || Object.entries(scope.labels).every(([k, v]) => view.record.labels[k] === v);
+
 const materialAad = (id: string, version: number) => `keyward:key:${id}:v${version}`;
 
 export class KeyService {
@@ -247,10 +256,10 @@ export class KeyService {
   }
 
   /** SPIRL semantics: no new signatures from now; destroyed when the grace period ends unless cancelled. */
-  async release(ctx: OperationContext, id: string) {
+  async release(ctx: OperationContext, id: string, scope?: KeyScope) {
     return this.#transition(ctx, id, 'key.release', 'kms:ReleaseKey', ['enabled', 'disabled', 'released'], 'released', (r) =>
       r.state === 'released' && r.destroyAt ? r.destroyAt : new Date(this.#d.clock.now().getTime() + this.#d.config.releaseGraceMs),
-    );
+    scope);
   }
 
   async cancelRelease(ctx: OperationContext, id: string) {
@@ -290,9 +299,11 @@ export class KeyService {
     from: KeyState[],
     to: KeyState,
     destroyAt: (r: KeyRecord) => Date | null,
+    scope?: KeyScope,
   ): Promise<KeyView> {
     return this.#op(ctx, eventType, action, { type: 'Key', id }, undefined, async () => {
       const view = await this.#fresh(id);
+      if (!inScope(view, scope)) throw keyNotFound(id);
       const r = view.record;
       if (r.state === 'destroyed') throw keyStateRefused(id, 'destroyed', eventType.slice(4));
       if (!from.includes(r.state)) throw invalidTransition(id, r.state, to);
@@ -307,9 +318,9 @@ export class KeyService {
 
   // ---------------------------------------------------------------- crypto
 
-  async sign(ctx: OperationContext, id: string, req: SignRequest): Promise<{ signature: Buffer; version: number; fingerprint: string; algorithm: string; keyType: KeyType }> {
+  async sign(ctx: OperationContext, id: string, req: SignRequest, scope?: KeyScope): Promise<{ signature: Buffer; version: number; fingerprint: string; algorithm: string; keyType: KeyType }> {
     return this.#op(ctx, 'key.sign', 'kms:Sign', { type: 'Key', id }, undefined, async () => {
-      const { view, version, key } = await this.#usable(id, 'sign_verify', 'signing', ['enabled']);
+      const { view, version, key } = await this.#usable(id, 'sign_verify', 'signing', ['enabled'], scope);
       const signature = await kc.sign({ keyObject: key, type: view.record.type, input: signInput(req), hashAlgorithm: req.hashAlgorithm, rsaPadding: req.rsaPadding, ecdsaFormat: req.signatureFormat });
       return {
         result: { signature, version: version.version, fingerprint: version.fingerprint, algorithm: algorithmName(view.record.type, req), keyType: view.record.type },
@@ -467,9 +478,10 @@ export class KeyService {
     return view;
   }
 
-  async #usable(id: string, usage: string, operation: string, states: KeyState[]) {
+  async #usable(id: string, usage: string, operation: string, states: KeyState[], scope?: KeyScope) {
     this.#requireUnsealed();
     const view = await this.describe(id);
+    if (!inScope(view, scope)) throw keyNotFound(id);
     if (keyUsage(view.record.type) !== usage) throw usageMismatch(id, view.record.type, operation);
     if (!states.includes(view.record.state)) throw keyStateRefused(id, view.record.state as Exclude<KeyState, 'enabled'>, operation);
     const version = view.versions.find((v) => v.version === view.record.currentVersion);

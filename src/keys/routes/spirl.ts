@@ -1,15 +1,21 @@
 // The SPIRL Key Manager webhook contract (spirl-key-manager-extension.txt), so a trust-domain server can use
 // Keyward unchanged: POST /keys, GET /keys, POST /keys/{id}/sign, POST /keys/{id}/release.
+// The webhook manages only the keys labelled keyward.dev/source=spirl (those it created, or keys imported through
+// /v1 with that label): the trust-domain server lists, signs with and releases them, and never sees or destroys
+// Keyward's other keys, such as the identity provider's.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { operationContext } from '../../server/pipeline.ts';
 import { publicKeyPem } from '../crypto/index.ts';
-import type { KeyService, KeyView } from '../service.ts';
+import type { KeyScope, KeyService, KeyView } from '../service.ts';
 import { type HashAlgorithm, type KeyType, ASYMMETRIC_SIGNING_TYPES, HASH_ALGORITHMS } from '../types.ts';
 import { fromB64 } from './codec.ts';
 import { keyIdParams } from './schemas.ts';
 
 type IdReq = FastifyRequest<{ Params: { id: string } }>;
 const tags = ['spirl'];
+const SPIRL: KeyScope = { labels: { 'keyward.dev/source': 'spirl' } };
+// The webhook signs digests only, which pure Ed25519 cannot: an Ed25519 key made here could never sign.
+const SPIRL_KEY_TYPES = ASYMMETRIC_SIGNING_TYPES.filter((t) => t !== 'Ed25519');
 
 function spirlKey(view: KeyView) {
   const v = view.versions.find((x) => x.version === view.record.currentVersion)!;
@@ -26,19 +32,19 @@ export async function spirlRoutes(app: FastifyInstance, opts: { keys: KeyService
       body: {
         type: 'object',
         required: ['key_id', 'key_type'],
-        properties: { key_id: { type: 'string', maxLength: 256 }, key_type: { type: 'string', enum: ASYMMETRIC_SIGNING_TYPES } },
+        properties: { key_id: { type: 'string', maxLength: 256 }, key_type: { type: 'string', enum: SPIRL_KEY_TYPES } },
       },
     },
     config: { security: { authz: (req) => [{ action: 'kms:CreateKey', keyId: (req.body as { key_id: string }).key_id }] } },
   }, async (req, reply) => {
     const b = req.body as { key_id: string; key_type: KeyType };
-    const view = await keys.create(operationContext(req), { id: b.key_id, type: b.key_type, labels: { 'keyward.dev/source': 'spirl' } });
+    const view = await keys.create(operationContext(req), { id: b.key_id, type: b.key_type, labels: SPIRL.labels });
     const { public_key, fingerprint } = spirlKey(view);
     return reply.status(201).send({ public_key, fingerprint });
   });
 
   app.get('/keys', {
-    schema: { tags, summary: 'SPIRL: list keys the trust-domain server may use (enabled and released signing keys)' },
+    schema: { tags, summary: 'SPIRL: list the webhook\'s keys (labelled keyward.dev/source=spirl) that are enabled or released' },
     config: { security: { authz: () => [{ action: 'kms:ListKeys' }] } },
   }, async (req) => {
     const ctx = operationContext(req);
@@ -47,8 +53,8 @@ export async function spirlRoutes(app: FastifyInstance, opts: { keys: KeyService
     for (const state of ['enabled', 'released'] as const) {
       let cursor: string | undefined;
       do {
-        const page = await keys.list(ctx, { cursor, limit: 1000, state });
-        for (const view of page.items) if ((ASYMMETRIC_SIGNING_TYPES as readonly string[]).includes(view.record.type)) out.push(spirlKey(view));
+        const page = await keys.list(ctx, { cursor, limit: 1000, state, labels: SPIRL.labels });
+        for (const view of page.items) if ((SPIRL_KEY_TYPES as readonly string[]).includes(view.record.type)) out.push(spirlKey(view));
         cursor = page.nextCursor ?? undefined;
       } while (cursor);
     }
@@ -76,7 +82,7 @@ export async function spirlRoutes(app: FastifyInstance, opts: { keys: KeyService
       // Go's crypto.Signer for RSA keys defaults to PKCS#1 v1.5 unless PSSOptions are passed, which the webhook cannot express.
       rsaPadding: 'pkcs1',
       signatureFormat: 'der',
-    });
+    }, SPIRL);
     return { signature: r.signature.toString('base64'), key_fingerprint: r.fingerprint };
   });
 
@@ -84,7 +90,7 @@ export async function spirlRoutes(app: FastifyInstance, opts: { keys: KeyService
     schema: { tags, summary: 'SPIRL: the key is no longer in active use; destroyed after the grace period', params: keyIdParams },
     config: { security: { authz: (req) => [{ action: 'kms:ReleaseKey', keyId: (req.params as { id: string }).id }] } },
   }, async (req: IdReq, reply) => {
-    await keys.release(operationContext(req), req.params.id);
+    await keys.release(operationContext(req), req.params.id, SPIRL);
     return reply.status(200).send({});
   });
 }

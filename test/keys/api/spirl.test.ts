@@ -61,6 +61,32 @@ describe('SPIRL key manager webhook', () => {
     assert.ok(list.body.keys.some((k: { key_id: string }) => k.key_id === 'rsa-key'));
   });
 
+  test('the webhook sees only its own keys: others are not listed, signed with or released', async () => {
+    const v1 = (url: string, payload: object) => req(t.kw.app, { method: 'POST', url, headers: t.auth, payload });
+    assert.equal((await v1('/v1/keys', { key_id: 'not-spirl', key_type: 'EC-P256' })).status, 201);
+    const listed = (await call('GET', '/keys')).body.keys.map((k: { key_id: string }) => k.key_id);
+    assert.ok(!listed.includes('not-spirl'));
+    const digest = createHash('sha256').update('x').digest().toString('base64');
+    assertProblem(await call('POST', '/keys/not-spirl/sign', { digest, hash_algorithm: 'SHA-256' }), 404, 'key.not_found');
+    assertProblem(await call('POST', '/keys/not-spirl/release', {}), 404, 'key.not_found');
+    const after = await req(t.kw.app, { method: 'GET', url: '/v1/keys/not-spirl', headers: t.auth });
+    assert.equal(after.body.state, 'enabled', 'a refused release leaves the key alone');
+    const refused = t.auditLines.map((l) => JSON.parse(l)).filter((e) => e.event_type === 'key.sign' && e.resource?.id === 'not-spirl');
+    assert.equal(refused.length, 1);
+    assert.equal(refused[0].outcome, 'error');
+    assert.equal(refused[0].error_code, 'key.not_found');
+
+    // A key brought in through /v1 with the webhook's label is the webhook's to use.
+    assert.equal((await v1('/v1/keys', { key_id: 'byok-spirl', key_type: 'EC-P384', labels: { 'keyward.dev/source': 'spirl' } })).status, 201);
+    assert.ok((await call('GET', '/keys')).body.keys.some((k: { key_id: string }) => k.key_id === 'byok-spirl'));
+    const d384 = createHash('sha384').update('x').digest().toString('base64');
+    assert.equal((await call('POST', '/keys/byok-spirl/sign', { digest: d384, hash_algorithm: 'SHA-384' })).status, 200);
+  });
+
+  test('POST /keys refuses Ed25519: the webhook signs digests, which pure EdDSA cannot', async () => {
+    assertProblem(await call('POST', '/keys', { key_id: 'ed', key_type: 'Ed25519' }), 400, 'request.invalid');
+  });
+
   test('without credentials the webhook answers 401 with WWW-Authenticate', async () => {
     const r = await req(t.kw.app, { method: 'GET', url: '/key-manager/keys' });
     assertProblem(r, 401, 'auth.missing_credential');
