@@ -86,7 +86,9 @@ export class KeyServiceTokenSigner implements TokenSigner {
           sign: async (data: Buffer) => {
             // The key service signs with its newest version; refusing here keeps a stale kid from labelling it.
             if (!current) throw new Error(`signing key ${kid} has been rotated; reload the identity provider`);
-            const r = await this.#keys.sign(idpContext(), id, { message: data, hashAlgorithm: 'SHA-256', rsaPadding: 'pkcs1', signatureFormat: 'raw' });
+            // JWS wants raw r||s for ES256 and PKCS#1 v1.5 for RS256.
+            const options = alg === 'ES256' ? { signatureFormat: 'raw' as const } : { rsaPadding: 'pkcs1' as const };
+            const r = await this.#keys.sign(idpContext(), id, { message: data, hashAlgorithm: 'SHA-256', ...options });
             if (r.version !== v.version) throw new Error(`signing key ${kid} has been rotated; reload the identity provider`);
             return r.signature;
           },

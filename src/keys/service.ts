@@ -122,11 +122,10 @@ export class KeyService {
     const id = req.id ?? generatedKeyId();
     return this.#op(ctx, 'key.create', 'kms:CreateKey', { type: 'Key', id }, req.type, async () => {
       this.#checkId(id);
-      this.#requireUnsealed();
       const labels = checkLabels(req.labels);
       const material = await kc.generateKey(req.type);
       const view = await this.#insert(ctx, 'key.create', 'kms:CreateKey', {
-        id, type: req.type, labels, description: req.description ?? null, origin: 'generated', overwrite: req.overwrite === true,
+        id, type: req.type, labels, description: checkDescription(req.description), origin: 'generated', overwrite: req.overwrite === true,
       }, material);
       return { result: view, audited: true, keyType: req.type };
     });
@@ -135,11 +134,10 @@ export class KeyService {
   async import(ctx: OperationContext, req: { id: string; type: KeyType; pem?: string | undefined; jwk?: JsonWebKey | undefined; rawBase64?: string | undefined; labels?: Labels | undefined; description?: string | null | undefined; overwrite?: boolean | undefined }): Promise<KeyView> {
     return this.#op(ctx, 'key.import', 'kms:ImportKey', { type: 'Key', id: req.id }, req.type, async () => {
       this.#checkId(req.id);
-      this.#requireUnsealed();
       const labels = checkLabels(req.labels);
       const material = kc.importKey(req.type, { pem: req.pem, jwk: req.jwk, raw_base64: req.rawBase64 });
       const view = await this.#insert(ctx, 'key.import', 'kms:ImportKey', {
-        id: req.id, type: req.type, labels, description: req.description ?? null, origin: 'imported', overwrite: req.overwrite === true,
+        id: req.id, type: req.type, labels, description: checkDescription(req.description), origin: 'imported', overwrite: req.overwrite === true,
       }, material);
       return { result: view, audited: true, keyType: req.type };
     });
@@ -231,7 +229,6 @@ export class KeyService {
 
   async rotate(ctx: OperationContext, id: string): Promise<KeyView> {
     return this.#op(ctx, 'key.rotate', 'kms:RotateKey', { type: 'Key', id }, undefined, async () => {
-      this.#requireUnsealed();
       const view = await this.#fresh(id);
       if (view.record.state !== 'enabled' && view.record.state !== 'disabled') throw keyStateRefused(id, view.record.state, 'rotation');
       const next = view.record.currentVersion + 1;
@@ -333,7 +330,6 @@ export class KeyService {
 
   async verify(ctx: OperationContext, id: string, req: SignRequest & { signature: Buffer; version?: number | undefined }): Promise<{ valid: boolean; version: number }> {
     return this.#op(ctx, 'key.verify', 'kms:Verify', { type: 'Key', id }, undefined, async () => {
-      // Only public keys are needed: verification works while sealed.
       const view = await this.#readable(id, 'sign_verify', 'verification');
       const candidates = candidateVersions(view, req.version);
       let valid = false;
@@ -364,7 +360,6 @@ export class KeyService {
   async decrypt(ctx: OperationContext, id: string, req: { ciphertext: Buffer; aad?: Buffer | undefined }): Promise<{ plaintext: Buffer; version: number }> {
     return this.#op(ctx, 'key.decrypt', 'kms:Decrypt', { type: 'Key', id }, undefined, async () => {
       this.#checkPayload(req.ciphertext);
-      this.#requireUnsealed();
       const view = await this.#readable(id, 'encrypt_decrypt', 'decryption');
       const wanted = kc.ciphertextVersion(req.ciphertext);
       const out = kc.decrypt((v) => {
@@ -394,7 +389,6 @@ export class KeyService {
   async verifyMac(ctx: OperationContext, id: string, req: { message: Buffer; mac: Buffer; version?: number | undefined }): Promise<{ valid: boolean; version: number }> {
     return this.#op(ctx, 'key.verify_mac', 'kms:VerifyMac', { type: 'Key', id }, undefined, async () => {
       this.#checkPayload(req.message);
-      this.#requireUnsealed();
       const view = await this.#readable(id, 'mac', 'MAC verification');
       const candidates = candidateVersions(view, req.version);
       for (const v of candidates) {
@@ -479,7 +473,6 @@ export class KeyService {
   }
 
   async #usable(id: string, usage: string, operation: string, states: KeyState[], scope?: KeyScope) {
-    this.#requireUnsealed();
     const view = await this.describe(id);
     if (!inScope(view, scope)) throw keyNotFound(id);
     if (keyUsage(view.record.type) !== usage) throw usageMismatch(id, view.record.type, operation);
@@ -541,6 +534,8 @@ export class KeyService {
     const opName = eventType.slice(eventType.indexOf('.') + 1);
     let out;
     try {
+      // Sealed means no key service, reads included (as with Vault); the refusal is audited like any other.
+      this.#requireUnsealed();
       out = await fn();
     } catch (e) {
       const code = isProblem(e) ? e.code : 'internal.error';
@@ -598,6 +593,12 @@ function pickVersion(view: KeyView, version: number | undefined): KeyVersionReco
   if (!v) throw versionNotFound(view.record.id, want);
   if (v.destroyedAt !== null) throw keyStateRefused(view.record.id, 'destroyed', `using version ${want}`);
   return v;
+}
+
+/** Descriptions are shown in terminals and UIs: control characters (escape sequences) are refused. */
+function checkDescription(d: string | null | undefined): string | null {
+  if (d !== undefined && d !== null && /[\u0000-\u001f\u007f]/.test(d)) throw badRequest('key.invalid_description', 'the description may not contain control characters');
+  return d ?? null;
 }
 
 function checkLabels(labels: Labels | undefined): Labels {

@@ -13,7 +13,7 @@ import { v1KeyRoutes } from '../keys/routes/v1.ts';
 import type { KeyService } from '../keys/service.ts';
 import type { Store } from '../store/types.ts';
 import type { Clock } from './clock.ts';
-import { errorHandler, sendProblem, toProblem } from './errors.ts';
+import { baseHeaders, clientErrorHandler, errorHandler, sendProblem, toProblem } from './errors.ts';
 import { healthRoutes } from './health.ts';
 import type { Metrics } from './metrics.ts';
 import { registerOpenApi } from './openapi.ts';
@@ -51,16 +51,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     return503OnClosing: true,
     // Long enough that an over-long key id reaches validation (key.invalid_id) instead of the router's 414.
     routerOptions: { maxParamLength: 512 },
-    frameworkErrors: (err: Error, req: FastifyRequest, reply: FastifyReply) => sendProblem(reply, req, toProblem(err)),
+    // The framework answers these before any hook runs, so they set the common headers themselves.
+    frameworkErrors: (err: Error, req: FastifyRequest, reply: FastifyReply) => (baseHeaders(reply, req), sendProblem(reply, req, toProblem(err))),
+    clientErrorHandler,
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: true, allErrors: false } },
     ...(deps.https ? { https: deps.https } : {}),
   } as FastifyServerOptions) as unknown as FastifyInstance;
 
   // Callback-style hooks: these run on every request, and an async hook costs a promise each time.
   app.addHook('onSend', (req, reply, payload, done) => {
-    void reply.header('x-request-id', req.id);
-    void reply.header('cache-control', 'no-store');
-    void reply.header('x-content-type-options', 'nosniff');
+    baseHeaders(reply, req);
     done(null, payload);
   });
   app.addHook('onResponse', (req, reply, done) => {
@@ -68,6 +68,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     done();
   });
 
+  // JSON only: a text/plain body is refused as unsupported (415), not parsed and then found to be no object.
+  app.removeContentTypeParser('text/plain');
   // An empty body on a JSON POST (SPIRL's release sends none) is "no body", not a parse error.
   const defaultJson = app.getDefaultJsonParser('error', 'error');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {

@@ -1,7 +1,8 @@
 // The composition root: turns a validated configuration into running infrastructure and the app.
 // Everything here is wiring; behaviour lives in the modules it wires.
 import { randomUUID } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -86,6 +87,7 @@ export async function createKeyward(config: KeywardConfig, opts: ComposeOptions 
 
     const auditCfg = auditConfig(config);
     if (dev && auditCfg.signing_key_path && !existsSync(auditCfg.signing_key_path)) {
+      mkdirSync(dirname(auditCfg.signing_key_path), { recursive: true, mode: 0o700 });
       await generateSigningKeyFile(auditCfg.signing_key_path);
       logger.warn({ path: auditCfg.signing_key_path }, 'dev mode: generated an audit signing key');
     }
@@ -207,17 +209,21 @@ export async function createKeyward(config: KeywardConfig, opts: ComposeOptions 
   }
 }
 
-/** Dev mode without an audit section gets a signed file trail under ./data, with a key generated on first start. */
+/**
+ * Dev mode without an audit section gets a signed file trail beside its SQLite file (./data by default), with a
+ * key generated on first start.
+ */
 function auditConfig(config: KeywardConfig): AuditConfig {
   if (config.audit) return config.audit;
   if (config.mode !== 'dev') throw new Error('audit: production mode requires an audit section');
+  const dir = config.storage.type === 'sqlite' ? dirname(config.storage.path) : './data';
   return {
     enabled: true,
     seal_in_worker: true,
-    signing_key_path: './data/audit-signing-key.pem',
+    signing_key_path: join(dir, 'audit-signing-key.pem'),
     on_failure: 'deny',
     checkpoint_interval: 60,
-    sinks: [{ type: 'file', path: './data/audit/audit.log', max_bytes: 100 * 1024 * 1024, max_age_seconds: 86_400, fsync: true }],
+    sinks: [{ type: 'file', path: join(dir, 'audit', 'audit.log'), max_bytes: 100 * 1024 * 1024, max_age_seconds: 86_400, fsync: true }],
   };
 }
 

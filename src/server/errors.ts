@@ -1,5 +1,7 @@
 // Turns anything thrown during a request into RFC 9457 problem+json with a stable code. Framework errors are
 // matched on their error codes, never on message text; unknown errors become a neutral 500.
+import { randomUUID } from 'node:crypto';
+import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { ProblemError, isProblem, problemBody } from './problem.ts';
@@ -18,10 +20,14 @@ const FASTIFY_CODES: Record<string, { status: number; code: string; title: strin
 /** Which path parameter errors get their own code (so clients can tell a bad key id from a bad body). */
 const PARAM_CODES: Record<string, string> = { '/id': 'key.invalid_id' };
 
-export function toProblem(err: unknown): ProblemError {
+const EMPTY_BODY = FASTIFY_CODES['FST_ERR_CTP_EMPTY_JSON_BODY']!;
+
+/** `bodyMissing`: the request had no body (our JSON parser reads an empty one as none, for SPIRL's release). */
+export function toProblem(err: unknown, bodyMissing = false): ProblemError {
   if (isProblem(err)) return err;
   const fe = err as FastifyError & { validationContext?: string };
   if (fe && Array.isArray(fe.validation)) {
+    if (bodyMissing && (fe.validationContext ?? 'body') === 'body') return new ProblemError(EMPTY_BODY);
     const first = fe.validation[0];
     const where = fe.validationContext ?? 'body';
     const path = first?.instancePath ?? '';
@@ -45,6 +51,13 @@ export function toProblem(err: unknown): ProblemError {
   return new ProblemError({ status: 500, code: 'internal.error', title: 'Internal server error', detail: 'an unexpected error occurred; see the server log with this request_id' });
 }
 
+/** Headers on every response, including those the framework sends before any hook runs. */
+export function baseHeaders(reply: FastifyReply, req: FastifyRequest): void {
+  void reply.header('x-request-id', req.id);
+  void reply.header('cache-control', 'no-store');
+  void reply.header('x-content-type-options', 'nosniff');
+}
+
 export function sendProblem(reply: FastifyReply, req: FastifyRequest, err: ProblemError) {
   if (err.headers) void reply.headers(err.headers);
   return reply.status(err.status).type('application/problem+json').send(problemBody(err, req.id));
@@ -52,11 +65,34 @@ export function sendProblem(reply: FastifyReply, req: FastifyRequest, err: Probl
 
 export function errorHandler(logger: Logger) {
   return (err: unknown, req: FastifyRequest, reply: FastifyReply) => {
-    const problem = toProblem(err);
+    const problem = toProblem(err, req.body === undefined);
     if (problem.status >= 500 && !isProblem(err)) {
       // Log the cause (never request bodies) for the operator; the client sees only the neutral problem.
       logger.error({ err: { type: (err as Error)?.name, message: (err as Error)?.message, stack: (err as Error)?.stack }, request_id: req.id }, 'unhandled error');
     }
     return sendProblem(reply, req, problem);
   };
+}
+
+/**
+ * Requests Node's HTTP parser refuses before any route sees them (malformed request line or headers, headers too
+ * large, header timeout) still get problem+json with a code and a request id, then the connection is closed.
+ */
+export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const problem =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? new ProblemError({ status: 431, code: 'request.headers_too_large', title: 'Request header fields too large', detail: 'the request headers exceed the server limit' })
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? new ProblemError({ status: 408, code: 'request.timeout', title: 'Request timeout', detail: 'the request was not received in time' })
+        : new ProblemError({ status: 400, code: 'request.malformed_http', title: 'Bad request', detail: 'the request is not valid HTTP/1.1' });
+  const id = randomUUID();
+  const body = JSON.stringify(problemBody(problem, id));
+  socket.end(
+    `HTTP/1.1 ${problem.status} ${problem.title}\r\ncontent-type: application/problem+json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+      `x-request-id: ${id}\r\ncache-control: no-store\r\nx-content-type-options: nosniff\r\nconnection: close\r\n\r\n${body}`,
+  );
 }

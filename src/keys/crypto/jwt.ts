@@ -3,11 +3,12 @@ import type { JsonWebKey, KeyObject } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { badRequest } from '../../server/problem.ts';
 import type { KeyType, RsaPadding } from '../types.ts';
-import { EC_PARAMS, assertSigningType, isEc } from './params.ts';
+import { EC_PARAMS, assertSigningType, isEc, isRsa } from './params.ts';
 import { publicKeyJwk } from './public.ts';
 
 export function jwsAlgorithm(type: KeyType, rsaPadding?: RsaPadding): string {
   assertSigningType(type, 'JWT signing');
+  if (rsaPadding !== undefined && !isRsa(type)) throw badRequest('crypto.rsa_padding_unsupported', `rsa padding applies to RSA keys, not ${type}`);
   if (isEc(type)) return EC_PARAMS[type].jwsAlg;
   if (type === 'Ed25519') return 'EdDSA';
   if (rsaPadding === undefined || rsaPadding === 'pkcs1') return 'RS256';
@@ -23,7 +24,26 @@ export async function signJwt(
   opts?: { rsaPadding?: RsaPadding; typ?: string },
 ): Promise<string> {
   const alg = jwsAlgorithm(type, opts?.rsaPadding);
-  return await new SignJWT(payload).setProtectedHeader({ alg, kid, typ: opts?.typ ?? 'JWT' }).sign(keyObject);
+  checkClaims(payload);
+  const typ = opts?.typ ?? 'JWT';
+  if (!/^[\x21-\x7e]{1,64}$/.test(typ)) throw badRequest('crypto.jwt_header_invalid', 'typ is 1-64 printable ASCII characters without spaces');
+  return await new SignJWT(payload).setProtectedHeader({ alg, kid, typ }).sign(keyObject);
+}
+
+const MAX_CLAIMS_DEPTH = 32;
+const NUMERIC_DATES = ['exp', 'nbf', 'iat'];
+const STRINGS = ['iss', 'sub', 'jti'];
+
+/** RFC 7519 §4.1 types for the registered claims, and a nesting limit (deep objects exhaust the signer's stack). */
+function checkClaims(payload: Record<string, unknown>): void {
+  const invalid = (detail: string) => badRequest('crypto.jwt_claims_invalid', detail);
+  for (const c of NUMERIC_DATES) if (c in payload && !(typeof payload[c] === 'number' && Number.isFinite(payload[c]))) throw invalid(`${c} must be a NumericDate (seconds since the epoch)`);
+  for (const c of STRINGS) if (c in payload && typeof payload[c] !== 'string') throw invalid(`${c} must be a string`);
+  const aud = payload['aud'];
+  if (aud !== undefined && typeof aud !== 'string' && !(Array.isArray(aud) && aud.every((a) => typeof a === 'string'))) throw invalid('aud must be a string or an array of strings');
+  const tooDeep = (v: unknown, depth: number): boolean =>
+    typeof v === 'object' && v !== null && (depth > MAX_CLAIMS_DEPTH || Object.values(v).some((x) => tooDeep(x, depth + 1)));
+  if (tooDeep(payload, 1)) throw invalid(`claims nest at most ${MAX_CLAIMS_DEPTH} levels deep`);
 }
 
 /** Public JWKS; each key carries its default alg (RS256 for RSA keys). */

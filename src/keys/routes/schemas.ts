@@ -16,7 +16,8 @@ export const createKeyBody = {
   additionalProperties: false,
   required: ['key_type'],
   properties: {
-    key_id: { type: 'string', maxLength: 256, description: 'Caller-chosen id; generated when absent' },
+    // No schema length: the id grammar (key.invalid_id) judges every id, however long; the body limit bounds it.
+    key_id: { type: 'string', description: 'Caller-chosen id; generated when absent' },
     key_type: keyType,
     labels,
     description: { type: 'string', maxLength: 1024 },
@@ -29,7 +30,7 @@ export const importKeyBody = {
   additionalProperties: false,
   required: ['key_id', 'key_type'],
   properties: {
-    key_id: { type: 'string', maxLength: 256 },
+    key_id: { type: 'string' },
     key_type: keyType,
     private_key_pem: { type: 'string', maxLength: 16384, description: 'PKCS#8 PEM private key' },
     jwk: { type: 'object', description: 'Private JWK' },

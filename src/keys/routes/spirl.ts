@@ -32,7 +32,7 @@ export async function spirlRoutes(app: FastifyInstance, opts: { keys: KeyService
       body: {
         type: 'object',
         required: ['key_id', 'key_type'],
-        properties: { key_id: { type: 'string', maxLength: 256 }, key_type: { type: 'string', enum: SPIRL_KEY_TYPES } },
+        properties: { key_id: { type: 'string' }, key_type: { type: 'string', enum: SPIRL_KEY_TYPES } },
       },
     },
     config: { security: { authz: (req) => [{ action: 'kms:CreateKey', keyId: (req.body as { key_id: string }).key_id }] } },
@@ -79,9 +79,8 @@ export async function spirlRoutes(app: FastifyInstance, opts: { keys: KeyService
     const r = await keys.sign(operationContext(req), req.params.id, {
       digest: fromB64('digest', b.digest),
       hashAlgorithm: b.hash_algorithm,
-      // Go's crypto.Signer for RSA keys defaults to PKCS#1 v1.5 unless PSSOptions are passed, which the webhook cannot express.
-      rsaPadding: 'pkcs1',
-      signatureFormat: 'der',
+      // The defaults are what Go's crypto.Signer returns: DER for ECDSA, and PKCS#1 v1.5 for RSA (PSS would need
+      // PSSOptions, which the webhook cannot express).
     }, SPIRL);
     return { signature: r.signature.toString('base64'), key_fingerprint: r.fingerprint };
   });

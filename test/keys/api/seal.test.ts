@@ -53,6 +53,10 @@ describe('seal over /v1/sys', () => {
     assert.equal(sig1.status, 200);
     assert.equal((await post('/v1/sys/seal')).body.sealed, true);
     assertProblem(await post('/v1/keys/k1/sign', { message: 'aGk=' }), 503, 'system.sealed');
+    // Reads too: sealed means no key service at all.
+    const get = (url: string) => req(t.kw.app, { method: 'GET', url, headers: t.auth });
+    for (const url of ['/v1/keys', '/v1/keys/k1', '/v1/keys/k1/public-key', '/v1/keys/k1/jwks', '/spirl/keys']) assertProblem(await get(url), 503, 'system.sealed');
+    assertProblem(await post('/v1/keys/k1/verify', { message: 'aGk=', signature: sig1.body.signature }), 503, 'system.sealed');
     const m = await req(t.kw.app, { method: 'GET', url: '/metrics' });
     assert.match(m.body, /^keyward_sealed 1$/m);
     await post('/v1/sys/unseal', { shares: [shares[1], shares[2], shares[0]] });

@@ -30,7 +30,8 @@ test('jwsAlgorithm', () => {
   assert.equal(jwsAlgorithm('RSA-3072'), 'RS256');
   assert.equal(jwsAlgorithm('RSA-3072', 'pkcs1'), 'RS256');
   assert.equal(jwsAlgorithm('RSA-3072', 'pss'), 'PS256');
-  assert.equal(jwsAlgorithm('Ed25519', 'pss'), 'EdDSA');
+  assert.throws(() => jwsAlgorithm('Ed25519', 'pss'), problem('crypto.rsa_padding_unsupported'));
+  assert.throws(() => jwsAlgorithm('EC-P256', 'pkcs1'), problem('crypto.rsa_padding_unsupported'));
   assert.throws(() => jwsAlgorithm('HMAC-SHA256'), problem('crypto.operation_unsupported'));
   assert.throws(() => jwsAlgorithm('AES-256-GCM'), problem('crypto.operation_unsupported'));
 });

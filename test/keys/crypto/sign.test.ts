@@ -25,9 +25,10 @@ before(async () => {
 const EC_FIELD: Record<string, number> = { 'EC-P256': 32, 'EC-P384': 48, 'EC-P521': 66 };
 const message = Buffer.from('the quick brown fox signs the lazy dog');
 
-interface Variant { hash: HashAlgorithm; padding?: RsaPadding; format?: EcdsaFormat }
+interface Variant { hash?: HashAlgorithm; padding?: RsaPadding; format?: EcdsaFormat }
 function variants(type: SigningKeyType): Variant[] {
-  if (type === 'Ed25519') return [{ hash: 'SHA-256' }];
+  // Pure EdDSA takes no hash algorithm.
+  if (type === 'Ed25519') return [{}];
   const out: Variant[] = [];
   for (const hash of HASH_ALGORITHMS) {
     if (type.startsWith('EC-')) for (const format of ['der', 'raw'] as const) out.push({ hash, format });
@@ -42,12 +43,12 @@ const label = (v: Variant) => [v.hash, v.padding, v.format].filter(Boolean).join
 function nodeVerifies(type: SigningKeyType, pub: KeyObject, v: Variant, sig: Buffer): boolean {
   if (type === 'Ed25519') return nodeVerify(null, message, pub, sig);
   if (type.startsWith('EC-')) {
-    return nodeVerify(nodeHash(v.hash), message, { key: pub, dsaEncoding: v.format === 'raw' ? 'ieee-p1363' : 'der' }, sig);
+    return nodeVerify(nodeHash(v.hash!), message, { key: pub, dsaEncoding: v.format === 'raw' ? 'ieee-p1363' : 'der' }, sig);
   }
   const opts = v.padding === 'pss'
-    ? { key: pub, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: DIGEST_LENGTH[v.hash] }
+    ? { key: pub, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: DIGEST_LENGTH[v.hash!] }
     : { key: pub, padding: constants.RSA_PKCS1_PADDING };
-  return nodeVerify(nodeHash(v.hash), message, opts, sig);
+  return nodeVerify(nodeHash(v.hash!), message, opts, sig);
 }
 
 function checkShape(type: SigningKeyType, v: Variant, sig: Buffer) {
@@ -69,7 +70,7 @@ for (const type of ASYMMETRIC_SIGNING_TYPES) {
         assert.ok(nodeVerifies(type, pub, v, sig), 'node:crypto verifies');
         assert.equal(await verify({ keyObject: priv, type, input: { message }, ...opts, publicKey: pub, signature: sig }), true);
         if (digestSupported) {
-          const digest = { digest: digestOf(v.hash, message), hashAlgorithm: v.hash };
+          const digest = { digest: digestOf(v.hash!, message), hashAlgorithm: v.hash! };
           assert.equal(await verify({ keyObject: priv, type, input: digest, ...opts, publicKey: pub, signature: sig }), true, 'digest verifier');
         }
         // Tampered signature, tampered message, wrong key.
@@ -82,7 +83,7 @@ for (const type of ASYMMETRIC_SIGNING_TYPES) {
       if (digestSupported) {
         test(`digest ${label(v)}`, async () => {
           const { priv, pub } = keys.get(type)!;
-          const digest = { digest: digestOf(v.hash, message), hashAlgorithm: v.hash };
+          const digest = { digest: digestOf(v.hash!, message), hashAlgorithm: v.hash! };
           const sig = await sign({ keyObject: priv, type, input: digest, ...opts });
           checkShape(type, v, sig);
           assert.ok(nodeVerifies(type, pub, v, sig), 'node:crypto verifies the digest signature over the message');
@@ -103,7 +104,8 @@ for (const type of ASYMMETRIC_SIGNING_TYPES) {
       const good = await sign({ keyObject: priv, type, input: { message } });
       const garbage = [Buffer.alloc(0), Buffer.alloc(1), randomBytes(good.length), good.subarray(0, good.length - 1), Buffer.concat([good, Buffer.alloc(1)])];
       for (const input of [{ message }, ...digestInputs]) {
-        for (const formatOpts of [{}, { ecdsaFormat: 'raw' as const }, { rsaPadding: 'pss' as const }]) {
+        const typeOpts = type.startsWith('EC-') ? [{ ecdsaFormat: 'raw' as const }] : type.startsWith('RSA-') ? [{ rsaPadding: 'pss' as const }] : [];
+        for (const formatOpts of [{}, ...typeOpts]) {
           for (const signature of garbage) {
             assert.equal(await verify({ keyObject: priv, type, input, ...formatOpts, publicKey: pub, signature }), false);
           }
@@ -145,11 +147,18 @@ describe('defaults', () => {
     assert.equal((await sign({ keyObject: priv, type: 'EC-P521', input: digest, ecdsaFormat: 'raw' })).length, 132);
   });
 
-  test('Ed25519 ignores hashAlgorithm and rsaPadding (pure EdDSA)', async () => {
-    const { priv, pub } = keys.get('Ed25519')!;
-    const sig = await sign({ keyObject: priv, type: 'Ed25519', input: { message }, hashAlgorithm: 'SHA-512', rsaPadding: 'pss' });
-    assert.ok(nodeVerify(null, message, pub, sig));
-    assert.deepEqual(sig, nodeSign(null, message, priv));
+  test('an option for another key type is refused, not ignored', async () => {
+    const ed = keys.get('Ed25519')!;
+    const ec = keys.get('EC-P256')!;
+    const rsa = keys.get('RSA-2048')!;
+    await assert.rejects(sign({ keyObject: ed.priv, type: 'Ed25519', input: { message }, hashAlgorithm: 'SHA-512' }), problem('crypto.hash_algorithm_unsupported'));
+    await assert.rejects(sign({ keyObject: ed.priv, type: 'Ed25519', input: { message }, rsaPadding: 'pss' }), problem('crypto.rsa_padding_unsupported'));
+    await assert.rejects(sign({ keyObject: ed.priv, type: 'Ed25519', input: { message }, ecdsaFormat: 'raw' }), problem('crypto.ecdsa_format_unsupported'));
+    await assert.rejects(sign({ keyObject: ec.priv, type: 'EC-P256', input: { message }, rsaPadding: 'pss' }), problem('crypto.rsa_padding_unsupported'));
+    await assert.rejects(sign({ keyObject: rsa.priv, type: 'RSA-2048', input: { message }, ecdsaFormat: 'raw' }), problem('crypto.ecdsa_format_unsupported'));
+    await assert.rejects(verify({ keyObject: rsa.priv, type: 'RSA-2048', input: { message }, ecdsaFormat: 'raw', publicKey: rsa.pub, signature: Buffer.alloc(256) }), problem('crypto.ecdsa_format_unsupported'));
+    // Without options, Ed25519 is plain pure EdDSA.
+    assert.deepEqual(await sign({ keyObject: ed.priv, type: 'Ed25519', input: { message } }), nodeSign(null, message, ed.priv));
   });
 
   test('high-S ECDSA signatures from OpenSSL verify through the digest path', async () => {
