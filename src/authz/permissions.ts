@@ -17,7 +17,8 @@ export function permissionFor(prefix: string, action: string, keyId?: string, op
   const { scope, segment } = ACTION_PERMISSIONS[action];
   if (scope !== 'key') return `${prefix}.${scope}.${segment}`;
   if (keyId === undefined || !isValidKeyId(keyId)) throw new TypeError(`action ${action} needs a valid key id`);
-  const seg = action === 'kms:CreateKey' && opts.overwrite ? 'overwrite' : segment;
+  // Replacing an existing key, by creating or by importing over it, is its own permission.
+  const seg = (action === 'kms:CreateKey' || action === 'kms:ImportKey') && opts.overwrite ? 'overwrite' : segment;
   return `${prefix}.key.${keyId}.${seg}`;
 }
 

@@ -1,7 +1,7 @@
 // Authentication and authorization stages wired into the real app: JWT resource server, API keys with live
 // reload, Cedar and external PDPs, explain, and the audit records of refusals.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fingerprint } from '../../src/authn/index.ts';
@@ -63,6 +63,29 @@ describe('JWT callers with the builtin PDP', () => {
     const r = await req(t.kw.app, { method: 'POST', url: '/v1/keys', headers: { authorization: `Bearer ${jwt}` }, payload: { key_id: 'pay-1', key_type: 'EC-P256', overwrite: true } });
     assertProblem(r, 403, 'auth.scope_denied');
     assert.match(r.body.detail, /keyward\.key\.pay-1\.overwrite/);
+  });
+
+  test('importing over an existing key needs the overwrite permission as well as import', async () => {
+    const pem = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    await req(t.kw.app, { method: 'POST', url: '/v1/keys', headers: t.auth, payload: { key_id: 'pay-imp', key_type: 'EC-P256' } });
+    const before = (await req(t.kw.app, { method: 'GET', url: '/v1/keys/pay-imp', headers: t.auth })).body.fingerprint;
+    const body = { key_id: 'pay-imp', key_type: 'EC-P256', private_key_pem: pem, overwrite: true };
+    const importOnly = await token({ permissions: ['keyward.key.pay-*.import'] });
+    const r = await req(t.kw.app, { method: 'POST', url: '/v1/keys/import', headers: { authorization: `Bearer ${importOnly}` }, payload: body });
+    assertProblem(r, 403, 'auth.scope_denied');
+    assert.match(r.body.detail, /keyward\.key\.pay-imp\.overwrite/);
+    assert.equal((await req(t.kw.app, { method: 'GET', url: '/v1/keys/pay-imp', headers: t.auth })).body.fingerprint, before, 'the key is untouched');
+    const both = await token({ permissions: ['keyward.key.pay-*.import', 'keyward.key.pay-*.overwrite'] });
+    assert.equal((await req(t.kw.app, { method: 'POST', url: '/v1/keys/import', headers: { authorization: `Bearer ${both}` }, payload: body })).status, 201);
+  });
+
+  test('two Authorization headers are refused, whichever comes first', async () => {
+    const good = await token({ permissions: ['keyward.keys.list'] });
+    for (const headers of [[`Bearer ${good}`, 'Bearer junk'], ['Bearer junk', `Bearer ${good}`]]) {
+      const r = await t.kw.app.inject({ method: 'GET', url: '/v1/keys', headers: { authorization: headers } as unknown as Record<string, string> });
+      assert.equal(r.statusCode, 401, r.body);
+      assert.equal(JSON.parse(r.body).code, 'auth.malformed_credential');
+    }
   });
 
   test('invalid tokens fail with their own codes and never fall through to the API key', async () => {

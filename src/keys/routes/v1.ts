@@ -82,7 +82,9 @@ export async function v1KeyRoutes(app: FastifyInstance, opts: { keys: KeyService
       security: {
         authz: (req) => {
           const b = req.body as { key_id: string; overwrite?: boolean };
-          return [{ action: 'kms:ImportKey', keyId: b.key_id, overwrite: b.overwrite === true }];
+          // Importing over an existing key needs the import permission and the overwrite permission.
+          const importing = { action: 'kms:ImportKey' as const, keyId: b.key_id };
+          return b.overwrite === true ? [importing, { ...importing, overwrite: true }] : [importing];
         },
       },
     },
