@@ -29,6 +29,11 @@ export const jwtConfigSchema = z
     algorithms: z.array(z.enum(JWT_ALGORITHMS)).min(1).default(['RS256', 'PS256', 'ES256', 'ES384', 'EdDSA']),
     /** Keys are refetched this often (periodic refresh) and considered stale after it. */
     jwks_cache_ttl: duration.default(600),
+    /**
+     * How long past jwks_cache_ttl the last keys stay in use while the JWKS cannot be fetched; after that every
+     * token is refused with 503 auth.jwks_unavailable (fail closed), cached verifications included.
+     */
+    jwks_max_stale: duration.default(300),
     /** An unknown kid triggers at most one JWKS fetch per this interval. */
     jwks_min_refresh_interval: duration.default(30),
     /** Fetch the JWKS at start; off when the issuer is this very server, which is not listening yet then. */
@@ -176,11 +181,18 @@ export function authnProductionProblems(cfg: AuthnConfig): string[] {
         if (u !== undefined && u.startsWith('http:') && !isLocal(u)) problems.push(`authn.jwt: ${u} must use https`);
       }
     }
-    if (l.type === 'forwarded_identity' && l.trusted_proxies.some((p) => /^(0\.0\.0\.0\/0|::\/0)$/.test(p.trim()))) {
-      problems.push('authn.forwarded_identity.trusted_proxies: trusting every address lets anyone assert an identity');
+    if (l.type === 'forwarded_identity' && l.trusted_proxies.some(tooWide)) {
+      problems.push('authn.forwarded_identity.trusted_proxies: ranges wider than /8 (IPv4) or /16 (IPv6) let almost anyone assert an identity');
     }
   }
   return problems;
+}
+
+/** A proxy range so wide that it is not a statement about proxies (0.0.0.0/0 however spelt, 0.0.0.0/1, ::/0...). */
+function tooWide(entry: string): boolean {
+  const [addr, bits] = entry.trim().split('/') as [string, string | undefined];
+  if (bits === undefined || !/^\d+$/.test(bits)) return false;
+  return Number(bits) < (addr.includes(':') ? 16 : 8);
 }
 
 /** What the REST listener must do for this configuration (mTLS needs client certificates against these CAs). */

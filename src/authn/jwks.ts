@@ -10,6 +10,8 @@ type VerifyKey = Awaited<ReturnType<typeof importJWK>>;
 export interface JwksOptions {
   url: string;
   ttlMs: number;
+  /** Past ttlMs, how long the last keys stay in use while fetches fail. */
+  maxStaleMs: number;
   minRefreshMs: number;
   timeoutMs: number;
   logger: Logger;
@@ -43,6 +45,8 @@ export class JwksSource {
   #imported = new Map<string, VerifyKey>();
   #loadedAt = -Infinity;
   #attemptedAt = -Infinity;
+  /** Whether the newest fetch failed: an unknown kid is then unverifiable (503), not unknown (401). */
+  #lastFailed = false;
   /** Refreshes caused by unknown kids are rate-limited separately from the periodic ones. */
   #kidRefreshAt = -Infinity;
   #inflight: Promise<void> | undefined;
@@ -87,19 +91,33 @@ export class JwksSource {
       this.#keys = keys;
       this.#imported = new Map();
       this.#loadedAt = this.#now();
+      this.#lastFailed = false;
     } catch (err) {
+      this.#lastFailed = true;
       this.#o.logger.warn({ url: this.#o.url, err: (err as Error).message }, 'JWKS fetch failed');
       throw err;
     }
+  }
+
+  #tooOld(): boolean {
+    return this.#now() - this.#loadedAt > this.#o.ttlMs + this.#o.maxStaleMs;
+  }
+
+  /** 503 auth.jwks_unavailable once the last keys are older than ttl + max stale (or none were ever fetched). */
+  async ensureFresh(): Promise<void> {
+    if (!this.#tooOld()) return;
+    if (this.#now() - this.#attemptedAt >= this.#o.minRefreshMs) await this.refresh().catch(() => {});
+    if (this.#tooOld()) throw jwksUnavailable();
   }
 
   /** The verification key for kid and alg, or a ProblemError (kid_unknown, algorithm_not_allowed, jwks_unavailable). */
   async key(kid: string, alg: string): Promise<VerifyKey> {
     const now = this.#now();
     if (now - this.#loadedAt > this.#o.ttlMs && now - this.#attemptedAt >= this.#o.minRefreshMs) {
-      // Stale: try to refresh, but keep using the keys we have if the IdP does not answer.
+      // Stale: try to refresh; the keys we have stay in use for jwks_max_stale if the IdP does not answer.
       await this.refresh().catch(() => {});
     }
+    if (this.#tooOld()) throw jwksUnavailable();
     let jwk = this.#keys.get(kid);
     if (jwk === undefined && this.#now() - this.#kidRefreshAt >= this.#o.minRefreshMs) {
       this.#kidRefreshAt = this.#now();
@@ -110,7 +128,7 @@ export class JwksSource {
       jwk = this.#keys.get(kid);
     }
     if (jwk === undefined) {
-      if (this.#loadedAt === -Infinity) throw jwksUnavailable();
+      if (this.#loadedAt === -Infinity || this.#lastFailed) throw jwksUnavailable();
       throw authError('auth.kid_unknown', 'the token is signed with a key the identity provider does not publish');
     }
     if (jwk.alg !== undefined && jwk.alg !== alg) throw authError('auth.algorithm_not_allowed', 'the signing key does not allow this algorithm');

@@ -58,6 +58,7 @@ export class JwtAuthenticator implements Authenticator {
     const jwks = new JwksSource({
       url,
       ttlMs: cfg.jwks_cache_ttl * 1000,
+      maxStaleMs: cfg.jwks_max_stale * 1000,
       minRefreshMs: cfg.jwks_min_refresh_interval * 1000,
       timeoutMs: cfg.http_timeout_ms,
       logger: deps.logger,
@@ -77,6 +78,8 @@ export class JwtAuthenticator implements Authenticator {
     const hit = this.#cache.get(cacheKey);
     const now = this.#deps.clock.now().getTime();
     if (hit) {
+      // Fail closed once the keys are too old to trust, even for tokens verified while they were fresh.
+      await this.jwks.ensureFresh();
       if (now <= hit.expMs + this.#cfg.leeway * 1000) return hit.principal;
       this.#cache.delete(cacheKey);
     }

@@ -118,6 +118,29 @@ test('JWKS down: 503 auth.jwks_unavailable; once up, tokens verify', async () =>
   }
 });
 
+test('JWKS down after a good fetch: the last keys serve for jwks_max_stale past the TTL, then every token is 503', async () => {
+  const { a } = await make({ jwks_cache_ttl: '60s', jwks_max_stale: '60s' });
+  const cached = await idp.sign(claims({ jti: 'cached', exp: now() + 3600 }));
+  assert.equal((await a.authenticate(req(cached)))?.id, 'alice');
+  idp.state = 'error';
+  try {
+    clock.advance(90_000); // past the TTL, within max stale: refresh fails, the keys we have still verify
+    assert.equal((await a.authenticate(req(await idp.sign(claims({ jti: 'fresh-1', exp: now() + 3600 })))))?.id, 'alice');
+    // An unknown kid cannot be told from a new key while the IdP is down: unavailable, not unknown.
+    clock.advance(11_000);
+    const forged = `${b64url({ alg: 'RS256', kid: 'brand-new', typ: 'JWT' })}.${b64url(claims())}.AAAA`;
+    await rejectsWith(a.authenticate(req(forged)), 'auth.jwks_unavailable', 503);
+    clock.advance(60_000); // now past TTL + max stale
+    await rejectsWith(a.authenticate(req(await idp.sign(claims({ jti: 'fresh-2', exp: now() + 3600 })))), 'auth.jwks_unavailable', 503);
+    await rejectsWith(a.authenticate(req(cached)), 'auth.jwks_unavailable', 503);
+    idp.state = 'up';
+    clock.advance(11_000);
+    assert.equal((await a.authenticate(req(cached)))?.id, 'alice', 'verifies again once the IdP answers');
+  } finally {
+    idp.state = 'up';
+  }
+});
+
 test('algorithm confusion, alg none, HS*, and algorithms outside the allow-list are refused', async () => {
   const { a } = await make({ algorithms: ['RS256', 'ES256', 'EdDSA'] });
   const pem = createPublicKey({ key: idp.publicJwk('k1') as never, format: 'jwk' }).export({ type: 'spki', format: 'pem' });
