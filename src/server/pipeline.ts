@@ -5,6 +5,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { TLSSocket } from 'node:tls';
 import type { AuditRecorder } from '../audit/types.ts';
 import type { Authenticator, Principal } from '../authn/types.ts';
+import { authError } from '../authn/errors.ts';
 import { type Action } from '../authz/actions.ts';
 import { enforce, permissionFor } from '../authz/index.ts';
 import type { AuthzRequest, AuthzResource, Pdp } from '../authz/types.ts';
@@ -64,6 +65,17 @@ const userAgent = (req: FastifyRequest) => {
   return typeof ua === 'string' ? ua.slice(0, 256) : undefined;
 };
 
+function repeatedHeader(raw: string[], name: string): boolean {
+  let seen = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.length === name.length && raw[i]!.toLowerCase() === name) {
+      if (seen) return true;
+      seen = true;
+    }
+  }
+  return false;
+}
+
 export function registerPipeline(app: FastifyInstance, deps: PipelineDeps): void {
   app.decorateRequest('principal', null);
 
@@ -75,6 +87,8 @@ export function registerPipeline(app: FastifyInstance, deps: PipelineDeps): void
     const socket = req.raw.socket as Partial<TLSSocket>;
     const peerCertificate = typeof socket.getPeerCertificate === 'function' ? socket.getPeerCertificate(false) : undefined;
     try {
+      // Node keeps the first of several Authorization headers; a proxy may act on another. Refuse the ambiguity.
+      if (repeatedHeader(req.raw.rawHeaders, 'authorization')) throw authError('auth.malformed_credential', 'the request carries more than one Authorization header');
       const principal = await deps.authenticator.authenticate({
         headers: req.headers,
         sourceIp: req.ip,

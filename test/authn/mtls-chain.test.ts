@@ -131,6 +131,9 @@ test('insecure only in dev mode; production problems; TLS requirements', async (
   const ok = authnConfigSchema.parse({ type: 'chain', authenticators: [{ type: 'jwt', issuer: 'https://idp', audience: 'kw', jwks_url: 'https://idp/jwks' }, { type: 'bootstrap_token', token_hash_env: 'X', issued_at_env: 'Y' }] });
   assert.deepEqual(authnProductionProblems(ok), []);
   assert.equal(authnProductionProblems(authnConfigSchema.parse({ type: 'jwt', issuer: 'x', audience: 'kw', jwks_url: 'http://idp.example/jwks' })).length, 1);
+  const proxies = (trusted: string[]) => authnProductionProblems(authnConfigSchema.parse({ type: 'forwarded_identity', trusted_proxies: trusted }));
+  for (const everyone of [['0.0.0.0/0'], ['0.0.0.0/00'], ['0.0.0.0/1', '128.0.0.0/1'], ['::/0'], ['::/8']]) assert.equal(proxies(everyone).length, 1, everyone.join());
+  assert.deepEqual(proxies(['10.0.0.0/8', '192.168.1.7', 'fd00::/16']), []);
   assert.deepEqual(authnTlsRequirements(authnConfigSchema.parse({ type: 'mtls', ca_file: '/x/ca.pem' })), { requestClientCert: true, caFiles: ['/x/ca.pem'] });
   await assert.rejects(createAuthenticator(authnConfigSchema.parse({ type: 'mtls', ca_file: '/nonexistent/ca.pem' }), { env: {}, logger, clock: movableClock(), mode: 'dev' }), /ca_file/);
 });
