@@ -43,10 +43,24 @@ export async function createPdp(cfg: AuthzConfig, deps: PdpDeps): Promise<Pdp> {
 }
 
 /**
- * Decide and throw on deny: the builtin PDP answers 403 auth.scope_denied naming the missing permission,
- * policy PDPs 403 authz.denied; an unavailable PDP has already thrown 503 authz.pdp_unavailable.
+ * A credential that carries grants (API-key scopes, a token's permissions or mapped scopes, the mTLS or forwarded
+ * mapping) is bounded by them whatever the PDP: a policy PDP decides within that bound, not beyond it. A credential
+ * with no grants at all is judged by the policies alone (the builtin PDP then denies everything).
+ */
+function outsideGrants(pdp: Pdp, req: AuthzRequest) {
+  if (pdp.name === 'builtin' || req.principal.permissions.length === 0) return undefined;
+  const e = evaluate(req.principal.permissions, req.permission);
+  return e.allowed && e.deniedBy === undefined ? undefined : e;
+}
+
+/**
+ * Decide and throw on deny: the builtin PDP (and a credential's own grants, see outsideGrants) answers 403
+ * auth.scope_denied naming the missing permission, policy PDPs 403 authz.denied; an unavailable PDP has already
+ * thrown 503 authz.pdp_unavailable.
  */
 export async function enforce(pdp: Pdp, req: AuthzRequest): Promise<AuthzDecision> {
+  const outside = outsideGrants(pdp, req);
+  if (outside) throw scopeDenied(req.permission, outside.deniedBy);
   const decision = await pdp.decide(req);
   if (decision.allowed === true) return decision;
   if (pdp.name === 'builtin') {
@@ -90,6 +104,10 @@ export async function explain(pdp: Pdp, req: AuthzRequest): Promise<Explanation>
       ...(e.deniedBy !== undefined ? { denied_by: e.deniedBy } : {}),
       ...(!e.allowed && e.deniedBy === undefined ? { missing_permission: req.permission } : {}),
     };
+  }
+  const outside = outsideGrants(pdp, req);
+  if (outside) {
+    return { ...base, allowed: false, matched: outside.matched, ...(outside.deniedBy !== undefined ? { denied_by: outside.deniedBy } : { missing_permission: req.permission }) };
   }
   const d = await pdp.decide(req);
   return { ...base, allowed: d.allowed, matched: d.reasons, ...(d.policyVersion !== undefined ? { policy_version: d.policyVersion } : {}) };

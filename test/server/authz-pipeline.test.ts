@@ -148,6 +148,13 @@ describe('policy decision points in the app', () => {
       assertProblem(r, 403, 'authz.denied');
       const explained = await req(t.kw.app, { method: 'POST', url: '/v1/authz/explain', headers: auth, payload: { action: 'kms:Sign', key_id: 'pay-key' } });
       assertProblem(explained, 403, 'authz.denied');
+      // Grants carried by the credential bound what the policies may permit.
+      const scoped = async (permissions: string[]) => ({ authorization: `Bearer ${await idp.sign({ iss: idp.issuer, aud: 'keyward', client_id: 'payments', permissions, exp: Math.floor(Date.now() / 1000) + 60 })}` });
+      const outside = await req(t.kw.app, { method: 'POST', url: '/v1/keys/pay-key/sign', headers: await scoped(['keyward.key.pay-*.verify']), payload: { message: 'aGk=' } });
+      assertProblem(outside, 403, 'auth.scope_denied');
+      assert.match(outside.body.detail, /keyward\.key\.pay-key\.sign/);
+      assert.equal((await req(t.kw.app, { method: 'POST', url: '/v1/keys/pay-key/sign', headers: await scoped(['keyward.key.pay-*.sign']), payload: { message: 'aGk=' } })).status, 200);
+      assertProblem(await req(t.kw.app, { method: 'POST', url: '/v1/keys/hr-key/sign', headers: await scoped(['keyward.key.*.sign']), payload: { message: 'aGk=' } }), 403, 'authz.denied');
     } finally {
       await t.close();
       await idp.close();
