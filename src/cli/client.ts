@@ -1,17 +1,50 @@
 // A small HTTP client for the CLI commands that talk to a running server.
 import type { CliIo } from './io.ts';
 import { EXIT } from './io.ts';
+import { UsageError, usageError } from './args.ts';
 
 export interface ClientOptions {
   addr: string;
   token: string | undefined;
+  timeoutSeconds: number;
 }
 
-export function clientOptions(flags: { addr?: string | undefined; token?: string | undefined }, io: CliIo): ClientOptions {
-  return {
-    addr: (flags.addr ?? io.env['KEYWARD_ADDR'] ?? 'http://127.0.0.1:8200').replace(/\/$/, ''),
-    token: flags.token ?? io.env['KEYWARD_TOKEN'],
-  };
+/** Options every client command accepts (merged into each command's own). */
+export const CLIENT_OPTIONS = {
+  addr: { type: 'string' },
+  token: { type: 'string' },
+  timeout: { type: 'string' },
+  json: { type: 'boolean' },
+} as const;
+
+export const CLIENT_USAGE =
+  'common options: --addr URL (KEYWARD_ADDR, default http://127.0.0.1:8200)  --token T (KEYWARD_TOKEN)\n' +
+  '                --timeout SECONDS (KEYWARD_TIMEOUT, default 30)  --json (machine-readable output)  -h, --help';
+
+const DEFAULT_ADDR = 'http://127.0.0.1:8200';
+const DEFAULT_TIMEOUT_SECONDS = 30;
+
+export function clientOptions(
+  flags: { addr?: string | undefined; token?: string | undefined; timeout?: string | undefined },
+  io: CliIo,
+): ClientOptions {
+  const addrFrom = flags.addr !== undefined ? '--addr' : 'KEYWARD_ADDR';
+  const addr = flags.addr ?? (io.env['KEYWARD_ADDR'] || DEFAULT_ADDR);
+  let url: URL;
+  try {
+    url = new URL(addr);
+  } catch {
+    throw new UsageError(`${addrFrom} is not a URL: ${JSON.stringify(addr)}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`${addrFrom} must be an http:// or https:// URL, not ${JSON.stringify(addr)}`);
+  const timeoutFrom = flags.timeout !== undefined ? '--timeout' : 'KEYWARD_TIMEOUT';
+  const timeout = flags.timeout ?? (io.env['KEYWARD_TIMEOUT'] || String(DEFAULT_TIMEOUT_SECONDS));
+  const timeoutSeconds = Number(timeout);
+  // AbortSignal.timeout takes at most a 32-bit millisecond count; a day is far beyond any sane wait.
+  if (!/^\d+(\.\d+)?$/.test(timeout.trim()) || !(timeoutSeconds > 0) || timeoutSeconds > 86_400) {
+    throw new UsageError(`${timeoutFrom} must be a number of seconds between 0 and 86400, not ${JSON.stringify(timeout)}`);
+  }
+  return { addr: addr.replace(/\/$/, ''), token: flags.token ?? io.env['KEYWARD_TOKEN'], timeoutSeconds };
 }
 
 export class ApiError extends Error {
@@ -24,13 +57,48 @@ export class ApiError extends Error {
   }
 }
 
+/** Something answered, but not with Keyward's JSON (a proxy's error page, another service on the port). */
+export class NotKeywardError extends Error {
+  readonly status: number;
+  constructor(status: number, addr: string, contentType: string) {
+    super(`HTTP ${status} from ${addr} is not a Keyward response (${contentType})`);
+    this.status = status;
+  }
+}
+
+export class ClientTimeoutError extends Error {
+  constructor(seconds: number) {
+    super(`the server did not answer within ${seconds} s`);
+  }
+}
+
 export async function call(opts: ClientOptions, method: string, path: string, body?: unknown): Promise<Record<string, unknown>> {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (opts.token) headers['authorization'] = `Bearer ${opts.token}`;
   if (body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(opts.addr + path, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
-  const text = await res.text();
-  const json = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+  let res: Response;
+  let text: string;
+  try {
+    // One deadline for the whole exchange: a server that accepts and then stalls mid-body is as stuck as one that never answers.
+    const signal = AbortSignal.timeout(opts.timeoutSeconds * 1000);
+    res = await fetch(opts.addr + path, { method, headers, signal, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+    text = await res.text();
+  } catch (e) {
+    if ((e as Error).name === 'TimeoutError') throw new ClientTimeoutError(opts.timeoutSeconds);
+    throw e;
+  }
+  const contentType = (res.headers.get('content-type') ?? '').split(';')[0]!.trim();
+  let json: Record<string, unknown> = {};
+  if (text) {
+    const notKeyward = new NotKeywardError(res.status, opts.addr, contentType || 'no content type');
+    if (!/[/+]json$/i.test(contentType)) throw notKeyward;
+    try {
+      json = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      throw notKeyward;
+    }
+    if (json === null || typeof json !== 'object' || Array.isArray(json)) throw notKeyward;
+  }
   if (!res.ok) throw new ApiError(res.status, json);
   return json;
 }
@@ -43,6 +111,15 @@ export function reportError(e: unknown, io: CliIo): number {
     if (e.status === 503) return EXIT.unavailable;
     return EXIT.failure;
   }
+  if (e instanceof NotKeywardError) {
+    io.err(`error: ${e.message}`);
+    // A 5xx page usually means a proxy could not reach Keyward: the same situation as an unreachable server.
+    return e.status >= 500 ? EXIT.unavailable : EXIT.failure;
+  }
+  if (e instanceof ClientTimeoutError) {
+    io.err(`error: ${e.message}`);
+    return EXIT.unavailable;
+  }
   // fetch reports every network-level failure as a TypeError with the reason as its cause.
   if (e instanceof TypeError && (e as { cause?: unknown }).cause !== undefined) {
     const cause = (e as { cause: { code?: string; message?: string } }).cause;
@@ -51,4 +128,17 @@ export function reportError(e: unknown, io: CliIo): number {
   }
   io.err(`error: ${(e as Error).message}`);
   return EXIT.failure;
+}
+
+/**
+ * Runs a client command body: argument problems found while building the request are usage errors (exit 2,
+ * with the command's usage); anything else is reported by reportError.
+ */
+export async function runClient(io: CliIo, usage: string, body: () => Promise<number>): Promise<number> {
+  try {
+    return await body();
+  } catch (e) {
+    if (e instanceof UsageError) return usageError(io, usage, e.message);
+    return reportError(e, io);
+  }
 }

@@ -1,16 +1,20 @@
 // The `keyward` command: dispatches to one module per command group.
+import { usageError } from './args.ts';
 import { EXIT, processIo, type CliIo } from './io.ts';
 
-const USAGE = `usage: keyward <command>
+const USAGE = `usage: keyward <command> [options]      'keyward <command> --help' describes each command
   serve [--config FILE]        run the server (mode from the configuration; production by default)
   dev [--config FILE]          run in dev mode: SQLite under ./data, auto-unseal, bootstrap token printed
-  config check FILE            validate a configuration without starting
-  init | unseal | seal | status   system operations against a running server (--addr, --token, --json)
+  config check FILE [--json]   validate a configuration and run the start-up checks, without starting
+  init | unseal | seal | status   system operations against a running server (unseal [--reset] [SHARE...])
   keys <command>               create | list | show | rotate | release | sign | verify | encrypt | decrypt
   audit <command>              keygen | public-key | verify
   apikey generate --id X       print a raw API key and its fingerprint
   pdp serve                    run the embedded Cedar engine as a standalone HTTP PDP
-  idp <command>                apply | users | clients | telemetry report | break-glass`;
+  idp <command>                apply | users | clients | telemetry report | break-glass
+client commands: --addr URL (KEYWARD_ADDR)  --token T (KEYWARD_TOKEN)  --timeout SECONDS (KEYWARD_TIMEOUT, default 30)  --json
+exit codes: 0 ok, 1 operation failed (e.g. invalid signature, tampered audit log), 2 usage, 3 configuration,
+            4 server unreachable, sealed or not answering (serve: cannot listen), 5 authentication/authorization refused`;
 
 export async function main(argv: string[], io: CliIo = processIo): Promise<number> {
   const [command, ...rest] = argv;
@@ -36,14 +40,15 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
       return (await import('./commands/pdp.ts')).run(rest, io);
     case 'idp':
       return rest[0] === 'break-glass' ? (await import('./commands/break-glass.ts')).run(rest.slice(1), io) : (await import('./commands/idp.ts')).run(rest, io);
-    case undefined:
     case 'help':
     case '--help':
+    case '-h':
       io.out(USAGE);
-      return command === undefined ? EXIT.usage : EXIT.ok;
+      return EXIT.ok;
+    case undefined:
+      return usageError(io, USAGE, 'missing command');
     default:
-      io.err(`unknown command ${JSON.stringify(command)}\n${USAGE}`);
-      return EXIT.usage;
+      return usageError(io, USAGE, `${command.startsWith('-') ? 'unknown option' : 'unknown command'} ${JSON.stringify(command)}`);
   }
 }
 

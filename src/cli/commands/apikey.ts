@@ -1,34 +1,24 @@
 // keyward apikey generate --id X [--json]: a raw API key (32 random bytes, base64url), its sha256
 // fingerprint and the config snippet. Only the fingerprint belongs in the server's environment.
 import { randomBytes } from 'node:crypto';
-import { parseArgs } from 'node:util';
+import { parseCommand, usageError } from '../args.ts';
 import { EXIT, type CliIo } from '../io.ts';
 import { fingerprint } from '../../authn/fingerprint.ts';
 
-const USAGE = 'usage: keyward apikey generate --id <id> [--scope <permission>]... [--json]';
+const USAGE = `usage: keyward apikey generate --id <id> [--scope <permission>]... [--json]
+  prints a new raw API key, its fingerprint and the configuration snippet; nothing is stored`;
 
 export async function run(argv: string[], io: CliIo): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: { id: { type: 'string' }, scope: { type: 'string', multiple: true }, json: { type: 'boolean', default: false } },
-    });
-  } catch (err) {
-    io.err(`${(err as Error).message}\n${USAGE}`);
-    return EXIT.usage;
-  }
+  const parsed = parseCommand(argv, io, {
+    usage: USAGE,
+    options: { id: { type: 'string' }, scope: { type: 'string', multiple: true }, json: { type: 'boolean' } },
+    args: ['COMMAND'],
+  });
+  if (typeof parsed === 'number') return parsed;
   const { positionals, values } = parsed;
-  if (positionals[0] !== 'generate' || positionals.length !== 1) {
-    io.err(USAGE);
-    return EXIT.usage;
-  }
+  if (positionals[0] !== 'generate') return usageError(io, USAGE, `unknown apikey command ${JSON.stringify(positionals[0])}`);
   const id = values.id;
-  if (!id || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(id)) {
-    io.err(`--id is required (letters, digits, . _ -)\n${USAGE}`);
-    return EXIT.usage;
-  }
+  if (!id || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(id)) return usageError(io, USAGE, '--id is required (letters, digits, . _ -)');
   const key = randomBytes(32).toString('base64url');
   const fp = fingerprint(key);
   const hashEnv = `KEYWARD_APIKEY_${id.toUpperCase().replace(/[^A-Z0-9]/g, '_')}_HASH`;

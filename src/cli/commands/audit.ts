@@ -1,7 +1,7 @@
 // keyward audit keygen | public-key | verify
 import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import type { KeyObject } from 'node:crypto';
+import { isHelp, parseCommand, usageError } from '../args.ts';
 import { EXIT, type CliIo } from '../io.ts';
 import { isProblem } from '../../server/problem.ts';
 import { generateSigningKeyFile, loadSigningKey, publicKeyFromPem, publicKeyInfo, type AuditPublicKeyInfo } from '../../audit/keys.ts';
@@ -28,39 +28,29 @@ function describe(e: unknown): string {
 
 export async function run(argv: string[], io: CliIo): Promise<number> {
   const [sub, ...rest] = argv;
-  let args;
-  try {
-    args = parseArgs({
-      args: rest,
-      allowPositionals: true,
-      options: {
-        out: { type: 'string' },
-        key: { type: 'string' },
-        'public-key': { type: 'string' },
-        checkpoint: { type: 'string', multiple: true },
-        'allow-partial-start': { type: 'boolean' },
-        nats: { type: 'string' },
-        subject: { type: 'string' },
-        stream: { type: 'string' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (e) {
-    io.err(describe(e));
-    USAGE.forEach((l) => io.err(l));
-    return EXIT.usage;
-  }
-  const v = args.values;
-  const usage = (msg: string) => {
-    io.err(msg);
-    USAGE.forEach((l) => io.err(l));
-    return EXIT.usage;
-  };
-  if (v.help) {
-    USAGE.forEach((l) => io.out(l));
+  const usageText = USAGE.join('\n');
+  if (isHelp(sub)) {
+    io.out(usageText);
     return EXIT.ok;
   }
+  const args = parseCommand(rest, io, {
+    usage: usageText,
+    options: {
+      out: { type: 'string' },
+      key: { type: 'string' },
+      'public-key': { type: 'string' },
+      checkpoint: { type: 'string', multiple: true },
+      'allow-partial-start': { type: 'boolean' },
+      nats: { type: 'string' },
+      subject: { type: 'string' },
+      stream: { type: 'string' },
+      json: { type: 'boolean' },
+    },
+    args: ['FILE_OR_DIR...'],
+  });
+  if (typeof args === 'number') return args;
+  const v = args.values;
+  const usage = (msg: string) => usageError(io, usageText, msg);
   try {
     switch (sub) {
       case 'keygen': {
@@ -71,7 +61,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
         return EXIT.ok;
       }
       case 'public-key': {
-        if (!v.key) return usage('public-key needs --key SIGNING_KEY_PATH');
+        if (!v.key || args.positionals.length > 0) return usage('public-key needs --key SIGNING_KEY_PATH (and no other argument)');
         const key = await loadSigningKey(v.key, { strict: false, warn: (m) => io.err(`warning: ${m}`) });
         printKey(io, key.info);
         return EXIT.ok;

@@ -1,30 +1,26 @@
 // `keyward idp break-glass`: asks the running server for a 10-minute emergency token (the signing key never
 // leaves the key service, so this cannot be done offline).
-import { parseArgs } from 'node:util';
-import { call, clientOptions, reportError } from '../client.ts';
+import { parseCommand, UsageError } from '../args.ts';
+import { call, CLIENT_OPTIONS, CLIENT_USAGE, clientOptions, runClient } from '../client.ts';
 import { EXIT, type CliIo } from '../io.ts';
 
-const USAGE = 'usage: keyward idp break-glass --incident ID --authorized-by NAME --reason TEXT [--subject NAME] [--realm R] [--addr URL] [--token T] [--json]';
+const USAGE = `usage: keyward idp break-glass --incident ID --authorized-by NAME --reason TEXT [--subject NAME] [--realm R]
+  asks the running server for a 10-minute emergency token; the issuance is audited
+${CLIENT_USAGE}`;
 
 export async function run(argv: string[], io: CliIo): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        incident: { type: 'string' }, 'authorized-by': { type: 'string' }, reason: { type: 'string' }, subject: { type: 'string' }, realm: { type: 'string' },
-        addr: { type: 'string' }, token: { type: 'string' }, json: { type: 'boolean' },
-      },
-    }));
-  } catch (e) {
-    io.err(`${(e as Error).message}\n${USAGE}`);
-    return EXIT.usage;
-  }
-  if (!values.incident || !values['authorized-by'] || !values.reason) {
-    io.err(USAGE);
-    return EXIT.usage;
-  }
-  try {
+  const parsed = parseCommand(argv, io, {
+    usage: USAGE,
+    options: {
+      incident: { type: 'string' }, 'authorized-by': { type: 'string' }, reason: { type: 'string' }, subject: { type: 'string' }, realm: { type: 'string' },
+      ...CLIENT_OPTIONS,
+    },
+    args: [],
+  });
+  if (typeof parsed === 'number') return parsed;
+  const { values } = parsed;
+  return runClient(io, USAGE, async () => {
+    if (!values.incident || !values['authorized-by'] || !values.reason) throw new UsageError('--incident, --authorized-by and --reason are required');
     const r = await call(clientOptions(values, io), 'POST', '/v1/idp/break-glass', {
       incident_id: values.incident,
       authorized_by: values['authorized-by'],
@@ -38,7 +34,5 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       io.out(String(r['access_token']));
     }
     return EXIT.ok;
-  } catch (e) {
-    return reportError(e, io);
-  }
+  });
 }

@@ -1,29 +1,151 @@
-// `keyward config check FILE`: validate without starting (exit 3 on any problem, printing each with its path).
+// `keyward config check FILE [--json]`: validate without starting. Beyond the schema it runs the start-up checks
+// that need no running server (secrets from the environment, files serve reads at start), so that a
+// configuration passing here is not refused by `serve` for those reasons. Exit 3 on any problem, each with its path.
+import { accessSync, constants, existsSync } from 'node:fs';
+import { loadSigningKey } from '../../audit/keys.ts';
+import type { LeafAuthnConfig } from '../../authn/config.ts';
+import { fingerprintFromEnv, fingerprintFromFile } from '../../authn/fingerprint.ts';
+import type { KeywardConfig } from '../../config/index.ts';
 import { ConfigError, loadConfigFile } from '../../config/load.ts';
 import { productionProblems } from '../../config/production.ts';
+import { isHelp, parseCommand, usageError } from '../args.ts';
 import { EXIT, type CliIo } from '../io.ts';
 
+const USAGE = `usage: keyward config check FILE [--json]
+  Validates FILE (with KEYWARD_* overrides from the environment) as \`keyward serve\` would, without starting:
+  the schema, production-mode rules, the audit signing key file, API key and bootstrap token hashes in the
+  environment, and the TLS, CA and policy files the configuration names.
+  --json: print {"ok":true,"mode":...,"storage":...} or {"ok":false,"errors":[{"path":...,"message":...}]} on stdout
+  exit 0 valid, 3 invalid (each problem with its field path), 2 usage`;
+
+export interface ConfigProblem {
+  /** Dotted field path (e.g. audit.signing_key_path, authn.keys.0.hash_env); null when it is about the file itself. */
+  path: string | null;
+  message: string;
+}
+
 export async function run(argv: string[], io: CliIo): Promise<number> {
-  const [sub, file] = argv;
-  if (sub !== 'check' || file === undefined) {
-    io.err('usage: keyward config check FILE');
-    return EXIT.usage;
-  }
-  try {
-    const config = loadConfigFile(file, io.env);
-    const { errors, warnings } = productionProblems(config);
-    for (const w of warnings) io.err(`warning: ${w}`);
-    if (errors.length > 0) {
-      for (const e of errors) io.err(`error: ${e}`);
-      return EXIT.config;
-    }
-    io.out(`${file}: ok (mode ${config.mode}, storage ${config.storage.type})`);
+  const [sub, ...rest] = argv;
+  if (isHelp(sub)) {
+    io.out(USAGE);
     return EXIT.ok;
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      for (const p of e.problems) io.err(`error: ${p}`);
-      return EXIT.config;
-    }
-    throw e;
   }
+  if (sub !== 'check') return usageError(io, USAGE, sub === undefined ? 'missing config command' : `unknown config command ${JSON.stringify(sub)}`);
+  const parsed = parseCommand(rest, io, { usage: USAGE, options: { json: { type: 'boolean' } }, args: ['FILE'] });
+  if (typeof parsed === 'number') return parsed;
+  const file = parsed.positionals[0]!;
+  const json = parsed.values.json === true;
+
+  let config: KeywardConfig;
+  const errors: ConfigProblem[] = [];
+  const warnings: string[] = [];
+  try {
+    config = loadConfigFile(file, io.env);
+    const production = productionProblems(config);
+    errors.push(...production.errors.map(toProblem));
+    warnings.push(...production.warnings);
+    const startup = await startupProblems(config, io.env);
+    errors.push(...startup.errors);
+    warnings.push(...startup.warnings);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    return report(io, json, { errors: e.problems.map(toProblem), warnings });
+  }
+  return report(io, json, { errors, warnings, ok: { file, mode: config.mode, storage: config.storage.type } });
+}
+
+function report(io: CliIo, json: boolean, r: { errors: ConfigProblem[]; warnings: string[]; ok?: { file: string; mode: string; storage: string } }): number {
+  const valid = r.errors.length === 0 && r.ok !== undefined;
+  if (json) {
+    io.out(JSON.stringify(valid ? { ok: true, ...r.ok, warnings: r.warnings } : { ok: false, errors: r.errors, warnings: r.warnings }));
+  } else {
+    for (const w of r.warnings) io.err(`warning: ${w}`);
+    for (const e of r.errors) io.err(`error: ${e.path === null ? '' : `${e.path}: `}${e.message}`);
+    if (valid) io.out(`${r.ok!.file}: ok (mode ${r.ok!.mode}, storage ${r.ok!.storage})`);
+  }
+  return valid ? EXIT.ok : EXIT.config;
+}
+
+/** Splits "path: message" (the loaders' format) or "a.dotted.path message" (some production rules). */
+function toProblem(text: string): ConfigProblem {
+  const colon = /^([\w.()[\]-]+): (.*)$/s.exec(text);
+  if (colon) return { path: colon[1]!, message: colon[2]! };
+  const dotted = /^([a-z_]+(?:\.\w+)+) (.*)$/s.exec(text);
+  if (dotted) return { path: dotted[1]!, message: dotted[2]! };
+  return { path: null, message: text };
+}
+
+/** The checks `serve` makes at start that need neither the store nor the network, reusing its own loaders. */
+export async function startupProblems(config: KeywardConfig, env: NodeJS.ProcessEnv): Promise<{ errors: ConfigProblem[]; warnings: string[] }> {
+  const errors: ConfigProblem[] = [];
+  const warnings: string[] = [];
+  const production = config.mode === 'production';
+  const check = (fn: () => unknown) => {
+    try {
+      fn();
+    } catch (e) {
+      errors.push(toProblem((e as Error).message));
+    }
+  };
+  const readable = (path: string | undefined, field: string) => {
+    if (path === undefined) return;
+    try {
+      accessSync(path, constants.R_OK);
+    } catch (e) {
+      errors.push({ path: field, message: `cannot read ${path} (${(e as NodeJS.ErrnoException).code ?? 'error'})` });
+    }
+  };
+
+  const audit = config.audit;
+  // Dev mode creates a missing key at start, so only an existing one can be wrong there.
+  if (audit?.enabled && audit.signing_key_path && (production || existsSync(audit.signing_key_path))) {
+    try {
+      await loadSigningKey(audit.signing_key_path, { strict: production, warn: (m) => warnings.push(`audit.signing_key_path: ${m}`) });
+    } catch (e) {
+      errors.push({ path: 'audit.signing_key_path', message: (e as Error).message });
+    }
+  }
+
+  const tls = config.server.tls;
+  if (tls) {
+    readable(tls.cert_file, 'server.tls.cert_file');
+    readable(tls.key_file, 'server.tls.key_file');
+    readable(tls.client_ca_file, 'server.tls.client_ca_file');
+  }
+
+  if (config.authn) {
+    const leaves: Array<[LeafAuthnConfig, string]> =
+      config.authn.type === 'chain' ? config.authn.authenticators.map((l, i) => [l, `authn.authenticators.${i}`]) : [[config.authn, 'authn']];
+    for (const [leaf, at] of leaves) {
+      switch (leaf.type) {
+        case 'api_key':
+          leaf.keys.forEach((k, i) => {
+            if (k.hash_env !== undefined) check(() => fingerprintFromEnv(env, k.hash_env!, `${at}.keys.${i}.hash_env`));
+            if (k.hash_file !== undefined) check(() => fingerprintFromFile(k.hash_file!, `${at}.keys.${i}.hash_file`));
+          });
+          break;
+        case 'bootstrap_token':
+          check(() => fingerprintFromEnv(env, leaf.token_hash_env, `${at}.token_hash_env`));
+          if (leaf.issued_at_env !== undefined && !env[leaf.issued_at_env]) {
+            errors.push({ path: `${at}.issued_at_env`, message: `environment variable ${leaf.issued_at_env} is not set` });
+          }
+          break;
+        case 'mtls':
+          readable(leaf.ca_file, `${at}.ca_file`);
+          break;
+      }
+    }
+  }
+
+  const pdp = config.authz.pdp;
+  if (pdp.type === 'cedar') {
+    readable(pdp.policies_path, 'authz.pdp.policies_path');
+    readable(pdp.schema_path, 'authz.pdp.schema_path');
+  } else if (pdp.type === 'http' && pdp.endpoint.startsWith('https:')) {
+    // The HTTP PDP client reads its TLS files only for an https endpoint.
+    readable(pdp.ca_file, 'authz.pdp.ca_file');
+    readable(pdp.cert_file, 'authz.pdp.cert_file');
+    readable(pdp.key_file, 'authz.pdp.key_file');
+  }
+  return { errors, warnings };
 }

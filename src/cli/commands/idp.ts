@@ -3,7 +3,6 @@
 //   | telemetry report [--since SECONDS]
 // Works directly on the store named by the configuration file (storage + idp sections).
 import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { hash } from '@node-rs/argon2';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
@@ -17,6 +16,7 @@ import { telemetryReport } from '../../idp/telemetry.ts';
 import { isProblem } from '../../server/problem.ts';
 import { storageConfigSchema } from '../../store/open.ts';
 import { nodeSqliteDialect } from '../../store/sqlite-dialect.ts';
+import { parseCommand, usageError } from '../args.ts';
 import { EXIT, type CliIo } from '../io.ts';
 
 const USAGE = [
@@ -29,6 +29,19 @@ const USAGE = [
   '       keyward idp telemetry report [--since SECONDS] [--realm NAME]',
   '       keyward idp break-glass ...   (served by the running server: POST through the admin API)',
 ];
+
+/** How many positionals each idp command takes (its words included). */
+const ARITY: Record<string, number> = {
+  apply: 2,
+  'users list': 2,
+  'users enable': 3,
+  'users disable': 3,
+  'users set-password': 3,
+  'clients list': 2,
+  'clients enable': 3,
+  'clients disable': 3,
+  'telemetry report': 2,
+};
 
 interface Opened {
   db: Kysely<any>;
@@ -70,30 +83,32 @@ function realmOf(idp: IdpConfig, name: string | undefined): IdpRealmConfig {
 }
 
 export async function run(argv: string[], io: CliIo): Promise<number> {
-  let args;
-  try {
-    args = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        config: { type: 'string' },
-        realm: { type: 'string' },
-        'dry-run': { type: 'boolean', default: false },
-        'password-env': { type: 'string' },
-        since: { type: 'string' },
-        json: { type: 'boolean', default: false },
-      },
-    });
-  } catch (e) {
-    io.err(String((e as Error).message));
-    USAGE.forEach((l) => io.err(l));
-    return EXIT.usage;
-  }
+  const args = parseCommand(argv, io, {
+    usage: USAGE.join('\n'),
+    options: {
+      config: { type: 'string' },
+      realm: { type: 'string' },
+      'dry-run': { type: 'boolean' },
+      'password-env': { type: 'string' },
+      since: { type: 'string' },
+      json: { type: 'boolean' },
+    },
+    args: ['GROUP...'],
+  });
+  if (typeof args === 'number') return args;
   const [group, action, target] = args.positionals;
   const v = args.values;
-  if (!group || group === 'help') {
+  if (group === 'help') {
     USAGE.forEach((l) => io.out(l));
-    return group ? EXIT.ok : EXIT.usage;
+    return EXIT.ok;
+  }
+  if (group === undefined) return usageError(io, USAGE.join('\n'), 'missing idp command');
+  if (group !== 'break-glass') {
+    // Checked before the store is opened: a typo should not migrate a database.
+    const wanted = ARITY[group === 'apply' ? 'apply' : `${group} ${action ?? ''}`];
+    if (wanted === undefined) return usageError(io, USAGE.join('\n'), `unknown idp command ${JSON.stringify(args.positionals.slice(0, 2).join(' '))}`);
+    if (args.positionals.length < wanted) return usageError(io, USAGE.join('\n'), `missing ${group === 'apply' ? 'REALM.yaml' : group === 'users' ? 'USERNAME' : 'CLIENT_ID'}`);
+    if (args.positionals.length > wanted) return usageError(io, USAGE.join('\n'), `unexpected argument ${JSON.stringify(args.positionals[wanted])}`);
   }
   if (group === 'break-glass') {
     io.err('break-glass tokens are signed with keys that never leave the key service; issue them through the running server');

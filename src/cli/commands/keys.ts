@@ -1,114 +1,199 @@
 // `keyward keys create|list|show|rotate|release|sign|verify|encrypt|decrypt` against a running server.
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
-import { call, clientOptions, reportError } from '../client.ts';
+import type { ParseArgsOptionsConfig } from 'node:util';
+import { isHelp, parseCommand, usageError, UsageError, type CommandSpec, type OptionValues } from '../args.ts';
+import { call, CLIENT_OPTIONS, CLIENT_USAGE, clientOptions, runClient, type ClientOptions } from '../client.ts';
 import { EXIT, type CliIo } from '../io.ts';
 
 const USAGE = `usage: keyward keys <command> [options]
-  create ID --type EC-P256 [--label k=v]...   list [--state S] [--label k=v]   show ID
-  rotate ID   release ID   sign ID (--message TEXT | --message-file F | --digest B64 --hash SHA-256) [--raw]
-  verify ID --signature B64 (--message TEXT | --message-file F | --digest B64 --hash SHA-256)
-  encrypt ID (--plaintext TEXT | --plaintext-file F) [--aad TEXT]   decrypt ID --ciphertext B64 [--aad TEXT]
-common: --addr URL (KEYWARD_ADDR) --token T (KEYWARD_TOKEN) --json`;
+  create ID --type TYPE [--label NAME=VALUE]...     create a key (EC-P256, Ed25519, RSA-2048, AES-256-GCM, ...)
+  list [--state STATE] [--label NAME=VALUE]...      list keys
+  show ID                                           describe a key and its versions
+  rotate ID                                         add a new current version
+  release ID                                        schedule the key for destruction after the grace period
+  sign ID (--message TEXT | --message-file FILE | --digest B64 [--hash SHA-256]) [--raw]
+  verify ID --signature B64 (--message TEXT | --message-file FILE | --digest B64 [--hash SHA-256]) [--raw]
+  encrypt ID (--plaintext TEXT | --plaintext-file FILE) [--aad TEXT]
+  decrypt ID --ciphertext B64 [--aad TEXT]          writes the plaintext bytes as they are (--json: base64)
+${CLIENT_USAGE}
+'keyward keys COMMAND --help' describes one command.`;
+
+function spec<const O extends ParseArgsOptionsConfig>(line: string, options: O, args: readonly string[] = ['ID']) {
+  return {
+    usage: `usage: keyward keys ${line}\n${CLIENT_USAGE}`,
+    args,
+    options: { ...CLIENT_OPTIONS, ...options },
+  } satisfies CommandSpec<ParseArgsOptionsConfig>;
+}
+
+const LABEL = { label: { type: 'string', multiple: true } } as const;
+const INPUT = { message: { type: 'string' }, 'message-file': { type: 'string' }, digest: { type: 'string' }, hash: { type: 'string' }, raw: { type: 'boolean' } } as const;
+const AAD = { aad: { type: 'string' } } as const;
+
+const SPECS = {
+  create: spec('create ID --type TYPE [--label NAME=VALUE]...', { type: { type: 'string' }, ...LABEL }),
+  list: spec('list [--state STATE] [--label NAME=VALUE]...', { state: { type: 'string' }, ...LABEL }, []),
+  show: spec('show ID', {}),
+  rotate: spec('rotate ID', {}),
+  release: spec('release ID', {}),
+  sign: spec('sign ID (--message TEXT | --message-file FILE | --digest B64 [--hash SHA-256]) [--raw]\n  --raw: ECDSA signature as r||s instead of DER', INPUT),
+  verify: spec('verify ID --signature B64 (--message TEXT | --message-file FILE | --digest B64 [--hash SHA-256]) [--raw]\n  --raw: the signature is ECDSA r||s instead of DER\n  exit 0 when valid, 1 when not', { ...INPUT, signature: { type: 'string' } }),
+  encrypt: spec('encrypt ID (--plaintext TEXT | --plaintext-file FILE) [--aad TEXT]', { plaintext: { type: 'string' }, 'plaintext-file': { type: 'string' }, ...AAD }),
+  decrypt: spec('decrypt ID --ciphertext B64 [--aad TEXT]\n  writes the plaintext bytes to stdout exactly as they are (no newline added); --json gives base64', { ciphertext: { type: 'string' }, ...AAD }),
+};
+
+type Sub = keyof typeof SPECS;
+type Values<S extends Sub> = OptionValues<(typeof SPECS)[S]['options']>;
 
 const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
 const enc = encodeURIComponent;
 
-export async function run(argv: string[], io: CliIo): Promise<number> {
-  const [sub, ...rest] = argv;
-  let values;
-  let positionals: string[];
+function readArgFile(option: string, path: string): Buffer {
   try {
-    ({ values, positionals } = parseArgs({
-      args: rest,
-      allowPositionals: true,
-      options: {
-        addr: { type: 'string' }, token: { type: 'string' }, json: { type: 'boolean' },
-        type: { type: 'string' }, label: { type: 'string', multiple: true }, state: { type: 'string' },
-        message: { type: 'string' }, 'message-file': { type: 'string' }, digest: { type: 'string' }, hash: { type: 'string' },
-        raw: { type: 'boolean' }, signature: { type: 'string' }, plaintext: { type: 'string' }, 'plaintext-file': { type: 'string' },
-        ciphertext: { type: 'string' }, aad: { type: 'string' },
-      },
-    }));
+    return readFileSync(path);
   } catch (e) {
-    io.err(`${(e as Error).message}\n${USAGE}`);
-    return EXIT.usage;
-  }
-  const id = positionals[0];
-  const needsId = sub !== 'list';
-  if (!sub || (needsId && !id)) {
-    io.err(USAGE);
-    return EXIT.usage;
-  }
-  const opts = clientOptions(values, io);
-  const labels = Object.fromEntries((values.label ?? []).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
-  const input = () =>
-    values.digest !== undefined
-      ? { digest: values.digest, hash_algorithm: values.hash ?? 'SHA-256' }
-      : { message: values['message-file'] ? readFileSync(values['message-file']).toString('base64') : b64(values.message ?? '') };
-  try {
-    let r: Record<string, unknown>;
-    let human: string;
-    switch (sub) {
-      case 'create':
-        if (!values.type) throw new UsageError('--type is required');
-        r = await call(opts, 'POST', '/v1/keys', { key_id: id, key_type: values.type, labels });
-        human = `created ${String(r['key_id'])} (${String(r['key_type'])}) ${String(r['fingerprint'])}`;
-        break;
-      case 'list': {
-        const q = new URLSearchParams();
-        if (values.state) q.set('state', values.state);
-        if (values.label?.length) q.set('label', values.label.join(','));
-        r = await call(opts, 'GET', `/v1/keys${q.size ? '?' + q.toString() : ''}`);
-        const keys = r['keys'] as Array<Record<string, unknown>>;
-        human = keys.length === 0 ? 'no keys' : keys.map((k) => `${String(k['key_id'])}\t${String(k['key_type'])}\t${String(k['state'])}\tv${String(k['current_version'])}`).join('\n');
-        break;
-      }
-      case 'show':
-        r = await call(opts, 'GET', `/v1/keys/${enc(id!)}`);
-        human = JSON.stringify(r, null, 2);
-        break;
-      case 'rotate':
-      case 'release':
-        r = await call(opts, 'POST', `/v1/keys/${enc(id!)}/${sub}`);
-        human = `${sub}d ${String(r['key_id'])}: state ${String(r['state'])}, version ${String(r['current_version'])}${r['destroy_at'] ? `, destroyed at ${String(r['destroy_at'])}` : ''}`;
-        break;
-      case 'sign':
-        r = await call(opts, 'POST', `/v1/keys/${enc(id!)}/sign`, { ...input(), ...(values.raw ? { signature_format: 'raw' } : {}) });
-        human = String(r['signature']);
-        break;
-      case 'verify':
-        if (!values.signature) throw new UsageError('--signature is required');
-        r = await call(opts, 'POST', `/v1/keys/${enc(id!)}/verify`, { ...input(), signature: values.signature });
-        human = r['valid'] ? 'valid' : 'INVALID';
-        if (!values.json) io.out(human);
-        else io.out(JSON.stringify(r));
-        return r['valid'] ? EXIT.ok : EXIT.failure;
-      case 'encrypt':
-        r = await call(opts, 'POST', `/v1/keys/${enc(id!)}/encrypt`, {
-          plaintext: values['plaintext-file'] ? readFileSync(values['plaintext-file']).toString('base64') : b64(values.plaintext ?? ''),
-          ...(values.aad !== undefined ? { associated_data: b64(values.aad) } : {}),
-        });
-        human = String(r['ciphertext']);
-        break;
-      case 'decrypt':
-        if (!values.ciphertext) throw new UsageError('--ciphertext is required');
-        r = await call(opts, 'POST', `/v1/keys/${enc(id!)}/decrypt`, { ciphertext: values.ciphertext, ...(values.aad !== undefined ? { associated_data: b64(values.aad) } : {}) });
-        human = Buffer.from(String(r['plaintext']), 'base64').toString('utf8');
-        break;
-      default:
-        io.err(USAGE);
-        return EXIT.usage;
-    }
-    io.out(values.json ? JSON.stringify(r) : human);
-    return EXIT.ok;
-  } catch (e) {
-    if (e instanceof UsageError) {
-      io.err(`${e.message}\n${USAGE}`);
-      return EXIT.usage;
-    }
-    return reportError(e, io);
+    throw new UsageError(`cannot read ${option} ${path} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
 }
 
-class UsageError extends Error {}
+function labels(values: string[] | undefined): Array<[string, string]> {
+  return (values ?? []).map((l) => {
+    const i = l.indexOf('=');
+    if (i <= 0) throw new UsageError(`--label must be NAME=VALUE, not ${JSON.stringify(l)}`);
+    return [l.slice(0, i), l.slice(i + 1)];
+  });
+}
+
+/** The data to sign or verify: exactly one source, so a forgotten or doubled option never signs the wrong bytes. */
+function signInput(v: Values<'sign'>): Record<string, string> {
+  const given = (['message', 'message-file', 'digest'] as const).filter((k) => v[k] !== undefined);
+  if (given.length === 0) throw new UsageError('give the data: --message TEXT, --message-file FILE or --digest B64');
+  if (given.length > 1) throw new UsageError(`${given.map((k) => `--${k}`).join(' and ')} cannot be combined; give one`);
+  if (v.hash !== undefined && v.digest === undefined) throw new UsageError('--hash goes with --digest');
+  if (v.digest !== undefined) return { digest: v.digest, hash_algorithm: v.hash ?? 'SHA-256' };
+  const message = v['message-file'] !== undefined ? readArgFile('--message-file', v['message-file']) : Buffer.from(v.message!, 'utf8');
+  return { message: message.toString('base64') };
+}
+
+const str = (v: unknown) => (v === null || v === undefined || v === '' ? '-' : String(v));
+
+function showKey(r: Record<string, unknown>): string {
+  const labelText = Object.entries((r['labels'] ?? {}) as Record<string, string>).map(([k, v]) => `${k}=${v}`).join(', ');
+  const lines = [
+    `key:          ${str(r['key_id'])}`,
+    `type:         ${str(r['key_type'])}`,
+    `state:        ${str(r['state'])}`,
+    `origin:       ${str(r['origin'])}`,
+    `version:      ${str(r['current_version'])} (current)`,
+    `fingerprint:  ${str(r['fingerprint'])}`,
+    `labels:       ${labelText || '-'}`,
+    ...(r['description'] ? [`description:  ${String(r['description'])}`] : []),
+    `created:      ${str(r['created_at'])}`,
+    `updated:      ${str(r['updated_at'])}`,
+    ...(r['destroy_at'] ? [`destroy at:   ${String(r['destroy_at'])}`] : []),
+    'versions:',
+    ...((r['versions'] ?? []) as Array<Record<string, unknown>>).map(
+      (v) => `  v${str(v['version'])}  ${str(v['fingerprint'])}  created ${str(v['created_at'])}${v['destroyed_at'] ? `  destroyed ${String(v['destroyed_at'])}` : ''}`,
+    ),
+  ];
+  return lines.join('\n');
+}
+
+export async function run(argv: string[], io: CliIo): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (isHelp(sub)) {
+    io.out(USAGE);
+    return EXIT.ok;
+  }
+  if (sub === undefined) return usageError(io, USAGE, 'missing keys command');
+  if (!Object.hasOwn(SPECS, sub)) return usageError(io, USAGE, `unknown keys command ${JSON.stringify(sub)}`);
+  const name = sub as Sub;
+  const parsed = parseCommand(rest, io, SPECS[name]);
+  if (typeof parsed === 'number') return parsed;
+  const { values, positionals } = parsed;
+  const id = positionals[0]!;
+  return runClient(io, SPECS[name].usage, async () => {
+    const opts = clientOptions(values, io);
+    const out = (r: Record<string, unknown>, human: string) => {
+      io.out(values.json ? JSON.stringify(r) : human);
+      return EXIT.ok;
+    };
+    switch (name) {
+      case 'create': {
+        const v = values as Values<'create'>;
+        if (!v.type) throw new UsageError('--type is required');
+        const r = await call(opts, 'POST', '/v1/keys', { key_id: id, key_type: v.type, labels: Object.fromEntries(labels(v.label)) });
+        return out(r, `created ${String(r['key_id'])} (${String(r['key_type'])}) ${String(r['fingerprint'])}`);
+      }
+      case 'list': {
+        const v = values as Values<'list'>;
+        const q = new URLSearchParams();
+        if (v.state) q.set('state', v.state);
+        const filter = labels(v.label);
+        if (filter.length) q.set('label', filter.map(([k, val]) => `${k}=${val}`).join(','));
+        const r = await call(opts, 'GET', `/v1/keys${q.size ? '?' + q.toString() : ''}`);
+        const keys = r['keys'] as Array<Record<string, unknown>>;
+        return out(r, keys.length === 0 ? 'no keys' : keys.map((k) => `${String(k['key_id'])}\t${String(k['key_type'])}\t${String(k['state'])}\tv${String(k['current_version'])}`).join('\n'));
+      }
+      case 'show': {
+        const r = await call(opts, 'GET', `/v1/keys/${enc(id)}`);
+        return out(r, showKey(r));
+      }
+      case 'rotate': {
+        const r = await call(opts, 'POST', `/v1/keys/${enc(id)}/rotate`);
+        return out(r, `rotated ${String(r['key_id'])}: state ${String(r['state'])}, version ${String(r['current_version'])}`);
+      }
+      case 'release': {
+        const r = await call(opts, 'POST', `/v1/keys/${enc(id)}/release`);
+        // Release only schedules destruction; saying "destroyed" would make operators think it is too late to cancel.
+        return out(
+          r,
+          r['destroy_at']
+            ? `released ${String(r['key_id'])}; will be destroyed at ${String(r['destroy_at'])} unless the release is cancelled`
+            : `released ${String(r['key_id'])}: state ${String(r['state'])}`,
+        );
+      }
+      case 'sign': {
+        const v = values as Values<'sign'>;
+        const r = await call(opts, 'POST', `/v1/keys/${enc(id)}/sign`, withRaw(signInput(v), v.raw));
+        return out(r, String(r['signature']));
+      }
+      case 'verify': {
+        const v = values as Values<'verify'>;
+        if (v.signature === undefined) throw new UsageError('--signature is required');
+        const r = await call(opts, 'POST', `/v1/keys/${enc(id)}/verify`, { ...withRaw(signInput(v), v.raw), signature: v.signature });
+        out(r, r['valid'] ? 'valid' : 'INVALID');
+        return r['valid'] ? EXIT.ok : EXIT.failure;
+      }
+      case 'encrypt':
+        return encrypt(opts, id, values as Values<'encrypt'>, io);
+      case 'decrypt':
+        return decrypt(opts, id, values as Values<'decrypt'>, io);
+    }
+  });
+}
+
+const withRaw = (input: Record<string, string>, raw: boolean | undefined) => (raw ? { ...input, signature_format: 'raw' } : input);
+
+async function encrypt(opts: ClientOptions, id: string, v: Values<'encrypt'>, io: CliIo): Promise<number> {
+  if (v.plaintext === undefined && v['plaintext-file'] === undefined) throw new UsageError('give the plaintext: --plaintext TEXT or --plaintext-file FILE');
+  if (v.plaintext !== undefined && v['plaintext-file'] !== undefined) throw new UsageError('--plaintext and --plaintext-file cannot be combined; give one');
+  const plaintext = v['plaintext-file'] !== undefined ? readArgFile('--plaintext-file', v['plaintext-file']) : Buffer.from(v.plaintext!, 'utf8');
+  const r = await call(opts, 'POST', `/v1/keys/${enc(id)}/encrypt`, {
+    plaintext: plaintext.toString('base64'),
+    ...(v.aad !== undefined ? { associated_data: b64(v.aad) } : {}),
+  });
+  io.out(v.json ? JSON.stringify(r) : String(r['ciphertext']));
+  return EXIT.ok;
+}
+
+async function decrypt(opts: ClientOptions, id: string, v: Values<'decrypt'>, io: CliIo): Promise<number> {
+  if (v.ciphertext === undefined) throw new UsageError('--ciphertext is required');
+  // Checked before the call: a plaintext that cannot be shown should not be decrypted (and audited) for nothing.
+  if (!v.json && !io.write) throw new UsageError('this output takes text lines only; use --json for base64');
+  const r = await call(opts, 'POST', `/v1/keys/${enc(id)}/decrypt`, { ciphertext: v.ciphertext, ...(v.aad !== undefined ? { associated_data: b64(v.aad) } : {}) });
+  if (v.json) io.out(JSON.stringify(r));
+  // The plaintext may be binary: bytes go out untouched, without a decoding step or a trailing newline.
+  else io.write!(Buffer.from(String(r['plaintext']), 'base64'));
+  return EXIT.ok;
+}

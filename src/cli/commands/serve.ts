@@ -1,13 +1,29 @@
 // `keyward serve` and `keyward dev`: start the server. Dev mode is only ever entered explicitly: `keyward dev`
 // or `mode: dev` in the configuration file.
-import { parseArgs } from 'node:util';
 import { ConfigError, loadConfigFile } from '../../config/load.ts';
 import type { KeywardConfig } from '../../config/index.ts';
 import { createKeyward, type Keyward } from '../../server/compose.ts';
+import { parseCommand } from '../args.ts';
+import { cannotListen } from '../listen.ts';
 import { EXIT, type CliIo } from '../io.ts';
 
+const COMMON = `  --config, -c FILE  the configuration file (default: $KEYWARD_CONFIG; none: built-in defaults)
+  SIGHUP reloads credentials and policies; SIGINT or SIGTERM stops the server (exit 0)
+  exit 3: invalid configuration or a start-up check failed (\`keyward config check\` finds these)
+  exit 4: cannot listen on the configured address (e.g. the port is in use)`;
+
+const USAGE = `usage: keyward serve [--config FILE]
+  run the server; the mode comes from the configuration (production by default)
+${COMMON}`;
+
+const DEV_USAGE = `usage: keyward dev [--config FILE]
+  run in dev mode: SQLite under ./data, auto-unseal, a bootstrap admin token printed; never for production
+${COMMON}`;
+
 export async function run(argv: string[], io: CliIo, forceDev = false): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c' } }, allowPositionals: false });
+  const parsed = parseCommand(argv, io, { usage: forceDev ? DEV_USAGE : USAGE, options: { config: { type: 'string', short: 'c' } }, args: [] });
+  if (typeof parsed === 'number') return parsed;
+  const { values } = parsed;
   let config: KeywardConfig;
   try {
     const env = forceDev ? { ...io.env, KEYWARD_MODE: 'dev' } : io.env;
@@ -19,23 +35,36 @@ export async function run(argv: string[], io: CliIo, forceDev = false): Promise<
     }
     throw e;
   }
-  let kw;
+  let kw: Keyward;
   try {
     kw = await createKeyward(config, { env: io.env });
   } catch (e) {
     io.err(`keyward: ${(e as Error).message}`);
     return EXIT.config;
   }
-  const address = await kw.app.listen({ host: config.server.host, port: config.server.port });
+  const { host, port } = config.server;
+  let address: string;
+  try {
+    address = await kw.app.listen({ host, port });
+  } catch (e) {
+    // Everything createKeyward opened (store, audit worker, timers) would keep the process alive: close it all.
+    await kw.close();
+    io.err(cannotListen(host, port, e as NodeJS.ErrnoException));
+    return EXIT.unavailable;
+  }
   kw.logger.info({ address, mode: config.mode, storage: config.storage.type }, 'keyward listening');
-  if (kw.devToken) printQuickstart(io, address, kw.devToken, kw.devClient);
+  if (kw.devToken) {
+    const data = config.storage.type === 'sqlite' ? config.storage.path : 'PostgreSQL';
+    printQuickstart(io, address, kw.devToken, kw.devClient, `Auto-unsealed from ${config.seal.dev_unseal_file}; data in ${data}. Restarting prints a new token.`);
+  }
 
-  process.on('SIGHUP', () => {
+  const onHup = () => {
     kw.reload().then(
       (what) => kw.logger.info({ reloaded: what }, 'reloaded on SIGHUP'),
       (e: unknown) => kw.logger.error({ err: String(e) }, 'reload on SIGHUP failed; keeping the previous configuration'),
     );
-  });
+  };
+  process.on('SIGHUP', onHup);
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       kw.logger.info({ signal }, 'shutting down');
@@ -44,17 +73,18 @@ export async function run(argv: string[], io: CliIo, forceDev = false): Promise<
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
   });
+  process.off('SIGHUP', onHup);
   await kw.close();
   return EXIT.ok;
 }
 
-function printQuickstart(io: CliIo, address: string, token: string, client: Keyward['devClient']): void {
+function printQuickstart(io: CliIo, address: string, token: string, client: Keyward['devClient'], where: string): void {
   const bar = '='.repeat(78);
   io.err(
     [
       bar,
       'KEYWARD DEV MODE - not for production.',
-      'Auto-unsealed from ./data/dev-unseal.json; data in ./data. Restarting prints a new token.',
+      where,
       '',
       'BOOTSTRAP ADMIN TOKEN (dev only, full access, valid 12h):',
       `  ${token}`,

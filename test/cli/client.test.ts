@@ -1,0 +1,70 @@
+// The CLI's HTTP client against servers that are not a healthy Keyward: one that never answers, a proxy's
+// error page. Each must end promptly with a clear one-line error and a meaningful exit code.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { httpServer, runCli, silentServer, STACK_LINE, type StubServer } from './helpers.ts';
+
+describe('keyward CLI against servers that are not a healthy Keyward', () => {
+  // Each stand-in keeps its own port for the whole file: fetch pools connections per address, and one to a
+  // closed stand-in must not be handed to the next server on the same port.
+  let stuck: StubServer;
+  let proxy: StubServer;
+  let broken: StubServer;
+  before(async () => {
+    stuck = await silentServer();
+    proxy = await httpServer((req, res) => {
+      const status = req.url?.startsWith('/v1/sys/status') ? 502 : 404;
+      res.writeHead(status, { 'content-type': 'text/html; charset=utf-8' }).end('<html><body>Bad Gateway</body></html>');
+    });
+    broken = await httpServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('<html>'));
+  });
+  after(async () => {
+    await Promise.all([stuck?.close(), proxy?.close(), broken?.close()]);
+  });
+
+  test('--timeout: a server that accepts but never answers ends with exit 4 after that many seconds', { timeout: 10_000 }, async () => {
+    const started = Date.now();
+    const r = await runCli(['status', '--addr', stuck.url, '--timeout', '0.3'], {});
+    assert.equal(r.code, 4, r.err);
+    assert.equal(r.err, 'error: the server did not answer within 0.3 s');
+    assert.ok(Date.now() - started < 3000);
+
+    // KEYWARD_TIMEOUT is the default for --timeout.
+    const fromEnv = await runCli(['keys', 'list'], { KEYWARD_ADDR: stuck.url, KEYWARD_TIMEOUT: '0.2' });
+    assert.equal(fromEnv.code, 4);
+    assert.equal(fromEnv.err, 'error: the server did not answer within 0.2 s');
+  });
+
+  test('--timeout and --addr must be well-formed: usage error 2', async () => {
+    for (const argv of [
+      ['status', '--timeout', 'soon'],
+      ['status', '--timeout', '0'],
+      ['status', '--timeout=-1'],
+      ['status', '--addr', 'not-a-url'],
+      ['status', '--addr', 'ftp://127.0.0.1:1'],
+    ]) {
+      const r = await runCli(argv, {});
+      assert.equal(r.code, 2, `${argv.join(' ')}: ${r.err}`);
+      assert.match(r.err.split('\n')[0]!, /^error: --(timeout|addr) /);
+    }
+    const env = await runCli(['status'], { KEYWARD_ADDR: 'localhost:8200' });
+    assert.equal(env.code, 2);
+    assert.match(env.err, /^error: KEYWARD_ADDR must be an http:\/\/ or https:\/\/ URL/);
+  });
+
+  test('a non-Keyward answer (a proxy error page) is named as such: 5xx exits 4, others 1', async () => {
+    const bad = await runCli(['status', '--addr', proxy.url], {});
+    assert.equal(bad.code, 4);
+    assert.equal(bad.err, `error: HTTP 502 from ${proxy.url} is not a Keyward response (text/html)`);
+    const missing = await runCli(['keys', 'list', '--addr', proxy.url], {});
+    assert.equal(missing.code, 1);
+    assert.equal(missing.err, `error: HTTP 404 from ${proxy.url} is not a Keyward response (text/html)`);
+    assert.doesNotMatch(missing.err, STACK_LINE);
+  });
+
+  test('a body that claims JSON but is not is not a Keyward response either', async () => {
+    const r = await runCli(['status', '--addr', broken.url], {});
+    assert.equal(r.code, 1);
+    assert.equal(r.err, `error: HTTP 200 from ${broken.url} is not a Keyward response (application/json)`);
+  });
+});

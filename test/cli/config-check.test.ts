@@ -1,0 +1,131 @@
+// `keyward config check` runs serve's start-up checks that need no running server, so a configuration it passes
+// is not refused by `serve` for a missing key file, an unset secret or a missing TLS/CA/policy file.
+import assert from 'node:assert/strict';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { generateSigningKeyFile } from '../../src/audit/keys.ts';
+import { fingerprint } from '../../src/authn/fingerprint.ts';
+import { runCli } from './helpers.ts';
+
+const HASH_ENV = 'KEYWARD_CLI_TEST_CI_HASH';
+
+describe('keyward config check', () => {
+  let dir: string;
+  let key: string;
+  let env: NodeJS.ProcessEnv;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'keyward-config-check-'));
+    key = join(dir, 'audit.pem');
+    await generateSigningKeyFile(key);
+    env = { [HASH_ENV]: fingerprint('a raw api key') };
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** A production configuration that `serve` accepts, with `extra` YAML lines appended at the top level. */
+  function config(name: string, opts: { key?: string; extra?: string; authn?: string } = {}): string {
+    const file = join(dir, name);
+    writeFileSync(
+      file,
+      `storage: { type: sqlite, path: ${join(dir, 'kw.db')} }
+seal: { dev_unseal_file: ${join(dir, 'dev-unseal.json')} }
+authn: ${opts.authn ?? `{ type: api_key, keys: [{ id: ci, hash_env: ${HASH_ENV}, scopes: [keyward.keys.list] }] }`}
+audit:
+  signing_key_path: ${opts.key ?? key}
+  sinks: [{ type: file, path: ${join(dir, 'audit.log')} }]
+${opts.extra ?? ''}
+`,
+    );
+    return file;
+  }
+
+  test('a configuration serve accepts passes (exit 0)', async () => {
+    const r = await runCli(['config', 'check', config('good.yaml')], env);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /good\.yaml: ok \(mode production, storage sqlite\)$/);
+  });
+
+  test('a missing audit signing key file and an unset hash_env are errors with their field paths (exit 3)', async () => {
+    const file = config('missing.yaml', { key: join(dir, 'no-such-key.pem') });
+    const r = await runCli(['config', 'check', file], {});
+    assert.equal(r.code, 3);
+    const errors = r.err.split('\n').filter((l) => l.startsWith('error: '));
+    assert.ok(errors.some((l) => /^error: audit\.signing_key_path: cannot read the audit signing key at .*no-such-key\.pem: ENOENT$/.test(l)), r.err);
+    assert.ok(errors.includes(`error: authn.keys.0.hash_env: environment variable ${HASH_ENV} is not set`), r.err);
+    assert.equal(r.out, '');
+  });
+
+  test('a malformed hash_env, a hash_file and a bootstrap token hash are checked like serve checks them', async () => {
+    const bad = await runCli(['config', 'check', config('malformed.yaml')], { [HASH_ENV]: 'sha256:nothex' });
+    assert.equal(bad.code, 3);
+    assert.match(bad.err, new RegExp(`^error: authn\\.keys\\.0\\.hash_env: environment variable ${HASH_ENV} must hold sha256:`, 'm'));
+
+    const chain = `{ type: chain, authenticators: [{ type: api_key, keys: [{ id: a, hash_file: ${join(dir, 'nope.hash')} }] }, { type: bootstrap_token, token_hash_env: KEYWARD_CLI_TEST_BOOT, max_age: 600, issued_at_env: KEYWARD_CLI_TEST_AT }] }`;
+    const r = await runCli(['config', 'check', config('chain.yaml', { authn: chain })], {});
+    assert.equal(r.code, 3);
+    assert.match(r.err, /^error: authn\.authenticators\.0\.keys\.0\.hash_file: cannot read .*nope\.hash \(ENOENT\)$/m);
+    assert.match(r.err, /^error: authn\.authenticators\.1\.token_hash_env: environment variable KEYWARD_CLI_TEST_BOOT is not set$/m);
+    assert.match(r.err, /^error: authn\.authenticators\.1\.issued_at_env: environment variable KEYWARD_CLI_TEST_AT is not set$/m);
+  });
+
+  test('in production a signing key readable by group or others is refused, as serve refuses it', async () => {
+    const loose = join(dir, 'loose.pem');
+    await generateSigningKeyFile(loose);
+    chmodSync(loose, 0o640);
+    const r = await runCli(['config', 'check', config('loose.yaml', { key: loose })], env);
+    assert.equal(r.code, 3);
+    assert.match(r.err, /^error: audit\.signing_key_path: audit signing key .*loose\.pem is accessible by group or others \(mode 640\)/m);
+  });
+
+  test('TLS, CA and policy files the configuration names must exist', async () => {
+    const missing = (f: string) => join(dir, f);
+    const extra = `server: { tls: { cert_file: ${missing('cert.pem')}, key_file: ${key}, client_ca_file: ${missing('ca.pem')} } }
+authz: { pdp: { type: cedar, policies_path: ${missing('policies')} } }`;
+    const r = await runCli(['config', 'check', config('files.yaml', { extra })], env);
+    assert.equal(r.code, 3);
+    assert.match(r.err, /^error: server\.tls\.cert_file: cannot read .*cert\.pem \(ENOENT\)$/m);
+    assert.match(r.err, /^error: server\.tls\.client_ca_file: cannot read .*ca\.pem \(ENOENT\)$/m);
+    assert.match(r.err, /^error: authz\.pdp\.policies_path: cannot read .*policies \(ENOENT\)$/m);
+    assert.doesNotMatch(r.err, /server\.tls\.key_file/);
+  });
+
+  test('--json prints the result on stdout: ok with mode and storage, or each error with path and message', async () => {
+    const good = await runCli(['config', 'check', config('good-json.yaml'), '--json'], env);
+    assert.equal(good.code, 0);
+    assert.equal(good.err, '');
+    const ok = JSON.parse(good.out);
+    assert.deepEqual([ok.ok, ok.mode, ok.storage], [true, 'production', 'sqlite']);
+
+    const bad = await runCli(['config', 'check', '--json', config('bad-json.yaml', { key: join(dir, 'absent.pem') })], {});
+    assert.equal(bad.code, 3);
+    assert.equal(bad.err, '');
+    const result = JSON.parse(bad.out);
+    assert.equal(result.ok, false);
+    const paths = (result.errors as Array<{ path: string; message: string }>).map((e) => e.path);
+    assert.deepEqual(paths.sort(), ['audit.signing_key_path', 'authn.keys.0.hash_env']);
+    assert.match(result.errors.find((e: { path: string }) => e.path === 'authn.keys.0.hash_env').message, /is not set/);
+
+    // A schema error is reported the same way.
+    const schema = join(dir, 'schema.yaml');
+    writeFileSync(schema, 'mode: dev\nserver: { port: 8300, hots: x }\n');
+    const invalid = JSON.parse((await runCli(['config', 'check', schema, '--json'], {})).out);
+    assert.deepEqual(invalid.errors, [{ path: 'server', message: 'unknown key(s) "hots"' }]);
+  });
+
+  test('dev mode creates a missing signing key at start, so config check does not require one', async () => {
+    const file = config('dev.yaml', { key: join(dir, 'later.pem'), extra: 'mode: dev' });
+    const r = await runCli(['config', 'check', file], env);
+    assert.equal(r.code, 0, r.err);
+  });
+
+  test('usage: FILE is required, nothing else is taken, --help helps', async () => {
+    assert.equal((await runCli(['config', 'check'], {})).code, 2);
+    const extra = await runCli(['config', 'check', config('extra.yaml'), 'extra'], env);
+    assert.equal(extra.code, 2);
+    assert.match(extra.err, /^error: unexpected argument "extra"$/m);
+    const help = await runCli(['config', 'check', '--help'], {});
+    assert.equal(help.code, 0);
+    assert.match(help.out, /^usage: keyward config check FILE/);
+  });
+});
