@@ -118,7 +118,7 @@ export async function createIdp(deps: IdpDeps): Promise<Idp> {
 }
 
 function refuse(reply: FastifyReply, idp: Idp, realm: string, u: UnsupportedFeature, opts: { browser: boolean; detail?: string | undefined; req: FastifyRequest; clientId?: string | undefined; event?: 'unsupported_request' | 'admin_unsupported' | 'invalid_redirect_or_client' | 'invalid_request' }) {
-  const correlationId = String(opts.req.headers['x-request-id'] ?? opts.req.id ?? randomUUID());
+  const correlationId = opts.req.id;
   const body = profileErrorBody(u, idp.realms.values().next().value?.config.profile_version ?? '0.2', correlationId, opts.detail);
   const event =
     opts.event ??
@@ -239,6 +239,7 @@ export function idpPlugin(deps: IdpDeps) {
       const rt = realmOf(req, reply);
       if (!rt) return reply;
       reply.hijack();
+      reply.raw.setHeader('x-request-id', req.id);
       await handler(ictx(rt, req), req.raw, reply.raw, (req.params as { uid: string }).uid, form(req)).catch((e) => interactionError(rt, reply, e));
     };
     app.get('/realms/:realm/login/:uid', page((c, req, res, uid) => showInteraction(c, req, res, uid)));
@@ -264,7 +265,8 @@ export function idpPlugin(deps: IdpDeps) {
       const refusal = await guard(rt, { method: req.method, path, params: params(req), authorization: req.headers.authorization });
       if (refusal) return refuse(reply, started(), rt.name, refusal.feature, { browser: refusal.browser && req.method === 'GET', detail: refusal.detail, req, clientId: refusal.clientId });
       reply.hijack();
-      const raw = req.raw as typeof req.raw & { originalUrl?: string; body?: unknown };
+      const raw = req.raw as typeof req.raw & { originalUrl?: string; body?: unknown; keywardRequestId?: string };
+      raw.keywardRequestId = req.id;
       // oidc-provider derives its mount path from originalUrl minus url.
       raw.originalUrl = req.url;
       raw.url = req.url.slice(prefix.length) || '/';

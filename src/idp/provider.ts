@@ -151,11 +151,15 @@ export async function createRealmRuntime(deps: RealmDeps): Promise<RealmRuntime>
       devInteractions: { enabled: false },
       externalSigningSupport: { enabled: true, ack: 'experimental-01' },
       clientCredentials: { enabled: true },
-      introspection: { enabled: true },
+      // RFC 7662 §4: a client learns about its own tokens only, not about every client's.
+      introspection: { enabled: true, allowedPolicy: async (ctx: any, _client: any, token: any) => token.clientId === ctx.oidc.client.clientId },
       revocation: { enabled: true },
       userinfo: { enabled: true },
       registration: { enabled: false },
       claimsParameter: { enabled: false },
+      // Outside the profile: never advertised or half-honoured (the key API takes bearer tokens only).
+      dPoP: { enabled: false },
+      pushedAuthorizationRequests: { enabled: false },
       rpInitiatedLogout: {
         enabled: true,
         logoutSource: async (ctx: any, form: string) => {
@@ -311,12 +315,23 @@ function installProfileErrors(rt: RealmRuntime): void {
     if (isSealedProblem(err)) ctx.state.sealed = true;
   });
   rt.provider.use(async (ctx: any, next: () => Promise<void>) => {
-    const correlationId = String(ctx.get('x-request-id') || ctx.get('x-correlation-id') || randomUUID()).slice(0, 128);
+    // The id Keyward's server gave the request (a sane client x-request-id, else a new one): one id in every log.
+    const correlationId = String(ctx.req.keywardRequestId ?? randomUUID());
     ctx.state.correlationId = correlationId;
     ctx.set('x-correlation-id', correlationId);
+    ctx.set('x-request-id', correlationId);
+    // Set before the library renders, so the hash of an inline script it needs (the form_post page that finishes a
+    // logout) is added to script-src; no other script may run.
+    ctx.set('content-security-policy', `${PAGE_HEADERS['content-security-policy']}; script-src 'none'`);
     await next();
     // Pages the library renders (logout confirmation, errors) get the same strict headers as ours.
-    if (ctx.response.is('html')) for (const [k, v] of Object.entries(PAGE_HEADERS)) if (k !== 'content-type') ctx.set(k, v);
+    if (ctx.response.is('html')) {
+      const hashes = String(ctx.response.get('content-security-policy') ?? '').match(/'sha256-[A-Za-z0-9+/=]+'/g) ?? [];
+      for (const [k, v] of Object.entries(PAGE_HEADERS)) if (k !== 'content-type') ctx.set(k, v);
+      ctx.set('content-security-policy', `${PAGE_HEADERS['content-security-policy']}; script-src ${hashes.length > 0 ? hashes.join(' ') : "'none'"}`);
+    }
+    // Only the query response mode is served (the profile guard refuses the others); say so.
+    if (ctx.oidc?.route === 'discovery' && ctx.status === 200 && ctx.body && typeof ctx.body === 'object') ctx.body.response_modes_supported = ['query'];
     if (ctx.state.sealed) {
       const body = sealedBody(correlationId);
       ctx.status = 503;

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
@@ -129,6 +130,35 @@ describe('idp: authorization code + PKCE through the login form (openid-client)'
     await oidc.tokenRevocation(config, r.tokens.access_token);
     assert.equal((await oidc.tokenIntrospection(config, r.tokens.access_token)).active, false);
     await assert.rejects(oidc.fetchUserInfo(config, r.tokens.access_token, 'u-alice'));
+  });
+
+  it('another client cannot introspect the tokens of this one (RFC 7662 §4)', async () => {
+    const r = await login(new Agent(), 'alice', SECRETS.ALICE_PW);
+    assert.ok(r.tokens, r.page);
+    const other = await fetch(`${env.issuer}/protocol/openid-connect/token/introspect`, {
+      method: 'POST',
+      headers: { authorization: 'Basic ' + Buffer.from(`svc:${SECRETS.SVC_SECRET}`).toString('base64'), 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token: r.tokens.refresh_token! }),
+    });
+    assert.equal(other.status, 200);
+    assert.deepEqual(await other.json(), { active: false });
+    assert.equal((await oidc.tokenIntrospection(config, r.tokens.refresh_token!)).active, true, 'its own client still can');
+  });
+
+  it('logout without a session completes: the page that posts back may run its one inline script', async () => {
+    const url = `${env.issuer}/protocol/openid-connect/logout?client_id=web&post_logout_redirect_uri=${encodeURIComponent(`${env.base}/rp/bye`)}`;
+    const page = await new Agent().get(url);
+    const html = await page.text();
+    assert.equal(page.status, 200, html);
+    const csp = page.headers.get('content-security-policy') ?? '';
+    assert.match(csp, /default-src 'none'/);
+    const script = /<script>([\s\S]*?)<\/script>/.exec(html);
+    if (script) {
+      const digest = createHash('sha256').update(script[1]!).digest('base64');
+      assert.ok(csp.includes(`'sha256-${digest}'`), `${csp} allows the page's script`);
+    } else {
+      assert.match(csp, /script-src 'none'/);
+    }
   });
 
   it('step-up: acr_values=aal2 on a password-only session asks again instead of issuing a code', async () => {

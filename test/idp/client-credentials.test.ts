@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
+import { createRemoteJWKSet, decodeProtectedHeader, exportJWK, generateKeyPair, jwtVerify, SignJWT } from 'jose';
 import { RESOURCE, SECRETS, startEnv, type TestEnv } from './support/env.ts';
 import { assertProfileClaims } from './support/claims.ts';
 
@@ -13,13 +13,31 @@ describe('idp: client credentials and Keycloak layout', () => {
   });
   after(async () => env?.close());
 
-  async function cc(clientId = 'svc', secret = SECRETS.SVC_SECRET, extra: Record<string, string> = {}) {
+  async function cc(clientId = 'svc', secret = SECRETS.SVC_SECRET, extra: Record<string, string> = {}, headers: Record<string, string> = {}) {
     return fetch(`${env.issuer}/protocol/openid-connect/token`, {
       method: 'POST',
-      headers: { authorization: basic(clientId, secret), 'content-type': 'application/x-www-form-urlencoded' },
+      headers: { authorization: basic(clientId, secret), 'content-type': 'application/x-www-form-urlencoded', ...headers },
       body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'keys.sign', ...extra }),
     });
   }
+
+  it('a DPoP proof is not honoured: tokens stay Bearer; responses carry the request id', async () => {
+    const { privateKey, publicKey } = await generateKeyPair('ES256');
+    const proof = await new SignJWT({ htm: 'POST', htu: `${env.issuer}/protocol/openid-connect/token`, jti: 'x', iat: Math.floor(Date.now() / 1000) })
+      .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: await exportJWK(publicKey) })
+      .sign(privateKey);
+    const r = await cc('svc', SECRETS.SVC_SECRET, {}, { dpop: proof, 'x-request-id': 'req-123' });
+    const body = await r.json() as any;
+    assert.equal(r.status, 200, JSON.stringify(body));
+    assert.equal(body.token_type, 'Bearer');
+    assert.ok(r.headers.get('x-request-id'));
+    assert.equal(r.headers.get('x-request-id'), r.headers.get('x-correlation-id'), 'one id for the server log and the IdP telemetry');
+    const bad = await cc('svc', 'wrong-secret', {}, { 'x-request-id': '<script>x</script>' });
+    const err = await bad.json() as any;
+    assert.equal(bad.status, 401);
+    assert.equal(err.correlation_id, bad.headers.get('x-request-id'));
+    assert.doesNotMatch(err.correlation_id, /</, 'an insane client id is replaced, never echoed');
+  });
 
   it('publishes discovery with the Keycloak URL layout and the profile', async () => {
     const d = await (await fetch(`${env.issuer}/.well-known/openid-configuration`)).json() as any;
@@ -35,6 +53,10 @@ describe('idp: client credentials and Keycloak layout', () => {
     assert.deepEqual(d.response_types_supported, ['code']);
     assert.deepEqual(d.code_challenge_methods_supported, ['S256']);
     assert.equal(d.registration_endpoint, undefined);
+    // Nothing outside the profile is advertised.
+    assert.deepEqual(d.response_modes_supported, ['query']);
+    assert.equal(d.pushed_authorization_request_endpoint, undefined);
+    assert.equal(d.dpop_signing_alg_values_supported, undefined);
     const prof = await (await fetch(`${env.issuer}/profile`)).json() as any;
     assert.equal(prof.version, '0.2');
     assert.deepEqual(prof.grants, ['authorization_code', 'refresh_token', 'client_credentials']);

@@ -6,11 +6,34 @@ import { applyRealmFile, parseRealmFile } from '../../src/idp/realm-file.ts';
 import { createAdapterFactory, sweepExpired } from '../../src/idp/store/adapter.ts';
 import { Directory } from '../../src/idp/store/directory.ts';
 import { migrateIdp } from '../../src/idp/store/migrations.ts';
+import { nodeSqliteDialect } from '../../src/store/sqlite-dialect.ts';
 import { telemetryReport } from '../../src/idp/telemetry.ts';
 import { IdpTelemetry } from '../../src/idp/telemetry.ts';
 import { REALM_YAML, realmConfig, SECRETS } from './support/env.ts';
 
 const URL_ = 'postgres://postgres@127.0.0.1:5432/test';
+
+/** Two requests consuming one code at once: one wins, the other is a reuse that revokes the whole grant. */
+async function assertConsumeOnce(Adapter: ReturnType<typeof createAdapterFactory>) {
+  const codes = new Adapter('AuthorizationCode');
+  const tokens = new Adapter('AccessToken');
+  await codes.upsert('c1', { grantId: 'g2' }, 60);
+  await tokens.upsert('t1', { grantId: 'g2' }, 60);
+  const results = await Promise.allSettled([codes.consume('c1'), codes.consume('c1'), codes.consume('c1')]);
+  assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
+  for (const r of results.filter((r) => r.status === 'rejected')) assert.equal((r as PromiseRejectedResult).reason.error, 'invalid_grant');
+  assert.equal(await tokens.find('t1'), undefined, 'the grant is revoked');
+  await assert.rejects(codes.consume('missing'), (e: any) => e.error === 'invalid_grant');
+}
+
+describe('idp store on SQLite: consume is atomic', () => {
+  it('one of several concurrent consumes wins; the rest revoke the grant', async () => {
+    const sqlite = new Kysely<any>({ dialect: nodeSqliteDialect(':memory:') });
+    await migrateIdp(sqlite, 'sqlite');
+    await assertConsumeOnce(createAdapterFactory(sqlite, 'main', new Directory(sqlite, 'main')));
+    await sqlite.destroy();
+  });
+});
 
 async function reachable(): Promise<boolean> {
   const c = new pg.Client({ connectionString: URL_, connectionTimeoutMillis: 1000 });
@@ -58,6 +81,7 @@ describe('idp store on PostgreSQL', { skip: up || process.env.CI ? false : 'Post
     assert.ok(((await rt.find('r1')) as any).consumed);
     await rt.revokeByGrantId('g1');
     assert.equal(await rt.find('r1'), undefined);
+    await assertConsumeOnce(Adapter);
     const s = new Adapter('Session');
     await s.upsert('s1', { uid: 'u1' }, 1);
     assert.ok(await s.findByUid('u1'));

@@ -1,6 +1,7 @@
 // oidc-provider persistence over Kysely (SQLite or PostgreSQL): one table for every model, keyed by realm.
 // Clients come from the directory, so `keyward idp apply` changes take effect without a restart.
 import type { Kysely } from 'kysely';
+import { errors as oidcErrors } from 'oidc-provider';
 import type { Directory, IdpClient } from './directory.ts';
 
 const epoch = () => Math.floor(Date.now() / 1000);
@@ -78,14 +79,24 @@ export function createAdapterFactory(db: Kysely<any>, realm: string, directory: 
     async findByUserCode(userCode: string) {
       return this.#findWhere('user_code', userCode);
     }
+    /**
+     * Atomic: only one request can consume a code or refresh token. oidc-provider checks `consumed` on the copy it
+     * loaded and then consumes, so two requests racing (say, both waiting on a slow client-secret check) would
+     * both pass its check. The loser is treated as a reuse: the whole grant is revoked and it gets invalid_grant.
+     */
     async consume(id: string): Promise<void> {
-      await db
+      const r = await db
         .updateTable('idp_oidc')
         .set({ consumed_at: epoch() })
         .where('realm', '=', realm)
         .where('model', '=', this.model)
         .where('id', '=', id)
-        .execute();
+        .where('consumed_at', 'is', null)
+        .executeTakeFirst();
+      if (Number(r.numUpdatedRows) > 0) return;
+      const row: any = await db.selectFrom('idp_oidc').select('grant_id').where('realm', '=', realm).where('model', '=', this.model).where('id', '=', id).executeTakeFirst();
+      if (row?.grant_id) await this.revokeByGrantId(row.grant_id);
+      throw new oidcErrors.InvalidGrant(`${this.model === 'RefreshToken' ? 'refresh token' : 'grant'} already used`);
     }
     async destroy(id: string): Promise<void> {
       await db.deleteFrom('idp_oidc').where('realm', '=', realm).where('model', '=', this.model).where('id', '=', id).execute();
