@@ -38,7 +38,7 @@ const GRANTS: Record<string, UnsupportedFeature> = {
   'urn:openid:params:grant-type:ciba': UNSUPPORTED.ciba,
   'urn:ietf:params:oauth:grant-type:token-exchange': UNSUPPORTED.token_exchange,
   'urn:ietf:params:oauth:grant-type:uma-ticket': UNSUPPORTED.token_exchange,
-  implicit: UNSUPPORTED.implicit,
+  implicit: UNSUPPORTED.implicit_grant,
 };
 const PROFILE_GRANTS = new Set(['authorization_code', 'refresh_token', 'client_credentials']);
 

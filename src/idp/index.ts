@@ -17,6 +17,8 @@ import { ensureSetting, type SecretBox } from './store/directory.ts';
 import { migrateIdp, type IdpDialect } from './store/migrations.ts';
 import { IdpTelemetry, type IdpLogger } from './telemetry.ts';
 import { PAGE_HEADERS } from './views.ts';
+import { sendProblem } from '../server/errors.ts';
+import { ProblemError } from '../server/problem.ts';
 
 export { idpConfigSchema, type IdpConfig, type IdpRealmConfig } from './config.ts';
 export type { TokenSigner, TokenSigningKey } from './signing.ts';
@@ -117,7 +119,7 @@ export async function createIdp(deps: IdpDeps): Promise<Idp> {
   };
 }
 
-function refuse(reply: FastifyReply, idp: Idp, realm: string, u: UnsupportedFeature, opts: { browser: boolean; detail?: string | undefined; req: FastifyRequest; clientId?: string | undefined; event?: 'unsupported_request' | 'admin_unsupported' | 'invalid_redirect_or_client' | 'invalid_request' }) {
+function refuse(reply: FastifyReply, idp: Idp, realm: string, u: UnsupportedFeature, opts: { browser: boolean; detail?: string | undefined; req: FastifyRequest; clientId?: string | undefined; redirectTo?: string | undefined; event?: 'unsupported_request' | 'admin_unsupported' | 'invalid_redirect_or_client' | 'invalid_request' }) {
   const correlationId = opts.req.id;
   const body = profileErrorBody(u, idp.realms.values().next().value?.config.profile_version ?? '0.2', correlationId, opts.detail);
   const event =
@@ -141,6 +143,7 @@ function refuse(reply: FastifyReply, idp: Idp, realm: string, u: UnsupportedFeat
     })
     .catch(() => {});
   reply.header('x-correlation-id', correlationId).header('cache-control', 'no-store');
+  if (opts.redirectTo) return reply.code(303).header('location', opts.redirectTo).send();
   if (u.status === 401) reply.header('www-authenticate', 'Basic realm="keyward"');
   if (opts.browser) return reply.code(u.status).headers(PAGE_HEADERS).send(errorPageHtml(body));
   return reply.code(u.status).type('application/json').send(body);
@@ -222,7 +225,7 @@ export function idpPlugin(deps: IdpDeps) {
 
     const realmOf = (req: FastifyRequest, reply: FastifyReply): RealmRuntime | undefined => {
       const rt = started().realms.get((req.params as { realm: string }).realm);
-      if (!rt) void reply.code(404).type('application/json').send({ error: 'invalid_request', error_description: 'unknown realm' });
+      if (!rt) void sendProblem(reply, req, new ProblemError({ status: 404, code: 'idp.realm_not_found', title: 'Not found', detail: 'no such realm' }));
       return rt;
     };
     const ictx = (rt: RealmRuntime, req: FastifyRequest): InteractionContext => ({ rt, throttle, ip: req.ip });
@@ -262,8 +265,12 @@ export function idpPlugin(deps: IdpDeps) {
       if (!rt) return reply;
       const prefix = `/realms/${rt.name}`;
       const path = (req.url.split('?')[0] ?? '').slice(prefix.length) || '/';
-      const refusal = await guard(rt, { method: req.method, path, params: params(req), authorization: req.headers.authorization });
-      if (refusal) return refuse(reply, started(), rt.name, refusal.feature, { browser: refusal.browser && req.method === 'GET', detail: refusal.detail, req, clientId: refusal.clientId });
+      const p = params(req);
+      const refusal = await guard(rt, { method: req.method, path, params: p, authorization: req.headers.authorization });
+      if (refusal) {
+        const back = refusal.browser ? await errorRedirect(rt, path, p, refusal.feature) : undefined;
+        return refuse(reply, started(), rt.name, refusal.feature, { browser: refusal.browser && req.method === 'GET', detail: refusal.detail, req, clientId: refusal.clientId, redirectTo: back });
+      }
       reply.hijack();
       const raw = req.raw as typeof req.raw & { originalUrl?: string; body?: unknown; keywardRequestId?: string };
       raw.keywardRequestId = req.id;
@@ -276,6 +283,24 @@ export function idpPlugin(deps: IdpDeps) {
     app.all('/realms/:realm', toProvider);
     app.all('/realms/:realm/*', toProvider);
   };
+}
+
+/**
+ * RFC 6749 §4.1.2.1: once the client and its redirect_uri are known to be good, an authorization error goes back to
+ * the client (error, error_description, state, iss) instead of ending on our page. Errors about the client or the
+ * redirect URI themselves never redirect.
+ */
+async function errorRedirect(rt: RealmRuntime, path: string, q: Record<string, string | undefined>, u: UnsupportedFeature): Promise<string | undefined> {
+  if (path.replace(/\/+$/, '') !== '/protocol/openid-connect/auth' || !q.client_id || !q.redirect_uri) return undefined;
+  if (['redirect_uri', 'wildcard_redirect_uri', 'client', 'public_client'].includes(u.feature)) return undefined;
+  const client = await rt.directory.getClient(q.client_id);
+  if (!client?.enabled || !client.redirectUris.includes(q.redirect_uri)) return undefined;
+  const url = new URL(q.redirect_uri);
+  url.searchParams.set('error', u.oauthError);
+  url.searchParams.set('error_description', u.description);
+  if (q.state !== undefined) url.searchParams.set('state', q.state);
+  url.searchParams.set('iss', rt.issuer);
+  return url.href;
 }
 
 function interactionError(rt: RealmRuntime, reply: FastifyReply, e: any) {

@@ -14,7 +14,8 @@ export const STANDARD_SCOPES = ['openid', 'profile', 'email', 'groups', 'offline
 
 /** Which OIDC claims each scope releases at userinfo and in the ID token. */
 export const SCOPE_CLAIMS: Record<string, string[]> = {
-  openid: ['sub', 'tenant', 'principal_type', 'roles', 'assurance', 'acr', 'amr', 'auth_time'],
+  // The profile's claims schema requires groups (and preferred_username for humans) in every token.
+  openid: ['sub', 'tenant', 'principal_type', 'groups', 'roles', 'assurance', 'acr', 'amr', 'auth_time', 'preferred_username'],
   profile: ['preferred_username', 'name'],
   email: ['email', 'email_verified'],
   groups: ['groups'],
@@ -49,6 +50,7 @@ export const UNSUPPORTED = {
   identity_brokering: f('identity_brokering', 'available_in_keycloak_mode_only', 'invalid_request', 400, 'identity brokering is available in Keycloak mode only'),
   admin_rest: f('admin_rest_api', 'available_in_keycloak_mode_only', 'invalid_request', 404, 'the Keycloak admin REST API is available in Keycloak mode only; use keyward idp apply'),
   implicit: f('implicit_or_hybrid_response_type', 'rejected_for_profile_safety', 'unsupported_response_type', 400, 'only response_type=code is allowed'),
+  implicit_grant: f('implicit_grant', 'rejected_for_profile_safety', 'unsupported_grant_type', 400, 'the implicit grant is not allowed; use authorization_code with PKCE'),
   pkce_plain: f('pkce_plain', 'rejected_for_profile_safety', 'invalid_request', 400, 'only code_challenge_method=S256 is allowed'),
   password_grant: f('resource_owner_password_grant', 'rejected_for_profile_safety', 'unsupported_grant_type', 400, 'the password grant is not allowed'),
   wildcard_redirect: f('wildcard_redirect_uri', 'rejected_for_profile_safety', 'invalid_request', 400, 'redirect URIs are matched exactly; wildcards are not allowed'),

@@ -8,7 +8,7 @@ import Provider, { errors as oidcErrors, interactionPolicy } from 'oidc-provider
 import type { AuditRecorder } from '../audit/types.ts';
 import type { IdpConfig, IdpRealmConfig } from './config.ts';
 import { isSealedProblem } from '../keys/errors.ts';
-import { classifyProviderError, profileErrorBody, SCOPE_CLAIMS, SEALED_RETRY_AFTER, sealedBody, STANDARD_SCOPES } from './profile.ts';
+import { classifyProviderError, profileErrorBody, SCOPE_CLAIMS, SEALED_RETRY_AFTER, sealedBody, STANDARD_SCOPES, UNSUPPORTED } from './profile.ts';
 import { externalSigningKeys, type TokenSigner } from './signing.ts';
 import { createAdapterFactory } from './store/adapter.ts';
 import { Directory, type IdpClient, type IdpUser, type SecretBox } from './store/directory.ts';
@@ -232,10 +232,22 @@ export async function createRealmRuntime(deps: RealmDeps): Promise<RealmRuntime>
       const claims = await userClaims(directory, user);
       return {
         accountId: sub,
-        claims: async (_use: string, _scope: string, _claims: unknown, _rejected: unknown) => ({
-          ...claims,
-          assurance: assuranceFrom((_ctx?.oidc?.entities?.AuthorizationCode ?? _ctx?.oidc?.entities?.RefreshToken ?? _ctx?.oidc?.session)?.amr, Math.floor(Date.now() / 1000)),
-        }),
+        claims: async (use: string, _scope: string, _claims: unknown, _rejected: unknown) => {
+          // How the user signed in: from the code or refresh token being redeemed, else (userinfo) what the access
+          // token recorded at issue; `at` is when they authenticated, not now.
+          const e = _ctx?.oidc?.entities;
+          const src = e?.AuthorizationCode ?? e?.RefreshToken ?? _ctx?.oidc?.session;
+          const recorded = e?.AccessToken?.extra as { amr?: string[]; acr?: string; auth_time?: number } | undefined;
+          const amr: string[] | undefined = src?.amr ?? recorded?.amr;
+          const authTime: number | undefined = src?.authTime ?? recorded?.auth_time;
+          const acr: string | undefined = src?.acr ?? recorded?.acr;
+          return {
+            ...claims,
+            assurance: assuranceFrom(amr, authTime ?? Math.floor(Date.now() / 1000)),
+            // The ID token gets these from the library itself; userinfo only from here.
+            ...(use === 'userinfo' ? { ...(acr ? { acr } : {}), ...(amr ? { amr } : {}), ...(authTime ? { auth_time: authTime } : {}) } : {}),
+          };
+        },
       };
     },
     extraTokenClaims: async (ctx: any, token: any) => {
@@ -338,6 +350,12 @@ function installProfileErrors(rt: RealmRuntime): void {
       ctx.set('retry-after', SEALED_RETRY_AFTER);
       if (ctx.response.is('html')) ctx.body = renderPage('Temporarily unavailable', `<h1>Temporarily unavailable</h1><p>${escapeHtml(body.error_description)}</p>`);
       else ctx.body = body;
+      return;
+    }
+    // A known endpoint asked with the wrong method: the library's bare "Not Found" becomes a profile error.
+    if (ctx.status === 404 && (ctx.body == null || typeof ctx.body === 'string')) {
+      ctx.status = UNSUPPORTED.unknown_endpoint.status;
+      ctx.body = profileErrorBody(UNSUPPORTED.unknown_endpoint, rt.config.profile_version, correlationId, `no ${ctx.method} ${ctx.path} in the profile`);
       return;
     }
     const route: string | undefined = ctx.oidc?.route;

@@ -63,6 +63,15 @@ describe('idp: authorization code + PKCE through the login form (openid-client)'
     assert.ok(first.refresh_token);
   });
 
+  it('scope=openid alone still carries the claims the profile requires (groups; preferred_username for humans)', async () => {
+    const r = await login(new Agent(), 'alice', SECRETS.ALICE_PW, 'openid');
+    assert.ok(r.tokens, r.page);
+    const claims = r.tokens.claims()!;
+    assert.deepEqual(claims.groups, ['ops']);
+    assert.equal(claims.preferred_username, 'alice');
+    assertProfileClaims(claims);
+  });
+
   it('userinfo returns only what the granted scopes allow', async () => {
     const info = await oidc.fetchUserInfo(config, first.access_token, 'u-alice');
     assert.equal(info.preferred_username, 'alice');
@@ -70,6 +79,14 @@ describe('idp: authorization code + PKCE through the login form (openid-client)'
     assert.equal(info.tenant, 'tenant:acme');
     assert.equal(info.email, undefined);
     assert.equal(info.email_verified, undefined);
+    // The same assurance as the ID token: how and when alice signed in, not the time of this call.
+    const idc = first.claims()!;
+    assert.deepEqual(info.assurance, idc.assurance);
+    assert.equal((info.assurance as any).level, 'aal1');
+    assert.equal((info.assurance as any).at, idc.auth_time);
+    assert.equal(info.acr, 'aal1');
+    assert.deepEqual(info.amr, ['pwd']);
+    assert.equal(info.auth_time, idc.auth_time);
   });
 
   it('refresh rotates, yields an at+jwt for the key API, and reuse revokes the family', async () => {

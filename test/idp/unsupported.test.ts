@@ -27,6 +27,16 @@ describe('idp: requests outside the profile', () => {
     if (feature) assert.equal(body.feature, feature);
     if (error) assert.equal(body.error, error);
   }
+  /** RFC 6749 §4.1.2.1: with a good client and redirect_uri, the error goes back to the client. */
+  function expectRedirect(res: Response, error: string) {
+    assert.equal(res.status, 303, `expected a redirect with ${error}`);
+    const to = new URL(res.headers.get('location')!);
+    assert.equal(`${to.origin}${to.pathname}`, redirect);
+    assert.equal(to.searchParams.get('error'), error);
+    assert.ok(to.searchParams.get('error_description'));
+    assert.equal(to.searchParams.get('state'), 'st-1');
+    assert.equal(to.searchParams.get('iss'), env.issuer);
+  }
   async function expectPage(res: Response, status: number, cls: string) {
     const text = await res.text();
     assert.equal(res.status, status, text);
@@ -48,6 +58,7 @@ describe('idp: requests outside the profile', () => {
       scope: 'openid',
       code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
       code_challenge_method: 'S256',
+      state: 'st-1',
       ...params,
     });
     return fetch(`${env.issuer}/protocol/openid-connect/auth?${q}`, { redirect: 'manual' });
@@ -83,7 +94,7 @@ describe('idp: requests outside the profile', () => {
     });
     it('identity brokering', async () => {
       await expectPage(await fetch(`${env.issuer}/broker/github/endpoint`), 400, 'available_in_keycloak_mode_only');
-      await expectPage(await authorize({ kc_idp_hint: 'github' }), 400, 'available_in_keycloak_mode_only');
+      expectRedirect(await authorize({ kc_idp_hint: 'github' }), 'invalid_request');
     });
     it('Keycloak admin REST paths', async () => {
       await expectJson(await fetch(`${env.base}/admin/realms/main/users`), 404, 'available_in_keycloak_mode_only', 'admin_rest_api');
@@ -93,14 +104,19 @@ describe('idp: requests outside the profile', () => {
 
   describe('rejected_for_profile_safety', () => {
     it('implicit and hybrid response types', async () => {
-      await expectPage(await authorize({ response_type: 'token' }), 400, 'rejected_for_profile_safety');
-      await expectPage(await authorize({ response_type: 'code id_token' }), 400, 'rejected_for_profile_safety');
+      expectRedirect(await authorize({ response_type: 'token' }), 'unsupported_response_type');
+      expectRedirect(await authorize({ response_type: 'code id_token' }), 'unsupported_response_type');
+      // An unknown client never gets a redirect: the error stays on our page.
+      await expectPage(await authorize({ response_type: 'token', client_id: 'nobody' }), 400, 'rejected_for_profile_safety');
     });
     it('PKCE plain', async () => {
-      await expectPage(await authorize({ code_challenge_method: 'plain', code_challenge: 'a'.repeat(43) }), 400, 'rejected_for_profile_safety');
+      expectRedirect(await authorize({ code_challenge_method: 'plain', code_challenge: 'a'.repeat(43) }), 'invalid_request');
     });
     it('password grant', async () => {
       await expectJson(await token({ grant_type: 'password', username: 'alice', password: 'x' }), 400, 'rejected_for_profile_safety', 'resource_owner_password_grant');
+    });
+    it('implicit grant at the token endpoint is unsupported_grant_type (RFC 6749 §5.2)', async () => {
+      await expectJson(await token({ grant_type: 'implicit' }), 400, 'rejected_for_profile_safety', 'implicit_grant', 'unsupported_grant_type');
     });
     it('wildcard redirect URIs (request and realm file)', async () => {
       await expectPage(await authorize({ redirect_uri: `${env.base}/rp/*` }), 400, 'rejected_for_profile_safety');
@@ -111,16 +127,29 @@ describe('idp: requests outside the profile', () => {
     });
   });
 
+  describe('unknown realms and wrong methods', () => {
+    it('an unknown realm is problem+json idp.realm_not_found', async () => {
+      const r = await fetch(`${env.base}/realms/nope/.well-known/openid-configuration`);
+      assert.equal(r.status, 404);
+      assert.match(r.headers.get('content-type') ?? '', /application\/problem\+json/);
+      assert.equal(((await r.json()) as any).code, 'idp.realm_not_found');
+    });
+    it('a known endpoint with the wrong method is a profile error, not a bare Not Found', async () => {
+      await expectJson(await fetch(`${env.issuer}/protocol/openid-connect/token`), 404, 'invalid_profile_usage', 'endpoint');
+      await expectJson(await fetch(`${env.issuer}/protocol/openid-connect/certs`, { method: 'POST' }), 404, 'invalid_profile_usage', 'endpoint');
+    });
+  });
+
   describe('invalid_profile_usage', () => {
     it('missing PKCE', async () => {
       const q: Record<string, string> = { code_challenge: '' };
-      await expectPage(await authorize(q), 400, 'invalid_profile_usage');
+      expectRedirect(await authorize(q), 'invalid_request');
     });
     it('unregistered redirect URI', async () => {
       await expectPage(await authorize({ redirect_uri: `${env.base}/rp/other` }), 400, 'invalid_profile_usage');
     });
     it('unknown scope', async () => {
-      await expectPage(await authorize({ scope: 'openid phone' }), 400, 'invalid_profile_usage');
+      expectRedirect(await authorize({ scope: 'openid phone' }), 'invalid_scope');
       await expectJson(await token({ grant_type: 'client_credentials', scope: 'keys.destroy' }), 400, 'invalid_profile_usage', 'scope', 'invalid_scope');
     });
     it('grant not allowed for the client', async () => {
