@@ -67,5 +67,20 @@ idp: { enabled: true, base_url: http://127.0.0.1:8080, lockout: {}, realms: [{ n
     assert.match(text, /idp: unknown key\(s\) "lockout"/);
     assert.match(text, /idp\.realms\.0\.ttl\.access_token: /);
   });
-});
 
+  it('a dev-mode configuration without an idp section manages the dev realm', async () => {
+    const devCfg = join(dir, 'dev.yaml');
+    writeFileSync(devCfg, `mode: dev\nstorage: { type: sqlite, path: ${join(dir, 'dev.db')} }\n`);
+    const devRealm = join(dir, 'dev-realm.yaml');
+    writeFileSync(devRealm, `realm: keyward
+roles: [{ name: key-user }]
+users:
+  - { id: u-dev, username: dev, roles: [key-user], password_env: ALICE_PW }
+clients:
+  - { client_id: dev-web, grant_types: [authorization_code], scopes: [openid], redirect_uris: ["http://127.0.0.1:9/cb"], secret_env: WEB_SECRET, roles: [key-user] }
+`);
+    const err: string[] = [];
+    const code = await run(['apply', devRealm, '--config', devCfg], { out: () => {}, err: (l) => err.push(l), env: { ...SECRETS } });
+    assert.equal(code, 0, err.join('\n'));
+  });
+});

@@ -9,6 +9,7 @@ import pg from 'pg';
 import { parse as parseYaml } from 'yaml';
 import { formatIssues } from '../../config/load.ts';
 import { idpConfigSchema, type IdpConfig, type IdpRealmConfig } from '../../idp/config.ts';
+import { devIdpConfig } from '../../idp/mount.ts';
 import { applyRealmFile, argonOptions, parseRealmFile } from '../../idp/realm-file.ts';
 import { Directory } from '../../idp/store/directory.ts';
 import { migrateIdp, type IdpDialect } from '../../idp/store/migrations.ts';
@@ -54,7 +55,10 @@ async function open(path: string | undefined, io: CliIo): Promise<Opened> {
   if (!file) throw Object.assign(new Error('no configuration: pass --config or set KEYWARD_CONFIG'), { exit: EXIT.config });
   const raw = (parseYaml(await readFile(file, 'utf8')) ?? {}) as Record<string, any>;
   // The CLI works offline on the store, so it checks only the sections it uses (the server validates the rest).
-  const parsed = idpConfigSchema.safeParse(raw.idp);
+  // Dev mode runs its identity provider without an idp section (realm keyward); the CLI manages that one then.
+  const parsed = raw.idp === undefined && raw.mode === 'dev'
+    ? { success: true as const, data: devIdpConfig('http://127.0.0.1', String(raw.authz?.permission_prefix ?? 'keyward')) }
+    : idpConfigSchema.safeParse(raw.idp);
   if (!parsed.success) throw configProblem('idp', parsed.error.issues);
   const storageParsed = storageConfigSchema.safeParse(raw.storage ?? { type: 'sqlite' });
   if (!storageParsed.success) throw configProblem('storage', storageParsed.error.issues);
