@@ -61,6 +61,12 @@ export function assuranceFrom(amr: string[] | undefined, at: number): Assurance 
   return { level: mfa ? 'aal2' : methods.length ? 'aal1' : 'aal0', methods, mfa, source: 'keyward', at };
 }
 
+/**
+ * The profile requires `scope` or `scp` in every access token; the library leaves `scope` out when nothing was
+ * granted, so `scp` (an array) is always present.
+ */
+const grantedScopes = (token: { scope?: string }) => (token.scope ? token.scope.split(' ') : []);
+
 /** The NetKingdom profile claims of a user (before scope filtering). */
 export async function userClaims(dir: Directory, user: IdpUser) {
   const roles = await dir.effectiveRoles(user);
@@ -258,6 +264,7 @@ export async function createRealmRuntime(deps: RealmDeps): Promise<RealmRuntime>
         const method = c.authMethod === 'private_key_jwt' ? 'private_key_jwt' : 'client_secret';
         return {
           ...base,
+          scp: grantedScopes(token),
           permissions: permissionsFor(realm, base.roles),
           assurance: { level: 'aal1', methods: [method], mfa: false, source: 'keyward', at: token.iat ?? Math.floor(Date.now() / 1000) },
         };
@@ -274,6 +281,7 @@ export async function createRealmRuntime(deps: RealmDeps): Promise<RealmRuntime>
           preferred_username: claims.preferred_username,
           groups: claims.groups,
           roles: claims.roles,
+          scp: grantedScopes(token),
           permissions: permissionsFor(realm, claims.roles),
           assurance: assuranceFrom(amr, src?.authTime ?? Math.floor(Date.now() / 1000)),
           ...(src?.authTime ? { auth_time: src.authTime } : {}),

@@ -85,6 +85,10 @@ describe('idp: client credentials and Keycloak layout', () => {
     assert.equal(payload.sub, 'svc');
     assert.equal(payload.client_id, 'svc');
     assert.equal(payload.scope, 'keys.sign');
+    assert.deepEqual(payload.scp, ['keys.sign']);
+    const none = await (await cc('svc', SECRETS.SVC_SECRET, { scope: '' })).json() as any;
+    const bare = (await jwtVerify(none.access_token, createRemoteJWKSet(new URL(`${env.issuer}/protocol/openid-connect/certs`)), { issuer: env.issuer })).payload;
+    assert.deepEqual(bare.scp, [], 'scope or scp is in every access token, even with nothing granted');
     assert.equal(payload.principal_type, 'service');
     assert.equal(payload.tenant, 'tenant:acme');
     assert.deepEqual(payload.roles, ['signer']);
