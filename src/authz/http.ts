@@ -104,6 +104,11 @@ export class HttpPdp implements Pdp {
     }
     const reasons = parsed.reasons.map((r) => r.policy_id ?? r.reason_code ?? r.human_message ?? '').filter((s) => s !== '');
     if (parsed.decision === 'Indeterminate') this.#logger?.warn({ request_id: req.requestId, reasons }, 'PDP indeterminate: denying');
+    // Keyward fulfils no obligations; a permit that depends on one it cannot carry out is no permit (XACML §7.18).
+    if (parsed.decision === 'Permit' && parsed.obligations.length > 0) {
+      this.#logger?.warn({ request_id: req.requestId, obligations: parsed.obligations.map((o) => o.obligation_id) }, 'PDP permit with obligations Keyward cannot fulfil: denying');
+      return { allowed: false, reasons: [...reasons, 'unfulfillable_obligation'], policyVersion: parsed.policy_version };
+    }
     return { allowed: parsed.decision === 'Permit', reasons, policyVersion: parsed.policy_version };
   }
 

@@ -84,7 +84,7 @@ test('cedar: startup errors name the path; repeated decisions stay consistent', 
 });
 
 // A fake external PDP whose behaviour each test sets, recording every body it receives.
-let mode: 'permit' | 'forbid' | 'indeterminate' | 'hang' | '500' | 'garbage' | 'wrong-id' = 'permit';
+let mode: 'permit' | 'forbid' | 'indeterminate' | 'hang' | '500' | 'garbage' | 'wrong-id' | 'obligation' = 'permit';
 const bodies: string[] = [];
 const fake = http.createServer((rq, rs) => {
   let b = '';
@@ -97,7 +97,8 @@ const fake = http.createServer((rq, rs) => {
     if (mode === 'garbage') return void rs.end('{"decision":"Maybe"}');
     const decision = { permit: 'Permit', forbid: 'Forbid', indeterminate: 'Indeterminate' }[mode as 'permit'] ?? 'Permit';
     rs.setHeader('content-type', 'application/json');
-    rs.end(JSON.stringify({ request_id: mode === 'wrong-id' ? 'other' : id, decision, reasons: [{ policy_id: 'p-' + mode }], obligations: [], policy_version: 'v7' }));
+    const obligations = mode === 'obligation' ? [{ obligation_id: 'notify-security' }] : [];
+    rs.end(JSON.stringify({ request_id: mode === 'wrong-id' ? 'other' : id, decision, reasons: [{ policy_id: 'p-' + mode }], obligations, policy_version: 'v7' }));
   });
 });
 let fakeUrl: string;
@@ -118,6 +119,8 @@ test('http PDP: permit, forbid, and fail closed on Indeterminate, timeout, 500, 
   mode = 'forbid';
   await rejectsWith(enforce(pdp, r), 'authz.denied', 403);
   mode = 'indeterminate';
+  await rejectsWith(enforce(pdp, r), 'authz.denied', 403);
+  mode = 'obligation'; // a Permit with an obligation Keyward cannot fulfil
   await rejectsWith(enforce(pdp, r), 'authz.denied', 403);
   for (const m of ['hang', '500', 'garbage', 'wrong-id'] as const) {
     mode = m;
