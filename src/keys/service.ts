@@ -5,7 +5,7 @@ import type { JsonWebKey, KeyObject } from 'node:crypto';
 import type { AuditEventInput, AuditRecorder } from '../audit/types.ts';
 import type { Clock } from '../server/clock.ts';
 import { ProblemError, badRequest, isProblem } from '../server/problem.ts';
-import { type CommitGuard, type KeyRecord, type KeyRepository, type KeyVersionRecord, type Page, StoreConflictError } from '../store/types.ts';
+import { type CommitGuard, type KeyRecord, type KeyRepository, type KeyVersionRecord, InvalidCursorError, type Page, StoreConflictError } from '../store/types.ts';
 import type { OperationContext } from './context.ts';
 import * as kc from './crypto/index.ts';
 import { defaultHash } from './crypto/params.ts';
@@ -174,7 +174,9 @@ export class KeyService {
 
   async list(ctx: OperationContext, q: { cursor?: string | undefined; limit?: number | undefined; state?: KeyState | undefined; labels?: Labels | undefined }): Promise<Page<KeyView>> {
     return this.#op(ctx, 'key.list', 'kms:ListKeys', { type: 'Namespace', id: 'keys' }, undefined, async () => {
-      const page = await this.#d.keys.list({ cursor: q.cursor, limit: Math.min(Math.max(q.limit ?? 100, 1), 1000), state: q.state, labels: q.labels });
+      const page = await this.#d.keys.list({ cursor: q.cursor, limit: Math.min(Math.max(q.limit ?? 100, 1), 1000), state: q.state, labels: q.labels }).catch((e: unknown) => {
+        throw e instanceof InvalidCursorError ? badRequest('request.invalid_cursor', 'the cursor is not one this server handed out') : e;
+      });
       const items = await Promise.all(page.items.map(async (r) => ({ record: r, versions: await this.#d.keys.versions(r.id) })));
       return { result: { items, nextCursor: page.nextCursor } };
     });
@@ -254,7 +256,8 @@ export class KeyService {
 
   /** SPIRL semantics: no new signatures from now; destroyed when the grace period ends unless cancelled. */
   async release(ctx: OperationContext, id: string, scope?: KeyScope) {
-    return this.#transition(ctx, id, 'key.release', 'kms:ReleaseKey', ['enabled', 'disabled', 'released'], 'released', (r) =>
+    // Not from disabled: cancelling would then re-enable a key an operator had switched off.
+    return this.#transition(ctx, id, 'key.release', 'kms:ReleaseKey', ['enabled', 'released'], 'released', (r) =>
       r.state === 'released' && r.destroyAt ? r.destroyAt : new Date(this.#d.clock.now().getTime() + this.#d.config.releaseGraceMs),
     scope);
   }
@@ -317,6 +320,7 @@ export class KeyService {
 
   async sign(ctx: OperationContext, id: string, req: SignRequest, scope?: KeyScope): Promise<{ signature: Buffer; version: number; fingerprint: string; algorithm: string; keyType: KeyType }> {
     return this.#op(ctx, 'key.sign', 'kms:Sign', { type: 'Key', id }, undefined, async () => {
+      if (req.message) this.#checkPayload(req.message);
       const { view, version, key } = await this.#usable(id, 'sign_verify', 'signing', ['enabled'], scope);
       const signature = await kc.sign({ keyObject: key, type: view.record.type, input: signInput(req), hashAlgorithm: req.hashAlgorithm, rsaPadding: req.rsaPadding, ecdsaFormat: req.signatureFormat });
       return {
@@ -330,6 +334,7 @@ export class KeyService {
 
   async verify(ctx: OperationContext, id: string, req: SignRequest & { signature: Buffer; version?: number | undefined }): Promise<{ valid: boolean; version: number }> {
     return this.#op(ctx, 'key.verify', 'kms:Verify', { type: 'Key', id }, undefined, async () => {
+      if (req.message) this.#checkPayload(req.message);
       const view = await this.#readable(id, 'sign_verify', 'verification');
       const candidates = candidateVersions(view, req.version);
       let valid = false;
@@ -403,6 +408,7 @@ export class KeyService {
 
   async signJwt(ctx: OperationContext, id: string, req: { payload: Record<string, unknown>; typ?: string | undefined; rsaPadding?: RsaPadding | undefined }): Promise<{ jwt: string; kid: string; version: number; algorithm: string }> {
     return this.#op(ctx, 'key.sign_jwt', 'kms:SignJwt', { type: 'Key', id }, undefined, async () => {
+      this.#checkPayload(Buffer.from(JSON.stringify(req.payload)));
       const { view, version, key } = await this.#usable(id, 'sign_verify', 'JWT signing', ['enabled']);
       const kid = kc.jwtKid(version.fingerprint, version.version);
       const jwt = await kc.signJwt(key, view.record.type, kid, req.payload, { rsaPadding: req.rsaPadding, typ: req.typ });
@@ -564,14 +570,12 @@ export class KeyService {
   }
 }
 
-function signInput(req: SignRequest): { message: Buffer } | { digest: Buffer; hashAlgorithm: HashAlgorithm } {
+function signInput(req: SignRequest): { message: Buffer } | { digest: Buffer; hashAlgorithm: HashAlgorithm | undefined } {
   const hasMessage = req.message !== undefined;
   const hasDigest = req.digest !== undefined;
   if (hasMessage === hasDigest) throw badRequest('crypto.input_invalid', 'send exactly one of message or digest');
-  if (hasDigest) {
-    if (req.hashAlgorithm === undefined) throw badRequest('crypto.hash_algorithm_required', 'a digest needs its hash_algorithm');
-    return { digest: req.digest!, hashAlgorithm: req.hashAlgorithm };
-  }
+  // A missing hash algorithm is judged with the key type (Ed25519 takes no digest at all).
+  if (hasDigest) return { digest: req.digest!, hashAlgorithm: req.hashAlgorithm };
   return { message: req.message! };
 }
 

@@ -6,6 +6,7 @@ import type { KeyState, KeyType, Labels } from '../keys/types.ts';
 import type { Database, DbDate, KeysTable, KeyVersionsTable } from './schema.ts';
 import type { StoreDialect } from './migrations.ts';
 import {
+  InvalidCursorError,
   StoreConflictError,
   type AuditChainHead,
   type AuditChainRepository,
@@ -109,7 +110,14 @@ abstract class Repository {
 }
 
 const encodeCursor = (id: string) => Buffer.from(id, 'utf8').toString('base64url');
-const decodeCursor = (c: string) => Buffer.from(c, 'base64url').toString('utf8');
+/** A cursor is the base64url of the last key id of a page; anything else is refused rather than read as a position. */
+const decodeCursor = (c: string) => {
+  const id = Buffer.from(c, 'base64url').toString('utf8');
+  if (!/^[A-Za-z0-9_-]+$/.test(c) || id === '' || Buffer.from(id, 'utf8').toString('base64url') !== c) {
+    throw new InvalidCursorError('invalid cursor');
+  }
+  return id;
+};
 
 class Keys extends Repository implements KeyRepository {
   readonly #dialect: StoreDialect;

@@ -153,6 +153,9 @@ export interface Store {
   close(): Promise<void>;
 }
 
+/** A list cursor this store did not hand out. */
+export class InvalidCursorError extends Error {}
+
 export class StoreConflictError extends Error {
   readonly reason: 'key_exists' | 'revision_mismatch' | 'already_initialized' | 'not_found';
   constructor(reason: StoreConflictError['reason'], message?: string) {

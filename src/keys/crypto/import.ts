@@ -18,17 +18,23 @@ const BASE64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=
 const BASE64URL_RE = /^[A-Za-z0-9_-]*$/;
 /** JWK `alg` values that fit each symmetric type; any other `alg` on an oct JWK is a mismatch. */
 const OCT_ALGS: Record<'AES-256-GCM' | 'HMAC-SHA256', string[]> = { 'AES-256-GCM': ['A256GCM'], 'HMAC-SHA256': ['HS256'] };
+/** JWK `alg` values that fit each signing type. */
+const RSA_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'];
+const JWS_ALGS: Record<SigningKeyType, string[]> = {
+  'EC-P256': ['ES256'], 'EC-P384': ['ES384'], 'EC-P521': ['ES512'], Ed25519: ['EdDSA', 'Ed25519'],
+  'RSA-2048': RSA_ALGS, 'RSA-3072': RSA_ALGS, 'RSA-4096': RSA_ALGS,
+};
 
 export function importKey(type: KeyType, input: ImportInput): GeneratedKey {
   const given = (['pem', 'jwk', 'raw_base64'] as const).filter((k) => input?.[k] !== undefined);
-  if (given.length !== 1) throw invalid('give exactly one of pem, jwk, raw_base64');
+  if (given.length !== 1) throw invalid('give exactly one of private_key_pem, jwk, key_material');
   return isSymmetric(type) ? importSymmetric(type as 'AES-256-GCM' | 'HMAC-SHA256', input) : importAsymmetric(type as SigningKeyType, input);
 }
 
 function importSymmetric(type: 'AES-256-GCM' | 'HMAC-SHA256', input: ImportInput): GeneratedKey {
   let material: Buffer;
   if (input.raw_base64 !== undefined) {
-    if (typeof input.raw_base64 !== 'string' || !BASE64_RE.test(input.raw_base64)) throw invalid('raw_base64 is not valid base64');
+    if (typeof input.raw_base64 !== 'string' || !BASE64_RE.test(input.raw_base64)) throw invalid('key_material is not valid base64');
     material = Buffer.from(input.raw_base64, 'base64');
   } else if (input.jwk !== undefined) {
     const jwk = input.jwk;
@@ -38,7 +44,7 @@ function importSymmetric(type: 'AES-256-GCM' | 'HMAC-SHA256', input: ImportInput
     if (typeof jwk.k !== 'string' || !BASE64URL_RE.test(jwk.k)) throw invalid('JWK k is not valid base64url');
     material = Buffer.from(jwk.k, 'base64url');
   } else {
-    throw invalid(`${type} keys are imported as raw_base64 or an oct JWK`);
+    throw invalid(`${type} keys are imported as key_material or an oct JWK`);
   }
   if (type === 'AES-256-GCM' && material.length !== AES_KEY_BYTES) {
     throw invalid(`AES-256-GCM keys are exactly ${AES_KEY_BYTES} bytes, got ${material.length}`);
@@ -50,7 +56,7 @@ function importSymmetric(type: 'AES-256-GCM' | 'HMAC-SHA256', input: ImportInput
 }
 
 function importAsymmetric(type: SigningKeyType, input: ImportInput): GeneratedKey {
-  if (input.raw_base64 !== undefined) throw invalid(`${type} keys are imported as a PEM or a JWK private key`);
+  if (input.raw_base64 !== undefined) throw invalid(`${type} keys are imported as private_key_pem or a JWK private key`);
   let source: Parameters<typeof createPrivateKey>[0];
   if (input.pem !== undefined) {
     if (typeof input.pem !== 'string') throw invalid('pem must be a string');
@@ -59,6 +65,8 @@ function importAsymmetric(type: SigningKeyType, input: ImportInput): GeneratedKe
   } else {
     if (typeof input.jwk !== 'object' || input.jwk === null) throw invalid('jwk must be a JSON object');
     if (input.jwk.kty === 'oct') throw mismatch(type, 'it is a symmetric (oct) JWK');
+    if (input.jwk.use !== undefined && input.jwk.use !== 'sig') throw mismatch(type, `JWK use is ${String(input.jwk.use)}, a signing key needs sig`);
+    if (input.jwk.alg !== undefined && !JWS_ALGS[type].includes(String(input.jwk.alg))) throw mismatch(type, `JWK alg is ${String(input.jwk.alg)}`);
     source = { key: input.jwk, format: 'jwk' };
   }
 
@@ -81,6 +89,13 @@ function importAsymmetric(type: SigningKeyType, input: ImportInput): GeneratedKe
   // Pairwise consistency: a JWK (or SEC1 PEM) can carry a public point that does not belong to the private scalar.
   if (!pairwiseConsistent(type, priv, createPublicKey({ key: publicKeySpki, format: 'der', type: 'spki' }))) {
     throw invalid('the private and public parts of the key do not match');
+  }
+  // Node derives an Ed25519 public key from d alone and ignores the JWK's x: compare every public member given.
+  if (input.jwk !== undefined) {
+    const derived = createPublicKey(priv).export({ format: 'jwk' }) as Record<string, unknown>;
+    for (const m of ['x', 'y', 'n', 'e'] as const) {
+      if (input.jwk[m] !== undefined && input.jwk[m] !== derived[m]) throw invalid('the private and public parts of the key do not match');
+    }
   }
   return { material, publicKeySpki };
 }

@@ -46,9 +46,9 @@ function checkClaims(payload: Record<string, unknown>): void {
   if (tooDeep(payload, 1)) throw invalid(`claims nest at most ${MAX_CLAIMS_DEPTH} levels deep`);
 }
 
-/** Public JWKS; each key carries its default alg (RS256 for RSA keys). */
+/** Public JWKS of the key service; RSA keys carry no alg, since they sign RS256 and PS256 JWTs alike. */
 export function jwks(entries: Array<{ type: KeyType; spki: Buffer; kid: string }>): { keys: JsonWebKey[] } {
-  return { keys: entries.map((e) => publicKeyJwk(e.type, e.spki, e.kid)) };
+  return { keys: entries.map((e) => publicKeyJwk(e.type, e.spki, e.kid, { alg: !isRsa(e.type) })) };
 }
 
 /** kid = fingerprint + version, e.g. `sha256:<64 hex>:v3`. Opaque to JOSE consumers; stable across restarts. */

@@ -4,7 +4,7 @@ import type { KeyType } from '../types.ts';
 import { loadPublicKey } from './load.ts';
 import { EC_PARAMS, assertSigningType, internalError, isEc, keyObjectMatches } from './params.ts';
 
-export type PublicJwk = JsonWebKey & { kid: string; alg: string; use: 'sig' };
+export type PublicJwk = JsonWebKey & { kid: string; alg?: string; use: 'sig' };
 
 export function publicKeyPem(spki: Buffer): string {
   return loadPublicKey(spki).export({ type: 'spki', format: 'pem' }) as string;
@@ -17,9 +17,13 @@ export function defaultJwsAlgorithm(type: KeyType): string {
   return type === 'Ed25519' ? 'EdDSA' : 'RS256';
 }
 
-export function publicKeyJwk(type: KeyType, spki: Buffer, kid: string): PublicJwk {
+/**
+ * The public JWK of a key version. `alg` names the one algorithm the key signs with; an RSA key of the key service
+ * signs both RS256 and PS256 JWTs, so there it is left out (a JWK with alg RS256 would not verify a PS256 token).
+ */
+export function publicKeyJwk(type: KeyType, spki: Buffer, kid: string, opts: { alg?: boolean } = {}): PublicJwk {
   assertSigningType(type, 'public key export');
   const key = loadPublicKey(spki);
   if (!keyObjectMatches(type, key)) throw internalError('crypto.key_material_invalid', `public key is not a ${type} key`);
-  return { ...key.export({ format: 'jwk' }), kid, alg: defaultJwsAlgorithm(type), use: 'sig' };
+  return { ...key.export({ format: 'jwk' }), kid, ...(opts.alg === false ? {} : { alg: defaultJwsAlgorithm(type) }), use: 'sig' };
 }

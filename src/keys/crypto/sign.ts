@@ -12,7 +12,7 @@ import { NODE_HASH, assertHashAlgorithm, assertSigningType, defaultHash, isEc, i
 export interface SignInput {
   keyObject: KeyObject;
   type: KeyType;
-  input: { message: Buffer } | { digest: Buffer; hashAlgorithm: HashAlgorithm };
+  input: { message: Buffer } | { digest: Buffer; hashAlgorithm?: HashAlgorithm | undefined };
   /** For message signing with EC/RSA; default SHA-256 (EC-P384: SHA-384, EC-P521: SHA-512). */
   hashAlgorithm?: HashAlgorithm;
   /** RSA only; default 'pkcs1'. */
@@ -46,6 +46,7 @@ function plan(i: SignInput, operation: string): Plan {
   if ('digest' in i.input) {
     const { digest, hashAlgorithm } = i.input;
     if (type === 'Ed25519') throw badRequest('crypto.digest_not_supported', 'Ed25519 signs messages only (pure EdDSA); send the message');
+    if (hashAlgorithm === undefined) throw badRequest('crypto.hash_algorithm_required', 'a digest needs its hash_algorithm');
     assertHashAlgorithm(hashAlgorithm);
     if (i.hashAlgorithm !== undefined && i.hashAlgorithm !== hashAlgorithm) {
       throw badRequest('crypto.hash_algorithm_mismatch', 'hashAlgorithm differs from the digest\'s hash algorithm');

@@ -45,6 +45,8 @@ describe('crypto operations over /v1', () => {
 
   test('Ed25519 signs messages only: a digest is a clear 400', async () => {
     assertProblem(await post('/v1/keys/ed/sign', { digest: b64(Buffer.alloc(64)), hash_algorithm: 'SHA-512' }), 400, 'crypto.digest_not_supported');
+    assertProblem(await post('/v1/keys/ed/sign', { digest: b64(Buffer.alloc(64)) }), 400, 'crypto.digest_not_supported');
+    assertProblem(await post('/v1/keys/ec/sign', { digest: b64(Buffer.alloc(32)) }), 400, 'crypto.hash_algorithm_required');
     const s = await post('/v1/keys/ed/sign', { message: b64('hi') });
     assert.equal(s.body.algorithm, 'ED25519_PURE');
     assert.ok(nodeVerify(null, Buffer.from('hi'), await pub('ed'), Buffer.from(s.body.signature, 'base64')));
@@ -122,5 +124,21 @@ describe('crypto operations over /v1', () => {
     assert.equal((await jwtVerify(a.body.jwt, set)).payload.sub, 'alice');
     assert.equal((await jwtVerify(b.body.jwt, set)).payload.sub, 'bob');
     assert.match(a.body.kid, /^sha256:[0-9a-f]{64}:v1$/);
+  });
+
+  test('RSA keys sign RS256 and PS256 JWTs, and the key\'s JWKS verifies both', async () => {
+    const set = createLocalJWKSet((await req(t.kw.app, { method: 'GET', url: '/v1/keys/rsa/jwks', headers: t.auth })).body);
+    for (const rsa_padding of ['pkcs1', 'pss']) {
+      const j = await post('/v1/keys/rsa/jwt', { payload: { sub: rsa_padding }, rsa_padding });
+      assert.equal(j.body.alg, rsa_padding === 'pss' ? 'PS256' : 'RS256');
+      assert.equal((await jwtVerify(j.body.jwt, set)).payload.sub, rsa_padding);
+    }
+  });
+
+  test('the payload limit covers every operation: sign, verify and JWT payloads too', async () => {
+    const big = b64(Buffer.alloc(65 * 1024, 1));
+    assertProblem(await post('/v1/keys/ec/sign', { message: big }), 400, 'crypto.payload_too_large');
+    assertProblem(await post('/v1/keys/ec/verify', { message: big, signature: b64('x') }), 400, 'crypto.payload_too_large');
+    assertProblem(await post('/v1/keys/ec/jwt', { payload: { blob: 'x'.repeat(65 * 1024) } }), 400, 'crypto.payload_too_large');
   });
 });

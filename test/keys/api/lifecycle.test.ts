@@ -68,6 +68,13 @@ describe('key lifecycle over /v1', () => {
     assertProblem(await post('/v1/keys/import', { key_id: 'byok-bad', key_type: 'RSA-2048', private_key_pem: pem }), 400, 'key.import_type_mismatch');
     assertProblem(await post('/v1/keys/import', { key_id: 'byok-junk', key_type: 'EC-P256', private_key_pem: 'not a key' }), 400, 'key.import_invalid');
     assertProblem(await get('/v1/keys/byok-bad'), 404, 'key.not_found');
+    // A JWK whose public part belongs to another key, or that says it is for something else, is refused.
+    const other = generateKeyPairSync('ed25519').publicKey.export({ format: 'jwk' });
+    assertProblem(await post('/v1/keys/import', { key_id: 'byok-mixed', key_type: 'Ed25519', jwk: { ...jwk, x: other.x } }), 400, 'key.import_invalid');
+    const ecJwk = privateKey.export({ format: 'jwk' });
+    assertProblem(await post('/v1/keys/import', { key_id: 'byok-alg', key_type: 'EC-P256', jwk: { ...ecJwk, alg: 'ES384' } }), 400, 'key.import_type_mismatch');
+    assertProblem(await post('/v1/keys/import', { key_id: 'byok-use', key_type: 'EC-P256', jwk: { ...ecJwk, use: 'enc' } }), 400, 'key.import_type_mismatch');
+    assert.equal((await post('/v1/keys/import', { key_id: 'byok-alg-ok', key_type: 'EC-P256', jwk: { ...ecJwk, alg: 'ES256', use: 'sig' } })).status, 201);
   });
 
   test('list pages with a cursor and filters by state and label', async () => {
@@ -86,6 +93,7 @@ describe('key lifecycle over /v1', () => {
     const disabled = await get('/v1/keys?state=disabled&label=batch=paging');
     assert.deepEqual(disabled.body.keys.map((k: { key_id: string }) => k.key_id), ['page-3']);
     assertProblem(await get('/v1/keys?limit=0'), 400, 'request.invalid_limit');
+    for (const bad of ['garbage!', 'Zm9v=', '..', 'cGFnZS0x====']) assertProblem(await get(`/v1/keys?cursor=${encodeURIComponent(bad)}`), 400, 'request.invalid_cursor');
   });
 
   test('rotate: signing uses the newest version; verify accepts every version not destroyed', async () => {
@@ -145,6 +153,11 @@ describe('key lifecycle over /v1', () => {
     const cancelled = await post('/v1/keys/rel2/cancel-release');
     assert.equal(cancelled.body.state, 'enabled');
     assert.equal(cancelled.body.destroy_at, null);
+    // A disabled key is not released: cancelling would re-enable a key an operator switched off.
+    await post('/v1/keys', { key_id: 'rel3', key_type: 'EC-P256' });
+    await post('/v1/keys/rel3/disable');
+    assertProblem(await post('/v1/keys/rel3/release'), 409, 'key.invalid_state_transition');
+    assert.equal((await get('/v1/keys/rel3')).body.state, 'disabled');
 
     clock.advance(3600_000 + 1);
     const swept = await t.kw.keys.sweepReleased({ principal: null, requestId: 'sweep-test' });
