@@ -471,7 +471,16 @@ class Trail implements AuditTrail {
       principal: SYSTEM_PRINCIPAL,
       resource: { type: 'audit_chain', id: this.#chainId },
       outcome: 'success',
-      metadata: { resumed_from: resumedFrom, resumed_sequence: this.#head.sequence, persisted_head_sequence: persistedWas },
+      metadata: {
+        resumed_from: resumedFrom,
+        resumed_sequence: this.#head.sequence,
+        persisted_head_sequence: persistedWas,
+        // Events a sink holds beyond the head the trail last confirmed: the process stopped (or a sink failed) before
+        // their operations were confirmed, so an operation they record may have been refused or never completed.
+        ...(resumedFrom.startsWith('sink:') && this.#head.sequence > persistedWas
+          ? { unconfirmed_first_sequence: persistedWas + 1, unconfirmed_last_sequence: this.#head.sequence }
+          : {}),
+      },
     });
   }
 }

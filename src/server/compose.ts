@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import pino from 'pino';
 import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -63,7 +64,9 @@ const systemContext = (): OperationContext => ({
 export async function createKeyward(config: KeywardConfig, opts: ComposeOptions = {}): Promise<Keyward> {
   const env = opts.env ?? process.env;
   const clock = opts.clock ?? systemClock;
-  const logger = opts.logger ?? createLogger({ level: config.logging.level });
+  // With a stdout audit sink, stdout is the audit stream: logs go to stderr so the two never mix.
+  const stdoutAudit = config.audit?.sinks.some((k) => k.type === 'stdout') === true;
+  const logger = opts.logger ?? createLogger({ level: config.logging.level, ...(stdoutAudit ? { destination: pino.destination({ fd: 2, sync: false }) } : {}) });
   const dev = config.mode === 'dev';
 
   const { errors, warnings } = productionProblems(config);

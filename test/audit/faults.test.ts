@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { appendFile, readFile, rm, writeFile, truncate, stat } from 'node:fs/promises';
+import { appendFile, readdir, readFile, rm, writeFile, truncate, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { publicKeyFromPem } from '../../src/audit/keys.ts';
@@ -100,6 +100,35 @@ test('process killed mid-write: verify tolerates at most a torn final line, and 
     assert.deepEqual(r3.warnings, []); // the torn bytes were cut off on restart
     assert.equal(r3.chains[0]!.last_sequence, lastOnDisk + 2);
     assert.ok(t.log.lines.some((l) => String(l.msg).includes('torn')));
+    // ...and kept aside, in a dot-file that verifying the directory does not read.
+    const aside = (await readdir(dir)).filter((n) => n.startsWith('.audit.log.torn-'));
+    assert.equal(aside.length, 1);
+    assert.equal(await readFile(join(dir, aside[0]!), 'utf8'), '{"schema_version":1,"event_id":"torn');
+    // The events past the stale head are marked as unconfirmed in the start event.
+    const started = (await readLines(path)).map((l) => JSON.parse(l)).find((e) => e.sequence === lastOnDisk + 1);
+    assert.equal(started.event_type, 'audit.started');
+    assert.equal(started.metadata.unconfirmed_first_sequence, Math.max(1, lastOnDisk - 5) + 1);
+    assert.equal(started.metadata.unconfirmed_last_sequence, lastOnDisk);
+  } finally {
+    await cleanup();
+  }
+});
+
+test('the active file deleted while open: the batch is refused, the path reopened, and the outage recorded', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const key = await newKey(dir);
+    const path = join(dir, 'audit.log');
+    const { trail, log } = await makeTrail({ retryIntervalMs: 20, config: config({ signing_key_path: key, sinks: [{ type: 'file', path }] }) });
+    await trail.record(sampleEvent(1));
+    await rm(path);
+    await assert.rejects(trail.record(sampleEvent(2)), unavailable);
+    assert.ok(log.lines.some((l) => l.level === 50 && String(l.msg).includes('AUDIT FILE REMOVED OR REPLACED')));
+    for (let i = 0; i < 50 && !trail.ready(); i++) await new Promise((r) => setTimeout(r, 20));
+    await trail.record(sampleEvent(3));
+    await trail.close();
+    const types = (await readLines(path)).map((l) => JSON.parse(l).event_type);
+    assert.ok(types.includes('audit.recovered'), types.join());
   } finally {
     await cleanup();
   }

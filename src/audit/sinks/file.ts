@@ -1,7 +1,7 @@
 // Append-only JSON lines, fsynced before acknowledging, rotated by size and age without breaking the chain:
 // a rotated file is renamed to `<path>.<first sequence>-<last sequence>` (12 digits each) and the next event,
 // whose prev_hash is the last hash of the rotated file, starts the new active file.
-import { mkdir, open, readdir, rename, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Clock } from '../../server/clock.ts';
@@ -149,10 +149,14 @@ export class FileSink implements AuditSink {
       this.#size += 1;
       this.#log.warn({ sink: this.name }, 'audit file ended without a newline after a complete event; terminated it');
     } else {
+      // Kept aside, not thrown away: if the line was in fact acknowledged (the file was damaged after the fact),
+      // the bytes are evidence. A dot-file, so that verifying the directory still reads only the log.
+      const aside = join(dirname(this.#cfg.path), `.${basename(this.#cfg.path)}.torn-${Date.now()}`);
+      await writeFile(aside, await readAt(fh, start, this.#size - start), { mode: 0o600 });
       await fh.truncate(start);
       this.#log.warn(
-        { sink: this.name, discarded_bytes: this.#size - start },
-        'audit file ended with a torn (partially written, never acknowledged) line; cut it off',
+        { sink: this.name, discarded_bytes: this.#size - start, kept_in: aside },
+        'audit file ended with a torn (partially written) line; moved it aside',
       );
       this.#size = start;
     }
@@ -190,6 +194,7 @@ export class FileSink implements AuditSink {
 
   async write(batch: PreparedEvent[]): Promise<void> {
     if (this.#broken || !this.#fh) await this.#open();
+    await this.#assertStillAtPath();
     const tail = this.#tail;
     const todo = batch.filter((p) => !tail || p.event.chain_id !== tail.chain_id || p.event.sequence > tail.sequence);
     if (todo.length === 0) return;
@@ -215,6 +220,21 @@ export class FileSink implements AuditSink {
       await this.#closeHandle();
       throw e;
     }
+  }
+
+  /**
+   * Events written to a file that was deleted or replaced under us would be acknowledged and lost. The batch fails
+   * instead (503 for its callers), the sink reopens the path on the next attempt, and the trail records the outage
+   * (audit.recovered) in the new file.
+   */
+  async #assertStillAtPath(): Promise<void> {
+    if (!this.#regular || !this.#fh) return;
+    const [open_, atPath] = await Promise.all([this.#fh.stat(), stat(this.#cfg.path).catch(() => undefined)]);
+    if (atPath && atPath.ino === open_.ino && atPath.dev === open_.dev) return;
+    this.#log.error({ sink: this.name, path: this.#cfg.path }, 'AUDIT FILE REMOVED OR REPLACED while open: events acknowledged into it are gone from the path');
+    this.#broken = true;
+    await this.#closeHandle();
+    throw Object.assign(new Error('the active audit file was removed or replaced'), { code: 'EAUDITFILEGONE' });
   }
 
   #shouldRotate(pendingBytes: number, hasPending: boolean, next: PreparedEvent): boolean {
