@@ -1,5 +1,5 @@
 // Child process for crash.test.ts: writes to the store as fast as it can until it is SIGKILLed.
-// argv[2]: the StoreConfig as JSON. Prints "ready" once the store is open.
+// argv[2]: the StoreConfig as JSON. Prints "ready" once the store is open and "created" after its first new key.
 import { randomBytes, randomInt } from 'node:crypto';
 import { openStore, type StoreConfig } from '../../src/store/open.ts';
 import { StoreConflictError, type NewKeyVersion } from '../../src/store/types.ts';
@@ -26,6 +26,7 @@ const ids: string[] = (await store.keys.list({ limit: 1000 })).items.map((k) => 
 const yieldingGuard = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 process.stdout.write('ready\n');
+let announced = false;
 
 async function worker(w: number): Promise<never> {
   for (let n = 0; ; n++) {
@@ -40,6 +41,9 @@ async function worker(w: number): Promise<never> {
           { overwrite: false, guard: yieldingGuard },
         );
         ids.push(id);
+        // The parent kills only after this, so every round adds at least one key however slow the machine is.
+        if (!announced) process.stdout.write('created\n');
+        announced = true;
       } else if (op < 8) {
         const k = await store.keys.get(pick);
         if (k && k.state !== 'destroyed') await store.keys.addVersion(pick, k.revision, version(), yieldingGuard);

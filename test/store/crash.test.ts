@@ -31,7 +31,7 @@ async function runAndKill(cfg: StoreConfig): Promise<void> {
     let out = '';
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
-      if (out.includes('ready\n')) resolve();
+      if (out.includes('created\n')) resolve();
     });
   });
   const first = await Promise.race([ready.then(() => 'ready' as const), exited]);
