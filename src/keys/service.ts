@@ -85,6 +85,8 @@ export type KeyScope = { labels: Labels };
 const inScope = (view: KeyView, scope: KeyScope | undefined) =>
   scope === undefined || Object.entries(scope.labels).every(([k, v]) => view.record.labels[k] === v);
 
+const WRITE_ATTEMPTS = 32;
+
 const materialAad = (id: string, version: number) => `keyward:key:${id}:v${version}`;
 
 export class KeyService {
@@ -231,18 +233,25 @@ export class KeyService {
 
   async rotate(ctx: OperationContext, id: string): Promise<KeyView> {
     return this.#op(ctx, 'key.rotate', 'kms:RotateKey', { type: 'Key', id }, undefined, async () => {
-      const view = await this.#fresh(id);
-      if (view.record.state !== 'enabled' && view.record.state !== 'disabled') throw keyStateRefused(id, view.record.state, 'rotation');
-      const next = view.record.currentVersion + 1;
-      const material = await kc.generateKey(view.record.type);
-      const fp = kc.fingerprint(view.record.type, material.publicKeySpki, material.material);
-      const sealed = this.#d.seal.wrap(materialAad(id, next), material.material);
-      material.material.fill(0);
-      const record = await this.#mutate(id, () =>
-        this.#d.keys.addVersion(id, view.record.revision, { publicKeySpki: material.publicKeySpki, fingerprint: fp, sealedMaterial: sealed, createdAt: this.#d.clock.now() },
-          this.#guard(ctx, 'key.rotate', 'kms:RotateKey', { version: next, fingerprint: fp })),
-      );
-      return { result: await this.describe(record.id), audited: true, keyType: record.type };
+      const first = await this.#fresh(id);
+      // Generated once; only the wrapping depends on the version number, which a retry may change.
+      const material = await kc.generateKey(first.record.type);
+      try {
+        const fp = kc.fingerprint(first.record.type, material.publicKeySpki, material.material);
+        const record = await this.#retrying(async () => {
+          const view = await this.#fresh(id);
+          if (view.record.state !== 'enabled' && view.record.state !== 'disabled') throw keyStateRefused(id, view.record.state, 'rotation');
+          const next = view.record.currentVersion + 1;
+          const sealed = this.#d.seal.wrap(materialAad(id, next), material.material);
+          return this.#mutate(id, () =>
+            this.#d.keys.addVersion(id, view.record.revision, { publicKeySpki: material.publicKeySpki, fingerprint: fp, sealedMaterial: sealed, createdAt: this.#d.clock.now() },
+              this.#guard(ctx, 'key.rotate', 'kms:RotateKey', { version: next, fingerprint: fp })),
+          );
+        });
+        return { result: await this.describe(record.id), audited: true, keyType: record.type };
+      } finally {
+        material.material.fill(0);
+      }
     });
   }
 
@@ -268,9 +277,11 @@ export class KeyService {
 
   async destroy(ctx: OperationContext, id: string): Promise<KeyView> {
     return this.#op(ctx, 'key.destroy', 'kms:DestroyKey', { type: 'Key', id }, undefined, async () => {
-      const view = await this.#fresh(id);
-      if (view.record.state === 'destroyed') throw keyStateRefused(id, 'destroyed', 'destruction');
-      const record = await this.#mutate(id, () => this.#d.keys.destroy(id, view.record.revision, this.#d.clock.now(), this.#guard(ctx, 'key.destroy', 'kms:DestroyKey', {})));
+      const record = await this.#retrying(async () => {
+        const view = await this.#fresh(id);
+        if (view.record.state === 'destroyed') throw keyStateRefused(id, 'destroyed', 'destruction');
+        return this.#mutate(id, () => this.#d.keys.destroy(id, view.record.revision, this.#d.clock.now(), this.#guard(ctx, 'key.destroy', 'kms:DestroyKey', {})));
+      });
       return { result: await this.describe(record.id), audited: true, keyType: record.type };
     });
   }
@@ -302,16 +313,18 @@ export class KeyService {
     scope?: KeyScope,
   ): Promise<KeyView> {
     return this.#op(ctx, eventType, action, { type: 'Key', id }, undefined, async () => {
-      const view = await this.#fresh(id);
-      if (!inScope(view, scope)) throw keyNotFound(id);
-      const r = view.record;
-      if (r.state === 'destroyed') throw keyStateRefused(id, 'destroyed', eventType.slice(4));
-      if (!from.includes(r.state)) throw invalidTransition(id, r.state, to);
-      const at = destroyAt(r);
-      const record = await this.#mutate(id, () =>
-        this.#d.keys.setState(id, r.revision, { state: to, destroyAt: at, updatedAt: this.#d.clock.now() },
-          this.#guard(ctx, eventType, action, at ? { destroy_at: at.toISOString() } : {})),
-      );
+      const record = await this.#retrying(async () => {
+        const view = await this.#fresh(id);
+        if (!inScope(view, scope)) throw keyNotFound(id);
+        const r = view.record;
+        if (r.state === 'destroyed') throw keyStateRefused(id, 'destroyed', eventType.slice(4));
+        if (!from.includes(r.state)) throw invalidTransition(id, r.state, to);
+        const at = destroyAt(r);
+        return this.#mutate(id, () =>
+          this.#d.keys.setState(id, r.revision, { state: to, destroyAt: at, updatedAt: this.#d.clock.now() },
+            this.#guard(ctx, eventType, action, at ? { destroy_at: at.toISOString() } : {})),
+        );
+      });
       return { result: await this.describe(record.id), audited: true, keyType: record.type };
     });
   }
@@ -448,6 +461,23 @@ export class KeyService {
     this.#checkId(id);
     this.#cache.invalidate(id);
     return this.describe(id);
+  }
+
+  /**
+   * Optimistic writes lose to a concurrent change of the same key now and then (twenty rotations at once, say). Each
+   * attempt re-reads the key and re-checks its preconditions, so a retry is a fresh decision; only after
+   * WRITE_ATTEMPTS losses does the caller get 409 key.concurrent_modification.
+   */
+  async #retrying<T>(attempt: () => Promise<T>): Promise<T> {
+    for (let i = 1; ; i++) {
+      try {
+        return await attempt();
+      } catch (e) {
+        if (i >= WRITE_ATTEMPTS || !isProblem(e) || e.code !== 'key.concurrent_modification') throw e;
+        // A little jitter so the losers of one round do not collide again in the next.
+        await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 2 * i)));
+      }
+    }
   }
 
   /** Runs a write; whatever its outcome the cached view of the key is stale, and listeners hear of a success. */
