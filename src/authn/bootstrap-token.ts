@@ -76,11 +76,12 @@ export class BootstrapTokenAuthenticator implements Authenticator {
   }
 }
 
-function issuedAtFromEnv(env: NodeJS.ProcessEnv, name: string): Date {
+/** The bootstrap token's issue time from the environment (ISO 8601 or Unix seconds); `keyward config check` uses it too. */
+export function issuedAtFromEnv(env: NodeJS.ProcessEnv, name: string, field = 'authn.bootstrap_token.issued_at_env'): Date {
   const v = env[name];
-  if (v === undefined || v === '') throw new Error(`authn.bootstrap_token.issued_at_env: environment variable ${name} is not set`);
+  if (v === undefined || v === '') throw new Error(`${field}: environment variable ${name} is not set`);
   const d = /^\d+$/.test(v) ? new Date(Number(v) * 1000) : new Date(v);
-  if (Number.isNaN(d.getTime())) throw new Error(`authn.bootstrap_token.issued_at_env: environment variable ${name} is not a time (ISO 8601 or Unix seconds)`);
+  if (Number.isNaN(d.getTime())) throw new Error(`${field}: environment variable ${name} is not a time (ISO 8601 or Unix seconds)`);
   return d;
 }
 

@@ -67,6 +67,8 @@ ${opts.extra ?? ''}
     assert.match(r.err, /^error: authn\.authenticators\.0\.keys\.0\.hash_file: cannot read .*nope\.hash \(ENOENT\)$/m);
     assert.match(r.err, /^error: authn\.authenticators\.1\.token_hash_env: environment variable KEYWARD_CLI_TEST_BOOT is not set$/m);
     assert.match(r.err, /^error: authn\.authenticators\.1\.issued_at_env: environment variable KEYWARD_CLI_TEST_AT is not set$/m);
+    const notATime = await runCli(['config', 'check', config('chain.yaml', { authn: chain })], { KEYWARD_CLI_TEST_AT: 'yesterday' });
+    assert.match(notATime.err, /^error: authn\.authenticators\.1\.issued_at_env: environment variable KEYWARD_CLI_TEST_AT is not a time/m);
   });
 
   test('in production a signing key readable by group or others is refused, as serve refuses it', async () => {

@@ -5,6 +5,7 @@ import { accessSync, constants, existsSync } from 'node:fs';
 import { loadSigningKey } from '../../audit/keys.ts';
 import type { LeafAuthnConfig } from '../../authn/config.ts';
 import { fingerprintFromEnv, fingerprintFromFile } from '../../authn/fingerprint.ts';
+import { issuedAtFromEnv } from '../../authn/bootstrap-token.ts';
 import type { KeywardConfig } from '../../config/index.ts';
 import { ConfigError, loadConfigFile } from '../../config/load.ts';
 import { productionProblems } from '../../config/production.ts';
@@ -126,9 +127,7 @@ export async function startupProblems(config: KeywardConfig, env: NodeJS.Process
           break;
         case 'bootstrap_token':
           check(() => fingerprintFromEnv(env, leaf.token_hash_env, `${at}.token_hash_env`));
-          if (leaf.issued_at_env !== undefined && !env[leaf.issued_at_env]) {
-            errors.push({ path: `${at}.issued_at_env`, message: `environment variable ${leaf.issued_at_env} is not set` });
-          }
+          if (leaf.issued_at_env !== undefined) check(() => issuedAtFromEnv(env, leaf.issued_at_env!, `${at}.issued_at_env`));
           break;
         case 'mtls':
           readable(leaf.ca_file, `${at}.ca_file`);
