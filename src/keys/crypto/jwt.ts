@@ -3,12 +3,12 @@ import type { JsonWebKey, KeyObject } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { badRequest } from '../../server/problem.ts';
 import type { KeyType, RsaPadding } from '../types.ts';
-import { EC_PARAMS, assertSigningType, isEc, isRsa } from './params.ts';
-import { publicKeyJwk } from './public.ts';
+import { EC_PARAMS, assertOptionsFit, assertSigningType, isEc } from './params.ts';
+import { keyServiceJwk } from './public.ts';
 
 export function jwsAlgorithm(type: KeyType, rsaPadding?: RsaPadding): string {
   assertSigningType(type, 'JWT signing');
-  if (rsaPadding !== undefined && !isRsa(type)) throw badRequest('crypto.rsa_padding_unsupported', `rsa padding applies to RSA keys, not ${type}`);
+  assertOptionsFit(type, { rsaPadding });
   if (isEc(type)) return EC_PARAMS[type].jwsAlg;
   if (type === 'Ed25519') return 'EdDSA';
   if (rsaPadding === undefined || rsaPadding === 'pkcs1') return 'RS256';
@@ -46,9 +46,9 @@ function checkClaims(payload: Record<string, unknown>): void {
   if (tooDeep(payload, 1)) throw invalid(`claims nest at most ${MAX_CLAIMS_DEPTH} levels deep`);
 }
 
-/** Public JWKS of the key service; RSA keys carry no alg, since they sign RS256 and PS256 JWTs alike. */
+/** Public JWKS of the key service (see keyServiceJwk). */
 export function jwks(entries: Array<{ type: KeyType; spki: Buffer; kid: string }>): { keys: JsonWebKey[] } {
-  return { keys: entries.map((e) => publicKeyJwk(e.type, e.spki, e.kid, { alg: !isRsa(e.type) })) };
+  return { keys: entries.map((e) => keyServiceJwk(e.type, e.spki, e.kid)) };
 }
 
 /** kid = fingerprint + version, e.g. `sha256:<64 hex>:v3`. Opaque to JOSE consumers; stable across restarts. */

@@ -46,6 +46,12 @@ export function assertHashAlgorithm(h: unknown): asserts h is HashAlgorithm {
   }
 }
 
+/** An option meant for another key type is a mistake to report, not to ignore: the caller expects what it asked for. */
+export function assertOptionsFit(t: KeyType, opts: { rsaPadding?: unknown; ecdsaFormat?: unknown }): void {
+  if (opts.rsaPadding !== undefined && !isRsa(t)) throw badRequest('crypto.rsa_padding_unsupported', `rsa padding applies to RSA keys, not ${t}`);
+  if (opts.ecdsaFormat !== undefined && !isEc(t)) throw badRequest('crypto.ecdsa_format_unsupported', `signature format applies to ECDSA keys, not ${t}`);
+}
+
 export function assertSigningType(t: KeyType, operation: string): asserts t is SigningKeyType {
   if (!isSigningType(t)) throw badRequest('crypto.operation_unsupported', `${t} keys do not support ${operation}`);
 }

@@ -7,7 +7,7 @@ import { type KeyObject, constants, sign as nodeSign, verify as nodeVerify } fro
 import { badRequest } from '../../server/problem.ts';
 import { DIGEST_LENGTH, type EcdsaFormat, type HashAlgorithm, type KeyType, type RsaPadding, type SigningKeyType } from '../types.ts';
 import { ecdsaDerToRaw, ecdsaSignDigest, ecdsaVerifyDigest, rsaPkcs1SignDigest, rsaPkcs1VerifyDigest, rsaPssSignDigest, rsaPssVerifyDigest } from './digest.ts';
-import { NODE_HASH, assertHashAlgorithm, assertSigningType, defaultHash, isEc, isRsa } from './params.ts';
+import { NODE_HASH, assertHashAlgorithm, assertOptionsFit, assertSigningType, defaultHash, isEc } from './params.ts';
 
 export interface SignInput {
   keyObject: KeyObject;
@@ -35,9 +35,7 @@ type Plan =
 function plan(i: SignInput, operation: string): Plan {
   assertSigningType(i.type, operation);
   const type = i.type;
-  // An option for another key type is a mistake to report, not to ignore: the caller expects what it asked for.
-  if (i.rsaPadding !== undefined && !isRsa(type)) throw badRequest('crypto.rsa_padding_unsupported', `rsa padding applies to RSA keys, not ${type}`);
-  if (i.ecdsaFormat !== undefined && !isEc(type)) throw badRequest('crypto.ecdsa_format_unsupported', `signature format applies to ECDSA keys, not ${type}`);
+  assertOptionsFit(type, i);
   const padding = i.rsaPadding ?? 'pkcs1';
   if (padding !== 'pkcs1' && padding !== 'pss') throw badRequest('crypto.rsa_padding_unsupported', 'rsa padding must be pkcs1 or pss');
   const format = i.ecdsaFormat ?? 'der';
