@@ -3,7 +3,7 @@ export { type GeneratedKey, generateKey } from './generate.ts';
 export { type ImportInput, importKey } from './import.ts';
 export { loadPrivateKey, loadPublicKey } from './load.ts';
 export { fingerprint } from './fingerprint.ts';
-export { type PublicJwk, defaultJwsAlgorithm, publicKeyJwk, publicKeyPem } from './public.ts';
+export { type PublicJwk, defaultJwsAlgorithm, keyServiceJwk, publicKeyJwk, publicKeyPem } from './public.ts';
 export { type SignInput, type VerifyInput, sign, verify } from './sign.ts';
 export { DATA_KEY_SIZES, type DataKeySize, ciphertextVersion, decrypt, encrypt, generateDataKey } from './cipher.ts';
 export { RANDOM_MAX_BYTES, hmac, randomBytes, verifyHmac } from './mac.ts';

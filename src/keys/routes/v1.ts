@@ -4,8 +4,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { JsonWebKey } from 'node:crypto';
 import { operationContext } from '../../server/pipeline.ts';
 import { badRequest } from '../../server/problem.ts';
-import { publicKeyJwk, publicKeyPem, jwtKid } from '../crypto/index.ts';
-import { isRsa as isRsaType } from '../crypto/params.ts';
+import { keyServiceJwk, publicKeyPem, jwtKid } from '../crypto/index.ts';
 import { generatedKeyId, type KeyService } from '../service.ts';
 import { type EcdsaFormat, type HashAlgorithm, type KeyState, type KeyType, type Labels, LABEL_KEY_RE, LABEL_VALUE_MAX, type RsaPadding } from '../types.ts';
 import { fromB64, keyJson, optionalB64 } from './codec.ts';
@@ -125,7 +124,7 @@ export async function v1KeyRoutes(app: FastifyInstance, opts: { keys: KeyService
       version: version.version,
       fingerprint: version.fingerprint,
       public_key: publicKeyPem(version.publicKeySpki!),
-      jwk: publicKeyJwk(record.type, version.publicKeySpki!, kid, { alg: !isRsaType(record.type) }),
+      jwk: keyServiceJwk(record.type, version.publicKeySpki!, kid),
     };
   });
 
