@@ -30,6 +30,8 @@ import {
   type RsaPadding,
   LABEL_KEY_RE,
   LABEL_VALUE_MAX,
+  CONTROL_CHARS_RE,
+  isValidLabelValue,
   isSigningType,
   isValidKeyId,
   keyUsage,
@@ -631,14 +633,14 @@ function pickVersion(view: KeyView, version: number | undefined): KeyVersionReco
 
 /** Descriptions are shown in terminals and UIs: control characters (escape sequences) are refused. */
 function checkDescription(d: string | null | undefined): string | null {
-  if (d !== undefined && d !== null && /[\u0000-\u001f\u007f]/.test(d)) throw badRequest('key.invalid_description', 'the description may not contain control characters');
+  if (d !== undefined && d !== null && CONTROL_CHARS_RE.test(d)) throw badRequest('key.invalid_description', 'the description may not contain control characters');
   return d ?? null;
 }
 
 function checkLabels(labels: Labels | undefined): Labels {
   const out: Labels = {};
   for (const [k, v] of Object.entries(labels ?? {})) {
-    if (!LABEL_KEY_RE.test(k) || typeof v !== 'string' || v.length > LABEL_VALUE_MAX || /[\u0000-\u001f\u007f]/.test(v)) {
+    if (!LABEL_KEY_RE.test(k) || !isValidLabelValue(v)) {
       throw badRequest('key.invalid_label', `label ${JSON.stringify(k)} is invalid: keys are [a-z0-9._/-] up to 63 characters, values strings up to ${LABEL_VALUE_MAX} printable characters`);
     }
     out[k] = v;

@@ -44,4 +44,7 @@ export const isValidKeyId = (id: string) => KEY_ID_RE.test(id) && !id.includes('
 
 export const LABEL_KEY_RE = /^[a-z0-9][a-z0-9._/-]{0,62}$/;
 export const LABEL_VALUE_MAX = 256;
+/** C0 controls and DEL: refused in label values and descriptions, which end up in terminals and UIs. */
+export const CONTROL_CHARS_RE = /[\u0000-\u001f\u007f]/;
+export const isValidLabelValue = (v: unknown): v is string => typeof v === 'string' && v.length <= LABEL_VALUE_MAX && !CONTROL_CHARS_RE.test(v);
 export type Labels = Record<string, string>;

@@ -6,7 +6,7 @@ import { operationContext } from '../../server/pipeline.ts';
 import { badRequest } from '../../server/problem.ts';
 import { keyServiceJwk, publicKeyPem, jwtKid } from '../crypto/index.ts';
 import { generatedKeyId, type KeyService } from '../service.ts';
-import { type EcdsaFormat, type HashAlgorithm, type KeyState, type KeyType, type Labels, LABEL_KEY_RE, LABEL_VALUE_MAX, type RsaPadding } from '../types.ts';
+import { type EcdsaFormat, type HashAlgorithm, type KeyState, type KeyType, type Labels, LABEL_KEY_RE, isValidLabelValue, type RsaPadding } from '../types.ts';
 import { fromB64, keyJson, optionalB64 } from './codec.ts';
 import * as S from './schemas.ts';
 
@@ -43,7 +43,7 @@ function parseLabelFilter(label: string | undefined): Labels | undefined {
     const name = pair.slice(0, i);
     const value = pair.slice(i + 1);
     // Names follow the label grammar (which also keeps __proto__ and friends out of the filter object).
-    if (i <= 0 || !LABEL_KEY_RE.test(name) || value.length > LABEL_VALUE_MAX || /[\u0000-\u001f\u007f]/.test(value)) {
+    if (i <= 0 || !LABEL_KEY_RE.test(name) || !isValidLabelValue(value)) {
       throw badRequest('request.invalid_label_filter', 'label filter is name=value[,name=value...] with label names of [a-z0-9._/-]');
     }
     out[name] = value;
