@@ -235,14 +235,18 @@ export class KeyService {
 
   async rotate(ctx: OperationContext, id: string): Promise<KeyView> {
     return this.#op(ctx, 'key.rotate', 'kms:RotateKey', { type: 'Key', id }, undefined, async () => {
-      const first = await this.#fresh(id);
-      // Generated once; only the wrapping depends on the version number, which a retry may change.
-      const material = await kc.generateKey(first.record.type);
+      // Generated once, after the first state check; only the wrapping depends on the version number, which a
+      // retry may change.
+      let fresh: { material: kc.GeneratedKey; fp: string } | undefined;
       try {
-        const fp = kc.fingerprint(first.record.type, material.publicKeySpki, material.material);
         const record = await this.#retrying(async () => {
           const view = await this.#fresh(id);
           if (view.record.state !== 'enabled' && view.record.state !== 'disabled') throw keyStateRefused(id, view.record.state, 'rotation');
+          if (!fresh) {
+            const material = await kc.generateKey(view.record.type);
+            fresh = { material, fp: kc.fingerprint(view.record.type, material.publicKeySpki, material.material) };
+          }
+          const { material, fp } = fresh;
           const next = view.record.currentVersion + 1;
           const sealed = this.#d.seal.wrap(materialAad(id, next), material.material);
           return this.#mutate(id, () =>
@@ -252,7 +256,7 @@ export class KeyService {
         });
         return { result: await this.describe(record.id), audited: true, keyType: record.type };
       } finally {
-        material.material.fill(0);
+        fresh?.material.material.fill(0);
       }
     });
   }
