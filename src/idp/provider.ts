@@ -61,6 +61,22 @@ export function assuranceFrom(amr: string[] | undefined, at: number): Assurance 
   return { level: mfa ? 'aal2' : methods.length ? 'aal1' : 'aal0', methods, mfa, source: 'keyward', at };
 }
 
+interface SignIn {
+  amr?: string[] | undefined;
+  acr?: string | undefined;
+  authTime?: number | undefined;
+}
+
+/**
+ * How and when the user signed in, from the code, refresh token or session at hand, else from what an access token
+ * recorded at issue (its auth_time, acr and amr claims). `assurance.at` is this time, not the time of the request.
+ */
+function signIn(src: SignIn | undefined, recorded?: { amr?: string[]; acr?: string; auth_time?: number } | undefined): SignIn {
+  return { amr: src?.amr ?? recorded?.amr, acr: src?.acr ?? recorded?.acr, authTime: src?.authTime ?? recorded?.auth_time };
+}
+
+const signInClaims = (s: SignIn) => ({ ...(s.authTime ? { auth_time: s.authTime } : {}), ...(s.acr ? { acr: s.acr } : {}), ...(s.amr ? { amr: s.amr } : {}) });
+
 /**
  * The profile requires `scope` or `scp` in every access token; the library leaves `scope` out when nothing was
  * granted, so `scp` (an array) is always present.
@@ -239,19 +255,14 @@ export async function createRealmRuntime(deps: RealmDeps): Promise<RealmRuntime>
       return {
         accountId: sub,
         claims: async (use: string, _scope: string, _claims: unknown, _rejected: unknown) => {
-          // How the user signed in: from the code or refresh token being redeemed, else (userinfo) what the access
-          // token recorded at issue; `at` is when they authenticated, not now.
+          // Userinfo has no code or refresh token at hand: what the access token recorded at issue stands in.
           const e = _ctx?.oidc?.entities;
-          const src = e?.AuthorizationCode ?? e?.RefreshToken ?? _ctx?.oidc?.session;
-          const recorded = e?.AccessToken?.extra as { amr?: string[]; acr?: string; auth_time?: number } | undefined;
-          const amr: string[] | undefined = src?.amr ?? recorded?.amr;
-          const authTime: number | undefined = src?.authTime ?? recorded?.auth_time;
-          const acr: string | undefined = src?.acr ?? recorded?.acr;
+          const s = signIn(e?.AuthorizationCode ?? e?.RefreshToken ?? _ctx?.oidc?.session, e?.AccessToken?.extra);
           return {
             ...claims,
-            assurance: assuranceFrom(amr, authTime ?? Math.floor(Date.now() / 1000)),
+            assurance: assuranceFrom(s.amr, s.authTime ?? Math.floor(Date.now() / 1000)),
             // The ID token gets these from the library itself; userinfo only from here.
-            ...(use === 'userinfo' ? { ...(acr ? { acr } : {}), ...(amr ? { amr } : {}), ...(authTime ? { auth_time: authTime } : {}) } : {}),
+            ...(use === 'userinfo' ? signInClaims(s) : {}),
           };
         },
       };
@@ -273,8 +284,7 @@ export async function createRealmRuntime(deps: RealmDeps): Promise<RealmRuntime>
         const user = await directory.getUser(token.accountId);
         if (!user) return undefined;
         const claims = await userClaims(directory, user);
-        const src = ctx?.oidc?.entities?.AuthorizationCode ?? ctx?.oidc?.entities?.RefreshToken;
-        const amr: string[] | undefined = src?.amr;
+        const s = signIn(ctx?.oidc?.entities?.AuthorizationCode ?? ctx?.oidc?.entities?.RefreshToken);
         return {
           tenant: claims.tenant,
           principal_type: claims.principal_type,
@@ -283,10 +293,8 @@ export async function createRealmRuntime(deps: RealmDeps): Promise<RealmRuntime>
           roles: claims.roles,
           scp: grantedScopes(token),
           permissions: permissionsFor(realm, claims.roles),
-          assurance: assuranceFrom(amr, src?.authTime ?? Math.floor(Date.now() / 1000)),
-          ...(src?.authTime ? { auth_time: src.authTime } : {}),
-          ...(src?.acr ? { acr: src.acr } : {}),
-          ...(amr ? { amr } : {}),
+          assurance: assuranceFrom(s.amr, s.authTime ?? Math.floor(Date.now() / 1000)),
+          ...signInClaims(s),
         };
       }
       return undefined;
