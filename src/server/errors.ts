@@ -51,11 +51,13 @@ export function toProblem(err: unknown, bodyMissing = false): ProblemError {
   return new ProblemError({ status: 500, code: 'internal.error', title: 'Internal server error', detail: 'an unexpected error occurred; see the server log with this request_id' });
 }
 
+/** Beside x-request-id, on every response: the framework's, the parser's refusals and ours. */
+const COMMON_HEADERS = { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' } as const;
+
 /** Headers on every response, including those the framework sends before any hook runs. */
 export function baseHeaders(reply: FastifyReply, req: FastifyRequest): void {
   void reply.header('x-request-id', req.id);
-  void reply.header('cache-control', 'no-store');
-  void reply.header('x-content-type-options', 'nosniff');
+  void reply.headers(COMMON_HEADERS);
 }
 
 export function sendProblem(reply: FastifyReply, req: FastifyRequest, err: ProblemError) {
@@ -93,6 +95,6 @@ export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Duplex): 
   const body = JSON.stringify(problemBody(problem, id));
   socket.end(
     `HTTP/1.1 ${problem.status} ${problem.title}\r\ncontent-type: application/problem+json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
-      `x-request-id: ${id}\r\ncache-control: no-store\r\nx-content-type-options: nosniff\r\nconnection: close\r\n\r\n${body}`,
+      `x-request-id: ${id}\r\n${Object.entries(COMMON_HEADERS).map(([k, v]) => `${k}: ${v}\r\n`).join('')}connection: close\r\n\r\n${body}`,
   );
 }
