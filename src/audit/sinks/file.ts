@@ -151,7 +151,7 @@ export class FileSink implements AuditSink {
     } else {
       // Kept aside, not thrown away: if the line was in fact acknowledged (the file was damaged after the fact),
       // the bytes are evidence. A dot-file, so that verifying the directory still reads only the log.
-      const aside = join(dirname(this.#cfg.path), `.${basename(this.#cfg.path)}.torn-${Date.now()}`);
+      const aside = join(dirname(this.#cfg.path), `.${basename(this.#cfg.path)}.torn-${this.#clock.now().getTime()}`);
       await writeFile(aside, await readAt(fh, start, this.#size - start), { mode: 0o600 });
       await fh.truncate(start);
       this.#log.warn(
