@@ -57,7 +57,7 @@ export class BootstrapTokenAuthenticator implements Authenticator {
       throw authError('auth.token_expired', 'the bootstrap token has expired');
     }
     const prefix = this.#o.permissionPrefix ?? 'keyward';
-    const principal: Principal = { id: 'bootstrap', type: 'service', authMethod: 'bootstrap_token', permissions: [`${prefix}.*`], attributes: {} };
+    const principal: Principal = { id: 'bootstrap', type: 'service', authMethod: 'bootstrap_token', permissions: [`${prefix}.*`, `${prefix}.system.rotate_system_keys`], attributes: {} };
     logger.warn(
       { source_ip: req.sourceIp, expired, expires_at: new Date(this.#expiresAt).toISOString() },
       expired ? 'EXPIRED bootstrap token used (accepted in dev mode only)' : 'bootstrap token used',

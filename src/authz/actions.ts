@@ -5,7 +5,7 @@ export const ACTIONS = [
   'kms:CreateKey', 'kms:ImportKey', 'kms:ListKeys', 'kms:DescribeKey', 'kms:GetPublicKey', 'kms:Sign', 'kms:Verify',
   'kms:Encrypt', 'kms:Decrypt', 'kms:GenerateDataKey', 'kms:GenerateMac', 'kms:VerifyMac', 'kms:RotateKey',
   'kms:DisableKey', 'kms:EnableKey', 'kms:ReleaseKey', 'kms:CancelKeyRelease', 'kms:DestroyKey', 'kms:GenerateRandom',
-  'kms:SignJwt', 'sys:Init', 'sys:Unseal', 'sys:Seal', 'sys:Status', 'sys:Reload', 'audit:Read', 'authz:Explain', 'idp:BreakGlass',
+  'kms:SignJwt', 'sys:Init', 'sys:Unseal', 'sys:Seal', 'sys:Status', 'sys:Reload', 'sys:RotateSystemKey', 'audit:Read', 'authz:Explain', 'idp:BreakGlass',
 ] as const;
 export type Action = (typeof ACTIONS)[number];
 
@@ -24,8 +24,9 @@ export type Scope = 'key' | 'keys' | 'system' | 'audit' | 'authz' | 'idp';
  * - CancelKeyRelease is `release` (whoever may release may also cancel).
  * - GenerateRandom touches no key: `<prefix>.keys.random`, so `<prefix>.keys.*` covers it with list.
  * - Explain is `<prefix>.authz.explain`.
+ * - `explicit`: only a grant naming the permission exactly (no `*`) allows it, whatever the PDP.
  */
-export const ACTION_PERMISSIONS: Record<Action, { scope: Scope; segment: string }> = {
+export const ACTION_PERMISSIONS: Record<Action, { scope: Scope; segment: string; explicit?: true }> = {
   'kms:CreateKey': { scope: 'key', segment: 'create' },
   'kms:ImportKey': { scope: 'key', segment: 'import' },
   'kms:ListKeys': { scope: 'keys', segment: 'list' },
@@ -51,6 +52,9 @@ export const ACTION_PERMISSIONS: Record<Action, { scope: Scope; segment: string 
   'sys:Seal': { scope: 'system', segment: 'seal' },
   'sys:Status': { scope: 'system', segment: 'status' },
   'sys:Reload': { scope: 'system', segment: 'reload' },
+  // Rotating Keyward's own keys (the identity provider's): no wildcard grants it, a credential must name it, so a
+  // `<prefix>.*` admin role or token does not carry it by accident.
+  'sys:RotateSystemKey': { scope: 'system', segment: 'rotate_system_keys', explicit: true },
   'audit:Read': { scope: 'audit', segment: 'read' },
   'authz:Explain': { scope: 'authz', segment: 'explain' },
   // Emergency tokens from the identity provider: <prefix>.idp.break_glass.

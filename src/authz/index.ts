@@ -5,7 +5,7 @@ import type { AuthzConfig } from './config.ts';
 import { BuiltinPdp } from './builtin.ts';
 import { CedarPdp } from './cedar.ts';
 import { HttpPdp } from './http.ts';
-import { evaluate } from './permissions.ts';
+import { evaluate, isExplicitOnly } from './permissions.ts';
 import { authzDenied, scopeDenied } from './errors.ts';
 
 export { permissionFor, matchGrant, evaluate } from './permissions.ts';
@@ -45,10 +45,12 @@ export async function createPdp(cfg: AuthzConfig, deps: PdpDeps): Promise<Pdp> {
 /**
  * A credential that carries grants (API-key scopes, a token's permissions or mapped scopes, the mTLS or forwarded
  * mapping) is bounded by them whatever the PDP: a policy PDP decides within that bound, not beyond it. A credential
- * with no grants at all is judged by the policies alone (the builtin PDP then denies everything).
+ * with no grants at all is judged by the policies alone (the builtin PDP then denies everything), except for an
+ * explicit-only permission, which the credential must name.
  */
 function outsideGrants(pdp: Pdp, req: AuthzRequest) {
-  if (pdp.name === 'builtin' || req.principal.permissions.length === 0) return undefined;
+  // An explicit-only permission must be named by the credential itself, whatever the policies say.
+  if (pdp.name === 'builtin' || (req.principal.permissions.length === 0 && !isExplicitOnly(req.permission))) return undefined;
   const e = evaluate(req.principal.permissions, req.permission);
   return e.allowed && e.deniedBy === undefined ? undefined : e;
 }

@@ -12,6 +12,15 @@ import { isValidKeyId } from '../keys/types.ts';
 
 export const PREFIX_RE = /^[a-z][a-z0-9_-]{0,31}$/;
 
+/** `<scope>.<segment>` of the permissions that only an exact grant allows (see ACTION_PERMISSIONS `explicit`). */
+const EXPLICIT_ONLY = new Set(Object.values(ACTION_PERMISSIONS).filter((p) => p.explicit).map((p) => `${p.scope}.${p.segment}`));
+
+/** Whether only a grant naming this permission exactly can allow it. */
+export function isExplicitOnly(permission: string): boolean {
+  const p = permission.split('.');
+  return p.length === 3 && EXPLICIT_ONLY.has(`${p[1]}.${p[2]}`);
+}
+
 export function permissionFor(prefix: string, action: string, keyId?: string, opts: { overwrite?: boolean } = {}): string {
   if (!isAction(action)) throw new TypeError(`unknown action ${action}`);
   const { scope, segment } = ACTION_PERMISSIONS[action];
@@ -60,7 +69,10 @@ function expand(grant: string): string {
 
 /** Whether one (positive) grant covers a permission. A leading `-` is ignored here; see evaluate. */
 export function matchGrant(grant: string, permission: string): boolean {
-  const g = split(expand(grant.startsWith('-') ? grant.slice(1) : grant));
+  const positive = expand(grant.startsWith('-') ? grant.slice(1) : grant);
+  // A wildcard may deny an explicit-only permission, never allow it.
+  if (!grant.startsWith('-') && positive.includes('*') && isExplicitOnly(permission)) return false;
+  const g = split(positive);
   const p = split(permission);
   if (g.length === 0 || g[0] !== p[0] || g[0]!.includes('*') || g[0] === '') return false;
   for (let i = 1; i < g.length; i++) {

@@ -7,7 +7,7 @@ import { operationContext } from '../server/pipeline.ts';
 import { notFound } from '../server/problem.ts';
 import type { KeyService } from '../keys/service.ts';
 import type { IdpConfig } from './config.ts';
-import { idpSigningKeyId } from './key-service-signer.ts';
+import { IDP_COMPONENT, idpSigningKeyId } from './key-service-signer.ts';
 
 export const BREAK_GLASS_LIFETIME_SECONDS = 600;
 
@@ -72,7 +72,8 @@ export async function breakGlassRoutes(app: FastifyInstance, opts: { config: Idp
       user_agent: ctx.userAgent,
       metadata: { ...emergency, subject, jti: payload.jti, expires_at: new Date(payload.exp * 1000).toISOString() },
     });
-    const signed = await opts.keys.signJwt(ctx, idpSigningKeyId(realm.name, 'ES256'), { payload, typ: 'at+jwt' });
+    // The identity provider signs on the caller's behalf (the event names the caller); the caller never holds the key.
+    const signed = await opts.keys.signJwt({ ...ctx, component: IDP_COMPONENT }, idpSigningKeyId(realm.name, 'ES256'), { payload, typ: 'at+jwt' });
     return { access_token: signed.jwt, token_type: 'Bearer', expires_in: BREAK_GLASS_LIFETIME_SECONDS, issued_token_type: 'urn:ietf:params:oauth:token-type:access_token', emergency };
   });
 }

@@ -15,9 +15,13 @@ const ALGS = Object.keys(KEY_TYPES) as TokenSigningAlg[];
 export const idpSigningKeyId = (realm: string, alg: TokenSigningAlg) => `keyward-idp-${realm}-${alg.toLowerCase()}`;
 export const isIdpSigningKey = (id: string) => id.startsWith('keyward-idp-') && ALGS.some((a) => id.endsWith(`-${a.toLowerCase()}`));
 
+/** The identity provider acting as a Keyward component: the one caller its own keys answer to. */
+export const IDP_COMPONENT = 'identity-provider';
+
 const idpContext = (): OperationContext => ({
   principal: { id: 'keyward-idp', type: 'service', authMethod: 'internal', permissions: [], attributes: {} },
   requestId: crypto.randomUUID(),
+  component: IDP_COMPONENT,
 });
 
 /** AES key that seals the directory's readable secrets (TOTP seeds). */

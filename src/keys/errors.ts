@@ -35,5 +35,14 @@ export function keyStateRefused(id: string, state: Exclude<KeyState, 'enabled'>,
 export const invalidTransition = (id: string, from: KeyState, to: string) =>
   conflict('key.invalid_state_transition', `key ${id} is ${from}; it cannot be ${to}`);
 
+/** Keyward's own keys (isSystemKeyId) serve Keyward alone, whatever the caller's grants say. */
+export const systemKeyRefused = (id: string, operation: string) =>
+  new ProblemError({
+    status: 403,
+    code: 'key.system_key',
+    title: 'Forbidden',
+    detail: `key ${id} belongs to Keyward itself; ${operation} is not available through the key API (only its public keys are readable, and only the <prefix>.system.rotate_system_keys permission may rotate it)`,
+  });
+
 export const usageMismatch = (id: string, type: string, operation: string) =>
   badRequest('key.usage_mismatch', `key ${id} is ${type}; it does not support ${operation}`);

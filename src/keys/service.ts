@@ -17,6 +17,7 @@ import {
   keyExists,
   keyNotFound,
   keyStateRefused,
+  systemKeyRefused,
   usageMismatch,
   versionNotFound,
 } from './errors.ts';
@@ -33,7 +34,9 @@ import {
   CONTROL_CHARS_RE,
   isValidLabelValue,
   isSigningType,
+  isSystemKeyId,
   isValidKeyId,
+  SYSTEM_KEY_PREFIX,
   keyUsage,
 } from './types.ts';
 
@@ -126,6 +129,7 @@ export class KeyService {
     const id = req.id ?? generatedKeyId();
     return this.#op(ctx, 'key.create', 'kms:CreateKey', { type: 'Key', id }, req.type, async () => {
       this.#checkId(id);
+      this.#ownKeysOnly(ctx, id, 'creating a key under the reserved prefix');
       const labels = checkLabels(req.labels);
       const material = await kc.generateKey(req.type);
       const view = await this.#insert(ctx, 'key.create', 'kms:CreateKey', {
@@ -138,6 +142,7 @@ export class KeyService {
   async import(ctx: OperationContext, req: { id: string; type: KeyType; pem?: string | undefined; jwk?: JsonWebKey | undefined; rawBase64?: string | undefined; labels?: Labels | undefined; description?: string | null | undefined; overwrite?: boolean | undefined }): Promise<KeyView> {
     return this.#op(ctx, 'key.import', 'kms:ImportKey', { type: 'Key', id: req.id }, req.type, async () => {
       this.#checkId(req.id);
+      this.#ownKeysOnly(ctx, req.id, 'importing a key under the reserved prefix');
       const labels = checkLabels(req.labels);
       const material = kc.importKey(req.type, { pem: req.pem, jwk: req.jwk, raw_base64: req.rawBase64 });
       const view = await this.#insert(ctx, 'key.import', 'kms:ImportKey', {
@@ -178,7 +183,9 @@ export class KeyService {
 
   async list(ctx: OperationContext, q: { cursor?: string | undefined; limit?: number | undefined; state?: KeyState | undefined; labels?: Labels | undefined }): Promise<Page<KeyView>> {
     return this.#op(ctx, 'key.list', 'kms:ListKeys', { type: 'Namespace', id: 'keys' }, undefined, async () => {
-      const page = await this.#d.keys.list({ cursor: q.cursor, limit: Math.min(Math.max(q.limit ?? 100, 1), 1000), state: q.state, labels: q.labels }).catch((e: unknown) => {
+      // Keyward's own keys are not listed to outside callers: nothing about them but their public keys is theirs to read.
+      const excludeIdPrefix = ctx.component === undefined ? SYSTEM_KEY_PREFIX : undefined;
+      const page = await this.#d.keys.list({ cursor: q.cursor, limit: Math.min(Math.max(q.limit ?? 100, 1), 1000), state: q.state, labels: q.labels, excludeIdPrefix }).catch((e: unknown) => {
         throw e instanceof InvalidCursorError ? badRequest('request.invalid_cursor', 'the cursor is not one this server handed out') : e;
       });
       const items = await Promise.all(page.items.map(async (r) => ({ record: r, versions: await this.#d.keys.versions(r.id) })));
@@ -210,7 +217,10 @@ export class KeyService {
   }
 
   async get(ctx: OperationContext, id: string): Promise<KeyView> {
-    return this.#op(ctx, 'key.describe', 'kms:DescribeKey', { type: 'Key', id }, undefined, async () => ({ result: await this.describe(id) }));
+    return this.#op(ctx, 'key.describe', 'kms:DescribeKey', { type: 'Key', id }, undefined, async () => {
+      this.#ownKeysOnly(ctx, id, 'reading its metadata');
+      return { result: await this.describe(id) };
+    });
   }
 
   async publicKey(ctx: OperationContext, id: string, version?: number): Promise<{ record: KeyRecord; version: KeyVersionRecord }> {
@@ -234,7 +244,22 @@ export class KeyService {
   }
 
   async rotate(ctx: OperationContext, id: string): Promise<KeyView> {
-    return this.#op(ctx, 'key.rotate', 'kms:RotateKey', { type: 'Key', id }, undefined, async () => {
+    return this.#rotate(ctx, id, 'kms:RotateKey', () => this.#ownKeysOnly(ctx, id, 'rotation'));
+  }
+
+  /**
+   * Rotates one of Keyward's own keys (isSystemKeyId). The caller has been authorized for sys:RotateSystemKey, a
+   * permission no wildcard grants; the identity provider starts signing with the new version on its next refresh.
+   */
+  async rotateSystemKey(ctx: OperationContext, id: string): Promise<KeyView> {
+    return this.#rotate(ctx, id, 'sys:RotateSystemKey', () => {
+      if (!isSystemKeyId(id)) throw keyNotFound(id);
+    });
+  }
+
+  async #rotate(ctx: OperationContext, id: string, action: string, check: () => void): Promise<KeyView> {
+    return this.#op(ctx, 'key.rotate', action, { type: 'Key', id }, undefined, async () => {
+      check();
       // Generated once, after the first state check; only the wrapping depends on the version number, which a
       // retry may change.
       let fresh: { material: kc.GeneratedKey; fp: string } | undefined;
@@ -251,7 +276,7 @@ export class KeyService {
           const sealed = this.#d.seal.wrap(materialAad(id, next), material.material);
           return this.#mutate(id, () =>
             this.#d.keys.addVersion(id, view.record.revision, { publicKeySpki: material.publicKeySpki, fingerprint: fp, sealedMaterial: sealed, createdAt: this.#d.clock.now() },
-              this.#guard(ctx, 'key.rotate', 'kms:RotateKey', { version: next, fingerprint: fp })),
+              this.#guard(ctx, 'key.rotate', action, { version: next, fingerprint: fp })),
           );
         });
         return { result: await this.describe(record.id), audited: true, keyType: record.type };
@@ -283,6 +308,7 @@ export class KeyService {
 
   async destroy(ctx: OperationContext, id: string): Promise<KeyView> {
     return this.#op(ctx, 'key.destroy', 'kms:DestroyKey', { type: 'Key', id }, undefined, async () => {
+      this.#ownKeysOnly(ctx, id, 'destruction');
       const record = await this.#retrying(async () => {
         const view = await this.#fresh(id);
         if (view.record.state === 'destroyed') throw keyStateRefused(id, 'destroyed', 'destruction');
@@ -319,6 +345,7 @@ export class KeyService {
     scope?: KeyScope,
   ): Promise<KeyView> {
     return this.#op(ctx, eventType, action, { type: 'Key', id }, undefined, async () => {
+      this.#ownKeysOnly(ctx, id, `a state change (${eventType.slice(4)})`);
       const record = await this.#retrying(async () => {
         const view = await this.#fresh(id);
         if (!inScope(view, scope)) throw keyNotFound(id);
@@ -339,6 +366,7 @@ export class KeyService {
 
   async sign(ctx: OperationContext, id: string, req: SignRequest, scope?: KeyScope): Promise<{ signature: Buffer; version: number; fingerprint: string; algorithm: string; keyType: KeyType }> {
     return this.#op(ctx, 'key.sign', 'kms:Sign', { type: 'Key', id }, undefined, async () => {
+      this.#ownKeysOnly(ctx, id, 'signing');
       if (req.message) this.#checkPayload(req.message);
       const { view, version, key } = await this.#usable(id, 'sign_verify', 'signing', ['enabled'], scope);
       const signature = await kc.sign({ keyObject: key, type: view.record.type, input: signInput(req), hashAlgorithm: req.hashAlgorithm, rsaPadding: req.rsaPadding, ecdsaFormat: req.signatureFormat });
@@ -374,6 +402,7 @@ export class KeyService {
 
   async encrypt(ctx: OperationContext, id: string, req: { plaintext: Buffer; aad?: Buffer | undefined }): Promise<{ ciphertext: Buffer; version: number }> {
     return this.#op(ctx, 'key.encrypt', 'kms:Encrypt', { type: 'Key', id }, undefined, async () => {
+      this.#ownKeysOnly(ctx, id, 'encryption');
       this.#checkPayload(req.plaintext);
       const { view, version, key } = await this.#usable(id, 'encrypt_decrypt', 'encryption', ['enabled']);
       const ciphertext = kc.encrypt(key, version.version, req.plaintext, req.aad);
@@ -383,6 +412,7 @@ export class KeyService {
 
   async decrypt(ctx: OperationContext, id: string, req: { ciphertext: Buffer; aad?: Buffer | undefined }): Promise<{ plaintext: Buffer; version: number }> {
     return this.#op(ctx, 'key.decrypt', 'kms:Decrypt', { type: 'Key', id }, undefined, async () => {
+      this.#ownKeysOnly(ctx, id, 'decryption');
       this.#checkPayload(req.ciphertext);
       const view = await this.#readable(id, 'encrypt_decrypt', 'decryption');
       const wanted = kc.ciphertextVersion(req.ciphertext);
@@ -396,6 +426,7 @@ export class KeyService {
 
   async generateDataKey(ctx: OperationContext, id: string, req: { bytes: 16 | 32 | 64; aad?: Buffer | undefined }): Promise<{ plaintext: Buffer; ciphertext: Buffer; version: number }> {
     return this.#op(ctx, 'key.generate_data_key', 'kms:GenerateDataKey', { type: 'Key', id }, undefined, async () => {
+      this.#ownKeysOnly(ctx, id, 'data key generation');
       const { view, version, key } = await this.#usable(id, 'encrypt_decrypt', 'data key generation', ['enabled']);
       const dk = kc.generateDataKey(key, version.version, req.bytes, req.aad);
       return { result: { ...dk, version: version.version }, resourceVersion: version.version, keyType: view.record.type, metadata: { bytes: req.bytes } };
@@ -404,6 +435,7 @@ export class KeyService {
 
   async mac(ctx: OperationContext, id: string, req: { message: Buffer }): Promise<{ mac: Buffer; version: number }> {
     return this.#op(ctx, 'key.mac', 'kms:GenerateMac', { type: 'Key', id }, undefined, async () => {
+      this.#ownKeysOnly(ctx, id, 'MAC generation');
       this.#checkPayload(req.message);
       const { view, version, key } = await this.#usable(id, 'mac', 'MAC generation', ['enabled']);
       return { result: { mac: kc.hmac(key, req.message), version: version.version }, resourceVersion: version.version, keyType: view.record.type };
@@ -412,6 +444,7 @@ export class KeyService {
 
   async verifyMac(ctx: OperationContext, id: string, req: { message: Buffer; mac: Buffer; version?: number | undefined }): Promise<{ valid: boolean; version: number }> {
     return this.#op(ctx, 'key.verify_mac', 'kms:VerifyMac', { type: 'Key', id }, undefined, async () => {
+      this.#ownKeysOnly(ctx, id, 'MAC verification');
       this.#checkPayload(req.message);
       const view = await this.#readable(id, 'mac', 'MAC verification');
       const candidates = candidateVersions(view, req.version);
@@ -427,6 +460,7 @@ export class KeyService {
 
   async signJwt(ctx: OperationContext, id: string, req: { payload: Record<string, unknown>; typ?: string | undefined; rsaPadding?: RsaPadding | undefined }): Promise<{ jwt: string; kid: string; version: number; algorithm: string }> {
     return this.#op(ctx, 'key.sign_jwt', 'kms:SignJwt', { type: 'Key', id }, undefined, async () => {
+      this.#ownKeysOnly(ctx, id, 'JWT signing');
       this.#checkPayload(Buffer.from(JSON.stringify(req.payload)));
       const { view, version, key } = await this.#usable(id, 'sign_verify', 'JWT signing', ['enabled']);
       const kid = kc.jwtKid(version.fingerprint, version.version);
@@ -450,6 +484,15 @@ export class KeyService {
 
   #checkId(id: string): void {
     if (!isValidKeyId(id)) throw invalidKeyId();
+  }
+
+  /**
+   * Keyward's own keys (the identity provider's token signing and secrets keys) serve Keyward's components alone:
+   * an outside caller who could sign with them could mint tokens for anyone. Outside callers may read their public
+   * keys (public-key, jwks, verify), which the identity provider publishes anyway; rotation has its own permission.
+   */
+  #ownKeysOnly(ctx: OperationContext, id: string, operation: string): void {
+    if (ctx.component === undefined && isSystemKeyId(id)) throw systemKeyRefused(id, operation);
   }
 
   #checkPayload(b: Buffer): void {

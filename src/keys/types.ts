@@ -42,6 +42,13 @@ export const KEY_ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$';
 export const KEY_ID_RE = new RegExp(KEY_ID_PATTERN);
 export const isValidKeyId = (id: string) => KEY_ID_RE.test(id) && !id.includes('..');
 
+/**
+ * Ids under this prefix belong to Keyward itself (the identity provider's token signing keys and secrets key).
+ * Reserving the whole prefix also keeps outside callers from creating such a key before Keyward does.
+ */
+export const SYSTEM_KEY_PREFIX = 'keyward-';
+export const isSystemKeyId = (id: string) => id.startsWith(SYSTEM_KEY_PREFIX);
+
 export const LABEL_KEY_RE = /^[a-z0-9][a-z0-9._/-]{0,62}$/;
 export const LABEL_VALUE_MAX = 256;
 /** C0 controls and DEL: refused in label values and descriptions, which end up in terminals and UIs. */

@@ -59,6 +59,7 @@ const DEV_TOKEN_ENV = 'KEYWARD_DEV_BOOTSTRAP_TOKEN_HASH';
 const systemContext = (): OperationContext => ({
   principal: { id: 'keyward', type: 'service', authMethod: 'internal', permissions: [], attributes: {} },
   requestId: randomUUID(),
+  component: 'release-sweeper',
 });
 
 export async function createKeyward(config: KeywardConfig, opts: ComposeOptions = {}): Promise<Keyward> {

@@ -204,6 +204,8 @@ class Keys extends Repository implements KeyRepository {
     let query = this.db.selectFrom('keys').selectAll().orderBy('id').limit(limit + 1);
     if (q.cursor) query = query.where('id', '>', decodeCursor(q.cursor));
     if (q.state) query = query.where('state', '=', q.state);
+    // substr rather than LIKE: LIKE folds case in SQLite and treats `_` as a wildcard.
+    if (q.excludeIdPrefix) query = query.where(sql<boolean>`substr(id, 1, ${q.excludeIdPrefix.length}) <> ${q.excludeIdPrefix}`);
     const labels = Object.entries(q.labels ?? {});
     if (labels.length > 0) {
       if (this.#dialect === 'postgres') {

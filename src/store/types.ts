@@ -57,6 +57,8 @@ export interface ListKeysQuery {
   state?: KeyState | undefined;
   /** Every given label must match exactly. */
   labels?: Labels | undefined;
+  /** Leaves out keys whose id starts with this prefix (Keyward's own keys, for outside callers). */
+  excludeIdPrefix?: string | undefined;
 }
 
 export interface Page<T> {

@@ -58,6 +58,25 @@ test('cedar: starter policies allow and deny, with policy ids', async () => {
   assert.deepEqual((await cedar.decide(req(svc, 'sys:Status', { type: 'System', id: 'keyward', attributes: {} }))).reasons, ['status-for-all']);
 });
 
+test('cedar: rotating a system key needs the exact permission on the credential, whatever the policies permit', async () => {
+  const d = mkdtempSync(join(tmpdir(), 'keyward-cedar-rotate-'));
+  try {
+    cpSync(SCHEMA, join(d, 'keyward.cedarschema'));
+    writeFileSync(join(d, 'all.cedar'), '@id("everything") permit (principal, action, resource);');
+    const pdp = await createPdp(authzConfigSchema.parse({ pdp: { type: 'cedar', policies_path: d, schema_path: join(d, 'keyward.cedarschema') } }), { logger });
+    const rotate = (p: Principal) => ({ ...req(p, 'sys:RotateSystemKey', key('keyward-idp-main-es256', 'enabled')), permission: 'keyward.system.rotate_system_keys' });
+    // No grants at all (judged by policies alone elsewhere) and a keyward.* grant: both refused.
+    await rejectsWith(enforce(pdp, rotate(admin)), 'auth.scope_denied', 403);
+    await rejectsWith(enforce(pdp, rotate({ ...admin, permissions: ['keyward.*'] })), 'auth.scope_denied', 403);
+    assert.ok(await enforce(pdp, rotate({ ...admin, permissions: ['keyward.system.rotate_system_keys'] })));
+    // Other actions are still the policies' alone for a credential without grants.
+    assert.ok(await enforce(pdp, req(admin, 'kms:RotateKey', key('k1', 'enabled'))));
+    await pdp.close?.();
+  } finally {
+    rmSync(d, { recursive: true, force: true });
+  }
+});
+
 test('cedar: policies reload on change; a broken file keeps the old policies', async () => {
   const r = () => req(svc, 'audit:Read', { type: 'Audit', id: 'trail', attributes: {} });
   assert.equal((await cedar.decide(r())).allowed, false);

@@ -96,3 +96,16 @@ test('builtin PDP: enforce names the missing permission; explain shows grants', 
   assert.equal(authzConfigSchema.safeParse({ permission_prefix: 'a.b' }).success, false);
   assert.equal(authzConfigSchema.safeParse({ pdp: { type: 'http', endpoint: 'http://x', cert_file: 'c' } }).success, false);
 });
+
+test('explicit-only permissions: no wildcard allows rotating system keys; the exact grant does; a negative wildcard denies', () => {
+  const p = permissionFor('keyward', 'sys:RotateSystemKey', 'keyward-idp-main-es256');
+  assert.equal(p, 'keyward.system.rotate_system_keys');
+  for (const g of ['keyward.*', 'keyward.system.*', 'keyward.system.rotate_*', 'keyward.*.rotate_system_keys', 'tkeeper.*']) {
+    assert.ok(!matchGrant(g, p), g);
+  }
+  assert.ok(matchGrant('keyward.system.rotate_system_keys', p));
+  assert.deepEqual(evaluate(['keyward.*', 'keyward.system.rotate_system_keys'], p), { allowed: true, matched: ['keyward.system.rotate_system_keys'] });
+  assert.equal(evaluate(['keyward.system.rotate_system_keys', '-keyward.system.*'], p).allowed, false);
+  // Other system permissions keep their wildcards.
+  assert.ok(matchGrant('keyward.system.*', 'keyward.system.seal'));
+});

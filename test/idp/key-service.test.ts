@@ -3,19 +3,30 @@
 // or a guess; every realm signs with keys of its own.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { fingerprint } from '../../src/authn/index.ts';
 import { applyRealmFile, parseRealmFile } from '../../src/idp/realm-file.ts';
 import { migrateIdp } from '../../src/idp/store/migrations.ts';
 import { startKeyward, type TestKeyward } from '../support/keyward.ts';
 import { REALM_YAML, SECRETS } from './support/env.ts';
 
 const ARGON2 = { memory_kib: 8192, iterations: 1, parallelism: 1 };
+// An operator credential that names the explicit-only permission; the suite's admin key has only keyward.*.
+const ROTATOR = 'rotator-api-key-0123456789abcdef0123456789';
 
 describe('identity provider keys in the key service', () => {
   let t: TestKeyward;
   before(async () => {
     t = await startKeyward({
       unseal: false,
+      env: { ROTATOR_HASH: fingerprint(ROTATOR) },
       config: {
+        authn: {
+          type: 'api_key',
+          keys: [
+            { id: 'test-admin', hash_env: 'KEYWARD_TEST_ADMIN_KEY_HASH', scopes: ['keyward.*'] },
+            { id: 'rotator', hash_env: 'ROTATOR_HASH', scopes: ['keyward.system.rotate_system_keys'] },
+          ],
+        },
         idp: {
           enabled: true,
           base_url: 'http://127.0.0.1:8080',
@@ -93,7 +104,11 @@ describe('identity provider keys in the key service', () => {
     assert.equal(main.length, 2);
     assert.equal(other.length, 2);
     assert.deepEqual(main.filter((k) => other.includes(k)), []);
-    const rotated = await inject('POST', '/v1/keys/keyward-idp-main-es256/rotate', { headers: t.auth });
+    // keyward.* does not grant the rotation of Keyward's own keys: only the exact permission does.
+    const refused = await inject('POST', '/v1/keys/keyward-idp-main-es256/rotate', { headers: t.auth });
+    assert.equal(refused.statusCode, 403, refused.body);
+    assert.equal(refused.json().required_permission, 'keyward.system.rotate_system_keys');
+    const rotated = await inject('POST', '/v1/keys/keyward-idp-main-es256/rotate', { headers: { 'x-api-key': ROTATOR } });
     assert.equal(rotated.statusCode, 200, rotated.body);
     // The providers are rebuilt right after the rotation commits (asynchronously).
     let now = await certs('main');

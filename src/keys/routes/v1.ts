@@ -6,7 +6,7 @@ import { operationContext } from '../../server/pipeline.ts';
 import { badRequest } from '../../server/problem.ts';
 import { keyServiceJwk, publicKeyPem, jwtKid } from '../crypto/index.ts';
 import { generatedKeyId, type KeyService } from '../service.ts';
-import { type EcdsaFormat, type HashAlgorithm, type KeyState, type KeyType, type Labels, LABEL_KEY_RE, isValidLabelValue, type RsaPadding } from '../types.ts';
+import { type EcdsaFormat, type HashAlgorithm, type KeyState, type KeyType, type Labels, LABEL_KEY_RE, isSystemKeyId, isValidLabelValue, type RsaPadding } from '../types.ts';
 import { fromB64, keyJson, optionalB64 } from './codec.ts';
 import * as S from './schemas.ts';
 
@@ -134,7 +134,6 @@ export async function v1KeyRoutes(app: FastifyInstance, opts: { keys: KeyService
   }, async (req: IdReq) => keys.jwks(operationContext(req), req.params.id));
 
   const lifecycle = [
-    ['rotate', 'kms:RotateKey', 'Rotate: add a new version; signing uses it from now on', (id: string, r: FastifyRequest) => keys.rotate(operationContext(r), id)],
     ['disable', 'kms:DisableKey', 'Disable: no signing, encryption or MAC until enabled', (id: string, r: FastifyRequest) => keys.disable(operationContext(r), id)],
     ['enable', 'kms:EnableKey', 'Enable a disabled key', (id: string, r: FastifyRequest) => keys.enable(operationContext(r), id)],
     ['release', 'kms:ReleaseKey', 'Release (SPIRL): no new signatures; destroyed after the grace period', (id: string, r: FastifyRequest) => keys.release(operationContext(r), id)],
@@ -144,6 +143,14 @@ export async function v1KeyRoutes(app: FastifyInstance, opts: { keys: KeyService
   for (const [path, action, summary, run] of lifecycle) {
     app.post(`/keys/:id/${path}`, { schema: { tags, summary, params: S.keyIdParams }, config: key(action) }, async (req: IdReq) => keyJson(await run(req.params.id, req)));
   }
+  // Keyward's own keys (keyward-…) rotate under their own, explicit-only permission; every other use is refused.
+  app.post('/keys/:id/rotate', {
+    schema: { tags, summary: 'Rotate: add a new version; signing uses it from now on', params: S.keyIdParams },
+    config: { security: { authz: (req) => [{ action: isSystemKeyId(idOf(req)) ? 'sys:RotateSystemKey' : 'kms:RotateKey', keyId: idOf(req) }] } },
+  }, async (req: IdReq) => {
+    const ctx = operationContext(req);
+    return keyJson(await (isSystemKeyId(req.params.id) ? keys.rotateSystemKey(ctx, req.params.id) : keys.rotate(ctx, req.params.id)));
+  });
 
   const crypto = ['crypto'];
   app.post('/keys/:id/sign', {
