@@ -212,14 +212,16 @@ export async function showTotp(c: InteractionContext, req: IncomingMessage, res:
   const details = await c.rt.provider.interactionDetails(req, res);
   const user = details.uid === uid ? await pendingUser(c, details) : undefined;
   if (!user) return send(res, 400, renderPage('Sign in', '<h1>Sign-in expired</h1><p>Start the sign-in again.</p>'));
-  let e = await c.rt.directory.getTotp(user.id);
-  if (!e) {
-    e = { secret: new Secret({ size: 20 }).base32, confirmed: false, lastStep: null };
-    await c.rt.directory.putTotp(user.id, e);
-  }
-  const enrolment = e.confirmed ? undefined : { uri: totpFor(c.rt, user, e.secret).toString(), secret: e.secret };
+  const e = await c.rt.directory.getTotp(user.id);
+  // Until confirmed, the seed belongs to this sign-in session alone (a second session gets its own).
+  const enrolment = e?.confirmed ? undefined : enrolmentView(c.rt, user, await c.rt.directory.pendingTotp(user.id, uid, ENROLMENT_SECONDS));
   send(res, 200, await totpForm(c.rt, uid, undefined, enrolment));
 }
+
+/** How long a seed offered for enrolment stays valid when nobody confirms it. */
+const ENROLMENT_SECONDS = 600;
+
+const enrolmentView = (rt: RealmRuntime, user: IdpUser, secret: string) => ({ uri: totpFor(rt, user, secret).toString(), secret });
 
 export async function submitTotp(c: InteractionContext, req: IncomingMessage, res: ServerResponse, uid: string, form: URLSearchParams): Promise<void> {
   const { rt, throttle } = c;
@@ -228,19 +230,21 @@ export async function submitTotp(c: InteractionContext, req: IncomingMessage, re
   const user = await pendingUser(c, details);
   if (!user) return send(res, 400, renderPage('Sign in', '<h1>Sign-in expired</h1><p>Start the sign-in again.</p>'));
   const e = await rt.directory.getTotp(user.id);
+  const enrolled = e?.confirmed === true;
+  // Not yet enrolled: the code must come from the seed this session was shown.
+  const secret = enrolled ? e.secret : await rt.directory.pendingTotp(user.id, uid, ENROLMENT_SECONDS);
   const accountKey = `${rt.name}\0u\0${user.username.toLowerCase()}`;
   const code = (form.get('code') ?? '').trim();
-  const totp = e ? totpFor(rt, user, e.secret) : undefined;
-  const delta = totp && /^[0-9]{6}$/.test(code) && !(await throttle.isLocked(accountKey)) ? totp.validate({ token: code, window: 1 }) : null;
+  const totp = totpFor(rt, user, secret);
+  const delta = /^[0-9]{6}$/.test(code) && !(await throttle.isLocked(accountKey)) ? totp.validate({ token: code, window: 1 }) : null;
   const step = delta === null || delta === undefined ? null : Math.floor(Date.now() / 1000 / 30) + delta;
-  // A code is good once: the last used time step is stored.
-  if (step === null || !e || !(await rt.directory.useTotpStep(user.id, step))) {
+  // A code is good once: the last used time step is stored (on enrolment, with the confirmed seed).
+  const accepted = step !== null && (enrolled ? await rt.directory.useTotpStep(user.id, step) : await rt.directory.confirmTotp(user.id, uid, step));
+  if (!accepted) {
     await throttle.fail(accountKey, rt.realm.lockout.max_failures, rt.realm.lockout.window_seconds, rt.realm.lockout.lock_seconds);
     await rt.telemetry.emit({ event: 'authentication_failed', realm: rt.name, client_id: String(details.params.client_id), endpoint: 'login_totp', result: 'failure', feature_category: 'totp', source_ip: c.ip });
-    const enrolment = e && !e.confirmed && totp ? { uri: totp.toString(), secret: e.secret } : undefined;
-    return send(res, 401, await totpForm(rt, uid, 'The code is not valid. Try the current code from your app.', enrolment));
+    return send(res, 401, await totpForm(rt, uid, 'The code is not valid. Try the current code from your app.', enrolled ? undefined : enrolmentView(rt, user, secret)));
   }
-  if (!e.confirmed) await rt.directory.putTotp(user.id, { ...e, confirmed: true, lastStep: step });
   await throttle.reset(accountKey);
   await finish(c, req, res, details, { accountId: user.id, acr: 'aal2', amr: ['pwd', 'otp'], ts: Math.floor(Date.now() / 1000) });
 }

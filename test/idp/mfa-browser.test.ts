@@ -5,7 +5,7 @@ import * as oidc from 'openid-client';
 import { Secret, TOTP } from 'otpauth';
 import { chromium, type Browser } from 'playwright-core';
 import { sweepExpired } from '../../src/idp/store/adapter.ts';
-import { SECRETS, startEnv, type TestEnv } from './support/env.ts';
+import { REALM_YAML, SECRETS, startEnv, type TestEnv } from './support/env.ts';
 import { assertProfileClaims } from './support/claims.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -14,7 +14,10 @@ describe('idp: TOTP second factor in headless Chromium', { skip: existsSync(CHRO
   let env: TestEnv;
   let browser: Browser;
   before(async () => {
-    env = await startEnv();
+    // dana, like bob, is in a group that requires MFA; she is never enrolled before the enrolment-session test.
+    const bob = '  - { id: u-bob, username: bob, tenant: "tenant:platform", groups: [admins], roles: [], password_env: BOB_PW }\n';
+    assert.ok(REALM_YAML.includes(bob));
+    env = await startEnv({ yaml: REALM_YAML.replace(bob, bob + bob.replaceAll('bob', 'dana')) });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
@@ -58,6 +61,64 @@ describe('idp: TOTP second factor in headless Chromium', { skip: existsSync(CHRO
     assert.deepEqual(claims.assurance, { ...(claims.assurance as object), level: 'aal2', mfa: true });
     assertProfileClaims(claims);
     await page.close();
+  });
+
+  it('each enrolment session gets its own seed; an abandoned one expires; confirming one ends the others', async () => {
+    const config = await oidc.discovery(new URL(env.issuer), 'web', undefined, oidc.ClientSecretBasic(SECRETS.WEB_SECRET), { execute: [oidc.allowInsecureRequests] });
+    const toTotpPage = async () => {
+      // A fresh context is a fresh browser session: no cookies shared with the other one.
+      const page = await (await browser.newContext()).newPage();
+      const url = oidc.buildAuthorizationUrl(config, {
+        redirect_uri: `${env.base}/rp/cb`,
+        scope: 'openid',
+        code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
+        code_challenge_method: 'S256',
+      });
+      await page.goto(url.href);
+      await page.getByLabel('Username').fill('dana');
+      await page.getByLabel('Password').fill(SECRETS.BOB_PW);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.waitForURL(/\/totp$/);
+      return page;
+    };
+    const seedOn = async (page: Awaited<ReturnType<typeof toTotpPage>>) => (await page.locator('#totp-secret').textContent())!.trim();
+    const codeFor = (seed: string) => new TOTP({ secret: Secret.fromBase32(seed), digits: 6, period: 30 }).generate();
+    const submit = async (page: Awaited<ReturnType<typeof toTotpPage>>, code: string) => {
+      await page.getByLabel(/6-digit code/).fill(code);
+      const [res] = await Promise.all([page.waitForResponse((r) => r.request().method() === 'POST'), page.getByRole('button', { name: 'Verify' }).click()]);
+      return res.status();
+    };
+
+    const first = await toTotpPage();
+    const second = await toTotpPage();
+    const a = await seedOn(first);
+    const b = await seedOn(second);
+    assert.notEqual(a, b, 'a second session is never shown the first one\'s seed');
+    await first.reload();
+    assert.equal(await seedOn(first), a, 'a session keeps its own seed');
+    // The first session's seed does not enrol the second.
+    assert.equal(await submit(second, codeFor(a)), 401);
+    assert.equal(await seedOn(second), b);
+
+    // Abandoned: once its time is up, the seed is gone and the session gets a new one.
+    const pending = () => env.db.selectFrom('idp_mfa_pending').selectAll().where('user_id', '=', 'u-dana').execute();
+    assert.equal((await pending()).length, 2);
+    await env.db.updateTable('idp_mfa_pending').set({ expires_at: 1 }).where('user_id', '=', 'u-dana').execute();
+    await first.reload();
+    const a2 = await seedOn(first);
+    assert.notEqual(a2, a);
+    assert.equal((await pending()).length, 1, 'expired enrolments are deleted');
+
+    // The second session's seed expired too: it gets a new one, and that one enrols.
+    await second.reload();
+    const b2 = await seedOn(second);
+    assert.notEqual(b2, b);
+    await submit(second, codeFor(b2));
+    await second.waitForURL(/\/rp\/cb\?/);
+    assert.equal((await pending()).length, 0, 'confirming ends every other enrolment of the user');
+    // The other session's seed was never confirmed and is worthless now.
+    assert.equal(await submit(first, codeFor(a2)), 401);
+    assert.equal(await first.locator('#totp-secret').count(), 0, 'an enrolled user is shown no seed');
   });
 
   it('sweeps expired provider artefacts', async () => {

@@ -87,6 +87,18 @@ describe('idp store on PostgreSQL', { skip: up || process.env.CI ? false : 'Post
     assert.ok(await s.findByUid('u1'));
     assert.equal(await sweepExpired(db, Math.floor(Date.now() / 1000) + 10), 1);
     assert.ok(await dir.useTotpStep('u-bob', 5) === false, 'no enrolment yet');
+    // Enrolment seeds per session: two sessions, two seeds; one confirms; the other cannot confirm after it.
+    const s1 = await dir.pendingTotp('u-bob', 'session-1', 600);
+    const s2 = await dir.pendingTotp('u-bob', 'session-2', 600);
+    assert.notEqual(s1, s2);
+    assert.equal(await dir.pendingTotp('u-bob', 'session-1', 600), s1);
+    // The same sign-in session may change user (back to the login form): each user gets a seed of their own.
+    assert.notEqual(await dir.pendingTotp('u-alice', 'session-1', 600), s1);
+    assert.equal(await dir.confirmTotp('u-bob', 'session-2', 3), true);
+    assert.equal((await dir.getTotp('u-bob'))!.secret, s2);
+    assert.equal(await dir.confirmTotp('u-bob', 'session-1', 4), false);
+    assert.equal((await dir.getTotp('u-bob'))!.secret, s2);
+    await db.deleteFrom('idp_mfa').where('user_id', '=', 'u-bob').execute();
     await dir.putTotp('u-bob', { secret: 'JBSWY3DPEHPK3PXP', confirmed: true, lastStep: null });
     assert.equal(await dir.useTotpStep('u-bob', 5), true);
     assert.equal(await dir.useTotpStep('u-bob', 5), false);

@@ -2,6 +2,7 @@
 // accounts) and MFA enrolments, one namespace per realm. No HTTP here.
 import type { JsonWebKey } from 'node:crypto';
 import type { Kysely } from 'kysely';
+import { Secret } from 'otpauth';
 
 export type PrincipalType = 'human' | 'service' | 'agent';
 export type ProfileGrant = 'authorization_code' | 'refresh_token' | 'client_credentials';
@@ -243,11 +244,11 @@ export class Directory {
       .where('kind', '=', 'totp')
       .executeTakeFirst();
     if (!r) return undefined;
-    const secret = this.#box ? await this.#box.open(this.#totpContext(userId), r.secret) : r.secret;
+    const secret = await this.#openTotp(userId, r.secret);
     return { secret, confirmed: bool(r.confirmed), lastStep: r.last_step == null ? null : Number(r.last_step) };
   }
   async putTotp(userId: string, e: TotpEnrolment): Promise<void> {
-    const secret = this.#box ? await this.#box.seal(this.#totpContext(userId), e.secret) : e.secret;
+    const secret = await this.#sealTotp(userId, e.secret);
     const values = { secret, confirmed: e.confirmed ? 1 : 0, last_step: e.lastStep };
     await this.db
       .insertInto('idp_mfa')
@@ -255,6 +256,76 @@ export class Directory {
       .onConflict((oc) => oc.columns(['realm', 'user_id', 'kind']).doUpdateSet(values))
       .execute();
   }
+  /**
+   * The seed offered to this sign-in session (`sessionId`, the interaction) for enrolment: its own, made on first
+   * ask and kept until `ttlSeconds` after that, so a second session of the same user never sees it.
+   */
+  async pendingTotp(userId: string, sessionId: string, ttlSeconds: number): Promise<string> {
+    const t = now();
+    // Abandoned enrolments go; their seeds were never confirmed by anyone.
+    await this.db.deleteFrom('idp_mfa_pending').where('expires_at', '<=', t).execute();
+    const found = async () => {
+      const r: any = await this.db
+        .selectFrom('idp_mfa_pending')
+        .selectAll()
+        .where('realm', '=', this.realm)
+        .where('session_id', '=', sessionId)
+        .where('user_id', '=', userId)
+        .where('kind', '=', 'totp')
+        .executeTakeFirst();
+      return r ? await this.#openTotp(userId, r.secret) : undefined;
+    };
+    const existing = await found();
+    if (existing !== undefined) return existing;
+    const sealed = await this.#sealTotp(userId, new Secret({ size: 20 }).base32);
+    await this.db
+      .insertInto('idp_mfa_pending')
+      .values({ realm: this.realm, session_id: sessionId, user_id: userId, kind: 'totp', secret: sealed, expires_at: t + ttlSeconds })
+      .onConflict((oc) => oc.columns(['realm', 'session_id', 'user_id', 'kind']).doNothing())
+      .execute();
+    // Two requests of one session may race: whichever seed was stored first is the session's.
+    const stored = await found();
+    if (stored === undefined) throw new Error('the enrolment seed could not be stored');
+    return stored;
+  }
+
+  /**
+   * Makes this session's pending seed the user's confirmed TOTP, with `step` as its last used time step, and drops
+   * every other pending enrolment of the user. False when there is no pending seed or another session confirmed
+   * one first.
+   */
+  async confirmTotp(userId: string, sessionId: string, step: number): Promise<boolean> {
+    return await this.db.transaction().execute(async (trx) => {
+      const r: any = await trx
+        .selectFrom('idp_mfa_pending')
+        .selectAll()
+        .where('realm', '=', this.realm)
+        .where('session_id', '=', sessionId)
+        .where('user_id', '=', userId)
+        .where('kind', '=', 'totp')
+        .where('expires_at', '>', now())
+        .executeTakeFirst();
+      if (!r) return false;
+      const values = { secret: r.secret, confirmed: 1, last_step: step };
+      const written = await trx
+        .insertInto('idp_mfa')
+        .values({ realm: this.realm, user_id: userId, kind: 'totp', created_at: now(), ...values })
+        // Only over an unconfirmed row (left by an older version): a confirmed enrolment is never replaced here.
+        .onConflict((oc) => oc.columns(['realm', 'user_id', 'kind']).doUpdateSet(values).where('idp_mfa.confirmed', '=', 0))
+        .executeTakeFirst();
+      if (Number(written.numInsertedOrUpdatedRows ?? 0n) === 0) return false;
+      await trx.deleteFrom('idp_mfa_pending').where('realm', '=', this.realm).where('user_id', '=', userId).where('kind', '=', 'totp').execute();
+      return true;
+    });
+  }
+
+  async #sealTotp(userId: string, secret: string): Promise<string> {
+    return this.#box ? await this.#box.seal(this.#totpContext(userId), secret) : secret;
+  }
+  async #openTotp(userId: string, sealed: string): Promise<string> {
+    return this.#box ? await this.#box.open(this.#totpContext(userId), sealed) : sealed;
+  }
+
   /** Records the time step just used; false when it was already used (replay). */
   async useTotpStep(userId: string, step: number): Promise<boolean> {
     const r = await this.db

@@ -119,13 +119,36 @@ function throttle(dialect: IdpDialect): Migration {
   };
 }
 
+/**
+ * TOTP seeds offered during enrolment, one per sign-in session (interaction): a second session of the same user
+ * gets a seed of its own, and an abandoned one expires. The confirmed seed moves to idp_mfa.
+ */
+function pendingMfa(dialect: IdpDialect): Migration {
+  const id = dialect === 'postgres' ? sql`text collate "C"` : sql`text`;
+  return {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('idp_mfa_pending')
+        .addColumn('realm', id, (c) => c.notNull())
+        .addColumn('session_id', id, (c) => c.notNull())
+        .addColumn('user_id', id, (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('secret', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('idp_mfa_pending_pk', ['realm', 'session_id', 'user_id', 'kind'])
+        .execute();
+      await db.schema.createIndex('idp_mfa_pending_expiry').on('idp_mfa_pending').column('expires_at').execute();
+    },
+  };
+}
+
 class Provider implements MigrationProvider {
   readonly #dialect: IdpDialect;
   constructor(dialect: IdpDialect) {
     this.#dialect = dialect;
   }
   async getMigrations(): Promise<Record<string, Migration>> {
-    return { '0001_idp_initial': initial(this.#dialect), '0002_idp_throttle': throttle(this.#dialect) };
+    return { '0001_idp_initial': initial(this.#dialect), '0002_idp_throttle': throttle(this.#dialect), '0003_idp_mfa_pending': pendingMfa(this.#dialect) };
   }
 }
 
