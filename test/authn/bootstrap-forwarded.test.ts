@@ -27,7 +27,7 @@ test('bootstrap token: full permissions, warning log without the token, audited'
   const audit = recorder();
   const a = createBootstrapTokenAuthenticator({ tokenHash, issuedAt: clock.now(), maxAge: 900, mode: 'production', logger, clock, audit, permissionPrefix: 'kw' });
   const p = await a.authenticate(bearer(token));
-  assert.deepEqual([p?.id, p?.authMethod, p?.permissions], ['bootstrap', 'bootstrap_token', ['kw.*']]);
+  assert.deepEqual([p?.id, p?.authMethod, p?.permissions], ['bootstrap', 'bootstrap_token', ['kw.*', 'kw.system.rotate_system_keys']]);
   assert.equal(audit.events[0]?.event_type, 'auth.bootstrap_token_used');
   assert.equal(audit.events[0]?.source_ip, '192.0.2.7');
   assert.ok(lines.some((l) => l.includes('"level":40') && l.includes('bootstrap token used')));
