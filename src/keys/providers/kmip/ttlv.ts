@@ -103,7 +103,8 @@ const INT64_MAX = (1n << 63n) - 1n;
 export const isValidTag = (tag: number): boolean =>
   Number.isInteger(tag) && ((tag >= 0x420000 && tag <= 0x42ffff) || (tag >= 0x540000 && tag <= 0x54ffff));
 
-const pad8 = (n: number) => (n + 7) & ~7;
+// Arithmetic, not bitwise: lengths go up to 2^32-1, beyond what 32-bit bitwise operators can hold.
+const pad8 = (n: number) => Math.ceil(n / 8) * 8;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Encoding
