@@ -173,20 +173,24 @@ export class PykmipServer {
 let warned = false;
 
 /**
- * A started PyKMIP server stopped and removed after the test, or undefined after skipping the test because
- * pykmip-server is not installed (under CI this throws instead).
+ * True when pykmip-server is installed. Otherwise skips the test and returns false, or throws under CI, where a
+ * missing server must fail the run.
  */
-export async function startPykmip(t: TestContext, what = 'KMIP tests'): Promise<PykmipServer | undefined> {
-  if (!existsSync(PYKMIP_SERVER)) {
-    const msg = `${PYKMIP_SERVER} not found (Debian package python3-pykmip): ${what} skipped`;
-    if (process.env.CI) throw new Error(`${PYKMIP_SERVER} not found; CI is set, so ${what} fail instead of skipping`);
-    if (!warned) {
-      warned = true;
-      console.warn(`WARNING: ${msg}`);
-    }
-    t.skip(msg);
-    return undefined;
+export function requirePykmip(t: TestContext, what = 'KMIP tests'): boolean {
+  if (existsSync(PYKMIP_SERVER)) return true;
+  const msg = `${PYKMIP_SERVER} not found (Debian package python3-pykmip): ${what} skipped`;
+  if (process.env.CI) throw new Error(`${PYKMIP_SERVER} not found; CI is set, so ${what} fail instead of skipping`);
+  if (!warned) {
+    warned = true;
+    console.warn(`WARNING: ${msg}`);
   }
+  t.skip(msg);
+  return false;
+}
+
+/** A started PyKMIP server of this test alone, removed after it; undefined when the test was skipped. */
+export async function startPykmip(t: TestContext, what = 'KMIP tests'): Promise<PykmipServer | undefined> {
+  if (!requirePykmip(t, what)) return undefined;
   const server = await PykmipServer.create();
   t.after(() => server.dispose());
   await server.start();
