@@ -1,7 +1,7 @@
 // The KMIP transport against a scripted TLS server: framing, timeouts, broken replies, the pool, reconnects.
 // The real server (PyKMIP) is in kmip-client.test.ts; this file makes the failures PyKMIP does not produce on demand.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { type Server, type TLSSocket, createServer } from 'node:tls';
@@ -81,6 +81,7 @@ before(async () => {
 after(() => {
   for (const s of sockets) s.destroy();
   server.close();
+  rmSync(pki.dir, { recursive: true, force: true });
 });
 
 function reset(b: Behaviour) {
