@@ -166,6 +166,7 @@ interface Session {
 /** What an operation gets: its session, and the library checked against the session's generation. */
 interface Op {
   readonly lib: Pkcs11Library;
+  readonly slot: Handle;
   readonly session: Handle;
   /** An asynchronous (threadpool) call on this session. */
   async<T>(fn: (lib: Pkcs11Library, session: Handle) => Promise<T>): Promise<T>;
@@ -224,6 +225,8 @@ export class Pkcs11Token {
     return this.#run(
       `generate ${type}`,
       async (op) => {
+        // Logged out, private objects are invisible to the name check below.
+        probe(op, this.label);
         // PKCS#11 does not keep names unique; Keyward relies on them, so refuse to create a second key so named.
         if (findObjects(op.lib, op.session, [{ type: ck.CKA_ID, value: id }]).length > 0) {
           throw new HsmOperationError('key_exists', `the token already holds an object with id ${id.toString('hex')}`);
@@ -310,7 +313,7 @@ export class Pkcs11Token {
   async find(ref: KeyRef): Promise<TokenObject[]> {
     checkRef(ref);
     return this.#run('find', async (op) => {
-      probe(op, this.#conn, this.label);
+      probe(op, this.label);
       return findObjects(op.lib, op.session, refTemplate(ref)).map((h) => describe(op.lib, op.session, h));
     });
   }
@@ -318,7 +321,7 @@ export class Pkcs11Token {
   /** Every object the logged-in user can see. */
   async list(): Promise<TokenObject[]> {
     return this.#run('list', async (op) => {
-      probe(op, this.#conn, this.label);
+      probe(op, this.label);
       return findObjects(op.lib, op.session, []).map((h) => describe(op.lib, op.session, h));
     });
   }
@@ -441,7 +444,7 @@ export class Pkcs11Token {
     checkRef(ref);
     return this.#run('destroy', async (op) => {
       // Logged out, a private key is invisible: make sure the login holds before deciding what exists.
-      probe(op, this.#conn, this.label);
+      probe(op, this.label);
       const handles = findObjects(op.lib, op.session, refTemplate(ref));
       for (const h of handles) op.lib.C_DestroyObject(op.session, h);
       return handles.length;
@@ -452,17 +455,15 @@ export class Pkcs11Token {
   async health(): Promise<TokenHealth> {
     try {
       return await this.#run('health probe', async (op) => {
-        probe(op, this.#conn, this.label);
-        const conn = this.#conn;
-        if (!conn) throw new ProbeFault('device', 'not connected');
-        const info = op.lib.C_GetTokenInfo(conn.slot);
+        probe(op, this.label);
+        const info = op.lib.C_GetTokenInfo(op.slot);
         return {
           ok: true as const,
           label: this.label,
           manufacturer: info.manufacturerID.trimEnd(),
           model: info.model.trimEnd(),
           serial: info.serialNumber.trimEnd(),
-          sessions: conn.pool.stats(),
+          sessions: this.#conn?.pool.stats() ?? { size: this.#poolSize, open: 0, idle: 0, waiting: 0 },
         };
       });
     } catch (e) {
@@ -502,11 +503,11 @@ export class Pkcs11Token {
           continue;
         }
         try {
-          const result = await fn(this.#op(session));
+          const result = await fn(this.#op(conn, session));
           conn.pool.release(session);
           return result;
         } catch (e) {
-          const fault = this.#diagnose(e, conn, session);
+          const fault = this.#diagnose(e, this.#op(conn, session));
           if (fault === 'operation') {
             // After a refusal the session may still hold a half-finished operation; a fresh one costs little.
             conn.pool.discard(session, true);
@@ -537,26 +538,27 @@ export class Pkcs11Token {
     }
   }
 
-  #op(session: Session): Op {
+  #op(conn: Connection, session: Session): Op {
     const module = this.#module;
     return {
       get lib() {
         return module.current(session.generation);
       },
+      slot: conn.slot,
       session: session.handle,
       async: (fn) => module.call(session.generation, (lib) => fn(lib, session.handle)),
     };
   }
 
   /** Sorts a failure; ambiguous ones are settled by probing the token. */
-  #diagnose(e: unknown, conn: Connection, session: Session): 'session' | 'login' | 'device' | 'operation' {
+  #diagnose(e: unknown, op: Op): 'session' | 'login' | 'device' | 'operation' {
     if (e instanceof StaleGenerationError) return 'session';
     if (e instanceof ProbeFault) return e.fault;
     if (e instanceof HsmOperationError || e instanceof HsmUnavailableError) return 'operation';
     const fault = e instanceof ObjectMissing ? 'ambiguous' : faultOf(e);
     if (fault !== 'ambiguous') return fault;
     try {
-      probe(this.#op(session), conn, this.label);
+      probe(op, this.label);
       return 'operation';
     } catch (pe) {
       return pe instanceof ProbeFault ? pe.fault : pe instanceof StaleGenerationError ? 'session' : 'device';
@@ -656,7 +658,12 @@ export class Pkcs11Token {
   }
 
   #dropDeadIdleSessions(conn: Connection): void {
-    const lib = this.#module.current(conn.generation);
+    let lib: Pkcs11Library;
+    try {
+      lib = this.#module.current(conn.generation);
+    } catch {
+      return; // stale already: the next attempt reconnects
+    }
     const alive: Session[] = [];
     // Borrow every idle session without opening new ones, keep those the token still knows.
     for (let n = conn.pool.stats().idle; n > 0; n--) {
@@ -696,12 +703,11 @@ function refusalFrom(e: unknown, what: string, refusal?: () => HsmOperationError
  * Throws ProbeFault when the token is gone or the session is not logged in. Costs two calls; used where an
  * empty search result would otherwise be taken at its word.
  */
-function probe(op: Op, conn: Connection | undefined, label: string): void {
-  if (!conn) throw new ProbeFault('device', 'not connected');
+function probe(op: Op, label: string): void {
   const lib = op.lib;
   let tokenLabel: string;
   try {
-    tokenLabel = lib.C_GetTokenInfo(conn.slot).label.trimEnd();
+    tokenLabel = lib.C_GetTokenInfo(op.slot).label.trimEnd();
   } catch (e) {
     throw new ProbeFault('device', `token info: ${returnValue(e)?.name ?? (e as Error).message}`);
   }
