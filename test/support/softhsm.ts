@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { TestContext } from 'node:test';
+import type { SuiteContext, TestContext } from 'node:test';
 import { promisify } from 'node:util';
 
 export const SOFTHSM_MODULE = process.env.KEYWARD_TEST_SOFTHSM_MODULE ?? '/usr/lib/softhsm/libsofthsm2.so';
@@ -50,8 +50,11 @@ async function missingReason(): Promise<string | null> {
 
 let warned = false;
 
-/** A fresh private SoftHSM2 for this process, or undefined after skipping the test (throws under CI instead). */
-export async function softHsm(t: TestContext, what = 'SoftHSM2 tests'): Promise<SoftHsm | undefined> {
+/**
+ * A fresh private SoftHSM2 for this process, or undefined after skipping the test (throws under CI instead). From a
+ * hook (no skip() there) the tests themselves must skip when it returns undefined.
+ */
+export async function softHsm(t: TestContext | SuiteContext, what = 'SoftHSM2 tests'): Promise<SoftHsm | undefined> {
   const reason = await missingReason();
   if (reason !== null) {
     if (process.env.CI) throw new Error(`SoftHSM2 is not installed (${reason}); CI is set, so ${what} fail instead of skipping`);
@@ -59,7 +62,7 @@ export async function softHsm(t: TestContext, what = 'SoftHSM2 tests'): Promise<
       warned = true;
       console.warn(`WARNING: SoftHSM2 is not installed (${reason}): ${what} skipped. apt-get install softhsm2 to run them.`);
     }
-    t.skip(`SoftHSM2 not installed: ${what} skipped`);
+    if ('skip' in t) t.skip(`SoftHSM2 not installed: ${what} skipped`);
     return undefined;
   }
   const dir = mkdtempSync(join(tmpdir(), 'keyward-softhsm-'));

@@ -15,7 +15,7 @@ let wrongPinTok: SoftHsmToken;
 let token: Pkcs11Token;
 
 before(async (t) => {
-  hsm = await softHsm(t as never, 'PKCS#11 token tests');
+  hsm = await softHsm(t, 'PKCS#11 token tests');
   if (!hsm) return;
   // Every token exists before the library is first initialized: SoftHSM only looks for tokens in C_Initialize.
   tok = await hsm.initToken('keyward-test');
@@ -299,7 +299,9 @@ describe('sessions and recovery', () => {
     lib.C_CloseSession(s);
     assert.ok(nodeVerify('sha256', message, k.pub, await token.sign({ id: k.id }, { hash: 'SHA-256', input: { message } })));
     // Logged out, the private key would be invisible and destroy would have removed the public half only.
-    lib.C_Logout(lib.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION));
+    const s2 = lib.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION);
+    lib.C_Logout(s2);
+    lib.C_CloseSession(s2);
     assert.equal(await token.destroy({ id: k.id }), 2);
   });
 

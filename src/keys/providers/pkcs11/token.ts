@@ -6,9 +6,9 @@
 // another one). Nothing here reads private material: only public attributes are ever asked for.
 //
 // Failures are sorted (binding.ts) into: a dead session (use another), a logged-out token (log in again), a lost
-// device (re-initialize the library and find the token again), or a refusal of this request. Each operation is
-// retried a bounded number of times after the first three; key generation is not retried after a lost device,
-// because the keys may already exist. While the token stays unreachable, calls fail fast with hsm.unavailable
+// device (re-initialize the library and find the token again), or a refusal of this request. After any of the
+// first three an operation is retried, at most twice; key generation is not retried after a lost device, because
+// the keys may already exist. While the token stays unreachable, calls fail fast with hsm.unavailable
 // and a reconnect is attempted at most once per reconnectIntervalMs, so a token that comes back is used again
 // without a restart.
 import { createHash, randomBytes } from 'node:crypto';
