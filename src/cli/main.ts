@@ -12,6 +12,8 @@ const USAGE = `usage: keyward <command> [options]      'keyward <command> --help
   apikey generate --id X       print a raw API key and its fingerprint
   pdp serve                    run the embedded Cedar engine as a standalone HTTP PDP
   idp <command>                apply | users | clients | telemetry report | break-glass
+  identity <command>           validate | provision: canonical identity documents
+  ldap <command>               validate --mode … | snapshot | render: the canonical LDAP schema
 client commands: --addr URL (KEYWARD_ADDR)  --token T (KEYWARD_TOKEN)  --timeout SECONDS (KEYWARD_TIMEOUT, default 30)  --json
 exit codes: 0 ok, 1 operation failed (e.g. invalid signature, tampered audit log), 2 usage, 3 configuration,
             4 server unreachable, sealed or not answering (serve: cannot listen), 5 authentication/authorization refused`;
@@ -40,6 +42,10 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
       return (await import('./commands/pdp.ts')).run(rest, io);
     case 'idp':
       return rest[0] === 'break-glass' ? (await import('./commands/break-glass.ts')).run(rest.slice(1), io) : (await import('./commands/idp.ts')).run(rest, io);
+    case 'identity':
+      return (await import('./commands/identity.ts')).run(rest, io);
+    case 'ldap':
+      return (await import('./commands/ldap.ts')).run(rest, io);
     case 'help':
     case '--help':
     case '-h':

@@ -1,0 +1,164 @@
+// OpenLDAP for tests: a private slapd (Debian's package) with its own slapd.conf, mdb database and schema includes
+// in a temporary directory, listening on a free 127.0.0.1 port, base dc=example,dc=com with a root DN. It never
+// touches the system's configuration or /var/lib/ldap. Stopped in teardown, and killed with the test process if
+// that dies first. When slapd is not installed the test is skipped, except under CI, where it fails.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import { Client } from 'ldapts';
+import { freePort } from './net.ts';
+
+export const SLAPD_BIN = process.env.KEYWARD_TEST_SLAPD ?? '/usr/sbin/slapd';
+const SCHEMA_DIR = '/etc/ldap/schema';
+const MODULE_DIR = '/usr/lib/ldap';
+
+export const BASE_DN = 'dc=example,dc=com';
+export const ROOT_DN = 'cn=admin,dc=example,dc=com';
+export const ROOT_PASSWORD = 'slapd-test-root-password';
+
+export interface Slapd {
+  url: string;
+  port: number;
+  baseDn: string;
+  rootDn: string;
+  rootPassword: string;
+  /** Runs ldapadd (ldap-utils) as the root DN with `ldif` on stdin. */
+  ldapadd(ldif: string): Promise<{ code: number; stdout: string; stderr: string }>;
+  /** Runs ldapmodify as the root DN with `ldif` on stdin. */
+  ldapmodify(ldif: string): Promise<{ code: number; stdout: string; stderr: string }>;
+  /** Stops slapd (SIGTERM, then SIGKILL) and removes its directory. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+let warned = false;
+
+function missingReason(): string | null {
+  if (!existsSync(SLAPD_BIN)) return `${SLAPD_BIN} not found (apt-get install slapd ldap-utils)`;
+  if (!existsSync(join(SCHEMA_DIR, 'inetorgperson.schema'))) return `${SCHEMA_DIR}/inetorgperson.schema not found`;
+  if (!existsSync('/usr/bin/ldapadd')) return 'ldapadd not found (apt-get install ldap-utils)';
+  return null;
+}
+
+function config(dir: string): string {
+  const lines = [
+    ...['core', 'cosine', 'inetorgperson', 'nis'].map((s) => `include ${SCHEMA_DIR}/${s}.schema`),
+    `pidfile ${join(dir, 'slapd.pid')}`,
+    `argsfile ${join(dir, 'slapd.args')}`,
+  ];
+  // Debian builds the mdb backend as a module; other builds have it compiled in.
+  if (existsSync(join(MODULE_DIR, 'back_mdb.so'))) lines.push(`modulepath ${MODULE_DIR}`, 'moduleload back_mdb');
+  lines.push(
+    'database mdb',
+    `suffix "${BASE_DN}"`,
+    `rootdn "${ROOT_DN}"`,
+    `rootpw ${ROOT_PASSWORD}`,
+    `directory ${join(dir, 'db')}`,
+    'maxsize 33554432',
+    'index objectClass eq',
+    'index uid,cn,mail eq',
+  );
+  return lines.join('\n') + '\n';
+}
+
+function run(cmd: string, args: string[], input: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    child.stdin.end(input);
+  });
+}
+
+async function waitReady(url: string, child: ChildProcess, log: () => string): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`slapd exited (${child.exitCode ?? child.signalCode}): ${log()}`);
+    const c = new Client({ url, timeout: 1000, connectTimeout: 1000 });
+    try {
+      await c.bind(ROOT_DN, ROOT_PASSWORD);
+      return;
+    } catch {
+      if (Date.now() > deadline) throw new Error(`slapd did not answer on ${url} within 15 s: ${log()}`);
+      await new Promise((r) => setTimeout(r, 50));
+    } finally {
+      await c.unbind().catch(() => {});
+    }
+  }
+}
+
+async function startOnce(): Promise<Slapd> {
+  const dir = mkdtempSync(join(tmpdir(), 'kw-slapd-'));
+  const conf = join(dir, 'slapd.conf');
+  writeFileSync(conf, config(dir));
+  mkdirSync(join(dir, 'db'));
+  const port = await freePort();
+  const url = `ldap://127.0.0.1:${port}`;
+  // `-d 0` keeps slapd in the foreground, so this process owns it and can stop it.
+  const child = spawn(SLAPD_BIN, ['-f', conf, '-h', `${url}/`, '-d', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.on('data', (d) => (output = (output + d).slice(-4000)));
+  child.stderr!.on('data', (d) => (output = (output + d).slice(-4000)));
+  const kill = () => child.kill('SIGKILL');
+  process.once('exit', kill);
+  let stopped: Promise<void> | undefined;
+  const stop = () =>
+    (stopped ??= (async () => {
+      process.off('exit', kill);
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise<void>((r) => child.once('exit', () => r()));
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+        await exited;
+        clearTimeout(timer);
+      }
+      rmSync(dir, { recursive: true, force: true });
+    })());
+  try {
+    await waitReady(url, child, () => output.trim().split('\n').slice(-5).join(' | '));
+    const c = new Client({ url, timeout: 5000 });
+    try {
+      await c.bind(ROOT_DN, ROOT_PASSWORD);
+      await c.add(BASE_DN, { objectClass: ['top', 'dcObject', 'organization'], dc: 'example', o: 'Example' });
+    } finally {
+      await c.unbind().catch(() => {});
+    }
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  const tool = (name: string) => (ldif: string) => run(`/usr/bin/${name}`, ['-x', '-H', url, '-D', ROOT_DN, '-w', ROOT_PASSWORD], ldif);
+  return { url, port, baseDn: BASE_DN, rootDn: ROOT_DN, rootPassword: ROOT_PASSWORD, ldapadd: tool('ldapadd'), ldapmodify: tool('ldapmodify'), stop };
+}
+
+/**
+ * A fresh slapd holding only the base entry, stopped when the test (or suite, with `t` of a before hook) ends;
+ * undefined after skipping the test when slapd is not installed (under CI this throws instead).
+ */
+export async function startSlapd(t: TestContext, what = 'OpenLDAP tests'): Promise<Slapd | undefined> {
+  const reason = missingReason();
+  if (reason !== null) {
+    if (process.env.CI) throw new Error(`${reason}; CI is set, so ${what} fail instead of skipping`);
+    if (!warned) console.warn(`WARNING: ${reason}: ${what} skipped`);
+    warned = true;
+    t.skip(`${reason}: ${what} skipped`);
+    return undefined;
+  }
+  // The port is free when chosen but another process can take it before slapd binds: try again on another.
+  let last: unknown;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const s = await startOnce();
+      t.after(() => s.stop());
+      return s;
+    } catch (e) {
+      last = e;
+    }
+  }
+  throw last;
+}
