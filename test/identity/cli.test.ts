@@ -79,6 +79,8 @@ describe('keyward ldap validate (files)', () => {
       ['ldap', 'validate', '--mode', 'drift', TENANT],
       ['ldap', 'validate', '--mode', 'fixture', '--url', 'ldap://127.0.0.1:1', TENANT],
       ['ldap', 'validate', '--mode', 'pre-migration', '--url', 'ldap://127.0.0.1:1', '--bind-dn', 'cn=x', '--bind-password-env', 'NOPE'],
+      ['ldap', 'validate', '--mode', 'fixture', '--base-dn', 'not a dn', TENANT],
+      ['identity', 'provision', '--to', 'ldap://127.0.0.1:1', '--base-dn', '', TENANT],
       ['ldap', 'snapshot'],
       ['ldap', 'nothing'],
     ]) {

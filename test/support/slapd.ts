@@ -18,9 +18,18 @@ export const BASE_DN = 'dc=example,dc=com';
 export const ROOT_DN = 'cn=admin,dc=example,dc=com';
 export const ROOT_PASSWORD = 'slapd-test-root-password';
 
+export interface SlapdTls {
+  certFile: string;
+  keyFile: string;
+  caFile: string;
+}
+
 export interface Slapd {
+  /** ldap:// (StartTLS available when started with TLS). */
   url: string;
   port: number;
+  /** ldaps:// when started with TLS. */
+  ldapsUrl?: string;
   baseDn: string;
   rootDn: string;
   rootPassword: string;
@@ -41,7 +50,7 @@ function missingReason(): string | null {
   return null;
 }
 
-function config(dir: string): string {
+function config(dir: string, tls: SlapdTls | undefined): string {
   const lines = [
     ...['core', 'cosine', 'inetorgperson', 'nis'].map((s) => `include ${SCHEMA_DIR}/${s}.schema`),
     `pidfile ${join(dir, 'slapd.pid')}`,
@@ -49,6 +58,7 @@ function config(dir: string): string {
   ];
   // Debian builds the mdb backend as a module; other builds have it compiled in.
   if (existsSync(join(MODULE_DIR, 'back_mdb.so'))) lines.push(`modulepath ${MODULE_DIR}`, 'moduleload back_mdb');
+  if (tls) lines.push(`TLSCACertificateFile ${tls.caFile}`, `TLSCertificateFile ${tls.certFile}`, `TLSCertificateKeyFile ${tls.keyFile}`);
   lines.push(
     'database mdb',
     `suffix "${BASE_DN}"`,
@@ -92,15 +102,17 @@ async function waitReady(url: string, child: ChildProcess, log: () => string): P
   }
 }
 
-async function startOnce(): Promise<Slapd> {
+async function startOnce(tls: SlapdTls | undefined): Promise<Slapd> {
   const dir = mkdtempSync(join(tmpdir(), 'kw-slapd-'));
   const conf = join(dir, 'slapd.conf');
-  writeFileSync(conf, config(dir));
+  writeFileSync(conf, config(dir, tls));
   mkdirSync(join(dir, 'db'));
   const port = await freePort();
   const url = `ldap://127.0.0.1:${port}`;
+  const ldapsUrl = tls ? `ldaps://127.0.0.1:${await freePort()}` : undefined;
+  const listen = [`${url}/`, ...(ldapsUrl ? [`${ldapsUrl}/`] : [])].join(' ');
   // `-d 0` keeps slapd in the foreground, so this process owns it and can stop it.
-  const child = spawn(SLAPD_BIN, ['-f', conf, '-h', `${url}/`, '-d', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(SLAPD_BIN, ['-f', conf, '-h', listen, '-d', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout!.on('data', (d) => (output = (output + d).slice(-4000)));
   child.stderr!.on('data', (d) => (output = (output + d).slice(-4000)));
@@ -133,14 +145,14 @@ async function startOnce(): Promise<Slapd> {
     throw e;
   }
   const tool = (name: string) => (ldif: string) => run(`/usr/bin/${name}`, ['-x', '-H', url, '-D', ROOT_DN, '-w', ROOT_PASSWORD], ldif);
-  return { url, port, baseDn: BASE_DN, rootDn: ROOT_DN, rootPassword: ROOT_PASSWORD, ldapadd: tool('ldapadd'), ldapmodify: tool('ldapmodify'), stop };
+  return { url, port, ...(ldapsUrl ? { ldapsUrl } : {}), baseDn: BASE_DN, rootDn: ROOT_DN, rootPassword: ROOT_PASSWORD, ldapadd: tool('ldapadd'), ldapmodify: tool('ldapmodify'), stop };
 }
 
 /**
- * A fresh slapd holding only the base entry, stopped when the test (or suite, with `t` of a before hook) ends;
+ * A fresh slapd holding only the base entry (with `tls`, also answering StartTLS and ldaps:// with that certificate), stopped when the test (or suite, with `t` of a before hook) ends;
  * undefined after skipping the test when slapd is not installed (under CI this throws instead).
  */
-export async function startSlapd(t: TestContext, what = 'OpenLDAP tests'): Promise<Slapd | undefined> {
+export async function startSlapd(t: TestContext, what = 'OpenLDAP tests', opts: { tls?: SlapdTls } = {}): Promise<Slapd | undefined> {
   const reason = missingReason();
   if (reason !== null) {
     if (process.env.CI) throw new Error(`${reason}; CI is set, so ${what} fail instead of skipping`);
@@ -153,7 +165,7 @@ export async function startSlapd(t: TestContext, what = 'OpenLDAP tests'): Promi
   let last: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      const s = await startOnce();
+      const s = await startOnce(opts.tls);
       t.after(() => s.stop());
       return s;
     } catch (e) {

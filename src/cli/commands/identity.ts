@@ -9,7 +9,7 @@ import { provisionDocument, resolveProvisionTarget } from '../../identity/provis
 import { IDENTITY_CODES, readIdentityFile, validateIdentityDocument } from '../../identity/validate.ts';
 import { isHelp, parseCommand, UsageError, usageError } from '../args.ts';
 import { EXIT, type CliIo } from '../io.ts';
-import { CONNECTION_OPTIONS, directoryOptions, emitReport, problemExit } from './ldap.ts';
+import { baseDnOption, CONNECTION_OPTIONS, directoryOptions, emitReport, problemExit } from './ldap.ts';
 
 const USAGE = [
   'usage: keyward identity validate FILE... [--json] [--junit FILE]',
@@ -56,7 +56,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
         if (v.to === undefined) return usage('provision needs --to');
         if (files.length !== 1) return usage('provision takes exactly one FILE');
         const path = files[0]!;
-        const target = resolveProvisionTarget(v.to, (url) => ({ ...directoryOptions(url, v, io), baseDn: v['base-dn'] ?? DEFAULT_BASE_DN }));
+        const target = resolveProvisionTarget(v.to, (url) => ({ ...directoryOptions(url, v, io), baseDn: baseDnOption(v['base-dn']) }));
         const r = await readIdentityFile(path);
         const outcome = 'finding' in r ? { findings: [r.finding] } : await provisionDocument(r.data, path, target, { dryRun: v['dry-run'] ?? false });
         const report: Report = { name: 'keyward identity provision', sources: [path], findings: outcome.findings, codes: [...IDENTITY_CODES, ...LDAP_CODES] };

@@ -5,6 +5,7 @@
 import { writeFile } from 'node:fs/promises';
 import { errorCount, formatJson, formatJunit, formatText, type Report } from '../../identity/findings.ts';
 import { readDirectory, withDirectory, type DirectoryOptions } from '../../identity/ldap/directory.ts';
+import { parseDn } from '../../identity/ldap/dn.ts';
 import { writeLdif } from '../../identity/ldap/ldif.ts';
 import { identityToEntries } from '../../identity/ldap/mapping.ts';
 import { DEFAULT_BASE_DN, driftMode, fixtureMode, LDAP_MODES, postMigrationMode, preMigrationMode, preProvisionMode, type LdapMode } from '../../identity/ldap/modes.ts';
@@ -43,6 +44,19 @@ export interface ConnectionValues {
   starttls?: boolean | undefined;
   'ca-file'?: string | undefined;
   timeout?: string | undefined;
+}
+
+/** --base-dn, checked before anything is read: a DN with at least one RDN. */
+export function baseDnOption(value: string | undefined): string {
+  const dn = value ?? DEFAULT_BASE_DN;
+  let ok = false;
+  try {
+    ok = parseDn(dn).length > 0;
+  } catch {
+    ok = false;
+  }
+  if (!ok) throw new UsageError(`--base-dn ${JSON.stringify(dn)} is not a DN`);
+  return dn;
 }
 
 /** Directory options from the command line; throws UsageError for a missing password variable. */
@@ -119,9 +133,9 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   if (typeof args === 'number') return args;
   const v = args.values;
   const files = args.positionals;
-  const baseDn = v['base-dn'] ?? DEFAULT_BASE_DN;
   const usage = (m: string) => usageError(io, USAGE, m);
   try {
+    const baseDn = baseDnOption(v['base-dn']);
     switch (sub) {
       case 'validate': {
         const mode = v.mode as LdapMode | undefined;

@@ -71,7 +71,8 @@ export async function withDirectory<T>(opts: DirectoryOptions, fn: (client: Clie
   // ldapts speaks TLS from the first byte whenever tlsOptions are given, so ldap:// URLs get them only via StartTLS.
   const client = new Client({ url: `${url.protocol}//${url.host}`, timeout, connectTimeout: timeout, ...(url.protocol === 'ldaps:' ? { tlsOptions: tls } : {}) });
   try {
-    if (opts.startTls) await client.startTLS(tls);
+    // The certificate is checked against the URL's host (tls.connect on an existing socket knows no host otherwise).
+    if (opts.startTls) await client.startTLS({ ...tls, host: url.hostname.replace(/^\[|\]$/g, '') });
     if (opts.bindDn !== undefined) await client.bind(opts.bindDn, opts.bindPassword ?? '');
     return await fn(client);
   } catch (e) {

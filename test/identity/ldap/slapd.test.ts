@@ -1,7 +1,7 @@
 // The validator modes and provisioning against a real OpenLDAP (a private slapd per test, test/support/slapd.ts):
 // provision the canonical fixtures, verify post-migration, break entries with ldapmodify and see the findings.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import type { Finding } from '../../../src/identity/findings.ts';
 import { readDirectory, withDirectory, type DirectoryOptions } from '../../../src/identity/ldap/directory.ts';
@@ -9,6 +9,7 @@ import { parseLdif, writeLdif } from '../../../src/identity/ldap/ldif.ts';
 import { driftMode, postMigrationMode, preMigrationMode, preProvisionMode } from '../../../src/identity/ldap/modes.ts';
 import { ldapProvisionTarget, provisionDocument } from '../../../src/identity/provision.ts';
 import { isProblem } from '../../../src/server/problem.ts';
+import { TestPki } from '../../support/certs.ts';
 import { startSlapd, type Slapd } from '../../support/slapd.ts';
 
 const TENANT = 'fixtures/identity/tenant.json';
@@ -138,5 +139,24 @@ describe('canonical LDAP schema against OpenLDAP', () => {
     await s.stop();
     await assert.rejects(preMigrationMode({ ...dir(s), timeoutMs: 2000 }, s.baseDn), (e) => isProblem(e) && e.code === 'ldap.directory_unavailable' && e.status === 503);
     await assert.rejects(provisionDocument(tenant(), TENANT, target(s), { dryRun: true }), (e) => isProblem(e) && e.code === 'ldap.directory_unavailable');
+  });
+});
+
+describe('TLS to the directory', () => {
+  it('StartTLS and ldaps:// with the directory CA; an unknown CA is refused, never downgraded', async (t) => {
+    const pki = new TestPki();
+    t.after(() => rmSync(pki.dir, { recursive: true, force: true }));
+    pki.ca('ldap-ca');
+    pki.leaf('ldap', 'ldap-ca', '127.0.0.1', 'IP:127.0.0.1');
+    pki.ca('other-ca');
+    const s = await startSlapd(t, 'OpenLDAP TLS tests', { tls: { certFile: pki.path('ldap.pem'), keyFile: pki.path('ldap.key'), caFile: pki.path('ldap-ca.pem') } });
+    if (!s) return;
+    await provisionDocument(tenant(), TENANT, target(s), { dryRun: false });
+    const secure = { bindDn: s.rootDn, bindPassword: s.rootPassword, caFile: pki.path('ldap-ca.pem') };
+    assert.deepEqual((await postMigrationMode(TENANT, { ...secure, url: s.url, startTls: true }, s.baseDn)).findings, []);
+    assert.deepEqual((await postMigrationMode(TENANT, { ...secure, url: s.ldapsUrl! }, s.baseDn)).findings, []);
+    for (const opts of [{ url: s.url, startTls: true }, { url: s.ldapsUrl! }])
+      await assert.rejects(preMigrationMode({ ...secure, ...opts, caFile: pki.path('other-ca.pem') }, s.baseDn), (e) => isProblem(e) && e.code === 'ldap.directory_unavailable');
+    await assert.rejects(preMigrationMode({ ...secure, url: s.ldapsUrl!, startTls: true }, s.baseDn), (e) => isProblem(e) && e.code === 'ldap.url_invalid');
   });
 });
