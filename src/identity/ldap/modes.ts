@@ -9,7 +9,7 @@ import type { Finding, Report } from '../findings.ts';
 import type { IdentityDocument } from '../model.ts';
 import { IDENTITY_CODES } from '../validate.ts';
 import type { DirectoryOptions } from './directory.ts';
-import { identityToEntries } from './mapping.ts';
+import { identityToEntries, userDn } from './mapping.ts';
 import { LDAP_CODES, LDAP_SCHEMA_VERSION, rulePointer } from './rules.ts';
 import { loadCanonical, loadDirectory, loadEntryFile, type EntrySource } from './sources.ts';
 import { checkEntries, compareSnapshots, compareWithCanonical } from './validator.ts';
@@ -50,6 +50,7 @@ export function fixtureFindings(doc: IdentityDocument, source: string, baseDn: s
         severity: 'error',
         message: `user ${u.username} belongs to ${u.tenant}, the directory to ${doc.tenant}: one directory holds one tenant`,
         source,
+        dn: userDn(u.username, baseDn),
         path: `/users/${i}/tenant`,
         rule: rulePointer('ldap.tenant_not_representable'),
       });
