@@ -17,7 +17,7 @@ const rootShape = {
     /** dev: auto-unseal from a local file, bootstrap token printed, insecure options allowed. production: none of that. */
     mode: z.enum(['dev', 'production']).default('production'),
     server: serverConfigSchema.default(serverConfigSchema.parse({})),
-    storage: storageConfigSchema.default({ type: 'sqlite', path: './data/keyward.db' }),
+    storage: storageConfigSchema.prefault({ type: 'sqlite', path: './data/keyward.db' }),
     seal: sealConfigSchema.default(sealConfigSchema.parse({})),
     keys: keysConfigSchema.default(keysConfigSchema.parse({})),
     spirl: spirlConfigSchema.default(spirlConfigSchema.parse({})),

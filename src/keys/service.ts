@@ -207,12 +207,16 @@ export class KeyService {
     return entry;
   }
 
-  /** Like describe, but undefined when the id is unknown or malformed (authorization needs metadata, not errors). */
+  /**
+   * Like describe, but undefined when the id is unknown or malformed (authorization needs metadata, not errors).
+   * Other failures (the database unreachable) propagate: a PDP must not decide on metadata it could not read.
+   */
   async peek(id: string): Promise<KeyRecord | undefined> {
     try {
       return (await this.describe(id)).record;
-    } catch {
-      return undefined;
+    } catch (e) {
+      if (isProblem(e) && (e.code === 'key.not_found' || e.code === 'key.invalid_id')) return undefined;
+      throw e;
     }
   }
 

@@ -79,7 +79,7 @@ export async function createKeyward(config: KeywardConfig, opts: ComposeOptions 
     for (const c of closers.reverse()) await c().catch((e: unknown) => logger.error({ err: String(e) }, 'error while closing'));
   };
   try {
-    const store = await openStore(config.storage);
+    const store = await openStore(config.storage, { logger });
     closers.push(() => store.close());
 
     const seal = new SealManager({ repo: store.seal, clock });

@@ -2,11 +2,13 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { Kysely, Migrator, PostgresDialect, sql } from 'kysely';
-import pg from 'pg';
+import type { Logger } from 'pino';
 import { z } from 'zod';
+import { duration } from '../config/duration.ts';
 import { KyselyStore } from './kysely-store.ts';
 import { migrationProvider, type StoreDialect } from './migrations.ts';
 import type { Database } from './schema.ts';
+import { ResilientPool } from './pg-pool.ts';
 import { nodeSqliteDialect } from './sqlite-dialect.ts';
 import type { Store } from './types.ts';
 
@@ -18,6 +20,11 @@ export const storageConfigSchema = z.discriminatedUnion('type', [
     .object({
       type: z.literal('sqlite'),
       path: z.string().min(1).default('./data/keyward.db'),
+      /**
+       * How long a write waits for another process's lock before it is answered 503 storage.unavailable. node:sqlite
+       * waits synchronously: the whole process stalls meanwhile, so keep it short.
+       */
+      busy_timeout: duration().prefault('5s'),
     })
     .strict(),
   z
@@ -26,32 +33,34 @@ export const storageConfigSchema = z.discriminatedUnion('type', [
       url: z.string().min(1),
       schema: z.string().regex(SCHEMA_NAME_RE, 'a lower-case SQL identifier').optional(),
       pool_max: z.number().int().min(1).max(1000).optional(),
+      /** How long a request waits for a new connection before it is answered 503 storage.unavailable. */
+      connect_timeout: duration().prefault('5s'),
     })
     .strict(),
 ]);
 
 export type StoreConfig =
-  | { type: 'sqlite'; path: string }
-  | { type: 'postgres'; url: string; schema?: string | undefined; pool_max?: number | undefined };
+  | { type: 'sqlite'; path: string; busy_timeout?: number | undefined }
+  | { type: 'postgres'; url: string; schema?: string | undefined; pool_max?: number | undefined; connect_timeout?: number | undefined };
 
-export async function openStore(cfg: StoreConfig): Promise<Store> {
+/** `logger` hears when PostgreSQL becomes unavailable and when it is back (once per transition). */
+export async function openStore(cfg: StoreConfig, opts: { logger?: Logger | undefined } = {}): Promise<Store> {
   let db: Kysely<Database>;
   let migrationSchema: string | undefined;
   if (cfg.type === 'sqlite') {
     if (cfg.path !== ':memory:') await mkdir(dirname(resolve(cfg.path)), { recursive: true });
-    db = new Kysely<Database>({ dialect: nodeSqliteDialect(cfg.path) });
+    db = new Kysely<Database>({ dialect: nodeSqliteDialect(cfg.path, { logger: opts.logger, busyTimeoutMs: cfg.busy_timeout }) });
   } else {
     if (cfg.schema !== undefined && !SCHEMA_NAME_RE.test(cfg.schema)) {
       throw new TypeError('storage.schema must be a lower-case SQL identifier');
     }
-    const pool = new pg.Pool({
+    const pool = new ResilientPool({
       connectionString: cfg.url,
       max: cfg.pool_max ?? 10,
-      ...(cfg.schema !== undefined ? { options: `-c search_path=${cfg.schema}` } : {}),
+      connectTimeoutMs: cfg.connect_timeout ?? 5000,
+      options: cfg.schema !== undefined ? `-c search_path=${cfg.schema}` : undefined,
+      logger: opts.logger,
     });
-    // An idle client that loses its connection emits 'error' on the pool; unhandled, that would crash the
-    // process. The pool drops the client and the next query reconnects or fails where it can be handled.
-    pool.on('error', () => {});
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   }
   try {

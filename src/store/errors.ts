@@ -1,0 +1,25 @@
+// Faults of the database itself, as opposed to answers from it (a unique violation, no such row). They surface as
+// problems with stable codes, so every caller (key service, seal, identity provider, readiness) refuses the same
+// way: 503 storage.unavailable while the database cannot be reached or is refusing work, and the request can be
+// retried once it is back.
+import { ProblemError } from '../server/problem.ts';
+
+/** The database cannot be reached, dropped the connection, is shutting down, busy or out of space. */
+export class StoreUnavailableError extends ProblemError {
+  constructor(detail: string, cause?: unknown) {
+    super({ status: 503, code: 'storage.unavailable', title: 'Service unavailable', detail, headers: { 'retry-after': '1' } });
+    this.name = 'StoreUnavailableError';
+    if (cause !== undefined) this.cause = cause;
+  }
+}
+
+/** The database file is damaged: nothing to retry, an operator has to look. */
+export class StoreCorruptError extends ProblemError {
+  constructor(cause?: unknown) {
+    super({ status: 500, code: 'storage.corrupt', title: 'Internal server error', detail: 'the database is damaged; see the server log' });
+    this.name = 'StoreCorruptError';
+    if (cause !== undefined) this.cause = cause;
+  }
+}
+
+export const isStoreUnavailable = (e: unknown): e is StoreUnavailableError => e instanceof StoreUnavailableError;
