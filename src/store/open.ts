@@ -1,5 +1,5 @@
 // Opening a store: configuration fragment, connection, migrations.
-import { mkdir } from 'node:fs/promises';
+import { mkdir, open } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { Kysely, Migrator, PostgresDialect, sql } from 'kysely';
 import type { Logger } from 'pino';
@@ -48,7 +48,13 @@ export async function openStore(cfg: StoreConfig, opts: { logger?: Logger | unde
   let db: Kysely<Database>;
   let migrationSchema: string | undefined;
   if (cfg.type === 'sqlite') {
-    if (cfg.path !== ':memory:') await mkdir(dirname(resolve(cfg.path)), { recursive: true });
+    if (cfg.path !== ':memory:') {
+      // Key material (sealed) and metadata: owner only, like the audit key and the trail. The file is created
+      // before SQLite opens it because SQLite would create it 0644 and gives its -wal and -shm files the database
+      // file's mode. Existing files and directories keep the mode an operator gave them.
+      await mkdir(dirname(resolve(cfg.path)), { recursive: true, mode: 0o700 });
+      await (await open(cfg.path, 'a', 0o600)).close();
+    }
     db = new Kysely<Database>({ dialect: nodeSqliteDialect(cfg.path, { logger: opts.logger, busyTimeoutMs: cfg.busy_timeout }) });
   } else {
     if (cfg.schema !== undefined && !SCHEMA_NAME_RE.test(cfg.schema)) {
