@@ -2,7 +2,6 @@
 // Wiring of real infrastructure (store, seal, audit, authenticators) happens in compose.ts, not here.
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import type { Logger } from 'pino';
-import type { AuditRecorder } from '../audit/types.ts';
 import type { Authenticator } from '../authn/types.ts';
 import type { Pdp } from '../authz/types.ts';
 import type { KeywardConfig } from '../config/index.ts';
@@ -20,6 +19,7 @@ import { registerOpenApi } from './openapi.ts';
 import { registerPipeline, type PipelineDeps } from './pipeline.ts';
 import { authzRoutes } from '../authz/routes.ts';
 import { ProblemError } from './problem.ts';
+import { auditRefusal, type RefusalLedger } from './refusals.ts';
 import { requestIdFor } from './request-id.ts';
 
 export interface AppDeps {
@@ -29,7 +29,8 @@ export interface AppDeps {
   store: Store;
   system: SystemService;
   keys: KeyService;
-  audit: AuditRecorder;
+  /** The audit trail as everything recording for a request sees it (so unaudited refusals can be told apart). */
+  audit: RefusalLedger;
   authenticator: Authenticator;
   pdp: Pdp;
   metrics: Metrics;
@@ -65,6 +66,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   app.addHook('onResponse', (req, reply, done) => {
     deps.metrics.httpRequest(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+    deps.audit.forget(req.id);
+    done();
+  });
+  app.addHook('onRequestAbort', (req, done) => {
+    deps.audit.forget(req.id);
     done();
   });
 
@@ -77,9 +83,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     defaultJson(req, body as string, done);
   });
 
-  app.setErrorHandler(errorHandler(deps.logger));
-  app.setNotFoundHandler((req, reply) =>
-    sendProblem(reply, req, new ProblemError({ status: 404, code: 'route.not_found', title: 'Not found', detail: `no route ${req.method} ${req.url.split('?')[0]}` })),
+  app.setErrorHandler(errorHandler(deps.logger, deps.audit));
+  // Audited when the caller could be identified (see the pipeline's onRequest); the answer is the same either way.
+  app.setNotFoundHandler(async (req, reply) =>
+    sendProblem(reply, req, await auditRefusal(deps.audit, req, new ProblemError({ status: 404, code: 'route.not_found', title: 'Not found', detail: `no route ${req.method} ${req.url.split('?')[0]}` }))),
   );
 
   const pipeline: PipelineDeps = {

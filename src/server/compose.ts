@@ -25,6 +25,7 @@ import { SystemService } from '../keys/system.ts';
 import { openStore } from '../store/open.ts';
 import type { AuditChainHead, AuditChainRepository, Store } from '../store/types.ts';
 import { buildApp } from './app.ts';
+import { RefusalLedger } from './refusals.ts';
 import { type Clock, systemClock } from './clock.ts';
 import { createLogger } from './logger.ts';
 import { Metrics } from './metrics.ts';
@@ -108,6 +109,8 @@ export async function createKeyward(config: KeywardConfig, opts: ComposeOptions 
       ...(opts.auditStdout ? { stdout: opts.auditStdout } : {}),
     });
     closers.push(() => audit.close());
+    // What records on behalf of requests records through this, so the error handler knows which refusals have an event.
+    const recorder = new RefusalLedger(audit);
 
     const baseUrl = config.server.base_url ?? `${config.server.tls ? 'https' : 'http'}://${config.server.host}:${config.server.port}`;
     const idpConfig = config.idp ?? (dev ? devIdpConfig(baseUrl, config.authz.permission_prefix) : undefined);
@@ -139,7 +142,7 @@ export async function createKeyward(config: KeywardConfig, opts: ComposeOptions 
       logger,
       clock,
       mode: config.mode,
-      audit,
+      audit: recorder,
       permissionPrefix: config.authz.permission_prefix,
     });
     closers.push(async () => authenticator.close?.());
@@ -150,7 +153,7 @@ export async function createKeyward(config: KeywardConfig, opts: ComposeOptions 
     const keys = new KeyService({
       keys: store.keys,
       seal,
-      audit,
+      audit: recorder,
       clock,
       metrics,
       config: {
@@ -174,10 +177,10 @@ export async function createKeyward(config: KeywardConfig, opts: ComposeOptions 
       }
       return done;
     };
-    const system = new SystemService({ seal, audit, reload });
+    const system = new SystemService({ seal, audit: recorder, reload });
 
     const idp = idpConfig?.enabled
-      ? await mountIdp({ config: idpConfig, store, keys, audit, metrics: metrics.registry, logger, env, dev, permissionPrefix: config.authz.permission_prefix, sealChanges: (l) => seal.onSealChange(l) })
+      ? await mountIdp({ config: idpConfig, store, keys, audit: recorder, metrics: metrics.registry, logger, env, dev, permissionPrefix: config.authz.permission_prefix, sealChanges: (l) => seal.onSealChange(l) })
       : undefined;
 
     const app = await buildApp({
@@ -187,7 +190,7 @@ export async function createKeyward(config: KeywardConfig, opts: ComposeOptions 
       store,
       system,
       keys,
-      audit,
+      audit: recorder,
       authenticator,
       pdp,
       metrics,

@@ -5,6 +5,7 @@ import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { ProblemError, isProblem, problemBody } from './problem.ts';
+import { auditRefusal, type RefusalLedger } from './refusals.ts';
 
 const FASTIFY_CODES: Record<string, { status: number; code: string; title: string; detail: string }> = {
   FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'request.body_too_large', title: 'Payload too large', detail: 'the request body exceeds the configured limit' },
@@ -65,14 +66,14 @@ export function sendProblem(reply: FastifyReply, req: FastifyRequest, err: Probl
   return reply.status(err.status).type('application/problem+json').send(problemBody(err, req.id));
 }
 
-export function errorHandler(logger: Logger) {
-  return (err: unknown, req: FastifyRequest, reply: FastifyReply) => {
+export function errorHandler(logger: Logger, ledger: RefusalLedger) {
+  return async (err: unknown, req: FastifyRequest, reply: FastifyReply) => {
     const problem = toProblem(err, req.body === undefined);
     if (problem.status >= 500 && !isProblem(err)) {
       // Log the cause (never request bodies) for the operator; the client sees only the neutral problem.
       logger.error({ err: { type: (err as Error)?.name, message: (err as Error)?.message, stack: (err as Error)?.stack }, request_id: req.id }, 'unhandled error');
     }
-    return sendProblem(reply, req, problem);
+    return sendProblem(reply, req, await auditRefusal(ledger, req, problem));
   };
 }
 

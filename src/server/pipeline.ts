@@ -79,22 +79,31 @@ function repeatedHeader(raw: string[], name: string): boolean {
 export function registerPipeline(app: FastifyInstance, deps: PipelineDeps): void {
   app.decorateRequest('principal', null);
 
-  app.addHook('onRequest', async (req) => {
-    // Unknown routes fall through to the 404 handler without touching credentials.
-    if (req.routeOptions.url === undefined) return;
-    const security = req.routeOptions.config.security;
-    if (security?.public) return;
+  const authenticate = (req: FastifyRequest) => {
     const socket = req.raw.socket as Partial<TLSSocket>;
     const peerCertificate = typeof socket.getPeerCertificate === 'function' ? socket.getPeerCertificate(false) : undefined;
+    return deps.authenticator.authenticate({
+      headers: req.headers,
+      sourceIp: req.ip,
+      peerCertificate: peerCertificate && Object.keys(peerCertificate).length > 0 ? peerCertificate : undefined,
+      peerAuthorized: socket.authorized === true,
+    });
+  };
+
+  app.addHook('onRequest', async (req) => {
+    if (req.routeOptions.url === undefined) {
+      // An unknown route is 404 for everyone: no credential is required and a bad one is not refused (that would
+      // tell routes apart by status). A caller whose credential is valid is identified, so its 404 is audited
+      // like any refusal to an authenticated principal; anything else is ignored here and leaves no event.
+      if (!repeatedHeader(req.raw.rawHeaders, 'authorization')) req.principal = (await authenticate(req).catch(() => undefined)) ?? null;
+      return;
+    }
+    const security = req.routeOptions.config.security;
+    if (security?.public) return;
     try {
       // Node keeps the first of several Authorization headers; a proxy may act on another. Refuse the ambiguity.
       if (repeatedHeader(req.raw.rawHeaders, 'authorization')) throw authError('auth.malformed_credential', 'the request carries more than one Authorization header');
-      const principal = await deps.authenticator.authenticate({
-        headers: req.headers,
-        sourceIp: req.ip,
-        peerCertificate: peerCertificate && Object.keys(peerCertificate).length > 0 ? peerCertificate : undefined,
-        peerAuthorized: socket.authorized === true,
-      });
+      const principal = await authenticate(req);
       if (principal === undefined) throw missingCredential();
       req.principal = principal;
     } catch (e) {

@@ -1,0 +1,98 @@
+// Every refusal to an authenticated principal leaves an audit event. Most are recorded where they happen (the
+// authorization stage, the key and system services, each with its own event type and action); the rest (a body
+// that is not JSON, fails validation, is too large or of the wrong type, a bad base64 field, an unknown route,
+// an unexpected error) would leave none. The error handler closes that gap with one `request.refused` event,
+// unless the request already has a refusal event. Events carry the code, never the body.
+import type { FastifyRequest } from 'fastify';
+import type { AuditEventInput, AuditRecorder } from '../audit/types.ts';
+import { isValidKeyId } from '../keys/types.ts';
+import { ProblemError, isProblem } from './problem.ts';
+
+/** Requests in flight beyond which the oldest marks are dropped (a response that never completed, say). */
+const MAX_TRACKED = 10_000;
+
+/**
+ * The audit recorder handed to everything that records on behalf of a request: it passes events through and
+ * remembers which requests got a refusal event (outcome denied or error), until their response is done.
+ */
+export class RefusalLedger implements AuditRecorder {
+  readonly #inner: AuditRecorder;
+  readonly #refused = new Set<string>();
+
+  constructor(inner: AuditRecorder) {
+    this.#inner = inner;
+  }
+
+  async record(event: AuditEventInput): Promise<void> {
+    await this.#inner.record(event);
+    if (event.outcome !== 'success' && event.request_id) {
+      if (this.#refused.size >= MAX_TRACKED) this.#refused.delete(this.#refused.values().next().value!);
+      this.#refused.add(event.request_id);
+    }
+  }
+
+  ready(): boolean {
+    return this.#inner.ready();
+  }
+
+  close(): Promise<void> {
+    return this.#inner.close();
+  }
+
+  hasRefusal(requestId: string): boolean {
+    return this.#refused.has(requestId);
+  }
+
+  /** The response is done: the request's mark is no longer needed. */
+  forget(requestId: string): void {
+    this.#refused.delete(requestId);
+  }
+}
+
+/**
+ * Records `problem` for an authenticated request that has no refusal event yet. Returns the problem to send: the
+ * same one, or 503 audit.unavailable when it could not be recorded (as for every other refusal).
+ */
+export async function auditRefusal(ledger: RefusalLedger, req: FastifyRequest, problem: ProblemError): Promise<ProblemError> {
+  const principal = req.principal;
+  if (!principal || ledger.hasRefusal(req.id)) return problem;
+  const { action, keyId } = actionOf(req);
+  const ua = req.headers['user-agent'];
+  try {
+    await ledger.record({
+      event_type: 'request.refused',
+      action,
+      principal: { id: principal.id, type: principal.type, auth_method: principal.authMethod },
+      resource: keyId !== undefined ? { type: 'Key', id: keyId } : null,
+      outcome: problem.status === 401 || problem.status === 403 ? 'denied' : 'error',
+      error_code: problem.code,
+      request_id: req.id,
+      source_ip: req.ip,
+      user_agent: typeof ua === 'string' ? ua.slice(0, 256) : undefined,
+      // The method and status only: the path of an unknown route and the body are the caller's text.
+      metadata: { method: req.method, status: problem.status },
+    });
+    return problem;
+  } catch (e) {
+    return isProblem(e) ? e : problem;
+  }
+}
+
+/**
+ * The action the route would have authorized (kms:Sign...), else its path pattern; `route:unknown` for a path
+ * that matches no route. The key id only when it is a valid one.
+ */
+function actionOf(req: FastifyRequest): { action: string; keyId?: string | undefined } {
+  const url = req.routeOptions.url;
+  if (url === undefined) return { action: 'route:unknown' };
+  try {
+    // The route's own declaration, evaluated on what was parsed so far (it may throw on a body that failed).
+    const target = req.routeOptions.config.security?.authz?.(req)[0];
+    if (target) return { action: target.action, keyId: validId(target.keyId) };
+  } catch {
+    // fall through to the path pattern
+  }
+  return { action: url, keyId: validId((req.params as { id?: unknown } | undefined)?.id) };
+}
+
+const validId = (id: unknown) => (typeof id === 'string' && isValidKeyId(id) ? id : undefined);
