@@ -1,5 +1,7 @@
-// Bootstrap token for first provisioning: held only as a hash, limited lifetime, full permissions, every
-// use logged as a warning and audited (an audit failure fails the request). Refused in production once expired.
+// Bootstrap token for first provisioning: held only as a hash, limited lifetime, full permissions, every use
+// logged as a warning. Every operation's own event names the principal's auth method (bootstrap_token); the first
+// use in a process (and, in dev mode, the first use after expiry) is also an event of its own, recorded before
+// the request goes on (an audit failure fails it). Refused in production once expired.
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { AuditRecorder } from '../audit/types.ts';
@@ -34,6 +36,9 @@ export class BootstrapTokenAuthenticator implements Authenticator {
   readonly #hash: Buffer;
   readonly #o: BootstrapTokenOptions;
   readonly #expiresAt: number;
+  /** Whether this process has recorded the token's first use (and first expired use). */
+  #announced = false;
+  #announcedExpired = false;
 
   constructor(o: BootstrapTokenOptions) {
     this.#hash = parseFingerprint(o.tokenHash);
@@ -62,16 +67,29 @@ export class BootstrapTokenAuthenticator implements Authenticator {
       { source_ip: req.sourceIp, expired, expires_at: new Date(this.#expiresAt).toISOString() },
       expired ? 'EXPIRED bootstrap token used (accepted in dev mode only)' : 'bootstrap token used',
     );
-    await this.#o.audit?.record({
-      event_type: 'auth.bootstrap_token_used',
-      action: 'auth:BootstrapToken',
-      principal: { id: principal.id, type: principal.type, auth_method: principal.authMethod },
-      resource: null,
-      outcome: 'success',
-      source_ip: req.sourceIp,
-      user_agent: typeof req.headers['user-agent'] === 'string' ? req.headers['user-agent'] : undefined,
-      metadata: { expired, expires_at: new Date(this.#expiresAt).toISOString() },
-    });
+    if (!this.#announced || (expired && !this.#announcedExpired)) {
+      // Claimed before the await so concurrent first uses record one event; given back if it cannot be recorded.
+      const before = { announced: this.#announced, announcedExpired: this.#announcedExpired };
+      this.#announced = true;
+      if (expired) this.#announcedExpired = true;
+      try {
+        await this.#o.audit?.record({
+          event_type: 'auth.bootstrap_token_used',
+          action: 'auth:BootstrapToken',
+          principal: { id: principal.id, type: principal.type, auth_method: principal.authMethod },
+          resource: null,
+          outcome: 'success',
+          request_id: req.requestId,
+          source_ip: req.sourceIp,
+          user_agent: typeof req.headers['user-agent'] === 'string' ? req.headers['user-agent'].slice(0, 256) : undefined,
+          metadata: { first_use_in_process: true, expired, expires_at: new Date(this.#expiresAt).toISOString() },
+        });
+      } catch (e) {
+        this.#announced = before.announced;
+        this.#announcedExpired = before.announcedExpired;
+        throw e;
+      }
+    }
     return principal;
   }
 }

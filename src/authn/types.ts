@@ -23,6 +23,8 @@ export interface AuthnRequest {
   peerCertificate?: PeerCertificate | undefined;
   /** True when the TLS layer verified the client certificate against the configured CA. */
   peerAuthorized?: boolean | undefined;
+  /** The request's id, for the rare event an authenticator records itself. */
+  requestId?: string | undefined;
 }
 
 /**

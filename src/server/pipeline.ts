@@ -87,6 +87,7 @@ export function registerPipeline(app: FastifyInstance, deps: PipelineDeps): void
       sourceIp: req.ip,
       peerCertificate: peerCertificate && Object.keys(peerCertificate).length > 0 ? peerCertificate : undefined,
       peerAuthorized: socket.authorized === true,
+      requestId: req.id,
     });
   };
 

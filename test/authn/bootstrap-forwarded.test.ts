@@ -4,6 +4,8 @@ import type { AuditEventInput, AuditRecorder } from '../../src/audit/types.ts';
 import { ProblemError } from '../../src/server/problem.ts';
 import { authnConfigSchema } from '../../src/authn/config.ts';
 import { createAuthenticator, createBootstrapTokenAuthenticator, generateBootstrapToken } from '../../src/authn/index.ts';
+import { req } from '../support/http.ts';
+import { startKeyward } from '../support/keyward.ts';
 import { movableClock, rejectsWith, testLogger } from './helpers.ts';
 
 function recorder(fail = false): AuditRecorder & { events: AuditEventInput[] } {
@@ -26,10 +28,14 @@ test('bootstrap token: full permissions, warning log without the token, audited'
   const { logger, lines } = testLogger();
   const audit = recorder();
   const a = createBootstrapTokenAuthenticator({ tokenHash, issuedAt: clock.now(), maxAge: 900, mode: 'production', logger, clock, audit, permissionPrefix: 'kw' });
-  const p = await a.authenticate(bearer(token));
+  const p = await a.authenticate({ ...bearer(token), requestId: 'req-1' });
   assert.deepEqual([p?.id, p?.authMethod, p?.permissions], ['bootstrap', 'bootstrap_token', ['kw.*', 'kw.system.rotate_system_keys']]);
   assert.equal(audit.events[0]?.event_type, 'auth.bootstrap_token_used');
   assert.equal(audit.events[0]?.source_ip, '192.0.2.7');
+  assert.equal(audit.events[0]?.request_id, 'req-1');
+  // Later uses are told by the operations' own events (auth_method bootstrap_token), not by one more event each.
+  await a.authenticate({ ...bearer(token), requestId: 'req-2' });
+  assert.equal(audit.events.length, 1);
   assert.ok(lines.some((l) => l.includes('"level":40') && l.includes('bootstrap token used')));
   assert.ok(lines.concat(JSON.stringify(audit.events)).every((l) => !l.includes(token) && !l.includes(token.slice(5, 20))));
   await rejectsWith(a.authenticate(bearer(generateBootstrapToken().token)), 'auth.invalid_credential', 401);
@@ -39,6 +45,28 @@ test('bootstrap token: full permissions, warning log without the token, audited'
   const dev = createBootstrapTokenAuthenticator({ tokenHash, issuedAt: new Date(0), maxAge: 900, mode: 'dev', logger, clock, audit });
   assert.equal((await dev.authenticate(bearer(token)))?.id, 'bootstrap');
   assert.ok(lines.some((l) => l.includes('EXPIRED bootstrap token')));
+  assert.equal(audit.events.at(-1)?.metadata?.['expired'], true);
+});
+
+test('bootstrap token: a first use whose event cannot be recorded is refused, and the next use tries again', async () => {
+  const { token, tokenHash } = generateBootstrapToken();
+  const clock = movableClock();
+  const { logger } = testLogger();
+  let down = true;
+  const events: AuditEventInput[] = [];
+  const audit: AuditRecorder = {
+    record: async (e) => {
+      if (down) throw new ProblemError({ status: 503, code: 'audit.unavailable', title: 'x' });
+      events.push(e);
+    },
+    ready: () => !down,
+    close: async () => {},
+  };
+  const a = createBootstrapTokenAuthenticator({ tokenHash, issuedAt: clock.now(), maxAge: 900, mode: 'production', logger, clock, audit });
+  await rejectsWith(a.authenticate(bearer(token)), 'audit.unavailable');
+  down = false;
+  await Promise.all([a.authenticate(bearer(token)), a.authenticate(bearer(token))]);
+  assert.deepEqual(events.map((e) => e.event_type), ['auth.bootstrap_token_used']);
 });
 
 test('bootstrap token: an audit failure fails the request; config form reads env', async () => {
@@ -96,4 +124,33 @@ test('forwarded identity with require_mtls needs the proxy to present a verified
   await rejectsWith(a.authenticate({ headers, sourceIp: '10.1.0.1', peerCertificate: cert('spiffe://td/proxy'), peerAuthorized: false }), 'auth.invalid_credential');
   await rejectsWith(a.authenticate({ headers, sourceIp: '10.1.0.1', peerCertificate: cert('spiffe://td/other'), peerAuthorized: true }), 'auth.invalid_credential');
   assert.equal((await a.authenticate({ headers, sourceIp: '10.1.0.1', peerCertificate: cert('spiffe://td/proxy'), peerAuthorized: true }))?.id, 'alice');
+});
+
+test('bootstrap token over HTTP: one event on first use with its request id, then only the operations\' own events', async (t) => {
+  const { token, tokenHash } = generateBootstrapToken();
+  const env = { KW_BT: tokenHash, KW_BT_AT: String(Math.floor(Date.now() / 1000)) };
+  const k = await startKeyward({
+    env,
+    config: {
+      authn: {
+        type: 'chain',
+        authenticators: [
+          { type: 'api_key', keys: [{ id: 'test-admin', hash_env: 'KEYWARD_TEST_ADMIN_KEY_HASH', scopes: ['keyward.*'] }] },
+          { type: 'bootstrap_token', token_hash_env: 'KW_BT', issued_at_env: 'KW_BT_AT', max_age: 900 },
+        ],
+      },
+    },
+  });
+  t.after(() => k.close());
+  const ids: string[] = [];
+  for (const id of ['bt-1', 'bt-2', 'bt-3']) {
+    const r = await req(k.kw.app, { method: 'POST', url: '/v1/keys', headers: { authorization: `Bearer ${token}` }, payload: { key_id: id, key_type: 'EC-P256' } });
+    assert.equal(r.status, 201);
+    ids.push(r.headers['x-request-id'] as string);
+  }
+  const events = k.auditLines.map((l) => JSON.parse(l) as { event_type: string; request_id: string | null; principal: { auth_method: string } | null });
+  const used = events.filter((e) => e.event_type === 'auth.bootstrap_token_used');
+  assert.deepEqual(used.map((e) => e.request_id), [ids[0]]);
+  const creates = events.filter((e) => e.event_type === 'key.create');
+  assert.deepEqual(creates.map((e) => [e.request_id, e.principal?.auth_method]), ids.map((id) => [id, 'bootstrap_token']));
 });
