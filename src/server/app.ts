@@ -14,6 +14,7 @@ import type { Store } from '../store/types.ts';
 import type { Clock } from './clock.ts';
 import { baseHeaders, clientErrorHandler, errorHandler, sendProblem, toProblem } from './errors.ts';
 import { healthRoutes } from './health.ts';
+import { requestForLog } from './logger.ts';
 import type { Metrics } from './metrics.ts';
 import { registerOpenApi } from './openapi.ts';
 import { registerPipeline, type PipelineDeps } from './pipeline.ts';
@@ -43,7 +44,8 @@ export interface AppDeps {
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { config } = deps;
   const app = Fastify({
-    loggerInstance: deps.logger,
+    // The request serializer logs the path and query names only (query values can be credentials).
+    loggerInstance: deps.logger.child({}, { serializers: { req: requestForLog } }),
     logController: new LogController({ disableRequestLogging: !config.server.access_log }),
     bodyLimit: config.server.body_limit,
     genReqId: requestIdFor,
