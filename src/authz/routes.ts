@@ -34,7 +34,8 @@ export async function authzRoutes(app: FastifyInstance, opts: { pipeline: Pipeli
         },
       },
     },
-    config: { security: { authz: () => [{ action: 'authz:Explain' as const }] } },
+    // A malformed key id is key.invalid_id whether the schema or the pipeline catches it.
+    config: { security: { authz: () => [{ action: 'authz:Explain' as const }] }, fieldCodes: { key_id: 'key.invalid_id' } },
   }, async (req) => {
     const b = req.body as { action: Action; key_id?: string; overwrite?: boolean; principal?: { id: string; type?: Principal['type']; permissions?: string[]; attributes?: Record<string, unknown> } };
     const principal: Principal = b.principal

@@ -52,8 +52,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     requestIdHeader: false,
     trustProxy: false,
     return503OnClosing: true,
-    // Long enough that an over-long key id reaches validation (key.invalid_id) instead of the router's 414.
-    routerOptions: { maxParamLength: 512 },
+    // Longer than any request line Node accepts, so an over-long key id always reaches validation (key.invalid_id)
+    // instead of the router's 414 for some lengths.
+    routerOptions: { maxParamLength: 16 * 1024 },
     // The framework answers these before any hook runs, so they set the common headers themselves.
     frameworkErrors: (err: Error, req: FastifyRequest, reply: FastifyReply) => (baseHeaders(reply, req), sendProblem(reply, req, toProblem(err))),
     clientErrorHandler,

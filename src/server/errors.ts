@@ -21,10 +21,39 @@ const FASTIFY_CODES: Record<string, { status: number; code: string; title: strin
 /** Which path parameter errors get their own code (so clients can tell a bad key id from a bad body). */
 const PARAM_CODES: Record<string, string> = { '/id': 'key.invalid_id' };
 
+/**
+ * A route's codes for invalid values of its body or query fields, so that a fault has one code whichever check
+ * catches it: the schema at the edge (`limit=-1`, `shares: 1000`) or the service behind it (`limit=0`,
+ * `shares: 1` with `threshold: 2`). Keys are field paths; `*` stands for an array index (`shares/*`). A field's
+ * code covers its nested values; a missing required field, an unknown field and an unmapped one stay
+ * request.invalid.
+ */
+export type FieldCodes = Record<string, string>;
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    fieldCodes?: FieldCodes;
+  }
+}
+
+function fieldCode(codes: FieldCodes | undefined, instancePath: string): string | undefined {
+  if (codes === undefined || instancePath === '') return undefined;
+  const segments = instancePath.slice(1).split('/').map((s) => (/^\d+$/.test(s) ? '*' : s));
+  // The longest mapped prefix: `labels/x` falls under `labels`.
+  for (let n = segments.length; n > 0; n--) {
+    const code = codes[segments.slice(0, n).join('/')];
+    if (code !== undefined) return code;
+  }
+  return undefined;
+}
+
 const EMPTY_BODY = FASTIFY_CODES['FST_ERR_CTP_EMPTY_JSON_BODY']!;
 
-/** `bodyMissing`: the request had no body (our JSON parser reads an empty one as none, for SPIRL's release). */
-export function toProblem(err: unknown, bodyMissing = false): ProblemError {
+/**
+ * `bodyMissing`: the request had no body (our JSON parser reads an empty one as none, for SPIRL's release).
+ * `fieldCodes`: the route's codes for invalid field values (see FieldCodes).
+ */
+export function toProblem(err: unknown, bodyMissing = false, fieldCodes?: FieldCodes): ProblemError {
   if (isProblem(err)) return err;
   const fe = err as FastifyError & { validationContext?: string };
   if (fe && Array.isArray(fe.validation)) {
@@ -36,9 +65,10 @@ export function toProblem(err: unknown, bodyMissing = false): ProblemError {
       return new ProblemError({ status: 400, code: PARAM_CODES[path]!, title: 'Bad request', detail: 'key ids are 1-128 characters of A-Z a-z 0-9 . _ - starting with a letter or digit' });
     }
     const field = first?.keyword === 'required' ? `${path}/${String((first.params as { missingProperty?: string }).missingProperty)}` : first?.keyword === 'additionalProperties' ? `${path}/${String((first.params as { additionalProperty?: string }).additionalProperty)}` : path;
+    const mapped = first?.keyword === 'required' || first?.keyword === 'additionalProperties' ? undefined : fieldCode(fieldCodes, path);
     return new ProblemError({
       status: 400,
-      code: 'request.invalid',
+      code: mapped ?? 'request.invalid',
       title: 'Bad request',
       detail: `${where}${field || ''} ${first?.message ?? 'is invalid'}`,
       extra: { errors: fe.validation.slice(0, 10).map((v) => ({ in: where, path: v.instancePath, message: v.message })) },
@@ -68,7 +98,7 @@ export function sendProblem(reply: FastifyReply, req: FastifyRequest, err: Probl
 
 export function errorHandler(logger: Logger, ledger: RefusalLedger) {
   return async (err: unknown, req: FastifyRequest, reply: FastifyReply) => {
-    const problem = toProblem(err, req.body === undefined);
+    const problem = toProblem(err, req.body === undefined, req.routeOptions.config?.fieldCodes);
     if (problem.status >= 500 && !isProblem(err)) {
       // Log the cause (never request bodies) for the operator; the client sees only the neutral problem.
       logger.error({ err: { type: (err as Error)?.name, message: (err as Error)?.message, stack: (err as Error)?.stack }, request_id: req.id }, 'unhandled error');

@@ -8,7 +8,14 @@ export const keyIdParams = {
 } as const;
 
 export const keyType = { type: 'string', enum: KEY_TYPES } as const;
-const b64 = (description: string, maxLength = 65536 * 2) => ({ type: 'string', maxLength, description }) as const;
+/** Base64 fields with a fixed bound; messages and ciphertexts are bounded by keys.max_payload_bytes instead. */
+const b64 = (description: string, maxLength: number) => ({ type: 'string', maxLength, description }) as const;
+/**
+ * Payloads (messages, plaintexts, ciphertexts, digests): no schema bound, so that too much is refused with one code
+ * whatever its size (crypto.payload_too_large against keys.max_payload_bytes, crypto.digest_length for a digest);
+ * the body limit bounds what is read.
+ */
+const payload = (description: string) => ({ type: 'string', description }) as const;
 const labels = { type: 'object', additionalProperties: { type: 'string', maxLength: 256 }, maxProperties: 64 } as const;
 
 export const createKeyBody = {
@@ -53,9 +60,10 @@ export const listKeysQuery = {
 } as const;
 
 const hashAlgorithm = { type: 'string', enum: HASH_ALGORITHMS } as const;
+const keyVersion = { type: 'integer', minimum: 1, maximum: 999_999_999 } as const;
 const signFields = {
-  message: b64('Message to sign, base64'),
-  digest: b64('Precomputed digest, base64 (not for Ed25519)', 200),
+  message: payload('Message to sign, base64'),
+  digest: payload('Precomputed digest, base64 (not for Ed25519)'),
   hash_algorithm: hashAlgorithm,
   rsa_padding: { type: 'string', enum: ['pkcs1', 'pss'], description: 'RSA only; default pkcs1' },
   signature_format: { type: 'string', enum: ['der', 'raw'], description: 'ECDSA only: ASN.1 DER (default) or raw r||s' },
@@ -66,32 +74,32 @@ export const verifyBody = {
   type: 'object',
   additionalProperties: false,
   required: ['signature'],
-  properties: { ...signFields, signature: b64('Signature, base64', 2048), version: { type: 'integer', minimum: 1 } },
+  properties: { ...signFields, signature: b64('Signature, base64', 2048), version: keyVersion },
 } as const;
 
 export const encryptBody = {
   type: 'object',
   additionalProperties: false,
   required: ['plaintext'],
-  properties: { plaintext: b64('Plaintext, base64'), associated_data: b64('Associated data bound to the ciphertext, base64', 8192) },
+  properties: { plaintext: payload('Plaintext, base64'), associated_data: b64('Associated data bound to the ciphertext, base64', 8192) },
 } as const;
 export const decryptBody = {
   type: 'object',
   additionalProperties: false,
   required: ['ciphertext'],
-  properties: { ciphertext: b64('Ciphertext as returned by encrypt, base64'), associated_data: b64('The same associated data, base64', 8192) },
+  properties: { ciphertext: payload('Ciphertext as returned by encrypt, base64'), associated_data: b64('The same associated data, base64', 8192) },
 } as const;
 export const dataKeyBody = {
   type: 'object',
   additionalProperties: false,
   properties: { bytes: { type: 'integer', enum: [16, 32, 64], default: 32 }, associated_data: b64('Associated data, base64', 8192) },
 } as const;
-export const macBody = { type: 'object', additionalProperties: false, required: ['message'], properties: { message: b64('Message, base64') } } as const;
+export const macBody = { type: 'object', additionalProperties: false, required: ['message'], properties: { message: payload('Message, base64') } } as const;
 export const macVerifyBody = {
   type: 'object',
   additionalProperties: false,
   required: ['message', 'mac'],
-  properties: { message: b64('Message, base64'), mac: b64('MAC, base64', 200), version: { type: 'integer', minimum: 1 } },
+  properties: { message: payload('Message, base64'), mac: b64('MAC, base64', 200), version: keyVersion },
 } as const;
 export const jwtBody = {
   type: 'object',
@@ -112,7 +120,8 @@ export const randomBody = {
 export const publicKeyQuery = {
   type: 'object',
   additionalProperties: false,
-  properties: { version: { type: 'string', pattern: '^[0-9]{1,9}$' } },
+  // 1-999999999, like the version in verify bodies: 0 or a sign is malformed, an absent version is not found.
+  properties: { version: { type: 'string', pattern: '^[1-9][0-9]{0,8}$' } },
 } as const;
 
 export const signResponse = {
@@ -126,4 +135,25 @@ export const signResponse = {
       algorithm: { type: 'string' },
     },
   },
+} as const;
+
+/**
+ * The codes the key routes give invalid field values, the same codes the service gives the faults it catches
+ * itself (see FieldCodes in src/server/errors.ts).
+ */
+export const keyFieldCodes = {
+  key_id: 'key.invalid_id',
+  labels: 'key.invalid_label',
+  description: 'key.invalid_description',
+  private_key_pem: 'key.import_invalid',
+  jwk: 'key.import_invalid',
+  key_material: 'key.import_invalid',
+  hash_algorithm: 'crypto.hash_algorithm_unsupported',
+  rsa_padding: 'crypto.rsa_padding_unsupported',
+  signature_format: 'crypto.ecdsa_format_unsupported',
+  typ: 'crypto.jwt_header_invalid',
+  payload: 'crypto.jwt_claims_invalid',
+  limit: 'request.invalid_limit',
+  cursor: 'request.invalid_cursor',
+  label: 'request.invalid_label_filter',
 } as const;

@@ -30,7 +30,8 @@ export async function sysRoutes(app: FastifyInstance, opts: { system: SystemServ
         properties: { shares: { type: 'integer', minimum: 1, maximum: 16 }, threshold: { type: 'integer', minimum: 1, maximum: 16 } },
       },
     },
-    config: sys('sys:Init'),
+    // Out-of-range counts get the seal's own code, like the combinations only the seal can judge.
+    config: { ...sys('sys:Init'), fieldCodes: { shares: 'seal.invalid_parameters', threshold: 'seal.invalid_parameters' } },
   }, async (req, reply) => {
     const b = req.body as { shares: number; threshold: number };
     const r = await system.init(operationContext(req), b);
@@ -54,7 +55,8 @@ export async function sysRoutes(app: FastifyInstance, opts: { system: SystemServ
         },
       },
     },
-    config: sys('sys:Unseal'),
+    // An over-long or non-string share is as malformed as a short one; too many shares stays request.invalid.
+    config: { ...sys('sys:Unseal'), fieldCodes: { share: 'seal.share_malformed', payload64: 'seal.share_malformed', 'shares/*': 'seal.share_malformed', 'payloads64/*': 'seal.share_malformed' } },
   }, async (req) => {
     const b = (req.body ?? {}) as { share?: string; shares?: string[]; payload64?: string; payloads64?: string[]; reset?: boolean };
     const shares = [...(b.share ? [b.share] : []), ...(b.payload64 ? [b.payload64] : []), ...(b.shares ?? []), ...(b.payloads64 ?? [])];

@@ -12,7 +12,8 @@ import * as S from './schemas.ts';
 
 type IdReq = FastifyRequest<{ Params: { id: string } }>;
 const idOf = (req: FastifyRequest) => (req.params as { id: string }).id;
-const key = (action: Parameters<typeof onKey>[0]) => ({ security: { authz: onKey(action) } });
+const fieldCodes = S.keyFieldCodes;
+const key = (action: Parameters<typeof onKey>[0]) => ({ security: { authz: onKey(action) }, fieldCodes });
 function onKey(action: 'kms:DescribeKey' | 'kms:GetPublicKey' | 'kms:Sign' | 'kms:Verify' | 'kms:Encrypt' | 'kms:Decrypt' | 'kms:GenerateDataKey' | 'kms:GenerateMac' | 'kms:VerifyMac' | 'kms:RotateKey' | 'kms:DisableKey' | 'kms:EnableKey' | 'kms:ReleaseKey' | 'kms:CancelKeyRelease' | 'kms:DestroyKey' | 'kms:SignJwt') {
   return (req: FastifyRequest) => [{ action, keyId: idOf(req) }];
 }
@@ -69,6 +70,7 @@ export async function v1KeyRoutes(app: FastifyInstance, opts: { keys: KeyService
           return [{ action: 'kms:CreateKey', keyId: b.key_id!, overwrite: b.overwrite === true }];
         },
       },
+      fieldCodes,
     },
   }, async (req, reply) => {
     const b = req.body as { key_id?: string; key_type: KeyType; labels?: Labels; description?: string; overwrite?: boolean };
@@ -87,6 +89,7 @@ export async function v1KeyRoutes(app: FastifyInstance, opts: { keys: KeyService
           return b.overwrite === true ? [importing, { ...importing, overwrite: true }] : [importing];
         },
       },
+      fieldCodes,
     },
   }, async (req, reply) => {
     const b = req.body as { key_id: string; key_type: KeyType; private_key_pem?: string; jwk?: JsonWebKey; key_material?: string; labels?: Labels; description?: string; overwrite?: boolean };
@@ -98,7 +101,7 @@ export async function v1KeyRoutes(app: FastifyInstance, opts: { keys: KeyService
 
   app.get('/keys', {
     schema: { tags, summary: 'List keys (cursor paging; filter by state and labels)', querystring: S.listKeysQuery },
-    config: { security: { authz: () => [{ action: 'kms:ListKeys' }] } },
+    config: { security: { authz: () => [{ action: 'kms:ListKeys' }] }, fieldCodes },
   }, async (req) => {
     const q = req.query as { cursor?: string; limit?: string; state?: KeyState; label?: string };
     const limit = q.limit === undefined ? 100 : Number(q.limit);
@@ -190,7 +193,7 @@ export async function v1KeyRoutes(app: FastifyInstance, opts: { keys: KeyService
 
   app.post('/keys/:id/datakey', {
     schema: { tags: crypto, summary: 'Generate a data key: plaintext and the same key wrapped under this key', params: S.keyIdParams, body: S.dataKeyBody },
-    config: key('kms:GenerateDataKey'),
+    config: { ...key('kms:GenerateDataKey'), fieldCodes: { ...fieldCodes, bytes: 'crypto.data_key_length' } },
   }, async (req: IdReq) => {
     const b = (req.body ?? {}) as { bytes?: 16 | 32 | 64; associated_data?: string };
     const r = await keys.generateDataKey(operationContext(req), req.params.id, { bytes: b.bytes ?? 32, aad: optionalB64('associated_data', b.associated_data) });
@@ -226,7 +229,7 @@ export async function v1KeyRoutes(app: FastifyInstance, opts: { keys: KeyService
 
   app.post('/random', {
     schema: { tags: crypto, summary: 'Random bytes from the CSPRNG', body: S.randomBody },
-    config: { security: { authz: () => [{ action: 'kms:GenerateRandom' }] } },
+    config: { security: { authz: () => [{ action: 'kms:GenerateRandom' }] }, fieldCodes: { bytes: 'crypto.random_length' } },
   }, async (req) => {
     const b = req.body as { bytes: number };
     return { random: (await keys.random(operationContext(req), b.bytes)).toString('base64') };

@@ -40,7 +40,7 @@ describe('crypto operations over /v1', () => {
     assertProblem(await post('/v1/keys/ec/sign', { digest: b64(Buffer.alloc(20)), hash_algorithm: 'SHA-256' }), 400, 'crypto.digest_length');
     assertProblem(await post('/v1/keys/ec384/sign', { digest: b64(Buffer.alloc(32)), hash_algorithm: 'SHA-384' }), 400, 'crypto.digest_length');
     assertProblem(await post('/v1/keys/ec/sign', { digest: b64(Buffer.alloc(32)) }), 400, 'crypto.hash_algorithm_required');
-    assertProblem(await post('/v1/keys/ec/sign', { digest: b64(Buffer.alloc(32)), hash_algorithm: 'MD5' }), 400, 'request.invalid');
+    assertProblem(await post('/v1/keys/ec/sign', { digest: b64(Buffer.alloc(32)), hash_algorithm: 'MD5' }), 400, 'crypto.hash_algorithm_unsupported');
   });
 
   test('Ed25519 signs messages only: a digest is a clear 400', async () => {
@@ -101,7 +101,7 @@ describe('crypto operations over /v1', () => {
     assert.equal((await post('/v1/keys/mac/mac/verify', { message: b64('msh'), mac: m.body.mac })).body.valid, false);
     const r = await post('/v1/random', { bytes: 48 });
     assert.equal(Buffer.from(r.body.random, 'base64').length, 48);
-    assertProblem(await post('/v1/random', { bytes: 4096 }), 400, 'request.invalid');
+    assertProblem(await post('/v1/random', { bytes: 4096 }), 400, 'crypto.random_length');
   });
 
   test('operations that do not fit the key type are clear 400s', async () => {

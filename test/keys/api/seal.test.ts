@@ -37,7 +37,7 @@ describe('seal over /v1/sys', () => {
     assertProblem(await post('/v1/sys/unseal', { share: shares[0] }), 400, 'seal.share_duplicate');
     assertProblem(await post('/v1/sys/unseal', { share: 'not-base64!!' }), 400, 'seal.share_malformed');
     assertProblem(await post('/v1/sys/unseal', { share: Buffer.alloc(33, 7).toString('base64') }), 400, 'seal.share_invalid');
-    assertProblem(await post('/v1/sys/unseal', { share: 12 }), 400, 'request.invalid');
+    assertProblem(await post('/v1/sys/unseal', { share: 12 }), 400, 'seal.share_malformed');
     assert.equal((await status()).progress, 1);
     // TKeeper-style body works too.
     const r = await post('/v1/sys/unseal', { payload64: shares[3] });
