@@ -425,7 +425,7 @@ storeSuite('postgres');
 
 test('storageConfigSchema', () => {
   assert.deepEqual(storageConfigSchema.parse({ type: 'sqlite' }), { type: 'sqlite', path: './data/keyward.db', busy_timeout: 5000 });
-  assert.deepEqual(storageConfigSchema.parse({ type: 'sqlite', busy_timeout: '250ms' }).busy_timeout, 250);
+  assert.deepEqual(storageConfigSchema.parse({ type: 'sqlite', busy_timeout: '250ms' }), { type: 'sqlite', path: './data/keyward.db', busy_timeout: 250 });
   assert.deepEqual(storageConfigSchema.parse({ type: 'postgres', url: 'postgres://h/db', schema: 'keyward', pool_max: 5 }), {
     type: 'postgres',
     url: 'postgres://h/db',
@@ -433,7 +433,7 @@ test('storageConfigSchema', () => {
     pool_max: 5,
     connect_timeout: 5000,
   });
-  assert.equal(storageConfigSchema.parse({ type: 'postgres', url: 'u', connect_timeout: '2s' }).connect_timeout, 2000);
+  assert.deepEqual(storageConfigSchema.parse({ type: 'postgres', url: 'u', connect_timeout: '2s' }), { type: 'postgres', url: 'u', connect_timeout: 2000 });
   assert.equal(storageConfigSchema.safeParse({ type: 'postgres', url: 'u', connect_timeout: 'soon' }).success, false);
   assert.equal(storageConfigSchema.safeParse({ type: 'postgres' }).success, false, 'url is required');
   assert.equal(storageConfigSchema.safeParse({ type: 'sqlite', path: 'x', url: 'y' }).success, false, 'strict');
