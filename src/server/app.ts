@@ -63,17 +63,21 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   } as FastifyServerOptions) as unknown as FastifyInstance;
 
   // Callback-style hooks: these run on every request, and an async hook costs a promise each time.
+  app.addHook('onRequest', (req, _reply, done) => {
+    deps.audit.begin(req.id);
+    done();
+  });
   app.addHook('onSend', (req, reply, payload, done) => {
     baseHeaders(reply, req);
     done(null, payload);
   });
   app.addHook('onResponse', (req, reply, done) => {
     deps.metrics.httpRequest(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
-    deps.audit.forget(req.id);
+    deps.audit.end(req.id);
     done();
   });
   app.addHook('onRequestAbort', (req, done) => {
-    deps.audit.forget(req.id);
+    deps.audit.end(req.id);
     done();
   });
 

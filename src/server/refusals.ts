@@ -13,10 +13,14 @@ const MAX_TRACKED = 10_000;
 
 /**
  * The audit recorder handed to everything that records on behalf of a request: it passes events through and
- * remembers which requests got a refusal event (outcome denied or error), until their response is done.
+ * remembers which requests in flight got a refusal event (outcome denied or error), until their response is done.
+ * Requests are told apart by id; a client may choose its id (x-request-id), so while two requests with one id are in
+ * flight neither counts as audited: a refusal may then be recorded twice, never not at all.
  */
 export class RefusalLedger implements AuditRecorder {
   readonly #inner: AuditRecorder;
+  /** Requests in flight by id (usually 1 each). */
+  readonly #inFlight = new Map<string, number>();
   readonly #refused = new Set<string>();
 
   constructor(inner: AuditRecorder) {
@@ -25,10 +29,7 @@ export class RefusalLedger implements AuditRecorder {
 
   async record(event: AuditEventInput): Promise<void> {
     await this.#inner.record(event);
-    if (event.outcome !== 'success' && event.request_id) {
-      if (this.#refused.size >= MAX_TRACKED) this.#refused.delete(this.#refused.values().next().value!);
-      this.#refused.add(event.request_id);
-    }
+    if (event.outcome !== 'success' && event.request_id && this.#inFlight.has(event.request_id)) this.#refused.add(event.request_id);
   }
 
   ready(): boolean {
@@ -39,12 +40,30 @@ export class RefusalLedger implements AuditRecorder {
     return this.#inner.close();
   }
 
-  hasRefusal(requestId: string): boolean {
-    return this.#refused.has(requestId);
+  /** A request arrived. */
+  begin(requestId: string): void {
+    if (this.#inFlight.size >= MAX_TRACKED) {
+      // Responses that never completed: drop the oldest marks rather than grow without bound.
+      const oldest = this.#inFlight.keys().next().value!;
+      this.#inFlight.delete(oldest);
+      this.#refused.delete(oldest);
+    }
+    this.#inFlight.set(requestId, (this.#inFlight.get(requestId) ?? 0) + 1);
   }
 
-  /** The response is done: the request's mark is no longer needed. */
-  forget(requestId: string): void {
+  hasRefusal(requestId: string): boolean {
+    return this.#inFlight.get(requestId) === 1 && this.#refused.has(requestId);
+  }
+
+  /** The response is done (or the client went away). */
+  end(requestId: string): void {
+    const n = this.#inFlight.get(requestId);
+    if (n === undefined) return;
+    if (n > 1) {
+      this.#inFlight.set(requestId, n - 1);
+      return;
+    }
+    this.#inFlight.delete(requestId);
     this.#refused.delete(requestId);
   }
 }

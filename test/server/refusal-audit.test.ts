@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { assertProblem, req } from '../support/http.ts';
+import { RefusalLedger } from '../../src/server/refusals.ts';
 import { startKeyward, type TestKeyward } from '../support/keyward.ts';
 
 interface Event {
@@ -78,4 +79,23 @@ describe('refusals to authenticated principals are audited', () => {
     // A known route still asks for credentials.
     assertProblem(await send('GET', '/v1/keys', undefined, {}), 401, 'auth.missing_credential');
   });
+});
+
+test('a request id chosen by two requests in flight never hides a refusal', async () => {
+  const recorded: string[] = [];
+  const ledger = new RefusalLedger({ record: async (e) => void recorded.push(e.event_type), ready: () => true, close: async () => {} });
+  const refusal = { event_type: 'key.sign', action: 'kms:Sign', principal: null, resource: null, outcome: 'error' as const, request_id: 'same' };
+  ledger.begin('same');
+  ledger.begin('same');
+  await ledger.record(refusal);
+  assert.equal(ledger.hasRefusal('same'), false, 'either request may be the one without an event');
+  ledger.end('same');
+  assert.equal(ledger.hasRefusal('same'), true);
+  ledger.end('same');
+  assert.equal(ledger.hasRefusal('same'), false, 'forgotten once the response is done');
+  // Events of requests not in flight (internal operations) leave no mark behind.
+  await ledger.record({ ...refusal, request_id: 'internal' });
+  ledger.begin('internal');
+  assert.equal(ledger.hasRefusal('internal'), false);
+  assert.equal(recorded.length, 2);
 });
