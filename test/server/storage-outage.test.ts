@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import { generateSigningKeyFile } from '../../src/audit/keys.ts';
 import { startDevProcess, type DevProcess } from '../support/dev-process.ts';
 import { freePort } from '../support/net.ts';
-import { startPrivatePg } from '../support/pg-private.ts';
+import { startPrivatePg, type PrivatePg } from '../support/pg-private.ts';
 
 const WORKERS = 4;
 /** Generous: the point is that service resumes by itself, not how fast. */
@@ -40,7 +40,15 @@ logging: { level: warn }
 audit: { signing_key_path: ${auditKey}, sinks: [{ type: file, path: ${auditLog} }] }
 `);
   const s: DevProcess = await startDevProcess({ config: cfg, cwd: dir, base: `http://127.0.0.1:${port}` });
-  t.after(() => s.stop());
+  // Stopped before the after-hooks (which stop the database and remove the directory) run.
+  try {
+    await underLoad(s, pg, auditLog);
+  } finally {
+    await s.stop();
+  }
+});
+
+async function underLoad(s: DevProcess, pg: PrivatePg, auditLog: string): Promise<void> {
   const died = () => s.proc.exitCode !== null || s.proc.signalCode !== null;
 
   const call = async (method: string, path: string, body?: unknown): Promise<Outcome> => {
@@ -140,4 +148,4 @@ audit: { signing_key_path: ${auditKey}, sinks: [{ type: file, path: ${auditLog} 
   // The refusals were audited with their code.
   const events = readFileSync(auditLog, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { event_type: string; outcome: string; error_code: string | null });
   assert.ok(events.some((e) => e.event_type === 'key.create' && e.outcome === 'error' && e.error_code === 'storage.unavailable'));
-});
+}
