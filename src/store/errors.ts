@@ -9,7 +9,11 @@ export class StoreUnavailableError extends ProblemError {
   constructor(detail: string, cause?: unknown) {
     super({ status: 503, code: 'storage.unavailable', title: 'Service unavailable', detail, headers: { 'retry-after': '1' } });
     this.name = 'StoreUnavailableError';
-    if (cause !== undefined) this.cause = cause;
+    if (cause !== undefined) {
+      this.cause = cause;
+      // For the operator (start-up errors, logs); clients see only the neutral detail.
+      this.message = `${detail}: ${describe(cause)}`;
+    }
   }
 }
 
@@ -18,8 +22,17 @@ export class StoreCorruptError extends ProblemError {
   constructor(cause?: unknown) {
     super({ status: 500, code: 'storage.corrupt', title: 'Internal server error', detail: 'the database is damaged; see the server log' });
     this.name = 'StoreCorruptError';
-    if (cause !== undefined) this.cause = cause;
+    if (cause !== undefined) {
+      this.cause = cause;
+      this.message = `the database is damaged: ${describe(cause)}`;
+    }
   }
+}
+
+function describe(e: unknown): string {
+  const { code, message } = (e ?? {}) as { code?: unknown; message?: unknown };
+  const text = typeof message === 'string' && message !== '' ? message : String(e);
+  return typeof code === 'string' && !text.includes(code) ? `${code} ${text}` : text;
 }
 
 export const isStoreUnavailable = (e: unknown): e is StoreUnavailableError => e instanceof StoreUnavailableError;
