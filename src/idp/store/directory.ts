@@ -3,6 +3,7 @@
 import type { JsonWebKey } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { Secret } from 'otpauth';
+import { recoveryCodeHash } from '../recovery-codes.ts';
 
 export type PrincipalType = 'human' | 'service' | 'agent';
 export type ProfileGrant = 'authorization_code' | 'refresh_token' | 'client_credentials';
@@ -150,6 +151,8 @@ export class Directory {
   async deleteUser(id: string): Promise<boolean> {
     const r = await this.db.deleteFrom('idp_users').where('realm', '=', this.realm).where('id', '=', id).executeTakeFirst();
     await this.db.deleteFrom('idp_mfa').where('realm', '=', this.realm).where('user_id', '=', id).execute();
+    await this.db.deleteFrom('idp_mfa_pending').where('realm', '=', this.realm).where('user_id', '=', id).execute();
+    await this.db.deleteFrom('idp_recovery_codes').where('realm', '=', this.realm).where('user_id', '=', id).execute();
     return Number(r.numDeletedRows) > 0;
   }
 
@@ -291,10 +294,11 @@ export class Directory {
 
   /**
    * Makes this session's pending seed the user's confirmed TOTP, with `step` as its last used time step, and drops
-   * every other pending enrolment of the user. False when there is no pending seed or another session confirmed
-   * one first.
+   * every other pending enrolment of the user. `recoveryCodes` replace the user's recovery codes in the same
+   * transaction (an enrolment never ends up without the codes that were shown). False when there is no pending
+   * seed or another session confirmed one first.
    */
-  async confirmTotp(userId: string, sessionId: string, step: number): Promise<boolean> {
+  async confirmTotp(userId: string, sessionId: string, step: number, recoveryCodes: string[] = []): Promise<boolean> {
     return await this.db.transaction().execute(async (trx) => {
       const r: any = await trx
         .selectFrom('idp_mfa_pending')
@@ -315,8 +319,72 @@ export class Directory {
         .executeTakeFirst();
       if (Number(written.numInsertedOrUpdatedRows ?? 0n) === 0) return false;
       await trx.deleteFrom('idp_mfa_pending').where('realm', '=', this.realm).where('user_id', '=', userId).where('kind', '=', 'totp').execute();
+      if (recoveryCodes.length > 0) await this.#writeRecoveryCodes(trx, userId, recoveryCodes);
       return true;
     });
+  }
+
+  // Recovery codes: hashes only (recovery-codes.ts says why SHA-256 and not argon2id).
+  async #writeRecoveryCodes(db: Kysely<any>, userId: string, codes: string[]): Promise<void> {
+    await db.deleteFrom('idp_recovery_codes').where('realm', '=', this.realm).where('user_id', '=', userId).execute();
+    const t = now();
+    await db
+      .insertInto('idp_recovery_codes')
+      .values(codes.map((c) => ({ realm: this.realm, user_id: userId, code_hash: recoveryCodeHash(this.realm, userId, c), created_at: t, used_at: null })))
+      .execute();
+  }
+  /** Replaces every recovery code of the user (used or not) with these. */
+  async replaceRecoveryCodes(userId: string, codes: string[]): Promise<void> {
+    await this.db.transaction().execute((trx) => this.#writeRecoveryCodes(trx, userId, codes));
+  }
+  async unusedRecoveryCodes(userId: string): Promise<number> {
+    const r = await this.db
+      .selectFrom('idp_recovery_codes')
+      .select((eb) => eb.fn.countAll<number | string>().as('n'))
+      .where('realm', '=', this.realm)
+      .where('user_id', '=', userId)
+      .where('used_at', 'is', null)
+      .executeTakeFirst();
+    return Number(r?.n ?? 0);
+  }
+  /**
+   * Spends a code: one conditional update, so of several requests (on any instance) presenting the same code exactly
+   * one gets 'used'. 'already_used' and 'unknown' tell the refusals apart for the audit trail.
+   */
+  async useRecoveryCode(userId: string, code: string): Promise<'used' | 'already_used' | 'unknown'> {
+    let hash: string;
+    try {
+      hash = recoveryCodeHash(this.realm, userId, code);
+    } catch {
+      return 'unknown';
+    }
+    const r = await this.db
+      .updateTable('idp_recovery_codes')
+      .set({ used_at: now() })
+      .where('realm', '=', this.realm)
+      .where('user_id', '=', userId)
+      .where('code_hash', '=', hash)
+      .where('used_at', 'is', null)
+      .executeTakeFirst();
+    if (Number(r.numUpdatedRows) === 1) return 'used';
+    const known = await this.db
+      .selectFrom('idp_recovery_codes')
+      .select('used_at')
+      .where('realm', '=', this.realm)
+      .where('user_id', '=', userId)
+      .where('code_hash', '=', hash)
+      .executeTakeFirst();
+    return known ? 'already_used' : 'unknown';
+  }
+  /** Gives back a code spent by a sign-in that then could not complete (the audit trail refused the event). */
+  async restoreRecoveryCode(userId: string, code: string): Promise<void> {
+    await this.db
+      .updateTable('idp_recovery_codes')
+      .set({ used_at: null })
+      .where('realm', '=', this.realm)
+      .where('user_id', '=', userId)
+      .where('code_hash', '=', recoveryCodeHash(this.realm, userId, code))
+      .execute();
   }
 
   async #sealTotp(userId: string, secret: string): Promise<string> {

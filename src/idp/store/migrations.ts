@@ -142,13 +142,39 @@ function pendingMfa(dialect: IdpDialect): Migration {
   };
 }
 
+/**
+ * Recovery codes, stored as hashes only (see Directory.recoveryCodeHash); a code is used once: `used_at` is set by
+ * one conditional update, so of two instances racing with the same code exactly one wins.
+ */
+function recoveryCodes(dialect: IdpDialect): Migration {
+  const id = dialect === 'postgres' ? sql`text collate "C"` : sql`text`;
+  return {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('idp_recovery_codes')
+        .addColumn('realm', id, (c) => c.notNull())
+        .addColumn('user_id', id, (c) => c.notNull())
+        .addColumn('code_hash', id, (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('used_at', 'bigint')
+        .addPrimaryKeyConstraint('idp_recovery_codes_pk', ['realm', 'user_id', 'code_hash'])
+        .execute();
+    },
+  };
+}
+
 class Provider implements MigrationProvider {
   readonly #dialect: IdpDialect;
   constructor(dialect: IdpDialect) {
     this.#dialect = dialect;
   }
   async getMigrations(): Promise<Record<string, Migration>> {
-    return { '0001_idp_initial': initial(this.#dialect), '0002_idp_throttle': throttle(this.#dialect), '0003_idp_mfa_pending': pendingMfa(this.#dialect) };
+    return {
+      '0001_idp_initial': initial(this.#dialect),
+      '0002_idp_throttle': throttle(this.#dialect),
+      '0003_idp_mfa_pending': pendingMfa(this.#dialect),
+      '0004_idp_recovery_codes': recoveryCodes(this.#dialect),
+    };
   }
 }
 
