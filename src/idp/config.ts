@@ -1,12 +1,47 @@
 // Configuration fragment of the identity provider. Secrets never have defaults here: cookie keys come from
 // the store (generated and persisted on first start) or from KEYWARD_IDP_COOKIE_KEYS.
 import { z } from 'zod';
+import { themeColors, themeContrastProblems } from './theme.ts';
 
 const scopeName = z.string().regex(/^[a-z][a-z0-9_.:-]{0,63}$/, 'scope names are lower-case tokens');
+
+const hexColor = z.string().regex(/^#[0-9a-fA-F]{6}$/, 'colours are written #rrggbb');
+/** A file directly inside the theme directory: no path separators, no dot files. */
+const themeFile = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]*(\.[A-Za-z0-9]+)+$/, 'a file name inside the theme directory, e.g. logo.svg');
+
+/**
+ * How the realm's sign-in pages look, set by operators without code: colours and texts here, a logo and an extra
+ * stylesheet from a directory of static files (served at /realms/{realm}/theme/assets/{file}).
+ */
+export const idpThemeSchema = z
+  .object({
+    directory: z.string().min(1).optional(),
+    logo: themeFile.optional(),
+    stylesheet: themeFile.optional(),
+    colors: z
+      .object({ primary: hexColor, on_primary: hexColor, background: hexColor, surface: hexColor, text: hexColor, error: hexColor })
+      .partial()
+      .strict()
+      .default({}),
+    help_text: z.string().min(1).max(500).optional(),
+    help_url: z.url({ protocol: /^https?$/ }).optional(),
+    footer_text: z.string().min(1).max(500).optional(),
+  })
+  .strict()
+  .superRefine((t, ctx) => {
+    for (const k of ['logo', 'stylesheet'] as const) {
+      if (t[k] && !t.directory) ctx.addIssue({ code: 'custom', path: [k], message: `${k} names a file in the theme directory: set directory too` });
+    }
+    // Pages people cannot read are not a matter of taste: WCAG AA contrast for every text colour.
+    for (const m of themeContrastProblems(themeColors(t.colors))) ctx.addIssue({ code: 'custom', path: ['colors'], message: m });
+  });
 
 export const idpRealmConfigSchema = z
   .object({
     name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/),
+    /** Shown on the sign-in pages (Keycloak's realm displayName); the realm name when unset. */
+    display_name: z.string().min(1).max(100).optional(),
+    theme: idpThemeSchema.default({ colors: {} }),
     /** The resource (audience) access tokens are issued for; Keyward's key API by default. */
     access_token_resource: z.string().min(1),
     /** Custom scopes declared for this profile version; they are access-token scopes only. */

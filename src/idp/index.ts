@@ -7,7 +7,7 @@ import type { Registry } from 'prom-client';
 import type { AuditRecorder } from '../audit/types.ts';
 import type { IdpConfig } from './config.ts';
 import { guard } from './guard.ts';
-import { showInteraction, showTotp, submitLogin, submitTotp, Throttle, type InteractionContext } from './interactions.ts';
+import { showInteraction, showRecovery, showTotp, submitContinue, submitLogin, submitRecovery, submitTotp, Throttle, type InteractionContext } from './interactions.ts';
 import { isSealedProblem } from '../keys/errors.ts';
 import { profileDocument, profileErrorBody, SEALED_RETRY_AFTER, sealedBody, UNSUPPORTED, type UnsupportedFeature } from './profile.ts';
 import { createRealmRuntime, errorPageHtml, type RealmRuntime } from './provider.ts';
@@ -16,6 +16,7 @@ import { sweepExpired } from './store/adapter.ts';
 import { ensureSetting, type SecretBox } from './store/directory.ts';
 import { migrateIdp, type IdpDialect } from './store/migrations.ts';
 import { IdpTelemetry, type IdpLogger } from './telemetry.ts';
+import { readThemeAsset, type ThemeAsset } from './theme.ts';
 import { PAGE_HEADERS } from './views.ts';
 import { sendProblem } from '../server/errors.ts';
 import { ProblemError } from '../server/problem.ts';
@@ -145,7 +146,8 @@ function refuse(reply: FastifyReply, idp: Idp, realm: string, u: UnsupportedFeat
   reply.header('x-correlation-id', correlationId).header('cache-control', 'no-store');
   if (opts.redirectTo) return reply.code(303).header('location', opts.redirectTo).send();
   if (u.status === 401) reply.header('www-authenticate', 'Basic realm="keyward"');
-  if (opts.browser) return reply.code(u.status).headers(PAGE_HEADERS).send(errorPageHtml(body));
+  const theme = idp.realms.get(realm)?.theme;
+  if (opts.browser && theme) return reply.code(u.status).headers(PAGE_HEADERS).send(errorPageHtml(body, theme));
   return reply.code(u.status).type('application/json').send(body);
 }
 
@@ -228,7 +230,7 @@ export function idpPlugin(deps: IdpDeps) {
       if (!rt) void sendProblem(reply, req, new ProblemError({ status: 404, code: 'idp.realm_not_found', title: 'Not found', detail: 'no such realm' }));
       return rt;
     };
-    const ictx = (rt: RealmRuntime, req: FastifyRequest): InteractionContext => ({ rt, throttle, ip: req.ip });
+    const ictx = (rt: RealmRuntime, req: FastifyRequest): InteractionContext => ({ rt, throttle, ip: req.ip, audit: deps.audit, requestId: req.id, userAgent: req.headers['user-agent'] });
     const form = (req: FastifyRequest) => new URLSearchParams(typeof req.body === 'string' ? req.body : '');
 
     app.get('/realms/:realm/profile', async (req, reply) => {
@@ -249,6 +251,23 @@ export function idpPlugin(deps: IdpDeps) {
     app.post('/realms/:realm/login/:uid', page(submitLogin));
     app.get('/realms/:realm/login/:uid/totp', page((c, req, res, uid) => showTotp(c, req, res, uid)));
     app.post('/realms/:realm/login/:uid/totp', page(submitTotp));
+    app.get('/realms/:realm/login/:uid/recovery', page((c, req, res, uid) => showRecovery(c, req, res, uid)));
+    app.post('/realms/:realm/login/:uid/recovery', page(submitRecovery));
+    app.post('/realms/:realm/login/:uid/continue', page(submitContinue));
+
+    // The realm's theme: its stylesheet and the files of its theme directory (static, cacheable, no cookies read).
+    app.get('/realms/:realm/theme/style.css', async (req, reply) => {
+      const rt = realmOf(req, reply);
+      if (!rt) return reply;
+      return sendAsset(req, reply, rt.theme.stylesheet);
+    });
+    app.get('/realms/:realm/theme/assets/:file', async (req, reply) => {
+      const rt = realmOf(req, reply);
+      if (!rt) return reply;
+      const asset = await readThemeAsset(rt.theme, (req.params as { file: string }).file);
+      if (!asset) return reply.code(404).header('cache-control', 'no-store').type('text/plain; charset=utf-8').send('not found');
+      return sendAsset(req, reply, asset);
+    });
 
     // Koa's callback() composes the middleware anew on every call: build it once per provider instance.
     const handlers = new WeakMap<RealmRuntime, ReturnType<RealmRuntime['provider']['callback']>>();
@@ -286,6 +305,23 @@ export function idpPlugin(deps: IdpDeps) {
 }
 
 /**
+ * A theme file: immutable for a year when the URL names its current version (?v=, as the pages do), otherwise
+ * revalidated by ETag. Served as inert content: no sniffing, and a sandbox should an SVG be opened directly.
+ */
+function sendAsset(req: FastifyRequest, reply: FastifyReply, asset: ThemeAsset) {
+  const etag = `"${asset.version}"`;
+  const versioned = new URLSearchParams(req.url.split('?')[1] ?? '').get('v') === asset.version;
+  reply
+    .header('etag', etag)
+    .header('cache-control', versioned ? 'public, max-age=31536000, immutable' : 'public, no-cache')
+    .header('x-content-type-options', 'nosniff')
+    .header('content-security-policy', "default-src 'none'; sandbox")
+    .header('cross-origin-resource-policy', 'same-origin');
+  if (req.headers['if-none-match'] === etag) return reply.code(304).send();
+  return reply.type(asset.contentType).send(asset.body);
+}
+
+/**
  * RFC 6749 §4.1.2.1: once the client and its redirect_uri are known to be good, an authorization error goes back to
  * the client (error, error_description, state, iss) instead of ending on our page. Errors about the client or the
  * redirect URI themselves never redirect.
@@ -308,6 +344,6 @@ function interactionError(rt: RealmRuntime, reply: FastifyReply, e: any) {
   const body = profileErrorBody(u, rt.config.profile_version, randomUUID());
   if (!reply.raw.headersSent) {
     reply.raw.writeHead(e?.name === 'SessionNotFound' ? 400 : 400, PAGE_HEADERS);
-    reply.raw.end(errorPageHtml(body));
+    reply.raw.end(errorPageHtml(body, rt.theme));
   }
 }

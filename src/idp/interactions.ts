@@ -1,5 +1,6 @@
-// Login, TOTP and enrolment pages for oidc-provider interactions. Forms work without JavaScript, carry a
-// CSRF token bound to the interaction, and never tell whether an account exists.
+// Login, TOTP, enrolment and recovery-code steps of oidc-provider interactions. Forms work without JavaScript,
+// carry a CSRF token bound to the interaction, and never tell whether an account exists: a lockout is per
+// username (known or not) and per address, so saying so reveals nothing.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { hash as argonHash, verify as argonVerify } from '@node-rs/argon2';
@@ -7,13 +8,33 @@ import { argonOptions } from './realm-file.ts';
 import { Secret, TOTP } from 'otpauth';
 import QRCode from 'qrcode';
 import type { Kysely } from 'kysely';
+import type { AuditRecorder } from '../audit/types.ts';
 import type { RealmRuntime } from './provider.ts';
+import { generateRecoveryCodes } from './recovery-codes.ts';
 import type { IdpUser } from './store/directory.ts';
-import { escapeHtml, PAGE_HEADERS, renderPage } from './views.ts';
+import {
+  continuePage,
+  loginPage,
+  messagePage,
+  PAGE_HEADERS,
+  recoveryCodesPage,
+  recoveryEntryPage,
+  totpEnrolPage,
+  totpVerifyPage,
+  type SignInContext,
+} from './views.ts';
 
-const NEUTRAL = 'The username or password is incorrect, or sign-in is temporarily unavailable for this account.';
+const NEUTRAL = 'The username or password is incorrect, or this account cannot sign in. Check both and try again.';
+const BAD_CODE = 'That code is not valid. Enter the code your app shows now; each code works only once.';
 
-/** Failure counters per account and per source address, in memory (per process). */
+const minutes = (untilMs: number, now = Date.now()) => {
+  const m = Math.max(1, Math.ceil((untilMs - now) / 60_000));
+  return `${m} minute${m === 1 ? '' : 's'}`;
+};
+const accountLockedMessage = (untilMs: number) =>
+  `Too many failed attempts. For your security, signing in with this username is paused. Try again in ${minutes(untilMs)}.`;
+const addressLockedMessage = (untilMs: number) => `Too many failed sign-in attempts from your network. Try again in ${minutes(untilMs)}.`;
+
 /**
  * Failed-login counting and temporary lockout, kept in the store so every instance sees the same counts (an
  * attacker gets no extra attempts per instance). Times are epoch milliseconds.
@@ -24,8 +45,12 @@ export class Throttle {
     this.#db = db;
   }
   async isLocked(key: string, now = Date.now()): Promise<boolean> {
+    return (await this.lockedUntil(key, now)) > 0;
+  }
+  /** When the lock on `key` ends (epoch ms), or 0 when it is not locked. */
+  async lockedUntil(key: string, now = Date.now()): Promise<number> {
     const r = await this.#db.selectFrom('idp_throttle').select('locked_until').where('key', '=', key).executeTakeFirst();
-    return !!r && Number(r.locked_until) > now;
+    return r && Number(r.locked_until) > now ? Number(r.locked_until) : 0;
   }
   async fail(key: string, max: number, windowS: number, lockS: number, now = Date.now()): Promise<void> {
     await this.#db.transaction().execute(async (trx) => {
@@ -64,39 +89,14 @@ function send(res: ServerResponse, status: number, html: string): void {
   res.end(html);
 }
 
-function loginForm(rt: RealmRuntime, uid: string, error?: string, username = ''): string {
-  return renderPage(
-    'Sign in',
-    `<h1>Sign in</h1>
-${error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : ''}
-<form method="post" action="/realms/${escapeHtml(rt.name)}/login/${escapeHtml(uid)}">
-<input type="hidden" name="csrf" value="${escapeHtml(csrfToken(rt, uid))}">
-<label for="username">Username</label><input id="username" name="username" autocomplete="username" required value="${escapeHtml(username)}">
-<label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>
-<button type="submit">Sign in</button>
-</form>`,
-  );
-}
+const refused = (rt: RealmRuntime) => messagePage(rt.theme, 'Request refused', 'This form was not sent from your sign-in page, or the sign-in changed since.');
+const expired = (rt: RealmRuntime) => messagePage(rt.theme, 'Sign-in expired', 'Your sign-in took too long or was already finished.');
+const unavailable = (rt: RealmRuntime) => messagePage(rt.theme, 'Temporarily unavailable', 'Sign-in cannot be completed right now because it cannot be recorded. Try again in a few minutes.');
 
-async function totpForm(rt: RealmRuntime, uid: string, error?: string, enrolment?: { uri: string; secret: string }): Promise<string> {
-  // The QR code is an SVG data URI (the page's CSP allows img-src data: and nothing else); the key stays printed
-  // for people who cannot scan.
-  const qr = enrolment ? Buffer.from(await QRCode.toString(enrolment.uri, { type: 'svg', margin: 2, errorCorrectionLevel: 'M' })).toString('base64') : '';
-  const enrol = enrolment
-    ? `<p>Set up an authenticator app: scan the QR code or enter the key by hand.</p>
-<p><img id="totp-qr" src="data:image/svg+xml;base64,${qr}" width="200" height="200" alt="QR code for your authenticator app; the same key is written below"></p>
-<p><code id="otpauth-uri">${escapeHtml(enrolment.uri)}</code></p><p>Key: <code id="totp-secret">${escapeHtml(enrolment.secret)}</code></p>`
-    : '';
-  return renderPage(
-    'Verification code',
-    `<h1>Verification code</h1>${enrol}
-${error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : ''}
-<form method="post" action="/realms/${escapeHtml(rt.name)}/login/${escapeHtml(uid)}/totp">
-<input type="hidden" name="csrf" value="${escapeHtml(csrfToken(rt, uid))}">
-<label for="code">6-digit code from your authenticator app</label><input id="code" name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" required>
-<button type="submit">Verify</button>
-</form>`,
-  );
+/** The page context: the application (client) that asked, by the name its realm file gives it. */
+async function signInContext(c: InteractionContext, details: any, uid: string, user?: IdpUser): Promise<SignInContext> {
+  const client = await c.rt.directory.getClient(String(details.params?.client_id ?? ''));
+  return { realm: c.rt.name, uid, csrf: csrfToken(c.rt, uid), clientName: client?.name, username: user?.username };
 }
 
 function totpFor(rt: RealmRuntime, user: IdpUser, secret: string): TOTP {
@@ -107,6 +107,9 @@ export interface InteractionContext {
   rt: RealmRuntime;
   throttle: Throttle;
   ip: string;
+  audit: AuditRecorder;
+  requestId?: string | undefined;
+  userAgent?: string | undefined;
 }
 
 /** Grants the requested scopes (first-party clients: no consent screen) and finishes the interaction. */
@@ -142,15 +145,15 @@ async function mfaNeeded(c: InteractionContext, user: IdpUser, details: any): Pr
 
 export async function showInteraction(c: InteractionContext, req: IncomingMessage, res: ServerResponse, uid: string): Promise<void> {
   const details = await c.rt.provider.interactionDetails(req, res);
-  if (details.uid !== uid) return send(res, 400, loginForm(c.rt, details.uid));
-  if (details.prompt.name === 'login') return send(res, 200, loginForm(c.rt, uid));
+  if (details.uid !== uid) return send(res, 400, loginPage(c.rt.theme, await signInContext(c, details, details.uid)));
+  if (details.prompt.name === 'login') return send(res, 200, loginPage(c.rt.theme, await signInContext(c, details, uid)));
   return finish(c, req, res, details);
 }
 
 export async function submitLogin(c: InteractionContext, req: IncomingMessage, res: ServerResponse, uid: string, form: URLSearchParams): Promise<void> {
   const { rt, throttle } = c;
   const details = await rt.provider.interactionDetails(req, res);
-  if (details.uid !== uid || !csrfOk(rt, uid, form.get('csrf'))) return send(res, 403, renderPage('Forbidden', '<h1>Request refused</h1><p>Start the sign-in again.</p>'));
+  if (details.uid !== uid || !csrfOk(rt, uid, form.get('csrf'))) return send(res, 403, refused(rt));
   const username = (form.get('username') ?? '').trim();
   const password = form.get('password') ?? '';
   const { lockout } = rt.realm;
@@ -168,7 +171,11 @@ export async function submitLogin(c: InteractionContext, req: IncomingMessage, r
       feature_category: reason,
       source_ip: c.ip,
     });
-    send(res, 401, loginForm(rt, uid, NEUTRAL, username));
+    // A lock (this failure may have set it) is said as such: it applies to any username, known or not.
+    const accountLock = await throttle.lockedUntil(accountKey);
+    const ipLock = accountLock ? 0 : await throttle.lockedUntil(ipKey);
+    const message = accountLock ? accountLockedMessage(accountLock) : ipLock ? addressLockedMessage(ipLock) : NEUTRAL;
+    send(res, 401, loginPage(rt.theme, await signInContext(c, details, uid), { error: message, username }));
   };
   if ((await throttle.isLocked(accountKey)) || (await throttle.isLocked(ipKey))) return fail('locked');
   const user = await rt.directory.findUserByUsername(username);
@@ -201,50 +208,188 @@ function decoyHash(rt: RealmRuntime): Promise<string> {
   return h;
 }
 
-async function pendingUser(c: InteractionContext, details: any): Promise<IdpUser | undefined> {
-  const id = details.result?.keyward?.pendingUser;
-  if (typeof id !== 'string') return undefined;
-  const user = await c.rt.directory.getUser(id);
-  return user?.enabled ? user : undefined;
+/** The sign-in this interaction has reached: the user whose password was accepted, and whether the second step is done. */
+interface Pending {
+  user: IdpUser;
+  /** Set once the second factor passed and a page (recovery codes, codes left) stands between it and the application. */
+  done?: { acr: string; amr: string[]; ts: number } | undefined;
+}
+
+async function pending(c: InteractionContext, details: any): Promise<Pending | undefined> {
+  const k = details.result?.keyward;
+  if (typeof k?.pendingUser !== 'string') return undefined;
+  const user = await c.rt.directory.getUser(k.pendingUser);
+  return user?.enabled ? { user, done: k.done } : undefined;
+}
+
+/** Records that the second step passed; the application gets the sign-in when the person continues. */
+async function markDone(c: InteractionContext, req: IncomingMessage, res: ServerResponse, user: IdpUser, done: NonNullable<Pending['done']>) {
+  await c.rt.provider.interactionResult(req, res, { keyward: { pendingUser: user.id, ts: done.ts, done } }, { mergeWithLastSubmission: false });
+}
+
+const secondFactor = () => ({ acr: 'aal2', amr: ['pwd', 'otp'], ts: Math.floor(Date.now() / 1000) });
+
+const alreadyDone = (c: InteractionContext, ctx: SignInContext) =>
+  continuePage(c.rt.theme, ctx, { heading: 'Two-step verification complete', message: 'Continue to finish signing in. Recovery codes are shown only once and are not shown again.' });
+
+function auditRecovery(c: InteractionContext, details: any, user: IdpUser, e: { event_type: string; action: string; outcome: 'success' | 'denied'; error_code?: string; metadata: Record<string, unknown> }) {
+  return c.audit.record({
+    event_type: e.event_type,
+    action: e.action,
+    principal: { id: user.id, type: 'idp_user', auth_method: 'password' },
+    resource: { type: 'idp_user', id: user.id },
+    outcome: e.outcome,
+    error_code: e.error_code,
+    request_id: c.requestId,
+    source_ip: c.ip,
+    user_agent: c.userAgent,
+    metadata: { realm: c.rt.name, client_id: String(details.params?.client_id ?? ''), username: user.username, ...e.metadata },
+  });
 }
 
 export async function showTotp(c: InteractionContext, req: IncomingMessage, res: ServerResponse, uid: string): Promise<void> {
   const details = await c.rt.provider.interactionDetails(req, res);
-  const user = details.uid === uid ? await pendingUser(c, details) : undefined;
-  if (!user) return send(res, 400, renderPage('Sign in', '<h1>Sign-in expired</h1><p>Start the sign-in again.</p>'));
-  const e = await c.rt.directory.getTotp(user.id);
+  const p = details.uid === uid ? await pending(c, details) : undefined;
+  if (!p) return send(res, 400, expired(c.rt));
+  const ctx = await signInContext(c, details, uid, p.user);
+  if (p.done) return send(res, 200, alreadyDone(c, ctx));
+  const e = await c.rt.directory.getTotp(p.user.id);
+  if (e?.confirmed) return send(res, 200, totpVerifyPage(c.rt.theme, ctx));
   // Until confirmed, the seed belongs to this sign-in session alone (a second session gets its own).
-  const enrolment = e?.confirmed ? undefined : enrolmentView(c.rt, user, await c.rt.directory.pendingTotp(user.id, uid, ENROLMENT_SECONDS));
-  send(res, 200, await totpForm(c.rt, uid, undefined, enrolment));
+  const enrolment = await enrolmentView(c.rt, p.user, await c.rt.directory.pendingTotp(p.user.id, uid, ENROLMENT_SECONDS));
+  send(res, 200, totpEnrolPage(c.rt.theme, ctx, enrolment));
 }
 
 /** How long a seed offered for enrolment stays valid when nobody confirms it. */
 const ENROLMENT_SECONDS = 600;
 
-const enrolmentView = (rt: RealmRuntime, user: IdpUser, secret: string) => ({ uri: totpFor(rt, user, secret).toString(), secret });
+async function enrolmentView(rt: RealmRuntime, user: IdpUser, secret: string) {
+  const uri = totpFor(rt, user, secret).toString();
+  // The QR code is an SVG data URI (the page's CSP allows img-src data:); the key is printed for people who cannot scan.
+  const qrSvg = await QRCode.toString(uri, { type: 'svg', margin: 2, errorCorrectionLevel: 'M' });
+  return { uri, secret, qrSvg };
+}
 
 export async function submitTotp(c: InteractionContext, req: IncomingMessage, res: ServerResponse, uid: string, form: URLSearchParams): Promise<void> {
   const { rt, throttle } = c;
   const details = await rt.provider.interactionDetails(req, res);
-  if (details.uid !== uid || !csrfOk(rt, uid, form.get('csrf'))) return send(res, 403, renderPage('Forbidden', '<h1>Request refused</h1><p>Start the sign-in again.</p>'));
-  const user = await pendingUser(c, details);
-  if (!user) return send(res, 400, renderPage('Sign in', '<h1>Sign-in expired</h1><p>Start the sign-in again.</p>'));
+  if (details.uid !== uid || !csrfOk(rt, uid, form.get('csrf'))) return send(res, 403, refused(rt));
+  const p = await pending(c, details);
+  if (!p) return send(res, 400, expired(rt));
+  const { user } = p;
+  const ctx = await signInContext(c, details, uid, user);
+  // Sent again (reload, back): the codes were shown once; on to the application.
+  if (p.done) return send(res, 200, alreadyDone(c, ctx));
   const e = await rt.directory.getTotp(user.id);
   const enrolled = e?.confirmed === true;
   // Not yet enrolled: the code must come from the seed this session was shown.
   const secret = enrolled ? e.secret : await rt.directory.pendingTotp(user.id, uid, ENROLMENT_SECONDS);
   const accountKey = `${rt.name}\0u\0${user.username.toLowerCase()}`;
-  const code = (form.get('code') ?? '').trim();
+  const code = (form.get('code') ?? '').replace(/\s+/g, '');
   const totp = totpFor(rt, user, secret);
-  const delta = /^[0-9]{6}$/.test(code) && !(await throttle.isLocked(accountKey)) ? totp.validate({ token: code, window: 1 }) : null;
+  const lockedUntil = await throttle.lockedUntil(accountKey);
+  const delta = /^[0-9]{6}$/.test(code) && !lockedUntil ? totp.validate({ token: code, window: 1 }) : null;
   const step = delta === null || delta === undefined ? null : Math.floor(Date.now() / 1000 / 30) + delta;
+  // Enrolment hands out recovery codes with the confirmed seed; an enrolled user who has none left gets a new set.
+  const codes = generateRecoveryCodes();
   // A code is good once: the last used time step is stored (on enrolment, with the confirmed seed).
-  const accepted = step !== null && (enrolled ? await rt.directory.useTotpStep(user.id, step) : await rt.directory.confirmTotp(user.id, uid, step));
+  const accepted = step !== null && (enrolled ? await rt.directory.useTotpStep(user.id, step) : await rt.directory.confirmTotp(user.id, uid, step, codes));
   if (!accepted) {
-    await throttle.fail(accountKey, rt.realm.lockout.max_failures, rt.realm.lockout.window_seconds, rt.realm.lockout.lock_seconds);
+    if (!lockedUntil) await throttle.fail(accountKey, rt.realm.lockout.max_failures, rt.realm.lockout.window_seconds, rt.realm.lockout.lock_seconds);
     await rt.telemetry.emit({ event: 'authentication_failed', realm: rt.name, client_id: String(details.params.client_id), endpoint: 'login_totp', result: 'failure', feature_category: 'totp', source_ip: c.ip });
-    return send(res, 401, await totpForm(rt, uid, 'The code is not valid. Try the current code from your app.', enrolled ? undefined : enrolmentView(rt, user, secret)));
+    const lock = await throttle.lockedUntil(accountKey);
+    const message = lock ? accountLockedMessage(lock) : BAD_CODE;
+    return send(res, 401, enrolled ? totpVerifyPage(rt.theme, ctx, message) : totpEnrolPage(rt.theme, ctx, await enrolmentView(rt, user, secret), message));
   }
   await throttle.reset(accountKey);
-  await finish(c, req, res, details, { accountId: user.id, acr: 'aal2', amr: ['pwd', 'otp'], ts: Math.floor(Date.now() / 1000) });
+  const done = secondFactor();
+  const issue = !enrolled || (await rt.directory.unusedRecoveryCodes(user.id)) === 0;
+  if (!issue) return finish(c, req, res, details, { accountId: user.id, ...done });
+  if (enrolled) await rt.directory.replaceRecoveryCodes(user.id, codes);
+  try {
+    await auditRecovery(c, details, user, {
+      event_type: 'idp.recovery_codes_issued',
+      action: 'idp:IssueRecoveryCodes',
+      outcome: 'success',
+      metadata: { count: codes.length, reason: enrolled ? 'none_left' : 'totp_enrolment' },
+    });
+  } catch {
+    // Codes the audit trail did not see must not work; the next sign-in with the app offers a new set.
+    await rt.directory.replaceRecoveryCodes(user.id, []);
+    return send(res, 503, unavailable(rt));
+  }
+  await markDone(c, req, res, user, done);
+  send(res, 200, recoveryCodesPage(rt.theme, ctx, codes, { enrolled: !enrolled }));
+}
+
+export async function showRecovery(c: InteractionContext, req: IncomingMessage, res: ServerResponse, uid: string): Promise<void> {
+  const details = await c.rt.provider.interactionDetails(req, res);
+  const p = details.uid === uid ? await pending(c, details) : undefined;
+  if (!p) return send(res, 400, expired(c.rt));
+  const ctx = await signInContext(c, details, uid, p.user);
+  if (p.done) return send(res, 200, alreadyDone(c, ctx));
+  // Recovery codes stand in for an enrolled authenticator only.
+  if (!(await c.rt.directory.getTotp(p.user.id))?.confirmed) return showTotp(c, req, res, uid);
+  send(res, 200, recoveryEntryPage(c.rt.theme, ctx, await c.rt.directory.unusedRecoveryCodes(p.user.id)));
+}
+
+export async function submitRecovery(c: InteractionContext, req: IncomingMessage, res: ServerResponse, uid: string, form: URLSearchParams): Promise<void> {
+  const { rt, throttle } = c;
+  const details = await rt.provider.interactionDetails(req, res);
+  if (details.uid !== uid || !csrfOk(rt, uid, form.get('csrf'))) return send(res, 403, refused(rt));
+  const p = await pending(c, details);
+  if (!p) return send(res, 400, expired(rt));
+  const { user } = p;
+  const ctx = await signInContext(c, details, uid, user);
+  if (p.done) return send(res, 200, alreadyDone(c, ctx));
+  if (!(await rt.directory.getTotp(user.id))?.confirmed) return send(res, 400, expired(rt));
+  const accountKey = `${rt.name}\0u\0${user.username.toLowerCase()}`;
+  const code = form.get('recovery_code') ?? '';
+  const lockedUntil = await throttle.lockedUntil(accountKey);
+  const outcome = lockedUntil ? 'locked' : await rt.directory.useRecoveryCode(user.id, code);
+  if (outcome !== 'used') {
+    if (!lockedUntil) await throttle.fail(accountKey, rt.realm.lockout.max_failures, rt.realm.lockout.window_seconds, rt.realm.lockout.lock_seconds);
+    await rt.telemetry.emit({ event: 'authentication_failed', realm: rt.name, client_id: String(details.params.client_id), endpoint: 'login_recovery', result: 'failure', feature_category: 'recovery_code', source_ip: c.ip });
+    // Refusals are recorded too (a reused code may mean a leaked list); a refusal stands even if the trail is down.
+    await auditRecovery(c, details, user, {
+      event_type: 'idp.recovery_code_used',
+      action: 'idp:UseRecoveryCode',
+      outcome: 'denied',
+      error_code: outcome === 'already_used' ? 'idp.recovery_code_already_used' : outcome === 'locked' ? 'idp.locked' : 'idp.recovery_code_invalid',
+      metadata: {},
+    }).catch(() => {});
+    const lock = await throttle.lockedUntil(accountKey);
+    const message = lock
+      ? accountLockedMessage(lock)
+      : outcome === 'already_used'
+        ? 'That recovery code has already been used. Each code works once: enter another one.'
+        : 'That recovery code is not valid. Check it and try again.';
+    return send(res, 401, recoveryEntryPage(rt.theme, ctx, await rt.directory.unusedRecoveryCodes(user.id), message));
+  }
+  const remaining = await rt.directory.unusedRecoveryCodes(user.id);
+  try {
+    await auditRecovery(c, details, user, { event_type: 'idp.recovery_code_used', action: 'idp:UseRecoveryCode', outcome: 'success', metadata: { remaining } });
+  } catch {
+    // No record, no sign-in: the code is given back so the person can use it once the trail works again.
+    await rt.directory.restoreRecoveryCode(user.id, code);
+    return send(res, 503, unavailable(rt));
+  }
+  await throttle.reset(accountKey);
+  // A recovery code is a one-time password from a printed list: with the password, a second factor (RFC 8176 "otp").
+  const done = secondFactor();
+  await markDone(c, req, res, user, done);
+  send(
+    res,
+    200,
+    continuePage(rt.theme, ctx, { heading: 'Recovery code accepted', message: 'That code is now used up and will not work again.', remaining }),
+  );
+}
+
+export async function submitContinue(c: InteractionContext, req: IncomingMessage, res: ServerResponse, uid: string, form: URLSearchParams): Promise<void> {
+  const { rt } = c;
+  const details = await rt.provider.interactionDetails(req, res);
+  if (details.uid !== uid || !csrfOk(rt, uid, form.get('csrf'))) return send(res, 403, refused(rt));
+  const p = await pending(c, details);
+  if (!p?.done) return send(res, 400, expired(rt));
+  await finish(c, req, res, details, { accountId: p.user.id, ...p.done });
 }

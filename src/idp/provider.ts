@@ -13,7 +13,8 @@ import { externalSigningKeys, type TokenSigner } from './signing.ts';
 import { createAdapterFactory } from './store/adapter.ts';
 import { Directory, type IdpClient, type IdpUser, type SecretBox } from './store/directory.ts';
 import type { IdpTelemetry } from './telemetry.ts';
-import { escapeHtml, PAGE_HEADERS, renderPage } from './views.ts';
+import { loadTheme, type RealmTheme } from './theme.ts';
+import { errorPage, logoutPage, messagePage, PAGE_HEADERS, signedOutPage } from './views.ts';
 
 export const OIDC_PREFIX = '/protocol/openid-connect';
 
@@ -27,6 +28,8 @@ export interface RealmRuntime {
   telemetry: IdpTelemetry;
   /** Keys CSRF tokens of the interaction pages (derived from the cookie keys). */
   csrfKey: Buffer;
+  /** The realm's look on its pages (display name, logo, colours, texts). */
+  theme: RealmTheme;
 }
 
 export interface RealmDeps {
@@ -140,6 +143,7 @@ export async function createRealmRuntime(deps: RealmDeps): Promise<RealmRuntime>
   const resource = realm.access_token_resource;
   const customScopes = realm.custom_scopes.map((s) => s.name);
   const keys = await externalSigningKeys(signer, realm.name);
+  const theme = await loadTheme(realm);
 
   const policy = interactionPolicy.base();
   // Step-up: acr_values=aal2 forces a new login when the session was established without a second factor.
@@ -186,14 +190,11 @@ export async function createRealmRuntime(deps: RealmDeps): Promise<RealmRuntime>
         enabled: true,
         logoutSource: async (ctx: any, form: string) => {
           ctx.type = 'html';
-          ctx.body = renderPage(
-            'Sign out',
-            `<h1>Sign out</h1><p>Do you want to sign out?</p>${form}<button type="submit" form="op.logoutForm" name="logout" value="yes">Sign out</button>`,
-          );
+          ctx.body = logoutPage(theme, form, ctx.oidc.client?.clientName);
         },
         postLogoutSuccessSource: async (ctx: any) => {
           ctx.type = 'html';
-          ctx.body = renderPage('Signed out', '<h1>Signed out</h1><p>You have been signed out.</p>');
+          ctx.body = signedOutPage(theme, ctx.oidc.client?.clientName);
         },
       },
       resourceIndicators: {
@@ -305,7 +306,7 @@ export async function createRealmRuntime(deps: RealmDeps): Promise<RealmRuntime>
       const u = classifyProviderError(String(out.error), out.error_description);
       const body = profileErrorBody(u, config.profile_version, String(ctx.state?.correlationId ?? randomUUID()), out.error_description);
       ctx.type = 'html';
-      ctx.body = errorPageHtml(body);
+      ctx.body = errorPageHtml(body, theme);
     },
   });
   provider.proxy = config.proxy;
@@ -316,24 +317,13 @@ export async function createRealmRuntime(deps: RealmDeps): Promise<RealmRuntime>
   };
 
   const csrfKey = createHmac('sha256', deps.cookieKeys[0]!).update(`csrf:${realm.name}`).digest();
-  const rt: RealmRuntime = { name: realm.name, issuer, realm, config, provider, directory, telemetry, csrfKey };
+  const rt: RealmRuntime = { name: realm.name, issuer, realm, config, provider, directory, telemetry, csrfKey, theme };
   installProfileErrors(rt);
   return rt;
 }
 
-export function errorPageHtml(body: ReturnType<typeof profileErrorBody>): string {
-  return renderPage(
-    'Request not supported',
-    `<h1>Request not supported</h1>
-<p>${escapeHtml(body.error_description)}</p>
-<dl>
-<dt>Error</dt><dd><code>${escapeHtml(body.error)}</code></dd>
-<dt>Class</dt><dd><code data-profile-error-class="${escapeHtml(body.profile_error_class)}">${escapeHtml(body.profile_error_class)}</code></dd>
-<dt>Feature</dt><dd><code>${escapeHtml(body.feature)}</code></dd>
-<dt>Profile version</dt><dd>${escapeHtml(body.profile_version)}</dd>
-<dt>Correlation id</dt><dd><code>${escapeHtml(body.correlation_id)}</code></dd>
-</dl>`,
-  );
+export function errorPageHtml(body: ReturnType<typeof profileErrorBody>, theme: RealmTheme): string {
+  return errorPage(theme, body);
 }
 
 /** Every OAuth error oidc-provider returns as JSON gets the profile fields; telemetry sees every outcome. */
@@ -364,7 +354,7 @@ function installProfileErrors(rt: RealmRuntime): void {
       const body = sealedBody(correlationId);
       ctx.status = 503;
       ctx.set('retry-after', SEALED_RETRY_AFTER);
-      if (ctx.response.is('html')) ctx.body = renderPage('Temporarily unavailable', `<h1>Temporarily unavailable</h1><p>${escapeHtml(body.error_description)}</p>`);
+      if (ctx.response.is('html')) ctx.body = messagePage(rt.theme, 'Temporarily unavailable', body.error_description);
       else ctx.body = body;
       return;
     }

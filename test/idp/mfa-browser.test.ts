@@ -43,7 +43,12 @@ describe('idp: TOTP second factor in headless Chromium', { skip: existsSync(CHRO
     await page.getByLabel('Password').fill(SECRETS.BOB_PW);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.waitForURL(/\/totp$/);
-    const secret = (await page.locator('#totp-secret').textContent())!.trim();
+    const shown = (await page.locator('#totp-secret').textContent())!.trim();
+    assert.match(shown, /^([A-Z2-7]{4} )+[A-Z2-7]{1,4}$/, 'the key is shown in groups of four for typing');
+    const secret = shown.replaceAll(' ', '');
+    assert.equal(await page.locator('h1').textContent(), 'Set up two-step verification');
+    // The raw otpauth:// URI is there to copy, folded away rather than the page's main content.
+    assert.equal(await page.locator('details #otpauth-uri').isVisible(), false);
     assert.match((await page.locator('#otpauth-uri').textContent())!, /^otpauth:\/\/totp\//);
     // The QR code renders (the CSP allows it) and is described for screen readers.
     const qr = page.locator('#totp-qr');
@@ -52,6 +57,10 @@ describe('idp: TOTP second factor in headless Chromium', { skip: existsSync(CHRO
     const code = new TOTP({ secret: Secret.fromBase32(secret), digits: 6, period: 30 }).generate();
     await page.getByLabel(/6-digit code/).fill(code);
     await page.getByRole('button', { name: 'Verify' }).click();
+    // Enrolment ends with the recovery codes, shown once; then on to the application.
+    assert.equal(await page.locator('#recovery-codes li').count(), 10);
+    await page.getByLabel('I have saved my recovery codes').check();
+    await page.getByRole('button', { name: 'Continue' }).click();
     await page.waitForURL(/\/rp\/cb\?/);
     const tokens = await oidc.authorizationCodeGrant(config, new URL(page.url()), { pkceCodeVerifier: verifier });
     const claims = tokens.claims()!;
@@ -81,7 +90,7 @@ describe('idp: TOTP second factor in headless Chromium', { skip: existsSync(CHRO
       await page.waitForURL(/\/totp$/);
       return page;
     };
-    const seedOn = async (page: Awaited<ReturnType<typeof toTotpPage>>) => (await page.locator('#totp-secret').textContent())!.trim();
+    const seedOn = async (page: Awaited<ReturnType<typeof toTotpPage>>) => (await page.locator('#totp-secret').textContent())!.replace(/\s+/g, '');
     const codeFor = (seed: string) => new TOTP({ secret: Secret.fromBase32(seed), digits: 6, period: 30 }).generate();
     const submit = async (page: Awaited<ReturnType<typeof toTotpPage>>, code: string) => {
       await page.getByLabel(/6-digit code/).fill(code);
@@ -114,6 +123,8 @@ describe('idp: TOTP second factor in headless Chromium', { skip: existsSync(CHRO
     const b2 = await seedOn(second);
     assert.notEqual(b2, b);
     await submit(second, codeFor(b2));
+    await second.getByLabel('I have saved my recovery codes').check();
+    await second.getByRole('button', { name: 'Continue' }).click();
     await second.waitForURL(/\/rp\/cb\?/);
     assert.equal((await pending()).length, 0, 'confirming ends every other enrolment of the user');
     // The other session's seed was never confirmed and is worthless now.
