@@ -11,6 +11,17 @@ import { IDP_COMPONENT, idpSigningKeyId } from './key-service-signer.ts';
 
 export const BREAK_GLASS_LIFETIME_SECONDS = 600;
 
+/**
+ * `amr` holds RFC 8176 values only, and none says "issued in an emergency" (acr and assurance.level say that:
+ * break_glass). The one authentication behind the token is the caller's at Keyward, so amr names that: a secret
+ * presented by value (API key, bootstrap token) is "pwd"; a TLS client certificate is "pop" (proof of possession of a
+ * key, not saying whether hardware holds it; registered in the same IANA registry, and unlike "swk"/"hwk" not
+ * counted as a second factor by the key API). Other callers (a bearer JWT, a forwarded identity) authenticated
+ * somewhere Keyward cannot see: no amr rather than a guess.
+ */
+const BREAK_GLASS_AMR: Record<string, string[]> = { api_key: ['pwd'], bootstrap_token: ['pwd'], mtls: ['pop'] };
+export const breakGlassAmr = (authMethod: string | undefined): string[] | undefined => (authMethod ? BREAK_GLASS_AMR[authMethod] : undefined);
+
 export async function breakGlassRoutes(app: FastifyInstance, opts: { config: IdpConfig; keys: KeyService; audit: AuditRecorder; permissionPrefix: string }) {
   app.post('/break-glass', {
     schema: {
@@ -37,6 +48,8 @@ export async function breakGlassRoutes(app: FastifyInstance, opts: { config: Idp
     const issuer = `${opts.config.base_url}/realms/${realm.name}`;
     const now = Math.floor(Date.now() / 1000);
     const subject = b.subject ?? b.authorized_by;
+    const ctx = operationContext(req);
+    const amr = breakGlassAmr(ctx.principal?.authMethod);
     const emergency = { incident_id: b.incident_id, authorized_by: b.authorized_by, reason: b.reason };
     const payload = {
       iss: issuer,
@@ -55,11 +68,10 @@ export async function breakGlassRoutes(app: FastifyInstance, opts: { config: Idp
       scope: 'openid',
       permissions: realm.role_permissions['emergency'] ?? [`${opts.permissionPrefix}.*`],
       acr: 'break_glass',
-      amr: ['break_glass'],
+      ...(amr ? { amr } : {}),
       assurance: { level: 'break_glass', methods: ['break_glass'], mfa: false, source: 'keyward-break-glass', at: now },
       emergency,
     };
-    const ctx = operationContext(req);
     // Recorded first: a break-glass token that the trail did not see must not exist.
     await opts.audit.record({
       event_type: 'idp.break_glass',
