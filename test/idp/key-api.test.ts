@@ -9,6 +9,7 @@ import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import pino from 'pino';
 import { parseConfig } from '../../src/config/load.ts';
 import { createKeyward, type Keyward } from '../../src/server/compose.ts';
+import { breakGlassAmr } from '../../src/idp/break-glass.ts';
 import { assertProfileClaims } from './support/claims.ts';
 import { freePort } from './support/env.ts';
 
@@ -79,6 +80,9 @@ describe('identity provider tokens at the key API (dev mode)', () => {
     const { payload } = await jwtVerify(body.access_token, createRemoteJWKSet(new URL(`${issuer}/protocol/openid-connect/certs`)), { issuer });
     assertProfileClaims(payload);
     assert.equal((payload['assurance'] as { level: string }).level, 'break_glass');
+    // RFC 8176 values only: the caller authenticated with the bootstrap token, a secret presented by value.
+    assert.equal(payload['acr'], 'break_glass');
+    assert.deepEqual(payload['amr'], ['pwd']);
     assert.deepEqual(payload['emergency'], { incident_id: 'INC-42', authorized_by: 'alice', reason: 'primary IdP down' });
     assert.equal(payload.exp! - payload.iat!, 600);
     assert.equal((await api('/v1/keys', body.access_token)).status, 200);
@@ -90,6 +94,16 @@ describe('identity provider tokens at the key API (dev mode)', () => {
     const denied = await fetch(`${base}/v1/idp/break-glass`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"incident_id":"x","authorized_by":"y","reason":"z"}' });
     assert.equal(denied.status, 401);
   });
+});
+
+test('break-glass amr names how the caller authenticated, in registered values only, never as a second factor', () => {
+  assert.deepEqual(breakGlassAmr('api_key'), ['pwd']);
+  assert.deepEqual(breakGlassAmr('bootstrap_token'), ['pwd']);
+  assert.deepEqual(breakGlassAmr('mtls'), ['pop']);
+  // Authenticated where Keyward cannot see how: no amr rather than a guess.
+  assert.equal(breakGlassAmr('jwt'), undefined);
+  assert.equal(breakGlassAmr('forwarded_identity'), undefined);
+  assert.equal(breakGlassAmr(undefined), undefined);
 });
 
 describe('identity provider signing key rotation', () => {
