@@ -106,7 +106,7 @@ const versionOf = (body: Buffer) => createHash('sha256').update(body).digest('ba
 const BASE_CSS = `*,*::before,*::after{box-sizing:border-box}
 html{-webkit-text-size-adjust:100%;text-size-adjust:100%}
 body{margin:0;font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;font-size:1rem;line-height:1.5;color:var(--kw-text);background:var(--kw-background)}
-.shell{max-width:30rem;margin:0 auto;padding:2rem 1rem}
+.shell{max-width:32rem;margin:0 auto;padding:2rem 1rem}
 .brand{display:flex;align-items:center;gap:.75rem;margin:0 0 1.25rem;min-height:3rem}
 .brand img{display:block;max-height:3rem;max-width:10rem;width:auto;height:auto}
 .realm-name{margin:0;font-size:1.25rem;font-weight:650;overflow-wrap:anywhere}
@@ -136,8 +136,8 @@ input:focus-visible{outline-offset:1px}
 details{margin:.5rem 0}
 summary{cursor:pointer}
 .uri{display:block;margin-top:.5rem;font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.875rem;word-break:break-all}
-.codes{display:grid;grid-template-columns:repeat(auto-fill,minmax(11rem,1fr));gap:.5rem 1rem;margin:0 0 1rem;padding:0;list-style:none}
-.codes code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:1.0625rem;font-weight:600}
+.codes{display:grid;grid-template-columns:repeat(auto-fill,minmax(12rem,1fr));gap:.5rem 1rem;margin:0 0 1rem;padding:0;list-style:none}
+.codes code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:1rem;font-weight:600;white-space:nowrap}
 .secondary{margin:1.25rem 0 0;text-align:center}
 dl.details{margin:0;display:grid;grid-template-columns:max-content 1fr;gap:.25rem .75rem}
 dl.details dt{font-weight:600}
