@@ -172,6 +172,24 @@ describe('idp pages in Chromium', { skip: existsSync(CHROMIUM) ? false : process
     assert.match((await alert.textContent())!, /Too many failed attempts.*Try again in 15 minutes\./);
     await assertAccessible(page, 'login locked');
     await page.context().close();
+
+    // The second step says the same: wrong codes, then the lock.
+    const totp = await newPage();
+    await startSignIn(env, totp);
+    await submitPassword(totp, 'frank', SECRETS.BOB_PW);
+    const bad = async () => {
+      await totp.getByLabel(/6-digit code/).fill('000000');
+      return submitForm(totp, /Verify/);
+    };
+    assert.equal((await bad()).status(), 401);
+    assert.match((await totp.getByRole('alert').textContent())!, /That code is not valid/);
+    assert.equal(await totp.getByLabel(/6-digit code/).getAttribute('aria-invalid'), 'true');
+    for (let i = 0; i < 4; i++) await bad();
+    assert.match((await totp.getByRole('alert').textContent())!, /Too many failed attempts.*Try again in 15 minutes\./);
+    // Locked: even the right code waits.
+    await totp.getByLabel(/6-digit code/).fill(codeFor(await seedOn(totp)));
+    assert.equal((await submitForm(totp, /Verify/)).status(), 401);
+    await totp.context().close();
   });
 
   it('every page passes axe-core (no serious or critical findings) and fits a phone without horizontal scrolling', async () => {
@@ -308,6 +326,25 @@ describe('idp pages in Chromium', { skip: existsSync(CHROMIUM) ? false : process
       ],
     );
     assert.ok(used.every((e) => e.principal?.id === 'u-gina' && e.metadata?.client_id === 'web' && e.source_ip));
+
+    // Fail closed: when the audit trail refuses the event, there is no sign-in, and the code is given back.
+    const record = env.audit.record;
+    env.audit.record = async () => {
+      throw new Error('audit sink down');
+    };
+    try {
+      const down = await useCode(codes[1]!);
+      assert.equal(down.res.status(), 503);
+      assert.equal(await down.p.locator('h1').textContent(), 'Temporarily unavailable');
+      assert.ok(!down.p.url().includes('/rp/cb'));
+      await down.p.context().close();
+    } finally {
+      env.audit.record = record;
+    }
+    const back = await useCode(codes[1]!);
+    assert.equal(back.before, 'You have 9 unused recovery codes.', 'the code was given back');
+    assert.equal(back.res.status(), 200);
+    await back.p.context().close();
     const trail = JSON.stringify(env.audit.events);
     for (const c of codes) assert.ok(!trail.includes(c) && !trail.toUpperCase().includes(c.toUpperCase().replaceAll('-', ' ')), 'no code in the audit trail');
     await page.context().close();
