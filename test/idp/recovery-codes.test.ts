@@ -85,19 +85,27 @@ test('a recovery code is spent once across instances (SQLite)', async () => {
 test('a recovery code is spent once across instances (PostgreSQL)', async (t) => {
   const s = await pgTestSchema(t, 'idp recovery code tests');
   if (!s) return;
+  // A sibling schema with the identity provider's tables in the same database (another deployment, another test)
+  // must not confuse the migration of ours.
+  const sibling = `${s.schema}_sibling`;
   const admin = new pg.Client({ connectionString: s.url });
   await admin.connect();
   await admin.query(`create schema ${s.schema}`);
-  await admin.end();
-  const handle = () => new Kysely<any>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: s.url, max: 6, options: `-c search_path=${s.schema}` }) }) });
-  const a = handle();
-  const b = handle();
+  await admin.query(`create schema ${sibling}`);
+  const handle = (schema: string) => new Kysely<any>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: s.url, max: 6, options: `-c search_path=${schema}` }) }) });
+  const other = handle(sibling);
+  const a = handle(s.schema);
+  const b = handle(s.schema);
   try {
+    await migrateIdp(other, 'postgres');
     await migrateIdp(a, 'postgres');
     await spentOnce(a, b);
   } finally {
+    await other.destroy();
     await a.destroy();
     await b.destroy();
+    await admin.query(`drop schema if exists ${sibling} cascade`);
+    await admin.end();
     await s.cleanup();
   }
 });

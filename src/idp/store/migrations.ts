@@ -179,11 +179,20 @@ class Provider implements MigrationProvider {
 }
 
 export async function migrateIdp(db: Kysely<any>, dialect: IdpDialect): Promise<void> {
+  // Kysely's Migrator looks for its own tables in every schema unless told which one: another schema's tables in the
+  // same database would make it skip creating ours. Pin it to the schema the store works in (as the key store does).
+  let schema: string | undefined;
+  if (dialect === 'postgres') {
+    const r = await sql<{ s: string | null }>`select current_schema() as s`.execute(db);
+    schema = r.rows[0]?.s ?? undefined;
+    if (!schema) throw new Error('PostgreSQL search_path names no existing schema');
+  }
   const migrator = new Migrator({
     db,
     provider: new Provider(dialect),
     migrationTableName: 'keyward_idp_migration',
     migrationLockTableName: 'keyward_idp_migration_lock',
+    ...(schema !== undefined ? { migrationTableSchema: schema } : {}),
   });
   const { error } = await migrator.migrateToLatest();
   if (error) throw error;
