@@ -1,7 +1,7 @@
 // The identity provider's token signing keys, held by Keyward's own key service: the provider gets public keys
 // and a sign() callback; private material never leaves the key service. Every signature is a key.sign audit event.
 import type { OperationContext } from '../keys/context.ts';
-import { jwtKid, publicKeyJwk } from '../keys/crypto/index.ts';
+import { jwsSignOptions, jwtKid, publicKeyJwk } from '../keys/families/index.ts';
 import type { KeyService, KeyView } from '../keys/service.ts';
 import type { KeyType } from '../keys/types.ts';
 import type { TokenSigner, TokenSigningAlg, TokenSigningKey } from './signing.ts';
@@ -83,6 +83,8 @@ export class KeyServiceTokenSigner implements TokenSigner {
       .map((v) => {
         const kid = jwtKid(v.fingerprint, v.version);
         const current = v.version === view.record.currentVersion;
+        // What the key's family signs a JWS with for this alg (ES256: raw r||s over SHA-256; RS256: PKCS#1 v1.5).
+        const options = jwsSignOptions(view.record.type, alg);
         return {
           kid,
           alg,
@@ -90,9 +92,8 @@ export class KeyServiceTokenSigner implements TokenSigner {
           sign: async (data: Buffer) => {
             // The key service signs with its newest version; refusing here keeps a stale kid from labelling it.
             if (!current) throw new Error(`signing key ${kid} has been rotated; reload the identity provider`);
-            // JWS wants raw r||s for ES256 and PKCS#1 v1.5 for RS256.
-            const options = alg === 'ES256' ? { signatureFormat: 'raw' as const } : { rsaPadding: 'pkcs1' as const };
-            const r = await this.#keys.sign(idpContext(), id, { message: data, hashAlgorithm: 'SHA-256', ...options });
+            if (!options) throw new Error(`signing key ${id} is ${view.record.type}, which cannot sign ${alg}`);
+            const r = await this.#keys.sign(idpContext(), id, { message: data, hashAlgorithm: options.hashAlgorithm, rsaPadding: options.rsaPadding, signatureFormat: options.ecdsaFormat });
             if (r.version !== v.version) throw new Error(`signing key ${kid} has been rotated; reload the identity provider`);
             return r.signature;
           },

@@ -7,8 +7,7 @@ import type { Clock } from '../server/clock.ts';
 import { ProblemError, badRequest, isProblem } from '../server/problem.ts';
 import { type CommitGuard, type KeyRecord, type KeyRepository, type KeyVersionRecord, InvalidCursorError, type Page, StoreConflictError } from '../store/types.ts';
 import type { OperationContext } from './context.ts';
-import * as kc from './crypto/index.ts';
-import { defaultHash } from './crypto/params.ts';
+import * as families from './families/index.ts';
 import {
   sealedProblem,
   concurrentModification,
@@ -22,22 +21,22 @@ import {
   versionNotFound,
 } from './errors.ts';
 import { KeyCache } from './key-cache.ts';
+import { randomBytes } from './random.ts';
 import {
   type EcdsaFormat,
   type HashAlgorithm,
   type KeyState,
   type KeyType,
+  type KeyUsage,
   type Labels,
   type RsaPadding,
   LABEL_KEY_RE,
   LABEL_VALUE_MAX,
   CONTROL_CHARS_RE,
   isValidLabelValue,
-  isSigningType,
   isSystemKeyId,
   isValidKeyId,
   SYSTEM_KEY_PREFIX,
-  keyUsage,
 } from './types.ts';
 
 /** The part of the seal the key service needs. */
@@ -131,7 +130,7 @@ export class KeyService {
       this.#checkId(id);
       this.#ownKeysOnly(ctx, id, 'creating a key under the reserved prefix');
       const labels = checkLabels(req.labels);
-      const material = await kc.generateKey(req.type);
+      const material = await families.generateKey(req.type);
       const view = await this.#insert(ctx, 'key.create', 'kms:CreateKey', {
         id, type: req.type, labels, description: checkDescription(req.description), origin: 'generated', overwrite: req.overwrite === true,
       }, material);
@@ -144,7 +143,7 @@ export class KeyService {
       this.#checkId(req.id);
       this.#ownKeysOnly(ctx, req.id, 'importing a key under the reserved prefix');
       const labels = checkLabels(req.labels);
-      const material = kc.importKey(req.type, { pem: req.pem, jwk: req.jwk, raw_base64: req.rawBase64 });
+      const material = families.importKey(req.type, { pem: req.pem, jwk: req.jwk, raw_base64: req.rawBase64 });
       const view = await this.#insert(ctx, 'key.import', 'kms:ImportKey', {
         id: req.id, type: req.type, labels, description: checkDescription(req.description), origin: 'imported', overwrite: req.overwrite === true,
       }, material);
@@ -157,13 +156,13 @@ export class KeyService {
     eventType: string,
     action: string,
     k: { id: string; type: KeyType; labels: Labels; description: string | null; origin: 'generated' | 'imported'; overwrite: boolean },
-    material: kc.GeneratedKey,
+    material: families.GeneratedKey,
   ): Promise<KeyView> {
     if (k.overwrite && !this.#d.config.allowOverwrite) {
       throw new ProblemError({ status: 403, code: 'key.overwrite_disabled', title: 'Forbidden', detail: 'overwriting keys is disabled by configuration' });
     }
     const now = this.#d.clock.now();
-    const fp = kc.fingerprint(k.type, material.publicKeySpki, material.material);
+    const fp = families.fingerprint(k.type, material.publicKeySpki, material.material);
     const sealed = this.#d.seal.wrap(materialAad(k.id, 1), material.material);
     material.material.fill(0);
     try {
@@ -230,7 +229,7 @@ export class KeyService {
   async publicKey(ctx: OperationContext, id: string, version?: number): Promise<{ record: KeyRecord; version: KeyVersionRecord }> {
     return this.#op(ctx, 'key.public', 'kms:GetPublicKey', { type: 'Key', id }, undefined, async () => {
       const view = await this.describe(id);
-      if (!isSigningType(view.record.type)) throw usageMismatch(id, view.record.type, 'public keys');
+      if (!families.familyWith(view.record.type, 'sign_verify')) throw usageMismatch(id, view.record.type, 'public keys');
       if (view.record.state === 'destroyed') throw keyStateRefused(id, 'destroyed', 'reading the public key');
       const v = pickVersion(view, version);
       return { result: { record: view.record, version: v } };
@@ -241,9 +240,9 @@ export class KeyService {
   async jwks(ctx: OperationContext, id: string): Promise<{ keys: JsonWebKey[] }> {
     return this.#op(ctx, 'key.jwks', 'kms:GetPublicKey', { type: 'Key', id }, undefined, async () => {
       const view = await this.describe(id);
-      if (!isSigningType(view.record.type)) throw usageMismatch(id, view.record.type, 'JWKS');
+      if (!families.familyWith(view.record.type, 'sign_verify')) throw usageMismatch(id, view.record.type, 'JWKS');
       const live = view.versions.filter((v) => v.destroyedAt === null && v.publicKeySpki !== null);
-      return { result: kc.jwks(live.map((v) => ({ type: view.record.type, spki: v.publicKeySpki!, kid: kc.jwtKid(v.fingerprint, v.version) }))) };
+      return { result: families.jwks(live.map((v) => ({ type: view.record.type, spki: v.publicKeySpki!, kid: families.jwtKid(v.fingerprint, v.version) }))) };
     });
   }
 
@@ -266,14 +265,14 @@ export class KeyService {
       check();
       // Generated once, after the first state check; only the wrapping depends on the version number, which a
       // retry may change.
-      let fresh: { material: kc.GeneratedKey; fp: string } | undefined;
+      let fresh: { material: families.GeneratedKey; fp: string } | undefined;
       try {
         const record = await this.#retrying(async () => {
           const view = await this.#fresh(id);
           if (view.record.state !== 'enabled' && view.record.state !== 'disabled') throw keyStateRefused(id, view.record.state, 'rotation');
           if (!fresh) {
-            const material = await kc.generateKey(view.record.type);
-            fresh = { material, fp: kc.fingerprint(view.record.type, material.publicKeySpki, material.material) };
+            const material = await families.generateKey(view.record.type);
+            fresh = { material, fp: families.fingerprint(view.record.type, material.publicKeySpki, material.material) };
           }
           const { material, fp } = fresh;
           const next = view.record.currentVersion + 1;
@@ -373,9 +372,9 @@ export class KeyService {
       this.#ownKeysOnly(ctx, id, 'signing');
       if (req.message) this.#checkPayload(req.message);
       const { view, version, key } = await this.#usable(id, 'sign_verify', 'signing', ['enabled'], scope);
-      const signature = await kc.sign({ keyObject: key, type: view.record.type, input: signInput(req), hashAlgorithm: req.hashAlgorithm, rsaPadding: req.rsaPadding, ecdsaFormat: req.signatureFormat });
+      const signature = await families.sign({ keyObject: key, type: view.record.type, input: signInput(req), hashAlgorithm: req.hashAlgorithm, rsaPadding: req.rsaPadding, ecdsaFormat: req.signatureFormat });
       return {
-        result: { signature, version: version.version, fingerprint: version.fingerprint, algorithm: algorithmName(view.record.type, req), keyType: view.record.type },
+        result: { signature, version: version.version, fingerprint: version.fingerprint, algorithm: families.signatureAlgorithm(view.record.type, { hashAlgorithm: req.hashAlgorithm, rsaPadding: req.rsaPadding }), keyType: view.record.type },
         resourceVersion: version.version,
         keyType: view.record.type,
         metadata: { input: req.digest ? 'digest' : 'message', hash_algorithm: req.hashAlgorithm },
@@ -386,15 +385,15 @@ export class KeyService {
   async verify(ctx: OperationContext, id: string, req: SignRequest & { signature: Buffer; version?: number | undefined }): Promise<{ valid: boolean; version: number }> {
     return this.#op(ctx, 'key.verify', 'kms:Verify', { type: 'Key', id }, undefined, async () => {
       if (req.message) this.#checkPayload(req.message);
-      const view = await this.#readable(id, 'sign_verify', 'verification');
+      const { view } = await this.#readable(id, 'sign_verify', 'verification');
       const candidates = candidateVersions(view, req.version);
       let valid = false;
       let matched = candidates[0]?.version ?? view.record.currentVersion;
       for (const v of candidates) {
         if (v.destroyedAt !== null || v.publicKeySpki === null) continue;
-        const pub = kc.loadPublicKey(v.publicKeySpki);
+        const pub = families.loadPublicKey(v.publicKeySpki);
         // Only the public key is needed; private keys stay sealed for verification.
-        if (await kc.verify({ keyObject: pub, publicKey: pub, type: view.record.type, input: signInput(req), hashAlgorithm: req.hashAlgorithm, rsaPadding: req.rsaPadding, ecdsaFormat: req.signatureFormat, signature: req.signature })) {
+        if (await families.verify({ keyObject: pub, publicKey: pub, type: view.record.type, input: signInput(req), hashAlgorithm: req.hashAlgorithm, rsaPadding: req.rsaPadding, ecdsaFormat: req.signatureFormat, signature: req.signature })) {
           valid = true;
           matched = v.version;
           break;
@@ -408,8 +407,8 @@ export class KeyService {
     return this.#op(ctx, 'key.encrypt', 'kms:Encrypt', { type: 'Key', id }, undefined, async () => {
       this.#ownKeysOnly(ctx, id, 'encryption');
       this.#checkPayload(req.plaintext);
-      const { view, version, key } = await this.#usable(id, 'encrypt_decrypt', 'encryption', ['enabled']);
-      const ciphertext = kc.encrypt(key, version.version, req.plaintext, req.aad);
+      const { view, version, key, family } = await this.#usable(id, 'encrypt_decrypt', 'encryption', ['enabled']);
+      const ciphertext = family.encrypt(key, version.version, req.plaintext, req.aad);
       return { result: { ciphertext, version: version.version }, resourceVersion: version.version, keyType: view.record.type };
     });
   }
@@ -418,9 +417,9 @@ export class KeyService {
     return this.#op(ctx, 'key.decrypt', 'kms:Decrypt', { type: 'Key', id }, undefined, async () => {
       this.#ownKeysOnly(ctx, id, 'decryption');
       this.#checkPayload(req.ciphertext);
-      const view = await this.#readable(id, 'encrypt_decrypt', 'decryption');
-      const wanted = kc.ciphertextVersion(req.ciphertext);
-      const out = kc.decrypt((v) => {
+      const { view, family } = await this.#readable(id, 'encrypt_decrypt', 'decryption');
+      const wanted = families.ciphertextVersion(req.ciphertext);
+      const out = family.decrypt((v) => {
         const ver = view.versions.find((x) => x.version === v);
         return ver && ver.destroyedAt === null && ver.sealedMaterial ? this.#keyObject(view.record, ver) : undefined;
       }, req.ciphertext, req.aad);
@@ -431,8 +430,8 @@ export class KeyService {
   async generateDataKey(ctx: OperationContext, id: string, req: { bytes: 16 | 32 | 64; aad?: Buffer | undefined }): Promise<{ plaintext: Buffer; ciphertext: Buffer; version: number }> {
     return this.#op(ctx, 'key.generate_data_key', 'kms:GenerateDataKey', { type: 'Key', id }, undefined, async () => {
       this.#ownKeysOnly(ctx, id, 'data key generation');
-      const { view, version, key } = await this.#usable(id, 'encrypt_decrypt', 'data key generation', ['enabled']);
-      const dk = kc.generateDataKey(key, version.version, req.bytes, req.aad);
+      const { view, version, key, family } = await this.#usable(id, 'encrypt_decrypt', 'data key generation', ['enabled']);
+      const dk = family.generateDataKey(key, version.version, req.bytes, req.aad);
       return { result: { ...dk, version: version.version }, resourceVersion: version.version, keyType: view.record.type, metadata: { bytes: req.bytes } };
     });
   }
@@ -441,8 +440,8 @@ export class KeyService {
     return this.#op(ctx, 'key.mac', 'kms:GenerateMac', { type: 'Key', id }, undefined, async () => {
       this.#ownKeysOnly(ctx, id, 'MAC generation');
       this.#checkPayload(req.message);
-      const { view, version, key } = await this.#usable(id, 'mac', 'MAC generation', ['enabled']);
-      return { result: { mac: kc.hmac(key, req.message), version: version.version }, resourceVersion: version.version, keyType: view.record.type };
+      const { view, version, key, family } = await this.#usable(id, 'mac', 'MAC generation', ['enabled']);
+      return { result: { mac: family.mac(key, req.message), version: version.version }, resourceVersion: version.version, keyType: view.record.type };
     });
   }
 
@@ -450,11 +449,11 @@ export class KeyService {
     return this.#op(ctx, 'key.verify_mac', 'kms:VerifyMac', { type: 'Key', id }, undefined, async () => {
       this.#ownKeysOnly(ctx, id, 'MAC verification');
       this.#checkPayload(req.message);
-      const view = await this.#readable(id, 'mac', 'MAC verification');
+      const { view, family } = await this.#readable(id, 'mac', 'MAC verification');
       const candidates = candidateVersions(view, req.version);
       for (const v of candidates) {
         if (v.destroyedAt !== null || !v.sealedMaterial) continue;
-        if (kc.verifyHmac(this.#keyObject(view.record, v), req.message, req.mac)) {
+        if (family.verifyMac(this.#keyObject(view.record, v), req.message, req.mac)) {
           return { result: { valid: true as boolean, version: v.version }, resourceVersion: v.version, keyType: view.record.type, metadata: { valid: true } };
         }
       }
@@ -467,10 +466,10 @@ export class KeyService {
       this.#ownKeysOnly(ctx, id, 'JWT signing');
       this.#checkPayload(Buffer.from(JSON.stringify(req.payload)));
       const { view, version, key } = await this.#usable(id, 'sign_verify', 'JWT signing', ['enabled']);
-      const kid = kc.jwtKid(version.fingerprint, version.version);
-      const jwt = await kc.signJwt(key, view.record.type, kid, req.payload, { rsaPadding: req.rsaPadding, typ: req.typ });
+      const kid = families.jwtKid(version.fingerprint, version.version);
+      const jwt = await families.signJwt(key, view.record.type, kid, req.payload, { rsaPadding: req.rsaPadding, typ: req.typ });
       return {
-        result: { jwt, kid, version: version.version, algorithm: kc.jwsAlgorithm(view.record.type, req.rsaPadding) },
+        result: { jwt, kid, version: version.version, algorithm: families.jwsAlgorithm(view.record.type, req.rsaPadding) },
         resourceVersion: version.version,
         keyType: view.record.type,
       };
@@ -479,7 +478,7 @@ export class KeyService {
 
   async random(ctx: OperationContext, bytes: number): Promise<Buffer> {
     return this.#op(ctx, 'key.random', 'kms:GenerateRandom', { type: 'Namespace', id: 'keys' }, undefined, async () => ({
-      result: kc.randomBytes(bytes),
+      result: randomBytes(bytes),
       metadata: { bytes },
     }));
   }
@@ -554,21 +553,23 @@ export class KeyService {
    * A key for verifying or decrypting: any state but destroyed, since a disabled or released key still reads what
    * it wrote (KeyRack semantics).
    */
-  async #readable(id: string, usage: string, operation: string): Promise<KeyView> {
+  async #readable<U extends KeyUsage>(id: string, usage: U, operation: string) {
     const view = await this.describe(id);
-    if (keyUsage(view.record.type) !== usage) throw usageMismatch(id, view.record.type, operation);
+    const family = families.familyWith(view.record.type, usage);
+    if (!family) throw usageMismatch(id, view.record.type, operation);
     if (view.record.state === 'destroyed') throw keyStateRefused(id, 'destroyed', operation);
-    return view;
+    return { view, family };
   }
 
-  async #usable(id: string, usage: string, operation: string, states: KeyState[], scope?: KeyScope) {
+  async #usable<U extends KeyUsage>(id: string, usage: U, operation: string, states: KeyState[], scope?: KeyScope) {
     const view = await this.describe(id);
     if (!inScope(view, scope)) throw keyNotFound(id);
-    if (keyUsage(view.record.type) !== usage) throw usageMismatch(id, view.record.type, operation);
+    const family = families.familyWith(view.record.type, usage);
+    if (!family) throw usageMismatch(id, view.record.type, operation);
     if (!states.includes(view.record.state)) throw keyStateRefused(id, view.record.state as Exclude<KeyState, 'enabled'>, operation);
     const version = view.versions.find((v) => v.version === view.record.currentVersion);
     if (!version || version.sealedMaterial === null) throw versionNotFound(id, view.record.currentVersion);
-    return { view, version, key: this.#keyObject(view.record, version) };
+    return { view, version, key: this.#keyObject(view.record, version), family };
   }
 
   #keyObject(record: KeyRecord, v: KeyVersionRecord): KeyObject {
@@ -576,7 +577,7 @@ export class KeyService {
     if (cached) return cached;
     const material = this.#d.seal.unwrap(materialAad(record.id, v.version), v.sealedMaterial!);
     try {
-      const obj = kc.loadPrivateKey(record.type, material);
+      const obj = families.loadPrivateKey(record.type, material);
       this.#cache.putObject(record.id, v.version, obj);
       return obj;
     } finally {
@@ -660,13 +661,6 @@ function signInput(req: SignRequest): { message: Buffer } | { digest: Buffer; ha
   // A missing hash algorithm is judged with the key type (Ed25519 takes no digest at all).
   if (hasDigest) return { digest: req.digest!, hashAlgorithm: req.hashAlgorithm };
   return { message: req.message! };
-}
-
-function algorithmName(type: KeyType, req: SignRequest): string {
-  if (type === 'Ed25519') return 'ED25519_PURE';
-  const hash = (req.hashAlgorithm ?? defaultHash(type as Parameters<typeof defaultHash>[0])).replace('-', '');
-  if (type.startsWith('EC-')) return `ECDSA_${type.slice(3)}_${hash}`;
-  return `RSA_${req.rsaPadding === 'pss' ? 'PSS' : 'PKCS1_V15'}_${hash}`;
 }
 
 /** The version asked for, or else every version not destroyed, newest first. */

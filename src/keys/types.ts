@@ -1,22 +1,10 @@
-// The key service's vocabulary, shared by crypto, store, service and routes.
+// The key service's vocabulary, shared by the key families, store, service and routes.
 
-export const ASYMMETRIC_SIGNING_TYPES = ['EC-P256', 'EC-P384', 'EC-P521', 'Ed25519', 'RSA-2048', 'RSA-3072', 'RSA-4096'] as const;
-export const KEY_TYPES = [...ASYMMETRIC_SIGNING_TYPES, 'AES-256-GCM', 'HMAC-SHA256'] as const;
-export type KeyType = (typeof KEY_TYPES)[number];
-export type SigningKeyType = (typeof ASYMMETRIC_SIGNING_TYPES)[number];
+/** Key types are declared by their families and registered in src/keys/families/index.ts. */
+export type { KeyType, SigningKeyType } from './families/index.ts';
 
-export const isKeyType = (v: unknown): v is KeyType => typeof v === 'string' && (KEY_TYPES as readonly string[]).includes(v);
-export const isSigningType = (t: KeyType): t is SigningKeyType => (ASYMMETRIC_SIGNING_TYPES as readonly string[]).includes(t);
-export const isEcType = (t: KeyType) => t.startsWith('EC-');
-export const isRsaType = (t: KeyType) => t.startsWith('RSA-');
-
-/** What a key may be used for; fixed by its type. */
+/** What a key may be used for; fixed by its type's family. */
 export type KeyUsage = 'sign_verify' | 'encrypt_decrypt' | 'mac';
-export function keyUsage(t: KeyType): KeyUsage {
-  if (t === 'AES-256-GCM') return 'encrypt_decrypt';
-  if (t === 'HMAC-SHA256') return 'mac';
-  return 'sign_verify';
-}
 
 /**
  * enabled ⇄ disabled; enabled|disabled → released (no new signatures; destroyed when the grace period ends,

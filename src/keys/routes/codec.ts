@@ -1,7 +1,7 @@
 // Wire encodings shared by the key routes: strict base64 in, domain records out as snake_case JSON.
 import { badRequest } from '../../server/problem.ts';
 import type { KeyView } from '../service.ts';
-import { publicKeyPem } from '../crypto/index.ts';
+import { publicKeyPem } from '../families/index.ts';
 
 const B64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 const B64URL = /^[A-Za-z0-9_-]*$/;

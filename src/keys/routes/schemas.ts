@@ -1,5 +1,6 @@
 // JSON Schemas for the key routes: validation at the edge and the source of the OpenAPI document.
-import { HASH_ALGORITHMS, KEY_ID_PATTERN, KEY_STATES, KEY_TYPES } from '../types.ts';
+import { KEY_TYPES } from '../families/index.ts';
+import { HASH_ALGORITHMS, KEY_ID_PATTERN, KEY_STATES } from '../types.ts';
 
 export const keyIdParams = {
   type: 'object',

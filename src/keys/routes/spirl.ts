@@ -5,9 +5,9 @@
 // Keyward's other keys, such as the identity provider's.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { operationContext } from '../../server/pipeline.ts';
-import { publicKeyPem } from '../crypto/index.ts';
+import { KEY_TYPES, publicKeyPem, signsDigests } from '../families/index.ts';
 import type { KeyScope, KeyService, KeyView } from '../service.ts';
-import { type HashAlgorithm, type KeyType, ASYMMETRIC_SIGNING_TYPES, HASH_ALGORITHMS } from '../types.ts';
+import { type HashAlgorithm, type KeyType, HASH_ALGORITHMS } from '../types.ts';
 import { fromB64 } from './codec.ts';
 import { keyIdParams } from './schemas.ts';
 
@@ -15,7 +15,7 @@ type IdReq = FastifyRequest<{ Params: { id: string } }>;
 const tags = ['spirl'];
 const SPIRL: KeyScope = { labels: { 'keyward.dev/source': 'spirl' } };
 // The webhook signs digests only, which pure Ed25519 cannot: an Ed25519 key made here could never sign.
-const SPIRL_KEY_TYPES = ASYMMETRIC_SIGNING_TYPES.filter((t) => t !== 'Ed25519');
+const SPIRL_KEY_TYPES = KEY_TYPES.filter(signsDigests);
 
 function spirlKey(view: KeyView) {
   const v = view.versions.find((x) => x.version === view.record.currentVersion)!;

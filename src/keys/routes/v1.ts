@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { JsonWebKey } from 'node:crypto';
 import { operationContext } from '../../server/pipeline.ts';
 import { badRequest } from '../../server/problem.ts';
-import { keyServiceJwk, publicKeyPem, jwtKid } from '../crypto/index.ts';
+import { keyServiceJwk, publicKeyPem, jwtKid } from '../families/index.ts';
 import { generatedKeyId, type KeyService } from '../service.ts';
 import { type EcdsaFormat, type HashAlgorithm, type KeyState, type KeyType, type Labels, LABEL_KEY_RE, isSystemKeyId, isValidLabelValue, type RsaPadding } from '../types.ts';
 import { fromB64, keyJson, optionalB64 } from './codec.ts';

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { type KeyObject, createPublicKey, generateKeyPairSync, randomBytes, verify as nodeVerify } from 'node:crypto';
 import { describe, test } from 'node:test';
-import { fingerprint, importKey, loadPrivateKey, sign } from '../../../src/keys/crypto/index.ts';
-import { ASYMMETRIC_SIGNING_TYPES, type SigningKeyType } from '../../../src/keys/types.ts';
+import { type SigningKeyType, SIGNING_KEY_TYPES, fingerprint, importKey, loadPrivateKey, sign } from '../../../src/keys/families/index.ts';
 import { problem } from './helpers.ts';
 
 // Keys made by node:crypto directly (independent of generateKey); a single RSA-4096.
@@ -15,14 +14,18 @@ function nodeKey(type: SigningKeyType): KeyObject {
     case 'RSA-2048': return generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
     case 'RSA-3072': return generateKeyPairSync('rsa', { modulusLength: 3072 }).privateKey;
     case 'RSA-4096': return generateKeyPairSync('rsa', { modulusLength: 4096 }).privateKey;
+    default: {
+      const unknown: never = type;
+      throw new Error(`no node key for ${String(unknown)}`);
+    }
   }
 }
-const keys = new Map(ASYMMETRIC_SIGNING_TYPES.map((t) => [t, nodeKey(t)]));
+const keys = new Map(SIGNING_KEY_TYPES.map((t) => [t, nodeKey(t)]));
 const pkcs8Pem = (k: KeyObject) => k.export({ type: 'pkcs8', format: 'pem' }) as string;
 const message = Buffer.from('imported keys sign too');
 
 describe('asymmetric import', () => {
-  for (const type of ASYMMETRIC_SIGNING_TYPES) {
+  for (const type of SIGNING_KEY_TYPES) {
     const key = keys.get(type)!;
     const pub = createPublicKey(key);
     const spki = pub.export({ type: 'spki', format: 'der' });
@@ -41,7 +44,7 @@ describe('asymmetric import', () => {
     }
 
     test(`${type}: another type's key is a type mismatch`, () => {
-      for (const other of ASYMMETRIC_SIGNING_TYPES.filter((t) => t !== type)) {
+      for (const other of SIGNING_KEY_TYPES.filter((t) => t !== type)) {
         const k = keys.get(other)!;
         assert.throws(() => importKey(type, { pem: pkcs8Pem(k) }), problem('key.import_type_mismatch'), `${other} as ${type}`);
         assert.throws(() => importKey(type, { jwk: k.export({ format: 'jwk' }) }), problem('key.import_type_mismatch'), `${other} JWK as ${type}`);

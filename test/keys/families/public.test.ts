@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import { createHash, createPublicKey, randomBytes } from 'node:crypto';
 import { before, test } from 'node:test';
-import { type GeneratedKey, fingerprint, generateKey, publicKeyJwk, publicKeyPem } from '../../../src/keys/crypto/index.ts';
-import { ASYMMETRIC_SIGNING_TYPES, type SigningKeyType } from '../../../src/keys/types.ts';
+import { type GeneratedKey, type SigningKeyType, SIGNING_KEY_TYPES, fingerprint, generateKey, publicKeyJwk, publicKeyPem } from '../../../src/keys/families/index.ts';
 import { problem } from './helpers.ts';
 
 const keys = new Map<SigningKeyType, GeneratedKey>();
 before(async () => {
-  await Promise.all(ASYMMETRIC_SIGNING_TYPES.map(async (t) => keys.set(t, await generateKey(t))));
+  await Promise.all(SIGNING_KEY_TYPES.map(async (t) => keys.set(t, await generateKey(t))));
 });
 
 const FP = /^sha256:[0-9a-f]{64}$/;

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { type KeyObject, constants, createPublicKey, verify as nodeVerify, sign as nodeSign, randomBytes } from 'node:crypto';
 import { before, describe, test } from 'node:test';
-import { generateKey, loadPrivateKey, loadPublicKey, sign, verify } from '../../../src/keys/crypto/index.ts';
-import { ASYMMETRIC_SIGNING_TYPES, DIGEST_LENGTH, HASH_ALGORITHMS, type EcdsaFormat, type HashAlgorithm, type RsaPadding, type SigningKeyType } from '../../../src/keys/types.ts';
+import { type SigningKeyType, SIGNING_KEY_TYPES, generateKey, loadPrivateKey, loadPublicKey, sign, verify } from '../../../src/keys/families/index.ts';
+import { DIGEST_LENGTH, HASH_ALGORITHMS, type EcdsaFormat, type HashAlgorithm, type RsaPadding } from '../../../src/keys/types.ts';
 import { digestOf, flipBit, nodeHash, parseEcdsaDer, problem } from './helpers.ts';
 
 interface Pair { priv: KeyObject; pub: KeyObject }
@@ -17,8 +17,8 @@ async function pair(type: SigningKeyType): Promise<Pair> {
 
 before(async () => {
   // One key per type (a single RSA-4096), plus a second "wrong" key for all but RSA-4096.
-  await Promise.all(ASYMMETRIC_SIGNING_TYPES.map(async (t) => keys.set(t, await pair(t))));
-  await Promise.all(ASYMMETRIC_SIGNING_TYPES.filter((t) => t !== 'RSA-4096').map(async (t) => otherKeys.set(t, await pair(t))));
+  await Promise.all(SIGNING_KEY_TYPES.map(async (t) => keys.set(t, await pair(t))));
+  await Promise.all(SIGNING_KEY_TYPES.filter((t) => t !== 'RSA-4096').map(async (t) => otherKeys.set(t, await pair(t))));
   otherKeys.set('RSA-4096', otherKeys.get('RSA-2048')!);
 });
 
@@ -57,7 +57,7 @@ function checkShape(type: SigningKeyType, v: Variant, sig: Buffer) {
   else parseEcdsaDer(sig);
 }
 
-for (const type of ASYMMETRIC_SIGNING_TYPES) {
+for (const type of SIGNING_KEY_TYPES) {
   describe(`sign/verify ${type}`, () => {
     for (const v of variants(type)) {
       const opts = { hashAlgorithm: v.hash, rsaPadding: v.padding, ecdsaFormat: v.format };

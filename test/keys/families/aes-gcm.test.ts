@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { type KeyObject, createSecretKey, randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
-import { ciphertextVersion, decrypt, encrypt, generateDataKey, generateKey, loadPrivateKey } from '../../../src/keys/crypto/index.ts';
+import { decrypt, encrypt, generateDataKey } from '../../../src/keys/families/aes-gcm.ts';
+import { ciphertextVersion, generateKey, loadPrivateKey } from '../../../src/keys/families/index.ts';
 import { problem } from './helpers.ts';
 
 const k1 = createSecretKey(randomBytes(32));

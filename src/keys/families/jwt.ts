@@ -1,31 +1,11 @@
-// JWTs and JWKS through jose; nothing JOSE-specific is hand-written.
-import type { JsonWebKey, KeyObject } from 'node:crypto';
+// JWTs through jose; nothing JOSE-specific is hand-written. The registry (index.ts) picks the algorithm.
+import type { KeyObject } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { badRequest } from '../../server/problem.ts';
-import type { KeyType, RsaPadding } from '../types.ts';
-import { EC_PARAMS, assertOptionsFit, assertSigningType, isEc } from './params.ts';
-import { keyServiceJwk } from './public.ts';
 
-export function jwsAlgorithm(type: KeyType, rsaPadding?: RsaPadding): string {
-  assertSigningType(type, 'JWT signing');
-  assertOptionsFit(type, { rsaPadding });
-  if (isEc(type)) return EC_PARAMS[type].jwsAlg;
-  if (type === 'Ed25519') return 'EdDSA';
-  if (rsaPadding === undefined || rsaPadding === 'pkcs1') return 'RS256';
-  if (rsaPadding === 'pss') return 'PS256';
-  throw badRequest('crypto.rsa_padding_unsupported', 'rsa padding must be pkcs1 or pss');
-}
-
-export async function signJwt(
-  keyObject: KeyObject,
-  type: KeyType,
-  kid: string,
-  payload: Record<string, unknown>,
-  opts?: { rsaPadding?: RsaPadding; typ?: string },
-): Promise<string> {
-  const alg = jwsAlgorithm(type, opts?.rsaPadding);
+/** Signs `payload` as a JWT with `alg`, after checking the registered claims and `typ`. */
+export async function signJws(keyObject: KeyObject, alg: string, kid: string, payload: Record<string, unknown>, typ = 'JWT'): Promise<string> {
   checkClaims(payload);
-  const typ = opts?.typ ?? 'JWT';
   if (!/^[\x21-\x7e]{1,64}$/.test(typ)) throw badRequest('crypto.jwt_header_invalid', 'typ is 1-64 printable ASCII characters without spaces');
   return await new SignJWT(payload).setProtectedHeader({ alg, kid, typ }).sign(keyObject);
 }
@@ -44,11 +24,6 @@ function checkClaims(payload: Record<string, unknown>): void {
   const tooDeep = (v: unknown, depth: number): boolean =>
     typeof v === 'object' && v !== null && (depth > MAX_CLAIMS_DEPTH || Object.values(v).some((x) => tooDeep(x, depth + 1)));
   if (tooDeep(payload, 1)) throw invalid(`claims nest at most ${MAX_CLAIMS_DEPTH} levels deep`);
-}
-
-/** Public JWKS of the key service (see keyServiceJwk). */
-export function jwks(entries: Array<{ type: KeyType; spki: Buffer; kid: string }>): { keys: JsonWebKey[] } {
-  return { keys: entries.map((e) => keyServiceJwk(e.type, e.spki, e.kid)) };
 }
 
 /** kid = fingerprint + version, e.g. `sha256:<64 hex>:v3`. Opaque to JOSE consumers; stable across restarts. */

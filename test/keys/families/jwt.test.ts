@@ -2,13 +2,12 @@ import assert from 'node:assert/strict';
 import { createPublicKey } from 'node:crypto';
 import { before, test } from 'node:test';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
-import { type GeneratedKey, fingerprint, generateKey, jwks, jwsAlgorithm, jwtKid, loadPrivateKey, signJwt } from '../../../src/keys/crypto/index.ts';
-import { ASYMMETRIC_SIGNING_TYPES, type SigningKeyType } from '../../../src/keys/types.ts';
+import { type GeneratedKey, type SigningKeyType, SIGNING_KEY_TYPES, fingerprint, generateKey, jwks, jwsAlgorithm, jwtKid, loadPrivateKey, signJwt } from '../../../src/keys/families/index.ts';
 import { problem } from './helpers.ts';
 
 const keys = new Map<SigningKeyType, GeneratedKey>();
 before(async () => {
-  await Promise.all(ASYMMETRIC_SIGNING_TYPES.map(async (t) => keys.set(t, await generateKey(t))));
+  await Promise.all(SIGNING_KEY_TYPES.map(async (t) => keys.set(t, await generateKey(t))));
 });
 
 const kidOf = (type: SigningKeyType, version: number) => {
@@ -37,12 +36,12 @@ test('jwsAlgorithm', () => {
 });
 
 test('every asymmetric type: signJwt verifies with jose against jwks()', async () => {
-  const set = jwks(ASYMMETRIC_SIGNING_TYPES.map((type) => ({ type, spki: keys.get(type)!.publicKeySpki!, kid: kidOf(type, 1) })));
-  assert.equal(set.keys.length, ASYMMETRIC_SIGNING_TYPES.length);
+  const set = jwks(SIGNING_KEY_TYPES.map((type) => ({ type, spki: keys.get(type)!.publicKeySpki!, kid: kidOf(type, 1) })));
+  assert.equal(set.keys.length, SIGNING_KEY_TYPES.length);
   for (const k of set.keys) assert.equal((k as { d?: unknown }).d, undefined);
   const JWKS = createLocalJWKSet(set as Parameters<typeof createLocalJWKSet>[0]);
 
-  for (const type of ASYMMETRIC_SIGNING_TYPES) {
+  for (const type of SIGNING_KEY_TYPES) {
     const priv = loadPrivateKey(type, keys.get(type)!.material);
     const kid = kidOf(type, 1);
     const token = await signJwt(priv, type, kid, { sub: 'alice', iss: 'https://keyward.test', aud: 'svc', exp: Math.floor(Date.now() / 1000) + 60 });
