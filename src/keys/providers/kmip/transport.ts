@@ -205,7 +205,13 @@ export class KmipTransport {
     try {
       if (!slot.conn || slot.conn.closed) {
         slot.conn = undefined;
-        slot.conn = await Connection.open(this.#opts, this.#opts.connectTimeoutMs, this.#opts.maxResponseBytes);
+        const opened = await Connection.open(this.#opts, this.#opts.connectTimeoutMs, this.#opts.maxResponseBytes);
+        // Closed while dialling: the new connection must not outlive the client, nor carry a request.
+        if (this.#closed) {
+          opened.destroy();
+          throw new KmipUnavailableError('pool_closed', 'KMIP client is closed');
+        }
+        slot.conn = opened;
       }
       const conn = slot.conn;
       try {
