@@ -472,6 +472,8 @@ class Trail implements AuditTrail {
       resource: { type: 'audit_chain', id: this.#chainId },
       outcome: 'success',
       metadata: {
+        // Tells a verifier that this chain must be vouched for by a checkpoint sidecar (--require-checkpoints).
+        mode: this.#deps.production ? 'production' : 'dev',
         resumed_from: resumedFrom,
         resumed_sequence: this.#head.sequence,
         persisted_head_sequence: persistedWas,

@@ -8,6 +8,7 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { canonicalBytes, chainHash, GENESIS_HASH, SCHEMA_VERSION, signingInput, type AuditEvent } from './canonical.ts';
 import { publicKeyInfo } from './keys.ts';
 import { CHECKPOINT_SUFFIX } from './sinks/file.ts';
+import { IJsonError, parseIJson } from './strict-json.ts';
 
 export type VerifyReason =
   | 'empty'
@@ -25,9 +26,10 @@ export type VerifyReason =
   | 'reordered'
   | 'checkpoint_invalid'
   | 'checkpoint_mismatch'
+  | 'checkpoint_missing'
   | 'truncated';
 
-export type VerifyWarning = 'torn_final_line' | 'missing_final_newline' | 'partial_start';
+export type VerifyWarning = 'torn_final_line' | 'missing_final_newline' | 'partial_start' | 'no_checkpoint';
 
 export interface VerifyFinding<R extends string = VerifyReason> {
   reason: R;
@@ -57,6 +59,13 @@ export interface VerifyOptions {
   allowPartialStart?: boolean;
   /** The input may interleave several chains (a shared NATS subject): verify each chain on its own. */
   multiChain?: boolean;
+  /**
+   * Whether every chain must be vouched for by a signed checkpoint given in `checkpoints` (without one, a cut tail
+   * cannot be told from a log that simply ends). `'production'`: required for chains written in production mode
+   * (an `audit.started` event with `metadata.mode: "production"`), a warning for the others. Default false: a
+   * warning (`no_checkpoint`) for every chain without one.
+   */
+  requireCheckpoints?: boolean | 'production';
 }
 
 export interface ChainSummary {
@@ -66,6 +75,10 @@ export interface ChainSummary {
   last_hash: string;
   events: number;
   last_checkpoint_sequence: number | null;
+  /** Whether a signed checkpoint from outside the log (a sidecar) vouched for this chain. */
+  checkpointed: boolean;
+  /** Whether an `audit.started` event of this chain says it was written in production mode. */
+  production: boolean;
 }
 
 export interface VerifyResult {
@@ -87,16 +100,18 @@ export function parseLogText(name: string, text: string): AuditLogSource {
 interface Entry {
   line: AuditLine;
   event?: AuditEvent;
+  /** Why the line is not an event (when `event` is absent). */
+  problem?: string;
 }
 
 function parse(line: AuditLine): Entry {
   try {
-    const v: unknown = JSON.parse(line.text);
+    const v = parseIJson(line.text);
     if (v && typeof v === 'object' && !Array.isArray(v)) return { line, event: v as AuditEvent };
-  } catch {
-    // malformed
+    return { line, problem: 'not a JSON object' };
+  } catch (e) {
+    return { line, problem: e instanceof IJsonError ? `not I-JSON: ${e.message}` : 'line is not valid JSON' };
   }
-  return { line };
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
@@ -136,7 +151,7 @@ const fail = (reason: VerifyReason, message: string, entry?: Entry, sequence?: n
 /** Hash and signature of one event; throws a Failure. */
 function checkEvent(entry: Entry, publicKey: KeyObject, keyId: string): AuditEvent {
   const e = entry.event;
-  if (!e) return fail('malformed', 'not a JSON object', entry);
+  if (!e) return fail('malformed', entry.problem ?? 'not a JSON object', entry);
   const bad = schemaProblem(e);
   if (bad) fail('schema', bad, entry);
   let computed: string;
@@ -157,6 +172,9 @@ function checkEvent(entry: Entry, publicKey: KeyObject, keyId: string): AuditEve
   return e;
 }
 
+const isProductionStart = (e: AuditEvent) =>
+  e.event_type === 'audit.started' && (e.metadata as Record<string, unknown> | null)?.['mode'] === 'production';
+
 function verifyChain(entries: Entry[], opts: VerifyOptions, keyId: string, warnings: VerifyFinding<VerifyWarning>[]): ChainSummary & { hashes: Map<number, string> } {
   const laterSeqs = new Map<number, number>(); // sequence -> how many entries still ahead carry it
   for (const en of entries) {
@@ -167,6 +185,7 @@ function verifyChain(entries: Entry[], opts: VerifyOptions, keyId: string, warni
   let prev: AuditEvent | undefined;
   let chainId: string | undefined;
   let lastCheckpoint: number | null = null;
+  let production = false;
   for (const entry of entries) {
     const s = entry.event?.sequence;
     if (typeof s === 'number') laterSeqs.set(s, (laterSeqs.get(s) ?? 1) - 1);
@@ -191,6 +210,7 @@ function verifyChain(entries: Entry[], opts: VerifyOptions, keyId: string, warni
       }
     }
     if (e.event_type === 'audit.checkpoint') lastCheckpoint = e.sequence;
+    if (isProductionStart(e)) production = true;
     seen.set(e.sequence, e.hash);
     prev = e;
   }
@@ -202,6 +222,8 @@ function verifyChain(entries: Entry[], opts: VerifyOptions, keyId: string, warni
     last_hash: prev.hash,
     events: entries.length,
     last_checkpoint_sequence: lastCheckpoint,
+    checkpointed: false,
+    production,
     hashes: seen,
   };
 }
@@ -236,7 +258,7 @@ export function verifyAuditLog(sources: AuditLogSource[], opts: VerifyOptions): 
         });
       }
     });
-    for (const en of all) if (!en.event) fail('malformed', 'line is not valid JSON', en);
+    for (const en of all) if (!en.event) fail('malformed', en.problem ?? 'line is not valid JSON', en);
     let groups: Entry[][];
     if (opts.multiChain) {
       const byChain = new Map<string, Entry[]>();
@@ -258,6 +280,7 @@ export function verifyAuditLog(sources: AuditLogSource[], opts: VerifyOptions): 
       chains.push(summary);
       events += c.events;
     }
+    const summaryOf = (id: string) => chains.find((c) => c.chain_id === id)!;
     for (const line of opts.checkpoints ?? []) {
       const entry = parse(line);
       let cp: AuditEvent;
@@ -274,8 +297,16 @@ export function verifyAuditLog(sources: AuditLogSource[], opts: VerifyOptions): 
       }
       if (chain.hashes.get(cp.sequence) !== cp.hash) fail('checkpoint_mismatch', `the event at sequence ${cp.sequence} differs from the signed checkpoint`, entry);
       chain.last_checkpoint_sequence = Math.max(chain.last_checkpoint_sequence ?? 0, cp.sequence);
-      const summary = chains.find((c) => c.chain_id === cp.chain_id);
-      if (summary) summary.last_checkpoint_sequence = chain.last_checkpoint_sequence;
+      const summary = summaryOf(cp.chain_id);
+      summary.last_checkpoint_sequence = chain.last_checkpoint_sequence;
+      summary.checkpointed = true;
+    }
+    for (const c of chains) {
+      if (c.checkpointed) continue;
+      const required = opts.requireCheckpoints === true || (opts.requireCheckpoints === 'production' && c.production);
+      const message = `chain ${c.chain_id} is not vouched for by a signed checkpoint sidecar: had events been cut off its end, nothing would show it`;
+      if (required) fail('checkpoint_missing', message, undefined, c.last_sequence);
+      warnings.push({ reason: 'no_checkpoint', message, sequence: c.last_sequence });
     }
     return { ok: true, events, chains, warnings };
   } catch (e) {

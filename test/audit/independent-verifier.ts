@@ -2,6 +2,23 @@
 import canonicalize from 'canonicalize';
 import { blake3 } from '@noble/hashes/blake3.js';
 import { createHash, createPublicKey, verify } from 'node:crypto';
+import { visit } from 'jsonc-parser';
+
+/** I-JSON: no object may name a member twice (JSON.parse would silently keep the last). */
+function hasDuplicateMember(text: string): boolean {
+  const stack: Array<Set<string>> = [];
+  let dup = false;
+  visit(text, {
+    onObjectBegin: () => void stack.push(new Set()),
+    onObjectEnd: () => void stack.pop(),
+    onObjectProperty: (name) => {
+      const top = stack.at(-1)!;
+      if (top.has(name)) dup = true;
+      top.add(name);
+    },
+  });
+  return dup;
+}
 
 export interface IndependentResult {
   ok: boolean;
@@ -38,6 +55,7 @@ export function independentVerify(lines: string[], publicKeyPem: string, checkpo
     } catch {
       return { ok: false, count: i, problem: `line ${i + 1}: not JSON` };
     }
+    if (hasDuplicateMember(line)) return { ok: false, count: i, problem: `line ${i + 1}: duplicate member name` };
     const bad = check(ev);
     if (bad) return { ok: false, count: i, problem: `line ${i + 1}: ${bad}` };
     chain ??= String(ev.chain_id);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, sign, createHash, type KeyObject } from 'node:crypto';
-import { readdir, readFile, stat, writeFile, mkdir, appendFile } from 'node:fs/promises';
+import { readdir, readFile, stat, writeFile, mkdir, appendFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import canonicalize from 'canonicalize';
 import { canonicalBytes, chainHash, signingInput, type AuditEvent } from '../../src/audit/canonical.ts';
@@ -223,6 +223,105 @@ test('CLI: keygen (0600, no overwrite), public-key, usage errors', async () => {
     await appendFile(join(dir, 'empty.log'), '');
     assert.equal(await run(['verify', '--key', p, join(dir, 'empty.log')], c4), 1);
     assert.match(c4.outs.join('\n'), /FAILED: empty/);
+  } finally {
+    await cleanup();
+  }
+});
+
+test('a line with a duplicated member name is not I-JSON: verify refuses it, whichever copy a reader would keep', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const key = await newKey(dir);
+    const pub = publicKeyFromPem(await readFile(key));
+    const path = join(dir, 'src', 'audit.log');
+    const { trail } = await makeTrail({ config: config({ signing_key_path: key, sinks: [{ type: 'file', path }] }) });
+    for (let i = 0; i < 5; i++) await trail.record(sampleEvent(i));
+    await trail.checkpoint();
+    await trail.close();
+    const lines = await readLines(path);
+    const checkpoint = (await readFile(path + '.checkpoint', 'utf8')).trim();
+    // JSON.parse keeps the last member, which carries the signed value, so hash and signature still check out;
+    // a reader keeping the first one sees a denial.
+    const variants = [
+      '{"outcome":"denied",' + lines[3]!.slice(1),
+      '{"\\u006futcome":"denied",' + lines[3]!.slice(1),
+      lines[3]!.replace('"metadata":{', '"metadata":{"n":99,'),
+    ];
+    let n = 0;
+    for (const bad of variants) {
+      assert.equal((JSON.parse(bad) as AuditEvent).hash, (JSON.parse(lines[3]!) as AuditEvent).hash);
+      const d = join(dir, `dup-${n++}`);
+      const p = await writeLog(d, 'audit.log', lines.map((l, i) => (i === 3 ? bad : l)));
+      await writeFile(p + '.checkpoint', checkpoint + '\n');
+      const r = await verifyFiles([p], pub);
+      assert.equal(r.ok, false, bad);
+      assert.equal(r.error!.reason, 'malformed');
+      assert.equal(r.error!.location, `${p}:4`);
+      assert.match(r.error!.message, /appears twice/);
+      const cli = io();
+      assert.equal(await run(['verify', '--key', key, p], cli), 1);
+      assert.match(cli.outs.join('\n'), /FAILED: malformed .*audit\.log:4.*appears twice/);
+      const pem = pub.export({ type: 'spki', format: 'pem' }).toString();
+      assert.equal(independentVerify(lines.map((l, i) => (i === 3 ? bad : l)), pem, checkpoint).ok, false, 'independent verifier');
+    }
+    // A lone surrogate cannot be canonicalised (RFC 8785 needs I-JSON) either.
+    const p = await writeLog(join(dir, 'surrogate'), 'audit.log', lines.map((l, i) => (i === 2 ? l.replace('"test/1.0"', '"test/\\ud800"') : l)));
+    assert.match((await verifyFiles([p], pub)).error?.message ?? '', /lone surrogate/);
+    // The unchanged log verifies.
+    const ok = await writeLog(join(dir, 'ok'), 'audit.log', lines);
+    await writeFile(ok + '.checkpoint', checkpoint + '\n');
+    assert.equal((await verifyFiles([ok], pub)).ok, true);
+  } finally {
+    await cleanup();
+  }
+});
+
+test('a cut tail with its checkpoint sidecar deleted: an error for production trails or on request, a loud warning otherwise', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const key = await newKey(dir);
+    const cut = async (name: string, production: boolean) => {
+      const path = join(dir, name, 'audit.log');
+      const { trail } = await makeTrail({ production, config: config({ signing_key_path: key, sinks: [{ type: 'file', path }] }) });
+      for (let i = 0; i < 6; i++) await trail.record(sampleEvent(i));
+      await trail.checkpoint(); // event 8, also in the sidecar
+      await trail.close();
+      const lines = await readLines(path);
+      await writeFile(path, lines.slice(0, 5).map((l) => l + '\n').join(''));
+      await rm(path + '.checkpoint');
+      return path;
+    };
+    const prod = await cut('prod', true);
+    const dev = await cut('dev', false);
+    const verify = async (args: string[]) => {
+      const c = io();
+      const code = await run(['verify', '--key', key, ...args], c);
+      return { code, out: c.outs.join('\n'), err: c.errs.join('\n') };
+    };
+    // Production trail: refused by default, and the reason says why.
+    let r = await verify([join(dir, 'prod')]);
+    assert.equal(r.code, 1, r.out + r.err);
+    assert.match(r.out, /FAILED: checkpoint_missing at sequence 5: chain .* not vouched for by a signed checkpoint/);
+    r = await verify(['--no-require-checkpoints', prod]);
+    assert.equal(r.code, 0, r.out + r.err);
+    assert.match(r.err, /WARNING: no_checkpoint: chain .*--require-checkpoints makes this an error/);
+    // Dev trail: a warning by default, an error on request.
+    r = await verify([dev]);
+    assert.equal(r.code, 0, r.out + r.err);
+    assert.match(r.err, /WARNING: no_checkpoint/);
+    r = await verify(['--require-checkpoints', dev]);
+    assert.equal(r.code, 1);
+    assert.match(r.out, /FAILED: checkpoint_missing/);
+    assert.equal((await verify(['--require-checkpoints', '--no-require-checkpoints', dev])).code, 2);
+    // With the sidecar present, the production trail verifies and the cut is found.
+    const path = join(dir, 'prod2', 'audit.log');
+    const { trail } = await makeTrail({ production: true, config: config({ signing_key_path: key, sinks: [{ type: 'file', path }] }) });
+    for (let i = 0; i < 3; i++) await trail.record(sampleEvent(i));
+    await trail.checkpoint();
+    await trail.close();
+    r = await verify([join(dir, 'prod2')]);
+    assert.equal(r.code, 0, r.out + r.err);
+    assert.doesNotMatch(r.err, /no_checkpoint/);
   } finally {
     await cleanup();
   }

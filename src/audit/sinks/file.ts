@@ -8,6 +8,7 @@ import type { Clock } from '../../server/clock.ts';
 import type { AuditEvent } from '../canonical.ts';
 import type { FileSinkConfig } from '../config.ts';
 import type { AuditSink, PreparedEvent, SinkStats } from './types.ts';
+import { parseIJson } from '../strict-json.ts';
 
 export const ROTATED_SUFFIX = /\.(\d{12})-(\d{12})$/;
 export const CHECKPOINT_SUFFIX = '.checkpoint';
@@ -51,7 +52,7 @@ async function firstLine(fh: FileHandle, size: number): Promise<string | undefin
 
 export function parseEventLine(line: string): AuditEvent | undefined {
   try {
-    const v = JSON.parse(line) as AuditEvent;
+    const v = parseIJson(line) as AuditEvent;
     if (v && typeof v === 'object' && typeof v.sequence === 'number' && typeof v.hash === 'string' && typeof v.signature === 'string') {
       return v;
     }

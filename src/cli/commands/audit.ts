@@ -10,8 +10,12 @@ import { readAuditNats, readAuditPaths, verifyAuditLog, type AuditLine, type Aud
 const USAGE = [
   'usage: keyward audit keygen --out PATH',
   '       keyward audit public-key --key SIGNING_KEY_PATH',
-  '       keyward audit verify (--public-key PEM_FILE | --key SIGNING_KEY_PATH) [--checkpoint FILE]... [--allow-partial-start] FILE_OR_DIR...',
+  '       keyward audit verify (--public-key PEM_FILE | --key SIGNING_KEY_PATH) [--checkpoint FILE]... [--allow-partial-start] [--multi-chain] FILE_OR_DIR...',
   '       keyward audit verify (--public-key PEM_FILE | --key SIGNING_KEY_PATH) --nats URL --subject SUBJECT [--stream NAME] [--checkpoint FILE]...',
+  '  --multi-chain             the files interleave several chains (a dump of a shared NATS stream): verify each on its own',
+  '  --require-checkpoints     fail (exit 1) unless a signed checkpoint sidecar vouches for every chain; the default for',
+  '                            files when the chain was written in production mode (without it, a cut tail goes unnoticed)',
+  '  --no-require-checkpoints  only warn about chains without a checkpoint (the default for --nats and for dev trails)',
 ];
 
 function printKey(io: CliIo, info: AuditPublicKeyInfo): void {
@@ -41,6 +45,9 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       'public-key': { type: 'string' },
       checkpoint: { type: 'string', multiple: true },
       'allow-partial-start': { type: 'boolean' },
+      'multi-chain': { type: 'boolean' },
+      'require-checkpoints': { type: 'boolean' },
+      'no-require-checkpoints': { type: 'boolean' },
       nats: { type: 'string' },
       subject: { type: 'string' },
       stream: { type: 'string' },
@@ -79,7 +86,19 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
 
 async function verifyCommand(
   positionals: string[],
-  v: { key?: string | undefined; 'public-key'?: string | undefined; checkpoint?: string[] | undefined; 'allow-partial-start'?: boolean | undefined; nats?: string | undefined; subject?: string | undefined; stream?: string | undefined; json?: boolean | undefined },
+  v: {
+    key?: string | undefined;
+    'public-key'?: string | undefined;
+    checkpoint?: string[] | undefined;
+    'allow-partial-start'?: boolean | undefined;
+    'multi-chain'?: boolean | undefined;
+    'require-checkpoints'?: boolean | undefined;
+    'no-require-checkpoints'?: boolean | undefined;
+    nats?: string | undefined;
+    subject?: string | undefined;
+    stream?: string | undefined;
+    json?: boolean | undefined;
+  },
   io: CliIo,
   usage: (m: string) => number,
 ): Promise<number> {
@@ -87,6 +106,7 @@ async function verifyCommand(
   if (v.nats ? positionals.length > 0 || !v.subject : positionals.length === 0) {
     return usage('verify needs FILE_OR_DIR... or --nats URL --subject SUBJECT');
   }
+  if (v['require-checkpoints'] && v['no-require-checkpoints']) return usage('--require-checkpoints and --no-require-checkpoints contradict each other');
   let publicKey: KeyObject;
   try {
     publicKey = v.key
@@ -113,7 +133,9 @@ async function verifyCommand(
     publicKey,
     checkpoints,
     allowPartialStart: !!v['allow-partial-start'],
-    multiChain: !!v.nats,
+    multiChain: !!v.nats || !!v['multi-chain'],
+    // A stream has no sidecar of its own: checkpoints come from the file sinks' sidecars, given with --checkpoint.
+    requireCheckpoints: v['require-checkpoints'] ? true : v['no-require-checkpoints'] || v.nats ? false : 'production',
   });
   report(io, result, publicKeyInfo(publicKey).key_id, !!v.json);
   return result.ok ? EXIT.ok : EXIT.failure;
@@ -124,7 +146,10 @@ function report(io: CliIo, r: VerifyResult, keyId: string, json: boolean): void 
     io.out(JSON.stringify(r));
     return;
   }
-  for (const w of r.warnings) io.err(`warning: ${w.location ?? ''}: ${w.reason}: ${w.message}`);
+  for (const w of r.warnings) {
+    if (w.reason === 'no_checkpoint') io.err(`WARNING: ${w.reason}: ${w.message} (--require-checkpoints makes this an error)`);
+    else io.err(`warning: ${w.location ?? ''}: ${w.reason}: ${w.message}`);
+  }
   if (r.error) {
     const e = r.error;
     io.out(`FAILED: ${e.reason}${e.sequence !== undefined ? ` at sequence ${e.sequence}` : ''}${e.location ? ` (${e.location})` : ''}: ${e.message}`);
