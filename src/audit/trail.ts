@@ -69,14 +69,14 @@ export function settingsNameForChainId(instanceId?: string): string {
   return instanceId ? `audit.chain_id:${instanceId}` : 'audit.chain_id';
 }
 
-export function createSink(cfg: AuditSinkConfig, deps: Pick<AuditTrailDeps, 'clock' | 'logger' | 'stdout'>): AuditSink {
+export function createSink(cfg: AuditSinkConfig, deps: Pick<AuditTrailDeps, 'clock' | 'logger' | 'stdout'>, chainId: string): AuditSink {
   switch (cfg.type) {
     case 'stdout':
       return new StdoutSink(deps.stdout);
     case 'file':
       return new FileSink(cfg, deps.clock, deps.logger);
     case 'nats':
-      return new NatsSink(cfg, deps.logger);
+      return new NatsSink(cfg, deps.logger, chainId);
   }
 }
 
@@ -525,7 +525,7 @@ export async function createAuditTrail(deps: AuditTrailDeps): Promise<AuditTrail
   let head = stored ? { sequence: stored.sequence, hash: stored.hash } : { sequence: 0, hash: GENESIS_HASH };
   let resumedFrom = stored ? 'store' : 'genesis';
 
-  const sinks = config.sinks.map((s) => createSink(s, deps));
+  const sinks = config.sinks.map((s) => createSink(s, deps, chainId));
   await Promise.all(sinks.map((s) => s.open()));
   // Source of truth on restart: the persisted head, unless a sink holds a newer authentic event of this chain
   // (the process died after the sink acknowledged and before the head was saved). A sink behind the head has

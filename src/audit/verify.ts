@@ -8,6 +8,7 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { canonicalBytes, chainHash, GENESIS_HASH, SCHEMA_VERSION, signingInput, type AuditEvent } from './canonical.ts';
 import { publicKeyInfo } from './keys.ts';
 import { CHECKPOINT_SUFFIX } from './sinks/file.ts';
+import { streamSubjects } from './sinks/nats.ts';
 import { IJsonError, parseIJson } from './strict-json.ts';
 
 export type VerifyReason =
@@ -344,30 +345,41 @@ export async function readAuditPaths(paths: string[]): Promise<{ sources: AuditL
   return { sources, checkpoints };
 }
 
-/** Reads every message of `subject` from its JetStream stream, in stream order. */
+/**
+ * Reads every event of `subject` from its JetStream stream, in stream order: the per-chain subjects
+ * `<subject>.<chain_id>` and the bare subject (events published before each chain had its own subject).
+ */
 export async function readAuditNats(opts: { url: string; subject: string; stream?: string | undefined; timeoutMs?: number }): Promise<AuditLogSource> {
   const timeout = opts.timeoutMs ?? 5000;
   const nc = await connect({ servers: opts.url, timeout, reconnect: false });
   try {
     const jsm = await jetstreamManager(nc, { timeout });
-    const stream = opts.stream ?? (await jsm.streams.find(opts.subject));
+    const subjects = streamSubjects(opts.subject);
+    let stream = opts.stream;
+    for (const s of subjects) stream ??= await jsm.streams.find(s).catch(() => undefined);
+    if (!stream) throw new Error(`no JetStream stream captures ${subjects.join(' or ')}`);
     const js = jetstream(nc, { timeout });
-    const consumer = await js.consumers.get(stream, { filter_subjects: opts.subject });
-    const info = await consumer.info();
-    let remaining = info.num_pending;
-    const lines: AuditLine[] = [];
-    while (remaining > 0) {
-      const iter = await consumer.fetch({ max_messages: Math.min(remaining, 1000), expires: timeout });
-      let got = 0;
-      for await (const m of iter) {
-        lines.push({ text: m.string(), location: `nats:${stream}#${m.seq}` });
-        got++;
-        remaining = m.info.pending;
-        if (remaining === 0) iter.stop();
+    const messages: Array<{ seq: number; text: string }> = [];
+    // One consumer per filter: several filter subjects on one consumer need NATS 2.10.
+    for (const filter of subjects) {
+      const consumer = await js.consumers.get(stream, { filter_subjects: filter });
+      const info = await consumer.info().catch(() => undefined);
+      let remaining = info?.num_pending ?? 0;
+      while (remaining > 0) {
+        const iter = await consumer.fetch({ max_messages: Math.min(remaining, 1000), expires: timeout });
+        let got = 0;
+        for await (const m of iter) {
+          messages.push({ seq: m.seq, text: m.string() });
+          got++;
+          remaining = m.info.pending;
+          if (remaining === 0) iter.stop();
+        }
+        if (got === 0) break;
       }
-      if (got === 0) break;
+      await consumer.delete().catch(() => {});
     }
-    return { name: `nats:${stream}`, lines };
+    messages.sort((a, b) => a.seq - b.seq);
+    return { name: `nats:${stream}`, lines: messages.map((m) => ({ text: m.text, location: `nats:${stream}#${m.seq}` })) };
   } finally {
     await nc.close();
   }

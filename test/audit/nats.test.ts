@@ -5,11 +5,12 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { connect } from '@nats-io/transport-node';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { publicKeyFromPem } from '../../src/audit/keys.ts';
 import { readAuditNats, verifyAuditLog } from '../../src/audit/verify.ts';
+import type { AuditTrail } from '../../src/audit/trail.ts';
 import { run } from '../../src/cli/commands/audit.ts';
-import { config, makeTrail, newKey, sampleEvent, tempDir } from './helpers.ts';
+import { config, makeTrail, MemoryChain, MemorySettings, newKey, sampleEvent, tempDir } from './helpers.ts';
 
 const NATS = 'nats://127.0.0.1:4222';
 const unavailable = { code: 'audit.unavailable', status: 503 };
@@ -165,6 +166,90 @@ test('NATS lost mid-traffic, then slow: deny while down or late, recover after, 
     });
   } finally {
     await proxy.stop();
+    await cleanup();
+  }
+});
+
+test('several instances on one subject: each writes its own chain into the shared stream, restarts find their own tail, verify goes chain by chain', { skip, timeout: 30_000 }, async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const key = await newKey(dir);
+    const pub = publicKeyFromPem(await readFile(key));
+    const pubFile = join(dir, 'pub.pem');
+    await writeFile(pubFile, pub.export({ type: 'spki', format: 'pem' }));
+    await withStream(async (subject, stream) => {
+      // Events of an instance that predates per-chain subjects: published on the bare subject into a stream capturing only it.
+      const settings = [new MemorySettings(), new MemorySettings(), new MemorySettings()];
+      const chains = [new MemoryChain(), new MemoryChain(), new MemoryChain()];
+      const legacy = await makeTrail({ settings: settings[0]!, config: config({ signing_key_path: key, sinks: [{ type: 'file', path: join(dir, 'legacy.log') }] }) });
+      for (let i = 0; i < 3; i++) await legacy.trail.record(sampleEvent(i));
+      await legacy.trail.close();
+      const nc = await connect({ servers: NATS });
+      await (await jetstreamManager(nc)).streams.add({ name: stream, subjects: [subject] });
+      const js = jetstream(nc);
+      for (const line of (await readFile(join(dir, 'legacy.log'), 'utf8')).trim().split('\n')) await js.publish(subject, line);
+      await nc.close();
+      const sink = { type: 'nats', url: NATS, subject, stream, create_stream: true, ack_timeout_ms: 2000 };
+      const opened: AuditTrail[] = [];
+      const open = async (i: number) => {
+        const t = await makeTrail({ settings: settings[i]!, chain: chains[i]!, config: config({ signing_key_path: key, sinks: [sink] }) });
+        opened.push(t.trail);
+        return t;
+      };
+      try {
+        const trails = await Promise.all([0, 1, 2].map(open));
+        // The first continues the legacy chain from its tail on the bare subject.
+        assert.equal(trails[0]!.trail.head().sequence, 5); // 3 events, audit.started, this start's audit.started
+        const ids = trails.map((t) => t.trail.head().chain_id);
+        assert.equal(new Set(ids).size, 3);
+        // Interleaved traffic from all three.
+        for (let round = 0; round < 5; round++) {
+          await Promise.all(trails.map((t, i) => Promise.all(Array.from({ length: 4 }, (_, j) => t.trail.record(sampleEvent(round * 10 + i * 100 + j))))));
+        }
+        // Restart each in turn while the others keep writing: every one resumes its own chain from the stream. The
+        // persisted heads are forgotten, so the stream's tail is the only place each chain's end can come from.
+        for (let i = 0; i < 3; i++) {
+          const head = trails[i]!.trail.head();
+          await trails[i]!.trail.close();
+          chains[i]!.heads.clear();
+          await trails[(i + 1) % 3]!.trail.record(sampleEvent(999));
+          trails[i] = await open(i);
+          assert.equal(trails[i]!.trail.head().chain_id, head.chain_id);
+          assert.ok(trails[i]!.trail.head().sequence > head.sequence, 'resumed after its own tail, not from genesis');
+          await trails[i]!.trail.record(sampleEvent(1000 + i));
+        }
+        for (const t of trails) await t.trail.close();
+
+        const src = await readAuditNats({ url: NATS, subject, stream });
+        const r = verifyAuditLog([src], { publicKey: pub, multiChain: true });
+        assert.equal(r.ok, true, JSON.stringify(r.error));
+        assert.deepEqual(r.chains.map((c) => c.chain_id).sort(), [...ids].sort());
+        assert.equal(r.events, src.lines.length);
+        // The CLI, live from the stream ...
+        const live = { outs: [] as string[], errs: [] as string[] };
+        const cliIo = { out: (l: string) => live.outs.push(l), err: (l: string) => live.errs.push(l), env: {} };
+        assert.equal(await run(['verify', '--public-key', pubFile, '--nats', NATS, '--subject', subject, '--stream', stream], cliIo), 0, live.outs.join('\n'));
+        assert.equal(live.outs.filter((l) => l.startsWith('OK: chain ')).length, 3);
+        // ... and from a dump of it (JSON lines in stream order), which needs --multi-chain.
+        const dump = join(dir, 'stream-dump.jsonl');
+        await writeFile(dump, src.lines.map((l) => l.text + '\n').join(''));
+        const d1 = { outs: [] as string[], errs: [] as string[] };
+        assert.equal(await run(['verify', '--public-key', pubFile, '--multi-chain', dump], { out: (l) => d1.outs.push(l), err: (l) => d1.errs.push(l), env: {} }), 0, d1.outs.join('\n'));
+        assert.equal(d1.outs.filter((l) => l.startsWith('OK: chain ')).length, 3);
+        assert.equal(await run(['verify', '--public-key', pubFile, dump], { out: () => {}, err: () => {}, env: {} }), 1, 'one chain expected without --multi-chain');
+        // A chain tampered with inside the shared stream is still caught.
+        const lines = src.lines.map((l) => l.text);
+        const victim = lines.findIndex((l) => JSON.parse(l).chain_id === ids[1] && JSON.parse(l).sequence === 5);
+        lines.splice(victim, 1);
+        await writeFile(dump, lines.map((l) => l + '\n').join(''));
+        const d2 = { outs: [] as string[] };
+        assert.equal(await run(['verify', '--public-key', pubFile, '--multi-chain', dump], { out: (l) => d2.outs.push(l), err: () => {}, env: {} }), 1);
+        assert.match(d2.outs.join('\n'), /FAILED: gap at sequence 6/);
+      } finally {
+        for (const t of opened) await t.close();
+      }
+    });
+  } finally {
     await cleanup();
   }
 });
