@@ -39,6 +39,11 @@ export const auditConfigSchema = z
     on_failure: z.enum(['deny', 'continue']).default('deny'),
     /** Seconds between signed checkpoints (0 disables the timer; checkpoints still happen on close). */
     checkpoint_interval: z.number().int().nonnegative().default(60),
+    /**
+     * A checkpoint whose sidecar cannot be written makes the instance unready at once; after this many in a row,
+     * operations are refused (503 audit.unavailable) until one is written.
+     */
+    max_missed_checkpoints: z.number().int().min(1).default(3),
     sinks: z.array(auditSinkSchema).default([{ type: 'stdout' }]),
     /** Hash and sign batches on a worker thread (true), or on the request thread (false). */
     seal_in_worker: z.boolean().default(true),

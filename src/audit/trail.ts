@@ -21,6 +21,7 @@ import {
 import type { AuditConfig, AuditSinkConfig } from './config.ts';
 import { loadSigningKey, type AuditPublicKeyInfo, type AuditSigningKey } from './keys.ts';
 import { assertNoSecrets } from './redact.ts';
+import type { AuditAckState, AuditAckStore, RefusedRange } from './ack.ts';
 import { errInfo, FileSink } from './sinks/file.ts';
 import { NatsSink } from './sinks/nats.ts';
 import { StdoutSink } from './sinks/stdout.ts';
@@ -36,6 +37,22 @@ export interface AuditTrail extends AuditRecorder {
   head(): { chain_id: string; sequence: number; hash: string };
   /** Per-sink counters (writes, fsyncs, rotations), for metrics and tests. */
   stats(): Record<string, SinkStats>;
+  /** Checkpoint health, for metrics and readiness. */
+  checkpoints(): CheckpointHealth;
+}
+
+export interface CheckpointHealth {
+  /** Checkpoints whose sidecar could not be written, since start. */
+  missed_total: number;
+  /** Checkpoints missed since the last one written; at `audit.max_missed_checkpoints`, operations are refused. */
+  missed_consecutive: number;
+  last_written_sequence: number;
+}
+
+/** One writer per chain: the lock the composition root took before anything was written. */
+export interface WriterLock {
+  /** Why this process may no longer write the chain (the lock was lost), or undefined while it holds it. */
+  lost(): string | undefined;
 }
 
 export interface AuditTrailDeps {
@@ -49,8 +66,12 @@ export interface AuditTrailDeps {
   instanceId?: string;
   /** Where the stdout sink writes (default process.stdout). */
   stdout?: NodeJS.WritableStream;
-  /** How often a degraded trail retries its owed events (default 1000 ms). */
+  /** How often a degraded trail retries its owed events, and a missed checkpoint its sidecar (default 1000 ms). */
   retryIntervalMs?: number;
+  /** Where the pump records what every sink acknowledged, before record() settles (see ack.ts). */
+  ack?: AuditAckStore | undefined;
+  /** While lost, nothing is written and every event is refused. */
+  writerLock?: WriterLock | undefined;
 }
 
 const MAX_BATCH = 1024;
@@ -126,9 +147,16 @@ interface Pending {
   input: AuditEventInput;
   /** The metadata as validated, so a caller changing its object afterwards cannot change what is recorded. */
   metadataJson?: string | undefined;
+  /** The trail's own events (start, checkpoint, recovery): recorded even while missed checkpoints refuse operations. */
+  system?: boolean;
+  /** Told the sequence the event got. */
+  onSealed?: (sequence: number) => void;
   resolve: (e: AuditEvent) => void;
   reject: (e: unknown) => void;
 }
+
+/** A refused range and, once one is sealed, the sequence of the audit.recovered event that reports it. */
+type Unreported = RefusedRange & { reportedBy?: number };
 
 type ChainKey = { chainId: string; keyId: string; privateKey: KeyObject };
 
@@ -205,7 +233,9 @@ class Trail implements AuditTrail {
   readonly #key: AuditSigningKey;
   readonly #sinks: AuditSink[];
   readonly #chainId: string;
-  #head: { sequence: number; hash: string };
+  #head: ChainHead;
+  /** The last event every sink acknowledged. */
+  #acked: ChainHead;
   #queue: Pending[] = [];
   /** Events built (sequenced and signed) that not every sink has acknowledged yet, oldest first. */
   #owed: PreparedEvent[] = [];
@@ -214,18 +244,30 @@ class Trail implements AuditTrail {
   #scheduled = false;
   #degraded = false;
   #failure: { first: number; last: number; attempts: number; refused: number; reason: string } | undefined;
+  /** Earlier failures whose audit.recovered has not been acknowledged yet (kept in the ack state until it is). */
+  #unreported: Unreported[];
+  #ackWarned = false;
   #lastCheckpoint = 0;
+  #missedTotal = 0;
+  #missedInRow = 0;
+  /** The latest checkpoint whose sidecar could not be written; retried until it is (or a newer one is). */
+  #pendingSidecar: PreparedEvent | undefined;
+  #sidecarWritten = 0;
+  #sidecarChain: Promise<void> = Promise.resolve();
+  #sidecarTimer: NodeJS.Timeout | undefined;
   #timers: NodeJS.Timeout[] = [];
   #retryTimer: NodeJS.Timeout | undefined;
   #closed = false;
   readonly #sealer: Sealer;
 
-  constructor(deps: AuditTrailDeps, key: AuditSigningKey, sinks: AuditSink[], chainId: string, head: { sequence: number; hash: string }) {
+  constructor(deps: AuditTrailDeps, key: AuditSigningKey, sinks: AuditSink[], chainId: string, head: ChainHead, acked: ChainHead, unreported: RefusedRange[]) {
     this.#deps = deps;
     this.#key = key;
     this.#sinks = sinks;
     this.#chainId = chainId;
     this.#head = head;
+    this.#acked = acked;
+    this.#unreported = unreported.map((r) => ({ ...r }));
     const chain = { chainId, keyId: key.info.key_id, privateKey: key.privateKey };
     this.#sealer = deps.config.seal_in_worker ? new WorkerSealer(chain, deps.logger) : new LocalSealer(chain);
     const every = deps.config.checkpoint_interval;
@@ -252,8 +294,14 @@ class Trail implements AuditTrail {
     return Object.fromEntries(this.#sinks.map((s) => [s.name, { ...s.stats }]));
   }
 
+  checkpoints(): CheckpointHealth {
+    return { missed_total: this.#missedTotal, missed_consecutive: this.#missedInRow, last_written_sequence: this.#lastCheckpoint };
+  }
+
   ready(): boolean {
-    return !this.#closed && !this.#degraded;
+    // A missed checkpoint makes the instance unready at once, before operations are refused: truncation
+    // protection has lapsed and someone should know.
+    return !this.#closed && !this.#degraded && this.#missedInRow === 0 && this.#deps.writerLock?.lost() === undefined;
   }
 
   async record(input: AuditEventInput): Promise<void> {
@@ -261,10 +309,10 @@ class Trail implements AuditTrail {
     await this.#enqueue(input, metadataJson);
   }
 
-  #enqueue(input: AuditEventInput, metadataJson?: string): Promise<AuditEvent> {
+  #enqueue(input: AuditEventInput, metadataJson?: string, own?: Pick<Pending, 'system' | 'onSealed'>): Promise<AuditEvent> {
     if (this.#closed) return Promise.reject(auditUnavailable('the audit trail is closed'));
     return new Promise((resolve, reject) => {
-      this.#queue.push({ input, metadataJson, resolve, reject });
+      this.#queue.push({ input, metadataJson, ...own, resolve, reject });
       this.#schedule();
     });
   }
@@ -308,7 +356,21 @@ class Trail implements AuditTrail {
     }
   }
 
-  async #runBatch(batch: Pending[]): Promise<void> {
+  async #runBatch(all: Pending[]): Promise<void> {
+    const lost = this.#deps.writerLock?.lost();
+    if (lost !== undefined) {
+      // Another process may be writing this chain now: writing here could fork it.
+      for (const p of all) p.reject(auditUnavailable(`this instance no longer holds the audit chain's writer lock: ${lost}`));
+      return;
+    }
+    let batch = all;
+    const max = this.#deps.config.max_missed_checkpoints;
+    if (this.#missedInRow >= max) {
+      batch = all.filter((p) => p.system);
+      const detail = `${this.#missedInRow} audit checkpoints in a row could not be written (audit.max_missed_checkpoints ${max})`;
+      for (const p of all) if (!p.system) p.reject(auditUnavailable(detail));
+      if (batch.length === 0) return;
+    }
     const deny = this.#deps.config.on_failure === 'deny';
     if (this.#owed.length > 0) {
       // Earlier events are still owed to a sink: they must land first, or the chain would have a hole.
@@ -323,6 +385,7 @@ class Trail implements AuditTrail {
     const sealed = await this.#sealer.seal(this.#head, batch.map((p) => draftEvent(p.input, now, p.metadataJson)));
     const built = sealed.prepared;
     this.#head = sealed.head;
+    batch.forEach((p, i) => p.onSealed?.(built[i]!.event.sequence));
     this.#owed.push(...built);
     const err = await this.#deliver();
     if (err === undefined) {
@@ -331,6 +394,8 @@ class Trail implements AuditTrail {
     }
     this.#failure ??= { first: built[0]!.event.sequence, last: 0, attempts: 1, refused: 0, reason: err };
     this.#failure.last = built[built.length - 1]!.event.sequence;
+    // Before anyone is told: after a crash, these events are known to have been refused, not merely unconfirmed.
+    await this.#persistAck();
     if (deny) {
       for (const p of batch) p.reject(auditUnavailable(`audit sink unavailable: ${err}`));
       return;
@@ -349,6 +414,37 @@ class Trail implements AuditTrail {
     batch.forEach((p, i) => p.resolve(built[i]!.event));
   }
 
+  #outcome(): RefusedRange['outcome'] {
+    return this.#deps.config.on_failure === 'deny' ? 'refused_503' : 'proceeded_unaudited';
+  }
+
+  /** What is known for certain now: acknowledged through #acked, and the refused ranges not yet reported. */
+  #ackState(): AuditAckState {
+    this.#unreported = this.#unreported.filter((r) => r.reportedBy === undefined || r.reportedBy > this.#acked.sequence);
+    const f = this.#failure;
+    return {
+      chain_id: this.#chainId,
+      sequence: this.#acked.sequence,
+      hash: this.#acked.hash,
+      refused: [
+        ...this.#unreported.map(({ reportedBy: _r, ...range }) => range),
+        ...(f ? [{ first: f.first, last: f.last, outcome: this.#outcome(), refused_unsequenced: f.refused, attempts: f.attempts, reason: f.reason }] : []),
+      ],
+    };
+  }
+
+  async #persistAck(): Promise<void> {
+    const ack = this.#deps.ack;
+    if (!ack) return;
+    try {
+      await ack.write(this.#ackState());
+      this.#ackWarned = false;
+    } catch (e) {
+      // The events are stored: callers are still answered. After a crash these would be reported as unconfirmed.
+      if (!this.#ackWarned) this.#deps.logger.error({ err: errInfo(e) }, 'audit acknowledgement state could not be persisted');
+      this.#ackWarned = true;
+    }
+  }
 
   /** Sends every owed event to every sink that lacks it; undefined on success, else a reason. */
   async #deliver(): Promise<string | undefined> {
@@ -366,12 +462,8 @@ class Trail implements AuditTrail {
     }
     this.#owed = this.#owed.slice(batch.length);
     const last = batch[batch.length - 1]!.event;
-    try {
-      await this.#deps.chain.put({ chainId: this.#chainId, sequence: last.sequence, hash: last.hash });
-    } catch (e) {
-      // The sinks hold the events; on restart the newest authentic sink tail wins over a stale head.
-      this.#deps.logger.warn({ err: errInfo(e) }, 'audit chain head could not be persisted');
-    }
+    this.#acked = { sequence: last.sequence, hash: last.hash };
+    let recovered: Unreported | undefined;
     if (this.#degraded) {
       this.#degraded = false;
       this.#disarmRetry();
@@ -379,30 +471,49 @@ class Trail implements AuditTrail {
       this.#failure = undefined;
       this.#deps.logger.warn({ failure: f }, 'audit trail recovered');
       if (f) {
-        // Tell the log itself that the events in [first, last] were stored late and their callers were refused.
-        this.#queue.unshift({
-          input: {
-            event_type: 'audit.recovered',
-            action: 'audit:Recover',
-            principal: SYSTEM_PRINCIPAL,
-            resource: { type: 'audit_chain', id: this.#chainId },
-            outcome: 'success',
-            metadata: {
-              late_first_sequence: f.first,
-              late_last_sequence: f.last,
-              late_events_outcome: this.#deps.config.on_failure === 'deny' ? 'refused_503' : 'proceeded_unaudited',
-              refused_unsequenced_count: f.refused,
-              failed_attempts: f.attempts,
-              failure_reason: f.reason.slice(0, 300),
-            },
-          },
-          resolve: () => {},
-          reject: (e) => this.#deps.logger.error({ err: errInfo(e) }, 'audit recovery event not recorded'),
-        });
-        this.#schedule();
+        recovered = { first: f.first, last: f.last, outcome: this.#outcome(), refused_unsequenced: f.refused, attempts: f.attempts, reason: f.reason };
+        this.#unreported.push(recovered);
       }
     }
+    // Group commit of the acknowledgement: persisted with the batch, before any caller of it is answered.
+    await this.#persistAck();
+    try {
+      await this.#deps.chain.put({ chainId: this.#chainId, sequence: last.sequence, hash: last.hash });
+    } catch (e) {
+      // The sinks hold the events; on restart the newest authentic sink tail wins over a stale head.
+      this.#deps.logger.warn({ err: errInfo(e) }, 'audit chain head could not be persisted');
+    }
+    // Tell the log itself that the events in [first, last] were stored late and their callers were refused.
+    if (recovered) this.#report(recovered, false);
     return undefined;
+  }
+
+  /** Queues the audit.recovered event for a refused range: first in line, or after the start event after a restart. */
+  #report(r: Unreported, afterRestart: boolean): void {
+    this.#queue[afterRestart ? 'push' : 'unshift']({
+      input: {
+        event_type: 'audit.recovered',
+        action: 'audit:Recover',
+        principal: SYSTEM_PRINCIPAL,
+        resource: { type: 'audit_chain', id: this.#chainId },
+        outcome: 'success',
+        metadata: {
+          late_first_sequence: r.first,
+          late_last_sequence: r.last,
+          late_events_outcome: r.outcome,
+          refused_unsequenced_count: r.refused_unsequenced,
+          failed_attempts: r.attempts,
+          failure_reason: r.reason.slice(0, 300),
+          // The process stopped before the sinks recovered: these events may be missing from a sink for good.
+          ...(afterRestart ? { reported_after_restart: true } : {}),
+        },
+      },
+      system: true,
+      onSealed: (sequence) => (r.reportedBy = sequence),
+      resolve: () => {},
+      reject: (e) => this.#deps.logger.error({ err: errInfo(e) }, 'audit recovery event not recorded'),
+    });
+    this.#schedule();
   }
 
   #armRetry(): void {
@@ -430,21 +541,72 @@ class Trail implements AuditTrail {
   }
 
   async checkpoint(): Promise<{ chain_id: string; sequence: number; hash: string }> {
-    const ev = await this.#enqueue({
-      event_type: 'audit.checkpoint',
-      action: 'audit:Checkpoint',
-      principal: SYSTEM_PRINCIPAL,
-      resource: { type: 'audit_chain', id: this.#chainId },
-      outcome: 'success',
-      metadata: { previous_checkpoint_sequence: this.#lastCheckpoint },
-    });
+    const ev = await this.#enqueue(
+      {
+        event_type: 'audit.checkpoint',
+        action: 'audit:Checkpoint',
+        principal: SYSTEM_PRINCIPAL,
+        resource: { type: 'audit_chain', id: this.#chainId },
+        outcome: 'success',
+        metadata: { previous_checkpoint_sequence: this.#lastCheckpoint },
+      },
+      undefined,
+      { system: true },
+    );
     if (this.#owed.some((p) => p.event.sequence <= ev.sequence)) {
       throw auditUnavailable('checkpoint not durably stored'); // on_failure=continue resolved it without storing
     }
     const prepared = { event: ev, line: JSON.stringify(ev) };
-    await Promise.all(this.#sinks.map((s) => s.checkpoint?.(prepared)));
-    this.#lastCheckpoint = Math.max(this.#lastCheckpoint, ev.sequence);
+    try {
+      await this.#writeSidecars(prepared);
+    } catch (e) {
+      this.#missedCheckpoint(prepared, e);
+      throw auditUnavailable(`checkpoint sidecar not written: ${errInfo(e).code ?? errInfo(e).message}`);
+    }
     return { chain_id: ev.chain_id, sequence: ev.sequence, hash: ev.hash };
+  }
+
+  /** Writes a checkpoint to every sink's sidecar, one write at a time and never replacing a newer checkpoint. */
+  #writeSidecars(cp: PreparedEvent): Promise<void> {
+    const run = this.#sidecarChain.then(async () => {
+      if (cp.event.sequence > this.#sidecarWritten) {
+        await Promise.all(this.#sinks.map((s) => s.checkpoint?.(cp)));
+        this.#sidecarWritten = cp.event.sequence;
+      }
+      this.#checkpointWritten(cp.event.sequence);
+    });
+    this.#sidecarChain = run.catch(() => {});
+    return run;
+  }
+
+  #checkpointWritten(sequence: number): void {
+    this.#lastCheckpoint = Math.max(this.#lastCheckpoint, sequence);
+    if (this.#pendingSidecar && this.#pendingSidecar.event.sequence <= sequence) this.#pendingSidecar = undefined;
+    if (this.#pendingSidecar) return;
+    if (this.#missedInRow > 0) this.#deps.logger.warn({ missed: this.#missedInRow, sequence }, 'audit checkpoints written again');
+    this.#missedInRow = 0;
+    if (this.#sidecarTimer) clearInterval(this.#sidecarTimer);
+    this.#sidecarTimer = undefined;
+  }
+
+  #missedCheckpoint(cp: PreparedEvent, e: unknown): void {
+    this.#missedTotal++;
+    this.#missedInRow++;
+    if (!this.#pendingSidecar || this.#pendingSidecar.event.sequence < cp.event.sequence) this.#pendingSidecar = cp;
+    const max = this.#deps.config.max_missed_checkpoints;
+    this.#deps.logger.error(
+      { err: errInfo(e), sequence: cp.event.sequence, missed_in_a_row: this.#missedInRow, max_missed_checkpoints: max },
+      this.#missedInRow >= max
+        ? 'AUDIT CHECKPOINTS NOT WRITTEN: refusing operations until a checkpoint sidecar can be written'
+        : 'audit checkpoint sidecar not written: truncation of the log tail is not detectable until it is (not ready)',
+    );
+    if (this.#sidecarTimer || this.#closed) return;
+    // Retry the same checkpoint quickly, so that operations resume as soon as the sidecar can be written again.
+    this.#sidecarTimer = setInterval(() => {
+      const pending = this.#pendingSidecar;
+      if (pending) this.#writeSidecars(pending).catch(() => {});
+    }, this.#deps.retryIntervalMs ?? 1000);
+    this.#sidecarTimer.unref();
   }
 
   async close(): Promise<void> {
@@ -458,32 +620,40 @@ class Trail implements AuditTrail {
     }
     this.#closed = true;
     this.#disarmRetry();
+    if (this.#sidecarTimer) clearInterval(this.#sidecarTimer);
     for (const p of this.#queue.splice(0)) p.reject(auditUnavailable('the audit trail is closed'));
     await Promise.all(this.#sinks.map((s) => s.close().catch(() => {})));
     await this.#sealer.close();
+    await this.#deps.ack?.close().catch(() => {});
   }
 
-  /** Called once at start: records that the trail (re)started and from where. */
+  /** Called once at start: records that the trail (re)started and from where, then reports refused ranges left over. */
   async started(resumedFrom: string, persistedWas: number): Promise<void> {
-    await this.#enqueue({
-      event_type: 'audit.started',
-      action: 'audit:Start',
-      principal: SYSTEM_PRINCIPAL,
-      resource: { type: 'audit_chain', id: this.#chainId },
-      outcome: 'success',
-      metadata: {
-        // Tells a verifier that this chain must be vouched for by a checkpoint sidecar (--require-checkpoints).
-        mode: this.#deps.production ? 'production' : 'dev',
-        resumed_from: resumedFrom,
-        resumed_sequence: this.#head.sequence,
-        persisted_head_sequence: persistedWas,
-        // Events a sink holds beyond the head the trail last confirmed: the process stopped (or a sink failed) before
-        // their operations were confirmed, so an operation they record may have been refused or never completed.
-        ...(resumedFrom.startsWith('sink:') && this.#head.sequence > persistedWas
-          ? { unconfirmed_first_sequence: persistedWas + 1, unconfirmed_last_sequence: this.#head.sequence }
-          : {}),
+    // Past the acknowledged event and every known refused range, a sink may hold events whose record() never
+    // settled: the process stopped (or a sink failed) before their operations were confirmed.
+    const known = Math.max(this.#acked.sequence, ...this.#unreported.map((r) => r.last));
+    const pending = this.#enqueue(
+      {
+        event_type: 'audit.started',
+        action: 'audit:Start',
+        principal: SYSTEM_PRINCIPAL,
+        resource: { type: 'audit_chain', id: this.#chainId },
+        outcome: 'success',
+        metadata: {
+          // Tells a verifier that this chain must be vouched for by a checkpoint sidecar (--require-checkpoints).
+          mode: this.#deps.production ? 'production' : 'dev',
+          resumed_from: resumedFrom,
+          resumed_sequence: this.#head.sequence,
+          persisted_head_sequence: persistedWas,
+          acknowledged_sequence: this.#acked.sequence,
+          ...(this.#head.sequence > known ? { unconfirmed_first_sequence: known + 1, unconfirmed_last_sequence: this.#head.sequence } : {}),
+        },
       },
-    });
+      undefined,
+      { system: true },
+    );
+    for (const r of this.#unreported) this.#report(r, true);
+    await pending;
   }
 }
 
@@ -502,6 +672,7 @@ class DisabledTrail implements AuditTrail {
   }
   head = () => ({ chain_id: '', sequence: 0, hash: GENESIS_HASH });
   stats = () => ({});
+  checkpoints = () => ({ missed_total: 0, missed_consecutive: 0, last_written_sequence: 0 });
 }
 
 export async function createAuditTrail(deps: AuditTrailDeps): Promise<AuditTrail> {
@@ -522,8 +693,18 @@ export async function createAuditTrail(deps: AuditTrailDeps): Promise<AuditTrail
   const key = await loadSigningKey(config.signing_key_path, { strict: deps.production, warn: (m) => logger.warn(m) });
   const chainId = await deps.settings.putIfAbsent(settingsNameForChainId(deps.instanceId), randomUUID());
   const stored = await deps.chain.get(chainId);
-  let head = stored ? { sequence: stored.sequence, hash: stored.hash } : { sequence: 0, hash: GENESIS_HASH };
-  let resumedFrom = stored ? 'store' : 'genesis';
+  const ackState = await deps.ack?.read(chainId).catch((e: unknown) => {
+    logger.error({ err: errInfo(e) }, 'audit acknowledgement state unreadable at start; events past the persisted head will be reported unconfirmed');
+    return undefined;
+  });
+  // What every sink acknowledged: the ack state when there is one (written before each caller was answered), else
+  // the persisted head (which may lag).
+  const acked: ChainHead = ackState ?? (stored ? { sequence: stored.sequence, hash: stored.hash } : { sequence: 0, hash: GENESIS_HASH });
+  if (ackState && stored && stored.sequence === ackState.sequence && stored.hash !== ackState.hash) {
+    throw chainConflict(`the persisted head and the acknowledgement state disagree at sequence ${stored.sequence}`);
+  }
+  let head = stored && stored.sequence > acked.sequence ? { sequence: stored.sequence, hash: stored.hash } : { sequence: acked.sequence, hash: acked.hash };
+  let resumedFrom = stored || ackState ? 'store' : 'genesis';
 
   const sinks = config.sinks.map((s) => createSink(s, deps, chainId));
   await Promise.all(sinks.map((s) => s.open()));
@@ -563,7 +744,7 @@ export async function createAuditTrail(deps: AuditTrailDeps): Promise<AuditTrail
   }
   if (!stored || stored.sequence !== head.sequence) await deps.chain.put({ chainId, sequence: head.sequence, hash: head.hash });
 
-  const trail = new Trail(deps, key, sinks, chainId, head);
+  const trail = new Trail(deps, key, sinks, chainId, head, { sequence: acked.sequence, hash: acked.hash }, ackState?.refused ?? []);
   await trail.started(resumedFrom, stored?.sequence ?? 0).catch((e) => {
     logger.error({ err: errInfo(e) }, 'audit trail started but its start event could not be recorded');
   });

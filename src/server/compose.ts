@@ -149,7 +149,7 @@ export async function createKeyward(config: KeywardConfig, opts: ComposeOptions 
     const pdp = await createPdp(config.authz, { logger });
     closers.push(async () => pdp.close?.());
 
-    const metrics = new Metrics({ sealed: () => seal.sealed });
+    const metrics = new Metrics({ sealed: () => seal.sealed, auditCheckpoints: () => audit.checkpoints() });
     const keys = new KeyService({
       keys: store.keys,
       seal,
@@ -230,6 +230,7 @@ function auditConfig(config: KeywardConfig): AuditConfig {
     signing_key_path: join(dir, 'audit-signing-key.pem'),
     on_failure: 'deny',
     checkpoint_interval: 60,
+    max_missed_checkpoints: 3,
     sinks: [{ type: 'file', path: join(dir, 'audit', 'audit.log'), max_bytes: 100 * 1024 * 1024, max_age_seconds: 86_400, fsync: true }],
   };
 }

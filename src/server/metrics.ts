@@ -8,7 +8,12 @@ export class Metrics implements KeyMetrics {
   readonly #latency: Histogram<'method' | 'route' | 'status'>;
   readonly #keyOps: Counter<'operation' | 'key_type' | 'outcome'>;
 
-  constructor(opts: { sealed: () => boolean; defaultMetrics?: boolean }) {
+  constructor(opts: {
+    sealed: () => boolean;
+    /** The audit trail's checkpoint counters (absent: not exported). */
+    auditCheckpoints?: () => { missed_total: number; missed_consecutive: number };
+    defaultMetrics?: boolean;
+  }) {
     this.#requests = new Counter({
       name: 'keyward_http_requests_total',
       help: 'HTTP requests by route template, method and status',
@@ -36,6 +41,28 @@ export class Metrics implements KeyMetrics {
         this.set(opts.sealed() ? 1 : 0);
       },
     });
+    const checkpoints = opts.auditCheckpoints;
+    if (checkpoints) {
+      let reported = 0;
+      new Counter({
+        name: 'keyward_audit_checkpoints_missed_total',
+        help: 'Audit checkpoints whose sidecar could not be written (truncation of the log tail goes undetected until one is)',
+        registers: [this.registry],
+        collect() {
+          const now = checkpoints().missed_total;
+          if (now > reported) this.inc(now - reported);
+          reported = now;
+        },
+      });
+      new Gauge({
+        name: 'keyward_audit_checkpoints_missed_consecutive',
+        help: 'Audit checkpoints missed since the last one written; at audit.max_missed_checkpoints operations are refused',
+        registers: [this.registry],
+        collect() {
+          this.set(checkpoints().missed_consecutive);
+        },
+      });
+    }
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'keyward_' });
   }
 
