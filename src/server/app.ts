@@ -1,6 +1,7 @@
 // The app factory: takes its infrastructure, returns a Fastify instance ready for inject() or listen().
 // Wiring of real infrastructure (store, seal, audit, authenticators) happens in compose.ts, not here.
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import type { RequestListener, Server } from 'node:http';
 import type { Logger } from 'pino';
 import type { Authenticator } from '../authn/types.ts';
 import type { Pdp } from '../authz/types.ts';
@@ -39,6 +40,8 @@ export interface AppDeps {
   plugins?: Array<(app: FastifyInstance) => Promise<void>>;
   /** TLS options for listen(); absent means plain HTTP. */
   https?: { key: Buffer; cert: Buffer; ca?: Buffer | undefined; requestCert: boolean; rejectUnauthorized: boolean } | undefined;
+  /** A server bound before the app was built (keyward serve binds first); Fastify then never listens itself. */
+  serverFactory?: ((handler: RequestListener) => Server) | undefined;
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -60,6 +63,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     clientErrorHandler,
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: true, allErrors: false } },
     ...(deps.https ? { https: deps.https } : {}),
+    ...(deps.serverFactory ? { serverFactory: deps.serverFactory } : {}),
   } as FastifyServerOptions) as unknown as FastifyInstance;
 
   // Callback-style hooks: these run on every request, and an async hook costs a promise each time.

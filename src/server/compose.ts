@@ -1,7 +1,7 @@
 // The composition root: turns a validated configuration into running infrastructure and the app.
 // Everything here is wiring; behaviour lives in the modules it wires.
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import pino from 'pino';
 import { hostname } from 'node:os';
@@ -11,7 +11,7 @@ import { createAuditTrail, type AuditTrail } from '../audit/trail.ts';
 import { auditRoutes } from '../audit/routes.ts';
 import type { AuditConfig } from '../audit/config.ts';
 import { generateSigningKeyFile } from '../audit/keys.ts';
-import { authnTlsRequirements, createAuthenticator, generateBootstrapToken } from '../authn/index.ts';
+import { createAuthenticator, generateBootstrapToken } from '../authn/index.ts';
 import { authnConfigSchema, type AuthnConfig, type LeafAuthnConfig } from '../authn/config.ts';
 import { DEV_REALM, DEV_RESOURCE, devIdpConfig, mountIdp, type MountedIdp } from '../idp/mount.ts';
 import type { Authenticator } from '../authn/types.ts';
@@ -29,6 +29,8 @@ import { RefusalLedger } from './refusals.ts';
 import { type Clock, systemClock } from './clock.ts';
 import { createLogger } from './logger.ts';
 import { Metrics } from './metrics.ts';
+import { httpsOptions, type Listener } from './listener.ts';
+import { acquireWriterLocks } from './writer-locks.ts';
 
 export interface Keyward {
   app: FastifyInstance;
@@ -52,6 +54,8 @@ export interface ComposeOptions {
   logger?: Logger;
   /** Where the stdout audit sink writes (tests capture it). */
   auditStdout?: NodeJS.WritableStream;
+  /** The socket `keyward serve` bound before anything else (absent: the app is only inject()ed or listen()ed later). */
+  listener?: Listener;
 }
 
 const DEV_TOKEN_ENV = 'KEYWARD_DEV_BOOTSTRAP_TOKEN_HASH';
@@ -80,6 +84,12 @@ export async function createKeyward(config: KeywardConfig, opts: ComposeOptions 
     for (const c of closers.reverse()) await c().catch((e: unknown) => logger.error({ err: String(e) }, 'error while closing'));
   };
   try {
+    const instanceId = config.server.instance_id ?? hostname();
+    const auditCfg = auditConfig(config);
+    // Before anything is written: a second instance with this configuration stops here.
+    const locks = await acquireWriterLocks(config, auditCfg, instanceId, logger);
+    closers.push(() => locks.release());
+
     const store = await openStore(config.storage, { logger });
     closers.push(() => store.close());
 
@@ -90,7 +100,6 @@ export async function createKeyward(config: KeywardConfig, opts: ComposeOptions 
       await seal.autoInitAndUnsealFromFile(config.seal.dev_unseal_file);
     }
 
-    const auditCfg = auditConfig(config);
     if (dev && auditCfg.signing_key_path && !existsSync(auditCfg.signing_key_path)) {
       mkdirSync(dirname(auditCfg.signing_key_path), { recursive: true, mode: 0o700 });
       await generateSigningKeyFile(auditCfg.signing_key_path);
@@ -105,7 +114,9 @@ export async function createKeyward(config: KeywardConfig, opts: ComposeOptions 
       clock,
       logger,
       production: !dev,
-      instanceId: config.server.instance_id ?? hostname(),
+      instanceId,
+      ack: locks.ack,
+      writerLock: locks,
       ...(opts.auditStdout ? { stdout: opts.auditStdout } : {}),
     });
     closers.push(() => audit.close());
@@ -194,10 +205,16 @@ export async function createKeyward(config: KeywardConfig, opts: ComposeOptions 
       authenticator,
       pdp,
       metrics,
-      https: httpsOptions(config),
+      ...(opts.listener ? { serverFactory: opts.listener.factory } : { https: httpsOptions(config) }),
       plugins: [async (a) => a.register(auditRoutes, { prefix: '/v1/audit', audit }), ...(idp ? [idp.plugin] : [])],
     });
-    closers.push(() => app.close());
+    const listener = opts.listener;
+    closers.push(async () => {
+      // Fastify closes only servers it listened on itself: stop accepting here while it finishes what is in flight.
+      const stopped = listener?.close();
+      await app.close();
+      await stopped;
+    });
 
     const sweeper = setInterval(() => {
       if (seal.sealed) return;
@@ -232,24 +249,6 @@ function auditConfig(config: KeywardConfig): AuditConfig {
     checkpoint_interval: 60,
     max_missed_checkpoints: 3,
     sinks: [{ type: 'file', path: join(dir, 'audit', 'audit.log'), max_bytes: 100 * 1024 * 1024, max_age_seconds: 86_400, fsync: true }],
-  };
-}
-
-function httpsOptions(config: KeywardConfig) {
-  const tls = config.server.tls;
-  if (!tls) return undefined;
-  // Client certificates are verified against every CA the configuration names (server.tls.client_ca_file and the
-  // mtls authenticators' ca_file).
-  const needs = config.authn ? authnTlsRequirements(config.authn) : { requestClientCert: false, caFiles: [] };
-  const caFiles = [...(tls.client_ca_file ? [tls.client_ca_file] : []), ...needs.caFiles];
-  return {
-    key: readFileSync(tls.key_file),
-    cert: readFileSync(tls.cert_file),
-    ...(caFiles.length > 0 ? { ca: Buffer.concat(caFiles.map((f) => readFileSync(f))) } : {}),
-    // Ask for a client certificate but let the authenticators decide, so a missing or wrong certificate gets a
-    // problem+json answer rather than a TLS alert.
-    requestCert: caFiles.length > 0 || needs.requestClientCert,
-    rejectUnauthorized: false,
   };
 }
 

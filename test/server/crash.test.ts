@@ -1,5 +1,6 @@
 // kill -9 of the whole server under write load: after a restart every acknowledged create and rotation is
-// there, no key is half-created, every version still has usable material, and the audit trail verifies.
+// there, no key is half-created, every version still has usable material, the audit trail verifies, and no
+// acknowledged operation is among the events a restart reports as unconfirmed.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomInt } from 'node:crypto';
@@ -10,6 +11,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { test, type TestContext } from 'node:test';
 import { generateSigningKeyFile } from '../../src/audit/keys.ts';
+import { readAuditPaths } from '../../src/audit/verify.ts';
+import type { AuditEvent } from '../../src/audit/canonical.ts';
 import { pgTestSchema } from '../support/pg.ts';
 import { startDevProcess, type DevProcess } from '../support/dev-process.ts';
 import { freePort } from '../support/net.ts';
@@ -50,6 +53,8 @@ audit: { signing_key_path: ${auditKey}, sinks: [{ type: file, path: ${join(dir, 
 `);
   // What the server acknowledged before dying: key id → the version it said was current.
   const acknowledged = new Map<string, { type: string; version: number }>();
+  // The request ids of every acknowledged operation: their events are confirmed, whatever happened after.
+  const acknowledgedRequests = new Set<string>();
   let running: DevProcess | undefined;
   try {
     for (let round = 0; round < ROUNDS; round++) {
@@ -63,9 +68,11 @@ audit: { signing_key_path: ${auditKey}, sinks: [{ type: file, path: ${join(dir, 
             const created = await api(s, 'POST', '/v1/keys', { key_id: id, key_type: type });
             if (created.status !== 201) break;
             acknowledged.set(id, { type, version: 1 });
+            acknowledgedRequests.add(created.headers.get('x-request-id')!);
             const rotated = await api(s, 'POST', `/v1/keys/${id}/rotate`, {});
             if (rotated.status !== 200) break;
             acknowledged.set(id, { type, version: ((await rotated.json()) as { current_version: number }).current_version });
+            acknowledgedRequests.add(rotated.headers.get('x-request-id')!);
           } catch {
             break; // the connection died with the server
           }
@@ -124,6 +131,26 @@ audit: { signing_key_path: ${auditKey}, sinks: [{ type: file, path: ${join(dir, 
       (e: { code?: number; stdout?: string; stderr?: string }) => ({ code: e.code ?? -1, out: `${e.stdout ?? ''}${e.stderr ?? ''}` }),
     );
     assert.equal(verify.code, 0, verify.out);
+
+    // Each restart's audit.started names the events past what every sink had acknowledged: operations that may
+    // not have happened. None of them may be one the server acknowledged.
+    const { sources } = await readAuditPaths([join(dir, 'audit')]);
+    const events = sources.flatMap((src) => src.lines.map((l) => JSON.parse(l.text) as AuditEvent));
+    const bySequence = new Map(events.map((e) => [e.sequence, e]));
+    const starts = events.filter((e) => e.event_type === 'audit.started');
+    assert.equal(starts.length, ROUNDS + 1);
+    let unconfirmed = 0;
+    for (const st of starts) {
+      const { unconfirmed_first_sequence: first, unconfirmed_last_sequence: last } = st.metadata as { unconfirmed_first_sequence?: number; unconfirmed_last_sequence?: number };
+      if (first === undefined || last === undefined) continue;
+      for (let n = first; n <= last; n++) {
+        const e = bySequence.get(n);
+        assert.ok(e, `unconfirmed event ${n} is in the log`);
+        unconfirmed++;
+        assert.ok(!acknowledgedRequests.has(e.request_id!), `acknowledged ${e.event_type} (request ${e.request_id}, sequence ${n}) reported unconfirmed by the start at ${st.sequence}`);
+      }
+    }
+    t.diagnostic(`${acknowledgedRequests.size} acknowledged operations, ${unconfirmed} events reported unconfirmed over ${ROUNDS} kills`);
   } finally {
     running?.proc.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });

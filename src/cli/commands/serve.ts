@@ -3,14 +3,17 @@
 import { ConfigError, loadConfigFile } from '../../config/load.ts';
 import type { KeywardConfig } from '../../config/index.ts';
 import { createKeyward, type Keyward } from '../../server/compose.ts';
+import { bindListener, type Listener } from '../../server/listener.ts';
+import { isLockHeld } from '../../server/writer-locks.ts';
 import { parseCommand } from '../args.ts';
-import { cannotListen } from '../listen.ts';
+import { cannotListen, isListenError } from '../listen.ts';
 import { EXIT, type CliIo } from '../io.ts';
 
 const COMMON = `  --config, -c FILE  the configuration file (default: $KEYWARD_CONFIG; none: built-in defaults)
   SIGHUP reloads credentials and policies; SIGINT or SIGTERM stops the server (exit 0)
   exit 3: invalid configuration or a start-up check failed (\`keyward config check\` finds these)
-  exit 4: cannot listen on the configured address (e.g. the port is in use)`;
+  exit 4: cannot listen on the configured address (e.g. the port is in use), or another running Keyward holds
+          this configuration's data directory, audit file or audit chain (nothing is changed then)`;
 
 const USAGE = `usage: keyward serve [--config FILE]
   run the server; the mode comes from the configuration (production by default)
@@ -35,23 +38,29 @@ export async function run(argv: string[], io: CliIo, forceDev = false): Promise<
     }
     throw e;
   }
-  let kw: Keyward;
+  const { host, port } = config.server;
+  // The port first: an instance whose port is taken stops before it opens the store or the audit trail.
+  let listener: Listener;
   try {
-    kw = await createKeyward(config, { env: io.env });
+    listener = await bindListener(config);
   } catch (e) {
+    if (isListenError(e)) {
+      io.err(cannotListen(host, port, e as NodeJS.ErrnoException));
+      return EXIT.unavailable;
+    }
     io.err(`keyward: ${(e as Error).message}`);
     return EXIT.config;
   }
-  const { host, port } = config.server;
-  let address: string;
+  let kw: Keyward;
   try {
-    address = await kw.app.listen({ host, port });
+    kw = await createKeyward(config, { env: io.env, listener });
   } catch (e) {
-    // Everything createKeyward opened (store, audit worker, timers) would keep the process alive: close it all.
-    await kw.close();
-    io.err(cannotListen(host, port, e as NodeJS.ErrnoException));
-    return EXIT.unavailable;
+    await listener.close();
+    io.err(`keyward: ${(e as Error).message}`);
+    return isLockHeld(e) ? EXIT.unavailable : EXIT.config;
   }
+  listener.serve();
+  const address = listener.address;
   kw.logger.info({ address, mode: config.mode, storage: config.storage.type }, 'keyward listening');
   if (kw.devToken) {
     const data = config.storage.type === 'sqlite' ? config.storage.path : 'PostgreSQL';
