@@ -377,6 +377,7 @@ class Trail implements AuditTrail {
       const err = await this.#deliver();
       if (err !== undefined && deny) {
         if (this.#failure) this.#failure.refused += batch.length;
+        await this.#persistAck();
         for (const p of batch) p.reject(auditUnavailable(`audit sink unavailable: ${err}`));
         return;
       }

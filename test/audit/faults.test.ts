@@ -7,7 +7,10 @@ import { fileURLToPath } from 'node:url';
 import { publicKeyFromPem } from '../../src/audit/keys.ts';
 import { readAuditPaths, verifyAuditLog } from '../../src/audit/verify.ts';
 import type { AuditEvent } from '../../src/audit/canonical.ts';
-import { config, JsonChain, JsonSettings, makeTrail, newKey, readLines, sampleEvent, tempDir } from './helpers.ts';
+import { AckFile } from '../../src/audit/ack.ts';
+import { createAuditTrail } from '../../src/audit/trail.ts';
+import { ManualClock } from '../support/clock.ts';
+import { captureLogger, config, JsonChain, JsonSettings, makeTrail, newKey, readLines, sampleEvent, tempDir } from './helpers.ts';
 
 const unavailable = { code: 'audit.unavailable', status: 503 };
 
@@ -158,6 +161,60 @@ test('a file that lost events behind the persisted head: restart says so loudly 
     assert.equal(r.ok, false);
     assert.equal(r.error!.reason, 'gap');
     assert.equal(r.error!.sequence, 7);
+  } finally {
+    await cleanup();
+  }
+});
+
+test('refused events survive a restart as a refused range: audit.recovered after the restart, not "unconfirmed"', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const key = await newKey(dir);
+    const path = join(dir, 'audit.log');
+    const chain = new JsonChain(join(dir, 'chain.json'));
+    const settings = new JsonSettings(join(dir, 'settings.json'));
+    const ack = () => AckFile.open(join(dir, 'keyward.db.audit-ack'));
+    // The file takes every event; a second sink (NATS, nobody listening) refuses them, so the callers get 503.
+    const dead = 'nats://127.0.0.1:9';
+    const first = await createAuditTrail({
+      config: config({ signing_key_path: key, sinks: [{ type: 'file', path }, { type: 'nats', url: dead, subject: 'keyward.audit.dead', ack_timeout_ms: 200 }] }),
+      chain, settings, clock: new ManualClock(), logger: captureLogger().logger, production: false, retryIntervalMs: 60_000, ack: ack(),
+    });
+    await assert.rejects(first.record(sampleEvent(1)), unavailable);
+    await assert.rejects(first.record(sampleEvent(2)), unavailable);
+    await first.close(); // as good as a crash: the owed events never reach NATS
+    const stored = (await readLines(path)).map((l) => JSON.parse(l) as AuditEvent);
+    // The start event reached the file only; both operations were refused without taking a sequence.
+    assert.deepEqual(stored.map((e) => e.event_type), ['audit.started']);
+
+    // Restarted without the broken sink.
+    const second = await createAuditTrail({
+      config: config({ signing_key_path: key, sinks: [{ type: 'file', path }] }),
+      chain, settings, clock: new ManualClock(), logger: captureLogger().logger, production: false, ack: ack(),
+    });
+    await second.record(sampleEvent(3));
+    await second.close();
+    const third = await createAuditTrail({
+      config: config({ signing_key_path: key, sinks: [{ type: 'file', path }] }),
+      chain, settings, clock: new ManualClock(), logger: captureLogger().logger, production: false, ack: ack(),
+    });
+    await third.close();
+    const events = (await readLines(path)).map((l) => JSON.parse(l) as AuditEvent);
+    assert.deepEqual(events.map((e) => e.event_type), ['audit.started', 'audit.started', 'audit.recovered', 'key.sign', 'audit.started']);
+    const [, restart, recovered, , again] = events;
+    // Nothing acknowledged was lost, and what was refused is known to have been refused: not "unconfirmed".
+    assert.equal(restart!.metadata.unconfirmed_first_sequence, undefined);
+    assert.equal(restart!.metadata.acknowledged_sequence, 0);
+    assert.deepEqual(
+      { first: recovered!.metadata.late_first_sequence, last: recovered!.metadata.late_last_sequence, outcome: recovered!.metadata.late_events_outcome, restart: recovered!.metadata.reported_after_restart },
+      { first: 1, last: 1, outcome: 'refused_503', restart: true },
+    );
+    assert.equal(recovered!.metadata.refused_unsequenced_count, 2);
+    // Reported once: the next start has nothing left to report and nothing unconfirmed.
+    assert.equal(again!.metadata.unconfirmed_first_sequence, undefined);
+    assert.equal(again!.metadata.acknowledged_sequence, 4);
+    const { sources, checkpoints } = await readAuditPaths([path]);
+    assert.equal(verifyAuditLog(sources, { publicKey: publicKeyFromPem(await readFile(key)), checkpoints }).ok, true);
   } finally {
     await cleanup();
   }
