@@ -69,13 +69,14 @@ async function startCeiling(): Promise<{ base: string; proc: ChildProcess }> {
 
 interface Server { base: string; token: string; client: { id: string; secret: string } | undefined; proc: ChildProcess; stop(): Promise<void> }
 
-async function startServer(name: string, extra: string | ((port: number) => string), before?: (cfg: string) => void): Promise<Server> {
+/** `db`: servers that run at the same time need databases of their own (one Keyward per data directory). */
+async function startServer(name: string, extra: string | ((port: number) => string), before?: (cfg: string) => void, db = 'keyward'): Promise<Server> {
   const port = await freePort();
   const cfg = join(dir, `${name}.yaml`);
   writeFileSync(cfg, `mode: dev
 server: { port: ${port} }
-storage: { type: sqlite, path: ${join(dir, 'keyward.db')} }
-seal: { dev_unseal_file: ${join(dir, 'dev-unseal.json')} }
+storage: { type: sqlite, path: ${join(dir, `${db}.db`)} }
+seal: { dev_unseal_file: ${join(dir, `${db}-unseal.json`)} }
 logging: { level: warn }
 ${typeof extra === 'string' ? extra : extra(port)}
 `);
@@ -197,9 +198,10 @@ try {
   // ---- issue 4: the durable, signed, chained file sink vs audit off
   if (SECTIONS.has('audit')) {
     // A JWT caller on both sides: a bootstrap token would add its own audit event to every request. Both servers run
-    // side by side and take turns under load (see `rounds`), on the same store.
-    const offServer = await startServer('audit-off-jwt', `${AUDIT_OFF}\n${JWT_AUTHN}`);
+    // side by side and take turns under load (see `rounds`), each on its own store (one Keyward per database).
+    const offServer = await startServer('audit-off-jwt', `${AUDIT_OFF}\n${JWT_AUTHN}`, undefined, 'audit-off');
     s = await startServer('audit-file', `${AUDIT_FILE}\n${JWT_AUTHN}`);
+    await importBenchKey(offServer);
     await importBenchKey(s);
     const jwtHeaders = { authorization: `Bearer ${jwt}`, 'content-type': 'application/json' };
     const signLoad = (base: string) => () => load({ url: `${base}/v1/keys/bench-es256/sign`, headers: jwtHeaders, body: signBody, duration: ROUND_S });
