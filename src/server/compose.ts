@@ -255,7 +255,9 @@ function auditConfig(config: KeywardConfig): AuditConfig {
 /**
  * Persists the audit chain head outside the key writes' transactions: the trail records events inside a commit
  * guard, where the store must not be called. The newest head is written from a timer started here (outside any
- * guard); on restart the trail reconciles a lagging head with the sinks' authentic tail.
+ * guard); on restart the trail reconciles a lagging head with the sinks' authentic tail. What every sink
+ * acknowledged is not taken from this lagging head but from the acknowledgement state the trail's pump persists
+ * before answering its callers (writer-locks.ts: beside the SQLite file, or on the chain lock's connection).
  */
 class DeferredHeadWriter implements AuditChainRepository {
   readonly #repo: AuditChainRepository;
