@@ -68,6 +68,7 @@ export class WriterSession {
     const client = new pg.Client({
       connectionString: this.#cfg.url,
       query_timeout: QUERY_TIMEOUT_MS,
+      connectionTimeoutMillis: QUERY_TIMEOUT_MS,
       // Names the session in pg_stat_activity, for operators looking for who holds a chain.
       application_name: `keyward writer ${this.#name}`.slice(0, 63),
       ...(this.#cfg.schema !== undefined ? { options: `-c search_path=${this.#cfg.schema}` } : {}),
