@@ -34,7 +34,7 @@ test('SQLite locked by another process: 503 storage.unavailable, audited, and se
   assert.ok(events.some((e) => e.event_type === 'key.create' && e.resource?.id === 'during' && e.outcome === 'error' && e.error_code === 'storage.unavailable'));
 });
 
-test('the SQLite database and its -wal/-shm files are created 0600 in a directory created 0700', async (t) => {
+test('the SQLite database, its -wal/-shm files, lock and acknowledgement state are created 0600 in a directory created 0700', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'keyward-modes-'));
   const dataDir = join(dir, 'fresh', 'data');
   const k = await startKeyward({ dir, config: { storage: { type: 'sqlite', path: join(dataDir, 'keyward.db') } } });
@@ -45,6 +45,7 @@ test('the SQLite database and its -wal/-shm files are created 0600 in a director
   assert.equal(mode(join(dir, 'fresh')).toString(8), '700');
   assert.equal(mode(dataDir).toString(8), '700');
   const files = readdirSync(dataDir).sort();
-  assert.deepEqual(files, ['keyward.db', 'keyward.db-shm', 'keyward.db-wal']);
+  // The writer lock and the audit acknowledgement state live beside the database, under the same rule.
+  assert.deepEqual(files, ['keyward.db', 'keyward.db-shm', 'keyward.db-wal', 'keyward.db.audit-ack', 'keyward.db.lock']);
   for (const f of files) assert.equal(mode(join(dataDir, f)).toString(8), '600', f);
 });
