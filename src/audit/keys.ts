@@ -1,7 +1,7 @@
 // The audit signing key: an Ed25519 key in a PKCS#8 PEM file, readable by the service user only.
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { chmod, open, readFile, stat } from 'node:fs/promises';
-import { ProblemError } from '../server/problem.ts';
+import { ProblemError } from '../core/problem.ts';
 import { keyIdFor } from './canonical.ts';
 
 export interface AuditPublicKeyInfo {

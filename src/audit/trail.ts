@@ -7,8 +7,8 @@ import { randomUUID, verify, type KeyObject } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import { draftEvent, sealEvents, type ChainHead, type EventDraft } from './seal.ts';
 import type { Logger } from 'pino';
-import { ProblemError } from '../server/problem.ts';
-import type { Clock } from '../server/clock.ts';
+import { ProblemError } from '../core/problem.ts';
+import type { Clock } from '../core/clock.ts';
 import type { AuditChainRepository, SettingsRepository } from '../store/types.ts';
 import type { AuditEventInput, AuditRecorder } from './types.ts';
 import {

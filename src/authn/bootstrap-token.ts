@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { AuditRecorder } from '../audit/types.ts';
-import type { Clock } from '../server/clock.ts';
+import type { Clock } from '../core/clock.ts';
 import type { Authenticator, AuthnRequest, Principal } from './types.ts';
 import type { BootstrapTokenConfig } from './config.ts';
 import { bearer, BOOTSTRAP_TOKEN_PREFIX, isJwtShaped } from './credentials.ts';

@@ -1,7 +1,7 @@
 // Configuration fragment for authentication. No secret has a default: secrets live in environment
 // variables named here (hash_env, token_hash_env), as sha256:<hex> fingerprints.
 import { z } from 'zod';
-import { parseDurationMs } from '../config/duration.ts';
+import { parseDurationMs } from '../core/duration.ts';
 
 /** Seconds as a number, or "500ms", "60s", "10m", "1h" (the one duration syntax of src/config/duration.ts), in seconds. */
 export const duration = z.union([z.number().nonnegative(), z.string()]).transform((v, ctx) => {

@@ -1,6 +1,6 @@
 // Authentication problems. 401s carry WWW-Authenticate per RFC 6750; details never say which part of a
 // secret matched.
-import { ProblemError } from '../server/problem.ts';
+import { ProblemError } from '../core/problem.ts';
 
 export const REALM = 'keyward';
 

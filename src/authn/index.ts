@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { AuditRecorder } from '../audit/types.ts';
-import type { Clock } from '../server/clock.ts';
+import type { Clock } from '../core/clock.ts';
 import type { Authenticator, AuthnRequest, Principal } from './types.ts';
 import type { AuthnConfig, LeafAuthnConfig } from './config.ts';
 import { JwtAuthenticator } from './jwt.ts';

@@ -2,7 +2,7 @@
 // min-refresh interval when a token names an unknown kid.
 import { importJWK, type JWK } from 'jose';
 import type { Logger } from 'pino';
-import type { Clock } from '../server/clock.ts';
+import type { Clock } from '../core/clock.ts';
 import { authError, jwksUnavailable } from './errors.ts';
 
 type VerifyKey = Awaited<ReturnType<typeof importJWK>>;

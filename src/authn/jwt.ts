@@ -2,7 +2,7 @@
 import { hash } from 'node:crypto';
 import { decodeProtectedHeader, jwtVerify, errors as joseErrors, type JWTPayload, type ProtectedHeaderParameters } from 'jose';
 import type { Logger } from 'pino';
-import type { Clock } from '../server/clock.ts';
+import type { Clock } from '../core/clock.ts';
 import type { Authenticator, AuthnRequest, Principal } from './types.ts';
 import type { JwtConfig } from './config.ts';
 import { authError, clientNotAllowed } from './errors.ts';
@@ -10,7 +10,7 @@ import { bearer, isJwtShaped } from './credentials.ts';
 import { JwksSource, discoverJwksUri } from './jwks.ts';
 import { Lru } from './lru.ts';
 import { applyScopeMap, permissionsClaim, scopesFromClaim } from './scopes.ts';
-import { ProblemError } from '../server/problem.ts';
+import { ProblemError } from '../core/problem.ts';
 
 const MFA_AMR = new Set(['mfa', 'otp', 'hwk', 'swk', 'sms', 'fido', 'webauthn']);
 

@@ -1,4 +1,4 @@
-import { ProblemError } from '../server/problem.ts';
+import { ProblemError } from '../core/problem.ts';
 
 export const pdpUnavailable = (detail: string) =>
   new ProblemError({ status: 503, code: 'authz.pdp_unavailable', title: 'Policy decision point unavailable', detail, headers: { 'retry-after': '5' } });

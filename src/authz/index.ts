@@ -9,7 +9,7 @@ import { evaluate, isExplicitOnly } from './permissions.ts';
 import { authzDenied, scopeDenied } from './errors.ts';
 
 export { permissionFor, matchGrant, evaluate } from './permissions.ts';
-export { ACTIONS, ACTION_PERMISSIONS, isAction } from './actions.ts';
+export { ACTIONS, ACTION_PERMISSIONS, isAction } from '../core/actions.ts';
 export { authzConfigSchema, authzProductionProblems } from './config.ts';
 export { startPdpServer } from './pdp-server.ts';
 export { toPdpRequest } from './contract.ts';

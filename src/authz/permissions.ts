@@ -7,7 +7,7 @@
 // scope or a grant for another prefix can never match.
 // Key ids may contain dots, so a key permission is parsed structurally: prefix, `key`, the id (everything
 // between), the action (last segment).
-import { ACTION_PERMISSIONS, isAction } from './actions.ts';
+import { ACTION_PERMISSIONS, isAction } from '../core/actions.ts';
 import { isValidKeyId } from '../keys/types.ts';
 
 export const PREFIX_RE = /^[a-z][a-z0-9_-]{0,31}$/;

@@ -3,11 +3,12 @@
 // identity (its permissions as given), which is why the route itself needs authz.explain.
 import type { FastifyInstance } from 'fastify';
 import type { Principal } from '../authn/types.ts';
-import { authzRequest, type PipelineDeps } from '../server/pipeline.ts';
-import { ACTIONS, type Action } from './actions.ts';
+import { callInfo } from '../http/security.ts';
+import { type AuthorizationDeps, authzRequest } from './hook.ts';
+import { ACTIONS, type Action } from '../core/actions.ts';
 import { explain } from './index.ts';
 
-export async function authzRoutes(app: FastifyInstance, opts: { pipeline: PipelineDeps }) {
+export async function authzRoutes(app: FastifyInstance, opts: { authorization: AuthorizationDeps }) {
   app.post('/explain', {
     schema: {
       tags: ['authz'],
@@ -34,13 +35,13 @@ export async function authzRoutes(app: FastifyInstance, opts: { pipeline: Pipeli
         },
       },
     },
-    // A malformed key id is key.invalid_id whether the schema or the pipeline catches it.
+    // A malformed key id is key.invalid_id whether the schema or the authorization stage catches it.
     config: { security: { authz: () => [{ action: 'authz:Explain' as const }] }, fieldCodes: { key_id: 'key.invalid_id' } },
   }, async (req) => {
     const b = req.body as { action: Action; key_id?: string; overwrite?: boolean; principal?: { id: string; type?: Principal['type']; permissions?: string[]; attributes?: Record<string, unknown> } };
     const principal: Principal = b.principal
       ? { id: b.principal.id, type: b.principal.type ?? 'user', authMethod: 'explain', permissions: b.principal.permissions ?? [], attributes: b.principal.attributes ?? {} }
       : req.principal!;
-    return explain(opts.pipeline.pdp, await authzRequest(opts.pipeline, req, principal, { action: b.action, keyId: b.key_id, overwrite: b.overwrite }));
+    return explain(opts.authorization.pdp, await authzRequest(opts.authorization, callInfo(req), principal, { action: b.action, keyId: b.key_id, overwrite: b.overwrite }));
   });
 }

@@ -1,7 +1,7 @@
 // The one configuration schema. Each module owns its fragment; this file composes them. Objects are strict:
 // an unknown key is an error with its path, never silently ignored.
 import { z } from 'zod';
-import { duration } from './duration.ts';
+import { duration } from '../core/duration.ts';
 
 export const serverConfigSchema = z.strictObject({
   host: z.string().default('127.0.0.1'),

@@ -7,7 +7,7 @@
 // resolveProvisionTarget for `builtin`).
 import type { Finding } from './findings.ts';
 import type { IdentityDocument } from './model.ts';
-import { ProblemError } from '../server/problem.ts';
+import { ProblemError } from '../core/problem.ts';
 import { validateIdentityDocument } from './validate.ts';
 import { readDirectory, withDirectory, type DirectoryOptions } from './ldap/directory.ts';
 import { identityToEntries } from './ldap/mapping.ts';

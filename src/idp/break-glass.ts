@@ -3,8 +3,8 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { AuditRecorder } from '../audit/types.ts';
-import { operationContext } from '../server/pipeline.ts';
-import { notFound } from '../server/problem.ts';
+import { operationContext } from '../authn/hook.ts';
+import { notFound } from '../core/problem.ts';
 import type { KeyService } from '../keys/service.ts';
 import type { IdpConfig } from './config.ts';
 import { IDP_COMPONENT, idpSigningKeyId } from './key-service-signer.ts';

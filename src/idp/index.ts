@@ -18,8 +18,8 @@ import { migrateIdp, type IdpDialect } from './store/migrations.ts';
 import { IdpTelemetry, type IdpLogger } from './telemetry.ts';
 import { readThemeAsset, type ThemeAsset } from './theme.ts';
 import { PAGE_HEADERS } from './views.ts';
-import { sendProblem } from '../server/errors.ts';
-import { ProblemError } from '../server/problem.ts';
+import { sendProblem } from '../http/errors.ts';
+import { ProblemError } from '../core/problem.ts';
 
 export { idpConfigSchema, type IdpConfig, type IdpRealmConfig } from './config.ts';
 export type { TokenSigner, TokenSigningKey } from './signing.ts';

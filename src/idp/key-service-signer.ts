@@ -1,6 +1,6 @@
 // The identity provider's token signing keys, held by Keyward's own key service: the provider gets public keys
 // and a sign() callback; private material never leaves the key service. Every signature is a key.sign audit event.
-import type { OperationContext } from '../keys/context.ts';
+import type { OperationContext } from '../authn/context.ts';
 import { jwsSignOptions, jwtKid, publicKeyJwk } from '../keys/families/index.ts';
 import type { KeyService, KeyView } from '../keys/service.ts';
 import type { KeyType } from '../keys/types.ts';

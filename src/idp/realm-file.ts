@@ -5,7 +5,7 @@ import { hash, verify } from '@node-rs/argon2';
 import type { Kysely } from 'kysely';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { badRequest } from '../server/problem.ts';
+import { badRequest } from '../core/problem.ts';
 import type { IdpConfig, IdpRealmConfig } from './config.ts';
 import { STANDARD_SCOPES } from './profile.ts';
 import { Directory, type IdpClient, type IdpUser } from './store/directory.ts';

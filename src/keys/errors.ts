@@ -1,5 +1,5 @@
 // Problems the key service raises. Codes are stable API: clients and tests match on them.
-import { ProblemError, badRequest, conflict, notFound } from '../server/problem.ts';
+import { ProblemError, badRequest, conflict, notFound } from '../core/problem.ts';
 import type { KeyState } from './types.ts';
 
 /** Every key operation while sealed: the root key, and so all key material, is out of memory. */

@@ -1,7 +1,7 @@
 // Per-instance caches for the signing hot path: key metadata (short TTL, invalidated by local writes) and
 // unsealed key objects (immutable per version, dropped entirely when the system seals).
 import type { KeyObject } from 'node:crypto';
-import type { KeyRecord, KeyVersionRecord } from '../store/types.ts';
+import type { KeyRecord, KeyVersionRecord } from './records.ts';
 
 export interface CachedKey {
   record: KeyRecord;

@@ -1,6 +1,6 @@
 // Random bytes for callers (kms:GenerateRandom): node's CSPRNG, bounded per request.
 import { randomBytes as nodeRandomBytes } from 'node:crypto';
-import { badRequest } from '../server/problem.ts';
+import { badRequest } from '../core/problem.ts';
 
 export const RANDOM_MAX_BYTES = 1024;
 

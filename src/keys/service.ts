@@ -3,10 +3,11 @@
 // cannot be recorded is rolled back (CommitGuard).
 import type { JsonWebKey, KeyObject } from 'node:crypto';
 import type { AuditEventInput, AuditRecorder } from '../audit/types.ts';
-import type { Clock } from '../server/clock.ts';
-import { ProblemError, badRequest, isProblem } from '../server/problem.ts';
-import { type CommitGuard, type KeyRecord, type KeyRepository, type KeyVersionRecord, InvalidCursorError, type Page, StoreConflictError } from '../store/types.ts';
-import type { OperationContext } from './context.ts';
+import type { Clock } from '../core/clock.ts';
+import { ProblemError, badRequest, isProblem } from '../core/problem.ts';
+import { type KeyRepository as StoredKeyRepository, InvalidCursorError, StoreConflictError } from '../store/types.ts';
+import { type CommitGuard, type KeyRecord, type KeyRepository, type KeyVersionRecord, type Page, typedKeyRepository } from './records.ts';
+import type { OperationContext } from '../authn/context.ts';
 import * as families from './families/index.ts';
 import {
   sealedProblem,
@@ -59,7 +60,7 @@ export interface KeyServiceConfig {
 }
 
 export interface KeyServiceDeps {
-  keys: KeyRepository;
+  keys: StoredKeyRepository;
   seal: Sealer;
   audit: AuditRecorder;
   clock: Clock;
@@ -94,12 +95,12 @@ const WRITE_ATTEMPTS = 32;
 const materialAad = (id: string, version: number) => `keyward:key:${id}:v${version}`;
 
 export class KeyService {
-  readonly #d: KeyServiceDeps;
+  readonly #d: Omit<KeyServiceDeps, 'keys'> & { keys: KeyRepository };
   readonly #cache: KeyCache;
   readonly #listeners = new Set<(keyId: string) => void>();
 
   constructor(deps: KeyServiceDeps) {
-    this.#d = deps;
+    this.#d = { ...deps, keys: typedKeyRepository(deps.keys) };
     this.#cache = new KeyCache(deps.config.cacheTtlMs);
     deps.seal.onSealChange((sealed) => {
       if (sealed) this.#cache.dropAllMaterial();

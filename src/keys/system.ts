@@ -1,8 +1,8 @@
 // System operations (init, unseal, seal, status, reload) with their audit records. Shares never reach the audit
 // trail or the log: only progress does.
 import type { AuditEventInput, AuditRecorder } from '../audit/types.ts';
-import { ProblemError, isProblem } from '../server/problem.ts';
-import type { OperationContext } from './context.ts';
+import { ProblemError, isProblem } from '../core/problem.ts';
+import type { OperationContext } from '../authn/context.ts';
 import type { InitResult, SealStatus } from './seal/index.ts';
 
 export interface SealPort {

@@ -2,7 +2,7 @@
 // problems with stable codes, so every caller (key service, seal, identity provider, readiness) refuses the same
 // way: 503 storage.unavailable while the database cannot be reached or is refusing work, and the request can be
 // retried once it is back.
-import { ProblemError } from '../server/problem.ts';
+import { ProblemError } from '../core/problem.ts';
 
 /** The database cannot be reached, dropped the connection, is shutting down, busy or out of space. */
 export class StoreUnavailableError extends ProblemError {

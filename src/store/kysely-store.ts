@@ -2,7 +2,7 @@
 // dialect-specific piece is the label filter (jsonb containment vs json_each).
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
-import type { KeyState, KeyType, Labels } from '../keys/types.ts';
+import type { KeyState, Labels } from '../core/keys.ts';
 import type { Database, DbDate, KeysTable, KeyVersionsTable } from './schema.ts';
 import type { StoreDialect } from './migrations.ts';
 import {
@@ -43,7 +43,7 @@ export function isUniqueViolation(e: unknown): boolean {
 function toKey(r: Selectable<KeysTable>): KeyRecord {
   return {
     id: r.id,
-    type: r.type as KeyType,
+    type: r.type as string,
     state: r.state as KeyState,
     labels: (typeof r.labels === 'string' ? JSON.parse(r.labels) : r.labels) as Labels,
     description: r.description,

@@ -4,7 +4,7 @@ import { dirname, resolve } from 'node:path';
 import { Kysely, Migrator, PostgresDialect, sql } from 'kysely';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { duration } from '../config/duration.ts';
+import { duration } from '../core/duration.ts';
 import { KyselyStore } from './kysely-store.ts';
 import { migrationProvider, type StoreDialect } from './migrations.ts';
 import type { Database } from './schema.ts';

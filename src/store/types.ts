@@ -1,11 +1,11 @@
 // The repository interfaces the services depend on. Implementations live beside this file and work on
 // both SQLite (node:sqlite) and PostgreSQL; services never see SQL.
 import type { Kysely } from 'kysely';
-import type { KeyState, KeyType, Labels } from '../keys/types.ts';
+import type { KeyState, Labels } from '../core/keys.ts';
 
 export interface KeyRecord {
   id: string;
-  type: KeyType;
+  type: string;
   state: KeyState;
   labels: Labels;
   description: string | null;
@@ -36,7 +36,7 @@ export interface KeyVersionRecord {
 
 export interface NewKey {
   id: string;
-  type: KeyType;
+  type: string;
   labels: Labels;
   description: string | null;
   origin: 'generated' | 'imported';

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AuditEventInput, AuditRecorder } from '../../src/audit/types.ts';
-import { ProblemError } from '../../src/server/problem.ts';
+import { ProblemError } from '../../src/core/problem.ts';
 import { authnConfigSchema } from '../../src/authn/config.ts';
 import { createAuthenticator, createBootstrapTokenAuthenticator, generateBootstrapToken } from '../../src/authn/index.ts';
 import { req } from '../support/http.ts';

@@ -8,7 +8,7 @@ import { authnConfigSchema, authnProductionProblems, authnTlsRequirements } from
 import { authenticateRequest, chainAuthenticators, createAuthenticator, createBootstrapTokenAuthenticator, generateBootstrapToken } from '../../src/authn/index.ts';
 import { fingerprint } from '../../src/authn/fingerprint.ts';
 import type { Authenticator } from '../../src/authn/types.ts';
-import { isProblem } from '../../src/server/problem.ts';
+import { isProblem } from '../../src/core/problem.ts';
 import { movableClock, rejectsWith, testLogger } from './helpers.ts';
 import { TestPki } from '../support/certs.ts';
 

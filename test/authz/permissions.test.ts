@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ACTIONS, ACTION_PERMISSIONS } from '../../src/authz/actions.ts';
+import { ACTIONS, ACTION_PERMISSIONS } from '../../src/core/actions.ts';
 import { evaluate, matchGrant, permissionFor } from '../../src/authz/permissions.ts';
 import { authzConfigSchema } from '../../src/authz/config.ts';
 import { createPdp, enforce, explain } from '../../src/authz/index.ts';

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import pino from 'pino';
 import { parseConfig } from '../../src/config/load.ts';
-import { createKeyward, type Keyward } from '../../src/server/compose.ts';
+import { createKeyward, type Keyward } from '../../src/app/compose.ts';
 import { breakGlassAmr } from '../../src/idp/break-glass.ts';
 import { assertProfileClaims } from './support/claims.ts';
 import { freePort } from './support/env.ts';

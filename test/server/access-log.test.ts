@@ -2,7 +2,7 @@
 // (clients put credentials there: ?access_token=…).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { urlForLog } from '../../src/server/logger.ts';
+import { urlForLog } from '../../src/app/logger.ts';
 import { req } from '../support/http.ts';
 import { startKeyward } from '../support/keyward.ts';
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import pino from 'pino';
 import { parseConfig } from '../../src/config/load.ts';
-import { createKeyward } from '../../src/server/compose.ts';
+import { createKeyward } from '../../src/app/compose.ts';
 import { freePort } from '../support/net.ts';
 
 test('dev mode puts its audit key and trail next to the database, creating the directory', async () => {

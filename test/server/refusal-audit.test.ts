@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { assertProblem, req } from '../support/http.ts';
-import { RefusalLedger } from '../../src/server/refusals.ts';
+import { RefusalLedger } from '../../src/audit/refusals.ts';
 import { startKeyward, type TestKeyward } from '../support/keyward.ts';
 
 interface Event {

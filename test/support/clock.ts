@@ -1,4 +1,4 @@
-import type { Clock } from '../../src/server/clock.ts';
+import type { Clock } from '../../src/core/clock.ts';
 
 export class ManualClock implements Clock {
   #t: number;

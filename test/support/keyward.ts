@@ -9,8 +9,8 @@ import { randomBytes } from 'node:crypto';
 import { fingerprint } from '../../src/authn/index.ts';
 import type { KeywardConfigInput } from '../../src/config/index.ts';
 import { parseConfig } from '../../src/config/load.ts';
-import { createKeyward, type Keyward } from '../../src/server/compose.ts';
-import type { Clock } from '../../src/server/clock.ts';
+import { createKeyward, type Keyward } from '../../src/app/compose.ts';
+import type { Clock } from '../../src/core/clock.ts';
 
 export interface TestKeyward {
   kw: Keyward;

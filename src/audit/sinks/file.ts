@@ -4,7 +4,7 @@
 import { mkdir, open, readdir, rename, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Logger } from 'pino';
-import type { Clock } from '../../server/clock.ts';
+import type { Clock } from '../../core/clock.ts';
 import type { AuditEvent } from '../canonical.ts';
 import type { FileSinkConfig } from '../config.ts';
 import type { AuditSink, PreparedEvent, SinkStats } from './types.ts';

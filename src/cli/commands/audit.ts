@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import type { KeyObject } from 'node:crypto';
 import { isHelp, parseCommand, usageError } from '../args.ts';
 import { EXIT, type CliIo } from '../io.ts';
-import { isProblem } from '../../server/problem.ts';
+import { isProblem } from '../../core/problem.ts';
 import { generateSigningKeyFile, loadSigningKey, publicKeyFromPem, publicKeyInfo, type AuditPublicKeyInfo } from '../../audit/keys.ts';
 import { readAuditNats, readAuditPaths, verifyAuditLog, type AuditLine, type AuditLogSource, type VerifyResult } from '../../audit/verify.ts';
 

@@ -14,7 +14,7 @@ import { applyRealmFile, argonOptions, parseRealmFile } from '../../idp/realm-fi
 import { Directory } from '../../idp/store/directory.ts';
 import { migrateIdp, type IdpDialect } from '../../idp/store/migrations.ts';
 import { telemetryReport } from '../../idp/telemetry.ts';
-import { isProblem } from '../../server/problem.ts';
+import { isProblem } from '../../core/problem.ts';
 import { storageConfigSchema } from '../../store/open.ts';
 import { nodeSqliteDialect } from '../../store/sqlite-dialect.ts';
 import { parseCommand, usageError } from '../args.ts';

@@ -11,7 +11,7 @@ import { identityToEntries } from '../../identity/ldap/mapping.ts';
 import { DEFAULT_BASE_DN, driftMode, fixtureMode, LDAP_MODES, postMigrationMode, preMigrationMode, preProvisionMode, type LdapMode } from '../../identity/ldap/modes.ts';
 import { LDAP_SCHEMA_VERSION } from '../../identity/ldap/rules.ts';
 import { loadCanonical, loadDirectory } from '../../identity/ldap/sources.ts';
-import { isProblem } from '../../server/problem.ts';
+import { isProblem } from '../../core/problem.ts';
 import { integerOption, isHelp, parseCommand, UsageError, usageError } from '../args.ts';
 import { EXIT, type CliIo } from '../io.ts';
 

@@ -2,9 +2,9 @@
 // or `mode: dev` in the configuration file.
 import { ConfigError, loadConfigFile } from '../../config/load.ts';
 import type { KeywardConfig } from '../../config/index.ts';
-import { createKeyward, type Keyward } from '../../server/compose.ts';
-import { bindListener, type Listener } from '../../server/listener.ts';
-import { isLockHeld } from '../../server/writer-locks.ts';
+import { createKeyward, type Keyward } from '../../app/compose.ts';
+import { bindListener, type Listener } from '../../app/listener.ts';
+import { isLockHeld } from '../../app/writer-locks.ts';
 import { parseCommand } from '../args.ts';
 import { cannotListen, isListenError } from '../listen.ts';
 import { EXIT, type CliIo } from '../io.ts';

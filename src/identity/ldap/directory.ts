@@ -13,7 +13,7 @@ import {
   ResultCodeError,
   type Entry,
 } from 'ldapts';
-import { ProblemError, isProblem } from '../../server/problem.ts';
+import { ProblemError, isProblem } from '../../core/problem.ts';
 import { normalizeDn, parseDn } from './dn.ts';
 import { withoutAttributes, type LdapEntry } from './entry.ts';
 import { LDAP_RULES } from './rules.ts';

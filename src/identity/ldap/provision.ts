@@ -3,7 +3,7 @@
 // conflict (an entry at a canonical DN with another structure) refuses the whole run instead of half of it.
 // Entries the document does not mention are reported and left alone: provisioning never deletes.
 import type { Client } from 'ldapts';
-import { ProblemError } from '../../server/problem.ts';
+import { ProblemError } from '../../core/problem.ts';
 import { normalizeDn, parseDn, tryNormalizeDn } from './dn.ts';
 import { addEntry, modifyEntry, type AttributeChange } from './directory.ts';
 import { normalizeAttributeNames, values, type LdapEntry } from './entry.ts';

@@ -1,6 +1,6 @@
 // AES-GCM: authenticated encryption and data keys, in the Keyward ciphertext format (ciphertext.ts).
 import { type KeyObject, createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { badRequest } from '../../server/problem.ts';
+import { badRequest } from '../../core/problem.ts';
 import { IV_BYTES, TAG_BYTES, ciphertextHeader, headerAad, joinCiphertext, splitCiphertext } from './ciphertext.ts';
 import { internalError } from './errors.ts';
 import { generateSecret, importSecret, loadSecret, secretFingerprint, type SecretSize } from './symmetric.ts';

@@ -2,7 +2,7 @@
 // the main thread, BYOK import from PEM or JWK, loading. Algorithm knowledge any provider reuses: the SPKI
 // fingerprint, and the PEM and JWK of a public key, which need no private material.
 import { type JsonWebKey, type KeyObject, createHash, createPrivateKey, createPublicKey, sign, verify } from 'node:crypto';
-import { badRequest } from '../../server/problem.ts';
+import { badRequest } from '../../core/problem.ts';
 import { importInvalid, importMismatch, internalError } from './errors.ts';
 import type { GeneratedKey, ImportInput, SigningCapability } from './types.ts';
 

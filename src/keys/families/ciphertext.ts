@@ -2,7 +2,7 @@
 //   0x01 | key version (uint32 BE) | IV (12) | ciphertext | tag (16)
 // The 5-byte header is prepended to the caller's AAD, so changing the key version (or format) fails authentication.
 // The header has a fixed length, so header || aad is unambiguous. No AAD and empty AAD are the same.
-import { badRequest } from '../../server/problem.ts';
+import { badRequest } from '../../core/problem.ts';
 import { internalError } from './errors.ts';
 
 const FORMAT_V1 = 0x01;

@@ -1,6 +1,6 @@
 // Problems the key families raise. Request errors are 400s with their own codes; a stored key or a call that does
 // not fit its family is a programming or storage error: a 500 with no key detail.
-import { ProblemError, badRequest } from '../../server/problem.ts';
+import { ProblemError, badRequest } from '../../core/problem.ts';
 
 /** A programming or storage error, not the caller's fault: surfaces as a 500 with no key detail. */
 export const internalError = (code: string, detail: string) =>

@@ -1,5 +1,5 @@
 // Hash algorithms as the signing families name them.
-import { badRequest } from '../../server/problem.ts';
+import { badRequest } from '../../core/problem.ts';
 import { HASH_ALGORITHMS, type HashAlgorithm } from '../types.ts';
 
 /** node:crypto digest names. */

@@ -1,7 +1,7 @@
 // JWTs through jose; nothing JOSE-specific is hand-written. The registry (index.ts) picks the algorithm.
 import type { KeyObject } from 'node:crypto';
 import { SignJWT } from 'jose';
-import { badRequest } from '../../server/problem.ts';
+import { badRequest } from '../../core/problem.ts';
 
 /** Signs `payload` as a JWT with `alg`, after checking the registered claims and `typ`. */
 export async function signJws(keyObject: KeyObject, alg: string, kid: string, payload: Record<string, unknown>, typ = 'JWT'): Promise<string> {

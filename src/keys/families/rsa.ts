@@ -7,7 +7,7 @@
 // JavaScript. OpenSSL's own prehashed PSS (EVP_PKEY_sign with a signature digest) is not reachable from node:crypto.
 import { type KeyObject, constants, generateKeyPair, privateEncrypt, publicDecrypt, randomBytes, timingSafeEqual } from 'node:crypto';
 import forge from 'node-forge';
-import { badRequest } from '../../server/problem.ts';
+import { badRequest } from '../../core/problem.ts';
 import { DIGEST_LENGTH, type HashAlgorithm, type RsaPadding } from '../types.ts';
 import { PKCS8_SPKI_DER, derPair, importPrivateKey, loadPrivateKey, spkiFingerprint } from './asymmetric.ts';
 import { NODE_HASH, keyRackHash } from './hashes.ts';

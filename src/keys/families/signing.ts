@@ -7,7 +7,7 @@
 // 25-35 µs; measured here, the threadpool still raised served ES256 signing by about a third and IdP token
 // issuance by more, because the loop parses the next request while a signature is computed.
 import { sign as nodeSign, verify as nodeVerify } from 'node:crypto';
-import { badRequest } from '../../server/problem.ts';
+import { badRequest } from '../../core/problem.ts';
 import { DIGEST_LENGTH, type HashAlgorithm } from '../types.ts';
 import { assertHashAlgorithm } from './hashes.ts';
 import type { SignatureOption, SignaturePlan, SignatureRequest, SigningCapability } from './types.ts';

@@ -1,5 +1,5 @@
 // Wire encodings shared by the key routes: strict base64 in, domain records out as snake_case JSON.
-import { badRequest } from '../../server/problem.ts';
+import { badRequest } from '../../core/problem.ts';
 import type { KeyView } from '../service.ts';
 import { publicKeyPem } from '../families/index.ts';
 

@@ -140,7 +140,7 @@ export const signResponse = {
 
 /**
  * The codes the key routes give invalid field values, the same codes the service gives the faults it catches
- * itself (see FieldCodes in src/server/errors.ts).
+ * itself (see FieldCodes in src/http/errors.ts).
  */
 export const keyFieldCodes = {
   key_id: 'key.invalid_id',

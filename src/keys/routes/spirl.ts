@@ -4,7 +4,7 @@
 // /v1 with that label): the trust-domain server lists, signs with and releases them, and never sees or destroys
 // Keyward's other keys, such as the identity provider's.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { operationContext } from '../../server/pipeline.ts';
+import { operationContext } from '../../authn/hook.ts';
 import { KEY_TYPES, publicKeyPem, signsDigests } from '../families/index.ts';
 import type { KeyScope, KeyService, KeyView } from '../service.ts';
 import { type HashAlgorithm, type KeyType, HASH_ALGORITHMS } from '../types.ts';

@@ -1,6 +1,6 @@
 // System routes: init, unseal, seal, status, reload (TKeeper-compatible shapes where it has them).
 import type { FastifyInstance } from 'fastify';
-import { operationContext } from '../../server/pipeline.ts';
+import { operationContext } from '../../authn/hook.ts';
 import type { SealStatus } from '../seal/index.ts';
 import type { SystemService } from '../system.ts';
 

@@ -2,8 +2,8 @@
 // authentication and authorization ran before them (see route config `security`).
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { JsonWebKey } from 'node:crypto';
-import { operationContext } from '../../server/pipeline.ts';
-import { badRequest } from '../../server/problem.ts';
+import { operationContext } from '../../authn/hook.ts';
+import { badRequest } from '../../core/problem.ts';
 import { keyServiceJwk, publicKeyPem, jwtKid } from '../families/index.ts';
 import { generatedKeyId, type KeyService } from '../service.ts';
 import { type EcdsaFormat, type HashAlgorithm, type KeyState, type KeyType, type Labels, LABEL_KEY_RE, isSystemKeyId, isValidLabelValue, type RsaPadding } from '../types.ts';

@@ -8,7 +8,7 @@ import { readDirectory, withDirectory, type DirectoryOptions } from '../../../sr
 import { parseLdif, writeLdif } from '../../../src/identity/ldap/ldif.ts';
 import { driftMode, postMigrationMode, preMigrationMode, preProvisionMode } from '../../../src/identity/ldap/modes.ts';
 import { ldapProvisionTarget, provisionDocument } from '../../../src/identity/provision.ts';
-import { isProblem } from '../../../src/server/problem.ts';
+import { isProblem } from '../../../src/core/problem.ts';
 import { TestPki } from '../../support/certs.ts';
 import { startSlapd, type Slapd } from '../../support/slapd.ts';
 

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SealManager, SHARE_BYTES } from '../../../src/keys/seal/index.ts';
 import type { SealStatus } from '../../../src/keys/seal/index.ts';
-import { ProblemError } from '../../../src/server/problem.ts';
+import { ProblemError } from '../../../src/core/problem.ts';
 import { StoreConflictError } from '../../../src/store/types.ts';
 import type { SealRecord, SealRepository } from '../../../src/store/types.ts';
 import { ManualClock } from '../../support/clock.ts';

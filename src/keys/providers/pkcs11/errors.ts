@@ -5,7 +5,7 @@
 //   input, authentication tag mismatch). Retrying the same request will fail again.
 // Both are ProblemErrors so they can leave a route as they are; details name PKCS#11 return values and object
 // labels, never PINs or key material.
-import { ProblemError } from '../../../server/problem.ts';
+import { ProblemError } from '../../../core/problem.ts';
 
 export type HsmUnavailableReason =
   | 'module_unavailable' // the library did not load or C_Initialize failed

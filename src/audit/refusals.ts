@@ -4,9 +4,9 @@
 // an unexpected error) would leave none. The error handler closes that gap with one `request.refused` event,
 // unless the request already has a refusal event. Events carry the code, never the body.
 import type { FastifyRequest } from 'fastify';
-import type { AuditEventInput, AuditRecorder } from '../audit/types.ts';
-import { isValidKeyId } from '../keys/types.ts';
-import { ProblemError, isProblem } from './problem.ts';
+import type { AuditEventInput, AuditRecorder } from './types.ts';
+import { isValidKeyId } from '../core/keys.ts';
+import { ProblemError, isProblem } from '../core/problem.ts';
 
 /** Requests in flight beyond which the oldest marks are dropped (a response that never completed, say). */
 const MAX_TRACKED = 10_000;

@@ -4,8 +4,8 @@ import type { AuditRecorder } from '../audit/types.ts';
 import type { SystemService } from '../keys/system.ts';
 import type { Store } from '../store/types.ts';
 import type { Metrics } from './metrics.ts';
-import { ProblemError } from './problem.ts';
-import { sendProblem } from './errors.ts';
+import { ProblemError } from '../core/problem.ts';
+import { sendProblem } from '../http/errors.ts';
 
 export async function healthRoutes(app: FastifyInstance, opts: { store: Store; system: SystemService; audit: AuditRecorder; metrics: Metrics }) {
   const pub = { security: { public: true } };

@@ -1,7 +1,5 @@
-// RFC 9457 problem details. Every error that leaves Keyward is a ProblemError with a stable dotted `code`;
-// callers match on `code`, never on message text.
-
-export const PROBLEM_TYPE_BASE = 'https://keyward.dev/problems/';
+// Errors with a stable dotted `code`, thrown by every layer; callers match on `code`, never on message text. The
+// HTTP kernel renders them as RFC 9457 problem details (src/http/problem.ts).
 
 export interface ProblemInit {
   status: number;
@@ -32,32 +30,6 @@ export class ProblemError extends Error {
     this.extra = init.extra;
     this.headers = init.headers;
   }
-}
-
-export function problemType(code: string): string {
-  return PROBLEM_TYPE_BASE + code.replaceAll('.', '/');
-}
-
-export interface ProblemBody {
-  type: string;
-  title: string;
-  status: number;
-  code: string;
-  detail?: string;
-  request_id?: string;
-  [k: string]: unknown;
-}
-
-export function problemBody(err: ProblemError, requestId: string | undefined): ProblemBody {
-  return {
-    ...(err.extra ?? {}),
-    type: problemType(err.code),
-    title: err.title,
-    status: err.status,
-    code: err.code,
-    ...(err.detail !== undefined ? { detail: err.detail } : {}),
-    ...(requestId !== undefined ? { request_id: requestId } : {}),
-  };
 }
 
 export const isProblem = (e: unknown): e is ProblemError => e instanceof ProblemError;

@@ -8,7 +8,7 @@ import type { AuditConfig } from '../audit/config.ts';
 import { settingsNameForChainId, type WriterLock } from '../audit/trail.ts';
 import type { KeywardConfig } from '../config/index.ts';
 import { WriterLockHeldError, WriterSession } from '../store/writer-session.ts';
-import { FileLock, LockHeldError } from './file-lock.ts';
+import { FileLock, LockHeldError } from '../store/file-lock.ts';
 
 export interface WriterLocks extends WriterLock {
   /** Where the audit trail records what its sinks acknowledged (beside the SQLite file, or on the lock's connection). */

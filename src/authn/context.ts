@@ -1,4 +1,4 @@
-import type { Principal } from '../authn/types.ts';
+import type { Principal } from './types.ts';
 
 /** Who asks and from where; carried into audit events. Not HTTP: any caller (CLI, IdP, routes) builds one. */
 export interface OperationContext {

@@ -6,12 +6,12 @@ import { mkdtempSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { FileLock, LockHeldError } from '../../src/server/file-lock.ts';
+import { FileLock, LockHeldError } from '../../src/store/file-lock.ts';
 import { createAuditTrail } from '../../src/audit/trail.ts';
 import { captureLogger, config, MemoryChain, MemorySettings, newKey, sampleEvent } from '../audit/helpers.ts';
 import { ManualClock } from '../support/clock.ts';
 
-const FILE_LOCK = join(import.meta.dirname, '..', '..', 'src', 'server', 'file-lock.ts');
+const FILE_LOCK = join(import.meta.dirname, '..', '..', 'src', 'store', 'file-lock.ts');
 
 test('exclusive in this process and in another; gone with a killed holder; re-taken when removed; the trail stops writing when lost', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'keyward-lock-'));

@@ -12,17 +12,18 @@ import { spirlRoutes } from '../keys/routes/spirl.ts';
 import { v1KeyRoutes } from '../keys/routes/v1.ts';
 import type { KeyService } from '../keys/service.ts';
 import type { Store } from '../store/types.ts';
-import type { Clock } from './clock.ts';
-import { baseHeaders, clientErrorHandler, errorHandler, sendProblem, toProblem } from './errors.ts';
+import type { Clock } from '../core/clock.ts';
+import { baseHeaders, clientErrorHandler, errorHandler, sendProblem, toProblem } from '../http/errors.ts';
 import { healthRoutes } from './health.ts';
 import { requestForLog } from './logger.ts';
 import type { Metrics } from './metrics.ts';
-import { registerOpenApi } from './openapi.ts';
-import { registerPipeline, type PipelineDeps } from './pipeline.ts';
+import { registerOpenApi } from '../http/openapi.ts';
+import { registerAuthentication } from '../authn/hook.ts';
+import { type AuthorizationDeps, registerAuthorization } from '../authz/hook.ts';
 import { authzRoutes } from '../authz/routes.ts';
-import { ProblemError } from './problem.ts';
-import { auditRefusal, type RefusalLedger } from './refusals.ts';
-import { requestIdFor } from './request-id.ts';
+import { ProblemError } from '../core/problem.ts';
+import { auditRefusal, type RefusalLedger } from '../audit/refusals.ts';
+import { requestIdFor } from '../http/request-id.ts';
 
 export interface AppDeps {
   config: KeywardConfig;
@@ -94,14 +95,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     defaultJson(req, body as string, done);
   });
 
-  app.setErrorHandler(errorHandler(deps.logger, deps.audit));
-  // Audited when the caller could be identified (see the pipeline's onRequest); the answer is the same either way.
+  app.setErrorHandler(errorHandler(deps.logger, (req, problem) => auditRefusal(deps.audit, req, problem)));
+  // Audited when the caller could be identified (see src/authn/hook.ts); the answer is the same either way.
   app.setNotFoundHandler(async (req, reply) =>
     sendProblem(reply, req, await auditRefusal(deps.audit, req, new ProblemError({ status: 404, code: 'route.not_found', title: 'Not found', detail: `no route ${req.method} ${req.url.split('?')[0]}` }))),
   );
 
-  const pipeline: PipelineDeps = {
-    authenticator: deps.authenticator,
+  // route → authenticate → authorize → handler (service) → store → audit.
+  registerAuthentication(app, { authenticator: deps.authenticator, audit: deps.audit });
+  const authorization: AuthorizationDeps = {
     pdp: deps.pdp,
     audit: deps.audit,
     permissionPrefix: config.authz.permission_prefix,
@@ -111,13 +113,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       return r ? { key_type: r.type, state: r.state, labels: r.labels } : undefined;
     },
   };
-  registerPipeline(app, pipeline);
+  registerAuthorization(app, authorization);
 
   await registerOpenApi(app);
   await app.register(healthRoutes, { store: deps.store, system: deps.system, audit: deps.audit, metrics: deps.metrics });
   await app.register(sysRoutes, { prefix: '/v1/sys', system: deps.system });
   await app.register(v1KeyRoutes, { prefix: '/v1', keys: deps.keys });
-  await app.register(authzRoutes, { prefix: '/v1/authz', pipeline });
+  await app.register(authzRoutes, { prefix: '/v1/authz', authorization });
   if (config.spirl.enabled) await app.register(spirlRoutes, { prefix: config.spirl.base_path, keys: deps.keys });
   for (const plugin of deps.plugins ?? []) await plugin(app);
   await app.ready();

@@ -8,7 +8,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { authnTlsRequirements } from '../authn/index.ts';
 import type { KeywardConfig } from '../config/index.ts';
-import { problemBody, unavailable } from './problem.ts';
+import { problemBody, unavailable } from '../http/problem.ts';
 
 export interface Listener {
   readonly server: http.Server;

@@ -5,7 +5,6 @@ import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { ProblemError, isProblem, problemBody } from './problem.ts';
-import { auditRefusal, type RefusalLedger } from './refusals.ts';
 
 const FASTIFY_CODES: Record<string, { status: number; code: string; title: string; detail: string }> = {
   FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'request.body_too_large', title: 'Payload too large', detail: 'the request body exceeds the configured limit' },
@@ -96,14 +95,18 @@ export function sendProblem(reply: FastifyReply, req: FastifyRequest, err: Probl
   return reply.status(err.status).type('application/problem+json').send(problemBody(err, req.id));
 }
 
-export function errorHandler(logger: Logger, ledger: RefusalLedger) {
+/**
+ * `refused` sees every problem before it is sent and may replace it (the app audits refusals to authenticated
+ * callers there, and answers 503 when that audit fails).
+ */
+export function errorHandler(logger: Logger, refused: (req: FastifyRequest, problem: ProblemError) => Promise<ProblemError>) {
   return async (err: unknown, req: FastifyRequest, reply: FastifyReply) => {
     const problem = toProblem(err, req.body === undefined, req.routeOptions.config?.fieldCodes);
     if (problem.status >= 500 && !isProblem(err)) {
       // Log the cause (never request bodies) for the operator; the client sees only the neutral problem.
       logger.error({ err: { type: (err as Error)?.name, message: (err as Error)?.message, stack: (err as Error)?.stack }, request_id: req.id }, 'unhandled error');
     }
-    return sendProblem(reply, req, await auditRefusal(ledger, req, problem));
+    return sendProblem(reply, req, await refused(req, problem));
   };
 }
 
