@@ -3,6 +3,9 @@
 import { z } from 'zod';
 import { themeColors, themeContrastProblems } from './theme.ts';
 
+/** The key API's audience as Keyward's dev mode and quickstart configure it (RFC 8707: an absolute URI). */
+export const KEY_API_AUDIENCE = 'urn:keyward:key-api';
+
 const scopeName = z.string().regex(/^[a-z][a-z0-9_.:-]{0,63}$/, 'scope names are lower-case tokens');
 
 const hexColor = z.string().regex(/^#[0-9a-fA-F]{6}$/, 'colours are written #rrggbb');
@@ -42,8 +45,11 @@ export const idpRealmConfigSchema = z
     /** Shown on the sign-in pages (Keycloak's realm displayName); the realm name when unset. */
     display_name: z.string().min(1).max(100).optional(),
     theme: idpThemeSchema.default({ colors: {} }),
-    /** The resource (audience) access tokens are issued for; Keyward's key API by default. */
-    access_token_resource: z.string().min(1),
+    /**
+     * The audience of every access token of the realm, whatever the flow (clients need not send `resource`); the key
+     * API's by default. The key API's jwt authenticator must name the same audience.
+     */
+    access_token_resource: z.string().min(1).default(KEY_API_AUDIENCE),
     /** Custom scopes declared for this profile version; they are access-token scopes only. */
     custom_scopes: z.array(z.object({ name: scopeName, description: z.string().default('') }).strict()).default([]),
     /** Public clients (token_endpoint_auth_method none) stay off unless the profile version allows them. */

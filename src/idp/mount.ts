@@ -9,7 +9,7 @@ import type { AuditRecorder } from '../audit/types.ts';
 import type { KeyService } from '../keys/service.ts';
 import type { Store } from '../store/types.ts';
 import { breakGlassRoutes } from './break-glass.ts';
-import { idpConfigSchema, type IdpConfig } from './config.ts';
+import { idpConfigSchema, KEY_API_AUDIENCE, type IdpConfig } from './config.ts';
 import { idpPlugin } from './index.ts';
 import { KeyServiceTokenSigner, isIdpSigningKey, keyServiceSecretBox } from './key-service-signer.ts';
 import { applyRealmFile, type RealmFile } from './realm-file.ts';
@@ -17,8 +17,7 @@ import { migrateIdp } from './store/migrations.ts';
 
 export const DEV_REALM = 'keyward';
 export const DEV_CLIENT_ID = 'dev-service';
-/** RFC 8707 wants resource indicators to be absolute URIs. */
-export const DEV_RESOURCE = 'urn:keyward:key-api';
+export const DEV_RESOURCE = KEY_API_AUDIENCE;
 
 /** The identity provider dev mode runs when the configuration has none: one realm whose tokens the key API accepts. */
 export function devIdpConfig(baseUrl: string, permissionPrefix: string): IdpConfig {

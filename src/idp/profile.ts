@@ -124,15 +124,21 @@ export interface ProfileDocument {
   public_clients_allowed: boolean;
   scopes: { standard: string[]; custom: Array<{ name: string; description: string }> };
   claims: { id_token_and_userinfo: Record<string, string[]>; access_token: string[] };
-  access_token: { format: 'jwt'; typ: 'at+jwt'; audience: string; signing_algs: string[] };
+  access_token: { format: 'jwt'; typ: 'at+jwt'; audience: string; signing_algs: string[]; scope_claims: { scope: string; scp: string } };
   endpoints: Record<string, string>;
   unsupported: Array<{ feature: string; profile_error_class: ProfileErrorClass }>;
 }
 
 export const ACCESS_TOKEN_CLAIMS = [
-  'iss', 'sub', 'aud', 'exp', 'iat', 'jti', 'client_id', 'scope', 'tenant', 'principal_type', 'groups', 'roles',
-  'permissions', 'assurance', 'preferred_username', 'auth_time', 'acr', 'amr', 'emergency',
+  'iss', 'sub', 'aud', 'exp', 'iat', 'jti', 'client_id', 'azp', 'scope', 'scp', 'tenant', 'principal_type', 'groups', 'roles',
+  'realm_access', 'permissions', 'assurance', 'preferred_username', 'auth_time', 'acr', 'amr', 'emergency',
 ];
+
+/** How the granted scopes appear in access tokens: both claims carry exactly what was granted. */
+export const SCOPE_CLAIM_FORMS = {
+  scope: 'space-separated string of the granted scopes (Keycloak and RFC 9068 form); absent when none was granted',
+  scp: 'array of the granted scopes (NetKingdom profile form); always present, empty when none was granted',
+};
 
 export function profileDocument(cfg: IdpConfig, realm: IdpRealmConfig): ProfileDocument {
   const issuer = `${cfg.base_url}/realms/${realm.name}`;
@@ -156,7 +162,7 @@ export function profileDocument(cfg: IdpConfig, realm: IdpRealmConfig): ProfileD
     public_clients_allowed: realm.public_clients_allowed,
     scopes: { standard: [...STANDARD_SCOPES], custom: realm.custom_scopes.map((s) => ({ name: s.name, description: s.description })) },
     claims: { id_token_and_userinfo: SCOPE_CLAIMS, access_token: ACCESS_TOKEN_CLAIMS },
-    access_token: { format: 'jwt', typ: 'at+jwt', audience: realm.access_token_resource, signing_algs: ['ES256', 'RS256'] },
+    access_token: { format: 'jwt', typ: 'at+jwt', audience: realm.access_token_resource, signing_algs: ['ES256', 'RS256'], scope_claims: SCOPE_CLAIM_FORMS },
     endpoints: {
       discovery: `${issuer}/.well-known/openid-configuration`,
       authorization: `${oidc}/auth`,

@@ -10,6 +10,7 @@ import type { IdpConfig, IdpRealmConfig } from './config.ts';
 import { isSealedProblem } from '../keys/errors.ts';
 import { classifyProviderError, profileErrorBody, SCOPE_CLAIMS, SEALED_RETRY_AFTER, sealedBody, STANDARD_SCOPES, UNSUPPORTED } from './profile.ts';
 import { externalSigningKeys, type TokenSigner } from './signing.ts';
+import { tokenShapes, type TokenShapes } from './token-shapes.ts';
 import { createAdapterFactory } from './store/adapter.ts';
 import { Directory, type IdpClient, type IdpUser, type SecretBox } from './store/directory.ts';
 import type { IdpTelemetry } from './telemetry.ts';
@@ -30,6 +31,8 @@ export interface RealmRuntime {
   csrfKey: Buffer;
   /** The realm's look on its pages (display name, logo, colours, texts). */
   theme: RealmTheme;
+  /** Userinfo twins of JWT access tokens and JWS-shaped refresh tokens (Keycloak's token shapes). */
+  tokens: TokenShapes;
 }
 
 export interface RealmDeps {
@@ -81,10 +84,13 @@ function signIn(src: SignIn | undefined, recorded?: { amr?: string[]; acr?: stri
 const signInClaims = (s: SignIn) => ({ ...(s.authTime ? { auth_time: s.authTime } : {}), ...(s.acr ? { acr: s.acr } : {}), ...(s.amr ? { amr: s.amr } : {}) });
 
 /**
- * The profile requires `scope` or `scp` in every access token; the library leaves `scope` out when nothing was
- * granted, so `scp` (an array) is always present.
+ * The profile requires `scope` or `scp` in every access token: `scope` is Keycloak's space-separated string (the
+ * library leaves it out when nothing was granted), `scp` the profile's array, always present.
  */
 const grantedScopes = (token: { scope?: string }) => (token.scope ? token.scope.split(' ') : []);
+
+/** Keycloak's form of the realm roles (keycloak-js hasRealmRole reads it), next to the profile's `roles`. */
+const realmAccess = (roles: string[]) => ({ realm_access: { roles } });
 
 /** The NetKingdom profile claims of a user (before scope filtering). */
 export async function userClaims(dir: Directory, user: IdpUser) {
@@ -142,7 +148,8 @@ export async function createRealmRuntime(deps: RealmDeps): Promise<RealmRuntime>
   const directory = new Directory(db, realm.name, deps.secretBox);
   const resource = realm.access_token_resource;
   const customScopes = realm.custom_scopes.map((s) => s.name);
-  const keys = await externalSigningKeys(signer, realm.name);
+  const { keys, publicJwks } = await externalSigningKeys(signer, realm.name);
+  const tokens = tokenShapes({ issuer, realm: realm.name, cookieKeys: deps.cookieKeys, publicJwks });
   const theme = await loadTheme(realm);
 
   const policy = interactionPolicy.base();
@@ -199,21 +206,47 @@ export async function createRealmRuntime(deps: RealmDeps): Promise<RealmRuntime>
       },
       resourceIndicators: {
         enabled: true,
+        // Keycloak clients never send `resource`: every flow (code, refresh, client credentials) resolves to the
+        // realm's audience, so every access token is the at+jwt the key API accepts (userinfo takes it too, through
+        // its twin: see token-shapes.ts).
         defaultResource: async () => resource,
-        // An authorization-code token request without `resource` yields the userinfo token (opaque);
-        // with resource={access_token_resource} it yields the at+jwt for the key API.
-        useGrantedResource: async (ctx: any) => ctx.oidc.params?.grant_type === 'client_credentials',
-        getResourceServerInfo: async (ctx: any, indicator: string, client: any) => {
+        useGrantedResource: async () => true,
+        getResourceServerInfo: async (_ctx: any, indicator: string, client: any) => {
           if (indicator !== resource) throw new oidcErrors.InvalidTarget();
-          const allowed = customScopes.filter((s) => String(client.scope ?? '').split(' ').includes(s));
           const c = await directory.getClient(client.clientId);
           return {
-            scope: allowed.join(' '),
+            // Every scope of the profile, OIDC ones included: the token (and the token response) then name exactly
+            // what was granted. Which scopes a client may ask for is checked per client before this.
+            scope: [...STANDARD_SCOPES, ...customScopes].join(' '),
             audience: resource,
             accessTokenTTL: realm.ttl.access_token,
             accessTokenFormat: 'jwt',
             jwt: { sign: { alg: c?.signingAlg ?? 'ES256' } },
           };
+        },
+      },
+    },
+    formats: {
+      customizers: {
+        // Runs while a JWT access token is being issued: its userinfo twin is stored before the client gets the JWT.
+        jwt: async (_ctx: any, token: any, jwt: { payload: Record<string, any> }) => {
+          if (token.kind !== 'AccessToken' || !token.accountId) return;
+          const twin = new provider.AccessToken({
+            client: token.client,
+            accountId: token.accountId,
+            grantId: token.grantId,
+            scope: token.scope,
+            claims: token.claims,
+            sessionUid: token.sessionUid,
+            expiresWithSession: token.expiresWithSession,
+            gty: token.gty,
+            sid: token.sid,
+          });
+          twin.jti = tokens.twinId(String(jwt.payload.jti));
+          twin.iat = jwt.payload.iat;
+          twin.exp = jwt.payload.exp;
+          twin.format = 'opaque';
+          await twin.save();
         },
       },
     },
@@ -276,6 +309,8 @@ export async function createRealmRuntime(deps: RealmDeps): Promise<RealmRuntime>
         const method = c.authMethod === 'private_key_jwt' ? 'private_key_jwt' : 'client_secret';
         return {
           ...base,
+          ...realmAccess(base.roles),
+          azp: token.clientId,
           scp: grantedScopes(token),
           permissions: permissionsFor(realm, base.roles),
           assurance: { level: 'aal1', methods: [method], mfa: false, source: 'keyward', at: token.iat ?? Math.floor(Date.now() / 1000) },
@@ -292,6 +327,8 @@ export async function createRealmRuntime(deps: RealmDeps): Promise<RealmRuntime>
           preferred_username: claims.preferred_username,
           groups: claims.groups,
           roles: claims.roles,
+          ...realmAccess(claims.roles),
+          azp: token.clientId,
           scp: grantedScopes(token),
           permissions: permissionsFor(realm, claims.roles),
           assurance: assuranceFrom(s.amr, s.authTime ?? Math.floor(Date.now() / 1000)),
@@ -317,9 +354,62 @@ export async function createRealmRuntime(deps: RealmDeps): Promise<RealmRuntime>
   };
 
   const csrfKey = createHmac('sha256', deps.cookieKeys[0]!).update(`csrf:${realm.name}`).digest();
-  const rt: RealmRuntime = { name: realm.name, issuer, realm, config, provider, directory, telemetry, csrfKey, theme };
+  const rt: RealmRuntime = { name: realm.name, issuer, realm, config, provider, directory, telemetry, csrfKey, theme, tokens };
   installProfileErrors(rt);
   return rt;
+}
+
+const USERINFO_PATH = `${OIDC_PREFIX}/userinfo`;
+const TOKEN_PARAM_PATHS = new Set([`${OIDC_PREFIX}/token/introspect`, `${OIDC_PREFIX}/revoke`]);
+
+/**
+ * Before the library sees a request: a JWT access token at userinfo, introspection or revocation stands for its
+ * userinfo twin, a wrapped refresh token for the opaque one inside. Returns the access token found, if any.
+ */
+async function presentedTokens(rt: RealmRuntime, ctx: any): Promise<{ jti: string; aud: unknown } | undefined> {
+  const path: string = ctx.path;
+  if (path === USERINFO_PATH) {
+    const m = /^Bearer\s+(\S+)$/i.exec(String(ctx.req.headers.authorization ?? ''));
+    const at = m ? await rt.tokens.accessToken(m[1]!) : undefined;
+    if (at) ctx.req.headers.authorization = `Bearer ${rt.tokens.twinId(at.jti)}`;
+    return at;
+  }
+  const tokenEndpoint = path === `${OIDC_PREFIX}/token`;
+  if ((!tokenEndpoint && !TOKEN_PARAM_PATHS.has(path)) || typeof ctx.req.body !== 'string') return undefined;
+  const form = new URLSearchParams(ctx.req.body);
+  const name = tokenEndpoint ? 'refresh_token' : 'token';
+  const value = form.get(name);
+  if (!value) return undefined;
+  const at = tokenEndpoint ? undefined : await rt.tokens.accessToken(value);
+  const replaced = at ? rt.tokens.twinId(at.jti) : await rt.tokens.unwrapRefresh(value);
+  if (replaced !== value) {
+    form.set(name, replaced);
+    ctx.req.body = form.toString();
+  }
+  return at;
+}
+
+/** After the library answered: refresh tokens leave wrapped; introspecting a JWT names the JWT, not its twin. */
+async function reshapeTokens(rt: RealmRuntime, ctx: any, presented: { jti: string; aud: unknown } | undefined): Promise<void> {
+  const body = ctx.body;
+  if (ctx.status !== 200 || !body || typeof body !== 'object' || Buffer.isBuffer(body)) return;
+  if (ctx.oidc?.route === 'token' && typeof body.refresh_token === 'string') {
+    const rtok = await rt.provider.RefreshToken.find(body.refresh_token);
+    if (rtok) {
+      body.refresh_token = await rt.tokens.wrapRefresh(body.refresh_token, {
+        exp: rtok.exp,
+        iat: rtok.iat,
+        sub: rtok.accountId,
+        azp: rtok.clientId,
+        scope: rtok.scope,
+        sid: rtok.sid,
+      });
+    }
+  }
+  if (ctx.oidc?.route === 'introspection' && presented && body.active === true) {
+    body.jti = presented.jti;
+    body.aud = presented.aud;
+  }
 }
 
 export function errorPageHtml(body: ReturnType<typeof profileErrorBody>, theme: RealmTheme): string {
@@ -341,7 +431,9 @@ function installProfileErrors(rt: RealmRuntime): void {
     // Set before the library renders, so the hash of an inline script it needs (the form_post page that finishes a
     // logout) is added to script-src; no other script may run.
     ctx.set('content-security-policy', `${PAGE_HEADERS['content-security-policy']}; script-src 'none'`);
+    const presented = await presentedTokens(rt, ctx);
     await next();
+    await reshapeTokens(rt, ctx, presented);
     // Pages the library renders (logout confirmation, errors) get the same strict headers as ours.
     if (ctx.response.is('html')) {
       const hashes = String(ctx.response.get('content-security-policy') ?? '').match(/'sha256-[A-Za-z0-9+/=]+'/g) ?? [];

@@ -39,8 +39,11 @@ class KeywardSigningKey extends ExternalSigningKey {
   }
 }
 
-/** oidc-provider `jwks.keys` entries for the signer's keys (public half plus a remote sign callback). */
-export async function externalSigningKeys(signer: TokenSigner, realm: string): Promise<ExternalSigningKey[]> {
+/** oidc-provider `jwks.keys` entries for the signer's keys (public half plus a remote sign callback), and the public set. */
+export async function externalSigningKeys(signer: TokenSigner, realm: string): Promise<{ keys: ExternalSigningKey[]; publicJwks: { keys: JsonWebKey[] } }> {
   const keys = await signer.keys(realm);
-  return keys.map((k) => new KeywardSigningKey(k));
+  return {
+    keys: keys.map((k) => new KeywardSigningKey(k)),
+    publicJwks: { keys: keys.map((k) => ({ ...k.publicJwk, kid: k.kid, alg: k.alg, use: 'sig' })) },
+  };
 }
