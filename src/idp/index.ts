@@ -1,16 +1,16 @@
 // The identity provider as a Fastify plugin: every configured realm under /realms/{realm} (Keycloak layout),
 // its interaction pages, {issuer}/profile, and the refusal of Keycloak's admin REST paths.
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { Registry } from 'prom-client';
 import type { AuditRecorder } from '../audit/types.ts';
 import type { IdpConfig } from './config.ts';
-import { guard } from './guard.ts';
+import { guard, namedClientId, THIRD_PARTY_COOKIE_CHECK } from './guard.ts';
 import { showInteraction, showRecovery, showTotp, submitContinue, submitLogin, submitRecovery, submitTotp, Throttle, type InteractionContext } from './interactions.ts';
 import { isSealedProblem } from '../keys/errors.ts';
 import { profileDocument, profileErrorBody, SEALED_RETRY_AFTER, sealedBody, UNSUPPORTED, type UnsupportedFeature } from './profile.ts';
-import { createRealmRuntime, errorPageHtml, type RealmRuntime } from './provider.ts';
+import { createRealmRuntime, errorPageHtml, OIDC_PREFIX, type RealmRuntime } from './provider.ts';
 import type { TokenSigner } from './signing.ts';
 import { sweepExpired } from './store/adapter.ts';
 import { ensureSetting, type SecretBox } from './store/directory.ts';
@@ -227,12 +227,25 @@ export function idpPlugin(deps: IdpDeps) {
 
     const realmOf = (req: FastifyRequest, reply: FastifyReply): RealmRuntime | undefined => {
       const rt = started().realms.get((req.params as { realm: string }).realm);
-      if (!rt) void sendProblem(reply, req, new ProblemError({ status: 404, code: 'idp.realm_not_found', title: 'Not found', detail: 'no such realm' }));
-      return rt;
+      if (rt) return rt;
+      // OAuth clients read an OAuth error body (RFC 6749 §5.2) from the protocol endpoints; elsewhere problem+json.
+      // The telemetry realm is '-': a name from the URL must not become a metric label.
+      if (req.url.includes(`${OIDC_PREFIX}/`)) void refuse(reply, started(), '-', UNSUPPORTED.unknown_realm, { browser: false, req, clientId: namedClient(req) });
+      else void sendProblem(reply, req, new ProblemError({ status: 404, code: 'idp.realm_not_found', title: 'Not found', detail: 'no such realm' }));
+      return undefined;
     };
     const ictx = (rt: RealmRuntime, req: FastifyRequest): InteractionContext => ({ rt, throttle, ip: req.ip, audit: deps.audit, requestId: req.id, userAgent: req.headers['user-agent'] });
     const form = (req: FastifyRequest) => new URLSearchParams(typeof req.body === 'string' ? req.body : '');
 
+    // keycloak-js loads this before anything else and waits for its message (init fails after 10 s without one).
+    // Keyward has no login-status iframe (Keycloak's needs third-party cookies, which browsers are removing), so the
+    // page answers "unsupported": the adapter then takes its documented path for such browsers (no session-status
+    // iframe; check-sso by a top-level redirect with prompt=none).
+    app.get(`/realms/:realm${THIRD_PARTY_COOKIE_CHECK}`, async (req, reply) => {
+      const rt = realmOf(req, reply);
+      if (!rt) return reply;
+      return reply.code(200).headers(THIRD_PARTY_COOKIE_HEADERS).send(THIRD_PARTY_COOKIE_PAGE);
+    });
     app.get('/realms/:realm/profile', async (req, reply) => {
       const rt = realmOf(req, reply);
       if (!rt) return reply;
@@ -287,8 +300,9 @@ export function idpPlugin(deps: IdpDeps) {
       const p = params(req);
       const refusal = await guard(rt, { method: req.method, path, params: p, authorization: req.headers.authorization });
       if (refusal) {
-        const back = refusal.browser ? await errorRedirect(rt, path, p, refusal.feature) : undefined;
-        return refuse(reply, started(), rt.name, refusal.feature, { browser: refusal.browser && req.method === 'GET', detail: refusal.detail, req, clientId: refusal.clientId, redirectTo: back });
+        const back = refusal.browser ? await errorRedirect(rt, path, p, refusal.feature, refusal.detail) : undefined;
+        const browser = refusal.browser && req.method === 'GET' && !wantsJson(req);
+        return refuse(reply, started(), rt.name, refusal.feature, { browser, detail: refusal.detail, req, clientId: refusal.clientId, redirectTo: back });
       }
       reply.hijack();
       const raw = req.raw as typeof req.raw & { originalUrl?: string; body?: unknown; keywardRequestId?: string };
@@ -323,21 +337,50 @@ function sendAsset(req: FastifyRequest, reply: FastifyReply, asset: ThemeAsset) 
 
 /**
  * RFC 6749 §4.1.2.1: once the client and its redirect_uri are known to be good, an authorization error goes back to
- * the client (error, error_description, state, iss) instead of ending on our page. Errors about the client or the
- * redirect URI themselves never redirect.
+ * the client (error, error_description, state, iss, and the profile's profile_error_class and feature as extension
+ * parameters) instead of ending on our page. Errors about the client or the redirect URI themselves never redirect.
+ * The parameters travel in the fragment when the client asked for it (response_mode=fragment, or implicit and
+ * hybrid response types, whose default it is), so the client finds the error where it looks for its answer.
  */
-async function errorRedirect(rt: RealmRuntime, path: string, q: Record<string, string | undefined>, u: UnsupportedFeature): Promise<string | undefined> {
-  if (path.replace(/\/+$/, '') !== '/protocol/openid-connect/auth' || !q.client_id || !q.redirect_uri) return undefined;
+async function errorRedirect(rt: RealmRuntime, path: string, q: Record<string, string | undefined>, u: UnsupportedFeature, detail?: string): Promise<string | undefined> {
+  if (path.replace(/\/+$/, '') !== `${OIDC_PREFIX}/auth` || !q.client_id || !q.redirect_uri) return undefined;
   if (['redirect_uri', 'wildcard_redirect_uri', 'client', 'public_client'].includes(u.feature)) return undefined;
   const client = await rt.directory.getClient(q.client_id);
   if (!client?.enabled || !client.redirectUris.includes(q.redirect_uri)) return undefined;
+  const params = new URLSearchParams({ error: u.oauthError, error_description: detail ?? u.description });
+  if (q.state !== undefined) params.set('state', q.state);
+  params.set('iss', rt.issuer);
+  params.set('profile_error_class', u.errorClass);
+  params.set('feature', u.feature);
   const url = new URL(q.redirect_uri);
-  url.searchParams.set('error', u.oauthError);
-  url.searchParams.set('error_description', u.description);
-  if (q.state !== undefined) url.searchParams.set('state', q.state);
-  url.searchParams.set('iss', rt.issuer);
+  const fragment = q.response_mode === 'fragment' || (q.response_mode === undefined && /\b(token|id_token)\b/.test(q.response_type ?? ''));
+  if (fragment) url.hash = params.toString();
+  else for (const [k, v] of params) url.searchParams.set(k, v);
   return url.href;
 }
+
+/** An explicit ask for JSON (API clients, curl) gets JSON even from the pages meant for browsers. */
+function wantsJson(req: FastifyRequest): boolean {
+  const accept = String(req.headers.accept ?? '').toLowerCase();
+  return /\bapplication\/([a-z.+-]*\+)?json\b/.test(accept) && !accept.includes('text/html');
+}
+
+function namedClient(req: FastifyRequest): string | undefined {
+  return namedClientId(req.headers.authorization, params(req));
+}
+
+const THIRD_PARTY_COOKIE_SCRIPT = 'window.parent.postMessage("unsupported", "*");';
+const THIRD_PARTY_COOKIE_PAGE = `<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Third-party cookie check</title></head>
+<body><script>${THIRD_PARTY_COOKIE_SCRIPT}</script></body></html>`;
+/** Framed by any application (keycloak-js embeds it); it holds nothing and does nothing but post one word. */
+const THIRD_PARTY_COOKIE_HEADERS: Record<string, string> = {
+  'content-type': 'text/html; charset=utf-8',
+  'cache-control': 'no-cache',
+  'content-security-policy': `default-src 'none'; script-src 'sha256-${createHash('sha256').update(THIRD_PARTY_COOKIE_SCRIPT).digest('base64')}'; frame-ancestors *; base-uri 'none'`,
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+};
 
 function interactionError(rt: RealmRuntime, reply: FastifyReply, e: any) {
   const u = { ...UNSUPPORTED.unknown_endpoint, feature: 'interaction', status: 400, oauthError: 'invalid_request', description: 'the sign-in session expired or is invalid; start again' };

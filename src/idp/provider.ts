@@ -463,7 +463,10 @@ function installProfileErrors(rt: RealmRuntime): void {
     const base = { realm: rt.name, client_id: clientId, endpoint: route, grant_type: grantType, requested_scopes: scopes, correlation_id: correlationId, source_ip: ctx.ip };
     const body = ctx.body;
     if (ctx.status >= 400 && body && typeof body === 'object' && !Buffer.isBuffer(body) && typeof body.error === 'string') {
-      const u = classifyProviderError(body.error, body.error_description);
+      // The library answers invalid_request when an authenticated client uses a grant it may not; RFC 6749 §5.2
+      // calls that unauthorized_client.
+      const grantRefused = route === 'token' && body.error === 'invalid_request' && grantType !== undefined && ctx.oidc?.client && !ctx.oidc.client.grantTypeAllowed(grantType);
+      const u = grantRefused ? UNSUPPORTED.grant_not_allowed : classifyProviderError(body.error, body.error_description);
       ctx.body = { ...body, ...profileErrorBody(u, rt.config.profile_version, correlationId, body.error_description) };
       await rt.telemetry.emit({
         ...base,
