@@ -359,6 +359,7 @@ export async function createRealmRuntime(deps: RealmDeps): Promise<RealmRuntime>
   return rt;
 }
 
+const CREDENTIALED_CORS_ROUTES = new Set(['token', 'revocation', 'introspection']);
 const USERINFO_PATH = `${OIDC_PREFIX}/userinfo`;
 const TOKEN_PARAM_PATHS = new Set([`${OIDC_PREFIX}/token/introspect`, `${OIDC_PREFIX}/revoke`]);
 
@@ -434,6 +435,13 @@ function installProfileErrors(rt: RealmRuntime): void {
     const presented = await presentedTokens(rt, ctx);
     await next();
     await reshapeTokens(rt, ctx, presented);
+    // keycloak-js calls the token endpoint with credentials: 'include', which the browser lets it read only with
+    // Allow-Credentials. Granted where the library has already checked the origin against the client's redirect
+    // URIs (it echoes an allowed Origin, removes it otherwise); these endpoints read no cookies.
+    const origin = ctx.get('origin');
+    if (origin && ctx.method !== 'OPTIONS' && CREDENTIALED_CORS_ROUTES.has(ctx.oidc?.route) && ctx.response.get('access-control-allow-origin') === origin) {
+      ctx.set('access-control-allow-credentials', 'true');
+    }
     // Pages the library renders (logout confirmation, errors) get the same strict headers as ours.
     if (ctx.response.is('html')) {
       const hashes = String(ctx.response.get('content-security-policy') ?? '').match(/'sha256-[A-Za-z0-9+/=]+'/g) ?? [];
