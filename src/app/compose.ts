@@ -191,7 +191,7 @@ export async function createKeyward(config: KeywardConfig, opts: ComposeOptions 
     const system = new SystemService({ seal, audit: recorder, reload });
 
     const idp = idpConfig?.enabled
-      ? await mountIdp({ config: idpConfig, store, keys, audit: recorder, metrics: metrics.registry, logger, env, dev, permissionPrefix: config.authz.permission_prefix, sealChanges: (l) => seal.onSealChange(l) })
+      ? await mountIdp({ config: idpConfig, store, keys, audit: recorder, metrics: metrics.registry, logger, env, dev, permissionPrefix: config.authz.permission_prefix, sealChanges: (l) => seal.onSealChange(l), clock })
       : undefined;
 
     const app = await buildApp({

@@ -22,7 +22,16 @@ export const BREAK_GLASS_LIFETIME_SECONDS = 600;
 const BREAK_GLASS_AMR: Record<string, string[]> = { api_key: ['pwd'], bootstrap_token: ['pwd'], mtls: ['pop'] };
 export const breakGlassAmr = (authMethod: string | undefined): string[] | undefined => (authMethod ? BREAK_GLASS_AMR[authMethod] : undefined);
 
-export async function breakGlassRoutes(app: FastifyInstance, opts: { config: IdpConfig; keys: KeyService; audit: AuditRecorder; permissionPrefix: string }) {
+export interface BreakGlassOptions {
+  config: IdpConfig;
+  keys: KeyService;
+  audit: AuditRecorder;
+  permissionPrefix: string;
+  /** The version of a realm's signing key that signs now (a newer one may still be published ahead of its turn). */
+  signingVersion: (realm: string, alg: 'ES256') => Promise<number>;
+}
+
+export async function breakGlassRoutes(app: FastifyInstance, opts: BreakGlassOptions) {
   app.post('/break-glass', {
     schema: {
       tags: ['idp'],
@@ -85,7 +94,8 @@ export async function breakGlassRoutes(app: FastifyInstance, opts: { config: Idp
       metadata: { ...emergency, subject, jti: payload.jti, expires_at: new Date(payload.exp * 1000).toISOString() },
     });
     // The identity provider signs on the caller's behalf (the event names the caller); the caller never holds the key.
-    const signed = await opts.keys.signJwt({ ...ctx, component: IDP_COMPONENT }, idpSigningKeyId(realm.name, 'ES256'), { payload, typ: 'at+jwt' });
+    const version = await opts.signingVersion(realm.name, 'ES256');
+    const signed = await opts.keys.signJwt({ ...ctx, component: IDP_COMPONENT }, idpSigningKeyId(realm.name, 'ES256'), { payload, typ: 'at+jwt', version });
     return { access_token: signed.jwt, token_type: 'Bearer', expires_in: BREAK_GLASS_LIFETIME_SECONDS, issued_token_type: 'urn:ietf:params:oauth:token-type:access_token', emergency };
   });
 }

@@ -122,6 +122,12 @@ export const idpConfigSchema = z
     sweep_interval_seconds: z.number().int().min(1).default(300),
     /** How often the signing keys are re-read from the key service, so a rotation there is picked up (with overlap). */
     signing_key_refresh_seconds: z.number().int().min(1).default(10),
+    /**
+     * A rotated signing key is published in certs this long before it signs, so relying parties that cache the JWKS
+     * (openid-client re-fetches for an unknown kid at most once a minute, and keeps a JWKS up to 5 minutes) know it
+     * first. The previous version signs meanwhile, and stays published until what it signed has expired.
+     */
+    signing_key_publish_ahead_seconds: z.number().int().min(0).max(7 * 86400).default(600),
     realms: z.array(idpRealmConfigSchema).min(1),
   })
   .strict()

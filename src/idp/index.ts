@@ -88,11 +88,11 @@ export async function createIdp(deps: IdpDeps): Promise<Idp> {
     void new Throttle(deps.db).sweep(86_400_000).catch(() => {});
   }, deps.config.sweep_interval_seconds * 1000);
   timer.unref();
-  // A rotation in the key service changes the set of signing keys: the providers are rebuilt (state lives in the
-  // store, so nothing is lost); the new version signs, and every version not destroyed stays in certs.
+  // A rotation in the key service, or a published version's turn to sign coming, or an old one's retirement changes
+  // the signing keys: the providers are rebuilt (state lives in the store, so nothing is lost).
   const allKids = async () => {
     const out: string[] = [];
-    for (const realm of deps.config.realms) out.push(...(await deps.signer.keys(realm.name)).map((k) => `${realm.name}/${k.kid}`));
+    for (const realm of deps.config.realms) out.push(...(await deps.signer.keys(realm.name)).map((k) => `${realm.name}/${k.kid}${k.signs ? '/signs' : ''}`));
     return out.join(' ');
   };
   let kids = await allKids();

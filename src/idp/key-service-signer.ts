@@ -4,6 +4,8 @@ import type { OperationContext } from '../authn/context.ts';
 import { jwsSignOptions, jwtKid, publicKeyJwk } from '../keys/families/index.ts';
 import type { KeyService, KeyView } from '../keys/service.ts';
 import type { KeyType } from '../keys/types.ts';
+import type { Clock } from '../server/clock.ts';
+import type { KeyVersionRecord } from '../store/types.ts';
 import type { TokenSigner, TokenSigningAlg, TokenSigningKey } from './signing.ts';
 import type { SecretBox } from './store/directory.ts';
 
@@ -44,11 +46,49 @@ export function keyServiceSecretBox(keys: KeyService): SecretBox {
   };
 }
 
+/** When versions of a signing key sign and how long they stay published. */
+export interface RotationPolicy {
+  /** A new version is published this long before it signs (relying parties refresh their cached JWKS meanwhile). */
+  publishAheadMs: number;
+  /** A version stays published this long after it stopped signing: the longest lifetime of what it signed. */
+  retainMs(realm: string): number;
+}
+
+export interface VersionSchedule {
+  signing: KeyVersionRecord;
+  /** Every version to publish, the signing one included, newest first. */
+  published: KeyVersionRecord[];
+}
+
+/**
+ * The schedule of a key's versions at `nowMs`: the newest version whose lead time has passed signs (a key's first
+ * version signs at once: nothing was published before it); newer ones are published ahead of their turn; older ones
+ * stay published until retainMs after the next version took over from them. Every instance computes the same
+ * schedule from the stored creation times, so no coordination is needed.
+ */
+export function versionSchedule(versions: KeyVersionRecord[], nowMs: number, publishAheadMs: number, retainMs: number): VersionSchedule | undefined {
+  const live = versions.filter((v) => v.destroyedAt === null && v.sealedMaterial !== null && v.publicKeySpki !== null).sort((a, b) => a.version - b.version);
+  if (live.length === 0) return undefined;
+  const turn = (v: KeyVersionRecord) => v.createdAt.getTime() + publishAheadMs;
+  const signing = live.findLast((v) => turn(v) <= nowMs) ?? live[0]!;
+  const published = live.filter((v, i) => {
+    if (v.version >= signing.version) return true;
+    // It stopped signing when the version after it took its turn.
+    const next = live[i + 1]!;
+    return turn(next) + retainMs > nowMs;
+  });
+  return { signing, published: published.reverse() };
+}
+
 export class KeyServiceTokenSigner implements TokenSigner {
   readonly #keys: KeyService;
+  readonly #clock: Clock;
+  readonly #policy: RotationPolicy;
 
-  constructor(keys: KeyService) {
+  constructor(keys: KeyService, clock: Clock, policy: RotationPolicy) {
     this.#keys = keys;
+    this.#clock = clock;
+    this.#policy = policy;
   }
 
   /** Creates each realm's signing keys and the secrets key on first start (needs the key service unsealed). */
@@ -67,37 +107,46 @@ export class KeyServiceTokenSigner implements TokenSigner {
 
   async keys(realm: string): Promise<TokenSigningKey[]> {
     const out: TokenSigningKey[] = [];
-    for (const alg of ALGS) {
-      const view = await this.#keys.describe(idpSigningKeyId(realm, alg));
-      out.push(...this.#versions(view, alg));
-    }
+    for (const alg of ALGS) out.push(...(await this.#published(realm, alg)));
     return out;
   }
 
-  /** Every version not destroyed, newest first: the newest signs, older ones stay published for verification. */
-  #versions(view: KeyView, alg: TokenSigningAlg): TokenSigningKey[] {
-    const id = view.record.id;
-    return view.versions
-      .filter((v) => v.destroyedAt === null && v.publicKeySpki !== null)
-      .sort((a, b) => b.version - a.version)
-      .map((v) => {
-        const kid = jwtKid(v.fingerprint, v.version);
-        const current = v.version === view.record.currentVersion;
-        // What the key's family signs a JWS with for this alg (ES256: raw r||s over SHA-256; RS256: PKCS#1 v1.5).
-        const options = jwsSignOptions(view.record.type, alg);
-        return {
-          kid,
-          alg,
-          publicJwk: publicKeyJwk(view.record.type, v.publicKeySpki!, kid),
-          sign: async (data: Buffer) => {
-            // The key service signs with its newest version; refusing here keeps a stale kid from labelling it.
-            if (!current) throw new Error(`signing key ${kid} has been rotated; reload the identity provider`);
-            if (!options) throw new Error(`signing key ${id} is ${view.record.type}, which cannot sign ${alg}`);
-            const r = await this.#keys.sign(idpContext(), id, { message: data, hashAlgorithm: options.hashAlgorithm, rsaPadding: options.rsaPadding, signatureFormat: options.ecdsaFormat });
-            if (r.version !== v.version) throw new Error(`signing key ${kid} has been rotated; reload the identity provider`);
-            return r.signature;
-          },
-        };
-      });
+  /** The version that signs the realm's tokens of this algorithm now (break-glass tokens sign with it too). */
+  async signingVersion(realm: string, alg: TokenSigningAlg): Promise<number> {
+    const schedule = await this.#schedule(realm, alg);
+    if (!schedule) throw new Error(`signing key ${idpSigningKeyId(realm, alg)} has no usable version`);
+    return schedule.signing.version;
+  }
+
+  async #schedule(realm: string, alg: TokenSigningAlg): Promise<VersionSchedule | undefined> {
+    const view = await this.#keys.describe(idpSigningKeyId(realm, alg));
+    return versionSchedule(view.versions, this.#clock.now().getTime(), this.#policy.publishAheadMs, this.#policy.retainMs(realm));
+  }
+
+  async #published(realm: string, alg: TokenSigningAlg): Promise<TokenSigningKey[]> {
+    const id = idpSigningKeyId(realm, alg);
+    const view: KeyView = await this.#keys.describe(id);
+    const schedule = await this.#schedule(realm, alg);
+    if (!schedule) return [];
+    return schedule.published.map((v) => {
+      const kid = jwtKid(v.fingerprint, v.version);
+      const signs = v.version === schedule.signing.version;
+      // What the key's family signs a JWS with for this alg (ES256: raw r||s over SHA-256; RS256: PKCS#1 v1.5).
+      const options = jwsSignOptions(view.record.type, alg);
+      return {
+        kid,
+        alg,
+        signs,
+        publicJwk: publicKeyJwk(view.record.type, v.publicKeySpki!, kid),
+        sign: async (data: Buffer) => {
+          // Only the scheduled version signs; the provider is rebuilt when the schedule changes.
+          if (!signs) throw new Error(`signing key ${kid} is published only; reload the identity provider`);
+          if (!options) throw new Error(`signing key ${id} is ${view.record.type}, which cannot sign ${alg}`);
+          // The version is named: the newest may not sign yet.
+          const r = await this.#keys.sign(idpContext(), id, { message: data, hashAlgorithm: options.hashAlgorithm, rsaPadding: options.rsaPadding, signatureFormat: options.ecdsaFormat, version: v.version });
+          return r.signature;
+        },
+      };
+    });
   }
 }

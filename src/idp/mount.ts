@@ -8,10 +8,11 @@ import type { Registry } from 'prom-client';
 import type { AuditRecorder } from '../audit/types.ts';
 import type { KeyService } from '../keys/service.ts';
 import type { Store } from '../store/types.ts';
-import { breakGlassRoutes } from './break-glass.ts';
+import { BREAK_GLASS_LIFETIME_SECONDS, breakGlassRoutes } from './break-glass.ts';
 import { idpConfigSchema, KEY_API_AUDIENCE, type IdpConfig } from './config.ts';
 import { idpPlugin } from './index.ts';
-import { KeyServiceTokenSigner, isIdpSigningKey, keyServiceSecretBox } from './key-service-signer.ts';
+import { KeyServiceTokenSigner, isIdpSigningKey, keyServiceSecretBox, type RotationPolicy } from './key-service-signer.ts';
+import type { Clock } from '../server/clock.ts';
 import { applyRealmFile, type RealmFile } from './realm-file.ts';
 import { migrateIdp } from './store/migrations.ts';
 
@@ -25,6 +26,8 @@ export function devIdpConfig(baseUrl: string, permissionPrefix: string): IdpConf
     enabled: true,
     base_url: baseUrl,
     environment: 'dev',
+    // Long enough for openid-client's JWKS cache (an unknown kid is re-fetched after a minute), short for a laptop.
+    signing_key_publish_ahead_seconds: 60,
     realms: [
       {
         name: DEV_REALM,
@@ -67,6 +70,21 @@ function devRealmFile(realm: string): RealmFile {
   };
 }
 
+/**
+ * A rotated key signs after the configured lead time; an old one stays published for the longest lifetime of what it
+ * signed: access and ID tokens, break-glass tokens, and sessions (logout verifies the ID token it is handed as a hint).
+ */
+export function rotationPolicy(config: IdpConfig): RotationPolicy {
+  return {
+    publishAheadMs: config.signing_key_publish_ahead_seconds * 1000,
+    retainMs: (name) => {
+      const r = config.realms.find((x) => x.name === name);
+      const longest = Math.max(BREAK_GLASS_LIFETIME_SECONDS, ...(r ? [r.ttl.access_token, r.ttl.id_token, r.ttl.session] : [86_400]));
+      return longest * 1000;
+    },
+  };
+}
+
 export interface MountedIdp {
   plugin: (app: FastifyInstance) => Promise<void>;
   /** Dev mode: the quickstart client and its secret (new every start). */
@@ -84,8 +102,9 @@ export async function mountIdp(deps: {
   dev: boolean;
   permissionPrefix: string;
   sealChanges: (listener: (sealed: boolean) => void) => () => void;
+  clock: Clock;
 }): Promise<MountedIdp> {
-  const signer = new KeyServiceTokenSigner(deps.keys);
+  const signer = new KeyServiceTokenSigner(deps.keys, deps.clock, rotationPolicy(deps.config));
   let devClient: MountedIdp['devClient'];
   let env = deps.env;
   let applyDevRealm: (() => Promise<void>) | undefined;
@@ -130,7 +149,14 @@ export async function mountIdp(deps: {
         });
         await scope.register(plugin);
       });
-      await app.register(breakGlassRoutes, { prefix: '/v1/idp', config: deps.config, keys: deps.keys, audit: deps.audit, permissionPrefix: deps.permissionPrefix });
+      await app.register(breakGlassRoutes, {
+        prefix: '/v1/idp',
+        config: deps.config,
+        keys: deps.keys,
+        audit: deps.audit,
+        permissionPrefix: deps.permissionPrefix,
+        signingVersion: (realm, alg) => signer.signingVersion(realm, alg),
+      });
     },
   };
 }

@@ -9,15 +9,18 @@ export interface TokenSigningKey {
   kid: string;
   alg: TokenSigningAlg;
   publicJwk: JsonWebKey;
+  /**
+   * Whether this version signs now (one per algorithm). The others are only published: the next version ahead of
+   * its turn, so relying parties that cache the JWKS know it before it signs, and earlier ones until the tokens they
+   * signed have expired.
+   */
+  signs: boolean;
   /** JWS signature bytes in JOSE form (raw r||s for ES256). */
   sign(data: Buffer): Promise<Buffer>;
 }
 
 export interface TokenSigner {
-  /**
-   * A realm's key versions still needed for verification, newest first per algorithm. The first key of an
-   * algorithm signs; older ones stay published in certs until the tokens they signed have expired.
-   */
+  /** A realm's published key versions: the one signing per algorithm, the next ones, and those still verifying. */
   keys(realm: string): Promise<TokenSigningKey[]>;
 }
 
@@ -41,7 +44,8 @@ class KeywardSigningKey extends ExternalSigningKey {
 
 /** oidc-provider `jwks.keys` entries for the signer's keys (public half plus a remote sign callback), and the public set. */
 export async function externalSigningKeys(signer: TokenSigner, realm: string): Promise<{ keys: ExternalSigningKey[]; publicJwks: { keys: JsonWebKey[] } }> {
-  const keys = await signer.keys(realm);
+  // oidc-provider signs with the first key of an algorithm it finds: the signing ones go first.
+  const keys = (await signer.keys(realm)).toSorted((a, b) => Number(b.signs) - Number(a.signs));
   return {
     keys: keys.map((k) => new KeywardSigningKey(k)),
     publicJwks: { keys: keys.map((k) => ({ ...k.publicJwk, kid: k.kid, alg: k.alg, use: 'sig' })) },

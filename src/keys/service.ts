@@ -79,6 +79,11 @@ export type SignRequest = {
   hashAlgorithm?: HashAlgorithm | undefined;
   rsaPadding?: RsaPadding | undefined;
   signatureFormat?: EcdsaFormat | undefined;
+  /**
+   * Sign with this version instead of the newest: for Keyward's own components only (the identity provider signs with
+   * the version relying parties already know while the newest is still being published ahead). Audited as used.
+   */
+  version?: number | undefined;
 };
 
 /**
@@ -371,8 +376,9 @@ export class KeyService {
   async sign(ctx: OperationContext, id: string, req: SignRequest, scope?: KeyScope): Promise<{ signature: Buffer; version: number; fingerprint: string; algorithm: string; keyType: KeyType }> {
     return this.#op(ctx, 'key.sign', 'kms:Sign', { type: 'Key', id }, undefined, async () => {
       this.#ownKeysOnly(ctx, id, 'signing');
+      this.#chosenVersionAllowed(ctx, req.version);
       if (req.message) this.#checkPayload(req.message);
-      const { view, version, key } = await this.#usable(id, 'sign_verify', 'signing', ['enabled'], scope);
+      const { view, version, key } = await this.#usable(id, 'sign_verify', 'signing', ['enabled'], scope, req.version);
       const signature = await families.sign({ keyObject: key, type: view.record.type, input: signInput(req), hashAlgorithm: req.hashAlgorithm, rsaPadding: req.rsaPadding, ecdsaFormat: req.signatureFormat });
       return {
         result: { signature, version: version.version, fingerprint: version.fingerprint, algorithm: families.signatureAlgorithm(view.record.type, { hashAlgorithm: req.hashAlgorithm, rsaPadding: req.rsaPadding }), keyType: view.record.type },
@@ -462,11 +468,12 @@ export class KeyService {
     });
   }
 
-  async signJwt(ctx: OperationContext, id: string, req: { payload: Record<string, unknown>; typ?: string | undefined; rsaPadding?: RsaPadding | undefined }): Promise<{ jwt: string; kid: string; version: number; algorithm: string }> {
+  async signJwt(ctx: OperationContext, id: string, req: { payload: Record<string, unknown>; typ?: string | undefined; rsaPadding?: RsaPadding | undefined; version?: number | undefined }): Promise<{ jwt: string; kid: string; version: number; algorithm: string }> {
     return this.#op(ctx, 'key.sign_jwt', 'kms:SignJwt', { type: 'Key', id }, undefined, async () => {
       this.#ownKeysOnly(ctx, id, 'JWT signing');
+      this.#chosenVersionAllowed(ctx, req.version);
       this.#checkPayload(Buffer.from(JSON.stringify(req.payload)));
-      const { view, version, key } = await this.#usable(id, 'sign_verify', 'JWT signing', ['enabled']);
+      const { view, version, key } = await this.#usable(id, 'sign_verify', 'JWT signing', ['enabled'], undefined, req.version);
       const kid = families.jwtKid(version.fingerprint, version.version);
       const jwt = await families.signJwt(key, view.record.type, kid, req.payload, { rsaPadding: req.rsaPadding, typ: req.typ });
       return {
@@ -497,6 +504,11 @@ export class KeyService {
    */
   #ownKeysOnly(ctx: OperationContext, id: string, operation: string): void {
     if (ctx.component === undefined && isSystemKeyId(id)) throw systemKeyRefused(id, operation);
+  }
+
+  /** Only Keyward's components choose the version they sign with; everyone else signs with the newest. */
+  #chosenVersionAllowed(ctx: OperationContext, version: number | undefined): void {
+    if (version !== undefined && ctx.component === undefined) throw badRequest('key.version_not_selectable', 'signing uses the newest version of a key');
   }
 
   #checkPayload(b: Buffer): void {
@@ -562,14 +574,16 @@ export class KeyService {
     return { view, family };
   }
 
-  async #usable<U extends KeyUsage>(id: string, usage: U, operation: string, states: KeyState[], scope?: KeyScope) {
+  async #usable<U extends KeyUsage>(id: string, usage: U, operation: string, states: KeyState[], scope?: KeyScope, chosen?: number) {
     const view = await this.describe(id);
     if (!inScope(view, scope)) throw keyNotFound(id);
     const family = families.familyWith(view.record.type, usage);
     if (!family) throw usageMismatch(id, view.record.type, operation);
     if (!states.includes(view.record.state)) throw keyStateRefused(id, view.record.state as Exclude<KeyState, 'enabled'>, operation);
-    const version = view.versions.find((v) => v.version === view.record.currentVersion);
-    if (!version || version.sealedMaterial === null) throw versionNotFound(id, view.record.currentVersion);
+    const want = chosen ?? view.record.currentVersion;
+    // A destroyed version has no material left: it is as absent as one that never existed.
+    const version = view.versions.find((v) => v.version === want);
+    if (!version || version.sealedMaterial === null) throw versionNotFound(id, want);
     return { view, version, key: this.#keyObject(view.record, version), family };
   }
 

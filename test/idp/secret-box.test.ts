@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { KeyServiceTokenSigner, keyServiceSecretBox } from '../../src/idp/key-service-signer.ts';
 import { Directory } from '../../src/idp/store/directory.ts';
+import { systemClock } from '../../src/server/clock.ts';
 import { migrateIdp } from '../../src/idp/store/migrations.ts';
 import { startKeyward, type TestKeyward } from '../support/keyward.ts';
 
@@ -10,7 +11,7 @@ describe('sealed TOTP seeds', () => {
   let t: TestKeyward;
   before(async () => {
     t = await startKeyward();
-    await new KeyServiceTokenSigner(t.kw.keys).ensureKeys(['main']);
+    await new KeyServiceTokenSigner(t.kw.keys, systemClock, { publishAheadMs: 0, retainMs: () => 0 }).ensureKeys(['main']);
     await migrateIdp(t.kw.store.kysely, t.kw.store.dialect);
   });
   after(() => t?.close());

@@ -14,10 +14,12 @@ export function memorySigner(): TokenSigner & { rotate(alg: 'ES256' | 'RS256'): 
   };
   add('RS256');
   add('ES256');
+  // No lead time here: the newest key of an algorithm signs (the key service's signer schedules versions).
   const view = (): TokenSigningKey[] =>
     held.map((h) => ({
       kid: h.kid,
       alg: h.alg,
+      signs: held.find((x) => x.alg === h.alg) === h,
       publicJwk: h.pub,
       sign: async (data: Buffer) =>
         h.alg === 'ES256' ? cryptoSign('sha256', data, { key: h.priv, dsaEncoding: 'ieee-p1363' }) : cryptoSign('sha256', data, h.priv),
