@@ -4,10 +4,11 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { AuditRecorder } from '../audit/types.ts';
 import { operationContext } from '../authn/hook.ts';
-import { notFound } from '../core/problem.ts';
+import { isProblem, notFound } from '../core/problem.ts';
 import type { KeyService } from '../keys/service.ts';
 import type { IdpConfig } from './config.ts';
 import { IDP_COMPONENT, idpSigningKeyId } from './key-service-signer.ts';
+import type { IdpTelemetry } from './telemetry.ts';
 
 export const BREAK_GLASS_LIFETIME_SECONDS = 600;
 
@@ -29,7 +30,11 @@ export interface BreakGlassOptions {
   permissionPrefix: string;
   /** The version of a realm's signing key that signs now (a newer one may still be published ahead of its turn). */
   signingVersion: (realm: string, alg: 'ES256') => Promise<number>;
+  telemetry: IdpTelemetry;
 }
+
+const ENDPOINT = '/v1/idp/break-glass';
+const CLIENT_ID = 'keyward-break-glass';
 
 export async function breakGlassRoutes(app: FastifyInstance, opts: BreakGlassOptions) {
   app.post('/break-glass', {
@@ -53,49 +58,82 @@ export async function breakGlassRoutes(app: FastifyInstance, opts: BreakGlassOpt
   }, async (req) => {
     const b = req.body as { realm?: string; subject?: string; incident_id: string; authorized_by: string; reason: string };
     const realm = b.realm === undefined ? opts.config.realms[0]! : opts.config.realms.find((r) => r.name === b.realm);
-    if (!realm) throw notFound('idp.realm_not_found', `no realm ${JSON.stringify(b.realm)}`);
-    const issuer = `${opts.config.base_url}/realms/${realm.name}`;
-    const now = Math.floor(Date.now() / 1000);
-    const subject = b.subject ?? b.authorized_by;
     const ctx = operationContext(req);
-    const amr = breakGlassAmr(ctx.principal?.authMethod);
-    const emergency = { incident_id: b.incident_id, authorized_by: b.authorized_by, reason: b.reason };
-    const payload = {
-      iss: issuer,
-      aud: realm.access_token_resource,
-      sub: `break-glass:${subject}`,
-      client_id: 'keyward-break-glass',
-      jti: randomUUID(),
-      iat: now,
-      auth_time: now,
-      exp: now + BREAK_GLASS_LIFETIME_SECONDS,
-      preferred_username: subject,
-      tenant: 'tenant:platform',
-      principal_type: 'human',
-      groups: [],
-      roles: ['emergency', 'admin'],
-      scope: 'openid',
-      permissions: realm.role_permissions['emergency'] ?? [`${opts.permissionPrefix}.*`],
-      acr: 'break_glass',
-      ...(amr ? { amr } : {}),
-      assurance: { level: 'break_glass', methods: ['break_glass'], mfa: false, source: 'keyward-break-glass', at: now },
-      emergency,
-    };
-    // Recorded first: a break-glass token that the trail did not see must not exist.
-    await opts.audit.record({
-      event_type: 'idp.break_glass',
-      action: 'idp:BreakGlass',
-      principal: ctx.principal ? { id: ctx.principal.id, type: ctx.principal.type, auth_method: ctx.principal.authMethod } : null,
-      resource: { type: 'Realm', id: realm.name },
-      outcome: 'success',
-      request_id: ctx.requestId,
-      source_ip: ctx.sourceIp,
-      user_agent: ctx.userAgent,
-      metadata: { ...emergency, subject, jti: payload.jti, expires_at: new Date(payload.exp * 1000).toISOString() },
-    });
-    // The identity provider signs on the caller's behalf (the event names the caller); the caller never holds the key.
-    const version = await opts.signingVersion(realm.name, 'ES256');
-    const signed = await opts.keys.signJwt({ ...ctx, component: IDP_COMPONENT }, idpSigningKeyId(realm.name, 'ES256'), { payload, typ: 'at+jwt', version });
-    return { access_token: signed.jwt, token_type: 'Bearer', expires_in: BREAK_GLASS_LIFETIME_SECONDS, issued_token_type: 'urn:ietf:params:oauth:token-type:access_token', emergency };
+    const event = (result: 'success' | 'failure', errorClass?: string) =>
+      opts.telemetry.emit({
+        event: 'break_glass',
+        // A realm name from the request is no metric label unless it exists.
+        realm: realm?.name ?? '-',
+        client_id: CLIENT_ID,
+        client_known: true,
+        endpoint: ENDPOINT,
+        feature_category: 'break_glass',
+        result,
+        ...(errorClass ? { error_class: errorClass } : {}),
+        requested_scopes: 'openid',
+        grant_type: 'break_glass',
+        correlation_id: ctx.requestId,
+        source_ip: ctx.sourceIp,
+        principal: ctx.principal?.id,
+      });
+    try {
+      const issued = await issue(opts, ctx, realm, b);
+      await event('success');
+      return issued;
+    } catch (e) {
+      await event('failure', isProblem(e) ? e.code : 'internal.error');
+      throw e;
+    }
   });
+}
+
+async function issue(
+  opts: BreakGlassOptions,
+  ctx: ReturnType<typeof operationContext>,
+  realm: IdpConfig['realms'][number] | undefined,
+  b: { realm?: string; subject?: string; incident_id: string; authorized_by: string; reason: string },
+) {
+  if (!realm) throw notFound('idp.realm_not_found', `no realm ${JSON.stringify(b.realm)}`);
+  const issuer = `${opts.config.base_url}/realms/${realm.name}`;
+  const now = Math.floor(Date.now() / 1000);
+  const subject = b.subject ?? b.authorized_by;
+  const amr = breakGlassAmr(ctx.principal?.authMethod);
+  const emergency = { incident_id: b.incident_id, authorized_by: b.authorized_by, reason: b.reason };
+  const payload = {
+    iss: issuer,
+    aud: realm.access_token_resource,
+    sub: `break-glass:${subject}`,
+    client_id: CLIENT_ID,
+    jti: randomUUID(),
+    iat: now,
+    auth_time: now,
+    exp: now + BREAK_GLASS_LIFETIME_SECONDS,
+    preferred_username: subject,
+    tenant: 'tenant:platform',
+    principal_type: 'human',
+    groups: [],
+    roles: ['emergency', 'admin'],
+    scope: 'openid',
+    permissions: realm.role_permissions['emergency'] ?? [`${opts.permissionPrefix}.*`],
+    acr: 'break_glass',
+    ...(amr ? { amr } : {}),
+    assurance: { level: 'break_glass', methods: ['break_glass'], mfa: false, source: 'keyward-break-glass', at: now },
+    emergency,
+  };
+  // Recorded first: a break-glass token that the trail did not see must not exist.
+  await opts.audit.record({
+    event_type: 'idp.break_glass',
+    action: 'idp:BreakGlass',
+    principal: ctx.principal ? { id: ctx.principal.id, type: ctx.principal.type, auth_method: ctx.principal.authMethod } : null,
+    resource: { type: 'Realm', id: realm.name },
+    outcome: 'success',
+    request_id: ctx.requestId,
+    source_ip: ctx.sourceIp,
+    user_agent: ctx.userAgent,
+    metadata: { ...emergency, subject, jti: payload.jti, expires_at: new Date(payload.exp * 1000).toISOString() },
+  });
+  // The identity provider signs on the caller's behalf (the event names the caller); the caller never holds the key.
+  const version = await opts.signingVersion(realm.name, 'ES256');
+  const signed = await opts.keys.signJwt({ ...ctx, component: IDP_COMPONENT }, idpSigningKeyId(realm.name, 'ES256'), { payload, typ: 'at+jwt', version });
+  return { access_token: signed.jwt, token_type: 'Bearer', expires_in: BREAK_GLASS_LIFETIME_SECONDS, issued_token_type: 'urn:ietf:params:oauth:token-type:access_token', emergency };
 }

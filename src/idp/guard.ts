@@ -1,6 +1,7 @@
 // The profile guard: looks at every request before oidc-provider does and refuses, with the §9 taxonomy,
 // anything outside the profile. What passes is then checked again by the library itself.
 import { STANDARD_SCOPES, UNSUPPORTED, type UnsupportedFeature } from './profile.ts';
+import { namedClientId } from './named-client.ts';
 import { OIDC_PREFIX, type RealmRuntime } from './provider.ts';
 
 export interface GuardRequest {
@@ -42,28 +43,6 @@ const GRANTS: Record<string, UnsupportedFeature> = {
 };
 const PROFILE_GRANTS = new Set(['authorization_code', 'refresh_token', 'client_credentials']);
 
-function basicClientId(authorization: string | undefined): string | undefined {
-  if (!authorization?.toLowerCase().startsWith('basic ')) return undefined;
-  const raw = Buffer.from(authorization.slice(6).trim(), 'base64').toString('utf8');
-  const i = raw.indexOf(':');
-  if (i < 1) return undefined;
-  try {
-    return decodeURIComponent(raw.slice(0, i).replace(/\+/g, '%20'));
-  } catch {
-    return undefined;
-  }
-}
-
-function assertionClientId(assertion: string | undefined): string | undefined {
-  if (!assertion) return undefined;
-  try {
-    const payload = JSON.parse(Buffer.from(assertion.split('.')[1] ?? '', 'base64url').toString('utf8'));
-    return typeof payload.sub === 'string' ? payload.sub : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /** Served by Keyward itself (index.ts), not by the provider: keycloak-js's third-party cookie check. */
 export const THIRD_PARTY_COOKIE_CHECK = `${OIDC_PREFIX}/3p-cookies/step1.html`;
 
@@ -74,10 +53,6 @@ export async function guard(rt: RealmRuntime, req: GuardRequest): Promise<GuardR
   return refusal;
 }
 
-/** The client a request names, authenticated or not (for telemetry only: never a basis for a decision). */
-export function namedClientId(authorization: string | undefined, params: Record<string, string | undefined>): string | undefined {
-  return basicClientId(authorization) ?? params.client_id ?? assertionClientId(params.client_assertion);
-}
 
 async function check(rt: RealmRuntime, req: GuardRequest): Promise<GuardRefusal | undefined> {
   const p = req.path.replace(/\/+$/, '') || '/';

@@ -6,7 +6,8 @@ import type { Kysely } from 'kysely';
 import type { Registry } from 'prom-client';
 import type { AuditRecorder } from '../audit/types.ts';
 import type { IdpConfig } from './config.ts';
-import { guard, namedClientId, THIRD_PARTY_COOKIE_CHECK } from './guard.ts';
+import { guard, THIRD_PARTY_COOKIE_CHECK } from './guard.ts';
+import { namedClientId } from './named-client.ts';
 import { showInteraction, showRecovery, showTotp, submitContinue, submitLogin, submitRecovery, submitTotp, Throttle, type InteractionContext } from './interactions.ts';
 import { isSealedProblem } from '../keys/errors.ts';
 import { profileDocument, profileErrorBody, SEALED_RETRY_AFTER, sealedBody, UNSUPPORTED, type UnsupportedFeature } from './profile.ts';
@@ -41,6 +42,8 @@ export interface IdpDeps {
   env?: NodeJS.ProcessEnv | undefined;
   /** Runs before the providers are built (e.g. creating the signing keys, which needs Keyward unsealed). */
   prepare?: (() => Promise<void>) | undefined;
+  /** Where events go; built from the configuration when absent. */
+  telemetry?: IdpTelemetry | undefined;
   /** Subscribes to the seal: a provider that could not start while sealed starts on unseal. */
   sealChanges?: ((listener: (sealed: boolean) => void) => () => void) | undefined;
 }
@@ -67,7 +70,7 @@ export async function createIdp(deps: IdpDeps): Promise<Idp> {
   await migrateIdp(deps.db, deps.dialect);
   const keys = await cookieKeys(deps);
   if (keys.length === 0) throw new Error('KEYWARD_IDP_COOKIE_KEYS must hold keys of at least 32 characters');
-  const telemetry = new IdpTelemetry({
+  const telemetry = deps.telemetry ?? new IdpTelemetry({
     environment: deps.config.environment,
     deploymentMode: deps.config.deployment_mode,
     logger: deps.logger,
@@ -130,25 +133,46 @@ function refuse(reply: FastifyReply, idp: Idp, realm: string, u: UnsupportedFeat
         ? 'invalid_redirect_or_client'
         : 'invalid_request'
       : 'unsupported_request');
-  void idp.telemetry
-    .emit({
+  const path = opts.req.url.split('?')[0] ?? '';
+  const p = params(opts.req);
+  const rt = idp.realms.get(realm);
+  void (async () => {
+    const known = opts.clientId !== undefined && rt ? !!(await rt.directory.getClient(opts.clientId)) : undefined;
+    await idp.telemetry.emit({
       event,
       realm,
       client_id: opts.clientId,
-      endpoint: opts.req.url.split('?')[0],
+      client_known: opts.clientId === undefined ? undefined : known === true,
+      endpoint: rt ? path.slice(`/realms/${rt.name}`.length) || '/' : path,
       feature_category: u.feature,
       result: 'rejected',
       error_class: u.errorClass,
+      requested_scopes: p.scope,
+      grant_type: requestedGrant(path, p),
       correlation_id: correlationId,
       source_ip: opts.req.ip,
-    })
-    .catch(() => {});
+    });
+  })().catch(() => {});
   reply.header('x-correlation-id', correlationId).header('cache-control', 'no-store');
   if (opts.redirectTo) return reply.code(303).header('location', opts.redirectTo).send();
   if (u.status === 401) reply.header('www-authenticate', 'Basic realm="keyward"');
   const theme = idp.realms.get(realm)?.theme;
   if (opts.browser && theme) return reply.code(u.status).headers(PAGE_HEADERS).send(errorPageHtml(body, theme));
   return reply.code(u.status).type('application/json').send(body);
+}
+
+/** The grant a refused request was after: which flows outside the profile are in demand. */
+function requestedGrant(path: string, p: Record<string, string | undefined>): string | undefined {
+  if (path.endsWith(`${OIDC_PREFIX}/token`)) return p.grant_type;
+  if (path.endsWith(`${OIDC_PREFIX}/auth/device`)) return 'urn:ietf:params:oauth:grant-type:device_code';
+  if (path.includes(`${OIDC_PREFIX}/ext/ciba`)) return 'urn:openid:params:grant-type:ciba';
+  if (path.includes(`${OIDC_PREFIX}/ext/par`)) return 'authorization_code';
+  if (path.endsWith(`${OIDC_PREFIX}/auth`) && p.response_type !== undefined) {
+    const types = p.response_type.split(' ');
+    if (types.length === 1 && types[0] === 'code') return 'authorization_code';
+    return types.includes('code') ? 'hybrid' : 'implicit';
+  }
+  return undefined;
 }
 
 function params(req: FastifyRequest): Record<string, string | undefined> {

@@ -23,6 +23,7 @@ import {
   totpVerifyPage,
   type SignInContext,
 } from './views.ts';
+import { loginFailureEvent } from './telemetry.ts';
 
 const NEUTRAL = 'The username or password is incorrect, or this account cannot sign in. Check both and try again.';
 const BAD_CODE = 'That code is not valid. Enter the code your app shows now; each code works only once.';
@@ -162,15 +163,7 @@ export async function submitLogin(c: InteractionContext, req: IncomingMessage, r
   const fail = async (reason: string) => {
     await throttle.fail(accountKey, lockout.max_failures, lockout.window_seconds, lockout.lock_seconds);
     await throttle.fail(ipKey, lockout.max_failures_per_ip, lockout.window_seconds, lockout.lock_seconds);
-    await rt.telemetry.emit({
-      event: 'authentication_failed',
-      realm: rt.name,
-      client_id: String(details.params.client_id),
-      endpoint: 'login',
-      result: 'failure',
-      feature_category: reason,
-      source_ip: c.ip,
-    });
+    await rt.telemetry.emit(loginFailureEvent({ realm: rt.name, params: details.params, endpoint: '/login', feature: 'password', reason, correlationId: c.requestId ?? '', ip: c.ip }));
     // A lock (this failure may have set it) is said as such: it applies to any username, known or not.
     const accountLock = await throttle.lockedUntil(accountKey);
     const ipLock = accountLock ? 0 : await throttle.lockedUntil(ipKey);
@@ -296,7 +289,7 @@ export async function submitTotp(c: InteractionContext, req: IncomingMessage, re
   const accepted = step !== null && (enrolled ? await rt.directory.useTotpStep(user.id, step) : await rt.directory.confirmTotp(user.id, uid, step, codes));
   if (!accepted) {
     if (!lockedUntil) await throttle.fail(accountKey, rt.realm.lockout.max_failures, rt.realm.lockout.window_seconds, rt.realm.lockout.lock_seconds);
-    await rt.telemetry.emit({ event: 'authentication_failed', realm: rt.name, client_id: String(details.params.client_id), endpoint: 'login_totp', result: 'failure', feature_category: 'totp', source_ip: c.ip });
+    await rt.telemetry.emit(loginFailureEvent({ realm: rt.name, params: details.params, endpoint: '/login/totp', feature: 'totp', reason: lockedUntil ? 'locked' : 'invalid_code', correlationId: c.requestId ?? '', ip: c.ip }));
     const lock = await throttle.lockedUntil(accountKey);
     const message = lock ? accountLockedMessage(lock) : BAD_CODE;
     return send(res, 401, enrolled ? totpVerifyPage(rt.theme, ctx, message) : totpEnrolPage(rt.theme, ctx, await enrolmentView(rt, user, secret), message));
@@ -349,7 +342,7 @@ export async function submitRecovery(c: InteractionContext, req: IncomingMessage
   const outcome = lockedUntil ? 'locked' : await rt.directory.useRecoveryCode(user.id, code);
   if (outcome !== 'used') {
     if (!lockedUntil) await throttle.fail(accountKey, rt.realm.lockout.max_failures, rt.realm.lockout.window_seconds, rt.realm.lockout.lock_seconds);
-    await rt.telemetry.emit({ event: 'authentication_failed', realm: rt.name, client_id: String(details.params.client_id), endpoint: 'login_recovery', result: 'failure', feature_category: 'recovery_code', source_ip: c.ip });
+    await rt.telemetry.emit(loginFailureEvent({ realm: rt.name, params: details.params, endpoint: '/login/recovery', feature: 'recovery_code', reason: outcome === 'locked' ? 'locked' : 'invalid_code', correlationId: c.requestId ?? '', ip: c.ip }));
     // Refusals are recorded too (a reused code may mean a leaked list); a refusal stands even if the trail is down.
     await auditRecovery(c, details, user, {
       event_type: 'idp.recovery_code_used',

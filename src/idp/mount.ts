@@ -15,6 +15,7 @@ import { KeyServiceTokenSigner, isIdpSigningKey, keyServiceSecretBox, type Rotat
 import type { Clock } from '../server/clock.ts';
 import { applyRealmFile, type RealmFile } from './realm-file.ts';
 import { migrateIdp } from './store/migrations.ts';
+import { IdpTelemetry } from './telemetry.ts';
 
 export const DEV_REALM = 'keyward';
 export const DEV_CLIENT_ID = 'dev-service';
@@ -120,6 +121,15 @@ export async function mountIdp(deps: {
   }
 
   const signingKeyChanges = (listener: () => void) => deps.keys.onKeyChange((id) => isIdpSigningKey(id) && listener());
+  // One telemetry for the provider and the break-glass route (its counters register once).
+  const telemetry = new IdpTelemetry({
+    environment: deps.config.environment,
+    deploymentMode: deps.config.deployment_mode,
+    logger: deps.logger,
+    registry: deps.metrics,
+    audit: deps.audit,
+    db: deps.store.kysely,
+  });
   const plugin = idpPlugin({
     config: deps.config,
     db: deps.store.kysely,
@@ -131,6 +141,7 @@ export async function mountIdp(deps: {
     env,
     signingKeyChanges,
     secretBox: keyServiceSecretBox(deps.keys),
+    telemetry,
     // The signing keys are created on first start, which needs the root key: a sealed first boot starts the
     // provider on unseal instead.
     prepare: async () => {
@@ -156,6 +167,7 @@ export async function mountIdp(deps: {
         audit: deps.audit,
         permissionPrefix: deps.permissionPrefix,
         signingVersion: (realm, alg) => signer.signingVersion(realm, alg),
+        telemetry,
       });
     },
   };

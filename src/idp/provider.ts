@@ -8,7 +8,8 @@ import Provider, { errors as oidcErrors, interactionPolicy } from 'oidc-provider
 import type { AuditRecorder } from '../audit/types.ts';
 import type { IdpConfig, IdpRealmConfig } from './config.ts';
 import { isSealedProblem } from '../keys/errors.ts';
-import { classifyProviderError, profileErrorBody, SCOPE_CLAIMS, SEALED_RETRY_AFTER, sealedBody, STANDARD_SCOPES, UNSUPPORTED } from './profile.ts';
+import { namedClientId } from './named-client.ts';
+import { classifyProviderError, profileErrorBody, SCOPE_CLAIMS, SEALED_RETRY_AFTER, sealedBody, STANDARD_SCOPES, UNSUPPORTED, type UnsupportedFeature } from './profile.ts';
 import { externalSigningKeys, type TokenSigner } from './signing.ts';
 import { tokenShapes, type TokenShapes } from './token-shapes.ts';
 import { createAdapterFactory } from './store/adapter.ts';
@@ -360,6 +361,36 @@ export async function createRealmRuntime(deps: RealmDeps): Promise<RealmRuntime>
 }
 
 const CREDENTIALED_CORS_ROUTES = new Set(['token', 'revocation', 'introspection']);
+const AUTHORIZATION_ROUTES = new Set<string | undefined>(['authorization', 'resume']);
+/** Errors that tell the client how the user's authentication went, not that its request was wrong. */
+const AUTHENTICATION_OUTCOMES = new Set(['login_required', 'consent_required', 'interaction_required', 'account_selection_required', 'access_denied']);
+
+/**
+ * The scopes the request asked for: its scope parameter, else (token endpoint) those of the code or refresh token
+ * it redeems; '' when it asked for none.
+ */
+function requestedScopes(ctx: any, route: string | undefined): string | undefined {
+  const asked = ctx.oidc?.params?.scope;
+  if (typeof asked === 'string') return asked;
+  if (route === 'token') {
+    const e = ctx.oidc?.entities;
+    return String(e?.AuthorizationCode?.scope ?? e?.RefreshToken?.scope ?? '');
+  }
+  return AUTHORIZATION_ROUTES.has(route) ? '' : undefined;
+}
+
+function redirectError(ctx: any): string | undefined {
+  const location = URL.parse(String(ctx.response.get('location') ?? ''));
+  return location?.searchParams.get('error') ?? undefined;
+}
+
+function addProfileErrorParams(ctx: any, u: UnsupportedFeature): void {
+  const location = URL.parse(String(ctx.response.get('location') ?? ''));
+  if (!location || location.searchParams.has('profile_error_class')) return;
+  location.searchParams.set('profile_error_class', u.errorClass);
+  location.searchParams.set('feature', u.feature);
+  ctx.set('location', location.href);
+}
 const USERINFO_PATH = `${OIDC_PREFIX}/userinfo`;
 const TOKEN_PARAM_PATHS = new Set([`${OIDC_PREFIX}/token/introspect`, `${OIDC_PREFIX}/revoke`]);
 
@@ -458,17 +489,29 @@ function installProfileErrors(rt: RealmRuntime): void {
       else ctx.body = body;
       return;
     }
+    const route: string | undefined = ctx.oidc?.route;
+    const params = ctx.oidc?.params ?? {};
+    // The client the request named, authenticated or not: demand is attributed to it (client_known tells which).
+    const clientId: string | undefined = ctx.oidc?.client?.clientId ?? namedClientId(ctx.get('authorization') || undefined, params);
+    const grantType: string | undefined = route === 'token' ? params.grant_type : AUTHORIZATION_ROUTES.has(route) ? 'authorization_code' : undefined;
+    const base = {
+      realm: rt.name,
+      client_id: clientId,
+      client_known: clientId === undefined ? undefined : ctx.oidc?.client?.clientId === clientId,
+      endpoint: String(ctx.path),
+      grant_type: grantType,
+      requested_scopes: requestedScopes(ctx, route),
+      correlation_id: correlationId,
+      source_ip: ctx.ip,
+    };
     // A known endpoint asked with the wrong method: the library's bare "Not Found" becomes a profile error.
     if (ctx.status === 404 && (ctx.body == null || typeof ctx.body === 'string')) {
-      ctx.status = UNSUPPORTED.unknown_endpoint.status;
-      ctx.body = profileErrorBody(UNSUPPORTED.unknown_endpoint, rt.config.profile_version, correlationId, `no ${ctx.method} ${ctx.path} in the profile`);
+      const u = UNSUPPORTED.unknown_endpoint;
+      ctx.status = u.status;
+      ctx.body = profileErrorBody(u, rt.config.profile_version, correlationId, `no ${ctx.method} ${ctx.path} in the profile`);
+      await rt.telemetry.emit({ ...base, event: 'invalid_request', result: 'rejected', error_class: u.errorClass, feature_category: u.feature });
       return;
     }
-    const route: string | undefined = ctx.oidc?.route;
-    const clientId: string | undefined = ctx.oidc?.client?.clientId ?? ctx.oidc?.params?.client_id;
-    const grantType: string | undefined = ctx.oidc?.params?.grant_type;
-    const scopes: string | undefined = ctx.oidc?.params?.scope;
-    const base = { realm: rt.name, client_id: clientId, endpoint: route, grant_type: grantType, requested_scopes: scopes, correlation_id: correlationId, source_ip: ctx.ip };
     const body = ctx.body;
     if (ctx.status >= 400 && body && typeof body === 'object' && !Buffer.isBuffer(body) && typeof body.error === 'string') {
       // The library answers invalid_request when an authenticated client uses a grant it may not; RFC 6749 §5.2
@@ -484,11 +527,22 @@ function installProfileErrors(rt: RealmRuntime): void {
         feature_category: u.feature,
       });
     } else if (route === 'token' && ctx.status === 200) {
-      await rt.telemetry.emit({ ...base, event: 'token_issued', result: 'success', feature_category: grantType, principal: ctx.oidc?.account?.accountId ?? clientId });
-    } else if (route === 'authorization' && ctx.status === 303) {
-      await rt.telemetry.emit({ ...base, event: 'flow_start', result: 'success', feature_category: 'authorization_code' });
+      await rt.telemetry.emit({ ...base, event: 'token_issued', result: 'success', feature_category: String(grantType), principal: ctx.oidc?.account?.accountId ?? clientId });
+    } else if (AUTHORIZATION_ROUTES.has(route) && ctx.status === 303) {
+      const error = redirectError(ctx);
+      if (error && AUTHENTICATION_OUTCOMES.has(error)) {
+        // prompt=none without a session, a denied interaction: an unsuccessful authentication, reported to the client.
+        await rt.telemetry.emit({ ...base, event: 'authentication_failed', result: 'failure', error_class: error, feature_category: 'authorization_code' });
+      } else if (error) {
+        // The library's own refusal of the request: classified like ours, for the client as for telemetry.
+        const u = classifyProviderError(error, undefined);
+        addProfileErrorParams(ctx, u);
+        await rt.telemetry.emit({ ...base, event: 'invalid_request', result: 'rejected', error_class: u.errorClass, feature_category: u.feature });
+      } else if (route === 'authorization') {
+        await rt.telemetry.emit({ ...base, event: 'flow_start', result: 'success', feature_category: 'authorization_code' });
+      }
     } else if (route === 'end_session_confirm' || route === 'end_session') {
-      await rt.telemetry.emit({ ...base, event: 'logout', result: ctx.status < 400 ? 'success' : 'failure', feature_category: 'logout' });
+      await rt.telemetry.emit({ ...base, event: 'logout', result: ctx.status < 400 ? 'success' : 'failure', feature_category: 'logout', ...(ctx.status < 400 ? {} : { error_class: 'invalid_request' }) });
     }
   });
 }

@@ -103,7 +103,7 @@ describe('idp store on PostgreSQL', { skip: up || process.env.CI ? false : 'Post
     assert.equal(await dir.useTotpStep('u-bob', 5), true);
     assert.equal(await dir.useTotpStep('u-bob', 5), false);
     const t = new IdpTelemetry({ environment: 'test', deploymentMode: 'lightweight', db });
-    await t.emit({ event: 'unsupported_request', realm: 'main', client_id: 'svc', feature_category: 'saml', error_class: 'available_in_keycloak_mode_only', result: 'rejected' });
+    await t.emit({ event: 'unsupported_request', realm: 'main', client_id: 'svc', endpoint: '/protocol/saml', feature_category: 'saml', error_class: 'available_in_keycloak_mode_only', result: 'rejected', correlation_id: 'req-1' });
     const rows = await telemetryReport(db);
     assert.equal(rows[0]?.count, 1);
   });
