@@ -4,7 +4,7 @@ import type { OperationContext } from '../authn/context.ts';
 import { jwsSignOptions, jwtKid, publicKeyJwk } from '../keys/families/index.ts';
 import type { KeyService, KeyView } from '../keys/service.ts';
 import type { KeyType } from '../keys/types.ts';
-import type { Clock } from '../server/clock.ts';
+import type { Clock } from '../core/clock.ts';
 import type { KeyVersionRecord } from '../store/types.ts';
 import type { TokenSigner, TokenSigningAlg, TokenSigningKey } from './signing.ts';
 import type { SecretBox } from './store/directory.ts';

@@ -12,7 +12,7 @@ import { BREAK_GLASS_LIFETIME_SECONDS, breakGlassRoutes } from './break-glass.ts
 import { idpConfigSchema, KEY_API_AUDIENCE, type IdpConfig } from './config.ts';
 import { idpPlugin } from './index.ts';
 import { KeyServiceTokenSigner, isIdpSigningKey, keyServiceSecretBox, type RotationPolicy } from './key-service-signer.ts';
-import type { Clock } from '../server/clock.ts';
+import type { Clock } from '../core/clock.ts';
 import { applyRealmFile, type RealmFile } from './realm-file.ts';
 import { migrateIdp } from './store/migrations.ts';
 import { IdpTelemetry } from './telemetry.ts';

@@ -14,7 +14,7 @@ import pino from 'pino';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { parseConfig } from '../../src/config/load.ts';
 import { applyRealmFile, parseRealmFile } from '../../src/idp/realm-file.ts';
-import { createKeyward, type Keyward } from '../../src/server/compose.ts';
+import { createKeyward, type Keyward } from '../../src/app/compose.ts';
 import { freePort } from './support/env.ts';
 
 const CHROMIUM = '/usr/bin/chromium';

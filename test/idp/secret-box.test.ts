@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { KeyServiceTokenSigner, keyServiceSecretBox } from '../../src/idp/key-service-signer.ts';
 import { Directory } from '../../src/idp/store/directory.ts';
-import { systemClock } from '../../src/server/clock.ts';
+import { systemClock } from '../../src/core/clock.ts';
 import { migrateIdp } from '../../src/idp/store/migrations.ts';
 import { startKeyward, type TestKeyward } from '../support/keyward.ts';
 
