@@ -14,6 +14,7 @@ const USAGE = `usage: keyward <command> [options]      'keyward <command> --help
   idp <command>                apply | users | clients | telemetry report | break-glass
   identity <command>           validate | provision: canonical identity documents
   ldap <command>               validate --mode … | snapshot | render: the canonical LDAP schema
+  migrate <command>            export | report --to keycloak|ldif: migration to Keycloak or a full LDAP directory
 client commands: --addr URL (KEYWARD_ADDR)  --token T (KEYWARD_TOKEN)  --timeout SECONDS (KEYWARD_TIMEOUT, default 30)  --json
 exit codes: 0 ok, 1 operation failed (e.g. invalid signature, tampered audit log), 2 usage, 3 configuration,
             4 server unreachable, sealed or not answering (serve: cannot listen), 5 authentication/authorization refused`;
@@ -46,6 +47,8 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
       return (await import('./commands/identity.ts')).run(rest, io);
     case 'ldap':
       return (await import('./commands/ldap.ts')).run(rest, io);
+    case 'migrate':
+      return (await import('./commands/migrate.ts')).run(rest, io);
     case 'help':
     case '--help':
     case '-h':
