@@ -170,7 +170,7 @@ export async function readIdpStore(db: Kysely<any>, idp: IdpConfig, realm: IdpRe
       user_id: r.user_id,
       provider: 'keyward' as const,
       method: 'totp' as const,
-      reference: `idp_mfa/${realm.name}/${r.user_id}/totp`,
+      reference: `idp_mfa:${realm.name}:${r.user_id}:totp`,
       status: r.confirmed === 1 || r.confirmed === true ? ('active' as const) : ('pending' as const),
     })),
   };
