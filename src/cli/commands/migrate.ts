@@ -13,22 +13,25 @@ import { IDENTITY_CODES } from '../../identity/validate.ts';
 import { isProblem, ProblemError } from '../../server/problem.ts';
 import { loadMigrationSource, planKeycloak, planLdif, type MigrationSource } from '../../migrate/export.ts';
 import type { LdapFederationOptions } from '../../migrate/keycloak/federation.ts';
+import { buildLdifFromDirectory } from '../../migrate/ldif.ts';
 import { DEFAULT_USERS_PER_FILE, writeExportFiles } from '../../migrate/keycloak/files.ts';
 import { contractResultsSchema, renderMarkdown, type ContractTestResults, type MigrationReport } from '../../migrate/report.ts';
 import { emitMigrationEvent, stderrTelemetry, type MigrationTelemetry } from '../../migrate/telemetry.ts';
 import { integerOption, isHelp, parseCommand, UsageError, usageError } from '../args.ts';
 import { EXIT, type CliIo } from '../io.ts';
-import { baseDnOption } from './ldap.ts';
+import { baseDnOption, directoryOptions } from './ldap.ts';
 
 const SOURCE = '[--input DOCUMENT | --config FILE [--realm NAME]]';
 const USAGE = [
   `usage: keyward migrate export --to keycloak --realm NAME --out DIR ${SOURCE} [--users-per-file N (${DEFAULT_USERS_PER_FILE})] [--overwrite]`,
   '              [--directory ldap://HOST:PORT [--base-dn DN] [--bind-dn DN --bind-password-env VAR] [--starttls]]',
   `       keyward migrate export --to ldif --out FILE ${SOURCE} [--base-dn DN (${DEFAULT_BASE_DN})] [--overwrite]`,
+  '       keyward migrate export --to ldif --out FILE --from-directory ldap://HOST:PORT [--base-dn DN] [--bind-dn DN --bind-password-env VAR] [--starttls] [--ca-file PEM] [--timeout SECONDS]',
   '       keyward migrate report --to keycloak|ldif (the export options; --out is the report directory) [--contract-results FILE] [--strict]',
   'DOCUMENT is a canonical identity document; --config reads the identity provider store (and realm settings: token',
   'lifetimes, audience, lockout). --directory writes an LDAP federation component instead of users (Path 2);',
-  "--bind-password-env names the variable Keycloak's import substitutes for the bind password (it is not read here).",
+  "--bind-password-env names the variable Keycloak's import substitutes for the bind password (it is not read here);",
+  'with --from-directory (a live LDAP directory, e.g. LLDAP, as the LDIF source) it names the variable holding it.',
   'Keycloak exports hold password hashes and TOTP seeds: the files are written owner-only. Reports hold no secrets.',
   'Exit: 0 written, 1 refused (validation findings) or not ready (report --strict), 2 usage, 3 configuration, 4 store unavailable.',
 ].join('\n');
@@ -46,6 +49,9 @@ const OPTIONS = {
   'bind-dn': { type: 'string' },
   'bind-password-env': { type: 'string' },
   starttls: { type: 'boolean' },
+  'from-directory': { type: 'string' },
+  'ca-file': { type: 'string' },
+  timeout: { type: 'string' },
   'contract-results': { type: 'string' },
   strict: { type: 'boolean' },
   json: { type: 'boolean' },
@@ -64,6 +70,9 @@ interface Values {
   'bind-dn'?: string | undefined;
   'bind-password-env'?: string | undefined;
   starttls?: boolean | undefined;
+  'from-directory'?: string | undefined;
+  'ca-file'?: string | undefined;
+  timeout?: string | undefined;
   'contract-results'?: string | undefined;
   strict?: boolean | undefined;
   json?: boolean | undefined;
@@ -129,6 +138,7 @@ async function writeAtomically(path: string, text: string, overwrite: boolean, m
 function exitFor(e: ProblemError): number {
   if (e.code === 'migrate.config_invalid') return EXIT.config;
   if (e.status === 503) return EXIT.unavailable;
+  if (e.status === 401 || e.status === 403) return EXIT.denied;
   if (e.status === 400) return EXIT.usage;
   return EXIT.failure;
 }
@@ -167,6 +177,15 @@ export async function run(argv: string[], io: CliIo, deps: MigrateDeps = {}): Pr
   try {
     if (target === 'keycloak' && v.realm === undefined) return usage('--to keycloak needs --realm (the Keycloak realm name)');
     if (target === 'ldif' && (v.directory !== undefined || v['users-per-file'] !== undefined)) return usage('--directory and --users-per-file apply to --to keycloak');
+    if (v['from-directory'] !== undefined) {
+      if (target !== 'ldif' || sub !== 'export') return usage('--from-directory is a source of migrate export --to ldif (check a live directory with keyward ldap validate --mode pre-migration)');
+      if (v.input !== undefined || v.config !== undefined) return usage('give one source: --input, --config or --from-directory');
+      realmForEvent = v.realm ?? 'directory';
+      return await exportLdifFromDirectory(io, v, emit);
+    }
+    if (target === 'ldif')
+      for (const o of ['bind-dn', 'bind-password-env', 'starttls', 'ca-file', 'timeout'] as const) if (v[o] !== undefined) return usage(`--${o} needs --from-directory`);
+    if (target === 'keycloak') for (const o of ['ca-file', 'timeout'] as const) if (v[o] !== undefined) return usage(`--${o} applies to --from-directory`);
     if (sub === 'export' && (v['contract-results'] !== undefined || v.strict !== undefined)) return usage('--contract-results and --strict apply to migrate report');
     const directory = target === 'keycloak' ? directoryOption(v) : undefined;
     const baseDn = target === 'ldif' ? baseDnOption(v['base-dn']) : undefined;
@@ -234,6 +253,21 @@ export async function run(argv: string[], io: CliIo, deps: MigrateDeps = {}): Pr
     await emit('failure', 'migrate.internal_error');
     throw e;
   }
+}
+
+async function exportLdifFromDirectory(io: CliIo, v: Values, emit: (result: 'success' | 'failure' | 'rejected', errorClass?: string) => Promise<void>): Promise<number> {
+  const baseDn = baseDnOption(v['base-dn']);
+  const built = await buildLdifFromDirectory(directoryOptions(v['from-directory']!, v, io), baseDn);
+  if (built.findings.some((f) => f.severity === 'error')) {
+    printRefusal(io, built.findings, [built.source], v.json ?? false);
+    await emit('rejected', 'migrate.source_invalid');
+    return EXIT.failure;
+  }
+  await writeAtomically(v.out!, built.text, v.overwrite ?? false);
+  if (v.json) io.out(JSON.stringify({ ok: true, files: [v.out], summary: built.summary }));
+  else io.out(`wrote ${v.out}: ${built.entries.length} entries (${built.summary.users} users, ${built.summary.groups} groups and ${DISABLED_GROUP}) from ${built.source}`);
+  await emit('success');
+  return EXIT.ok;
 }
 
 async function writeReport(

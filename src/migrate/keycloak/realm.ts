@@ -135,7 +135,7 @@ export async function buildKeycloakRealm(doc: IdentityDocument, opts: KeycloakEx
       severity: 'degraded',
       subject: 'claim aud',
       message: "no access-token audience was given (Keyward's access_token_resource comes from the realm configuration): Keycloak access tokens will carry its default audience",
-      action: 'export with --config (or --audience) so the audience mapper is written',
+      action: 'export with --config (the realm configuration) so the audience mapper is written',
     });
 
   // Clients and their service accounts.
