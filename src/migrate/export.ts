@@ -145,6 +145,7 @@ export async function planKeycloak(src: MigrationSource, o: KeycloakPlanOptions)
     lifetimes: src.settings.lifetimes,
     lockout: src.settings.lockout,
     audience: src.settings.audience,
+    displayName: src.settings.displayName,
     directory: o.directory,
     ...(o.now !== undefined ? { now: o.now } : {}),
   });

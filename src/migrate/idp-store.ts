@@ -33,6 +33,8 @@ export interface RealmSettings {
   audience?: string | undefined;
   /** Groups whose members must pass a second factor (configuration, not the document). */
   mfaRequiredGroups: string[];
+  /** Shown on sign-in pages (Keycloak's realm displayName). */
+  displayName?: string | undefined;
 }
 
 export function realmSettings(realm: IdpRealmConfig): RealmSettings {
@@ -47,6 +49,7 @@ export function realmSettings(realm: IdpRealmConfig): RealmSettings {
     lockout: { maxFailures: realm.lockout.max_failures, windowSeconds: realm.lockout.window_seconds, lockSeconds: realm.lockout.lock_seconds },
     audience: realm.access_token_resource,
     mfaRequiredGroups: realm.mfa.required_groups,
+    displayName: realm.display_name,
   };
 }
 
@@ -143,6 +146,19 @@ export async function readIdpStore(db: Kysely<any>, idp: IdpConfig, realm: IdpRe
       message: 'the realm configuration requires a second factor for members of these groups; Keycloak expresses that with a conditional authentication flow, which the export does not write',
       action: 'after import: in a copy of the browser flow, add Condition - User Role (the groups\' roles) before a REQUIRED OTP Form, and bind the flow to the realm',
     });
+
+  for (const u of users) {
+    const codes = await dir.unusedRecoveryCodes(u.id);
+    if (codes > 0)
+      notes.push({
+        code: 'keycloak.mfa.recovery_codes',
+        direction: 'source_not_expressible',
+        severity: 'degraded',
+        subject: `user ${u.username}`,
+        message: `${codes} unused recovery code(s) are not carried over: Keyward keeps only digests bound to realm and user, which Keycloak's recovery-codes credential cannot verify`,
+        action: 'the user sets up recovery codes again in Keycloak (if the realm offers them) before the second factor is lost',
+      });
+  }
 
   const document: IdentityDocument = {
     schema_version: '0.1',

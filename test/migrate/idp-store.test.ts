@@ -11,6 +11,7 @@ import { Kysely } from 'kysely';
 import { Secret, TOTP } from 'otpauth';
 import { run as idpCli } from '../../src/cli/commands/idp.ts';
 import { idpConfigSchema } from '../../src/idp/config.ts';
+import { generateRecoveryCodes } from '../../src/idp/recovery-codes.ts';
 import { Directory, type SecretBox } from '../../src/idp/store/directory.ts';
 import { validateIdentityDocument } from '../../src/identity/validate.ts';
 import { loadMigrationSource, planKeycloak } from '../../src/migrate/export.ts';
@@ -30,6 +31,7 @@ const IDP = `idp:
   argon2: { memory_kib: 8192, iterations: 1, parallelism: 1 }
   realms:
     - name: acme
+      display_name: Acme Corporation
       access_token_resource: urn:keyward:key-api
       custom_scopes: [{ name: keys.sign, description: sign with tenant keys }]
       mfa: { required_groups: [admins] }
@@ -87,6 +89,7 @@ describe("the identity provider's store as a migration source", () => {
     assert.equal(applied, 0);
     db = new Kysely<any>({ dialect: nodeSqliteDialect(dbPath) });
     await new Directory(db, 'acme', box).putTotp('u-1', { secret: SEED, confirmed: true, lastStep: null });
+    await new Directory(db, 'acme').replaceRecoveryCodes('u-1', generateRecoveryCodes(3));
     // An enrolment started but never confirmed is not a credential.
     await new Directory(db, 'acme', box).putTotp('u-2', { secret: new Secret({ size: 20 }).base32, confirmed: false, lastStep: null });
   });
@@ -111,7 +114,11 @@ describe("the identity provider's store as a migration source", () => {
     assert.match((svc.secret as { argon2id_hash: string }).argon2id_hash, /^\$argon2id\$/);
     assert.deepEqual(document.client_scope_assignments.filter((a) => a.client_id === 'web').map((a) => a.scope), ['openid', 'profile']);
     assert.deepEqual(document.mfa_enrollments.map((e) => [e.user_id, e.status]), [['u-1', 'active'], ['u-2', 'pending']]);
-    assert.deepEqual(notes.map((n) => n.code), ['keycloak.mfa.required_groups']);
+    assert.deepEqual(notes.map((n) => [n.code, n.subject]), [
+      ['keycloak.mfa.required_groups', 'groups admins'],
+      ['keycloak.mfa.recovery_codes', 'user alice'],
+    ]);
+    assert.match(notes[1]!.message, /^3 unused recovery code/);
   });
 
   it('exports passwords Keycloak verifies and a TOTP credential that yields the same codes', async () => {
@@ -147,6 +154,7 @@ describe("the identity provider's store as a migration source", () => {
     assert.ok(!plan.files.some((f) => f.text.includes('sealed:')), 'no sealed text in the export');
     assert.ok(plan.report.incompatibilities.some((i) => i.code === 'keycloak.otp.seed_sealed' && i.subject === 'user alice'));
     assert.equal(plan.report.source.kind, 'idp_store');
+    assert.equal(plan.result.realm.displayName, 'Acme Corporation');
     assert.equal(plan.result.realm.clientScopes[0]!.protocolMappers.find((m) => m.name === 'audience')!.config['included.custom.audience'], 'urn:keyward:key-api');
   });
 

@@ -44,6 +44,8 @@ export interface KeycloakExportOptions {
   credentials: CredentialSource;
   lifetimes?: TokenLifetimes;
   lockout?: LockoutPolicy;
+  /** Shown on Keycloak's sign-in pages. */
+  displayName?: string | undefined;
   /** The access tokens' audience (Keyward's access_token_resource); none when undefined. */
   audience?: string | undefined;
   /** Path 2: federate this directory instead of exporting directory users. */
@@ -205,6 +207,7 @@ export async function buildKeycloakRealm(doc: IdentityDocument, opts: KeycloakEx
 
   const realm: KcRealm = {
     realm: opts.realmName,
+    ...(opts.displayName !== undefined ? { displayName: opts.displayName } : {}),
     enabled: true,
     sslRequired: 'external',
     registrationAllowed: false,

@@ -103,6 +103,7 @@ export interface KcComponent {
 
 export interface KcRealm {
   realm: string;
+  displayName?: string;
   enabled: boolean;
   sslRequired: 'external' | 'all' | 'none';
   registrationAllowed: boolean;
