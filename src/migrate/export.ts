@@ -12,7 +12,7 @@ import { loadCanonical } from '../identity/ldap/sources.ts';
 import { validateIdentityDocument } from '../identity/validate.ts';
 import { idpConfigSchema, type IdpConfig } from '../idp/config.ts';
 import type { SecretBox } from '../idp/store/directory.ts';
-import { ProblemError } from '../server/problem.ts';
+import { ProblemError } from '../core/problem.ts';
 import { documentCredentialSource, type CredentialSource } from './credentials.ts';
 import { DEFAULT_SETTINGS, openIdpStore, readIdpStore, realmSettings, type RealmSettings } from './idp-store.ts';
 import type { Incompatibility } from './incompatibility.ts';

@@ -16,7 +16,7 @@ import { LDAP_SCHEMA_VERSION } from '../identity/ldap/rules.ts';
 import { idpConfigSchema, type IdpConfig, type IdpRealmConfig } from '../idp/config.ts';
 import { devIdpConfig } from '../idp/mount.ts';
 import { Directory, type SecretBox } from '../idp/store/directory.ts';
-import { ProblemError } from '../server/problem.ts';
+import { ProblemError } from '../core/problem.ts';
 import { storageConfigSchema } from '../store/open.ts';
 import { nodeSqliteDialect } from '../store/sqlite-dialect.ts';
 import type { CredentialSource, TotpSeed } from './credentials.ts';

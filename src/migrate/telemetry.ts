@@ -1,11 +1,10 @@
 // Telemetry of migration and export operations (KeyCape specification §13.2 "migration/export operations";
 // issue 17 item 5).
 //
-// SEAM: the identity provider's telemetry emitter is being reworked in src/idp/telemetry.ts. Migration code does not
-// construct one; it takes a MigrationTelemetry callback and calls it once per operation with an event of the
-// identity provider's own shape (IdpEvent, event "export"). Wire the emitter in where the callback is made: today the
-// CLI (src/cli/commands/migrate.ts, stderrTelemetry) writes the event as one JSON line to stderr. Events never carry
-// secrets, hashes, seeds or user data: the realm, the operation, the target and the outcome.
+// Migration code does not construct an emitter; it takes a MigrationTelemetry callback and calls it once per
+// operation with an event of the identity provider's own shape (IdpEvent, event "migration"). The CLI writes the
+// event as one JSON line to stderr (stderrTelemetry). Events never carry secrets, hashes, seeds or user data: the
+// realm, the operation, the target and the outcome.
 import { randomUUID } from 'node:crypto';
 import type { IdpEvent } from '../idp/telemetry.ts';
 
@@ -24,7 +23,7 @@ export interface MigrationOutcome {
 
 export function migrationEvent(o: MigrationOutcome): IdpEvent {
   return {
-    event: 'export',
+    event: 'migration',
     realm: o.realm,
     endpoint: `keyward migrate ${o.operation}`,
     feature_category: `migration.${o.target}`,

@@ -12,7 +12,7 @@ import { keycloakConformance } from '../../src/migrate/keycloak/conformance.ts';
 import { LDAP_MAPPER, USER_STORAGE_PROVIDER } from '../../src/migrate/keycloak/federation.ts';
 import { keycloakExportFiles, writeExportFiles } from '../../src/migrate/keycloak/files.ts';
 import { buildKeycloakRealm, USER_PROFILE_PROVIDER, type KeycloakExportOptions } from '../../src/migrate/keycloak/realm.ts';
-import { isProblem } from '../../src/server/problem.ts';
+import { isProblem } from '../../src/core/problem.ts';
 
 const tenant = () => JSON.parse(readFileSync('fixtures/identity/tenant.json', 'utf8')) as IdentityDocument;
 const FAST = { memoryKib: 8192, iterations: 1, parallelism: 1 };

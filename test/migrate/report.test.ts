@@ -71,7 +71,7 @@ describe('keyward migrate report', () => {
     assert.match(md, /\| `assurance_claim` \| .* \| not expressible \|/);
     assert.match(md, /Not run yet/);
     assert.ok(!md.includes('$argon2') && !md.includes('portal-secret-value'));
-    assert.deepEqual(events(r).map((e) => [e.event, e.endpoint, e.feature_category, e.result]), [['export', 'keyward migrate report', 'migration.keycloak', 'success']]);
+    assert.deepEqual(events(r).map((e) => [e.event, e.endpoint, e.feature_category, e.result]), [['migration', 'keyward migrate report', 'migration.keycloak', 'success']]);
   });
 
   it('--to keycloak --directory (Path 2) and --to ldif (the LDIF and LDAP-rule checks in the report)', async () => {
@@ -124,7 +124,7 @@ describe('keyward migrate export --to keycloak (CLI)', () => {
     assert.match(r.out, /blocking keycloak\.claim\.assurance/);
     const ev = events(r);
     assert.equal(ev.length, 1);
-    assert.deepEqual([ev[0]!.event, ev[0]!.realm, ev[0]!.endpoint, ev[0]!.feature_category, ev[0]!.result], ['export', 'acme', 'keyward migrate export', 'migration.keycloak', 'success']);
+    assert.deepEqual([ev[0]!.event, ev[0]!.realm, ev[0]!.endpoint, ev[0]!.feature_category, ev[0]!.result], ['migration', 'acme', 'keyward migrate export', 'migration.keycloak', 'success']);
     assert.ok(ev[0]!.correlation_id);
     const line = r.err.split('\n').find((l) => l.startsWith('{"telemetry"'))!;
     for (const s of ['alice', '$argon2', 'alice secret pw', 'portal-secret-value']) assert.ok(!line.includes(s), s);

@@ -10,7 +10,7 @@ import { DEFAULT_BASE_DN } from '../../identity/ldap/modes.ts';
 import { LDAP_CODES } from '../../identity/ldap/rules.ts';
 import { DISABLED_GROUP } from '../../identity/model.ts';
 import { IDENTITY_CODES } from '../../identity/validate.ts';
-import { isProblem, ProblemError } from '../../server/problem.ts';
+import { isProblem, ProblemError } from '../../core/problem.ts';
 import { loadMigrationSource, planKeycloak, planLdif, type MigrationSource } from '../../migrate/export.ts';
 import type { LdapFederationOptions } from '../../migrate/keycloak/federation.ts';
 import { buildLdifFromDirectory } from '../../migrate/ldif.ts';

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ProblemError } from '../../server/problem.ts';
+import { ProblemError } from '../../core/problem.ts';
 import type { KcRealm, KcUser, KcUsersFile } from './types.ts';
 
 /** Keycloak's own default for --users-per-file. */
