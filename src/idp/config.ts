@@ -1,6 +1,7 @@
 // Configuration fragment of the identity provider. Secrets never have defaults here: cookie keys come from
 // the store (generated and persisted on first start) or from KEYWARD_IDP_COOKIE_KEYS.
 import { z } from 'zod';
+import { directoryConfigSchema } from './directories/index.ts';
 import { themeColors, themeContrastProblems } from './theme.ts';
 
 /** The key API's audience as Keyward's dev mode and quickstart configure it (RFC 8707: an absolute URI). */
@@ -45,6 +46,8 @@ export const idpRealmConfigSchema = z
     /** Shown on the sign-in pages (Keycloak's realm displayName); the realm name when unset. */
     display_name: z.string().min(1).max(100).optional(),
     theme: idpThemeSchema.default({ colors: {} }),
+    /** Where the realm's users come from: Keyward's own tables, or an LDAP server (LLDAP's layout). */
+    directory: directoryConfigSchema.default({ type: 'builtin' }),
     /**
      * The audience of every access token of the realm, whatever the flow (clients need not send `resource`); the key
      * API's by default. The key API's jwt authenticator must name the same audience.

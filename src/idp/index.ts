@@ -8,13 +8,14 @@ import type { AuditRecorder } from '../audit/types.ts';
 import type { IdpConfig } from './config.ts';
 import { guard, THIRD_PARTY_COOKIE_CHECK } from './guard.ts';
 import { namedClientId } from './named-client.ts';
-import { showInteraction, showRecovery, showTotp, submitContinue, submitLogin, submitRecovery, submitTotp, Throttle, type InteractionContext } from './interactions.ts';
+import { directoryUnavailable, showInteraction, showRecovery, showTotp, submitContinue, submitLogin, submitRecovery, submitTotp, Throttle, type InteractionContext } from './interactions.ts';
+import { createUserDirectory, isDirectoryUnavailable } from './directories/index.ts';
 import { isSealedProblem } from '../keys/errors.ts';
 import { profileDocument, profileErrorBody, SEALED_RETRY_AFTER, sealedBody, UNSUPPORTED, type UnsupportedFeature } from './profile.ts';
 import { createRealmRuntime, errorPageHtml, OIDC_PREFIX, type RealmRuntime } from './provider.ts';
 import type { TokenSigner } from './signing.ts';
 import { sweepExpired } from './store/adapter.ts';
-import { ensureSetting, type SecretBox } from './store/directory.ts';
+import { Directory, ensureSetting, type SecretBox } from './store/directory.ts';
 import { migrateIdp, type IdpDialect } from './store/migrations.ts';
 import { IdpTelemetry, type IdpLogger } from './telemetry.ts';
 import { readThemeAsset, type ThemeAsset } from './theme.ts';
@@ -79,9 +80,22 @@ export async function createIdp(deps: IdpDeps): Promise<Idp> {
     db: deps.db,
   });
   const realms = new Map<string, RealmRuntime>();
+  // One user directory per realm for the life of the provider (its connection pools outlive provider rebuilds).
+  const users = new Map(
+    deps.config.realms.map((realm, i) => [
+      realm.name,
+      createUserDirectory(realm, {
+        store: new Directory(deps.db, realm.name, deps.secretBox),
+        argon2: deps.config.argon2,
+        env: deps.env ?? process.env,
+        field: `idp.realms.${i}.directory`,
+        warn: (m) => deps.logger?.warn(m),
+      }),
+    ]),
+  );
   const build = async () => {
     for (const realm of deps.config.realms) {
-      realms.set(realm.name, await createRealmRuntime({ config: deps.config, realm, db: deps.db, signer: deps.signer, audit: deps.audit, telemetry, cookieKeys: keys, secretBox: deps.secretBox }));
+      realms.set(realm.name, await createRealmRuntime({ config: deps.config, realm, db: deps.db, signer: deps.signer, audit: deps.audit, telemetry, cookieKeys: keys, secretBox: deps.secretBox, users: users.get(realm.name) }));
     }
   };
   await build();
@@ -119,6 +133,7 @@ export async function createIdp(deps: IdpDeps): Promise<Idp> {
       clearInterval(timer);
       clearInterval(keyTimer);
       unsubscribe?.();
+      await Promise.all([...users.values()].map((u) => u.close()));
     },
   };
 }
@@ -282,7 +297,11 @@ export function idpPlugin(deps: IdpDeps) {
       if (!rt) return reply;
       reply.hijack();
       reply.raw.setHeader('x-request-id', req.id);
-      await handler(ictx(rt, req), req.raw, reply.raw, (req.params as { uid: string }).uid, form(req)).catch((e) => interactionError(rt, reply, e));
+      const c = ictx(rt, req);
+      await handler(c, req.raw, reply.raw, (req.params as { uid: string }).uid, form(req)).catch((e) =>
+        // The page's path below the realm without the interaction id: /login, /login/totp, /login/recovery, /login/continue.
+        isDirectoryUnavailable(e) ? directoryUnavailable(c, reply.raw, `/login${req.routeOptions.url?.split(':uid')[1] ?? ''}`) : interactionError(rt, reply, e),
+      );
     };
     app.get('/realms/:realm/login/:uid', page((c, req, res, uid) => showInteraction(c, req, res, uid)));
     app.post('/realms/:realm/login/:uid', page(submitLogin));

@@ -1,17 +1,15 @@
 // Login, TOTP, enrolment and recovery-code steps of oidc-provider interactions. Forms work without JavaScript,
 // carry a CSRF token bound to the interaction, and never tell whether an account exists: a lockout is per
 // username (known or not) and per address, so saying so reveals nothing.
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { hash as argonHash, verify as argonVerify } from '@node-rs/argon2';
-import { argonOptions } from './realm-file.ts';
 import { Secret, TOTP } from 'otpauth';
 import QRCode from 'qrcode';
 import type { Kysely } from 'kysely';
 import type { AuditRecorder } from '../audit/types.ts';
 import type { RealmRuntime } from './provider.ts';
 import { generateRecoveryCodes } from './recovery-codes.ts';
-import type { IdpUser } from './store/directory.ts';
+import { DIRECTORY_RETRY_AFTER, DIRECTORY_UNAVAILABLE_CLASS, type DirectoryUser } from './directories/types.ts';
 import {
   continuePage,
   loginPage,
@@ -93,14 +91,41 @@ function send(res: ServerResponse, status: number, html: string): void {
 const refused = (rt: RealmRuntime) => messagePage(rt.theme, 'Request refused', 'This form was not sent from your sign-in page, or the sign-in changed since.');
 const expired = (rt: RealmRuntime) => messagePage(rt.theme, 'Sign-in expired', 'Your sign-in took too long or was already finished.');
 const unavailable = (rt: RealmRuntime) => messagePage(rt.theme, 'Temporarily unavailable', 'Sign-in cannot be completed right now because it cannot be recorded. Try again in a few minutes.');
+const directoryDown = (rt: RealmRuntime) =>
+  messagePage(rt.theme, 'Sign-in unavailable', 'Signing in is not possible right now because the user directory cannot be reached. Try again in a few minutes.');
+
+/**
+ * A sign-in step could not reach the realm's user directory: 503 and a page that says so (the person did nothing
+ * wrong, and no other source of users is tried). An unsuccessful authentication for telemetry and the audit trail,
+ * its reason directory_unavailable; it does not count towards any lockout.
+ */
+export async function directoryUnavailable(c: InteractionContext, res: ServerResponse, endpoint: string): Promise<void> {
+  await c.rt.telemetry
+    .emit({
+      event: 'authentication_failed',
+      realm: c.rt.name,
+      endpoint,
+      feature_category: 'directory',
+      result: 'failure',
+      error_class: DIRECTORY_UNAVAILABLE_CLASS,
+      reason: DIRECTORY_UNAVAILABLE_CLASS,
+      grant_type: 'authorization_code',
+      correlation_id: c.requestId ?? '',
+      source_ip: c.ip,
+    })
+    .catch(() => {});
+  if (res.headersSent) return void res.end();
+  res.writeHead(503, { ...PAGE_HEADERS, 'retry-after': DIRECTORY_RETRY_AFTER });
+  res.end(directoryDown(c.rt));
+}
 
 /** The page context: the application (client) that asked, by the name its realm file gives it. */
-async function signInContext(c: InteractionContext, details: any, uid: string, user?: IdpUser): Promise<SignInContext> {
+async function signInContext(c: InteractionContext, details: any, uid: string, user?: DirectoryUser): Promise<SignInContext> {
   const client = await c.rt.directory.getClient(String(details.params?.client_id ?? ''));
   return { realm: c.rt.name, uid, csrf: csrfToken(c.rt, uid), clientName: client?.name, username: user?.username };
 }
 
-function totpFor(rt: RealmRuntime, user: IdpUser, secret: string): TOTP {
+function totpFor(rt: RealmRuntime, user: DirectoryUser, secret: string): TOTP {
   return new TOTP({ issuer: rt.realm.mfa.totp_issuer, label: user.username, algorithm: 'SHA1', digits: 6, period: 30, secret: Secret.fromBase32(secret) });
 }
 
@@ -131,7 +156,7 @@ async function finish(c: InteractionContext, req: IncomingMessage, res: ServerRe
   await provider.interactionFinished(req, res, result, { mergeWithLastSubmission: false });
 }
 
-async function mfaNeeded(c: InteractionContext, user: IdpUser, details: any): Promise<{ required: boolean; enrolled: boolean }> {
+async function mfaNeeded(c: InteractionContext, user: DirectoryUser, details: any): Promise<{ required: boolean; enrolled: boolean }> {
   const { rt } = c;
   const client = await rt.directory.getClient(String(details.params.client_id));
   const enrolment = await rt.directory.getTotp(user.id);
@@ -171,13 +196,10 @@ export async function submitLogin(c: InteractionContext, req: IncomingMessage, r
     send(res, 401, loginPage(rt.theme, await signInContext(c, details, uid), { error: message, username }));
   };
   if ((await throttle.isLocked(accountKey)) || (await throttle.isLocked(ipKey))) return fail('locked');
-  const user = await rt.directory.findUserByUsername(username);
-  // Unknown users (and users without a password) are checked against a decoy hash with the same parameters, so
-  // the answer takes as long as for a real account: no enumeration by timing either.
-  const hashToCheck = user?.passwordHash ?? (await decoyHash(rt));
-  const verified = await argonVerify(hashToCheck, password).catch(() => false);
-  const ok = !!user?.passwordHash && verified;
-  if (!user || !ok) return fail('bad_credentials');
+  // The directory checks the password (argon2id in the built-in one, a bind as the user in LDAP) and never says
+  // whether the username exists.
+  const user = await rt.users.authenticate(username, password);
+  if (!user) return fail('bad_credentials');
   if (!user.enabled) return fail('disabled');
   await throttle.reset(accountKey);
   const mfa = await mfaNeeded(c, user, details);
@@ -189,21 +211,9 @@ export async function submitLogin(c: InteractionContext, req: IncomingMessage, r
   await finish(c, req, res, details, { accountId: user.id, acr: 'aal1', amr: ['pwd'], ts: Math.floor(Date.now() / 1000) });
 }
 
-const decoys = new Map<string, Promise<string>>();
-function decoyHash(rt: RealmRuntime): Promise<string> {
-  const a = rt.config.argon2;
-  const k = `${a.memory_kib}:${a.iterations}:${a.parallelism}`;
-  let h = decoys.get(k);
-  if (!h) {
-    h = argonHash(randomBytes(32).toString('base64'), argonOptions(a));
-    decoys.set(k, h);
-  }
-  return h;
-}
-
 /** The sign-in this interaction has reached: the user whose password was accepted, and whether the second step is done. */
 interface Pending {
-  user: IdpUser;
+  user: DirectoryUser;
   /** Set once the second factor passed and a page (recovery codes, codes left) stands between it and the application. */
   done?: { acr: string; amr: string[]; ts: number } | undefined;
 }
@@ -211,12 +221,12 @@ interface Pending {
 async function pending(c: InteractionContext, details: any): Promise<Pending | undefined> {
   const k = details.result?.keyward;
   if (typeof k?.pendingUser !== 'string') return undefined;
-  const user = await c.rt.directory.getUser(k.pendingUser);
+  const user = await c.rt.users.getUser(k.pendingUser);
   return user?.enabled ? { user, done: k.done } : undefined;
 }
 
 /** Records that the second step passed; the application gets the sign-in when the person continues. */
-async function markDone(c: InteractionContext, req: IncomingMessage, res: ServerResponse, user: IdpUser, done: NonNullable<Pending['done']>) {
+async function markDone(c: InteractionContext, req: IncomingMessage, res: ServerResponse, user: DirectoryUser, done: NonNullable<Pending['done']>) {
   await c.rt.provider.interactionResult(req, res, { keyward: { pendingUser: user.id, ts: done.ts, done } }, { mergeWithLastSubmission: false });
 }
 
@@ -225,7 +235,7 @@ const secondFactor = () => ({ acr: 'aal2', amr: ['pwd', 'otp'], ts: Math.floor(D
 const alreadyDone = (c: InteractionContext, ctx: SignInContext) =>
   continuePage(c.rt.theme, ctx, { heading: 'Two-step verification complete', message: 'Continue to finish signing in. Recovery codes are shown only once and are not shown again.' });
 
-function auditRecovery(c: InteractionContext, details: any, user: IdpUser, e: { event_type: string; action: string; outcome: 'success' | 'denied'; error_code?: string; metadata: Record<string, unknown> }) {
+function auditRecovery(c: InteractionContext, details: any, user: DirectoryUser, e: { event_type: string; action: string; outcome: 'success' | 'denied'; error_code?: string; metadata: Record<string, unknown> }) {
   return c.audit.record({
     event_type: e.event_type,
     action: e.action,
@@ -256,7 +266,7 @@ export async function showTotp(c: InteractionContext, req: IncomingMessage, res:
 /** How long a seed offered for enrolment stays valid when nobody confirms it. */
 const ENROLMENT_SECONDS = 600;
 
-async function enrolmentView(rt: RealmRuntime, user: IdpUser, secret: string) {
+async function enrolmentView(rt: RealmRuntime, user: DirectoryUser, secret: string) {
   const uri = totpFor(rt, user, secret).toString();
   // The QR code is an SVG data URI (the page's CSP allows img-src data:); the key is printed for people who cannot scan.
   const qrSvg = await QRCode.toString(uri, { type: 'svg', margin: 2, errorCorrectionLevel: 'M' });

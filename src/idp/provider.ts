@@ -13,8 +13,10 @@ import { classifyProviderError, profileErrorBody, SCOPE_CLAIMS, SEALED_RETRY_AFT
 import { externalSigningKeys, type TokenSigner } from './signing.ts';
 import { tokenShapes, type TokenShapes } from './token-shapes.ts';
 import { createAdapterFactory } from './store/adapter.ts';
-import { Directory, type IdpClient, type IdpUser, type SecretBox } from './store/directory.ts';
-import type { IdpTelemetry } from './telemetry.ts';
+import { Directory, type IdpClient, type SecretBox } from './store/directory.ts';
+import { BuiltinUserDirectory } from './directories/builtin.ts';
+import { DIRECTORY_RETRY_AFTER, DIRECTORY_UNAVAILABLE_CLASS, directoryUnavailableBody, isDirectoryUnavailable, type DirectoryUser, type UserDirectory } from './directories/types.ts';
+import type { IdpEvent, IdpTelemetry } from './telemetry.ts';
 import { loadTheme, type RealmTheme } from './theme.ts';
 import { errorPage, logoutPage, messagePage, PAGE_HEADERS, signedOutPage } from './views.ts';
 
@@ -27,6 +29,8 @@ export interface RealmRuntime {
   config: IdpConfig;
   provider: Provider;
   directory: Directory;
+  /** Where the realm's users come from (the built-in tables or LDAP); `directory` keeps clients, roles and MFA. */
+  users: UserDirectory;
   telemetry: IdpTelemetry;
   /** Keys CSRF tokens of the interaction pages (derived from the cookie keys). */
   csrfKey: Buffer;
@@ -46,6 +50,8 @@ export interface RealmDeps {
   cookieKeys: string[];
   /** Seals TOTP seeds at rest (the key service in a server; absent in offline tools and unit tests). */
   secretBox?: SecretBox | undefined;
+  /** The realm's users; the built-in directory when absent. */
+  users?: UserDirectory | undefined;
 }
 
 export function permissionsFor(realm: IdpRealmConfig, roles: string[]): string[] {
@@ -94,7 +100,7 @@ const grantedScopes = (token: { scope?: string }) => (token.scope ? token.scope.
 const realmAccess = (roles: string[]) => ({ realm_access: { roles } });
 
 /** The NetKingdom profile claims of a user (before scope filtering). */
-export async function userClaims(dir: Directory, user: IdpUser) {
+export async function userClaims(dir: Directory, user: DirectoryUser) {
   const roles = await dir.effectiveRoles(user);
   return {
     sub: user.id,
@@ -147,6 +153,7 @@ export async function createRealmRuntime(deps: RealmDeps): Promise<RealmRuntime>
   const { config, realm, db, signer, telemetry } = deps;
   const issuer = `${config.base_url}/realms/${realm.name}`;
   const directory = new Directory(db, realm.name, deps.secretBox);
+  const users = deps.users ?? new BuiltinUserDirectory(directory, config.argon2);
   const resource = realm.access_token_resource;
   const customScopes = realm.custom_scopes.map((s) => s.name);
   const { keys, publicJwks } = await externalSigningKeys(signer, realm.name);
@@ -283,7 +290,7 @@ export async function createRealmRuntime(deps: RealmDeps): Promise<RealmRuntime>
       url: async (_ctx: any, interaction: any) => `/realms/${realm.name}/login/${interaction.uid}`,
     },
     findAccount: async (_ctx: any, sub: string) => {
-      const user = await directory.getUser(sub);
+      const user = await users.getUser(sub);
       // Disabled (or deleted) users get no tokens, whatever the state of their grants.
       if (!user || !user.enabled) return undefined;
       const claims = await userClaims(directory, user);
@@ -318,7 +325,7 @@ export async function createRealmRuntime(deps: RealmDeps): Promise<RealmRuntime>
         };
       }
       if (token.kind === 'AccessToken' && token.accountId) {
-        const user = await directory.getUser(token.accountId);
+        const user = await users.getUser(token.accountId);
         if (!user) return undefined;
         const claims = await userClaims(directory, user);
         const s = signIn(ctx?.oidc?.entities?.AuthorizationCode ?? ctx?.oidc?.entities?.RefreshToken);
@@ -355,7 +362,7 @@ export async function createRealmRuntime(deps: RealmDeps): Promise<RealmRuntime>
   };
 
   const csrfKey = createHmac('sha256', deps.cookieKeys[0]!).update(`csrf:${realm.name}`).digest();
-  const rt: RealmRuntime = { name: realm.name, issuer, realm, config, provider, directory, telemetry, csrfKey, theme, tokens };
+  const rt: RealmRuntime = { name: realm.name, issuer, realm, config, provider, directory, users, telemetry, csrfKey, theme, tokens };
   installProfileErrors(rt);
   return rt;
 }
@@ -453,6 +460,7 @@ function installProfileErrors(rt: RealmRuntime): void {
   // Sealing Keyward takes the signing keys away: the library reports a server_error, which becomes a 503.
   rt.provider.on('server_error', (ctx: any, err: unknown) => {
     if (isSealedProblem(err)) ctx.state.sealed = true;
+    if (isDirectoryUnavailable(err)) ctx.state.directoryUnavailable = err;
   });
   rt.provider.use(async (ctx: any, next: () => Promise<void>) => {
     // The id Keyward's server gave the request (a sane client x-request-id, else a new one): one id in every log.
@@ -504,6 +512,7 @@ function installProfileErrors(rt: RealmRuntime): void {
       correlation_id: correlationId,
       source_ip: ctx.ip,
     };
+    if (ctx.state.directoryUnavailable) return directoryDown(rt, ctx, base);
     // A known endpoint asked with the wrong method: the library's bare "Not Found" becomes a profile error.
     if (ctx.status === 404 && (ctx.body == null || typeof ctx.body === 'string')) {
       const u = UNSUPPORTED.unknown_endpoint;
@@ -545,4 +554,20 @@ function installProfileErrors(rt: RealmRuntime): void {
       await rt.telemetry.emit({ ...base, event: 'logout', result: ctx.status < 400 ? 'success' : 'failure', feature_category: 'logout', ...(ctx.status < 400 ? {} : { error_class: 'invalid_request' }) });
     }
   });
+}
+
+/**
+ * The realm's user directory did not answer while a token, userinfo or an authorization with a session needed the
+ * user: 503 with an OAuth error (or the page saying so), never tokens from another source. An unsuccessful
+ * authentication for telemetry and the audit trail, its reason directory_unavailable.
+ */
+async function directoryDown(rt: RealmRuntime, ctx: any, base: Omit<IdpEvent, 'event' | 'result' | 'feature_category'>): Promise<void> {
+  ctx.status = 503;
+  ctx.set('retry-after', DIRECTORY_RETRY_AFTER);
+  ctx.set('cache-control', 'no-store');
+  if (ctx.response.is('html')) ctx.body = messagePage(rt.theme, 'Sign-in unavailable', 'Signing in is not possible right now because the user directory cannot be reached. Try again in a few minutes.');
+  else ctx.body = directoryUnavailableBody(base.correlation_id);
+  await rt.telemetry
+    .emit({ ...base, event: 'authentication_failed', result: 'failure', error_class: DIRECTORY_UNAVAILABLE_CLASS, feature_category: 'directory', reason: DIRECTORY_UNAVAILABLE_CLASS })
+    .catch(() => {});
 }

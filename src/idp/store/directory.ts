@@ -16,7 +16,7 @@ export interface IdpUser {
   email: string | null;
   emailVerified: boolean;
   enabled: boolean;
-  principalType: 'human' | 'agent';
+  principalType: PrincipalType;
   tenant: string;
   groups: string[];
   roles: string[];

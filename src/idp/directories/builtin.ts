@@ -1,0 +1,60 @@
+// The built-in directory: users in Keyward's own tables (idp_users), passwords as argon2id hashes.
+import { randomBytes } from 'node:crypto';
+import { verify as argonVerify } from '@node-rs/argon2';
+import { z } from 'zod';
+import type { IdpConfig } from '../config.ts';
+import { hashSecret } from '../passwords.ts';
+import type { Directory, IdpUser } from '../store/directory.ts';
+import type { DirectoryUser, UserDirectory } from './types.ts';
+
+export const builtinDirectoryConfigSchema = z.object({ type: z.literal('builtin') }).strict();
+export type BuiltinDirectoryConfig = z.output<typeof builtinDirectoryConfigSchema>;
+
+export function toDirectoryUser(u: IdpUser): DirectoryUser {
+  return {
+    id: u.id,
+    username: u.username,
+    displayName: u.displayName,
+    email: u.email,
+    emailVerified: u.emailVerified,
+    enabled: u.enabled,
+    principalType: u.principalType,
+    tenant: u.tenant,
+    groups: [...u.groups].sort(),
+    roles: u.roles,
+  };
+}
+
+// One decoy per parameter set and process: unknown users (and users without a password) are checked against it
+// with the same parameters, so the answer takes as long as for a real account (no enumeration by timing).
+const decoys = new Map<string, Promise<string>>();
+function decoyHash(a: IdpConfig['argon2']): Promise<string> {
+  const k = `${a.memory_kib}:${a.iterations}:${a.parallelism}`;
+  let h = decoys.get(k);
+  if (!h) {
+    h = hashSecret(randomBytes(32).toString('base64'), a);
+    decoys.set(k, h);
+  }
+  return h;
+}
+
+export class BuiltinUserDirectory implements UserDirectory {
+  readonly kind = 'builtin';
+  readonly description = 'built-in directory';
+  readonly #store: Directory;
+  readonly #argon2: IdpConfig['argon2'];
+  constructor(store: Directory, argon2: IdpConfig['argon2']) {
+    this.#store = store;
+    this.#argon2 = argon2;
+  }
+  async getUser(id: string): Promise<DirectoryUser | undefined> {
+    const u = await this.#store.getUser(id);
+    return u ? toDirectoryUser(u) : undefined;
+  }
+  async authenticate(username: string, password: string): Promise<DirectoryUser | undefined> {
+    const u = await this.#store.findUserByUsername(username);
+    const verified = await argonVerify(u?.passwordHash ?? (await decoyHash(this.#argon2)), password).catch(() => false);
+    return u?.passwordHash && verified ? toDirectoryUser(u) : undefined;
+  }
+  async close(): Promise<void> {}
+}
