@@ -2,9 +2,8 @@
 // identity rules, then the target's own, e.g. the canonical LDAP schema), refuse it on any error, otherwise let the
 // target plan the difference and, unless this is a dry run, write it.
 //
-// Targets: an LDAP server (ldap://, ldaps://) here; Keyward's built-in directory is the seam left open for the
-// identity provider's realm store (implement ProvisionTarget over src/idp/store/directory.ts and return it from
-// resolveProvisionTarget for `builtin`).
+// Targets: an LDAP server (ldap://, ldaps://) here; Keyward's built-in directory (the identity provider's realm
+// tables) in src/idp/realm-document.ts, which needs the server's configuration and store, so the caller opens it.
 import type { Finding } from './findings.ts';
 import type { IdentityDocument } from './model.ts';
 import { ProblemError } from '../core/problem.ts';
@@ -50,16 +49,10 @@ export function ldapProvisionTarget(opts: LdapTargetOptions): ProvisionTarget {
   };
 }
 
-/** `--to` of `keyward identity provision`. */
-export function resolveProvisionTarget(to: string, ldap: (url: string) => LdapTargetOptions): ProvisionTarget {
-  if (to === 'builtin')
-    throw new ProblemError({
-      status: 501,
-      code: 'identity.provision_target_unavailable',
-      title: 'Not implemented',
-      detail: 'provisioning into the built-in directory is not available yet; use `keyward idp apply` for realm files',
-    });
-  if (/^ldaps?:\/\//i.test(to)) return ldapProvisionTarget(ldap(to));
+/** `--to` of `keyward identity provision`: `builtin` (opened by the caller), ldap://HOST:PORT or ldaps://HOST:PORT. */
+export function resolveProvisionTarget(to: string, targets: { ldap: (url: string) => LdapTargetOptions; builtin: () => ProvisionTarget }): ProvisionTarget {
+  if (to === 'builtin') return targets.builtin();
+  if (/^ldaps?:\/\//i.test(to)) return ldapProvisionTarget(targets.ldap(to));
   throw new ProblemError({ status: 400, code: 'identity.provision_target_invalid', title: 'Bad request', detail: '--to is builtin, ldap://HOST:PORT or ldaps://HOST:PORT' });
 }
 

@@ -9,11 +9,13 @@ import type { AuditRecorder } from '../audit/types.ts';
 import type { KeyService } from '../keys/service.ts';
 import type { Store } from '../store/types.ts';
 import { BREAK_GLASS_LIFETIME_SECONDS, breakGlassRoutes } from './break-glass.ts';
-import { idpConfigSchema, KEY_API_AUDIENCE, type IdpConfig } from './config.ts';
+import { idpConfigSchema, KEY_API_AUDIENCE, type IdpConfig, type IdpRealmConfig } from './config.ts';
 import { idpPlugin } from './index.ts';
 import { KeyServiceTokenSigner, isIdpSigningKey, keyServiceSecretBox, type RotationPolicy } from './key-service-signer.ts';
 import type { Clock } from '../core/clock.ts';
-import { applyRealmFile, type RealmFile } from './realm-file.ts';
+import type { IdentityDocument } from '../identity/model.ts';
+import { formatText } from '../identity/findings.ts';
+import { applyRealmDocument } from './realm-document.ts';
 import { migrateIdp } from './store/migrations.ts';
 import { IdpTelemetry } from './telemetry.ts';
 
@@ -42,32 +44,48 @@ export function devIdpConfig(baseUrl: string, permissionPrefix: string): IdpConf
   });
 }
 
-/** The dev realm's quickstart service client (its secret comes from KEYWARD_DEV_CLIENT_SECRET, new every start). */
-function devRealmFile(realm: string): RealmFile {
+/**
+ * The dev realm as a canonical identity document: the quickstart service client (its secret comes from
+ * KEYWARD_DEV_CLIENT_SECRET, new every start) acting as a service with the key-user role.
+ */
+export function devRealmDocument(realm: IdpRealmConfig, environment: string): IdentityDocument {
   return {
-    realm,
-    roles: [{ name: 'key-user' }],
+    schema_version: '0.1',
+    description: 'Keyward dev mode: the quickstart service client',
+    realm: realm.name,
+    // An LDAP-backed dev realm holds that directory's tenant.
+    tenant: realm.directory.type === 'ldap' ? realm.directory.tenant : 'tenant:platform',
+    environments: [environment],
+    profile_versions: [
+      {
+        profile: 'netkingdom-iam',
+        version: '0.2',
+        ldap_schema: '0.1',
+        custom_scopes: realm.custom_scopes.map((s) => ({ name: s.name, description: s.description })),
+        public_clients_allowed: realm.public_clients_allowed,
+      },
+    ],
+    roles: [{ name: 'key-user', description: 'creates, signs and verifies with keys (dev mode)' }],
     groups: [],
     users: [],
+    memberships: [],
     clients: [
       {
         client_id: DEV_CLIENT_ID,
         name: 'Dev quickstart service',
         enabled: true,
-        redirect_uris: [],
-        post_logout_redirect_uris: [],
-        grant_types: ['client_credentials'],
-        scopes: ['openid'],
+        type: 'confidential',
         auth_method: 'client_secret_basic',
-        secret_env: 'KEYWARD_DEV_CLIENT_SECRET',
-        signing_alg: 'ES256',
-        mfa: 'optional',
-        principal_type: 'service',
-        tenant: 'tenant:platform',
-        roles: ['key-user'],
-        groups: [],
+        secret: { env: 'KEYWARD_DEV_CLIENT_SECRET' },
+        redirect_uris: [],
+        grant_types: ['client_credentials'],
+        token_profile: { claims: 'netkingdom-iam-0.2', signing_alg: 'ES256' },
+        environments: [environment],
+        principal: { principal_type: 'service', tenant: 'tenant:platform', roles: ['key-user'] },
       },
     ],
+    client_scope_assignments: [{ client_id: DEV_CLIENT_ID, scope: 'openid' }],
+    mfa_enrollments: [],
   };
 }
 
@@ -116,7 +134,9 @@ export async function mountIdp(deps: {
     devClient = { clientId: DEV_CLIENT_ID, secret, tokenUrl: `${deps.config.base_url}/realms/${realm.name}/protocol/openid-connect/token` };
     applyDevRealm = async () => {
       await migrateIdp(deps.store.kysely, deps.store.dialect);
-      await applyRealmFile(deps.store.kysely, realm, devRealmFile(realm.name), { dryRun: false, env, argon2: deps.config.argon2 });
+      const outcome = await applyRealmDocument(deps.store.kysely, deps.config, devRealmDocument(realm, deps.config.environment), 'dev realm', { dryRun: false, env });
+      // Should the dev configuration make it inapplicable, the start stops and says why.
+      if (!outcome.result) throw new Error(`the dev realm cannot be applied:\n  ${formatText({ name: 'dev realm', sources: ['dev realm'], findings: outcome.findings, codes: [] }).join('\n  ')}`);
     };
   }
 

@@ -1,14 +1,17 @@
-// The declarative realm file (YAML), applied idempotently: entities are upserted by id, unchanged ones are
-// left alone, and --dry-run reports the same diff without writing. Secrets never appear in the file: give
-// an argon2id hash or the name of an environment variable holding the plaintext (hashed on apply).
-import { hash, verify } from '@node-rs/argon2';
+// The deprecated realm file (YAML), Keyward's format before realms became canonical identity documents
+// (realm-document.ts). Still read, with a deprecation warning from `keyward idp apply`, and applied through the same
+// plan: secrets never appear in the file (an argon2id hash or the name of an environment variable holding the
+// plaintext, hashed on apply).
 import type { Kysely } from 'kysely';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { badRequest } from '../core/problem.ts';
-import type { IdpConfig, IdpRealmConfig } from './config.ts';
+import type { IdpRealmConfig } from './config.ts';
 import { STANDARD_SCOPES } from './profile.ts';
-import { Directory, type IdpClient, type IdpUser } from './store/directory.ts';
+import { applyRealmPlan, type ApplyOptions, type RealmChange, type RealmPlan } from './realm-apply.ts';
+
+export { argonOptions } from './passwords.ts';
+export type { ApplyOptions, RealmChange } from './realm-apply.ts';
 
 const tenant = z.string().regex(/^tenant:(platform|[a-z0-9][a-z0-9_-]{0,62})$/, 'tenant is tenant:platform or tenant:<id>');
 const argonHash = z.string().startsWith('$argon2id$', 'only argon2id hashes are accepted');
@@ -70,24 +73,6 @@ export const realmFileSchema = z
   .strict();
 export type RealmFile = z.output<typeof realmFileSchema>;
 
-export interface RealmChange {
-  kind: 'role' | 'group' | 'user' | 'client';
-  id: string;
-  action: 'create' | 'update' | 'unchanged';
-  fields?: string[];
-}
-
-export interface ApplyOptions {
-  dryRun: boolean;
-  env: NodeJS.ProcessEnv;
-  argon2: IdpConfig['argon2'];
-}
-
-export function argonOptions(a: IdpConfig['argon2']) {
-  // @node-rs/argon2 defaults to argon2id; the parameters are Keyward's.
-  return { memoryCost: a.memory_kib, timeCost: a.iterations, parallelism: a.parallelism };
-}
-
 export function parseRealmFile(text: string): RealmFile {
   const parsed = realmFileSchema.safeParse(parseYaml(text));
   if (!parsed.success) {
@@ -112,71 +97,29 @@ function validate(file: RealmFile, realm: IdpRealmConfig): void {
   if (errors.length) throw badRequest('idp.realm_file_invalid', errors.join('; '));
 }
 
-async function resolveSecret(
-  existing: string | null | undefined,
-  givenHash: string | undefined,
-  env: string | undefined,
-  opts: ApplyOptions,
-  what: string,
-): Promise<string | null> {
-  if (givenHash) return givenHash;
-  if (!env) return existing ?? null;
-  const plain = opts.env[env];
-  if (!plain) throw badRequest('idp.secret_env_missing', `${what}: environment variable ${env} is not set`);
-  // Keep the stored hash when it still matches, so re-applying is a no-op.
-  if (existing && (await verify(existing, plain).catch(() => false))) return existing;
-  return opts.dryRun ? '(new hash)' : hash(plain, argonOptions(opts.argon2));
-}
-
-function diffFields(before: Record<string, unknown>, after: Record<string, unknown>): string[] {
-  return Object.keys(after).filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]));
-}
-
-export async function applyRealmFile(db: Kysely<any>, realm: IdpRealmConfig, file: RealmFile, opts: ApplyOptions): Promise<RealmChange[]> {
-  if (file.realm !== realm.name) throw badRequest('idp.realm_mismatch', `the file is for realm ${file.realm}, not ${realm.name}`);
-  validate(file, realm);
-  const dir = new Directory(db, realm.name);
-  const changes: RealmChange[] = [];
-  const note = (kind: RealmChange['kind'], id: string, before: Record<string, unknown> | undefined, after: Record<string, unknown>) => {
-    if (!before) changes.push({ kind, id, action: 'create' });
-    else {
-      const fields = diffFields(before, after);
-      changes.push(fields.length ? { kind, id, action: 'update', fields } : { kind, id, action: 'unchanged' });
-    }
-    return changes[changes.length - 1]!.action !== 'unchanged';
-  };
-
-  const roles = new Map((await dir.listRoles()).map((r) => [r.name, r]));
-  for (const r of file.roles) {
-    const after = { name: r.name, description: r.description ?? null };
-    if (note('role', r.name, roles.get(r.name), after) && !opts.dryRun) await dir.putRole(r.name, after.description);
-  }
-  const groups = new Map((await dir.listGroups()).map((g) => [g.name, g]));
-  for (const g of file.groups) {
-    const after = { name: g.name, description: g.description ?? null, roles: g.roles };
-    if (note('group', g.name, groups.get(g.name) as Record<string, unknown> | undefined, after) && !opts.dryRun) await dir.putGroup(after);
-  }
-  for (const u of file.users) {
-    const before = await dir.getUser(u.id);
-    const after: IdpUser = {
-      id: u.id,
-      username: u.username,
-      displayName: u.display_name ?? null,
-      email: u.email ?? null,
-      emailVerified: u.email_verified,
-      enabled: u.enabled,
-      principalType: u.principal_type,
-      tenant: u.tenant,
-      groups: u.groups,
-      roles: u.roles,
-      passwordHash: await resolveSecret(before?.passwordHash, u.password_hash, u.password_env, opts, `user ${u.username}`),
-    };
-    if (note('user', u.id, before as unknown as Record<string, unknown>, after as unknown as Record<string, unknown>) && !opts.dryRun)
-      await dir.putUser(after);
-  }
-  for (const c of file.clients) {
-    const before = await dir.getClient(c.client_id);
-    const after: IdpClient = {
+/** The realm file as a plan for the built-in tables; users are left out when the realm reads them from elsewhere. */
+export function planFromRealmFile(file: RealmFile, realm: IdpRealmConfig): RealmPlan {
+  const builtin = realm.directory.type === 'builtin';
+  return {
+    realm: file.realm,
+    roles: file.roles.map((r) => ({ name: r.name, description: r.description ?? null })),
+    groups: file.groups.map((g) => ({ name: g.name, description: g.description ?? null, roles: g.roles })),
+    users: builtin
+      ? file.users.map((u) => ({
+          id: u.id,
+          username: u.username,
+          displayName: u.display_name ?? null,
+          email: u.email ?? null,
+          emailVerified: u.email_verified,
+          enabled: u.enabled,
+          principalType: u.principal_type,
+          tenant: u.tenant,
+          groups: u.groups,
+          roles: u.roles,
+          password: { hash: u.password_hash, env: u.password_env },
+        }))
+      : undefined,
+    clients: file.clients.map((c) => ({
       clientId: c.client_id,
       enabled: c.enabled,
       name: c.name ?? c.client_id,
@@ -185,17 +128,21 @@ export async function applyRealmFile(db: Kysely<any>, realm: IdpRealmConfig, fil
       grantTypes: c.grant_types,
       scopes: c.scopes,
       authMethod: c.auth_method,
-      jwks: (c.jwks as IdpClient['jwks']) ?? null,
+      jwks: (c.jwks as RealmPlan['clients'][number]['jwks']) ?? null,
       signingAlg: c.signing_alg,
       mfa: c.mfa,
       principalType: c.principal_type,
       tenant: c.tenant,
       roles: c.roles,
       groups: c.groups,
-      secretHash: await resolveSecret(before?.secretHash, c.secret_hash, c.secret_env, opts, `client ${c.client_id}`),
-    };
-    if (note('client', c.client_id, before as unknown as Record<string, unknown>, after as unknown as Record<string, unknown>) && !opts.dryRun)
-      await dir.putClient(after);
-  }
-  return changes;
+      secret: { hash: c.secret_hash, env: c.secret_env },
+    })),
+    notes: !builtin && file.users.length > 0 ? [`- users: not applied; realm ${realm.name} reads its users from its ${realm.directory.type} directory`] : [],
+  };
+}
+
+export async function applyRealmFile(db: Kysely<any>, realm: IdpRealmConfig, file: RealmFile, opts: ApplyOptions): Promise<RealmChange[]> {
+  if (file.realm !== realm.name) throw badRequest('idp.realm_mismatch', `the file is for realm ${file.realm}, not ${realm.name}`);
+  validate(file, realm);
+  return applyRealmPlan(db, realm, planFromRealmFile(file, realm), opts);
 }

@@ -1,22 +1,25 @@
 // keyward identity validate FILE... [--json] [--junit FILE]
-//                  provision --to (ldap://…|ldaps://…|builtin) FILE [--dry-run] …
+//                  provision --to (ldap://…|ldaps://…|builtin) FILE [--dry-run] …   (builtin: --config FILE)
 // Canonical identity documents (KeyCape specification §10): validation for people and CI, and provisioning into a
 // directory, which refuses any document the validators reject.
 import { formatText, type Finding, type Report } from '../../identity/findings.ts';
 import { DEFAULT_BASE_DN } from '../../identity/ldap/modes.ts';
 import { LDAP_CODES } from '../../identity/ldap/rules.ts';
-import { provisionDocument, resolveProvisionTarget } from '../../identity/provision.ts';
+import { provisionDocument, resolveProvisionTarget, type ProvisionTarget } from '../../identity/provision.ts';
+import { builtinProvisionTarget, REALM_DOCUMENT_CODES } from '../../idp/realm-document.ts';
 import { IDENTITY_CODES, readIdentityFile, validateIdentityDocument } from '../../identity/validate.ts';
 import { isHelp, parseCommand, UsageError, usageError } from '../args.ts';
 import { EXIT, type CliIo } from '../io.ts';
+import { openIdpStore, type OpenedIdpStore } from './idp.ts';
 import { baseDnOption, CONNECTION_OPTIONS, directoryOptions, emitReport, problemExit } from './ldap.ts';
 
 const USAGE = [
   'usage: keyward identity validate FILE... [--json] [--junit FILE]',
   '       keyward identity provision --to (ldap://HOST:PORT | ldaps://HOST:PORT | builtin) FILE [--dry-run] [--json]',
   `                [--base-dn DN (${DEFAULT_BASE_DN})] [--bind-dn DN --bind-password-env VAR] [--starttls] [--ca-file PEM] [--timeout SECONDS]`,
+  '                --to builtin: [--config FILE] (or KEYWARD_CONFIG): the store and realm configuration of the server',
   'FILE is a canonical identity document (JSON or YAML, schemas/identity/keycape-identity-v0.1.schema.json).',
-  'Exit: 0 valid (or provisioned), 1 findings (nothing written), 2 usage, 4 directory unreachable, 5 bind refused.',
+  'Exit: 0 valid (or provisioned), 1 findings (nothing written), 2 usage, 3 configuration, 4 directory unreachable, 5 bind refused.',
 ].join('\n');
 
 export async function run(argv: string[], io: CliIo): Promise<number> {
@@ -33,6 +36,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       to: { type: 'string' },
       'dry-run': { type: 'boolean' },
       'base-dn': { type: 'string' },
+      config: { type: 'string' },
       ...CONNECTION_OPTIONS,
     },
     args: ['FILE...'],
@@ -41,6 +45,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const v = args.values;
   const files = args.positionals;
   const usage = (m: string) => usageError(io, USAGE, m);
+  let opened: OpenedIdpStore | undefined;
   try {
     switch (sub) {
       case 'validate': {
@@ -56,10 +61,15 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
         if (v.to === undefined) return usage('provision needs --to');
         if (files.length !== 1) return usage('provision takes exactly one FILE');
         const path = files[0]!;
-        const target = resolveProvisionTarget(v.to, (url) => ({ ...directoryOptions(url, v, io), baseDn: baseDnOption(v['base-dn']) }));
+        // The built-in directory is the server's own store: opened from its configuration, like `keyward idp`.
+        if (v.to === 'builtin') opened = await openIdpStore(v.config, io);
+        const target: ProvisionTarget = resolveProvisionTarget(v.to, {
+          ldap: (url) => ({ ...directoryOptions(url, v, io), baseDn: baseDnOption(v['base-dn']) }),
+          builtin: () => builtinProvisionTarget(opened!.db, opened!.idp, io.env),
+        });
         const r = await readIdentityFile(path);
         const outcome = 'finding' in r ? { findings: [r.finding] } : await provisionDocument(r.data, path, target, { dryRun: v['dry-run'] ?? false });
-        const report: Report = { name: 'keyward identity provision', sources: [path], findings: outcome.findings, codes: [...IDENTITY_CODES, ...LDAP_CODES] };
+        const report: Report = { name: 'keyward identity provision', sources: [path], findings: outcome.findings, codes: [...IDENTITY_CODES, ...(v.to === 'builtin' ? REALM_DOCUMENT_CODES : LDAP_CODES)] };
         if (!('result' in outcome) || outcome.result === undefined) {
           if (v.json) io.out(JSON.stringify({ ok: false, refused: true, findings: outcome.findings }));
           else {
@@ -82,6 +92,13 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     }
   } catch (e) {
     if (e instanceof UsageError) return usage(e.message);
+    const exit = (e as { exit?: number }).exit;
+    if (exit !== undefined) {
+      io.err(`error: ${(e as Error).message}`);
+      return exit;
+    }
     return problemExit(e, io);
+  } finally {
+    await opened?.db.destroy();
   }
 }

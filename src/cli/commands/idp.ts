@@ -1,4 +1,4 @@
-// keyward idp apply REALM.yaml [--dry-run] | users list | users (enable|disable) USERNAME
+// keyward idp apply REALM_DOCUMENT [--dry-run] | users list | users (enable|disable) USERNAME
 //   | users set-password USERNAME --password-env VAR | clients list | clients (enable|disable) CLIENT_ID
 //   | telemetry report [--since SECONDS]
 // Works directly on the store named by the configuration file (storage + idp sections).
@@ -10,7 +10,11 @@ import { parse as parseYaml } from 'yaml';
 import { formatIssues } from '../../config/load.ts';
 import { idpConfigSchema, type IdpConfig, type IdpRealmConfig } from '../../idp/config.ts';
 import { devIdpConfig } from '../../idp/mount.ts';
-import { applyRealmFile, argonOptions, parseRealmFile } from '../../idp/realm-file.ts';
+import { formatText } from '../../identity/findings.ts';
+import { IDENTITY_CODES } from '../../identity/validate.ts';
+import { describeChange } from '../../idp/realm-apply.ts';
+import { applyRealmDocument, readRealmInput, REALM_DOCUMENT_CODES } from '../../idp/realm-document.ts';
+import { applyRealmFile, argonOptions } from '../../idp/realm-file.ts';
 import { Directory } from '../../idp/store/directory.ts';
 import { migrateIdp, type IdpDialect } from '../../idp/store/migrations.ts';
 import { telemetryReport } from '../../idp/telemetry.ts';
@@ -21,7 +25,7 @@ import { parseCommand, usageError } from '../args.ts';
 import { EXIT, type CliIo } from '../io.ts';
 
 const USAGE = [
-  'usage: keyward idp apply REALM.yaml [--dry-run] [--config FILE]',
+  'usage: keyward idp apply REALM_DOCUMENT [--dry-run] [--config FILE]   (a canonical identity document, JSON or YAML; docs/identity.md)',
   '       keyward idp users list [--realm NAME]',
   '       keyward idp users (enable|disable) USERNAME [--realm NAME]',
   '       keyward idp users set-password USERNAME --password-env VAR [--realm NAME]',
@@ -44,13 +48,15 @@ const ARITY: Record<string, number> = {
   'telemetry report': 2,
 };
 
-interface Opened {
+export interface OpenedIdpStore {
   db: Kysely<any>;
   dialect: IdpDialect;
   idp: IdpConfig;
 }
+type Opened = OpenedIdpStore;
 
-async function open(path: string | undefined, io: CliIo): Promise<Opened> {
+/** The store and idp section named by the configuration file (--config or KEYWARD_CONFIG), migrated. */
+export async function openIdpStore(path: string | undefined, io: CliIo): Promise<OpenedIdpStore> {
   const file = path ?? io.env.KEYWARD_CONFIG;
   if (!file) throw Object.assign(new Error('no configuration: pass --config or set KEYWARD_CONFIG'), { exit: EXIT.config });
   const raw = (parseYaml(await readFile(file, 'utf8')) ?? {}) as Record<string, any>;
@@ -111,7 +117,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     // Checked before the store is opened: a typo should not migrate a database.
     const wanted = ARITY[group === 'apply' ? 'apply' : `${group} ${action ?? ''}`];
     if (wanted === undefined) return usageError(io, USAGE.join('\n'), `unknown idp command ${JSON.stringify(args.positionals.slice(0, 2).join(' '))}`);
-    if (args.positionals.length < wanted) return usageError(io, USAGE.join('\n'), `missing ${group === 'apply' ? 'REALM.yaml' : group === 'users' ? 'USERNAME' : 'CLIENT_ID'}`);
+    if (args.positionals.length < wanted) return usageError(io, USAGE.join('\n'), `missing ${group === 'apply' ? 'REALM_DOCUMENT' : group === 'users' ? 'USERNAME' : 'CLIENT_ID'}`);
     if (args.positionals.length > wanted) return usageError(io, USAGE.join('\n'), `unexpected argument ${JSON.stringify(args.positionals[wanted])}`);
   }
   if (group === 'break-glass') {
@@ -120,18 +126,43 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   }
   let opened: Opened | undefined;
   try {
-    opened = await open(v.config, io);
+    opened = await openIdpStore(v.config, io);
     const { db, idp } = opened;
     const realm = realmOf(idp, v.realm);
     const dir = new Directory(db, realm.name);
     if (group === 'apply' && action) {
-      const file = parseRealmFile(await readFile(action, 'utf8'));
-      const target = realmOf(idp, file.realm);
-      const changes = await applyRealmFile(db, target, file, { dryRun: v['dry-run'] ?? false, env: io.env, argon2: idp.argon2 });
-      for (const c of changes) io.out(`${c.action === 'create' ? '+' : c.action === 'update' ? '~' : '='} ${c.kind} ${c.id}${c.fields ? ` (${c.fields.join(', ')})` : ''}`);
-      const n = changes.filter((c) => c.action !== 'unchanged').length;
-      io.out(v['dry-run'] ? `dry run: ${n} change(s) would be applied` : `${n} change(s) applied`);
+      const dryRun = v['dry-run'] ?? false;
+      const input = readRealmInput(await readFile(action, 'utf8'), action);
+      if ('finding' in input) {
+        io.err(`${input.finding.source}: ${input.finding.code}: ${input.finding.message}`);
+        return EXIT.failure;
+      }
+      let lines: string[];
+      let n: number;
+      if (input.format === 'document') {
+        const outcome = await applyRealmDocument(db, idp, input.data, action, { dryRun, env: io.env });
+        const report = { name: 'keyward idp apply', sources: [action], findings: outcome.findings, codes: [...IDENTITY_CODES, ...REALM_DOCUMENT_CODES] };
+        if (!outcome.result) {
+          for (const line of formatText(report)) io.err(line);
+          io.err(`refused: ${action} does not pass validation; nothing was applied`);
+          return EXIT.failure;
+        }
+        for (const f of outcome.findings) io.err(`${f.source}: ${f.severity} ${f.code} at ${f.path}: ${f.message}`);
+        ({ lines, changed: n } = outcome.result);
+      } else {
+        // Still read, not for long: the canonical document says the same and more, and is what the tools check.
+        io.err(`warning: ${action} is a realm file in the deprecated pre-canonical format; write the realm as a canonical identity document (docs/identity.md, "Realm documents")`);
+        const changes = await applyRealmFile(db, realmOf(idp, input.file.realm), input.file, { dryRun, env: io.env, argon2: idp.argon2 });
+        lines = changes.map(describeChange);
+        n = changes.filter((c) => c.action !== 'unchanged').length;
+      }
+      for (const l of lines) io.out(l);
+      io.out(dryRun ? `dry run: ${n} change(s) would be applied` : `${n} change(s) applied`);
       return EXIT.ok;
+    }
+    if (group === 'users' && realm.directory.type !== 'builtin') {
+      io.err(`realm ${realm.name} reads its users from its ${realm.directory.type} directory; manage them there (keyward identity provision --to ldap://…, ldappasswd)`);
+      return EXIT.failure;
     }
     if (group === 'users') {
       if (action === 'list') {
