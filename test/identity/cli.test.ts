@@ -147,10 +147,10 @@ describe('keyward identity provision and ldap validate against OpenLDAP', () => 
     assert.doesNotMatch(down.err, STACK_LINE);
   });
 
-  it('--to builtin is not wired yet and says so; other targets are usage errors', async () => {
+  it('--to builtin needs the server configuration (test/idp/realm-document.test.ts provisions it); other targets are usage errors', async () => {
     const b = await cli(['identity', 'provision', '--to', 'builtin', TENANT]);
-    assert.equal(b.code, 1);
-    assert.match(b.err, /identity\.provision_target_unavailable: provisioning into the built-in directory is not available yet/);
+    assert.equal(b.code, 3);
+    assert.match(b.err, /no configuration: pass --config or set KEYWARD_CONFIG/);
     assert.equal((await cli(['identity', 'provision', '--to', 'http://x', TENANT])).code, 2);
     assert.equal((await cli(['identity', 'provision', TENANT])).code, 2);
   });
