@@ -37,6 +37,14 @@ export interface Slapd {
   ldapadd(ldif: string): Promise<{ code: number; stdout: string; stderr: string }>;
   /** Runs ldapmodify as the root DN with `ldif` on stdin. */
   ldapmodify(ldif: string): Promise<{ code: number; stdout: string; stderr: string }>;
+  /** Sets a user's password with ldappasswd (the password modify extended operation: slapd stores a salted hash). */
+  ldappasswd(dn: string, password: string): Promise<void>;
+  /** Stops the slapd process (connections refused) but keeps its data; `restart` brings it back on the same port. */
+  kill(): Promise<void>;
+  restart(): Promise<void>;
+  /** SIGSTOP / SIGCONT: a directory that accepts connections and never answers (timeouts), then answers again. */
+  pause(): void;
+  resume(): void;
   /** Stops slapd (SIGTERM, then SIGKILL) and removes its directory. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -50,7 +58,7 @@ function missingReason(): string | null {
   return null;
 }
 
-function config(dir: string, tls: SlapdTls | undefined): string {
+function config(dir: string, tls: SlapdTls | undefined, opts: SlapdOptions): string {
   const lines = [
     ...['core', 'cosine', 'inetorgperson', 'nis'].map((s) => `include ${SCHEMA_DIR}/${s}.schema`),
     `pidfile ${join(dir, 'slapd.pid')}`,
@@ -59,6 +67,8 @@ function config(dir: string, tls: SlapdTls | undefined): string {
   // Debian builds the mdb backend as a module; other builds have it compiled in.
   if (existsSync(join(MODULE_DIR, 'back_mdb.so'))) lines.push(`modulepath ${MODULE_DIR}`, 'moduleload back_mdb');
   if (tls) lines.push(`TLSCACertificateFile ${tls.caFile}`, `TLSCertificateFile ${tls.certFile}`, `TLSCertificateKeyFile ${tls.keyFile}`);
+  // Like servers that accept a DN with an empty password as an unauthenticated bind (RFC 4513 §5.1.2).
+  if (opts.allowUnauthenticatedBind) lines.push('allow bind_anon_dn');
   lines.push(
     'database mdb',
     `suffix "${BASE_DN}"`,
@@ -102,37 +112,52 @@ async function waitReady(url: string, child: ChildProcess, log: () => string): P
   }
 }
 
-async function startOnce(tls: SlapdTls | undefined): Promise<Slapd> {
+export interface SlapdOptions {
+  tls?: SlapdTls;
+  allowUnauthenticatedBind?: boolean;
+}
+
+async function startOnce(opts: SlapdOptions): Promise<Slapd> {
+  const tls = opts.tls;
   const dir = mkdtempSync(join(tmpdir(), 'kw-slapd-'));
   const conf = join(dir, 'slapd.conf');
-  writeFileSync(conf, config(dir, tls));
+  writeFileSync(conf, config(dir, tls, opts));
   mkdirSync(join(dir, 'db'));
   const port = await freePort();
   const url = `ldap://127.0.0.1:${port}`;
   const ldapsUrl = tls ? `ldaps://127.0.0.1:${await freePort()}` : undefined;
   const listen = [`${url}/`, ...(ldapsUrl ? [`${ldapsUrl}/`] : [])].join(' ');
-  // `-d 0` keeps slapd in the foreground, so this process owns it and can stop it.
-  const child = spawn(SLAPD_BIN, ['-f', conf, '-h', listen, '-d', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
-  child.stdout!.on('data', (d) => (output = (output + d).slice(-4000)));
-  child.stderr!.on('data', (d) => (output = (output + d).slice(-4000)));
+  let child!: ChildProcess;
   const kill = () => child.kill('SIGKILL');
+  const spawnSlapd = () => {
+    // `-d 0` keeps slapd in the foreground, so this process owns it and can stop it.
+    child = spawn(SLAPD_BIN, ['-f', conf, '-h', listen, '-d', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout!.on('data', (d) => (output = (output + d).slice(-4000)));
+    child.stderr!.on('data', (d) => (output = (output + d).slice(-4000)));
+  };
+  const killProcess = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise<void>((r) => child.once('exit', () => r()));
+      child.kill('SIGCONT');
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(timer);
+    }
+  };
+  spawnSlapd();
   process.once('exit', kill);
   let stopped: Promise<void> | undefined;
   const stop = () =>
     (stopped ??= (async () => {
       process.off('exit', kill);
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = new Promise<void>((r) => child.once('exit', () => r()));
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-        await exited;
-        clearTimeout(timer);
-      }
+      await killProcess();
       rmSync(dir, { recursive: true, force: true });
     })());
+  const log = () => output.trim().split('\n').slice(-5).join(' | ');
   try {
-    await waitReady(url, child, () => output.trim().split('\n').slice(-5).join(' | '));
+    await waitReady(url, child, log);
     const c = new Client({ url, timeout: 5000 });
     try {
       await c.bind(ROOT_DN, ROOT_PASSWORD);
@@ -144,15 +169,38 @@ async function startOnce(tls: SlapdTls | undefined): Promise<Slapd> {
     await stop();
     throw e;
   }
-  const tool = (name: string) => (ldif: string) => run(`/usr/bin/${name}`, ['-x', '-H', url, '-D', ROOT_DN, '-w', ROOT_PASSWORD], ldif);
-  return { url, port, ...(ldapsUrl ? { ldapsUrl } : {}), baseDn: BASE_DN, rootDn: ROOT_DN, rootPassword: ROOT_PASSWORD, ldapadd: tool('ldapadd'), ldapmodify: tool('ldapmodify'), stop };
+  const auth = ['-x', '-H', url, '-D', ROOT_DN, '-w', ROOT_PASSWORD];
+  const tool = (name: string) => (ldif: string) => run(`/usr/bin/${name}`, auth, ldif);
+  return {
+    url,
+    port,
+    ...(ldapsUrl ? { ldapsUrl } : {}),
+    baseDn: BASE_DN,
+    rootDn: ROOT_DN,
+    rootPassword: ROOT_PASSWORD,
+    ldapadd: tool('ldapadd'),
+    ldapmodify: tool('ldapmodify'),
+    async ldappasswd(dn, password) {
+      const r = await run('/usr/bin/ldappasswd', [...auth, '-s', password, dn], '');
+      if (r.code !== 0) throw new Error(`ldappasswd ${dn}: ${r.stderr}`);
+    },
+    kill: killProcess,
+    async restart() {
+      await killProcess();
+      spawnSlapd();
+      await waitReady(url, child, log);
+    },
+    pause: () => void child.kill('SIGSTOP'),
+    resume: () => void child.kill('SIGCONT'),
+    stop,
+  };
 }
 
 /**
  * A fresh slapd holding only the base entry (with `tls`, also answering StartTLS and ldaps:// with that certificate), stopped when the test (or suite, with `t` of a before hook) ends;
  * undefined after skipping the test when slapd is not installed (under CI this throws instead).
  */
-export async function startSlapd(t: TestContext, what = 'OpenLDAP tests', opts: { tls?: SlapdTls } = {}): Promise<Slapd | undefined> {
+export async function startSlapd(t: TestContext, what = 'OpenLDAP tests', opts: SlapdOptions = {}): Promise<Slapd | undefined> {
   const reason = missingReason();
   if (reason !== null) {
     if (process.env.CI) throw new Error(`${reason}; CI is set, so ${what} fail instead of skipping`);
@@ -165,7 +213,7 @@ export async function startSlapd(t: TestContext, what = 'OpenLDAP tests', opts: 
   let last: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      const s = await startOnce(opts.tls);
+      const s = await startOnce(opts);
       t.after(() => s.stop());
       return s;
     } catch (e) {
