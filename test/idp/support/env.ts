@@ -9,6 +9,7 @@ import type { AuditEventInput, AuditRecorder } from '../../../src/audit/types.ts
 import { idpConfigSchema, type IdpConfig } from '../../../src/idp/config.ts';
 import { idpPlugin } from '../../../src/idp/index.ts';
 import { applyRealmFile, parseRealmFile } from '../../../src/idp/realm-file.ts';
+import { applyRealmDocument } from '../../../src/idp/realm-document.ts';
 import { migrateIdp } from '../../../src/idp/store/migrations.ts';
 import type { TokenSigner } from '../../../src/idp/signing.ts';
 import { nodeSqliteDialect } from '../../../src/store/sqlite-dialect.ts';
@@ -101,16 +102,24 @@ export interface TestEnv {
   close(): Promise<void>;
 }
 
-export async function startEnv(opts: { redirect?: (port: number) => string; yaml?: string; realm?: Record<string, unknown> } = {}): Promise<TestEnv> {
+export async function startEnv(
+  opts: { redirect?: (port: number) => string; yaml?: string; realm?: Record<string, unknown>; document?: (port: number) => unknown; secrets?: Record<string, string> } = {},
+): Promise<TestEnv> {
   const dir = mkdtempSync(join(tmpdir(), 'kw-idp-'));
   const dbPath = join(dir, 'idp.db');
   const port = await freePort();
   const config = realmConfig(port, opts.realm);
   let db = new Kysely<any>({ dialect: nodeSqliteDialect(dbPath) });
   await migrateIdp(db, 'sqlite');
-  let yaml = opts.yaml ?? REALM_YAML;
-  yaml = yaml.replaceAll('http://127.0.0.1:1/', `http://127.0.0.1:${port}/rp/`);
-  await applyRealmFile(db, config.realms[0]!, parseRealmFile(yaml), { dryRun: false, env: { ...SECRETS }, argon2: config.argon2 });
+  if (opts.document) {
+    // A canonical identity document (realm main, environment test).
+    const outcome = await applyRealmDocument(db, config, opts.document(port), 'test realm document', { dryRun: false, env: { ...SECRETS, ...opts.secrets } });
+    if (!outcome.result) throw new Error(`test realm document refused: ${JSON.stringify(outcome.findings)}`);
+  } else {
+    let yaml = opts.yaml ?? REALM_YAML;
+    yaml = yaml.replaceAll('http://127.0.0.1:1/', `http://127.0.0.1:${port}/rp/`);
+    await applyRealmFile(db, config.realms[0]!, parseRealmFile(yaml), { dryRun: false, env: { ...SECRETS }, argon2: config.argon2 });
+  }
   const signer = memorySigner();
   const audit = new MemoryAudit();
   const env: TestEnv = {
