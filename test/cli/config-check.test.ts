@@ -121,6 +121,34 @@ authz: { pdp: { type: cedar, policies_path: ${missing('policies')} } }`;
     assert.equal(r.code, 0, r.err);
   });
 
+  test("an LDAP-backed realm: its bind password and TLS files are checked; production refuses passwords in the clear", async () => {
+    const idp = (directory: string) => `idp:
+  enabled: true
+  base_url: https://idp.example
+  realms:
+    - name: staff
+      access_token_resource: urn:keyward:key-api
+      directory: ${directory}`;
+    const ldap = (extra: string) => `{ type: ldap, url: ldaps://ldap.example:636, base_dn: "dc=example,dc=com", bind_dn: "cn=keyward,ou=people,dc=example,dc=com", tenant: "tenant:acme", ${extra} }`;
+    const missing = await runCli(['config', 'check', config('ldap-env.yaml', { extra: idp(ldap(`bind_password_env: KW_TEST_LDAP_PW, tls: { ca_file: ${join(dir, 'no-ca.pem')} }`)) })], env);
+    assert.equal(missing.code, 3);
+    assert.match(missing.err, /^error: idp\.realms\.0\.directory\.bind_password_env: environment variable KW_TEST_LDAP_PW is not set$/m);
+    assert.match(missing.err, /^error: idp\.realms\.0\.directory\.tls\.ca_file: cannot read .*no-ca\.pem \(ENOENT\)$/m);
+    const set = await runCli(['config', 'check', config('ldap-ok.yaml', { extra: idp(ldap('bind_password_env: KW_TEST_LDAP_PW')) })], { ...env, KW_TEST_LDAP_PW: 'x' });
+    assert.equal(set.code, 0, set.err);
+    const file = await runCli(['config', 'check', config('ldap-file.yaml', { extra: idp(ldap(`bind_password_file: ${join(dir, 'no-pw')}`)) })], env);
+    assert.match(file.err, /^error: idp\.realms\.0\.directory\.bind_password_file: cannot read .*no-pw \(ENOENT\)$/m);
+    const both = await runCli(['config', 'check', config('ldap-both.yaml', { extra: idp(ldap(`bind_password_env: A, bind_password_file: ${key}`)) })], env);
+    assert.match(both.err, /set exactly one of bind_password_env and bind_password_file/);
+
+    const clear = `{ type: ldap, url: "ldap://ldap.example:389", base_dn: "dc=example,dc=com", bind_dn: "cn=keyward,dc=example,dc=com", tenant: "tenant:acme", bind_password_env: KW_TEST_LDAP_PW }`;
+    const refused = await runCli(['config', 'check', config('ldap-clear.yaml', { extra: idp(clear) })], { ...env, KW_TEST_LDAP_PW: 'x' });
+    assert.equal(refused.code, 3);
+    assert.match(refused.err, /idp\.realms\.0\.directory\.url: ldap:\/\/ldap\.example:389 would carry passwords in the clear; use ldaps:\/\/ or start_tls: true/);
+    const startTls = await runCli(['config', 'check', config('ldap-starttls.yaml', { extra: idp(clear.replace(' }', ', start_tls: true }')) })], { ...env, KW_TEST_LDAP_PW: 'x' });
+    assert.equal(startTls.code, 0, startTls.err);
+  });
+
   test('usage: FILE is required, nothing else is taken, --help helps', async () => {
     assert.equal((await runCli(['config', 'check'], {})).code, 2);
     const extra = await runCli(['config', 'check', config('extra.yaml'), 'extra'], env);

@@ -8,6 +8,7 @@ import { fingerprintFromEnv, fingerprintFromFile } from '../../authn/fingerprint
 import { issuedAtFromEnv } from '../../authn/bootstrap-token.ts';
 import type { KeywardConfig } from '../../config/index.ts';
 import { ConfigError, loadConfigFile } from '../../config/load.ts';
+import { directoryStartupProblems } from '../../idp/directories/index.ts';
 import { productionProblems } from '../../config/production.ts';
 import { isHelp, parseCommand, usageError } from '../args.ts';
 import { EXIT, type CliIo } from '../io.ts';
@@ -134,6 +135,17 @@ export async function startupProblems(config: KeywardConfig, env: NodeJS.Process
           break;
       }
     }
+  }
+
+  if (config.idp) {
+    // Each realm's user directory: its secrets present, its files readable (no connection is made).
+    for (const m of directoryStartupProblems(config.idp, env)) errors.push(toProblem(m));
+    config.idp.realms.forEach((r, i) => {
+      if (r.directory.type !== 'ldap') return;
+      readable(r.directory.tls.ca_file, `idp.realms.${i}.directory.tls.ca_file`);
+      readable(r.directory.tls.cert_file, `idp.realms.${i}.directory.tls.cert_file`);
+      readable(r.directory.tls.key_file, `idp.realms.${i}.directory.tls.key_file`);
+    });
   }
 
   const pdp = config.authz.pdp;
