@@ -141,6 +141,12 @@ async function signInPage(env: TestEnv, page: Page, extra: Record<string, string
   return { config, verifier };
 }
 
+async function signInUrl(env: TestEnv) {
+  const config = await rpConfig(env);
+  const challenge = await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier());
+  return oidc.buildAuthorizationUrl(config, { redirect_uri: `${env.base}/rp/cb`, scope: SCOPE, code_challenge: challenge, code_challenge_method: 'S256' });
+}
+
 async function submit(page: Page, username: string, password: string) {
   await page.getByLabel('Username').fill(username);
   await page.getByLabel('Password').fill(password);
@@ -241,7 +247,7 @@ for (const { kind, setup } of KINDS) {
     });
 
     if (kind === 'ldap')
-      it('directory down: the login page says sign-in is unavailable (503), refresh is a 503 OAuth error, both audited; it works again once the directory is back', async (t) => {
+      it('directory down: the login page and a session's authorization say sign-in is unavailable (503), refresh and userinfo are 503 OAuth errors, all audited; it works again once the directory is back', async (t) => {
         if (!s?.slapd) return t.skip('no directory');
         const { env, slapd } = s;
         // A refresh token from before the outage.
@@ -250,9 +256,13 @@ for (const { kind, setup } of KINDS) {
         await submit(page, 'alice', PASSWORDS.alice);
         await page.waitForURL(/\/rp\/cb\?/);
         const tokens = await oidc.authorizationCodeGrant(first.config, new URL(page.url()), { pkceCodeVerifier: first.verifier });
-        await page.close();
 
         await slapd.kill();
+        // alice's browser still has her session: a new authorization needs her account, and says it cannot have it.
+        const resumed = await page.goto((await signInUrl(env)).href);
+        assert.equal(resumed?.status(), 503);
+        assert.equal(await page.locator('h1').textContent(), 'Sign-in unavailable');
+        await page.close();
         const down = await browser.newPage();
         await signInPage(env, down);
         const res = await submit(down, 'alice', PASSWORDS.alice);
@@ -276,8 +286,11 @@ for (const { kind, setup } of KINDS) {
           code: 'idp.directory_unavailable',
           correlation_id: 'string',
         });
+        const userinfo = await fetch(`${env.issuer}/protocol/openid-connect/userinfo`, { headers: { authorization: `Bearer ${tokens.access_token}` } });
+        assert.equal(userinfo.status, 503);
+        assert.equal(((await userinfo.json()) as { code?: string }).code, 'idp.directory_unavailable');
         const audited = env.audit.events.filter((e) => e.event_type === 'idp.directory_unavailable');
-        assert.ok(audited.length >= 2, 'the login page and the token endpoint each recorded the outage');
+        assert.ok(audited.length >= 3, 'the login page, the token endpoint and userinfo each recorded the outage');
         assert.ok(audited.every((e) => e.outcome === 'denied' && e.error_code === 'idp.directory_unavailable'));
         assert.match(String(audited[0]!.metadata?.detail), /ldap:\/\/127\.0\.0\.1:\d+: ECONNREFUSED/);
         // No other source of users was tried: the failures are not counted against alice.
