@@ -247,7 +247,7 @@ for (const { kind, setup } of KINDS) {
     });
 
     if (kind === 'ldap')
-      it('directory down: the login page and a session's authorization say sign-in is unavailable (503), refresh and userinfo are 503 OAuth errors, all audited; it works again once the directory is back', async (t) => {
+      it("directory down: the login page and a session's authorization say sign-in is unavailable (503), refresh and userinfo are 503 OAuth errors, all audited; it works again once the directory is back", async (t) => {
         if (!s?.slapd) return t.skip('no directory');
         const { env, slapd } = s;
         // A refresh token from before the outage.
