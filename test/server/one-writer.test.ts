@@ -33,6 +33,20 @@ function snapshot(dir: string): Record<string, string> {
   return out;
 }
 
+/**
+ * Runs `fn` with the running server stopped (SIGSTOP): it keeps its port, locks and connections, but its own timers
+ * (checkpoints, SQLite's shared-memory reads) cannot touch the files between two snapshots, so any change is the
+ * refused start's.
+ */
+async function frozen<T>(server: DevProcess, fn: () => Promise<T>): Promise<T> {
+  server.proc.kill('SIGSTOP');
+  try {
+    return await fn();
+  } finally {
+    server.proc.kill('SIGCONT');
+  }
+}
+
 /** Runs `keyward serve` to its end; resolves with the exit code and stderr. */
 function serveOnce(config: string, cwd: string, env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stderr: string }> {
   const proc = spawn(process.execPath, [MAIN, 'serve', '--config', config], { cwd, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
@@ -115,28 +129,30 @@ audit: { signing_key_path: ${key}, checkpoint_interval: 1, sinks: [{ type: file,
     const client = devClientOf(first);
     assert.equal(await createKey(first, 'before'), 201);
     await checkpointed(auditFile);
-    const before = snapshot(dir);
-    assert.ok(Object.keys(before).some((p) => p.endsWith('audit.log.checkpoint')));
+    await frozen(first, async () => {
+      const before = snapshot(dir);
+      assert.ok(Object.keys(before).some((p) => p.endsWith('audit.log.checkpoint')));
 
-    // 1. The same configuration: the port is taken, and nothing else was touched first.
-    const same = await serveOnce(config, dir);
-    assert.equal(same.code, 4, same.stderr);
-    assert.match(same.stderr, /cannot listen on 127\.0\.0\.1:\d+: address in use/);
-    assert.deepEqual(snapshot(dir), before, 'a refused start (port in use) changed files');
+      // 1. The same configuration: the port is taken, and nothing else was touched first.
+      const same = await serveOnce(config, dir);
+      assert.equal(same.code, 4, same.stderr);
+      assert.match(same.stderr, /cannot listen on 127\.0\.0\.1:\d+: address in use/);
+      assert.deepEqual(snapshot(dir), before, 'a refused start (port in use) changed files');
 
-    // 2. The same configuration on another free port: the database's lock refuses it.
-    const another = await serveOnce(config, dir, { KEYWARD_SERVER__PORT: String(await freePort()) });
-    assert.equal(another.code, 4, another.stderr);
-    assert.match(another.stderr, /the database .*kw\.db is in use by another running Keyward/);
-    assert.deepEqual(snapshot(dir), before, 'a refused start (database locked) changed files');
+      // 2. The same configuration on another free port: the database's lock refuses it.
+      const another = await serveOnce(config, dir, { KEYWARD_SERVER__PORT: String(await freePort()) });
+      assert.equal(another.code, 4, another.stderr);
+      assert.match(another.stderr, /the database .*kw\.db is in use by another running Keyward/);
+      assert.deepEqual(snapshot(dir), before, 'a refused start (database locked) changed files');
 
-    // 3. Its own database, but the running server's audit file: the audit file's lock refuses it.
-    const otherConfig = join(other, 'keyward.yaml');
-    writeFileSync(otherConfig, cfg(join(other, 'kw.db'), await freePort()));
-    const shared = await serveOnce(otherConfig, other);
-    assert.equal(shared.code, 4, shared.stderr);
-    assert.match(shared.stderr, /the audit file .*audit\.log is in use by another running Keyward/);
-    assert.deepEqual(snapshot(dir), before, 'a refused start (audit file locked) changed files');
+      // 3. Its own database, but the running server's audit file: the audit file's lock refuses it.
+      const otherConfig = join(other, 'keyward.yaml');
+      writeFileSync(otherConfig, cfg(join(other, 'kw.db'), await freePort()));
+      const shared = await serveOnce(otherConfig, other);
+      assert.equal(shared.code, 4, shared.stderr);
+      assert.match(shared.stderr, /the audit file .*audit\.log is in use by another running Keyward/);
+      assert.deepEqual(snapshot(dir), before, 'a refused start (audit file locked) changed files');
+    });
 
     // The running server is unaffected: its dev client secret still works, it keeps writing its chain.
     assert.equal(await clientToken(client), 200);
@@ -198,15 +214,17 @@ audit: { signing_key_path: ${key}, checkpoint_interval: 1, sinks: [{ type: file,
     const client = devClientOf(first);
     assert.equal(await createKey(first, 'before'), 201);
     await checkpointed(join(dirs[0]!, 'audit', 'audit.log'));
-    const before = await dbSnapshot(pgs.url, pgs.schema);
-    const filesBefore = snapshot(dirs[0]!);
+    await frozen(first, async () => {
+      const before = await dbSnapshot(pgs.url, pgs.schema);
+      const filesBefore = snapshot(dirs[0]!);
 
-    const second = await serveOnce(configs[1]!, dirs[1]!);
-    assert.equal(second.code, 4, second.stderr);
-    assert.match(second.stderr, /audit\.chain_id:kw-one is in use by another running Keyward \(PostgreSQL advisory lock held\)/);
-    assert.deepEqual(await dbSnapshot(pgs.url, pgs.schema), before, 'the refused start changed the database');
-    assert.deepEqual(snapshot(dirs[0]!), filesBefore);
-    assert.deepEqual(readdirSync(join(dirs[1]!)).sort(), ['keyward.yaml'], 'and wrote nothing in its own directory');
+      const second = await serveOnce(configs[1]!, dirs[1]!);
+      assert.equal(second.code, 4, second.stderr);
+      assert.match(second.stderr, /audit\.chain_id:kw-one is in use by another running Keyward \(PostgreSQL advisory lock held\)/);
+      assert.deepEqual(await dbSnapshot(pgs.url, pgs.schema), before, 'the refused start changed the database');
+      assert.deepEqual(snapshot(dirs[0]!), filesBefore);
+      assert.deepEqual(readdirSync(join(dirs[1]!)).sort(), ['keyward.yaml'], 'and wrote nothing in its own directory');
+    });
 
     assert.equal(await clientToken(client), 200, 'the dev client secret was not replaced');
     assert.equal(await createKey(first, 'after'), 201);
