@@ -19,6 +19,7 @@ import { DIRECTORY_RETRY_AFTER, DIRECTORY_UNAVAILABLE_CLASS, directoryUnavailabl
 import type { IdpEvent, IdpTelemetry } from './telemetry.ts';
 import { loadTheme, type RealmTheme } from './theme.ts';
 import { errorPage, logoutPage, messagePage, PAGE_HEADERS, signedOutPage } from './views.ts';
+import { spendDecoy } from './passwords.ts';
 
 export const OIDC_PREFIX = '/protocol/openid-connect';
 
@@ -359,6 +360,14 @@ export async function createRealmRuntime(deps: RealmDeps): Promise<RealmRuntime>
   // Client secrets are stored as argon2id hashes; oidc-provider compares through this method.
   provider.Client.prototype.compareClientSecret = function (this: any, actual: string) {
     return verifyClientSecret(this.clientSecret, actual);
+  };
+  // An unknown client costs the caller what a wrong secret does (one argon2id verification), so response times do
+  // not tell which client ids exist; the answers were already identical.
+  const findClient = provider.Client.find.bind(provider.Client);
+  provider.Client.find = async (id: string, ...rest: unknown[]) => {
+    const client = await findClient(id, ...(rest as []));
+    if (!client) await spendDecoy(config.argon2);
+    return client;
   };
 
   const csrfKey = createHmac('sha256', deps.cookieKeys[0]!).update(`csrf:${realm.name}`).digest();

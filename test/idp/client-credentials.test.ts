@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { hash as argonHash, verify as argonVerify } from '@node-rs/argon2';
 import { createRemoteJWKSet, decodeProtectedHeader, exportJWK, generateKeyPair, jwtVerify, SignJWT } from 'jose';
 import { RESOURCE, SECRETS, startEnv, type TestEnv } from './support/env.ts';
 import { assertProfileClaims } from './support/claims.ts';
@@ -137,5 +138,43 @@ describe('idp: client credentials and Keycloak layout', () => {
     });
     assert.equal(res.status, 401);
     assert.equal((await fetch(`${env.base}/realms/nope/.well-known/openid-configuration`)).status, 404);
+  });
+});
+
+describe('idp: client ids cannot be told apart by timing', () => {
+  // Costly argon2id parameters make one verification dominate a request, so a lower bound holds on a loaded machine.
+  const ARGON2 = { memory_kib: 65536, iterations: 4, parallelism: 1 };
+  let env: TestEnv;
+  before(async () => {
+    env = await startEnv({ argon2: ARGON2 });
+  });
+  after(async () => env?.close());
+
+  it('an unknown client pays one argon2id verification, like a wrong secret', async () => {
+    // What one verification costs here, measured the same way the server runs it.
+    const hashed = await argonHash('x', { memoryCost: ARGON2.memory_kib, timeCost: ARGON2.iterations, parallelism: ARGON2.parallelism });
+    const costs: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const t0 = performance.now();
+      await argonVerify(hashed, 'y');
+      costs.push(performance.now() - t0);
+    }
+    const verification = Math.min(...costs);
+    const timed = async (id: string) => {
+      const t0 = performance.now();
+      const res = await fetch(`${env.issuer}/protocol/openid-connect/token`, {
+        method: 'POST',
+        headers: { authorization: 'Basic ' + Buffer.from(`${id}:some-secret`).toString('base64'), 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'grant_type=client_credentials',
+      });
+      assert.equal(res.status, 401);
+      return performance.now() - t0;
+    };
+    await timed('warm-up-unknown');
+    // A lower bound only (load makes requests slower, never faster): each unknown client costs a verification.
+    for (const id of ['nobody', 'nobody-else', 'svc-x']) {
+      const took = await timed(id);
+      assert.ok(took >= 0.5 * verification, `unknown client ${id} answered in ${took.toFixed(1)} ms; one verification costs ${verification.toFixed(1)} ms`);
+    }
   });
 });

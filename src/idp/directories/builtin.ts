@@ -1,9 +1,8 @@
 // The built-in directory: users in Keyward's own tables (idp_users), passwords as argon2id hashes.
-import { randomBytes } from 'node:crypto';
 import { verify as argonVerify } from '@node-rs/argon2';
 import { z } from 'zod';
 import type { IdpConfig } from '../config.ts';
-import { hashSecret } from '../passwords.ts';
+import { decoyHash } from '../passwords.ts';
 import type { Directory, IdpUser } from '../store/directory.ts';
 import type { DirectoryUser, UserDirectory } from './types.ts';
 
@@ -25,19 +24,6 @@ export function toDirectoryUser(u: IdpUser): DirectoryUser {
   };
 }
 
-// One decoy per parameter set and process: unknown users (and users without a password) are checked against it
-// with the same parameters, so the answer takes as long as for a real account (no enumeration by timing).
-const decoys = new Map<string, Promise<string>>();
-function decoyHash(a: IdpConfig['argon2']): Promise<string> {
-  const k = `${a.memory_kib}:${a.iterations}:${a.parallelism}`;
-  let h = decoys.get(k);
-  if (!h) {
-    h = hashSecret(randomBytes(32).toString('base64'), a);
-    decoys.set(k, h);
-  }
-  return h;
-}
-
 export class BuiltinUserDirectory implements UserDirectory {
   readonly kind = 'builtin';
   readonly description = 'built-in directory';
@@ -53,6 +39,7 @@ export class BuiltinUserDirectory implements UserDirectory {
   }
   async authenticate(username: string, password: string): Promise<DirectoryUser | undefined> {
     const u = await this.#store.findUserByUsername(username);
+    // Unknown users (and users without a password) are checked against the decoy: the answer takes as long.
     const verified = await argonVerify(u?.passwordHash ?? (await decoyHash(this.#argon2)), password).catch(() => false);
     return u?.passwordHash && verified ? toDirectoryUser(u) : undefined;
   }

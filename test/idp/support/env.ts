@@ -55,12 +55,14 @@ clients:
     roles: [reader]
 `;
 
-export function realmConfig(port: number, extra: Record<string, unknown> = {}): IdpConfig {
+export const TEST_ARGON2 = { memory_kib: 8192, iterations: 1, parallelism: 1 };
+
+export function realmConfig(port: number, extra: Record<string, unknown> = {}, argon2 = TEST_ARGON2): IdpConfig {
   return idpConfigSchema.parse({
     enabled: true,
     base_url: `http://127.0.0.1:${port}`,
     environment: 'test',
-    argon2: { memory_kib: 8192, iterations: 1, parallelism: 1 },
+    argon2,
     realms: [
       {
         name: 'main',
@@ -103,12 +105,12 @@ export interface TestEnv {
 }
 
 export async function startEnv(
-  opts: { redirect?: (port: number) => string; yaml?: string; realm?: Record<string, unknown>; document?: (port: number) => unknown; secrets?: Record<string, string> } = {},
+  opts: { redirect?: (port: number) => string; yaml?: string; realm?: Record<string, unknown>; document?: (port: number) => unknown; secrets?: Record<string, string>; argon2?: typeof TEST_ARGON2 } = {},
 ): Promise<TestEnv> {
   const dir = mkdtempSync(join(tmpdir(), 'kw-idp-'));
   const dbPath = join(dir, 'idp.db');
   const port = await freePort();
-  const config = realmConfig(port, opts.realm);
+  const config = realmConfig(port, opts.realm, opts.argon2);
   let db = new Kysely<any>({ dialect: nodeSqliteDialect(dbPath) });
   await migrateIdp(db, 'sqlite');
   if (opts.document) {
