@@ -91,6 +91,8 @@ function run(cmd: string, args: string[], input: string): Promise<{ code: number
     child.stderr.on('data', (d) => (stderr += d));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    // A tool that reads no input (ldappasswd) may exit before it is written: the exit code tells the outcome.
+    child.stdin.on('error', () => {});
     child.stdin.end(input);
   });
 }

@@ -188,12 +188,14 @@ export class LdapUserDirectory implements UserDirectory {
       const user = entry ? await this.#toUser(c, entry) : undefined;
       return entry && user ? { dn: entry.dn, user } : undefined;
     });
-    if (!found) return undefined;
+    // An unknown user is still bound for (its DN as it would be, which fails), so the answer takes as long as a
+    // wrong password does and response times do not tell which usernames exist.
+    const dn = found?.dn ?? `uid=${uid},${this.#people}`;
     let accepted: boolean;
     try {
       accepted = await this.#auth.use(async (c) => {
         try {
-          await c.bind(found.dn, password);
+          await c.bind(dn, password);
           return true;
         } catch (e) {
           if (REFUSED_BIND.some((k) => e instanceof k)) return false;
@@ -203,7 +205,7 @@ export class LdapUserDirectory implements UserDirectory {
     } catch (e) {
       throw this.#unavailable(e);
     }
-    return accepted ? found.user : undefined;
+    return accepted && found ? found.user : undefined;
   }
 
   async close(): Promise<void> {
