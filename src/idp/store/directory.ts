@@ -268,14 +268,7 @@ export class Directory {
     // Abandoned enrolments go; their seeds were never confirmed by anyone.
     await this.db.deleteFrom('idp_mfa_pending').where('expires_at', '<=', t).execute();
     const found = async () => {
-      const r: any = await this.db
-        .selectFrom('idp_mfa_pending')
-        .selectAll()
-        .where('realm', '=', this.realm)
-        .where('session_id', '=', sessionId)
-        .where('user_id', '=', userId)
-        .where('kind', '=', 'totp')
-        .executeTakeFirst();
+      const r: any = await this.#pending(this.db, userId, sessionId).executeTakeFirst();
       return r ? await this.#openTotp(userId, r.secret) : undefined;
     };
     const existing = await found();
@@ -300,15 +293,7 @@ export class Directory {
    */
   async confirmTotp(userId: string, sessionId: string, step: number, recoveryCodes: string[] = []): Promise<boolean> {
     return await this.db.transaction().execute(async (trx) => {
-      const r: any = await trx
-        .selectFrom('idp_mfa_pending')
-        .selectAll()
-        .where('realm', '=', this.realm)
-        .where('session_id', '=', sessionId)
-        .where('user_id', '=', userId)
-        .where('kind', '=', 'totp')
-        .where('expires_at', '>', now())
-        .executeTakeFirst();
+      const r: any = await this.#pending(trx, userId, sessionId).where('expires_at', '>', now()).executeTakeFirst();
       if (!r) return false;
       const values = { secret: r.secret, confirmed: 1, last_step: step };
       const written = await trx
@@ -385,6 +370,17 @@ export class Directory {
       .where('user_id', '=', userId)
       .where('code_hash', '=', recoveryCodeHash(this.realm, userId, code))
       .execute();
+  }
+
+  /** This session's pending TOTP enrolment of the user. */
+  #pending(db: Kysely<any>, userId: string, sessionId: string) {
+    return db
+      .selectFrom('idp_mfa_pending')
+      .selectAll()
+      .where('realm', '=', this.realm)
+      .where('session_id', '=', sessionId)
+      .where('user_id', '=', userId)
+      .where('kind', '=', 'totp');
   }
 
   async #sealTotp(userId: string, secret: string): Promise<string> {
