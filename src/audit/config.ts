@@ -19,6 +19,7 @@ export const fileSinkSchema = z
 export const natsSinkSchema = z
   .object({
     type: z.literal('nats'),
+    /** A server, or a cluster's servers separated by commas (the client also learns the others from the first it reaches). */
     url: z.string().min(1).default('nats://127.0.0.1:4222'),
     subject: z.string().min(1).default('keyward.audit'),
     /** Stream that captures `subject`; looked up by subject when absent. */
@@ -26,6 +27,14 @@ export const natsSinkSchema = z
     /** Create the stream (named `stream`, default KEYWARD_AUDIT) if it does not exist. */
     create_stream: z.boolean().default(false),
     ack_timeout_ms: z.number().int().positive().default(5000),
+    /**
+     * How long one write keeps re-publishing an event that was not acknowledged (the connection moved to another
+     * server, the stream is electing a leader) before the trail refuses it. Re-sends reuse the event id, so
+     * JetStream stores the event once. 0: one attempt.
+     */
+    publish_retry_ms: z.number().int().nonnegative().default(15_000),
+    /** Replicas of the stream `create_stream` creates (3 on a three-node JetStream cluster); an existing stream keeps its own. */
+    replicas: z.number().int().min(1).max(5).default(1),
   })
   .strict();
 

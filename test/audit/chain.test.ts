@@ -196,7 +196,7 @@ test('config schema: strict, defaults, no default key; production problems', () 
   assert.equal(auditConfigSchema.safeParse({ signing_key_path: '/k', bogus: 1 }).success, false);
   assert.equal(auditConfigSchema.safeParse({ signing_key_path: '/k', sinks: [{ type: 'file', path: '/a', extra: 1 }] }).success, false);
   const n = auditConfigSchema.parse({ signing_key_path: '/k', sinks: [{ type: 'nats' }] });
-  assert.deepEqual(n.sinks[0], { type: 'nats', url: 'nats://127.0.0.1:4222', subject: 'keyward.audit', create_stream: false, ack_timeout_ms: 5000 });
+  assert.deepEqual(n.sinks[0], { type: 'nats', url: 'nats://127.0.0.1:4222', subject: 'keyward.audit', create_stream: false, ack_timeout_ms: 5000, publish_retry_ms: 15_000, replicas: 1 });
   assert.deepEqual(auditProductionProblems(auditConfigSchema.parse({ signing_key_path: '/k', sinks: [{ type: 'file', path: '/a' }] })), []);
   const p = auditProductionProblems(auditConfigSchema.parse({ signing_key_path: '/k', on_failure: 'continue' }));
   assert.equal(p.length, 2);

@@ -136,7 +136,8 @@ test('NATS lost mid-traffic, then slow: deny while down or late, recover after, 
     await withStream(async (subject, stream) => {
       const { trail } = await makeTrail({
         retryIntervalMs: 100,
-        config: config({ signing_key_path: key, sinks: [{ type: 'nats', url, subject, stream, create_stream: true, ack_timeout_ms: 400 }] }),
+        // One attempt per write: this test is about refusing while NATS is away (the next one about waiting).
+        config: config({ signing_key_path: key, sinks: [{ type: 'nats', url, subject, stream, create_stream: true, ack_timeout_ms: 400, publish_retry_ms: 0 }] }),
       });
       await trail.record(sampleEvent(1));
       proxy.cut();
@@ -165,6 +166,61 @@ test('NATS lost mid-traffic, then slow: deny while down or late, recover after, 
       assert.equal(types.filter((t) => t === 'audit.recovered').length, 2);
     });
   } finally {
+    await proxy.stop();
+    await cleanup();
+  }
+});
+
+test('NATS away for less than publish_retry_ms: the write waits and lands once; after a write used it up, the next is refused at once', { skip, timeout: 30_000 }, async () => {
+  const { dir, cleanup } = await tempDir();
+  const proxy = new Proxy();
+  let stopTrail = async () => {};
+  try {
+    const key = await newKey(dir);
+    const url = await proxy.start();
+    await withStream(async (subject, stream) => {
+      const { trail } = await makeTrail({
+        retryIntervalMs: 100,
+        config: config({ signing_key_path: key, sinks: [{ type: 'nats', url, subject, stream, create_stream: true, ack_timeout_ms: 300, publish_retry_ms: 3000 }] }),
+      });
+      // A failed assertion must not leave the sink reconnecting forever (the process would never exit).
+      stopTrail = () => trail.close();
+      await trail.record(sampleEvent(1));
+      // Acks delayed past the ack timeout: the first publishes are stored, but their acks come too late; the
+      // re-sends with the same message id are deduplicated, and one of their acks arrives in time.
+      proxy.mode = 'slow';
+      proxy.delayMs = 500;
+      const waited = trail.record(sampleEvent(2));
+      setTimeout(() => (proxy.mode = 'pass'), 800);
+      await waited;
+      assert.equal(trail.ready(), true, 'nothing was refused');
+
+      // Away for longer than publish_retry_ms: refused after it, then refused again without waiting it out.
+      proxy.cut();
+      let t0 = Date.now();
+      await assert.rejects(trail.record(sampleEvent(3)), unavailable);
+      const first = Date.now() - t0;
+      t0 = Date.now();
+      await assert.rejects(trail.record(sampleEvent(4)), unavailable);
+      const second = Date.now() - t0;
+      assert.ok(first >= 3000, `the first write retried for publish_retry_ms (${first} ms)`);
+      assert.ok(second < 2000, `the next write tried once (${second} ms)`);
+      proxy.mode = 'pass';
+      for (let i = 0; i < 100 && !trail.ready(); i++) await new Promise((r) => setTimeout(r, 100));
+      assert.equal(trail.ready(), true);
+      await trail.record(sampleEvent(5));
+      await trail.close();
+
+      const src = await readAuditNats({ url: NATS, subject, stream });
+      const r = verifyAuditLog([src], { publicKey: publicKeyFromPem(await readFile(key)), multiChain: true });
+      assert.equal(r.ok, true, JSON.stringify(r.error));
+      // Each event once, although some were published several times.
+      const ids = src.lines.map((l) => JSON.parse(l.text).event_id as string);
+      assert.equal(new Set(ids).size, ids.length);
+      assert.equal(r.chains[0]!.last_sequence, src.lines.length);
+    });
+  } finally {
+    await stopTrail();
     await proxy.stop();
     await cleanup();
   }

@@ -5,8 +5,16 @@
 // Several instances share one configured subject and stream: each publishes its own chain on
 // `<subject>.<chain_id>`, so that the stream can say where each chain ends (last message by subject) and a new
 // instance never mistakes another instance's events for its own tail.
+//
+// On a JetStream cluster a replicated stream survives the loss of one server, but not without a pause: the
+// client moves to another server, and when the lost server led the stream, the others elect a new leader
+// (seconds; publishes get no responder meanwhile). A write therefore re-publishes an unacknowledged event for
+// up to `publish_retry_ms` before giving up, so that callers wait through an election instead of being refused.
+// Once a write has used up that time, later writes try once until one succeeds: an outage (two servers of
+// three lost, no quorum) is refused quickly rather than holding every caller for the whole retry time.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { connect } from '@nats-io/transport-node';
-import { jetstream, jetstreamManager, StorageType, type JetStreamClient } from '@nats-io/jetstream';
+import { JetStreamApiError, jetstream, jetstreamManager, StorageType, type JetStreamClient } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { AuditEvent } from '../canonical.ts';
@@ -20,6 +28,17 @@ export const DEFAULT_STREAM = 'KEYWARD_AUDIT';
 export const chainSubject = (subject: string, chainId: string) => `${subject}.${chainId}`;
 /** What a stream must capture for every chain of `subject` (and events published on `subject` itself, before chains had their own). */
 export const streamSubjects = (subject: string) => [subject, `${subject}.*`];
+/** The servers named by a sink's `url`: one URL or several separated by commas. */
+export const natsServers = (url: string) => url.split(',').map((u) => u.trim()).filter((u) => u.length > 0);
+
+/**
+ * A refusal that a re-send cannot change: JetStream said the request itself is wrong (another stream than the
+ * configured one captures the subject, the message is too large). Timeouts, missing responders (no stream
+ * leader), lost connections and server-side 5xx errors may pass.
+ */
+function isPermanent(e: unknown): boolean {
+  return e instanceof JetStreamApiError && e.status >= 400 && e.status < 500;
+}
 
 export class NatsSink implements AuditSink {
   readonly name: string;
@@ -34,6 +53,8 @@ export class NatsSink implements AuditSink {
   #connecting: Promise<void> | undefined;
   #tail: AuditEvent | undefined;
   #closed = false;
+  /** A write used up its retry time and nothing was acknowledged since: try once per event until something is. */
+  #exhausted = false;
 
   constructor(cfg: NatsSinkConfig, log: Logger, chainId: string) {
     this.#cfg = cfg;
@@ -63,7 +84,7 @@ export class NatsSink implements AuditSink {
   async #connect(): Promise<void> {
     const cfg = this.#cfg;
     const nc = await connect({
-      servers: cfg.url,
+      servers: natsServers(cfg.url),
       name: 'keyward-audit',
       timeout: cfg.ack_timeout_ms,
       reconnect: true,
@@ -76,12 +97,16 @@ export class NatsSink implements AuditSink {
         const name = cfg.stream ?? DEFAULT_STREAM;
         const info = await jsm.streams.info(name).catch(() => undefined);
         if (!info) {
-          await jsm.streams.add({ name, subjects: streamSubjects(cfg.subject), storage: StorageType.File }).catch(async (e: unknown) => {
+          await jsm.streams.add({ name, subjects: streamSubjects(cfg.subject), storage: StorageType.File, num_replicas: cfg.replicas }).catch(async (e: unknown) => {
             // Another instance created it at the same moment.
             if (!(await jsm.streams.info(name).catch(() => undefined))) throw e;
           });
-          this.#log.info({ sink: this.name, stream: name }, 'audit JetStream stream created');
-        } else if (!info.config.subjects?.includes(`${cfg.subject}.*`) && !info.config.subjects?.includes(`${cfg.subject}.>`)) {
+          this.#log.info({ sink: this.name, stream: name, replicas: cfg.replicas }, 'audit JetStream stream created');
+        } else if ((info.config.num_replicas ?? 1) < cfg.replicas) {
+          // Changing a stream's replication is the operator's call (it moves data between servers): say so, go on.
+          this.#log.warn({ sink: this.name, stream: name, replicas: info.config.num_replicas, configured: cfg.replicas }, 'audit JetStream stream has fewer replicas than configured');
+        }
+        if (info && !info.config.subjects?.includes(`${cfg.subject}.*`) && !info.config.subjects?.includes(`${cfg.subject}.>`)) {
           // A stream made before each chain had its own subject captures only `subject`.
           const subjects = [...new Set([...(info.config.subjects ?? []), ...streamSubjects(cfg.subject)])];
           await jsm.streams.update(name, { subjects });
@@ -125,13 +150,39 @@ export class NatsSink implements AuditSink {
     for (const p of batch) {
       const tail = this.#tail;
       if (tail && p.event.sequence <= tail.sequence) continue;
-      await js.publish(this.#subject, p.line, {
-        msgID: p.event.event_id,
-        timeout: cfg.ack_timeout_ms,
-        ...(cfg.stream ? { expect: { streamName: cfg.stream } } : {}),
-      });
+      await this.#publish(js, p);
       this.stats.writes++;
       this.#tail = p.event;
+    }
+  }
+
+  /** Publishes one event until JetStream acknowledges it, within the retry time; throws the last error otherwise. */
+  async #publish(js: JetStreamClient, p: PreparedEvent): Promise<void> {
+    const cfg = this.#cfg;
+    const deadline = Date.now() + (this.#exhausted ? 0 : cfg.publish_retry_ms);
+    for (let attempt = 0; ; attempt++) {
+      // A re-send waits no longer than the retry time left; a single attempt waits the whole ack timeout.
+      const left = deadline - Date.now();
+      try {
+        await js.publish(this.#subject, p.line, {
+          msgID: p.event.event_id,
+          timeout: left > 0 ? Math.min(cfg.ack_timeout_ms, Math.max(left, 100)) : cfg.ack_timeout_ms,
+          ...(cfg.stream ? { expect: { streamName: cfg.stream } } : {}),
+        });
+        if (this.#exhausted || attempt > 0) this.#log.warn({ sink: this.name, attempts: attempt + 1 }, 'audit NATS publish acknowledged again');
+        this.#exhausted = false;
+        return;
+      } catch (e) {
+        const pause = Math.min(500, 50 * 2 ** attempt);
+        if (this.#closed || isPermanent(e) || Date.now() + pause >= deadline) {
+          if (!isPermanent(e) && !this.#exhausted) {
+            this.#exhausted = true;
+            this.#log.error({ sink: this.name, attempts: attempt + 1, err: errInfo(e) }, 'audit NATS publish not acknowledged within publish_retry_ms');
+          }
+          throw e;
+        }
+        await sleep(pause);
+      }
     }
   }
 
