@@ -3,12 +3,12 @@
 import { verify as edVerify, type KeyObject } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { connect } from '@nats-io/transport-node';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect, TimeoutError } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
 import { canonicalBytes, chainHash, GENESIS_HASH, SCHEMA_VERSION, signingInput, type AuditEvent } from './canonical.ts';
 import { publicKeyInfo } from './keys.ts';
 import { CHECKPOINT_SUFFIX } from './sinks/file.ts';
-import { streamSubjects } from './sinks/nats.ts';
+import { natsServers, streamSubjects } from './sinks/nats.ts';
 import { IJsonError, parseIJson } from './strict-json.ts';
 
 export type VerifyReason =
@@ -349,9 +349,23 @@ export async function readAuditPaths(paths: string[]): Promise<{ sources: AuditL
  * Reads every event of `subject` from its JetStream stream, in stream order: the per-chain subjects
  * `<subject>.<chain_id>` and the bare subject (events published before each chain had its own subject).
  */
+/**
+ * An ordered (ephemeral) consumer on `stream`. On a cluster, NATS 2.9 may place it on a replica that is down;
+ * creating it then times out, and another try is placed again: a few tries, then the timeout stands.
+ */
+async function orderedConsumer(js: JetStreamClient, stream: string, filter: string) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await js.consumers.get(stream, { filter_subjects: filter });
+    } catch (e) {
+      if (attempt >= 5 || !(e instanceof TimeoutError)) throw e;
+    }
+  }
+}
+
 export async function readAuditNats(opts: { url: string; subject: string; stream?: string | undefined; timeoutMs?: number }): Promise<AuditLogSource> {
   const timeout = opts.timeoutMs ?? 5000;
-  const nc = await connect({ servers: opts.url, timeout, reconnect: false });
+  const nc = await connect({ servers: natsServers(opts.url), timeout, reconnect: false });
   try {
     const jsm = await jetstreamManager(nc, { timeout });
     const subjects = streamSubjects(opts.subject);
@@ -362,7 +376,7 @@ export async function readAuditNats(opts: { url: string; subject: string; stream
     const messages: Array<{ seq: number; text: string }> = [];
     // One consumer per filter: several filter subjects on one consumer need NATS 2.10.
     for (const filter of subjects) {
-      const consumer = await js.consumers.get(stream, { filter_subjects: filter });
+      const consumer = await orderedConsumer(js, stream, filter);
       const info = await consumer.info().catch(() => undefined);
       let remaining = info?.num_pending ?? 0;
       while (remaining > 0) {

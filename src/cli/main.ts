@@ -8,7 +8,7 @@ const USAGE = `usage: keyward <command> [options]      'keyward <command> --help
   config check FILE [--json]   validate a configuration and run the start-up checks, without starting
   init | unseal | seal | status   system operations against a running server (unseal [--reset] [SHARE...])
   keys <command>               create | list | show | rotate | release | sign | verify | encrypt | decrypt
-  audit <command>              keygen | public-key | verify
+  audit <command>              keygen | public-key | verify | export
   apikey generate --id X       print a raw API key and its fingerprint
   pdp serve                    run the embedded Cedar engine as a standalone HTTP PDP
   idp <command>                apply | users | clients | telemetry report | break-glass

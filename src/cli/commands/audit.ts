@@ -1,5 +1,5 @@
-// keyward audit keygen | public-key | verify
-import { readFile } from 'node:fs/promises';
+// keyward audit keygen | public-key | verify | export
+import { open, readFile, rename, rm } from 'node:fs/promises';
 import type { KeyObject } from 'node:crypto';
 import { isHelp, parseCommand, usageError } from '../args.ts';
 import { EXIT, type CliIo } from '../io.ts';
@@ -12,6 +12,10 @@ const USAGE = [
   '       keyward audit public-key --key SIGNING_KEY_PATH',
   '       keyward audit verify (--public-key PEM_FILE | --key SIGNING_KEY_PATH) [--checkpoint FILE]... [--allow-partial-start] [--multi-chain] FILE_OR_DIR...',
   '       keyward audit verify (--public-key PEM_FILE | --key SIGNING_KEY_PATH) --nats URL --subject SUBJECT [--stream NAME] [--checkpoint FILE]...',
+  '       keyward audit export --nats URL --subject SUBJECT [--stream NAME] --out FILE [--json]',
+  '  export                    dump every chain of a NATS stream, in stream order, as JSON lines (one event per line) to',
+  '                            FILE; check it with `verify --multi-chain FILE` (and the file sinks\' sidecars as --checkpoint)',
+  '  --nats URL                a NATS server, or a cluster\'s servers separated by commas',
   '  --multi-chain             the files interleave several chains (a dump of a shared NATS stream): verify each on its own',
   '  --require-checkpoints     fail (exit 1) unless a signed checkpoint sidecar vouches for every chain; the default for',
   '                            files when the chain was written in production mode (without it, a cut tail goes unnoticed)',
@@ -75,6 +79,8 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       }
       case 'verify':
         return await verifyCommand(args.positionals, v, io, usage);
+      case 'export':
+        return await exportCommand(args.positionals, v, io, usage);
       default:
         return usage(sub ? `unknown audit command: ${sub}` : 'missing audit command');
     }
@@ -139,6 +145,52 @@ async function verifyCommand(
   });
   report(io, result, publicKeyInfo(publicKey).key_id, !!v.json);
   return result.ok ? EXIT.ok : EXIT.failure;
+}
+
+async function exportCommand(
+  positionals: string[],
+  v: { nats?: string | undefined; subject?: string | undefined; stream?: string | undefined; out?: string | undefined; json?: boolean | undefined },
+  io: CliIo,
+  usage: (m: string) => number,
+): Promise<number> {
+  if (!v.nats || !v.subject || !v.out || positionals.length > 0) return usage('export needs --nats URL --subject SUBJECT --out FILE (and no other argument)');
+  let source: AuditLogSource;
+  try {
+    source = await readAuditNats({ url: v.nats, subject: v.subject, stream: v.stream });
+  } catch (e) {
+    io.err(`error: cannot read the audit stream: ${describe(e)}`);
+    return EXIT.unavailable;
+  }
+  // Written beside the target and renamed, so FILE is never a partial dump; owner-only like the trail's own files.
+  const tmp = `${v.out}.${process.pid}.tmp`;
+  try {
+    const fh = await open(tmp, 'w', 0o600);
+    try {
+      await fh.writeFile(source.lines.map((l) => l.text + '\n').join(''));
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, v.out);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    io.err(`error: cannot write ${v.out}: ${describe(e)}`);
+    return EXIT.failure;
+  }
+  const chains = new Set(source.lines.map((l) => chainOf(l.text)));
+  const summary = { stream: source.name.replace(/^nats:/, ''), events: source.lines.length, chains: chains.size, out: v.out };
+  if (v.json) io.out(JSON.stringify(summary));
+  else io.out(`wrote ${summary.events} events of ${summary.chains} chain(s) from stream ${summary.stream} to ${v.out}`);
+  return EXIT.ok;
+}
+
+/** The chain id of a stored line, for counting only (verify checks everything else). */
+function chainOf(text: string): string {
+  try {
+    return String((JSON.parse(text) as { chain_id?: unknown }).chain_id);
+  } catch {
+    return '(unparseable)';
+  }
 }
 
 function report(io: CliIo, r: VerifyResult, keyId: string, json: boolean): void {
