@@ -31,8 +31,19 @@ function names(id: string) {
   return { subject: `keyward.audit.cluster.${id}`, stream: `KEYWARD_AUDIT_CLUSTER_${id}` };
 }
 
+/** A temp directory removed after the test, once the instances opened in it are closed. */
+function workspace(t: TestContext): { dir: string; opened: TestKeyward[] } {
+  const dir = mkdtempSync(join(tmpdir(), 'kw-nats-cluster-test-'));
+  const opened: TestKeyward[] = [];
+  t.after(async () => {
+    for (const kw of opened) await kw.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return { dir, opened };
+}
+
 /** One Keyward instance (SQLite of its own) auditing into the cluster's stream, with a shared audit key. */
-async function instance(t: TestContext, dir: string, instanceId: string, key: string, sink: Record<string, unknown>): Promise<TestKeyward> {
+async function instance(opened: TestKeyward[], dir: string, instanceId: string, key: string, sink: Record<string, unknown>): Promise<TestKeyward> {
   const kw = await startKeyward({
     dir,
     config: {
@@ -44,7 +55,7 @@ async function instance(t: TestContext, dir: string, instanceId: string, key: st
   const close = kw.close.bind(kw);
   let closing: Promise<void> | undefined;
   kw.close = () => (closing ??= close());
-  t.after(() => kw.close());
+  opened.push(kw);
   return kw;
 }
 
@@ -65,17 +76,17 @@ async function waitFor(what: string, fn: () => Promise<boolean>, timeoutMs: numb
 }
 
 test('JetStream cluster, R3 stream: one server lost under load loses no acknowledged event and refuses nothing after re-election; two instances, one chain each, exported and verified', { timeout: 180_000 }, async (t) => {
+  // Registered first so that its teardown (closing the instances) runs before the cluster's.
+  const { dir, opened } = workspace(t);
   const cluster = await startNatsCluster(t);
   if (!cluster) return;
   const { subject, stream } = names(randomUUID().slice(0, 8));
-  const dir = mkdtempSync(join(tmpdir(), 'kw-nats-cluster-test-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
   const key = join(dir, 'audit.key');
   await generateSigningKeyFile(key);
   // The leader election takes seconds; the sink waits through it rather than refusing.
   const sink = { type: 'nats', url: cluster.url, subject, stream, create_stream: true, replicas: 3, ack_timeout_ms: 2000, publish_retry_ms: 20_000 };
-  const a = await instance(t, join(dir, 'a'), 'kw-a', key, sink);
-  const b = await instance(t, join(dir, 'b'), 'kw-b', key, sink);
+  const a = await instance(opened, join(dir, 'a'), 'kw-a', key, sink);
+  const b = await instance(opened, join(dir, 'b'), 'kw-b', key, sink);
 
   const nc = await connect({ servers: cluster.runningUrls() });
   const info = await (await jetstreamManager(nc)).streams.info(stream);
@@ -156,15 +167,15 @@ test('JetStream cluster, R3 stream: one server lost under load loses no acknowle
 });
 
 test('JetStream cluster, R3 stream: two servers lost refuses operations (503 audit.unavailable) until one returns, then service resumes by itself', { timeout: 180_000 }, async (t) => {
+  // Registered first so that its teardown (closing the instances) runs before the cluster's.
+  const { dir, opened } = workspace(t);
   const cluster = await startNatsCluster(t);
   if (!cluster) return;
   const { subject, stream } = names(randomUUID().slice(0, 8));
-  const dir = mkdtempSync(join(tmpdir(), 'kw-nats-cluster-test-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
   const key = join(dir, 'audit.key');
   await generateSigningKeyFile(key);
   const sink = { type: 'nats', url: cluster.url, subject, stream, create_stream: true, replicas: 3, ack_timeout_ms: 1000, publish_retry_ms: 2000 };
-  const kw = await instance(t, join(dir, 'a'), 'kw-a', key, sink);
+  const kw = await instance(opened, join(dir, 'a'), 'kw-a', key, sink);
   assert.equal((await req(kw.kw.app, { method: 'POST', url: '/v1/keys', headers: kw.auth, payload: { key_id: 'k', key_type: 'EC-P256' } })).status, 201);
   const before = await sign(kw, 'k');
   assert.equal(before.status, 200);
