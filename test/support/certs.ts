@@ -15,15 +15,15 @@ export class TestPki {
     execFileSync('openssl', args, { cwd: this.dir, stdio: 'pipe' });
   }
 
-  ca(name: string): void {
+  ca(name: string, days = 1): void {
     this.#openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.pem`,
-      '-days', '1', '-subj', `/CN=${name}`, '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign');
+      '-days', String(days), '-subj', `/CN=${name}`, '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign');
   }
 
-  /** A leaf signed by `caName`; `san` like `URI:spiffe://td/ns/x` or `IP:127.0.0.1`. Files: <name>.pem, <name>.key. */
-  leaf(name: string, caName: string, cn: string, san?: string): void {
+  /** A leaf signed by `caName`, valid `days`; `san` like `URI:spiffe://td/ns/x` or `IP:127.0.0.1`. Files: <name>.pem, <name>.key. */
+  leaf(name: string, caName: string, cn: string, san?: string, days = 1): void {
     this.#openssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`);
     writeFileSync(this.path(`${name}.ext`), san ? `subjectAltName=${san}\n` : 'basicConstraints=CA:FALSE\n');
-    this.#openssl('x509', '-req', '-in', `${name}.csr`, '-CA', `${caName}.pem`, '-CAkey', `${caName}.key`, '-CAcreateserial', '-out', `${name}.pem`, '-days', '1', '-extfile', `${name}.ext`);
+    this.#openssl('x509', '-req', '-in', `${name}.csr`, '-CA', `${caName}.pem`, '-CAkey', `${caName}.key`, '-CAcreateserial', '-out', `${name}.pem`, '-days', String(days), '-extfile', `${name}.ext`);
   }
 }
