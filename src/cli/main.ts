@@ -6,6 +6,7 @@ const USAGE = `usage: keyward <command> [options]      'keyward <command> --help
   serve [--config FILE]        run the server (mode from the configuration; production by default)
   dev [--config FILE]          run in dev mode: SQLite under ./data, auto-unseal, bootstrap token printed
   config check FILE [--json]   validate a configuration and run the start-up checks, without starting
+  doctor --production          check a configuration and its running deployment against the production checklist
   init | unseal | seal | status   system operations against a running server (unseal [--reset] [SHARE...])
   keys <command>               create | list | show | rotate | release | sign | verify | encrypt | decrypt
   audit <command>              keygen | public-key | verify | export
@@ -28,6 +29,8 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
       return (await import('./commands/serve.ts')).run(rest, io, true);
     case 'config':
       return (await import('./commands/config.ts')).run(rest, io);
+    case 'doctor':
+      return (await import('./commands/doctor.ts')).run(rest, io);
     case 'init':
     case 'unseal':
     case 'seal':

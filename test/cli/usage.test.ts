@@ -20,6 +20,8 @@ const HELP: string[][] = [
   ['dev', '-h'],
   ['config', '--help'],
   ['config', 'check', '--help'],
+  ['doctor', '--help'],
+  ['audit', 'export', '--help'],
   ['init', '--help'],
   ['unseal', '--help'],
   ['seal', '--help'],
@@ -83,6 +85,10 @@ const USAGE_ERRORS: Array<[string[], RegExp]> = [
   [['status', '--addr', 'not-a-url'], /^error: --addr is not a URL: "not-a-url"$/],
   [['keys'], /^error: missing keys command$/],
   [['config'], /^error: missing config command$/],
+  [['doctor', '--config', 'f.yaml'], /^error: doctor needs --production/],
+  [['doctor', '--production', '--bogus'], /^error: unknown option --bogus$/],
+  [['doctor', '--production', '--config', 'f.yaml', '--hyok-lockout', 'soon'], /^error: --hyok-lockout must be a whole number/],
+  [['audit', 'export', '--nats', 'nats://127.0.0.1:1', '--subject', 's'], /^error: export needs --nats URL --subject SUBJECT --out FILE/],
   [[], /^error: missing command$/],
 ];
 

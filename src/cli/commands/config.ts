@@ -69,7 +69,7 @@ function report(io: CliIo, json: boolean, r: { errors: ConfigProblem[]; warnings
 }
 
 /** Splits "path: message" (the loaders' format) or "a.dotted.path message" (some production rules). */
-function toProblem(text: string): ConfigProblem {
+export function toProblem(text: string): ConfigProblem {
   const colon = /^([\w.()[\]-]+): (.*)$/s.exec(text);
   if (colon) return { path: colon[1]!, message: colon[2]! };
   const dotted = /^([a-z_]+(?:\.\w+)+) (.*)$/s.exec(text);
