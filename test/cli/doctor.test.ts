@@ -171,7 +171,7 @@ test('keyward doctor --production', { timeout: 240_000 }, async (t) => {
     assert.deepEqual(report.checks.map((c) => c.id), ['config', 'tls', 'storage', 'pdp', 'authn', 'audit_sink', 'audit_key', 'hsm', 'cache_ttl', 'metrics', 'health']);
     for (const c of report.checks) assert.equal(c.status, c.id === 'hsm' ? 'warn' : 'pass', JSON.stringify(c));
     expectLine(report, 'tls', 'pass', /REST listener: certificate .*127\.0\.0\.1:\d+ presents a trusted certificate/);
-    expectLine(report, 'storage', 'pass', new RegExp(`PostgreSQL \\S+ at .*schema ${pg.schema} at migration`));
+    expectLine(report, 'storage', 'pass', new RegExp(`PostgreSQL \\d[\\d.]* .*at .*schema ${pg.schema} at migration`));
     expectLine(report, 'pdp', 'pass', /embedded Cedar .* denies an unknown principal with no grants.*the running server's PDP \(cedar\) denies the same probe/);
     expectLine(report, 'authn', 'pass', /mtls \(prod\.example\), api_key.*refuses a request without credentials \(401/);
     expectLine(report, 'audit_sink', 'pass', new RegExp(`stream ${nats.stream} \\(R3, leader n\\d`));

@@ -41,7 +41,7 @@ export const storageCheck: CheckFamily = async (ctx) => {
   client.on('error', () => {});
   try {
     await client.connect();
-    const version = (await client.query<{ v: string }>('show server_version')).rows[0]?.v ?? '?';
+    const version = (await client.query<{ v: string }>("select current_setting('server_version') as v")).rows[0]?.v ?? '?';
     const schema = (await client.query<{ s: string | null }>('select current_schema() as s')).rows[0]?.s;
     if (!schema) {
       findings.push({ status: 'fail', text: `PostgreSQL ${version} at ${where}: the search path names no existing schema`, fix: 'set storage.schema, or start keyward serve once to create it' });
