@@ -53,6 +53,7 @@ function toKey(r: Selectable<KeysTable>): KeyRecord {
     updatedAt: date(r.updated_at),
     destroyAt: dateOrNull(r.destroy_at),
     origin: r.origin as KeyRecord['origin'],
+    provider: r.provider ?? 'software',
   };
 }
 
@@ -63,6 +64,7 @@ function toVersion(r: Selectable<KeyVersionsTable>): KeyVersionRecord {
     publicKeySpki: r.public_key_spki,
     fingerprint: r.fingerprint,
     sealedMaterial: r.sealed_material,
+    providerRef: r.provider_ref ?? null,
     createdAt: date(r.created_at),
     destroyedAt: dateOrNull(r.destroyed_at),
   };
@@ -139,6 +141,7 @@ class Keys extends Repository implements KeyRepository {
       updated_at: iso(key.createdAt),
       destroy_at: null,
       origin: key.origin,
+      provider: key.provider ?? 'software',
     };
     return await this.db.transaction().execute(async (trx) => {
       let inserted: Selectable<KeysTable>;
@@ -169,6 +172,7 @@ class Keys extends Repository implements KeyRepository {
           public_key_spki: first.publicKeySpki,
           fingerprint: first.fingerprint,
           sealed_material: first.sealedMaterial,
+          provider_ref: first.providerRef ?? null,
           created_at: iso(first.createdAt),
           destroyed_at: null,
         })
@@ -204,6 +208,7 @@ class Keys extends Repository implements KeyRepository {
     let query = this.db.selectFrom('keys').selectAll().orderBy('id').limit(limit + 1);
     if (q.cursor) query = query.where('id', '>', decodeCursor(q.cursor));
     if (q.state) query = query.where('state', '=', q.state);
+    if (q.provider) query = query.where('provider', '=', q.provider);
     // substr rather than LIKE: LIKE folds case in SQLite and treats `_` as a wildcard.
     if (q.excludeIdPrefix) query = query.where(sql<boolean>`substr(id, 1, ${q.excludeIdPrefix.length}) <> ${q.excludeIdPrefix}`);
     const labels = Object.entries(q.labels ?? {});
@@ -247,6 +252,7 @@ class Keys extends Repository implements KeyRepository {
           public_key_spki: v.publicKeySpki,
           fingerprint: v.fingerprint,
           sealed_material: v.sealedMaterial,
+          provider_ref: v.providerRef ?? null,
           created_at: iso(v.createdAt),
           destroyed_at: null,
         })
@@ -337,6 +343,9 @@ class Seal extends Repository implements SealRepository {
       wrappedRootKey: r.wrapped_root_key,
       shareDigests: JSON.parse(r.share_digests) as string[],
       createdAt: date(r.created_at),
+      kind: r.kind ?? 'shamir',
+      hsmWrappedRootKey: r.hsm_wrapped_root_key ?? null,
+      hsmKeyRef: r.hsm_key_ref ?? null,
     };
   }
   async init(rec: SealRecord): Promise<void> {
@@ -350,12 +359,26 @@ class Seal extends Repository implements SealRepository {
           wrapped_root_key: rec.wrappedRootKey,
           share_digests: JSON.stringify(rec.shareDigests),
           created_at: iso(rec.createdAt),
+          kind: rec.kind ?? 'shamir',
+          hsm_wrapped_root_key: rec.hsmWrappedRootKey ?? null,
+          hsm_key_ref: rec.hsmKeyRef ?? null,
         })
         .execute();
     } catch (e) {
       if (isUniqueViolation(e)) throw new StoreConflictError('already_initialized', 'the seal is already initialized');
       throw e;
     }
+  }
+  async rewrap(expected: SealRecord, next: Pick<SealRecord, 'kind' | 'hsmWrappedRootKey' | 'hsmKeyRef'>): Promise<void> {
+    // Compare-and-set on the wrapping the caller started from: two instances recovering at once cannot both win.
+    let q = this.db
+      .updateTable('seal')
+      .set({ kind: next.kind ?? 'shamir', hsm_wrapped_root_key: next.hsmWrappedRootKey ?? null, hsm_key_ref: next.hsmKeyRef ?? null })
+      .where('id', '=', 1)
+      .where('kind', '=', expected.kind ?? 'shamir');
+    q = expected.hsmKeyRef ? q.where('hsm_key_ref', '=', expected.hsmKeyRef) : q.where('hsm_key_ref', 'is', null);
+    const r = await q.executeTakeFirst();
+    if (Number(r.numUpdatedRows) !== 1) throw new StoreConflictError('revision_mismatch', 'the seal was changed concurrently');
   }
 }
 

@@ -80,10 +80,36 @@ function initial(dialect: StoreDialect): Migration {
   };
 }
 
+/**
+ * Key providers: a key's material may live in an HSM (PKCS#11 token, KMIP server) instead of sealed in the
+ * database. Each key names its provider; each version keeps either sealed material (software) or the provider's
+ * reference to the object holding it (token object id/label, KMIP unique identifier), never both. The seal may be
+ * wrapped by an HSM key too (auto-unseal), with the Shamir-wrapped root key kept for recovery.
+ */
+function providers(dialect: StoreDialect): Migration {
+  const t = types(dialect);
+  return {
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('keys').addColumn('provider', 'text', (c) => c.notNull().defaultTo('software')).execute();
+      await db.schema.createIndex('keys_provider').on('keys').columns(['provider', 'id']).execute();
+      await db.schema.alterTable('key_versions').addColumn('provider_ref', 'text').execute();
+      await db.schema.alterTable('seal').addColumn('kind', 'text', (c) => c.notNull().defaultTo('shamir')).execute();
+      await db.schema.alterTable('seal').addColumn('hsm_wrapped_root_key', t.blob).execute();
+      await db.schema.alterTable('seal').addColumn('hsm_key_ref', 'text').execute();
+    },
+    async down(db: Kysely<any>) {
+      await db.schema.dropIndex('keys_provider').ifExists().execute();
+      await db.schema.alterTable('keys').dropColumn('provider').execute();
+      await db.schema.alterTable('key_versions').dropColumn('provider_ref').execute();
+      for (const c of ['kind', 'hsm_wrapped_root_key', 'hsm_key_ref']) await db.schema.alterTable('seal').dropColumn(c).execute();
+    },
+  };
+}
+
 export function migrationProvider(dialect: StoreDialect): MigrationProvider {
   return {
     async getMigrations() {
-      return { '0001_initial': initial(dialect) };
+      return { '0001_initial': initial(dialect), '0002_providers': providers(dialect) };
     },
   };
 }

@@ -14,6 +14,8 @@ export interface KeysTable {
   updated_at: DbDate;
   destroy_at: DbDate | null;
   origin: string;
+  /** 'software', 'pkcs11' or 'kmip' (migration 0002). */
+  provider: string;
 }
 
 export interface KeyVersionsTable {
@@ -22,6 +24,8 @@ export interface KeyVersionsTable {
   public_key_spki: Buffer | null;
   fingerprint: string;
   sealed_material: Buffer | null;
+  /** The provider's reference to the object holding the material (JSON text); null for software keys. */
+  provider_ref: string | null;
   created_at: DbDate;
   destroyed_at: DbDate | null;
 }
@@ -35,6 +39,12 @@ export interface SealTable {
   /** JSON array of strings. */
   share_digests: string;
   created_at: DbDate;
+  /** 'shamir', 'pkcs11' or 'kmip' (migration 0002). */
+  kind: string;
+  /** The root key encrypted by the HSM seal key (auto-unseal); null for a Shamir seal. */
+  hsm_wrapped_root_key: Buffer | null;
+  /** Which HSM key wraps it (JSON text); null for a Shamir seal. */
+  hsm_key_ref: string | null;
 }
 
 export interface AuditChainHeadsTable {

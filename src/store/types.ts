@@ -17,8 +17,10 @@ export interface KeyRecord {
   updatedAt: Date;
   /** Set while released: when the key is destroyed unless the release is cancelled. */
   destroyAt: Date | null;
-  /** 'generated' or 'imported'. */
-  origin: 'generated' | 'imported';
+  /** 'generated', 'imported' (BYOK) or 'external' (HYOK: a reference to a key its owner holds in their HSM). */
+  origin: 'generated' | 'imported' | 'external';
+  /** Where the material lives: 'software' (sealed in this database), 'pkcs11' or 'kmip'. */
+  provider: string;
 }
 
 export interface KeyVersionRecord {
@@ -28,8 +30,10 @@ export interface KeyVersionRecord {
   publicKeySpki: Buffer | null;
   /** `sha256:` + hex of the SPKI (asymmetric) or of a keyed digest (symmetric); never reveals material. */
   fingerprint: string;
-  /** AES-256-GCM sealed private/secret material; null once destroyed. */
+  /** AES-256-GCM sealed private/secret material (software keys); null once destroyed and for HSM-held keys. */
   sealedMaterial: Buffer | null;
+  /** The provider's reference to the object holding the material (HSM-held keys); opaque JSON text. */
+  providerRef: string | null;
   createdAt: Date;
   destroyedAt: Date | null;
 }
@@ -39,14 +43,18 @@ export interface NewKey {
   type: string;
   labels: Labels;
   description: string | null;
-  origin: 'generated' | 'imported';
+  origin: 'generated' | 'imported' | 'external';
+  /** Default 'software'. */
+  provider?: string;
   createdAt: Date;
 }
 
+/** Exactly one of sealed material (software) and a provider reference (HSM) is set. */
 export interface NewKeyVersion {
   publicKeySpki: Buffer | null;
   fingerprint: string;
-  sealedMaterial: Buffer;
+  sealedMaterial: Buffer | null;
+  providerRef?: string | null;
   createdAt: Date;
 }
 
@@ -59,6 +67,8 @@ export interface ListKeysQuery {
   labels?: Labels | undefined;
   /** Leaves out keys whose id starts with this prefix (Keyward's own keys, for outside callers). */
   excludeIdPrefix?: string | undefined;
+  /** Only keys of this provider. */
+  provider?: string | undefined;
 }
 
 export interface Page<T> {
@@ -95,27 +105,45 @@ export interface KeyRepository {
     patch: { state: KeyState; destroyAt: Date | null; updatedAt: Date },
     guard?: CommitGuard,
   ): Promise<KeyRecord>;
-  /** Wipes the sealed material of every version and marks the key destroyed, under the revision check. */
+  /**
+   * Wipes the sealed material of every version and marks the key destroyed, under the revision check. Provider
+   * references stay (they name objects that no longer exist), so a tombstone still says where the key lived.
+   */
   destroy(id: string, expectedRevision: number, at: Date, guard?: CommitGuard): Promise<KeyRecord>;
   /** Released keys whose destroyAt is at or before `now`. */
   dueForDestruction(now: Date, limit: number): Promise<KeyRecord[]>;
 }
 
-/** The seal configuration: written once by init. */
+/** The seal configuration: written by init, changed only by a seal migration. */
 export interface SealRecord {
   shares: number;
   threshold: number;
-  /** The root key sealed under the unseal key (AES-256-GCM, iv||tag||ciphertext). */
+  /**
+   * The root key sealed under the key the Shamir shares split (AES-256-GCM, iv||tag||ciphertext): the unseal key
+   * of a Shamir seal, the recovery key of an HSM seal.
+   */
   wrappedRootKey: Buffer;
   /** SHA-256 of each share, so one wrong share is caught on its own without spending progress. */
   shareDigests: string[];
   createdAt: Date;
+  /** 'shamir', 'pkcs11' or 'kmip'; records written before migration 0002 are 'shamir'. */
+  kind?: string;
+  /** HSM seals: the root key encrypted by the HSM seal key. */
+  hsmWrappedRootKey?: Buffer | null;
+  /** HSM seals: the seal key's reference (JSON text). */
+  hsmKeyRef?: string | null;
 }
 
 export interface SealRepository {
   get(): Promise<SealRecord | undefined>;
   /** Throws StoreConflictError('already_initialized') if a record exists. */
   init(rec: SealRecord): Promise<void>;
+  /**
+   * Replaces how the root key is wrapped (a seal migration, or a recovery onto a new HSM key) if the stored record
+   * still has `expected`'s wrapping; otherwise throws StoreConflictError('revision_mismatch'). Share digests,
+   * counts and the creation time stay.
+   */
+  rewrap(expected: SealRecord, next: Pick<SealRecord, 'kind' | 'hsmWrappedRootKey' | 'hsmKeyRef'>): Promise<void>;
 }
 
 /** Persisted head of an audit chain, so the chain survives restarts. */

@@ -182,6 +182,7 @@ describe('version schedule', () => {
     publicKeySpki: Buffer.alloc(1),
     fingerprint: `f${version}`,
     sealedMaterial: destroyed ? null : Buffer.alloc(1),
+    providerRef: null,
     createdAt: new Date(createdAtS * 1000),
     destroyedAt: destroyed ? new Date(createdAtS * 1000) : null,
   });

@@ -57,6 +57,7 @@ function storeSuite(dialect: DialectName) {
         updatedAt: T0,
         destroyAt: null,
         origin: 'generated',
+        provider: 'software',
       };
       assert.deepEqual(rec, expected);
       assert.deepEqual(await s.keys.get('alpha'), expected);
@@ -73,6 +74,7 @@ function storeSuite(dialect: DialectName) {
         publicKeySpki: v1.publicKeySpki,
         fingerprint: v1.fingerprint,
         sealedMaterial: v1.sealedMaterial,
+        providerRef: null,
         createdAt: T0,
         destroyedAt: null,
       });
@@ -359,8 +361,52 @@ function storeSuite(dialect: DialectName) {
       conflict('already_initialized')(rejected?.reason);
       const got = await s.seal.get();
       assert.ok(got && Buffer.isBuffer(got.wrappedRootKey));
-      assert.deepEqual(got, rec);
+      assert.deepEqual(got, { ...rec, kind: 'shamir', hsmWrappedRootKey: null, hsmKeyRef: null });
       await assert.rejects(s.seal.init(rec), conflict('already_initialized'));
+    });
+
+    test('seal rewrap: compare-and-set on the wrapping it started from; shares and digests stay', async (t) => {
+      const env = await freshEnv(t, dialect);
+      if (!env) return;
+      const s = await env.open();
+      const rec = { shares: 3, threshold: 2, wrappedRootKey: Buffer.from('recovery-wrapped'), shareDigests: ['a', 'b', 'c'], createdAt: T0 };
+      await s.seal.init(rec);
+      const shamir = (await s.seal.get())!;
+      const toHsm = { kind: 'pkcs11', hsmWrappedRootKey: Buffer.from('hsm-wrapped'), hsmKeyRef: '{"label":"seal"}' };
+      // Two instances migrating from the same record: one wins, the other learns it lost.
+      const both = await Promise.allSettled([s.seal.rewrap(shamir, toHsm), s.seal.rewrap(shamir, { ...toHsm, hsmKeyRef: '{"label":"other"}' })]);
+      assert.equal(both.filter((r) => r.status === 'fulfilled').length, 1);
+      conflict('revision_mismatch')(both.find((r) => r.status === 'rejected')?.reason);
+      const hsm = (await s.seal.get())!;
+      assert.equal(hsm.kind, 'pkcs11');
+      assert.ok(Buffer.isBuffer(hsm.hsmWrappedRootKey));
+      assert.deepEqual(hsm.shareDigests, rec.shareDigests);
+      assert.deepEqual(hsm.wrappedRootKey, rec.wrappedRootKey);
+      await assert.rejects(s.seal.rewrap(shamir, { kind: 'shamir', hsmWrappedRootKey: null, hsmKeyRef: null }), conflict('revision_mismatch'));
+      await s.seal.rewrap(hsm, { kind: 'shamir', hsmWrappedRootKey: null, hsmKeyRef: null });
+      assert.deepEqual(await s.seal.get(), { ...rec, kind: 'shamir', hsmWrappedRootKey: null, hsmKeyRef: null });
+    });
+
+    test('a key names its provider; versions keep a provider reference instead of sealed material; list filters by provider', async (t) => {
+      const env = await freshEnv(t, dialect);
+      if (!env) return;
+      const s = await env.open();
+      await s.keys.create(newKey('soft'), newVersion('soft'), { overwrite: false });
+      const ref = JSON.stringify({ label: 'kw.hsm', id: '00ff' });
+      const hsm = await s.keys.create({ ...newKey('hsm'), provider: 'pkcs11' }, { ...newVersion('hsm'), sealedMaterial: null, providerRef: ref }, { overwrite: false });
+      assert.equal(hsm.provider, 'pkcs11');
+      assert.equal((await s.keys.get('soft'))?.provider, 'software');
+      const [v1] = await s.keys.versions('hsm');
+      assert.equal(v1!.sealedMaterial, null);
+      assert.equal(v1!.providerRef, ref);
+      const added = await s.keys.addVersion('hsm', hsm.revision, { ...newVersion('hsm2'), sealedMaterial: null, providerRef: '{"label":"kw.hsm2"}' });
+      assert.equal((await s.keys.version('hsm', 2))?.providerRef, '{"label":"kw.hsm2"}');
+      assert.deepEqual((await s.keys.list({ limit: 10, provider: 'pkcs11' })).items.map((k) => k.id), ['hsm']);
+      assert.deepEqual((await s.keys.list({ limit: 10, provider: 'software' })).items.map((k) => k.id), ['soft']);
+      assert.deepEqual((await s.keys.list({ limit: 10, provider: 'kmip' })).items, []);
+      await s.keys.destroy('hsm', added.revision, T0);
+      // The tombstone still says where the key lived.
+      assert.equal((await s.keys.version('hsm', 1))?.providerRef, ref);
     });
 
     test('auditChain and settings round-trips', async (t) => {

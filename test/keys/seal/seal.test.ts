@@ -19,6 +19,12 @@ class MemorySealRepo implements SealRepository {
     if (this.rec) throw new StoreConflictError('already_initialized');
     this.rec = { ...rec, wrappedRootKey: Buffer.from(rec.wrappedRootKey), shareDigests: [...rec.shareDigests] };
   }
+  async rewrap(expected: SealRecord, next: Pick<SealRecord, 'kind' | 'hsmWrappedRootKey' | 'hsmKeyRef'>): Promise<void> {
+    if (!this.rec || (this.rec.kind ?? 'shamir') !== (expected.kind ?? 'shamir') || (this.rec.hsmKeyRef ?? null) !== (expected.hsmKeyRef ?? null)) {
+      throw new StoreConflictError('revision_mismatch');
+    }
+    this.rec = { ...this.rec, ...next };
+  }
 }
 
 function manager(repo = new MemorySealRepo()) {
