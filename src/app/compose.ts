@@ -21,6 +21,7 @@ import { productionProblems } from '../config/production.ts';
 import type { OperationContext } from '../authn/context.ts';
 import { SealManager } from '../keys/seal/index.ts';
 import { KeyService } from '../keys/service.ts';
+import { ProviderSet } from '../keys/providers/index.ts';
 import { SystemService } from '../keys/system.ts';
 import { openStore } from '../store/open.ts';
 import type { AuditChainHead, AuditChainRepository, Store } from '../store/types.ts';
@@ -93,11 +94,20 @@ export async function createKeyward(config: KeywardConfig, opts: ComposeOptions 
     const store = await openStore(config.storage, { logger });
     closers.push(() => store.close());
 
-    const seal = new SealManager({ repo: store.seal, clock });
+    // HSM providers connect on first use: one whose HSM is down at start answers 503 until it is back.
+    const providers = await ProviderSet.create(config.keys.providers, { env, production: !dev });
+    closers.push(() => providers.close());
+
+    const hsmSeal = config.seal.type === 'shamir' ? undefined : providers.require(config.seal.type).sealWrapper(config.seal.key_label);
+    const seal = new SealManager({ repo: store.seal, clock, hsm: hsmSeal });
     await seal.load();
     if (dev) {
       // Only `keyward dev` gets here with mode dev; production never reads the dev unseal file (production.ts refuses it).
       await seal.autoInitAndUnsealFromFile(config.seal.dev_unseal_file);
+    } else if (hsmSeal && seal.status().initialized) {
+      const retry = autoUnsealing(seal, config.seal.retry_interval, logger);
+      closers.push(async () => retry.stop());
+      await retry.first;
     }
 
     if (dev && auditCfg.signing_key_path && !existsSync(auditCfg.signing_key_path)) {
@@ -167,11 +177,13 @@ export async function createKeyward(config: KeywardConfig, opts: ComposeOptions 
       audit: recorder,
       clock,
       metrics,
+      providers,
       config: {
         releaseGraceMs: config.keys.release_grace_period,
         cacheTtlMs: config.keys.cache_ttl,
         allowOverwrite: config.keys.allow_overwrite,
         maxPayloadBytes: config.keys.max_payload_bytes,
+        defaultProvider: config.keys.default_provider,
       },
     });
 
@@ -188,7 +200,7 @@ export async function createKeyward(config: KeywardConfig, opts: ComposeOptions 
       }
       return done;
     };
-    const system = new SystemService({ seal, audit: recorder, reload });
+    const system = new SystemService({ seal, audit: recorder, reload, providers: () => keys.providerStatus() });
 
     const idp = idpConfig?.enabled
       ? await mountIdp({ config: idpConfig, store, keys, audit: recorder, metrics: metrics.registry, logger, env, dev, permissionPrefix: config.authz.permission_prefix, sealChanges: (l) => seal.onSealChange(l), clock })
@@ -231,6 +243,42 @@ export async function createKeyward(config: KeywardConfig, opts: ComposeOptions 
     await closeAll();
     throw e;
   }
+}
+
+/**
+ * HSM seal: unseal through the HSM now and, while the HSM cannot be reached, again every `intervalMs` until it can.
+ * Only until the first success: after that a `sys/seal` stays sealed until someone unseals (an empty sys/unseal
+ * asks the HSM again). A root key wrapped for another seal, or an HSM key that no longer opens it, needs the
+ * (recovery) shares: logged, not retried.
+ */
+function autoUnsealing(seal: SealManager, intervalMs: number, logger: Logger): { first: Promise<void>; stop(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const attempt = async () => {
+    timer = undefined;
+    try {
+      await seal.autoUnseal();
+      logger.info('unsealed through the HSM seal');
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      if (code === 'hsm.unavailable') {
+        logger.warn({ err: String(e) }, `HSM seal unreachable; retrying in ${intervalMs} ms`);
+        if (!stopped) {
+          timer = setTimeout(() => void attempt(), intervalMs);
+          timer.unref();
+        }
+      } else {
+        logger.error({ code, err: String(e) }, 'HSM seal cannot unseal; unseal once with the (recovery) shares');
+      }
+    }
+  };
+  return {
+    first: attempt(),
+    stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+    },
+  };
 }
 
 /**

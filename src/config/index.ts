@@ -40,6 +40,22 @@ export const configSchema = z
     if (cfg.server.tls === undefined && usesMtls(cfg.authn)) {
       ctx.addIssue({ code: 'custom', path: ['server', 'tls'], message: 'authn type mtls requires server.tls (cert_file, key_file, client_ca_file)' });
     }
+    const providers = cfg.keys.providers as Record<string, unknown>;
+    if (cfg.keys.default_provider !== 'software' && providers[cfg.keys.default_provider] === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['keys', 'default_provider'], message: `${cfg.keys.default_provider} is not configured under keys.providers` });
+    }
+    if (cfg.seal.type !== 'shamir' && providers[cfg.seal.type] === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['seal', 'type'], message: `seal type ${cfg.seal.type} wraps the root key with a key in that HSM: configure keys.providers.${cfg.seal.type}` });
+    }
+    // The identity provider creates its keys with the default provider; an EC-P256 key cannot live in the KMIP one.
+    const idpOn = cfg.idp?.enabled ?? cfg.mode === 'dev';
+    if (idpOn && cfg.keys.default_provider === 'kmip') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['keys', 'default_provider'],
+        message: 'the identity provider creates an EC-P256 (ES256) signing key with the default provider, and the KMIP provider holds RSA and AES keys only: use pkcs11 or software as the default (keys can still name kmip)',
+      });
+    }
   });
 
 function usesMtls(authn: unknown): boolean {

@@ -2,6 +2,7 @@
 // an unknown key is an error with its path, never silently ignored.
 import { z } from 'zod';
 import { duration } from '../core/duration.ts';
+import { PROVIDER_NAMES, providersConfigSchema } from '../keys/providers/index.ts';
 
 export const serverConfigSchema = z.strictObject({
   host: z.string().default('127.0.0.1'),
@@ -34,9 +35,15 @@ export const keysConfigSchema = z.strictObject({
   sweep_interval: duration().prefault('60s'),
   /**
    * How long key metadata is cached per instance. Local writes invalidate at once; with several instances this is
-   * the upper bound on how long another instance may keep using a key after it was disabled.
+   * the upper bound on how long another instance may keep using a key after it was disabled. For external
+   * (hold-your-own-key) keys it is also how long a check that the owner still allows their use is trusted: the
+   * upper bound on the lockout after the owner revokes, deletes or replaces the key.
    */
   cache_ttl: duration().prefault('5s'),
+  /** Where keys are created when the request names no provider. */
+  default_provider: z.enum(PROVIDER_NAMES).default('software'),
+  /** HSM providers: `pkcs11: {module, token_label, pin_file | pin_env, …}`, `kmip: {host, port, ca_file, cert_file, key_file, …}`. */
+  providers: providersConfigSchema.prefault({}),
   /** Whether callers may overwrite an existing key id on create (they still need the overwrite permission). */
   allow_overwrite: z.boolean().default(true),
   /** Largest plaintext/message accepted by crypto operations, in bytes. */
@@ -52,6 +59,16 @@ export const spirlConfigSchema = z.strictObject({
 });
 
 export const sealConfigSchema = z.strictObject({
+  /**
+   * shamir: the root key is wrapped by a key split into unseal shares; every start needs a threshold of them.
+   * pkcs11 | kmip (auto-unseal): the root key is wrapped by an AES key inside that HSM (keys.providers.<type>), so
+   * instances start unsealed; init returns recovery shares instead, which re-wrap the root key if the HSM key is lost.
+   */
+  type: z.enum(['shamir', 'pkcs11', 'kmip']).default('shamir'),
+  /** HSM seals: the label (PKCS#11 CKA_LABEL, KMIP Name) of the AES-256 key that wraps the root key; made at init if absent. */
+  key_label: z.string().min(1).max(128).default('keyward-seal'),
+  /** HSM seals: how often an instance that could not reach the HSM at start tries again to unseal itself. */
+  retry_interval: duration().prefault('5s'),
   /** Dev mode only: where the single unseal share is kept so the server can unseal itself. */
   dev_unseal_file: z.string().default('./data/dev-unseal.json'),
 });

@@ -67,7 +67,7 @@ export interface VersionSchedule {
  * schedule from the stored creation times, so no coordination is needed.
  */
 export function versionSchedule(versions: KeyVersionRecord[], nowMs: number, publishAheadMs: number, retainMs: number): VersionSchedule | undefined {
-  const live = versions.filter((v) => v.destroyedAt === null && v.sealedMaterial !== null && v.publicKeySpki !== null).sort((a, b) => a.version - b.version);
+  const live = versions.filter((v) => v.destroyedAt === null && (v.sealedMaterial !== null || v.providerRef !== null) && v.publicKeySpki !== null).sort((a, b) => a.version - b.version);
   if (live.length === 0) return undefined;
   const turn = (v: KeyVersionRecord) => v.createdAt.getTime() + publishAheadMs;
   const signing = live.findLast((v) => turn(v) <= nowMs) ?? live[0]!;

@@ -3,16 +3,21 @@
 // (500 crypto.key_type_unknown) instead of being used as some other type.
 import type { KeyState } from '../core/keys.ts';
 import type { CommitGuard as StoredCommitGuard, KeyRecord as StoredKeyRecord, KeyRepository as StoredKeyRepository, KeyVersionRecord, ListKeysQuery, NewKey as StoredNewKey, NewKeyVersion, Page } from '../store/types.ts';
+import { ProblemError } from '../core/problem.ts';
 import { familyOf, type KeyType } from './families/index.ts';
+import { PROVIDER_NAMES, type ProviderName } from './providers/types.ts';
 
 export type { KeyVersionRecord, NewKeyVersion, ListKeysQuery, Page };
-export type KeyRecord = Omit<StoredKeyRecord, 'type'> & { type: KeyType };
-export type NewKey = Omit<StoredNewKey, 'type'> & { type: KeyType };
+export type KeyRecord = Omit<StoredKeyRecord, 'type' | 'provider'> & { type: KeyType; provider: ProviderName };
+export type NewKey = Omit<StoredNewKey, 'type' | 'provider'> & { type: KeyType; provider: ProviderName };
 export type CommitGuard = (record: KeyRecord) => Promise<void>;
 
-/** A stored record as the key service sees it: its type checked against the family registry. */
+/** A stored record as the key service sees it: its type checked against the family registry, its provider known. */
 export function typed(r: StoredKeyRecord): KeyRecord {
   familyOf(r.type as KeyType);
+  if (!(PROVIDER_NAMES as readonly string[]).includes(r.provider)) {
+    throw new ProblemError({ status: 500, code: 'key.provider_unknown', title: 'Internal server error', detail: `key ${r.id} names provider ${JSON.stringify(r.provider)}, which this Keyward does not know` });
+  }
   return r as KeyRecord;
 }
 

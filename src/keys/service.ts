@@ -1,7 +1,7 @@
 // The key service: lifecycle and crypto operations over sealed key material. It sees no HTTP; every operation
 // and every refusal is recorded in the audit trail before its result is handed back, and a write whose event
 // cannot be recorded is rolled back (CommitGuard).
-import type { JsonWebKey, KeyObject } from 'node:crypto';
+import { type JsonWebKey, type KeyObject, createHash, randomBytes as nodeRandomBytes } from 'node:crypto';
 import type { AuditEventInput, AuditRecorder } from '../audit/types.ts';
 import type { Clock } from '../core/clock.ts';
 import { ProblemError, badRequest, isProblem } from '../core/problem.ts';
@@ -22,6 +22,21 @@ import {
   versionNotFound,
 } from './errors.ts';
 import { KeyCache } from './key-cache.ts';
+import { ExternalKeyChecks } from './external-checks.ts';
+import {
+  type ExternalStatus,
+  type HeldKey,
+  type HsmProviderName,
+  type KeyProvider,
+  type ProviderHealth,
+  type ProviderName,
+  type ProviderOperation,
+  ProviderKeyUnusable,
+  ProviderSet,
+  externalRevoked,
+  providerMissing,
+  providerUnsupported,
+} from './providers/index.ts';
 import { randomBytes } from './random.ts';
 import {
   type EcdsaFormat,
@@ -57,6 +72,8 @@ export interface KeyServiceConfig {
   cacheTtlMs: number;
   allowOverwrite: boolean;
   maxPayloadBytes: number;
+  /** Where keys go when a request names no provider (default software). */
+  defaultProvider?: ProviderName;
 }
 
 export interface KeyServiceDeps {
@@ -66,7 +83,35 @@ export interface KeyServiceDeps {
   clock: Clock;
   config: KeyServiceConfig;
   metrics?: KeyMetrics;
+  /** The HSM providers this instance runs (none by default: software keys only). */
+  providers?: ProviderSet;
 }
+
+/** What sys/status says about providers: which are configured, the default, and each one's health. */
+export interface ProviderStatus {
+  default: ProviderName;
+  configured: ProviderName[];
+  health: Record<string, ProviderHealth>;
+}
+
+/** Hold-your-own-key: a key Keyward did not create, named by its owner's HSM's identifier. */
+export interface ExternalKeyRequest {
+  id: string;
+  type: KeyType;
+  provider: HsmProviderName;
+  externalId: string;
+  /** KMIP key pairs: the public key's unique identifier (KMIP servers need not link the two). */
+  externalPublicId?: string | undefined;
+  labels?: Labels | undefined;
+  description?: string | null | undefined;
+  overwrite?: boolean | undefined;
+}
+
+/** Where a usable key version's private half is: unsealed here (software) or inside an HSM. */
+type KeyHandle = { kind: 'software'; key: KeyObject } | { kind: 'hsm'; provider: KeyProvider; held: HeldKey };
+
+/** A version a provider holds: its material is in the HSM, so a version is live until destroyed. */
+const hasMaterial = (v: KeyVersionRecord) => v.destroyedAt === null && (v.sealedMaterial !== null || v.providerRef !== null);
 
 export interface KeyView {
   record: KeyRecord;
@@ -100,13 +145,15 @@ const WRITE_ATTEMPTS = 32;
 const materialAad = (id: string, version: number) => `keyward:key:${id}:v${version}`;
 
 export class KeyService {
-  readonly #d: Omit<KeyServiceDeps, 'keys'> & { keys: KeyRepository };
+  readonly #d: Omit<KeyServiceDeps, 'keys' | 'providers'> & { keys: KeyRepository; providers: ProviderSet };
   readonly #cache: KeyCache;
+  readonly #external: ExternalKeyChecks;
   readonly #listeners = new Set<(keyId: string) => void>();
 
   constructor(deps: KeyServiceDeps) {
-    this.#d = { ...deps, keys: typedKeyRepository(deps.keys) };
+    this.#d = { ...deps, keys: typedKeyRepository(deps.keys), providers: deps.providers ?? ProviderSet.none() };
     this.#cache = new KeyCache(deps.config.cacheTtlMs);
+    this.#external = new ExternalKeyChecks(deps.config.cacheTtlMs, () => deps.clock.now().getTime());
     deps.seal.onSealChange((sealed) => {
       if (sealed) this.#cache.dropAllMaterial();
     });
@@ -130,16 +177,43 @@ export class KeyService {
 
   // ---------------------------------------------------------------- lifecycle
 
-  async create(ctx: OperationContext, req: { id?: string | undefined; type: KeyType; labels?: Labels | undefined; description?: string | null | undefined; overwrite?: boolean | undefined }): Promise<KeyView> {
+  async create(ctx: OperationContext, req: { id?: string | undefined; type: KeyType; labels?: Labels | undefined; description?: string | null | undefined; overwrite?: boolean | undefined; provider?: ProviderName | undefined }): Promise<KeyView> {
     const id = req.id ?? generatedKeyId();
+    const providerName = req.provider ?? this.#d.config.defaultProvider ?? 'software';
     return this.#op(ctx, 'key.create', 'kms:CreateKey', { type: 'Key', id }, req.type, async () => {
       this.#checkId(id);
       this.#ownKeysOnly(ctx, id, 'creating a key under the reserved prefix');
       const labels = checkLabels(req.labels);
-      const material = await families.generateKey(req.type);
-      const view = await this.#insert(ctx, 'key.create', 'kms:CreateKey', {
-        id, type: req.type, labels, description: checkDescription(req.description), origin: 'generated', overwrite: req.overwrite === true,
-      }, material);
+      const k = { id, type: req.type, labels, description: checkDescription(req.description), origin: 'generated' as const, overwrite: req.overwrite === true, provider: providerName };
+      if (providerName === 'software') {
+        const view = await this.#insert(ctx, 'key.create', 'kms:CreateKey', k, await this.#sealedVersion(req.type, id, 1));
+        return { result: view, audited: true, keyType: req.type };
+      }
+      const provider = this.#d.providers.require(providerName);
+      this.#assertProviderCan(provider, req.type, { op: 'generate' });
+      await this.#overwriteAllowed(k);
+      const made = await provider.generate(req.type, hsmLabel(id, 1));
+      const view = await this.#insert(ctx, 'key.create', 'kms:CreateKey', k, this.#hsmVersion(req.type, providerName, made), () => this.#discard(provider, id, 1, req.type, made));
+      return { result: view, audited: true, keyType: req.type };
+    });
+  }
+
+  /**
+   * Hold-your-own-key: a key whose material stays in its owner's HSM (a PKCS#11 object or KMIP key Keyward did not
+   * create). Keyward keeps a reference and the public key; the owner can revoke it at any time, after which every
+   * use is refused (key.external_revoked) within keys.cache_ttl. Keyward never destroys it.
+   */
+  async importExternal(ctx: OperationContext, req: ExternalKeyRequest): Promise<KeyView> {
+    return this.#op(ctx, 'key.import', 'kms:ImportKey', { type: 'Key', id: req.id }, req.type, async () => {
+      this.#checkId(req.id);
+      this.#ownKeysOnly(ctx, req.id, 'importing a key under the reserved prefix');
+      const labels = checkLabels(req.labels);
+      const provider = this.#d.providers.require(req.provider);
+      this.#assertProviderCan(provider, req.type, { op: 'adopt' });
+      const k = { id: req.id, type: req.type, labels, description: checkDescription(req.description), origin: 'external' as const, overwrite: req.overwrite === true, provider: req.provider };
+      await this.#overwriteAllowed(k);
+      const found = await provider.adopt(req.type, { id: req.externalId, publicId: req.externalPublicId });
+      const view = await this.#insert(ctx, 'key.import', 'kms:ImportKey', k, this.#hsmVersion(req.type, req.provider, found));
       return { result: view, audited: true, keyType: req.type };
     });
   }
@@ -151,8 +225,8 @@ export class KeyService {
       const labels = checkLabels(req.labels);
       const material = families.importKey(req.type, { pem: req.pem, jwk: req.jwk, raw_base64: req.rawBase64 });
       const view = await this.#insert(ctx, 'key.import', 'kms:ImportKey', {
-        id: req.id, type: req.type, labels, description: checkDescription(req.description), origin: 'imported', overwrite: req.overwrite === true,
-      }, material);
+        id: req.id, type: req.type, labels, description: checkDescription(req.description), origin: 'imported', overwrite: req.overwrite === true, provider: 'software',
+      }, this.#sealMaterial(req.type, req.id, 1, material));
       return { result: view, audited: true, keyType: req.type };
     });
   }
@@ -161,36 +235,87 @@ export class KeyService {
     ctx: OperationContext,
     eventType: string,
     action: string,
-    k: { id: string; type: KeyType; labels: Labels; description: string | null; origin: 'generated' | 'imported'; overwrite: boolean },
-    material: families.GeneratedKey,
+    k: { id: string; type: KeyType; labels: Labels; description: string | null; origin: 'generated' | 'imported' | 'external'; overwrite: boolean; provider: ProviderName },
+    version: { publicKeySpki: Buffer | null; fingerprint: string; sealedMaterial: Buffer | null; providerRef: string | null },
+    /** Undoes what was made outside the database (an HSM object) when the write does not happen. */
+    discard?: () => Promise<void>,
   ): Promise<KeyView> {
-    if (k.overwrite && !this.#d.config.allowOverwrite) {
-      throw new ProblemError({ status: 403, code: 'key.overwrite_disabled', title: 'Forbidden', detail: 'overwriting keys is disabled by configuration' });
-    }
     const now = this.#d.clock.now();
-    const fp = families.fingerprint(k.type, material.publicKeySpki, material.material);
-    const sealed = this.#d.seal.wrap(materialAad(k.id, 1), material.material);
-    material.material.fill(0);
+    let record: KeyRecord;
     try {
-      const record = await this.#d.keys.create(
-        { id: k.id, type: k.type, labels: k.labels, description: k.description, origin: k.origin, createdAt: now },
-        { publicKeySpki: material.publicKeySpki, fingerprint: fp, sealedMaterial: sealed, createdAt: now },
-        { overwrite: k.overwrite, guard: this.#guard(ctx, eventType, action, { fingerprint: fp, overwrite: k.overwrite }) },
+      if (k.overwrite && !this.#d.config.allowOverwrite) {
+        throw new ProblemError({ status: 403, code: 'key.overwrite_disabled', title: 'Forbidden', detail: 'overwriting keys is disabled by configuration' });
+      }
+      const metadata = { fingerprint: version.fingerprint, overwrite: k.overwrite, ...(k.provider !== 'software' ? { provider: k.provider } : {}), ...(k.origin === 'external' ? { external: true } : {}) };
+      record = await this.#d.keys.create(
+        { id: k.id, type: k.type, labels: k.labels, description: k.description, origin: k.origin, provider: k.provider, createdAt: now },
+        { ...version, createdAt: now },
+        { overwrite: k.overwrite, guard: this.#guard(ctx, eventType, action, metadata) },
       );
-      this.#cache.invalidate(k.id);
-      this.#changed(k.id);
-      return this.describe(record.id);
     } catch (e) {
+      await discard?.().catch(() => undefined);
       if (e instanceof StoreConflictError && e.reason === 'key_exists') throw keyExists(k.id);
       throw e;
     }
+    this.#cache.invalidate(k.id);
+    this.#external.forget(k.id);
+    this.#changed(k.id);
+    return this.describe(record.id);
   }
 
-  async list(ctx: OperationContext, q: { cursor?: string | undefined; limit?: number | undefined; state?: KeyState | undefined; labels?: Labels | undefined }): Promise<Page<KeyView>> {
+  /** Fresh software material for version `version`, sealed under the root key. */
+  async #sealedVersion(type: KeyType, id: string, version: number) {
+    return this.#sealMaterial(type, id, version, await families.generateKey(type));
+  }
+
+  #sealMaterial(type: KeyType, id: string, version: number, material: families.GeneratedKey) {
+    try {
+      const fingerprint = families.fingerprint(type, material.publicKeySpki, material.material);
+      return { publicKeySpki: material.publicKeySpki, fingerprint, sealedMaterial: this.#d.seal.wrap(materialAad(id, version), material.material), providerRef: null };
+    } finally {
+      material.material.fill(0);
+    }
+  }
+
+  /** A version held by an HSM: its reference instead of sealed material. */
+  #hsmVersion(type: KeyType, provider: HsmProviderName, made: { ref: string; publicKeySpki: Buffer | null }) {
+    // Symmetric keys have no public half to fingerprint; the reference identifies them and reveals nothing.
+    const fingerprint = made.publicKeySpki ? families.fingerprint(type, made.publicKeySpki, Buffer.alloc(0)) : `sha256:${createHash('sha256').update(`keyward-hsm:${provider}:${made.ref}`).digest('hex')}`;
+    return { publicKeySpki: made.publicKeySpki, fingerprint, sealedMaterial: null, providerRef: made.ref };
+  }
+
+  /** Removes an HSM object whose version was never stored (a failed write). Best effort: the caller's error wins. */
+  async #discard(provider: KeyProvider, keyId: string, version: number, type: KeyType, made: { ref: string; publicKeySpki: Buffer | null }): Promise<void> {
+    await provider.destroy({ keyId, version, type, ref: made.ref, publicKeySpki: made.publicKeySpki, external: false });
+  }
+
+  /**
+   * Overwriting a key whose material an HSM holds would orphan its objects there: destroy it first (which removes
+   * them). External keys are only references, and software keys are replaced with their row.
+   */
+  async #overwriteAllowed(k: { id: string; overwrite: boolean }): Promise<void> {
+    if (!k.overwrite) return;
+    const existing = await this.#d.keys.get(k.id);
+    if (existing && existing.state !== 'destroyed' && existing.provider !== 'software' && existing.origin !== 'external') {
+      throw new ProblemError({
+        status: 409,
+        code: 'key.overwrite_refused',
+        title: 'Conflict',
+        detail: `key ${k.id} is held by the ${existing.provider} provider; destroy it first (that removes its objects from the HSM), then create it again`,
+      });
+    }
+  }
+
+  #assertProviderCan(provider: KeyProvider, type: KeyType, operation: ProviderOperation): void {
+    const why = provider.refusal(type, operation);
+    if (why !== undefined) throw providerUnsupported(provider.name, why);
+  }
+
+  async list(ctx: OperationContext, q: { cursor?: string | undefined; limit?: number | undefined; state?: KeyState | undefined; labels?: Labels | undefined; provider?: ProviderName | undefined }): Promise<Page<KeyView>> {
     return this.#op(ctx, 'key.list', 'kms:ListKeys', { type: 'Namespace', id: 'keys' }, undefined, async () => {
       // Keyward's own keys are not listed to outside callers: nothing about them but their public keys is theirs to read.
       const excludeIdPrefix = ctx.component === undefined ? SYSTEM_KEY_PREFIX : undefined;
-      const page = await this.#d.keys.list({ cursor: q.cursor, limit: Math.min(Math.max(q.limit ?? 100, 1), 1000), state: q.state, labels: q.labels, excludeIdPrefix }).catch((e: unknown) => {
+      const page = await this.#d.keys.list({ cursor: q.cursor, limit: Math.min(Math.max(q.limit ?? 100, 1), 1000), state: q.state, labels: q.labels, excludeIdPrefix, provider: q.provider }).catch((e: unknown) => {
         throw e instanceof InvalidCursorError ? badRequest('request.invalid_cursor', 'the cursor is not one this server handed out') : e;
       });
       const items = await Promise.all(page.items.map(async (r) => ({ record: r, versions: await this.#d.keys.versions(r.id) })));
@@ -270,27 +395,42 @@ export class KeyService {
     return this.#op(ctx, 'key.rotate', action, { type: 'Key', id }, undefined, async () => {
       check();
       // Generated once, after the first state check; only the wrapping depends on the version number, which a
-      // retry may change.
+      // retry may change. An HSM object is made once too, and removed again if no version ends up naming it.
       let fresh: { material: families.GeneratedKey; fp: string } | undefined;
+      let made: { provider: KeyProvider; object: { ref: string; publicKeySpki: Buffer | null }; type: KeyType } | undefined;
+      let stored = false;
       try {
         const record = await this.#retrying(async () => {
           const view = await this.#fresh(id);
           if (view.record.state !== 'enabled' && view.record.state !== 'disabled') throw keyStateRefused(id, view.record.state, 'rotation');
-          if (!fresh) {
-            const material = await families.generateKey(view.record.type);
-            fresh = { material, fp: families.fingerprint(view.record.type, material.publicKeySpki, material.material) };
-          }
-          const { material, fp } = fresh;
           const next = view.record.currentVersion + 1;
-          const sealed = this.#d.seal.wrap(materialAad(id, next), material.material);
+          let version: { publicKeySpki: Buffer | null; fingerprint: string; sealedMaterial: Buffer | null; providerRef: string | null };
+          if (view.record.provider === 'software') {
+            if (!fresh) {
+              const material = await families.generateKey(view.record.type);
+              fresh = { material, fp: families.fingerprint(view.record.type, material.publicKeySpki, material.material) };
+            }
+            version = { publicKeySpki: fresh.material.publicKeySpki, fingerprint: fresh.fp, sealedMaterial: this.#d.seal.wrap(materialAad(id, next), fresh.material.material), providerRef: null };
+          } else {
+            if (view.record.origin === 'external') throw externalImmutable(id);
+            if (!made) {
+              const provider = this.#provider(view.record);
+              this.#assertProviderCan(provider, view.record.type, { op: 'generate' });
+              made = { provider, type: view.record.type, object: await provider.generate(view.record.type, hsmLabel(id, next)) };
+            }
+            version = this.#hsmVersion(view.record.type, made.provider.name, made.object);
+          }
+          const fp = version.fingerprint;
           return this.#mutate(id, () =>
-            this.#d.keys.addVersion(id, view.record.revision, { publicKeySpki: material.publicKeySpki, fingerprint: fp, sealedMaterial: sealed, createdAt: this.#d.clock.now() },
+            this.#d.keys.addVersion(id, view.record.revision, { ...version, createdAt: this.#d.clock.now() },
               this.#guard(ctx, 'key.rotate', action, { version: next, fingerprint: fp })),
           );
         });
+        stored = true;
         return { result: await this.describe(record.id), audited: true, keyType: record.type };
       } finally {
         fresh?.material.material.fill(0);
+        if (made && !stored) await this.#discard(made.provider, id, 0, made.type, made.object).catch(() => undefined);
       }
     });
   }
@@ -321,10 +461,23 @@ export class KeyService {
       const record = await this.#retrying(async () => {
         const view = await this.#fresh(id);
         if (view.record.state === 'destroyed') throw keyStateRefused(id, 'destroyed', 'destruction');
+        // The HSM's objects go first: a destroy that cannot reach the HSM is refused (503) and changes nothing, so
+        // Keyward never says destroyed while the material lives on. If the write is refused after (the audit trail
+        // down), the key's objects are gone already and repeating the destroy completes it.
+        await this.#destroyHeld(view);
         return this.#mutate(id, () => this.#d.keys.destroy(id, view.record.revision, this.#d.clock.now(), this.#guard(ctx, 'key.destroy', 'kms:DestroyKey', {})));
       });
       return { result: await this.describe(record.id), audited: true, keyType: record.type };
     });
+  }
+
+  /** Removes the objects of an HSM-held key's versions; an external key's belong to its owner and stay. */
+  async #destroyHeld(view: KeyView): Promise<void> {
+    if (view.record.provider === 'software' || view.record.origin === 'external') return;
+    const provider = this.#provider(view.record);
+    for (const v of view.versions) {
+      if (v.providerRef !== null) await provider.destroy(this.#held(view.record, v));
+    }
   }
 
   /** Destroys released keys whose grace period has ended. Returns the ids destroyed. */
@@ -378,13 +531,22 @@ export class KeyService {
       this.#ownKeysOnly(ctx, id, 'signing');
       this.#chosenVersionAllowed(ctx, req.version);
       if (req.message) this.#checkPayload(req.message);
-      const { view, version, key } = await this.#usable(id, 'sign_verify', 'signing', ['enabled'], scope, req.version);
-      const signature = await families.sign({ keyObject: key, type: view.record.type, input: signInput(req), hashAlgorithm: req.hashAlgorithm, rsaPadding: req.rsaPadding, ecdsaFormat: req.signatureFormat });
+      const { view, version, handle } = await this.#usable(id, 'sign_verify', 'signing', ['enabled'], scope, req.version);
+      const type = view.record.type;
+      const request = { input: signInput(req), hashAlgorithm: req.hashAlgorithm, rsaPadding: req.rsaPadding, ecdsaFormat: req.signatureFormat };
+      let signature: Buffer;
+      if (handle.kind === 'software') {
+        signature = await families.sign({ keyObject: handle.key, type, ...request });
+      } else {
+        const plan = families.signaturePlan(type, request);
+        this.#assertProviderCan(handle.provider, type, { op: 'sign', plan });
+        signature = await this.#inHsm(handle, (p, held) => p.sign(held, plan));
+      }
       return {
-        result: { signature, version: version.version, fingerprint: version.fingerprint, algorithm: families.signatureAlgorithm(view.record.type, { hashAlgorithm: req.hashAlgorithm, rsaPadding: req.rsaPadding }), keyType: view.record.type },
+        result: { signature, version: version.version, fingerprint: version.fingerprint, algorithm: families.signatureAlgorithm(type, { hashAlgorithm: req.hashAlgorithm, rsaPadding: req.rsaPadding }), keyType: type },
         resourceVersion: version.version,
-        keyType: view.record.type,
-        metadata: { input: req.digest ? 'digest' : 'message', hash_algorithm: req.hashAlgorithm },
+        keyType: type,
+        metadata: { input: req.digest ? 'digest' : 'message', hash_algorithm: req.hashAlgorithm, ...providerMeta(view.record) },
       };
     });
   }
@@ -398,8 +560,10 @@ export class KeyService {
       let matched = candidates[0]?.version ?? view.record.currentVersion;
       for (const v of candidates) {
         if (v.destroyedAt !== null || v.publicKeySpki === null) continue;
+        // An external key's owner decides about every use, verification included.
+        if (view.record.origin === 'external') await this.#externalUsable(view.record, v);
         const pub = families.loadPublicKey(v.publicKeySpki);
-        // Only the public key is needed; private keys stay sealed for verification.
+        // Only the public key is needed, whichever provider holds the private one.
         if (await families.verify({ keyObject: pub, publicKey: pub, type: view.record.type, input: signInput(req), hashAlgorithm: req.hashAlgorithm, rsaPadding: req.rsaPadding, ecdsaFormat: req.signatureFormat, signature: req.signature })) {
           valid = true;
           matched = v.version;
@@ -414,9 +578,9 @@ export class KeyService {
     return this.#op(ctx, 'key.encrypt', 'kms:Encrypt', { type: 'Key', id }, undefined, async () => {
       this.#ownKeysOnly(ctx, id, 'encryption');
       this.#checkPayload(req.plaintext);
-      const { view, version, key, family } = await this.#usable(id, 'encrypt_decrypt', 'encryption', ['enabled']);
-      const ciphertext = family.encrypt(key, version.version, req.plaintext, req.aad);
-      return { result: { ciphertext, version: version.version }, resourceVersion: version.version, keyType: view.record.type };
+      const { view, version, handle, family } = await this.#usable(id, 'encrypt_decrypt', 'encryption', ['enabled']);
+      const ciphertext = await this.#encryptWith(handle, family, version.version, req.plaintext, req.aad);
+      return { result: { ciphertext, version: version.version }, resourceVersion: version.version, keyType: view.record.type, metadata: providerMeta(view.record) };
     });
   }
 
@@ -426,20 +590,36 @@ export class KeyService {
       this.#checkPayload(req.ciphertext);
       const { view, family } = await this.#readable(id, 'encrypt_decrypt', 'decryption');
       const wanted = families.ciphertextVersion(req.ciphertext);
-      const out = family.decrypt((v) => {
-        const ver = view.versions.find((x) => x.version === v);
-        return ver && ver.destroyedAt === null && ver.sealedMaterial ? this.#keyObject(view.record, ver) : undefined;
-      }, req.ciphertext, req.aad);
-      return { result: out, resourceVersion: wanted, keyType: view.record.type };
+      const ver = view.versions.find((x) => x.version === wanted);
+      if (view.record.provider === 'software') {
+        const out = family.decrypt((v) => {
+          const x = view.versions.find((y) => y.version === v);
+          return x && x.destroyedAt === null && x.sealedMaterial ? this.#keyObject(view.record, x) : undefined;
+        }, req.ciphertext, req.aad);
+        return { result: out, resourceVersion: wanted, keyType: view.record.type };
+      }
+      if (!ver || !hasMaterial(ver)) throw badRequest('crypto.key_version_unavailable', `key version ${wanted} is not available`);
+      const handle = await this.#hsmHandle(view.record, ver, { op: 'decrypt' });
+      const { version, header, iv, body, tag } = families.splitCiphertext(req.ciphertext);
+      const plaintext = await this.#inHsm(handle, (p, held) => p.decrypt(held, { iv, ciphertext: body, tag }, families.headerAad(header, req.aad)));
+      return { result: { plaintext, version }, resourceVersion: wanted, keyType: view.record.type, metadata: providerMeta(view.record) };
     });
   }
 
   async generateDataKey(ctx: OperationContext, id: string, req: { bytes: 16 | 32 | 64; aad?: Buffer | undefined }): Promise<{ plaintext: Buffer; ciphertext: Buffer; version: number }> {
     return this.#op(ctx, 'key.generate_data_key', 'kms:GenerateDataKey', { type: 'Key', id }, undefined, async () => {
       this.#ownKeysOnly(ctx, id, 'data key generation');
-      const { view, version, key, family } = await this.#usable(id, 'encrypt_decrypt', 'data key generation', ['enabled']);
-      const dk = family.generateDataKey(key, version.version, req.bytes, req.aad);
-      return { result: { ...dk, version: version.version }, resourceVersion: version.version, keyType: view.record.type, metadata: { bytes: req.bytes } };
+      const { view, version, handle, family } = await this.#usable(id, 'encrypt_decrypt', 'data key generation', ['enabled']);
+      let dk: { plaintext: Buffer; ciphertext: Buffer };
+      if (handle.kind === 'software') {
+        dk = family.generateDataKey(handle.key, version.version, req.bytes, req.aad);
+      } else {
+        if (!(families.DATA_KEY_SIZES as readonly number[]).includes(req.bytes)) throw badRequest('crypto.data_key_length', `data keys are ${families.DATA_KEY_SIZES.join(', ')} bytes`);
+        // The data key comes from this process's CSPRNG, as with software keys; only its wrapping happens in the HSM.
+        const plaintext = nodeRandomBytes(req.bytes);
+        dk = { plaintext, ciphertext: await this.#encryptWith(handle, family, version.version, plaintext, req.aad) };
+      }
+      return { result: { ...dk, version: version.version }, resourceVersion: version.version, keyType: view.record.type, metadata: { bytes: req.bytes, ...providerMeta(view.record) } };
     });
   }
 
@@ -447,8 +627,10 @@ export class KeyService {
     return this.#op(ctx, 'key.mac', 'kms:GenerateMac', { type: 'Key', id }, undefined, async () => {
       this.#ownKeysOnly(ctx, id, 'MAC generation');
       this.#checkPayload(req.message);
-      const { view, version, key, family } = await this.#usable(id, 'mac', 'MAC generation', ['enabled']);
-      return { result: { mac: family.mac(key, req.message), version: version.version }, resourceVersion: version.version, keyType: view.record.type };
+      const { view, version, handle, family } = await this.#usable(id, 'mac', 'MAC generation', ['enabled']);
+      // No HSM provider holds MAC keys (they are refused at creation); a stored one would be refused here too.
+      if (handle.kind !== 'software') throw providerUnsupported(handle.provider.name, 'MAC keys are not held by HSM providers');
+      return { result: { mac: family.mac(handle.key, req.message), version: version.version }, resourceVersion: version.version, keyType: view.record.type };
     });
   }
 
@@ -457,6 +639,7 @@ export class KeyService {
       this.#ownKeysOnly(ctx, id, 'MAC verification');
       this.#checkPayload(req.message);
       const { view, family } = await this.#readable(id, 'mac', 'MAC verification');
+      if (view.record.provider !== 'software') throw providerUnsupported(view.record.provider, 'MAC keys are not held by HSM providers');
       const candidates = candidateVersions(view, req.version);
       for (const v of candidates) {
         if (v.destroyedAt !== null || !v.sealedMaterial) continue;
@@ -473,13 +656,22 @@ export class KeyService {
       this.#ownKeysOnly(ctx, id, 'JWT signing');
       this.#chosenVersionAllowed(ctx, req.version);
       this.#checkPayload(Buffer.from(JSON.stringify(req.payload)));
-      const { view, version, key } = await this.#usable(id, 'sign_verify', 'JWT signing', ['enabled'], undefined, req.version);
+      const { view, version, handle } = await this.#usable(id, 'sign_verify', 'JWT signing', ['enabled'], undefined, req.version);
+      const type = view.record.type;
       const kid = families.jwtKid(version.fingerprint, version.version);
-      const jwt = await families.signJwt(key, view.record.type, kid, req.payload, { rsaPadding: req.rsaPadding, typ: req.typ });
+      const opts = { rsaPadding: req.rsaPadding, typ: req.typ };
+      const jwt = handle.kind === 'software'
+        ? await families.signJwt(handle.key, type, kid, req.payload, opts)
+        : await families.signJwtWith(async (signingInput, choice) => {
+          const plan = families.signaturePlan(type, { input: { message: signingInput }, ...choice });
+          this.#assertProviderCan(handle.provider, type, { op: 'sign', plan });
+          return this.#inHsm(handle, (p, held) => p.sign(held, plan));
+        }, type, kid, req.payload, opts);
       return {
-        result: { jwt, kid, version: version.version, algorithm: families.jwsAlgorithm(view.record.type, req.rsaPadding) },
+        result: { jwt, kid, version: version.version, algorithm: families.jwsAlgorithm(type, req.rsaPadding) },
         resourceVersion: version.version,
-        keyType: view.record.type,
+        keyType: type,
+        metadata: providerMeta(view.record),
       };
     });
   }
@@ -583,8 +775,73 @@ export class KeyService {
     const want = chosen ?? view.record.currentVersion;
     // A destroyed version has no material left: it is as absent as one that never existed.
     const version = view.versions.find((v) => v.version === want);
-    if (!version || version.sealedMaterial === null) throw versionNotFound(id, want);
-    return { view, version, key: this.#keyObject(view.record, version), family };
+    if (!version || !hasMaterial(version)) throw versionNotFound(id, want);
+    const handle: KeyHandle = view.record.provider === 'software'
+      ? { kind: 'software', key: this.#keyObject(view.record, version) }
+      : await this.#hsmHandle(view.record, version, usage === 'sign_verify' ? undefined : usage === 'mac' ? { op: 'mac' } : { op: 'encrypt' });
+    return { view, version, handle, family };
+  }
+
+  /** The provider of an HSM-held key; one this instance does not run fails closed (503). */
+  #provider(record: KeyRecord): KeyProvider {
+    const name = record.provider as HsmProviderName;
+    const p = this.#d.providers.get(name);
+    if (!p) throw providerMissing(name);
+    return p;
+  }
+
+  #held(record: KeyRecord, v: KeyVersionRecord): HeldKey {
+    return { keyId: record.id, version: v.version, type: record.type, ref: v.providerRef!, publicKeySpki: v.publicKeySpki, external: record.origin === 'external' };
+  }
+
+  /**
+   * An HSM-held version, ready to use: the provider can do `operation` with its type (signatures are checked once
+   * their plan is known), and an external key's owner still allows its use.
+   */
+  async #hsmHandle(record: KeyRecord, v: KeyVersionRecord, operation: ProviderOperation | undefined): Promise<KeyHandle & { kind: 'hsm' }> {
+    const provider = this.#provider(record);
+    if (operation) this.#assertProviderCan(provider, record.type, operation);
+    const held = this.#held(record, v);
+    if (held.external) await this.#externalUsable(record, v);
+    return { kind: 'hsm', provider, held };
+  }
+
+  /** Hold-your-own-key: refused (key.external_revoked) when the owner's last word, at most cache_ttl old, is no. */
+  async #externalUsable(record: KeyRecord, v: KeyVersionRecord): Promise<void> {
+    const held = this.#held(record, v);
+    const status: ExternalStatus = await this.#external.status(held, this.#provider(record));
+    if (!status.usable) throw externalRevoked(record.id, record.provider, status.reason, status.detail);
+  }
+
+  /** Runs an HSM operation; an external key found unusable is refused, and remembered as such for cache_ttl. */
+  async #inHsm<T>(handle: KeyHandle & { kind: 'hsm' }, fn: (p: KeyProvider, held: HeldKey) => Promise<T>): Promise<T> {
+    try {
+      return await fn(handle.provider, handle.held);
+    } catch (e) {
+      if (e instanceof ProviderKeyUnusable && handle.held.external) {
+        const detail = e.detail ?? e.reason;
+        this.#external.refused(handle.held, { usable: false, reason: e.reason, detail });
+        throw externalRevoked(handle.held.keyId, handle.provider.name, e.reason, detail);
+      }
+      throw e;
+    }
+  }
+
+  /** The Keyward ciphertext (format v1, header bound as AAD) whoever holds the key. */
+  async #encryptWith(handle: KeyHandle, family: families.FamilyWith<'encrypt_decrypt'>, keyVersion: number, plaintext: Buffer, aad: Buffer | undefined): Promise<Buffer> {
+    if (handle.kind === 'software') return family.encrypt(handle.key, keyVersion, plaintext, aad);
+    const header = families.ciphertextHeader(keyVersion);
+    const parts = await this.#inHsm(handle, (p, held) => p.encrypt(held, plaintext, families.headerAad(header, aad)));
+    return families.joinCiphertext(header, parts.iv, parts.ciphertext, parts.tag);
+  }
+
+  /** Configured providers, the default, and each one's health (probed now). */
+  async providerStatus(): Promise<ProviderStatus> {
+    return {
+      default: this.#d.config.defaultProvider ?? 'software',
+      configured: ['software', ...this.#d.providers.configured],
+      health: { software: { ok: true, detail: { sealed: this.#d.seal.sealed } }, ...(await this.#d.providers.health()) },
+    };
   }
 
   #keyObject(record: KeyRecord, v: KeyVersionRecord): KeyObject {
@@ -708,6 +965,25 @@ function checkLabels(labels: Labels | undefined): Labels {
   if (Object.keys(out).length > 64) throw badRequest('key.invalid_label', 'at most 64 labels');
   return out;
 }
+
+/** Operators see this label on the HSM's object: which key and version it is; the random tail keeps it unique. */
+function hsmLabel(keyId: string, version: number): string {
+  return `kw:${keyId.slice(0, 96)}:v${version}:${nodeRandomBytes(4).toString('hex')}`;
+}
+
+/** Audit metadata naming the provider of a key held outside the software provider. */
+function providerMeta(record: KeyRecord): Record<string, unknown> {
+  return record.provider === 'software' ? {} : { provider: record.provider, ...(record.origin === 'external' ? { external: true } : {}) };
+}
+
+/** External keys are their owner's: Keyward makes no new versions of them. */
+const externalImmutable = (id: string) =>
+  new ProblemError({
+    status: 409,
+    code: 'key.external_immutable',
+    title: 'Conflict',
+    detail: `key ${id} references a key its owner holds; its owner rotates it, and the new one is imported as a key of its own`,
+  });
 
 export function generatedKeyId(): string {
   return `key-${crypto.randomUUID()}`;

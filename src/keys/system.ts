@@ -4,6 +4,7 @@ import type { AuditEventInput, AuditRecorder } from '../audit/types.ts';
 import { ProblemError, isProblem } from '../core/problem.ts';
 import type { OperationContext } from '../authn/context.ts';
 import type { InitResult, SealStatus } from './seal/index.ts';
+import type { ProviderStatus } from './service.ts';
 
 export interface SealPort {
   init(p: { shares: number; threshold: number }): Promise<InitResult>;
@@ -12,17 +13,29 @@ export interface SealPort {
   seal(): SealStatus;
   status(): SealStatus;
   readonly sealed: boolean;
+  /** HSM seals: open the root key with the HSM key. */
+  autoUnseal(): Promise<SealStatus>;
+  readonly hsmSeal: boolean;
+  /** How the root key is wrapped now (seal kind and HSM key reference). */
+  wrapping(): { type: string; keyRef: string | null } | undefined;
 }
 
 export class SystemService {
   readonly #seal: SealPort;
   readonly #audit: AuditRecorder;
   readonly #reload: (() => Promise<string[]>) | undefined;
+  readonly #providers: (() => Promise<ProviderStatus>) | undefined;
 
-  constructor(deps: { seal: SealPort; audit: AuditRecorder; reload?: () => Promise<string[]> }) {
+  constructor(deps: { seal: SealPort; audit: AuditRecorder; reload?: () => Promise<string[]>; providers?: () => Promise<ProviderStatus> }) {
     this.#seal = deps.seal;
     this.#audit = deps.audit;
     this.#reload = deps.reload;
+    this.#providers = deps.providers;
+  }
+
+  /** Key providers: configured, default, and each one's health probed now (sys/status). */
+  async providers(): Promise<ProviderStatus> {
+    return this.#providers ? this.#providers() : { default: 'software', configured: ['software'], health: { software: { ok: true, detail: {} } } };
   }
 
   get sealed(): boolean {
@@ -42,12 +55,29 @@ export class SystemService {
     return this.#run(ctx, 'system.init', 'sys:Init', () => this.#seal.init(p), () => ({ total: p.shares, threshold: p.threshold }), true);
   }
 
+  /**
+   * Shares unseal (with an HSM seal they are recovery shares, and unsealing with them re-wraps the root key for the
+   * configured seal when it is wrapped otherwise: the seal migration). With an HSM seal and no shares, the HSM
+   * opens the root key (after a `seal`, or when it was unreachable at start).
+   */
   async unseal(ctx: OperationContext, req: { shares: string[]; reset: boolean }): Promise<SealStatus> {
-    return this.#run(ctx, 'system.unseal', 'sys:Unseal', async () => {
+    const before = this.#seal.wrapping();
+    const status = await this.#run(ctx, 'system.unseal', 'sys:Unseal', async () => {
+      if (req.shares.length === 0 && !req.reset && this.#seal.hsmSeal) return this.#seal.autoUnseal();
       let status = req.reset ? this.#seal.resetProgress() : this.#seal.status();
       for (const share of req.shares) status = await this.#seal.submitShare(share);
       return status;
-    }, (s) => ({ progress: s.progress, threshold: s.threshold, sealed: s.sealed, submitted_count: req.shares.length, reset: req.reset }));
+    }, (s) => ({ progress: s.progress, threshold: s.threshold, sealed: s.sealed, submitted_count: req.shares.length, reset: req.reset, ...(req.shares.length === 0 && this.#seal.hsmSeal ? { hsm: true } : {}) }));
+    const after = this.#seal.wrapping();
+    if (before && after && (before.type !== after.type || before.keyRef !== after.keyRef)) {
+      // The root key was re-wrapped for the configured seal: its own event, naming both ends (labels, no secrets).
+      await this.#audit.record({
+        ...this.#base(ctx, 'system.seal_migrated', 'sys:Unseal'),
+        outcome: 'success',
+        metadata: { from: before.type, to: after.type, ...(before.keyRef ? { from_key: before.keyRef } : {}), ...(after.keyRef ? { to_key: after.keyRef } : {}) },
+      });
+    }
+    return status;
   }
 
   async seal(ctx: OperationContext): Promise<SealStatus> {
@@ -58,15 +88,8 @@ export class SystemService {
     return this.#run(ctx, 'config.reload', 'sys:Reload', async () => ({ reloaded: this.#reload ? await this.#reload() : [] }), (r) => ({ reloaded: r.reloaded }));
   }
 
-  async #run<T>(
-    ctx: OperationContext,
-    eventType: string,
-    action: string,
-    fn: () => Promise<T>,
-    meta: (r: T) => Record<string, unknown>,
-    deliverAnyway = false,
-  ): Promise<T> {
-    const base: Omit<AuditEventInput, 'outcome'> = {
+  #base(ctx: OperationContext, eventType: string, action: string): Omit<AuditEventInput, 'outcome'> {
+    return {
       event_type: eventType,
       action,
       principal: ctx.principal ? { id: ctx.principal.id, type: ctx.principal.type, auth_method: ctx.principal.authMethod } : null,
@@ -75,6 +98,17 @@ export class SystemService {
       source_ip: ctx.sourceIp,
       user_agent: ctx.userAgent,
     };
+  }
+
+  async #run<T>(
+    ctx: OperationContext,
+    eventType: string,
+    action: string,
+    fn: () => Promise<T>,
+    meta: (r: T) => Record<string, unknown>,
+    deliverAnyway = false,
+  ): Promise<T> {
+    const base = this.#base(ctx, eventType, action);
     let result: T;
     try {
       result = await fn();

@@ -8,16 +8,17 @@ import { ecFamily } from './ec.ts';
 import { ed25519Family } from './ed25519.ts';
 import { hmacFamily } from './hmac.ts';
 import { importInvalid, operationUnsupported, unknownKeyType } from './errors.ts';
-import { signJws } from './jwt.ts';
+import { signJws, signJwsWith } from './jwt.ts';
 import { rsaFamily } from './rsa.ts';
 import { assertOptionsFit, planSignature } from './signing.ts';
-import type { GeneratedKey, ImportInput, KeyFamily, SignatureChoice, SignatureRequest, SigningFamily } from './types.ts';
+import type { GeneratedKey, ImportInput, KeyFamily, SignatureChoice, SignaturePlan, SignatureRequest, SigningFamily } from './types.ts';
 
 export { type PublicJwk, loadPublicKey, publicKeyPem } from './asymmetric.ts';
-export { ciphertextVersion } from './ciphertext.ts';
+import { loadPublicKey as loadPublicKeyObject } from './asymmetric.ts';
+export { ciphertextVersion, ciphertextHeader, headerAad, joinCiphertext, splitCiphertext } from './ciphertext.ts';
 export { DATA_KEY_SIZES, type DataKeySize } from './aes-gcm.ts';
 export { jwtKid } from './jwt.ts';
-export type { GeneratedKey, ImportInput, KeyFamily, SignatureChoice } from './types.ts';
+export type { GeneratedKey, ImportInput, KeyFamily, SignatureChoice, SignaturePlan } from './types.ts';
 
 /** Every family. A key type exists when its family declares it. */
 const FAMILY_LIST = [ecFamily, ed25519Family, rsaFamily, aesGcmFamily, hmacFamily] as const;
@@ -111,6 +112,26 @@ export async function sign(i: SignInput): Promise<Buffer> {
   return family.sign(i.type, i.keyObject, planSignature(family, i.type, i));
 }
 
+/**
+ * A signature request validated against the key type with its defaults resolved, for a key that signs elsewhere (an
+ * HSM): the same checks and codes as a software signature.
+ */
+export function signaturePlan(type: KeyType, request: SignatureRequest): SignaturePlan {
+  const family = signingFamily(type, 'signing');
+  return planSignature(family, type, request);
+}
+
+/** Whether an SPKI is a public key of exactly `type` (curve, modulus size): a key found in an HSM is what it claims. */
+export function spkiMatches(type: KeyType, spki: Buffer): boolean {
+  const family = familyOf(type);
+  if (family.usage !== 'sign_verify') return false;
+  try {
+    return family.matches(type, loadPublicKeyObject(spki));
+  } catch {
+    return false;
+  }
+}
+
 /** Request errors (bad digest length, unsupported combination) throw; a bad or garbled signature resolves false. */
 export async function verify(i: VerifyInput): Promise<boolean> {
   const family = signingFamily(i.type, 'verification');
@@ -161,6 +182,20 @@ export function keyServiceJwk(type: KeyType, spki: Buffer, kid: string): PublicJ
 /** Public JWKS of the key service (see keyServiceJwk). */
 export function jwks(entries: Array<{ type: KeyType; spki: Buffer; kid: string }>): { keys: JsonWebKey[] } {
   return { keys: entries.map((e) => keyServiceJwk(e.type, e.spki, e.kid)) };
+}
+
+/** A JWT whose signature comes from `sign` (an HSM), over the signature request the JOSE `alg` names. */
+export async function signJwtWith(
+  sign: (signingInput: Buffer, choice: SignatureChoice) => Promise<Buffer>,
+  type: KeyType,
+  kid: string,
+  payload: Record<string, unknown>,
+  opts?: { rsaPadding?: RsaPadding | undefined; typ?: string | undefined },
+): Promise<string> {
+  const alg = jwsAlgorithm(type, opts?.rsaPadding);
+  const choice = jwsSignOptions(type, alg);
+  if (!choice) throw operationUnsupported(type, `JWT signing with ${alg}`);
+  return signJwsWith((input) => sign(input, choice), alg, kid, payload, opts?.typ);
 }
 
 export async function signJwt(

@@ -6,8 +6,26 @@ import { badRequest } from '../../core/problem.ts';
 /** Signs `payload` as a JWT with `alg`, after checking the registered claims and `typ`. */
 export async function signJws(keyObject: KeyObject, alg: string, kid: string, payload: Record<string, unknown>, typ = 'JWT'): Promise<string> {
   checkClaims(payload);
-  if (!/^[\x21-\x7e]{1,64}$/.test(typ)) throw badRequest('crypto.jwt_header_invalid', 'typ is 1-64 printable ASCII characters without spaces');
+  checkTyp(typ);
   return await new SignJWT(payload).setProtectedHeader({ alg, kid, typ }).sign(keyObject);
+}
+
+/**
+ * The same JWT, its signature computed by a key that never leaves an HSM (jose signs only with keys it holds). Only
+ * the compact serialization is assembled here (RFC 7515 §7.1: base64url of the header, of the payload, and of the
+ * signature `sign` returns over the two); `sign` must return the JWS form of the signature (raw r||s for ES*).
+ */
+export async function signJwsWith(sign: (signingInput: Buffer) => Promise<Buffer>, alg: string, kid: string, payload: Record<string, unknown>, typ = 'JWT'): Promise<string> {
+  checkClaims(payload);
+  checkTyp(typ);
+  const b64url = (o: unknown) => Buffer.from(JSON.stringify(o), 'utf8').toString('base64url');
+  const signingInput = `${b64url({ alg, kid, typ })}.${b64url(payload)}`;
+  const signature = await sign(Buffer.from(signingInput, 'ascii'));
+  return `${signingInput}.${signature.toString('base64url')}`;
+}
+
+function checkTyp(typ: string): void {
+  if (!/^[\x21-\x7e]{1,64}$/.test(typ)) throw badRequest('crypto.jwt_header_invalid', 'typ is 1-64 printable ASCII characters without spaces');
 }
 
 const MAX_CLAIMS_DEPTH = 32;

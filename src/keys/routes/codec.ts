@@ -25,6 +25,7 @@ export function keyJson(view: KeyView) {
     key_type: record.type,
     state: record.state,
     origin: record.origin,
+    provider: record.provider,
     labels: record.labels,
     description: record.description,
     current_version: record.currentVersion,
@@ -38,6 +39,8 @@ export function keyJson(view: KeyView) {
       fingerprint: v.fingerprint,
       created_at: v.createdAt.toISOString(),
       destroyed_at: v.destroyedAt?.toISOString() ?? null,
+      // Where an HSM holds this version (token object label and id, KMIP unique identifiers): names, not secrets.
+      ...(v.providerRef !== null ? { provider_reference: JSON.parse(v.providerRef) as Record<string, string> } : {}),
     })),
   };
 }

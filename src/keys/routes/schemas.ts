@@ -1,5 +1,6 @@
 // JSON Schemas for the key routes: validation at the edge and the source of the OpenAPI document.
 import { KEY_TYPES } from '../families/index.ts';
+import { PROVIDER_NAMES } from '../providers/types.ts';
 import { HASH_ALGORITHMS, KEY_ID_PATTERN, KEY_STATES } from '../types.ts';
 
 export const keyIdParams = {
@@ -9,6 +10,7 @@ export const keyIdParams = {
 } as const;
 
 export const keyType = { type: 'string', enum: KEY_TYPES } as const;
+export const provider = { type: 'string', enum: PROVIDER_NAMES, description: 'Where the key material lives: software (sealed in the database), pkcs11 or kmip (inside an HSM)' } as const;
 /** Base64 fields with a fixed bound; messages and ciphertexts are bounded by keys.max_payload_bytes instead. */
 const b64 = (description: string, maxLength: number) => ({ type: 'string', maxLength, description }) as const;
 /**
@@ -30,6 +32,7 @@ export const createKeyBody = {
     labels,
     description: { type: 'string', maxLength: 1024 },
     overwrite: { type: 'boolean', default: false, description: 'Replace an existing key with this id (needs the overwrite permission)' },
+    provider: { ...provider, description: 'Where the key is generated (default: keys.default_provider)' },
   },
 } as const;
 
@@ -43,6 +46,9 @@ export const importKeyBody = {
     private_key_pem: { type: 'string', maxLength: 16384, description: 'PKCS#8 PEM private key' },
     jwk: { type: 'object', description: 'Private JWK' },
     key_material: b64('Raw secret for AES-256-GCM (32 bytes) or HMAC-SHA256 (16-64 bytes), base64', 1024),
+    provider: { ...provider, description: 'software for key material; pkcs11 or kmip with external_id to reference a key its owner holds (HYOK)' },
+    external_id: { type: 'string', maxLength: 255, description: 'HYOK: the external key (PKCS#11: its CKA_LABEL, or id:<hex> for its CKA_ID; KMIP: its unique identifier)' },
+    external_public_id: { type: 'string', maxLength: 255, description: 'HYOK, KMIP RSA keys: the unique identifier of the public key' },
     labels,
     description: { type: 'string', maxLength: 1024 },
     overwrite: { type: 'boolean', default: false },
@@ -56,6 +62,7 @@ export const listKeysQuery = {
     cursor: { type: 'string', maxLength: 512 },
     limit: { type: 'string', pattern: '^[0-9]{1,4}$', description: '1-1000, default 100' },
     state: { type: 'string', enum: KEY_STATES },
+    provider,
     label: { type: 'string', maxLength: 512, description: 'name=value; repeat with commas: a=1,b=2' },
   },
 } as const;

@@ -13,6 +13,10 @@ const statusJson = (s: SealStatus) => ({
   threshold: s.threshold,
   total: s.shares,
   ready: !s.sealed,
+  // shamir, pkcs11 or kmip: how the root key is wrapped (with an HSM seal, threshold/total describe the recovery shares).
+  seal_type: s.type,
+  // Differs from seal_type until the next unseal with the shares re-wraps the root key (a seal migration).
+  configured_seal_type: s.configuredType,
 });
 
 export async function sysRoutes(app: FastifyInstance, opts: { system: SystemService }) {
@@ -22,7 +26,7 @@ export async function sysRoutes(app: FastifyInstance, opts: { system: SystemServ
   app.post('/init', {
     schema: {
       tags,
-      summary: 'Initialise: split the unseal key into shares (returned once)',
+      summary: 'Initialise: split the unseal key into shares (HSM seals: recovery shares), returned once',
       body: {
         type: 'object',
         additionalProperties: false,
@@ -41,7 +45,7 @@ export async function sysRoutes(app: FastifyInstance, opts: { system: SystemServ
   app.post('/unseal', {
     schema: {
       tags,
-      summary: 'Submit an unseal share (or several); reports progress',
+      summary: 'Submit an unseal share (or several; HSM seals: recovery shares, which also re-wrap the root key for the configured seal); with an HSM seal and no share, unseal through the HSM',
       body: {
         type: 'object',
         additionalProperties: false,
@@ -67,7 +71,10 @@ export async function sysRoutes(app: FastifyInstance, opts: { system: SystemServ
     statusJson(await system.seal(operationContext(req))),
   );
 
-  app.get('/status', { schema: { tags, summary: 'Seal status' }, config: sys('sys:Status') }, async () => statusJson(system.status()));
+  app.get('/status', { schema: { tags, summary: 'Seal status, key providers and their health' }, config: sys('sys:Status') }, async () => {
+    const providers = await system.providers();
+    return { ...statusJson(system.status()), providers: { default: providers.default, configured: providers.configured, health: providers.health } };
+  });
 
   app.post('/reload', { schema: { tags, summary: 'Reload credentials and policies without dropping requests' }, config: sys('sys:Reload') }, async (req) =>
     system.reload(operationContext(req)),

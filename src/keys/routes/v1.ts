@@ -6,6 +6,7 @@ import { operationContext } from '../../authn/hook.ts';
 import { badRequest } from '../../core/problem.ts';
 import { keyServiceJwk, publicKeyPem, jwtKid } from '../families/index.ts';
 import { generatedKeyId, type KeyService } from '../service.ts';
+import { type ProviderName, providerUnsupported } from '../providers/index.ts';
 import { type EcdsaFormat, type HashAlgorithm, type KeyState, type KeyType, type Labels, LABEL_KEY_RE, isSystemKeyId, isValidLabelValue, type RsaPadding } from '../types.ts';
 import { fromB64, keyJson, optionalB64 } from './codec.ts';
 import * as S from './schemas.ts';
@@ -73,13 +74,13 @@ export async function v1KeyRoutes(app: FastifyInstance, opts: { keys: KeyService
       fieldCodes,
     },
   }, async (req, reply) => {
-    const b = req.body as { key_id?: string; key_type: KeyType; labels?: Labels; description?: string; overwrite?: boolean };
-    const view = await keys.create(operationContext(req), { id: b.key_id, type: b.key_type, labels: b.labels, description: b.description, overwrite: b.overwrite });
+    const b = req.body as { key_id?: string; key_type: KeyType; labels?: Labels; description?: string; overwrite?: boolean; provider?: ProviderName };
+    const view = await keys.create(operationContext(req), { id: b.key_id, type: b.key_type, labels: b.labels, description: b.description, overwrite: b.overwrite, provider: b.provider });
     return reply.status(201).send(keyJson(view));
   });
 
   app.post('/keys/import', {
-    schema: { tags, summary: 'Import a key (BYOK): PKCS#8 PEM or JWK private key, or raw secret', body: S.importKeyBody },
+    schema: { tags, summary: 'Import a key (BYOK: PKCS#8 PEM, JWK or raw secret) or reference one its owner holds in an HSM (HYOK: provider + external_id)', body: S.importKeyBody },
     config: {
       security: {
         authz: (req) => {
@@ -92,8 +93,27 @@ export async function v1KeyRoutes(app: FastifyInstance, opts: { keys: KeyService
       fieldCodes,
     },
   }, async (req, reply) => {
-    const b = req.body as { key_id: string; key_type: KeyType; private_key_pem?: string; jwk?: JsonWebKey; key_material?: string; labels?: Labels; description?: string; overwrite?: boolean };
-    const view = await keys.import(operationContext(req), {
+    const b = req.body as {
+      key_id: string; key_type: KeyType; private_key_pem?: string; jwk?: JsonWebKey; key_material?: string; labels?: Labels; description?: string; overwrite?: boolean;
+      provider?: ProviderName; external_id?: string; external_public_id?: string;
+    };
+    const ctx = operationContext(req);
+    const material = b.private_key_pem !== undefined || b.jwk !== undefined || b.key_material !== undefined;
+    if (b.external_id !== undefined || b.external_public_id !== undefined) {
+      if (material) throw badRequest('key.import_invalid', 'give key material (BYOK) or external_id (HYOK), not both');
+      if (b.external_id === undefined) throw badRequest('key.import_invalid', 'external_public_id comes with external_id');
+      if (b.provider === undefined || b.provider === 'software') throw badRequest('key.import_invalid', 'an external key names its provider: pkcs11 or kmip');
+      const view = await keys.importExternal(ctx, {
+        id: b.key_id, type: b.key_type, provider: b.provider, externalId: b.external_id, externalPublicId: b.external_public_id, labels: b.labels, description: b.description, overwrite: b.overwrite,
+      });
+      return reply.status(201).send(keyJson(view));
+    }
+    // Key material goes to the software provider only: the HSM providers generate keys inside the HSM, or reference
+    // a key already there (external_id).
+    if (b.provider !== undefined && b.provider !== 'software') {
+      throw providerUnsupported(b.provider, 'key material is not imported into the HSM; create the key there (POST /v1/keys) or reference one its owner holds with external_id');
+    }
+    const view = await keys.import(ctx, {
       id: b.key_id, type: b.key_type, pem: b.private_key_pem, jwk: b.jwk, rawBase64: b.key_material, labels: b.labels, description: b.description, overwrite: b.overwrite,
     });
     return reply.status(201).send(keyJson(view));
@@ -103,10 +123,10 @@ export async function v1KeyRoutes(app: FastifyInstance, opts: { keys: KeyService
     schema: { tags, summary: 'List keys (cursor paging; filter by state and labels)', querystring: S.listKeysQuery },
     config: { security: { authz: () => [{ action: 'kms:ListKeys' }] }, fieldCodes },
   }, async (req) => {
-    const q = req.query as { cursor?: string; limit?: string; state?: KeyState; label?: string };
+    const q = req.query as { cursor?: string; limit?: string; state?: KeyState; label?: string; provider?: ProviderName };
     const limit = q.limit === undefined ? 100 : Number(q.limit);
     if (limit < 1 || limit > 1000) throw badRequest('request.invalid_limit', 'limit is 1-1000');
-    const page = await keys.list(operationContext(req), { cursor: q.cursor, limit, state: q.state, labels: parseLabelFilter(q.label) });
+    const page = await keys.list(operationContext(req), { cursor: q.cursor, limit, state: q.state, labels: parseLabelFilter(q.label), provider: q.provider });
     return { keys: page.items.map(keyJson), next_cursor: page.nextCursor };
   });
 

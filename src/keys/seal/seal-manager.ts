@@ -1,6 +1,12 @@
 // The seal: Keyward's root of trust. A random root key wraps every key's material; the root key itself is
 // stored only sealed under an unseal key, and the unseal key exists only as Shamir shares held by operators.
 // While sealed the root key is not in memory and wrap/unwrap refuse with 503 system.sealed.
+//
+// HSM seals (auto-unseal, seal.type pkcs11 | kmip): the root key is also stored encrypted by an AES key inside the
+// HSM, so an instance opens it at start without anyone's shares. The Shamir shares remain as recovery shares: they
+// still open the root key, and when the configured seal differs from how the root key is wrapped (Shamir to HSM,
+// HSM to Shamir, or a lost HSM key replaced by a new one), unsealing once with them re-wraps it for the
+// configured seal. That is the whole migration: change seal.type, restart, unseal once with the shares.
 import { createHash, randomBytes } from 'node:crypto';
 import { chmod, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -10,6 +16,7 @@ import type { Clock } from '../../core/clock.ts';
 import { StoreConflictError } from '../../store/types.ts';
 import type { SealRecord, SealRepository } from '../../store/types.ts';
 import { sealedProblem } from '../errors.ts';
+import type { SealKeyWrapper } from '../providers/types.ts';
 import { GCM_KEY_BYTES, gcmOpen, gcmSeal } from './envelope.ts';
 
 /** AAD binding the sealed root key to its purpose and format version. */
@@ -21,6 +28,7 @@ export const MAX_SHARES = 16;
 export const SHARE_BYTES = GCM_KEY_BYTES + 1;
 
 export type SealState = 'UNINITIALIZED' | 'SEALED' | 'UNSEALED';
+export type SealKind = 'shamir' | 'pkcs11' | 'kmip';
 
 export interface SealStatus {
   state: SealState;
@@ -32,13 +40,20 @@ export interface SealStatus {
   threshold: number | null;
   /** Total number of shares; null until initialized. */
   shares: number | null;
+  /** How the stored root key is wrapped (the configured seal until initialized). HSM seals' shares are recovery shares. */
+  type: SealKind;
+  /** The configured seal: differs from `type` until a migration completes (an unseal with the shares). */
+  configuredType: SealKind;
 }
 
 export interface InitResult {
-  /** Base64 shares. Returned exactly once: Keyward keeps only their digests. */
+  /** Base64 shares (HSM seals: recovery shares). Returned exactly once: Keyward keeps only their digests. */
   shares: string[];
   status: SealStatus;
 }
+
+/** AAD of the HSM-wrapped root key (the Shamir-wrapped one uses ROOT_KEY_AAD as text). */
+const HSM_ROOT_KEY_AAD = Buffer.from('keyward:root-key:hsm:v1', 'utf8');
 
 export type SealListener = (sealed: boolean) => void;
 
@@ -76,6 +91,8 @@ function materialCorrupt(): ProblemError {
 export class SealManager {
   readonly #repo: SealRepository;
   readonly #clock: Clock;
+  /** The configured HSM seal, if any. */
+  readonly #hsm: SealKeyWrapper | undefined;
   #record: SealRecord | undefined;
   #digests = new Set<string>();
   #rootKey: Buffer | undefined;
@@ -88,9 +105,15 @@ export class SealManager {
   #initInFlight = false;
   readonly #listeners = new Set<SealListener>();
 
-  constructor(deps: { repo: SealRepository; clock: Clock }) {
+  constructor(deps: { repo: SealRepository; clock: Clock; hsm?: SealKeyWrapper | undefined }) {
     this.#repo = deps.repo;
     this.#clock = deps.clock;
+    this.#hsm = deps.hsm;
+  }
+
+  /** Whether the configured seal is an HSM seal (auto-unseal). */
+  get hsmSeal(): boolean {
+    return this.#hsm !== undefined;
   }
 
   /** Reads the seal record at start; the system starts sealed (or uninitialized). */
@@ -101,7 +124,8 @@ export class SealManager {
 
   status(): SealStatus {
     const rec = this.#record;
-    if (!rec) return { state: 'UNINITIALIZED', initialized: false, sealed: true, progress: 0, threshold: null, shares: null };
+    const configuredType: SealKind = this.#hsm?.kind ?? 'shamir';
+    if (!rec) return { state: 'UNINITIALIZED', initialized: false, sealed: true, progress: 0, threshold: null, shares: null, type: configuredType, configuredType };
     const sealed = this.#rootKey === undefined;
     return {
       state: sealed ? 'SEALED' : 'UNSEALED',
@@ -110,7 +134,54 @@ export class SealManager {
       progress: sealed ? this.#held.size : 0,
       threshold: rec.threshold,
       shares: rec.shares,
+      type: (rec.kind ?? 'shamir') as SealKind,
+      configuredType,
     };
+  }
+
+  /** How the root key is wrapped now: the seal kind and, for HSM seals, the seal key's reference (a label, no secret). */
+  wrapping(): { type: SealKind; keyRef: string | null } | undefined {
+    const rec = this.#record;
+    return rec && { type: (rec.kind ?? 'shamir') as SealKind, keyRef: rec.hsmKeyRef ?? null };
+  }
+
+  /**
+   * Auto-unseal: opens the root key with the HSM seal key. Refused (409 seal.migration_required) when the root key is
+   * wrapped for another seal than the configured one, and (409 seal.recovery_required) when the HSM key no longer
+   * opens it; both need one unseal with the (recovery) shares. An unreachable HSM is 503 hsm.unavailable.
+   */
+  async autoUnseal(): Promise<SealStatus> {
+    const hsm = this.#hsm;
+    if (!hsm) throw conflict('seal.not_hsm_seal', 'The configured seal is Shamir: unseal with shares.');
+    if (!this.#record) this.#adopt(await this.#repo.get());
+    const rec = this.#record;
+    if (!rec) throw notInitialized();
+    if (!this.sealed) return this.status();
+    if ((rec.kind ?? 'shamir') !== hsm.kind || !rec.hsmKeyRef || !rec.hsmWrappedRootKey || !hsm.matches(rec.hsmKeyRef)) {
+      throw conflict(
+        'seal.migration_required',
+        `The root key is wrapped for the ${rec.kind ?? 'shamir'} seal${rec.hsmKeyRef ? ` (${rec.hsmKeyRef})` : ''}, not the configured ${hsm.kind} seal labelled ${JSON.stringify(hsm.label)}: unseal once with the shares to re-wrap it.`,
+      );
+    }
+    const epoch = this.#epoch;
+    let root: Buffer;
+    try {
+      root = await hsm.unwrap(rec.hsmKeyRef, HSM_ROOT_KEY_AAD, rec.hsmWrappedRootKey);
+    } catch (e) {
+      if (e instanceof ProblemError && e.code === 'hsm.unavailable') throw e;
+      throw conflict('seal.recovery_required', `The ${hsm.kind} seal key no longer opens the root key (${e instanceof ProblemError ? e.code : 'error'}): unseal with the recovery shares to re-wrap it under a new HSM key.`);
+    }
+    if (root.length !== GCM_KEY_BYTES) {
+      root.fill(0);
+      throw conflict('seal.recovery_required', 'The HSM returned a root key of the wrong length: unseal with the recovery shares.');
+    }
+    if (epoch !== this.#epoch || this.#record !== rec || this.#rootKey) {
+      root.fill(0);
+      return this.status();
+    }
+    this.#rootKey = root;
+    this.#emit(false);
+    return this.status();
   }
 
   get sealed(): boolean {
@@ -127,8 +198,11 @@ export class SealManager {
       await this.#commit(prepared.record);
     } catch (e) {
       for (const s of prepared.shares) s.fill(0);
+      prepared.rootKey?.fill(0);
       throw e;
     }
+    // An HSM seal is unsealed from the start: the HSM opens the root key at every start anyway.
+    if (prepared.rootKey) this.#takeRootKey(prepared.rootKey);
     const shares = prepared.shares.map((s) => {
       const text = s.toString('base64');
       s.fill(0);
@@ -263,11 +337,14 @@ export class SealManager {
         await this.#commit(prepared.record);
       } catch (e) {
         await rm(tmp, { force: true });
+        prepared.rootKey?.fill(0);
         throw e;
       }
       await rename(tmp, path);
+      if (prepared.rootKey) this.#takeRootKey(prepared.rootKey);
     }
     if (!this.sealed) return this.status();
+    if (this.#hsm) return this.autoUnseal();
 
     let text: string;
     try {
@@ -304,6 +381,15 @@ export class SealManager {
 
   // --- internals ---
 
+  #takeRootKey(root: Buffer): void {
+    if (this.#rootKey) {
+      root.fill(0);
+      return;
+    }
+    this.#rootKey = root;
+    this.#emit(false);
+  }
+
   #adopt(rec: SealRecord | undefined): void {
     this.#record = rec;
     this.#digests = new Set(rec?.shareDigests ?? []);
@@ -325,7 +411,7 @@ export class SealManager {
   }
 
   /** Validates, generates both keys, seals the root key, splits the unseal key; nothing is stored yet. */
-  async #prepare(params: { shares: number; threshold: number }): Promise<{ record: SealRecord; shares: Buffer[] }> {
+  async #prepare(params: { shares: number; threshold: number }): Promise<{ record: SealRecord; shares: Buffer[]; rootKey: Buffer | undefined }> {
     const { shares, threshold } = params ?? ({} as { shares: number; threshold: number });
     const valid =
       Number.isInteger(shares) &&
@@ -344,9 +430,9 @@ export class SealManager {
 
     const rootKey = randomBytes(GCM_KEY_BYTES);
     const unsealKey = randomBytes(GCM_KEY_BYTES);
+    let parts: Buffer[] = [];
     try {
       const wrappedRootKey = gcmSeal(unsealKey, ROOT_KEY_AAD, rootKey);
-      let parts: Buffer[];
       if (shares === 1) {
         // shamir-secret-sharing needs at least 2 shares. With one share, the only "share" is the polynomial's
         // value at x = 0, which is the secret itself; keep the same layout (value || x) so every share is
@@ -367,18 +453,65 @@ export class SealManager {
           return b;
         });
       }
+      let hsmWrapping: Pick<SealRecord, 'kind' | 'hsmWrappedRootKey' | 'hsmKeyRef'> = { kind: 'shamir', hsmWrappedRootKey: null, hsmKeyRef: null };
+      if (this.#hsm) {
+        const ref = await this.#hsm.ensureKey();
+        hsmWrapping = { kind: this.#hsm.kind, hsmWrappedRootKey: await this.#hsm.wrap(ref, HSM_ROOT_KEY_AAD, rootKey), hsmKeyRef: ref };
+      }
       const record: SealRecord = {
         shares,
         threshold,
         wrappedRootKey,
         shareDigests: parts.map(sha256hex),
         createdAt: this.#clock.now(),
+        ...hsmWrapping,
       };
-      return { record, shares: parts };
+      return { record, shares: parts, rootKey: this.#hsm ? Buffer.from(rootKey) : undefined };
+    } catch (e) {
+      for (const p of parts) p.fill(0);
+      throw e;
     } finally {
       rootKey.fill(0);
       unsealKey.fill(0);
     }
+  }
+
+  /**
+   * After an unseal with the shares: if the root key is not wrapped for the configured seal (a migration, or a lost
+   * HSM key), wrap it for that seal and store it, compare-and-set on the record the shares opened. Fails closed:
+   * when the HSM cannot wrap it, the unseal is refused and the round's root key discarded.
+   */
+  async #rewrapForConfiguredSeal(root: Buffer, rec: SealRecord): Promise<SealRecord> {
+    const hsm = this.#hsm;
+    const kind = rec.kind ?? 'shamir';
+    let next: Pick<SealRecord, 'kind' | 'hsmWrappedRootKey' | 'hsmKeyRef'> | undefined;
+    if (!hsm) {
+      if (kind !== 'shamir') next = { kind: 'shamir', hsmWrappedRootKey: null, hsmKeyRef: null };
+    } else {
+      let current = false;
+      if (kind === hsm.kind && rec.hsmKeyRef && rec.hsmWrappedRootKey && hsm.matches(rec.hsmKeyRef)) {
+        try {
+          const opened = await hsm.unwrap(rec.hsmKeyRef, HSM_ROOT_KEY_AAD, rec.hsmWrappedRootKey);
+          current = opened.equals(root);
+          opened.fill(0);
+        } catch (e) {
+          if (e instanceof ProblemError && e.code === 'hsm.unavailable') throw e;
+          // The HSM key is gone or is another key now: re-wrap under the configured (new) key.
+        }
+      }
+      if (!current) {
+        const ref = await hsm.ensureKey();
+        next = { kind: hsm.kind, hsmWrappedRootKey: await hsm.wrap(ref, HSM_ROOT_KEY_AAD, root), hsmKeyRef: ref };
+      }
+    }
+    if (!next) return rec;
+    try {
+      await this.#repo.rewrap(rec, next);
+    } catch (e) {
+      if (e instanceof StoreConflictError) throw conflict('seal.concurrent_migration', 'Another instance changed the seal meanwhile; unseal again.');
+      throw e;
+    }
+    return { ...rec, ...next };
   }
 
   async #commit(record: SealRecord): Promise<void> {
@@ -435,6 +568,17 @@ export class SealManager {
       return this.status();
     }
     if (this.#rootKey) {
+      rootKey.fill(0);
+      return this.status();
+    }
+    try {
+      const updated = await this.#rewrapForConfiguredSeal(rootKey, rec);
+      if (updated !== rec && this.#record === rec) this.#adopt(updated);
+    } catch (e) {
+      rootKey.fill(0);
+      throw e;
+    }
+    if (epoch !== this.#epoch || this.#rootKey) {
       rootKey.fill(0);
       return this.status();
     }

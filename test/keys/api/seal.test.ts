@@ -13,7 +13,9 @@ describe('seal over /v1/sys', () => {
   const status = async () => (await req(t.kw.app, { method: 'GET', url: '/v1/sys/status', headers: t.auth })).body;
 
   test('before init: uninitialised, every key operation is 503 system.sealed, not ready', async () => {
-    assert.deepEqual(await status(), { state: 'UNINITIALIZED', initialized: false, sealed: true, progress: 0, threshold: null, total: null, ready: false });
+    const { providers, ...seal } = await status();
+    assert.deepEqual(seal, { state: 'UNINITIALIZED', initialized: false, sealed: true, progress: 0, threshold: null, total: null, ready: false, seal_type: 'shamir', configured_seal_type: 'shamir' });
+    assert.deepEqual(providers, { default: 'software', configured: ['software'], health: { software: { ok: true, detail: { sealed: true } } } });
     assertProblem(await post('/v1/keys', { key_id: 'k', key_type: 'EC-P256' }), 503, 'system.sealed');
     const ready = await req(t.kw.app, { method: 'GET', url: '/readyz' });
     assertProblem(ready, 503, 'system.not_ready');

@@ -62,7 +62,7 @@ test('init returns N distinct shares once and stores only digests and the wrappe
   assert.equal(shares.length, 5);
   assert.equal(new Set(shares).size, 5);
   for (const s of shares) assert.equal(Buffer.from(s, 'base64').byteLength, SHARE_BYTES);
-  assert.deepEqual(status, { state: 'SEALED', initialized: true, sealed: true, progress: 0, threshold: 3, shares: 5 });
+  assert.deepEqual(status, { state: 'SEALED', initialized: true, sealed: true, progress: 0, threshold: 3, shares: 5, type: 'shamir', configuredType: 'shamir' });
   const rec = repo.rec!;
   assert.equal(rec.shares, 5);
   assert.equal(rec.threshold, 3);
@@ -89,9 +89,11 @@ test('status in each state', async () => {
     progress: 0,
     threshold: null,
     shares: null,
+    type: 'shamir',
+    configuredType: 'shamir',
   });
   const { shares } = await seal.init({ shares: 3, threshold: 2 });
-  assert.deepEqual(seal.status(), { state: 'SEALED', initialized: true, sealed: true, progress: 0, threshold: 2, shares: 3 });
+  assert.deepEqual(seal.status(), { state: 'SEALED', initialized: true, sealed: true, progress: 0, threshold: 2, shares: 3, type: 'shamir', configuredType: 'shamir' });
   progress(await seal.submitShare(shares[0]!), 1);
   assert.deepEqual(await seal.submitShare(shares[1]!), {
     state: 'UNSEALED',
