@@ -102,6 +102,8 @@ test('status in each state', async () => {
     progress: 0,
     threshold: 2,
     shares: 3,
+    type: 'shamir',
+    configuredType: 'shamir',
   });
   // Submitting while unsealed is not an error.
   progress(await seal.submitShare(shares[2]!), 0, 'UNSEALED');
