@@ -21,7 +21,7 @@ import { productionProblems } from '../config/production.ts';
 import type { OperationContext } from '../authn/context.ts';
 import { SealManager } from '../keys/seal/index.ts';
 import { KeyService } from '../keys/service.ts';
-import { ProviderSet } from '../keys/providers/index.ts';
+import { ProviderSet, providersPreflight } from '../keys/providers/index.ts';
 import { SystemService } from '../keys/system.ts';
 import { openStore } from '../store/open.ts';
 import type { AuditChainHead, AuditChainRepository, Store } from '../store/types.ts';
@@ -94,7 +94,10 @@ export async function createKeyward(config: KeywardConfig, opts: ComposeOptions 
     const store = await openStore(config.storage, { logger });
     closers.push(() => store.close());
 
-    // HSM providers connect on first use: one whose HSM is down at start answers 503 until it is back.
+    // HSM providers connect on first use: one whose HSM is down at start answers 503 until it is back. What needs no
+    // HSM (the PIN present, files readable, a PIN file owner-only in production) stops the start here.
+    const preflight = providersPreflight(config.keys.providers, { env, production: !dev });
+    if (preflight.length > 0) throw new Error(`key providers:\n  ${preflight.map((p) => `${p.path}: ${p.message}`).join('\n  ')}`);
     const providers = await ProviderSet.create(config.keys.providers, { env, production: !dev });
     closers.push(() => providers.close());
 

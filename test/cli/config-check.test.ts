@@ -24,12 +24,12 @@ describe('keyward config check', () => {
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   /** A production configuration that `serve` accepts, with `extra` YAML lines appended at the top level. */
-  function config(name: string, opts: { key?: string; extra?: string; authn?: string } = {}): string {
+  function config(name: string, opts: { key?: string; extra?: string; authn?: string; seal?: string } = {}): string {
     const file = join(dir, name);
     writeFileSync(
       file,
       `storage: { type: sqlite, path: ${join(dir, 'kw.db')} }
-seal: { dev_unseal_file: ${join(dir, 'dev-unseal.json')} }
+seal: { dev_unseal_file: ${join(dir, 'dev-unseal.json')}${opts.seal ? `, ${opts.seal}` : ''} }
 authn: ${opts.authn ?? `{ type: api_key, keys: [{ id: ci, hash_env: ${HASH_ENV}, scopes: [keyward.keys.list] }] }`}
 audit:
   signing_key_path: ${opts.key ?? key}
@@ -147,6 +147,42 @@ authz: { pdp: { type: cedar, policies_path: ${missing('policies')} } }`;
     assert.match(refused.err, /idp\.realms\.0\.directory\.url: ldap:\/\/ldap\.example:389 would carry passwords in the clear; use ldaps:\/\/ or start_tls: true/);
     const startTls = await runCli(['config', 'check', config('ldap-starttls.yaml', { extra: idp(clear.replace(' }', ', start_tls: true }')) })], { ...env, KW_TEST_LDAP_PW: 'x' });
     assert.equal(startTls.code, 0, startTls.err);
+  });
+
+  test('key providers: the PIN comes from a file or the environment, never the configuration; files are checked', async () => {
+    const pinFile = join(dir, 'pin');
+    writeFileSync(pinFile, '1234\n', { mode: 0o644 });
+    chmodSync(pinFile, 0o644);
+    const p11 = (pin: string) => `keys: { default_provider: pkcs11, providers: { pkcs11: { module: ${process.execPath}, token_label: t, ${pin} } } }`;
+    const unset = await runCli(['config', 'check', config('pin-env.yaml', { extra: p11('pin_env: KEYWARD_TEST_NO_SUCH_PIN') }), '--json'], env);
+    assert.equal(unset.code, 3);
+    assert.deepEqual(JSON.parse(unset.out).errors, [{ path: 'keys.providers.pkcs11.pin_env', message: 'environment variable KEYWARD_TEST_NO_SUCH_PIN is not set' }]);
+    const readable = await runCli(['config', 'check', config('pin-file.yaml', { extra: p11(`pin_file: ${pinFile}`) }), '--json'], env);
+    assert.deepEqual(JSON.parse(readable.out).errors, [{ path: 'keys.providers.pkcs11.pin_file', message: `${pinFile} is readable by group or others; make it owner-only (chmod 600)` }]);
+    chmodSync(pinFile, 0o600);
+    const good = await runCli(['config', 'check', config('pin-ok.yaml', { extra: p11(`pin_file: ${pinFile}`) })], env);
+    assert.equal(good.code, 0, good.err);
+    // A PIN in the configuration itself is not a field there is.
+    const inline = await runCli(['config', 'check', config('pin-inline.yaml', { extra: p11('pin: "1234"') }), '--json'], env);
+    assert.equal(inline.code, 3);
+    assert.ok(JSON.parse(inline.out).errors.some((e: { path: string }) => e.path === 'keys.providers.pkcs11'), inline.out);
+    const kmip = await runCli(['config', 'check', config('kmip.yaml', { extra: `keys: { providers: { kmip: { host: kmip.example, ca_file: ${join(dir, 'no-ca.pem')}, cert_file: ${join(dir, 'no-cert.pem')}, key_file: ${join(dir, 'no-key.pem')} } } }` }), '--json'], env);
+    assert.deepEqual(JSON.parse(kmip.out).errors.map((e: { path: string }) => e.path), ['keys.providers.kmip.ca_file', 'keys.providers.kmip.cert_file', 'keys.providers.kmip.key_file']);
+  });
+
+  test('providers named by the default or the seal must be configured; production warns about software keys and a long cache TTL', async () => {
+    const missing = await runCli(['config', 'check', config('no-provider.yaml', { extra: 'keys: { default_provider: kmip }', seal: 'type: pkcs11' }), '--json'], env);
+    assert.equal(missing.code, 3);
+    assert.deepEqual(JSON.parse(missing.out).errors.map((e: { path: string }) => e.path).sort(), ['keys.default_provider', 'seal.type']);
+    const soft = await runCli(['config', 'check', config('soft.yaml')], env);
+    assert.equal(soft.code, 0);
+    assert.match(soft.err, /^warning: keys\.providers: no HSM provider is configured/m);
+    const pinFile = join(dir, 'pin2');
+    writeFileSync(pinFile, '1234', { mode: 0o600 });
+    const ttl = await runCli(['config', 'check', config('ttl.yaml', { extra: `keys: { cache_ttl: 10m, providers: { pkcs11: { module: ${process.execPath}, token_label: t, pin_file: ${pinFile} } } }` })], env);
+    assert.equal(ttl.code, 0, ttl.err);
+    assert.match(ttl.err, /^warning: keys\.default_provider: software; keys created without a provider are sealed in the database rather than held by pkcs11/m);
+    assert.match(ttl.err, /^warning: keys\.cache_ttl: 600s is the lockout bound for external \(HYOK\) keys/m);
   });
 
   test('usage: FILE is required, nothing else is taken, --help helps', async () => {

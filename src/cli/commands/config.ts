@@ -10,13 +10,14 @@ import type { KeywardConfig } from '../../config/index.ts';
 import { ConfigError, loadConfigFile } from '../../config/load.ts';
 import { directoryStartupProblems } from '../../idp/directories/index.ts';
 import { productionProblems } from '../../config/production.ts';
+import { providersPreflight } from '../../keys/providers/index.ts';
 import { isHelp, parseCommand, usageError } from '../args.ts';
 import { EXIT, type CliIo } from '../io.ts';
 
 const USAGE = `usage: keyward config check FILE [--json]
   Validates FILE (with KEYWARD_* overrides from the environment) as \`keyward serve\` would, without starting:
   the schema, production-mode rules, the audit signing key file, API key and bootstrap token hashes in the
-  environment, and the TLS, CA and policy files the configuration names.
+  environment, the TLS, CA and policy files the configuration names, and the key providers' PIN and files.
   --json: print {"ok":true,"mode":...,"storage":...} or {"ok":false,"errors":[{"path":...,"message":...}]} on stdout
   exit 0 valid, 3 invalid (each problem with its field path), 2 usage`;
 
@@ -147,6 +148,9 @@ export async function startupProblems(config: KeywardConfig, env: NodeJS.Process
       readable(r.directory.tls.key_file, `idp.realms.${i}.directory.tls.key_file`);
     });
   }
+
+  // Key providers: PIN present (file or environment), files readable, a PIN file owner-only in production.
+  errors.push(...providersPreflight(config.keys.providers, { env, production }));
 
   const pdp = config.authz.pdp;
   if (pdp.type === 'cedar') {
