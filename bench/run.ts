@@ -2,7 +2,7 @@
 // The server runs as its own process on the embedded default (SQLite); load comes from another process.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomBytes, sign as rawSign, type KeyObject } from 'node:crypto';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,8 +21,9 @@ const dir = mkdtempSync(join(tmpdir(), 'keyward-bench-'));
 
 interface Measured extends Load { cpuUsPerRequest: number }
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-/** BENCH_ONLY=sign,audit,idp (any of them) runs only those sections. */
-const SECTIONS = new Set((process.env.BENCH_ONLY ?? 'sign,audit,idp').split(',').map((x) => x.trim()));
+/** BENCH_ONLY=sign,audit,idp,hsm (any of them) runs only those sections. */
+const SECTIONS = new Set((process.env.BENCH_ONLY ?? 'sign,audit,idp,hsm').split(',').map((x) => x.trim()));
+const SOFTHSM_MODULE = process.env.KEYWARD_BENCH_SOFTHSM_MODULE ?? '/usr/lib/softhsm/libsofthsm2.so';
 const ROUND_S = Number(process.env.BENCH_ROUND_SECONDS ?? 6);
 
 /** CPU time (user + system) a process has used so far, in ms; Linux /proc. */
@@ -248,11 +249,55 @@ try {
     results['idp'] = { keyward: kwTokens, bare: bareTokens, keyward_rounds: kwRounds, bare_rounds: bareRounds, ratio: kwTokens.rps / bareTokens.rps, cpu_ratio: bareTokens.cpuUsPerRequest / kwTokens.cpuUsPerRequest, argon2_verifications_per_s: argon, password_logins: logins };
   }
 
+  // ---- issue 13: ES256 signing with the key in a SoftHSM2 token (PKCS#11 provider) beside a software key, on one
+  // server, taking turns. Optional: without SoftHSM2 the section says so and the rest of the run stands.
+  if (SECTIONS.has('hsm')) {
+    const softhsm = softHsmToken();
+    if (typeof softhsm === 'string') {
+      line('HSM sign (SoftHSM2, PKCS#11 provider)', `skipped: ${softhsm}`);
+      results['hsm'] = { skipped: softhsm };
+    } else {
+      benchEnv['SOFTHSM2_CONF'] = softhsm.conf;
+      benchEnv['KEYWARD_BENCH_PKCS11_PIN'] = softhsm.pin;
+      s = await startServer('hsm', `${AUDIT_OFF}\nkeys: { providers: { pkcs11: { module: ${SOFTHSM_MODULE}, token_label: bench, pin_env: KEYWARD_BENCH_PKCS11_PIN } } }`, undefined, 'hsm');
+      await api(s, '/v1/keys', { key_id: 'bench-soft', key_type: 'EC-P256', provider: 'software' });
+      await api(s, '/v1/keys', { key_id: 'bench-hsm', key_type: 'EC-P256', provider: 'pkcs11' });
+      const auth = { authorization: `Bearer ${s.token}`, 'content-type': 'application/json' };
+      const [softRounds, hsmRounds] = rounds([
+        { pid: s.proc.pid!, run: () => load({ url: `${s.base}/v1/keys/bench-soft/sign`, headers: auth, body: signBody, duration: ROUND_S }) },
+        { pid: s.proc.pid!, run: () => load({ url: `${s.base}/v1/keys/bench-hsm/sign`, headers: auth, body: signBody, duration: ROUND_S }) },
+      ]);
+      await s.stop();
+      const soft = median(softRounds!);
+      const inHsm = median(hsmRounds!);
+      line(`served ES256 sign, software key, median of ${ROUNDS}`, `${fmt(soft)}  ${soft.cpuUsPerRequest.toFixed(0)} µs CPU/request`);
+      line(`served ES256 sign, key in SoftHSM2 (PKCS#11), median of ${ROUNDS}`, `${fmt(inHsm)}  ${inHsm.cpuUsPerRequest.toFixed(0)} µs CPU/request`);
+      line('  ratio HSM / software', `${((inHsm.rps / soft.rps) * 100).toFixed(1)}%  (rounds: ${hsmRounds!.map((r) => r.rps.toFixed(0)).join(', ')} vs ${softRounds!.map((r) => r.rps.toFixed(0)).join(', ')})`);
+      results['hsm'] = { software: soft, softhsm: inHsm, software_rounds: softRounds, softhsm_rounds: hsmRounds, ratio: inHsm.rps / soft.rps };
+    }
+  }
+
   writeFileSync(join(ROOT, 'bench', 'last-results.json'), JSON.stringify({ at: new Date().toISOString(), node: process.version, duration_s: DURATION, connections: CONNECTIONS, ...results }, null, 2) + '\n');
   console.log('\nfigures written to bench/last-results.json');
 } finally {
   jwksServer.close();
   rmSync(dir, { recursive: true, force: true });
+}
+
+/** A private SoftHSM2 token directory with one token, or why there is none. */
+function softHsmToken(): { conf: string; pin: string } | string {
+  if (!existsSync(SOFTHSM_MODULE)) return `${SOFTHSM_MODULE} not found (apt-get install softhsm2)`;
+  const tokens = join(dir, 'softhsm-tokens');
+  mkdirSync(tokens);
+  const conf = join(dir, 'softhsm2.conf');
+  writeFileSync(conf, `directories.tokendir = ${tokens}\nobjectstore.backend = file\nlog.level = ERROR\n`);
+  const pin = randomBytes(8).toString('hex');
+  try {
+    execFileSync('softhsm2-util', ['--init-token', '--free', '--label', 'bench', '--pin', pin, '--so-pin', randomBytes(8).toString('hex')], { env: { ...process.env, SOFTHSM2_CONF: conf }, stdio: 'ignore' });
+  } catch (e) {
+    return `softhsm2-util failed (${(e as Error).message})`;
+  }
+  return { conf, pin };
 }
 
 /** The dev realm's quickstart client, whose secret the server printed with the bootstrap token. */
