@@ -29,6 +29,13 @@ describe('keyward CLI against a server', () => {
     const bad = await run('keys', 'verify', 'cli-1', '--message', 'other', '--signature', sig);
     assert.deepEqual([bad.code, bad.out], [1, 'INVALID']);
     assert.equal(JSON.parse((await run('keys', 'rotate', 'cli-1', '--json')).out).current_version, 2);
+    // Providers: named on create, filtered on list; one that is not configured is refused by the server.
+    assert.equal((await run('keys', 'create', 'cli-soft', '--type', 'EC-P256', '--provider', 'software', '--label', 'team=prov')).code, 0);
+    assert.match((await run('keys', 'list', '--provider', 'software', '--label', 'team=prov')).out, /^cli-soft\tEC-P256\tenabled\tv1$/);
+    assert.equal((await run('keys', 'list', '--provider', 'pkcs11')).out, 'no keys');
+    const refused = await run('keys', 'create', 'cli-hsm', '--type', 'EC-P256', '--provider', 'pkcs11');
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.err, /key\.provider_not_configured/);
   });
 
   test('show prints a readable summary with one line per version; --json keeps the API body', async () => {
@@ -43,6 +50,7 @@ describe('keyward CLI against a server', () => {
     assert.equal(field('type'), 'EC-P256');
     assert.equal(field('state'), 'enabled');
     assert.equal(field('origin'), body.origin);
+    assert.equal(field('provider'), 'software');
     assert.equal(field('version'), '2 (current)');
     assert.equal(field('fingerprint'), body.fingerprint);
     assert.equal(field('labels'), 'team=cli, env=test');

@@ -6,8 +6,8 @@ import { call, CLIENT_OPTIONS, CLIENT_USAGE, clientOptions, runClient, type Clie
 import { EXIT, type CliIo } from '../io.ts';
 
 const USAGE = `usage: keyward keys <command> [options]
-  create ID --type TYPE [--label NAME=VALUE]...     create a key (EC-P256, Ed25519, RSA-2048, AES-256-GCM, ...)
-  list [--state STATE] [--label NAME=VALUE]...      list keys
+  create ID --type TYPE [--provider P] [--label NAME=VALUE]...  create a key (EC-P256, Ed25519, RSA-2048, AES-256-GCM, ...) in software, pkcs11 or kmip
+  list [--state STATE] [--provider P] [--label NAME=VALUE]...    list keys
   show ID                                           describe a key and its versions
   rotate ID                                         add a new current version
   release ID                                        schedule the key for destruction after the grace period
@@ -31,8 +31,8 @@ const INPUT = { message: { type: 'string' }, 'message-file': { type: 'string' },
 const AAD = { aad: { type: 'string' } } as const;
 
 const SPECS = {
-  create: spec('create ID --type TYPE [--label NAME=VALUE]...', { type: { type: 'string' }, ...LABEL }),
-  list: spec('list [--state STATE] [--label NAME=VALUE]...', { state: { type: 'string' }, ...LABEL }, []),
+  create: spec('create ID --type TYPE [--provider software|pkcs11|kmip] [--label NAME=VALUE]...', { type: { type: 'string' }, provider: { type: 'string' }, ...LABEL }),
+  list: spec('list [--state STATE] [--provider P] [--label NAME=VALUE]...', { state: { type: 'string' }, provider: { type: 'string' }, ...LABEL }, []),
   show: spec('show ID', {}),
   rotate: spec('rotate ID', {}),
   release: spec('release ID', {}),
@@ -84,6 +84,7 @@ function showKey(r: Record<string, unknown>): string {
     `type:         ${str(r['key_type'])}`,
     `state:        ${str(r['state'])}`,
     `origin:       ${str(r['origin'])}`,
+    `provider:     ${str(r['provider'])}`,
     `version:      ${str(r['current_version'])} (current)`,
     `fingerprint:  ${str(r['fingerprint'])}`,
     `labels:       ${labelText || '-'}`,
@@ -122,13 +123,14 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       case 'create': {
         const v = values as Values<'create'>;
         if (!v.type) throw new UsageError('--type is required');
-        const r = await call(opts, 'POST', '/v1/keys', { key_id: id, key_type: v.type, labels: Object.fromEntries(labels(v.label)) });
+        const r = await call(opts, 'POST', '/v1/keys', { key_id: id, key_type: v.type, labels: Object.fromEntries(labels(v.label)), ...(v.provider ? { provider: v.provider } : {}) });
         return out(r, `created ${String(r['key_id'])} (${String(r['key_type'])}) ${String(r['fingerprint'])}`);
       }
       case 'list': {
         const v = values as Values<'list'>;
         const q = new URLSearchParams();
         if (v.state) q.set('state', v.state);
+        if (v.provider) q.set('provider', v.provider);
         const filter = labels(v.label);
         if (filter.length) q.set('label', filter.map(([k, val]) => `${k}=${val}`).join(','));
         const r = await call(opts, 'GET', `/v1/keys${q.size ? '?' + q.toString() : ''}`);
