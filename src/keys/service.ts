@@ -295,6 +295,10 @@ export class KeyService {
    */
   async #overwriteAllowed(k: { id: string; overwrite: boolean }): Promise<void> {
     if (!k.overwrite) return;
+    // Checked before anything is made in an HSM (and again by #insert, for every provider).
+    if (!this.#d.config.allowOverwrite) {
+      throw new ProblemError({ status: 403, code: 'key.overwrite_disabled', title: 'Forbidden', detail: 'overwriting keys is disabled by configuration' });
+    }
     const existing = await this.#d.keys.get(k.id);
     if (existing && existing.state !== 'destroyed' && existing.provider !== 'software' && existing.origin !== 'external') {
       throw new ProblemError({
