@@ -112,9 +112,11 @@ export function breakdown(profile: CpuProfile, requests: number, mainCpuUs: numb
     const dt = 1;
     const { stage, leaf } = resolve(id);
     us.set(stage, (us.get(stage) ?? 0) + dt);
-    const f = self.get(leaf) ?? { stage, t: 0 };
+    // One native function (`run`, say) serves several stages: self time is kept per function and stage.
+    const key = `${stage}\0${leaf}`;
+    const f = self.get(key) ?? { stage, t: 0 };
     f.t += dt;
-    self.set(leaf, f);
+    self.set(key, f);
     busy += dt;
   }
   const perRequest = mainCpuUs / Math.max(1, requests);
@@ -123,7 +125,7 @@ export function breakdown(profile: CpuProfile, requests: number, mainCpuUs: numb
     requests,
     mainUsPerRequest: perRequest,
     stages: STAGES.map((stage) => ({ stage, share: share(us.get(stage) ?? 0), usPerRequest: share(us.get(stage) ?? 0) * perRequest })),
-    top: [...self].sort((a, b) => b[1].t - a[1].t).slice(0, 15).map(([frame, { stage, t }]) => ({ frame, stage, usPerRequest: share(t) * perRequest })),
+    top: [...self].sort((a, b) => b[1].t - a[1].t).slice(0, 15).map(([key, { stage, t }]) => ({ frame: key.slice(key.indexOf('\0') + 1), stage, usPerRequest: share(t) * perRequest })),
   };
 }
 

@@ -37,12 +37,13 @@ test('each sample goes to the innermost frame that names a stage; builtins and N
     [[['run', `${SRC}/keys/service.ts`], ['sign', `${SRC}/keys/families/ec.ts`], ['signOneShot', 'node:internal/crypto/sig'], ['run', '']], 20],
     [[['onResponse', `${SRC}/app/app.ts`], ['httpRequest', `${SRC}/app/metrics.ts`], ['observe', `${NM}/prom-client/lib/histogram.js`]], 5],
     [[['(garbage collector)', '']], 5],
-    [[['(program)', '']], 10],
+    [[['(program)', '']], 7],
+    [[['run', `${SRC}/store/sqlite-dialect.ts`], ['run', '']], 3],
     [[['processTicksAndRejections', 'node:internal/process/task_queues']], 10],
     [[['(idle)', '']], 1000],
   ]);
   const b = breakdown(p, 10, 1000);
-  const us = Object.fromEntries(b.stages.map((s) => [s.stage, s.usPerRequest]));
+  const us = Object.fromEntries(b.stages.map((s) => [s.stage, Math.round(s.usPerRequest * 1e6) / 1e6]));
   // 100 busy samples (idle excluded) share 1000 µs of main-thread CPU over 10 requests: 1 µs per sample per request.
   assert.equal(b.mainUsPerRequest, 100);
   assert.equal(us['authentication'], 40);
@@ -50,10 +51,12 @@ test('each sample goes to the innermost frame that names a stage; builtins and N
   assert.equal(us['crypto hand-off'], 20);
   assert.equal(us['metrics'], 5);
   assert.equal(us['garbage collection'], 5);
-  assert.equal(us['event loop and I/O (native)'], 10);
+  assert.equal(us['event loop and I/O (native)'], 7);
   assert.equal(us['other'], 10);
-  assert.equal(us['key lookup'], 0);
+  assert.equal(us['key lookup'], 3);
   assert.deepEqual(b.top[0], { frame: 'oneShotDigest :1', stage: 'authentication', usPerRequest: 30 });
+  // One native function serving two stages is listed once per stage.
+  assert.deepEqual(b.top.filter((f) => f.frame === 'run :1').map((f) => [f.stage, Math.round(f.usPerRequest * 1e6) / 1e6]), [['crypto hand-off', 20], ['key lookup', 3]]);
 });
 
 test('targets: each ratio against its bound, unmeasured sections "not run" rather than failed', () => {
