@@ -1,12 +1,11 @@
 // `keyward config check FILE [--json]`: validate without starting. Beyond the schema it runs the start-up checks
 // that need no running server (secrets from the environment, files serve reads at start), so that a
 // configuration passing here is not refused by `serve` for those reasons. Exit 3 on any problem, each with its path.
-import { accessSync, constants, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { loadSigningKey } from '../../audit/keys.ts';
-import type { LeafAuthnConfig } from '../../authn/config.ts';
-import { fingerprintFromEnv, fingerprintFromFile } from '../../authn/fingerprint.ts';
-import { issuedAtFromEnv } from '../../authn/bootstrap-token.ts';
+import { authnMembers, authnPreflight } from '../../authn/config.ts';
 import type { KeywardConfig } from '../../config/index.ts';
+import { unreadable } from '../../core/preflight.ts';
 import { ConfigError, loadConfigFile } from '../../config/load.ts';
 import { directoryStartupProblems } from '../../idp/directories/index.ts';
 import { productionProblems } from '../../config/production.ts';
@@ -83,21 +82,7 @@ export async function startupProblems(config: KeywardConfig, env: NodeJS.Process
   const errors: ConfigProblem[] = [];
   const warnings: string[] = [];
   const production = config.mode === 'production';
-  const check = (fn: () => unknown) => {
-    try {
-      fn();
-    } catch (e) {
-      errors.push(toProblem((e as Error).message));
-    }
-  };
-  const readable = (path: string | undefined, field: string) => {
-    if (path === undefined) return;
-    try {
-      accessSync(path, constants.R_OK);
-    } catch (e) {
-      errors.push({ path: field, message: `cannot read ${path} (${(e as NodeJS.ErrnoException).code ?? 'error'})` });
-    }
-  };
+  const readable = (path: string | undefined, field: string) => errors.push(...unreadable(path, field));
 
   const audit = config.audit;
   // Dev mode creates a missing key at start, so only an existing one can be wrong there.
@@ -116,27 +101,8 @@ export async function startupProblems(config: KeywardConfig, env: NodeJS.Process
     readable(tls.client_ca_file, 'server.tls.client_ca_file');
   }
 
-  if (config.authn) {
-    const leaves: Array<[LeafAuthnConfig, string]> =
-      config.authn.type === 'chain' ? config.authn.authenticators.map((l, i) => [l, `authn.authenticators.${i}`]) : [[config.authn, 'authn']];
-    for (const [leaf, at] of leaves) {
-      switch (leaf.type) {
-        case 'api_key':
-          leaf.keys.forEach((k, i) => {
-            if (k.hash_env !== undefined) check(() => fingerprintFromEnv(env, k.hash_env!, `${at}.keys.${i}.hash_env`));
-            if (k.hash_file !== undefined) check(() => fingerprintFromFile(k.hash_file!, `${at}.keys.${i}.hash_file`));
-          });
-          break;
-        case 'bootstrap_token':
-          check(() => fingerprintFromEnv(env, leaf.token_hash_env, `${at}.token_hash_env`));
-          if (leaf.issued_at_env !== undefined) check(() => issuedAtFromEnv(env, leaf.issued_at_env!, `${at}.issued_at_env`));
-          break;
-        case 'mtls':
-          readable(leaf.ca_file, `${at}.ca_file`);
-          break;
-      }
-    }
-  }
+  // Each authenticator's own checks (secrets present, files readable), at its real path inside a chain.
+  if (config.authn) errors.push(...authnPreflight(authnMembers(config.authn), { env, production }));
 
   if (config.idp) {
     // Each realm's user directory: its secrets present, its files readable (no connection is made).
