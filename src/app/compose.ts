@@ -168,7 +168,7 @@ export async function createKeyward(config: KeywardConfig, opts: ComposeOptions 
       permissionPrefix: config.authz.permission_prefix,
     }, devMembers);
     closers.push(async () => authenticator.close?.());
-    const pdp = await createPdp(config.authz, { logger });
+    const pdp = await createPdp(config.authz, { logger, env, production: !dev });
     closers.push(async () => pdp.close?.());
 
     const metrics = new Metrics({ sealed: () => seal.sealed, auditCheckpoints: () => audit.checkpoints() });

@@ -1,41 +1,37 @@
-// Configuration fragment for authorization: the permission prefix and the policy decision point.
+// Configuration fragment for authorization: the permission prefix and the policy decision point, composed from the
+// PDP registry (one line per kind, each a descriptor in its own file).
 import { z } from 'zod';
+import type { ConfigProblem, PreflightContext } from '../core/preflight.ts';
+import { builtinPdpDescriptor } from './builtin.ts';
+import { cedarPdpDescriptor } from './cedar.ts';
+import type { PdpDescriptor, PdpType } from './descriptor.ts';
+import { httpPdpDescriptor } from './http.ts';
 import { PREFIX_RE } from './permissions.ts';
 
-export const pdpConfigSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('builtin') }).strict(),
-  z
-    .object({
-      type: z.literal('cedar'),
-      /** A directory of *.cedar files, or one .cedar file. */
-      policies_path: z.string().min(1),
-      /** Cedar schema (.cedarschema text or .json); when set, policies are validated against it at load. */
-      schema_path: z.string().min(1).optional(),
-      /** Reload policies and schema when the files change. */
-      watch: z.boolean().default(true),
-      /**
-       * Seconds a decision is reused for an identical request (same principal and attributes, action, resource
-       * and its state/labels, source address and user agent, policy version). Applies only while no policy
-       * mentions request_time (then a decision cannot depend on anything else); 0 disables it.
-       */
-      decision_cache_seconds: z.number().min(0).max(60).default(2),
-    })
-    .strict(),
-  z
-    .object({
-      type: z.literal('http'),
-      endpoint: z.url({ protocol: /^https?$/ }),
-      timeout_ms: z.number().int().min(1).max(60_000).default(5000),
-      ca_file: z.string().min(1).optional(),
-      cert_file: z.string().min(1).optional(),
-      key_file: z.string().min(1).optional(),
-    })
-    .strict()
-    .refine((c) => (c.cert_file === undefined) === (c.key_file === undefined), {
-      message: 'cert_file and key_file go together',
-      path: ['cert_file'],
-    }),
-]);
+export { PDP_TYPES, type PdpDeps, type PdpDescriptor, type PdpType } from './descriptor.ts';
+
+/** The PDP registry. A type without its line, or a line naming another type's descriptor, does not compile. */
+const REGISTRY = {
+  builtin: builtinPdpDescriptor,
+  cedar: cedarPdpDescriptor,
+  http: httpPdpDescriptor,
+} as const satisfies { [K in PdpType]: PdpDescriptor<any, any> & { type: K } };
+
+export const PDPS: readonly PdpDescriptor<any, any>[] = Object.values(REGISTRY);
+
+type Schema<K extends PdpType> = (typeof REGISTRY)[K]['configSchema'];
+export type PdpConfig = { [K in PdpType]: z.output<Schema<K>> }[PdpType];
+type PdpConfigInput = { [K in PdpType]: z.input<Schema<K>> }[PdpType];
+
+export function pdpDescriptor(type: PdpType): PdpDescriptor<any, any> {
+  return REGISTRY[type];
+}
+
+// Each schema is an object with a literal `type`; the union's types come from the registry.
+export const pdpConfigSchema = z.discriminatedUnion('type', PDPS.map((d) => d.configSchema) as unknown as [z.ZodObject, ...z.ZodObject[]]) as unknown as z.ZodType<
+  PdpConfig,
+  PdpConfigInput
+>;
 
 export const authzConfigSchema = z
   .object({
@@ -46,12 +42,12 @@ export const authzConfigSchema = z
 
 export type AuthzConfig = z.infer<typeof authzConfigSchema>;
 export type AuthzConfigInput = z.input<typeof authzConfigSchema>;
-export type PdpConfig = z.infer<typeof pdpConfigSchema>;
+
+/** The configured PDP's start-up checks that need no network (policy and TLS files readable). */
+export function pdpPreflight(cfg: AuthzConfig, ctx: PreflightContext): ConfigProblem[] {
+  return pdpDescriptor(cfg.pdp.type).preflight?.(cfg.pdp, ctx) ?? [];
+}
 
 export function authzProductionProblems(cfg: AuthzConfig): string[] {
-  const problems: string[] = [];
-  if (cfg.pdp.type === 'http' && cfg.pdp.endpoint.startsWith('http:') && !/^http:\/\/(127\.0\.0\.1|localhost|\[::1\])[:/]/.test(cfg.pdp.endpoint)) {
-    problems.push('authz.pdp.endpoint: use https for a remote PDP');
-  }
-  return problems;
+  return pdpDescriptor(cfg.pdp.type).production?.(cfg.pdp) ?? [];
 }

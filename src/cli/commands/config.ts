@@ -4,6 +4,7 @@
 import { existsSync } from 'node:fs';
 import { loadSigningKey } from '../../audit/keys.ts';
 import { authnMembers, authnPreflight } from '../../authn/config.ts';
+import { pdpPreflight } from '../../authz/config.ts';
 import type { KeywardConfig } from '../../config/index.ts';
 import { unreadable } from '../../core/preflight.ts';
 import { ConfigError, loadConfigFile } from '../../config/load.ts';
@@ -118,15 +119,7 @@ export async function startupProblems(config: KeywardConfig, env: NodeJS.Process
   // Key providers: PIN present (file or environment), files readable, a PIN file owner-only in production.
   errors.push(...providersPreflight(config.keys.providers, { env, production }));
 
-  const pdp = config.authz.pdp;
-  if (pdp.type === 'cedar') {
-    readable(pdp.policies_path, 'authz.pdp.policies_path');
-    readable(pdp.schema_path, 'authz.pdp.schema_path');
-  } else if (pdp.type === 'http' && pdp.endpoint.startsWith('https:')) {
-    // The HTTP PDP client reads its TLS files only for an https endpoint.
-    readable(pdp.ca_file, 'authz.pdp.ca_file');
-    readable(pdp.cert_file, 'authz.pdp.cert_file');
-    readable(pdp.key_file, 'authz.pdp.key_file');
-  }
+  // The configured PDP's own checks (policy and TLS files readable).
+  errors.push(...pdpPreflight(config.authz, { env, production }));
   return { errors, warnings };
 }
