@@ -1,3 +1,7 @@
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+import type { Clock } from '../../core/clock.ts';
+import type { ConfigProblem, PreflightContext } from '../../core/preflight.ts';
 import type { AuditEvent } from '../canonical.ts';
 
 /** One prepared event: the object and the exact line (RFC 8785 JSON, no trailing newline) the sinks store. */
@@ -29,4 +33,41 @@ export interface AuditSink {
   /** Records the latest checkpoint out of band (file: fsynced sidecar). */
   checkpoint?(cp: PreparedEvent): Promise<void>;
   close(): Promise<void>;
+}
+
+/** The sink types, as written in `audit.sinks[].type`. */
+export const SINK_TYPES = ['stdout', 'file', 'nats'] as const;
+export type SinkType = (typeof SINK_TYPES)[number];
+
+export interface SinkDeps {
+  clock: Clock;
+  logger: Logger;
+  /** Where the stdout sink writes (default process.stdout). */
+  stdout?: NodeJS.WritableStream | undefined;
+  /** This instance's chain (a shared NATS stream keeps one subject per chain). */
+  chainId: string;
+}
+
+/**
+ * One sink kind: one file exporting this and one line in the registry (index.ts). `at` is where its configuration
+ * sits (`audit.sinks.<i>`); every problem names a field below it.
+ */
+export interface SinkDescriptor<C extends { type: SinkType } = { type: SinkType }, I = unknown> {
+  readonly type: C['type'];
+  /** Where the events go, for documentation and the doctor: 'JSON lines on stdout', 'a JetStream stream'. */
+  readonly title: string;
+  readonly configSchema: z.ZodType<C, I>;
+  /** Whether an acknowledged write survives a crash; production needs at least one durable sink. */
+  readonly durable: boolean;
+  /** Opens nothing: the trail calls open(), and a sink that is unavailable then reports it on write. */
+  create(config: C, deps: SinkDeps): AuditSink;
+  /**
+   * Checks that need no network (the file's directory writable, the URLs well formed), run by `config check`.
+   * `serve` starts regardless: a sink that cannot be written at start leaves the trail unready until it can.
+   */
+  preflight?(config: C, ctx: PreflightContext, at: string): ConfigProblem[];
+  /** What production mode refuses in this sink's configuration, each as "<path>: <message>". */
+  production?(config: C, at: string): string[];
+  /** What this sink writes to alone (a file path): two sinks with the same claim are refused. */
+  claim?(config: C): string | undefined;
 }

@@ -3,6 +3,7 @@
 // configuration passing here is not refused by `serve` for those reasons. Exit 3 on any problem, each with its path.
 import { existsSync } from 'node:fs';
 import { loadSigningKey } from '../../audit/keys.ts';
+import { sinksPreflight } from '../../audit/sinks/index.ts';
 import { authnMembers, authnPreflight } from '../../authn/config.ts';
 import { pdpPreflight } from '../../authz/config.ts';
 import type { KeywardConfig } from '../../config/index.ts';
@@ -16,8 +17,9 @@ import { EXIT, type CliIo } from '../io.ts';
 
 const USAGE = `usage: keyward config check FILE [--json]
   Validates FILE (with KEYWARD_* overrides from the environment) as \`keyward serve\` would, without starting:
-  the schema, production-mode rules, the audit signing key file, API key and bootstrap token hashes in the
-  environment, the TLS, CA and policy files the configuration names, and the key providers' PIN and files.
+  the schema, production-mode rules, the audit signing key file and sinks, each authenticator's secrets and files
+  (API key and bootstrap token hashes, CA files), the TLS and policy files the configuration names, and the key
+  providers' PIN and files.
   --json: print {"ok":true,"mode":...,"storage":...} or {"ok":false,"errors":[{"path":...,"message":...}]} on stdout
   exit 0 valid, 3 invalid (each problem with its field path), 2 usage`;
 
@@ -94,6 +96,10 @@ export async function startupProblems(config: KeywardConfig, env: NodeJS.Process
       errors.push({ path: 'audit.signing_key_path', message: (e as Error).message });
     }
   }
+
+  // Each sink's own checks (a file sink's directory writable, NATS addresses well formed). serve starts regardless,
+  // unready until the sink can be written; config check says so before that happens.
+  if (audit?.enabled) errors.push(...sinksPreflight(audit.sinks, { env, production }));
 
   const tls = config.server.tls;
   if (tls) {

@@ -1,0 +1,37 @@
+// The audit sink registry: one line per sink kind, each a descriptor in its own file (configuration schema,
+// factory, durability, preflight, production rules). The configuration, the trail, `config check` and the
+// production rules ask the registry; nothing else names a sink type.
+import type { z } from 'zod';
+import type { ConfigProblem, PreflightContext } from '../../core/preflight.ts';
+import { fileSinkDescriptor } from './file.ts';
+import { natsSinkDescriptor } from './nats.ts';
+import { stdoutSinkDescriptor } from './stdout.ts';
+import type { AuditSink, SinkDeps, SinkDescriptor, SinkType } from './types.ts';
+
+export { SINK_TYPES, type SinkDeps, type SinkDescriptor, type SinkType } from './types.ts';
+
+/** A type without its line, or a line naming another type's descriptor, does not compile. */
+const REGISTRY = {
+  stdout: stdoutSinkDescriptor,
+  file: fileSinkDescriptor,
+  nats: natsSinkDescriptor,
+} as const satisfies { [K in SinkType]: SinkDescriptor<any, any> & { type: K } };
+
+export const SINKS: readonly SinkDescriptor<any, any>[] = Object.values(REGISTRY);
+
+type Schema<K extends SinkType> = (typeof REGISTRY)[K]['configSchema'];
+export type AuditSinkConfig = { [K in SinkType]: z.output<Schema<K>> }[SinkType];
+export type AuditSinkConfigInput = { [K in SinkType]: z.input<Schema<K>> }[SinkType];
+
+export function sinkDescriptor(type: SinkType): SinkDescriptor<any, any> {
+  return REGISTRY[type];
+}
+
+export function createSink(cfg: AuditSinkConfig, deps: SinkDeps): AuditSink {
+  return sinkDescriptor(cfg.type).create(cfg, deps);
+}
+
+/** Each sink's checks that need no network, at its path (audit.sinks.<i>). */
+export function sinksPreflight(sinks: AuditSinkConfig[], ctx: PreflightContext): ConfigProblem[] {
+  return sinks.flatMap((s, i) => sinkDescriptor(s.type).preflight?.(s, ctx, `audit.sinks.${i}`) ?? []);
+}
