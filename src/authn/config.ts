@@ -5,7 +5,7 @@ import { z } from 'zod';
 import type { ConfigProblem, PreflightContext } from '../core/preflight.ts';
 import { apiKeyDescriptor } from './api-key.ts';
 import { bootstrapTokenDescriptor } from './bootstrap-token.ts';
-import type { AuthenticatorDescriptor, AuthenticatorType } from './descriptor.ts';
+import type { AnyAuthenticatorDescriptor, AuthenticatorDescriptor, AuthenticatorType } from './descriptor.ts';
 import { forwardedIdentityDescriptor } from './forwarded-identity.ts';
 import { insecureDescriptor } from './insecure.ts';
 import { jwtDescriptor } from './jwt.ts';
@@ -30,14 +30,14 @@ const REGISTRY = {
   insecure: insecureDescriptor,
 } as const satisfies { [K in AuthenticatorType]: AuthenticatorDescriptor<any, any> & { type: K } };
 
-export const AUTHENTICATORS: readonly AuthenticatorDescriptor<any, any>[] = Object.values(REGISTRY);
+export const AUTHENTICATORS: readonly AnyAuthenticatorDescriptor[] = Object.values(REGISTRY);
 
 type Schema<K extends AuthenticatorType> = (typeof REGISTRY)[K]['configSchema'];
 export type LeafAuthnConfig = { [K in AuthenticatorType]: z.output<Schema<K>> }[AuthenticatorType];
 type LeafAuthnConfigInput = { [K in AuthenticatorType]: z.input<Schema<K>> }[AuthenticatorType];
 
 /** The descriptor of a member's kind. */
-export function authenticatorDescriptor(type: AuthenticatorType): AuthenticatorDescriptor<any, any> {
+export function authenticatorDescriptor(type: AuthenticatorType): AnyAuthenticatorDescriptor {
   return REGISTRY[type];
 }
 

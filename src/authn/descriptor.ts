@@ -48,3 +48,6 @@ export interface AuthenticatorDescriptor<C extends { type: AuthenticatorType } =
   /** What the REST listener must do for it: ask for client certificates, verified against these CAs. */
   tls?(config: C): { requestClientCert: boolean; caFiles: string[] };
 }
+
+/** Any kind's descriptor, as the registry lists them (its configuration typed by the caller). */
+export type AnyAuthenticatorDescriptor = Omit<AuthenticatorDescriptor<any, any>, 'type'> & { readonly type: AuthenticatorType };

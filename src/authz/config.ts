@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { ConfigProblem, PreflightContext } from '../core/preflight.ts';
 import { builtinPdpDescriptor } from './builtin.ts';
 import { cedarPdpDescriptor } from './cedar.ts';
-import type { PdpDescriptor, PdpType } from './descriptor.ts';
+import type { AnyPdpDescriptor, PdpDescriptor, PdpType } from './descriptor.ts';
 import { httpPdpDescriptor } from './http.ts';
 import { PREFIX_RE } from './permissions.ts';
 
@@ -17,13 +17,13 @@ const REGISTRY = {
   http: httpPdpDescriptor,
 } as const satisfies { [K in PdpType]: PdpDescriptor<any, any> & { type: K } };
 
-export const PDPS: readonly PdpDescriptor<any, any>[] = Object.values(REGISTRY);
+export const PDPS: readonly AnyPdpDescriptor[] = Object.values(REGISTRY);
 
 type Schema<K extends PdpType> = (typeof REGISTRY)[K]['configSchema'];
 export type PdpConfig = { [K in PdpType]: z.output<Schema<K>> }[PdpType];
 type PdpConfigInput = { [K in PdpType]: z.input<Schema<K>> }[PdpType];
 
-export function pdpDescriptor(type: PdpType): PdpDescriptor<any, any> {
+export function pdpDescriptor(type: PdpType): AnyPdpDescriptor {
   return REGISTRY[type];
 }
 

@@ -30,3 +30,6 @@ export interface PdpDescriptor<C extends { type: PdpType } = { type: PdpType }, 
   /** What production mode refuses in this configuration, each as "authz.pdp.<field>: <message>". */
   production?(config: C): string[];
 }
+
+/** Any kind's descriptor, as the registry lists them (its configuration typed by the caller). */
+export type AnyPdpDescriptor = Omit<PdpDescriptor<any, any>, 'type'> & { readonly type: PdpType };

@@ -338,7 +338,8 @@ function fileSinkPreflight(path: string, field: string): ConfigProblem[] {
     accessSync(path, constants.W_OK);
     return [];
   } catch (e) {
-    if (code(e) !== 'ENOENT') return problem(`${path} is not writable (${code(e)})`);
+    // ENOTDIR: something on the way is a file; the walk below names it.
+    if (code(e) !== 'ENOENT' && code(e) !== 'ENOTDIR') return problem(`${path} is not writable (${code(e)})`);
   }
   for (let dir = dirname(path); ; dir = dirname(dir)) {
     try {
@@ -346,7 +347,7 @@ function fileSinkPreflight(path: string, field: string): ConfigProblem[] {
       accessSync(dir, constants.W_OK | constants.X_OK);
       return [];
     } catch (e) {
-      if (code(e) !== 'ENOENT' || dirname(dir) === dir) return problem(`cannot create ${path}: ${dir} is not writable (${code(e)})`);
+      if ((code(e) !== 'ENOENT' && code(e) !== 'ENOTDIR') || dirname(dir) === dir) return problem(`cannot create ${path}: ${dir} is not writable (${code(e)})`);
     }
   }
 }

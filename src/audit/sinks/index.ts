@@ -6,7 +6,7 @@ import type { ConfigProblem, PreflightContext } from '../../core/preflight.ts';
 import { fileSinkDescriptor } from './file.ts';
 import { natsSinkDescriptor } from './nats.ts';
 import { stdoutSinkDescriptor } from './stdout.ts';
-import type { AuditSink, SinkDeps, SinkDescriptor, SinkType } from './types.ts';
+import type { AnySinkDescriptor, AuditSink, SinkDeps, SinkDescriptor, SinkType } from './types.ts';
 
 export { SINK_TYPES, type SinkDeps, type SinkDescriptor, type SinkType } from './types.ts';
 
@@ -17,13 +17,13 @@ const REGISTRY = {
   nats: natsSinkDescriptor,
 } as const satisfies { [K in SinkType]: SinkDescriptor<any, any> & { type: K } };
 
-export const SINKS: readonly SinkDescriptor<any, any>[] = Object.values(REGISTRY);
+export const SINKS: readonly AnySinkDescriptor[] = Object.values(REGISTRY);
 
 type Schema<K extends SinkType> = (typeof REGISTRY)[K]['configSchema'];
 export type AuditSinkConfig = { [K in SinkType]: z.output<Schema<K>> }[SinkType];
 export type AuditSinkConfigInput = { [K in SinkType]: z.input<Schema<K>> }[SinkType];
 
-export function sinkDescriptor(type: SinkType): SinkDescriptor<any, any> {
+export function sinkDescriptor(type: SinkType): AnySinkDescriptor {
   return REGISTRY[type];
 }
 

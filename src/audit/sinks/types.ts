@@ -71,3 +71,6 @@ export interface SinkDescriptor<C extends { type: SinkType } = { type: SinkType 
   /** What this sink writes to alone (a file path): two sinks with the same claim are refused. */
   claim?(config: C): string | undefined;
 }
+
+/** Any kind's descriptor, as the registry lists them (its configuration typed by the caller). */
+export type AnySinkDescriptor = Omit<SinkDescriptor<any, any>, 'type'> & { readonly type: SinkType };
