@@ -5,20 +5,24 @@ import { z } from 'zod';
 import type { ConfigProblem, PreflightContext } from '../core/preflight.ts';
 import { apiKeyDescriptor } from './api-key.ts';
 import { bootstrapTokenDescriptor } from './bootstrap-token.ts';
-import type { AnyAuthenticatorDescriptor, AuthenticatorDescriptor, AuthenticatorType } from './descriptor.ts';
+import type { AnyAuthenticatorDescriptor, AuthenticatorDescriptor } from './descriptor.ts';
 import { forwardedIdentityDescriptor } from './forwarded-identity.ts';
 import { insecureDescriptor } from './insecure.ts';
 import { jwtDescriptor } from './jwt.ts';
 import { mtlsDescriptor } from './mtls.ts';
 
 export { duration } from './config-fields.ts';
-export { AUTHENTICATOR_TYPES, type AuthenticatorDescriptor, type AuthenticatorType } from './descriptor.ts';
+export type { AuthenticatorDescriptor } from './descriptor.ts';
 export { JWT_ALGORITHMS, jwtConfigSchema, type JwtConfig } from './jwt.ts';
 export { apiKeyConfigSchema, type ApiKeyConfig } from './api-key.ts';
 export { mtlsConfigSchema, type MtlsConfig } from './mtls.ts';
 export { bootstrapTokenConfigSchema, type BootstrapTokenConfig } from './bootstrap-token.ts';
 export { forwardedIdentityConfigSchema, type ForwardedIdentityConfig } from './forwarded-identity.ts';
 export { insecureConfigSchema, type InsecureConfig } from './insecure.ts';
+
+/** The authenticator types, as written in `authn.type` (`chain` composes them); each has its line in REGISTRY. */
+export const AUTHENTICATOR_TYPES = ['jwt', 'api_key', 'mtls', 'bootstrap_token', 'forwarded_identity', 'insecure'] as const;
+export type AuthenticatorType = (typeof AUTHENTICATOR_TYPES)[number];
 
 /** The authenticator registry. A type without its line, or a line naming another type's descriptor, does not compile. */
 const REGISTRY = {

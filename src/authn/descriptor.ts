@@ -1,17 +1,15 @@
 // What an authenticator is to the rest of Keyward. Each kind (jwt, api_key, mtls...) is one file exporting an
 // AuthenticatorDescriptor (configuration schema, factory, start-up preflight, production rules) and one line in
 // the registry (config.ts). The factory, `config check`, the production rules and the TLS listener ask the
-// registry; nothing else names an authenticator type.
+// registry; nothing else names an authenticator type. AuthenticatorType is the registry's list of names.
 import type { z } from 'zod';
 import type { Logger } from 'pino';
 import type { AuditRecorder } from '../audit/types.ts';
 import type { Clock } from '../core/clock.ts';
 import type { ConfigProblem, PreflightContext } from '../core/preflight.ts';
+import type { AuthenticatorType } from './config.ts';
 import type { Authenticator } from './types.ts';
 
-/** The authenticator types, as written in `authn.type` (`chain` composes them). */
-export const AUTHENTICATOR_TYPES = ['jwt', 'api_key', 'mtls', 'bootstrap_token', 'forwarded_identity', 'insecure'] as const;
-export type AuthenticatorType = (typeof AUTHENTICATOR_TYPES)[number];
 
 export interface AuthnDeps {
   env: NodeJS.ProcessEnv;

@@ -4,11 +4,15 @@ import { z } from 'zod';
 import type { ConfigProblem, PreflightContext } from '../core/preflight.ts';
 import { builtinPdpDescriptor } from './builtin.ts';
 import { cedarPdpDescriptor } from './cedar.ts';
-import type { AnyPdpDescriptor, PdpDescriptor, PdpType } from './descriptor.ts';
+import type { AnyPdpDescriptor, PdpDescriptor } from './descriptor.ts';
 import { httpPdpDescriptor } from './http.ts';
 import { PREFIX_RE } from './permissions.ts';
 
-export { PDP_TYPES, type PdpDeps, type PdpDescriptor, type PdpType } from './descriptor.ts';
+export type { PdpDeps, PdpDescriptor } from './descriptor.ts';
+
+/** The PDP types, as written in `authz.pdp.type`; each has its line in REGISTRY. */
+export const PDP_TYPES = ['builtin', 'cedar', 'http'] as const;
+export type PdpType = (typeof PDP_TYPES)[number];
 
 /** The PDP registry. A type without its line, or a line naming another type's descriptor, does not compile. */
 const REGISTRY = {

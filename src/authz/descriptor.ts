@@ -4,11 +4,9 @@
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { ConfigProblem, PreflightContext } from '../core/preflight.ts';
+import type { PdpType } from './config.ts';
 import type { Pdp } from './types.ts';
 
-/** The PDP types, as written in `authz.pdp.type`. */
-export const PDP_TYPES = ['builtin', 'cedar', 'http'] as const;
-export type PdpType = (typeof PDP_TYPES)[number];
 
 export interface PdpDeps {
   logger: Logger;

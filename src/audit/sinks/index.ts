@@ -6,9 +6,13 @@ import type { ConfigProblem, PreflightContext } from '../../core/preflight.ts';
 import { fileSinkDescriptor } from './file.ts';
 import { natsSinkDescriptor } from './nats.ts';
 import { stdoutSinkDescriptor } from './stdout.ts';
-import type { AnySinkDescriptor, AuditSink, SinkDeps, SinkDescriptor, SinkType } from './types.ts';
+import type { AnySinkDescriptor, AuditSink, SinkDeps, SinkDescriptor } from './types.ts';
 
-export { SINK_TYPES, type SinkDeps, type SinkDescriptor, type SinkType } from './types.ts';
+export type { SinkDeps, SinkDescriptor } from './types.ts';
+
+/** The sink types, as written in `audit.sinks[].type`; each has its line in REGISTRY. */
+export const SINK_TYPES = ['stdout', 'file', 'nats'] as const;
+export type SinkType = (typeof SINK_TYPES)[number];
 
 /** A type without its line, or a line naming another type's descriptor, does not compile. */
 const REGISTRY = {

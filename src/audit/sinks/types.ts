@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import type { Clock } from '../../core/clock.ts';
 import type { ConfigProblem, PreflightContext } from '../../core/preflight.ts';
 import type { AuditEvent } from '../canonical.ts';
+import type { SinkType } from './index.ts';
 
 /** One prepared event: the object and the exact line (RFC 8785 JSON, no trailing newline) the sinks store. */
 export interface PreparedEvent {
@@ -35,9 +36,6 @@ export interface AuditSink {
   close(): Promise<void>;
 }
 
-/** The sink types, as written in `audit.sinks[].type`. */
-export const SINK_TYPES = ['stdout', 'file', 'nats'] as const;
-export type SinkType = (typeof SINK_TYPES)[number];
 
 export interface SinkDeps {
   clock: Clock;
