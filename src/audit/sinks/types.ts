@@ -66,7 +66,10 @@ export interface SinkDescriptor<C extends { type: SinkType } = { type: SinkType 
   preflight?(config: C, ctx: PreflightContext, at: string): ConfigProblem[];
   /** What production mode refuses in this sink's configuration, each as "<path>: <message>". */
   production?(config: C, at: string): string[];
-  /** What this sink writes to alone (a file path): two sinks with the same claim are refused. */
+  /**
+   * The local file this sink writes alone (a file sink's path): two sinks with the same claim are refused, and the
+   * server locks it against a second instance.
+   */
   claim?(config: C): string | undefined;
 }
 
