@@ -86,7 +86,8 @@ export class ChangeFeed {
       connectionString: this.#cfg.url,
       connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
       keepAlive: true,
-      application_name: 'keyward change listener',
+      // Names the session in pg_stat_activity, for operators looking for the listeners of a schema.
+      application_name: `keyward changes ${this.#cfg.schema ?? ''}`.trim().slice(0, 63),
       ...(this.#cfg.schema !== undefined ? { options: `-c search_path=${this.#cfg.schema}` } : {}),
     });
     client.on('error', (e) => this.#dropped(client, e.message));
