@@ -81,6 +81,18 @@ test('two instances: changes on one are seen by the other within milliseconds, n
       await cli.close();
     }
 
+    // Writes stay correct under concurrency across instances: 20 rotations at once, half on each, all succeed (the
+    // losers of a revision check retry) and make 20 contiguous versions.
+    assert.equal((await req(a.kw.app, { method: 'POST', url: '/v1/keys', headers: a.auth, payload: { key_id: 'c', key_type: 'EC-P256' } })).status, 201);
+    const rotations = await Promise.all(Array.from({ length: 20 }, (_, i) => {
+      const on = i % 2 === 0 ? a : b;
+      return req(on.kw.app, { method: 'POST', url: '/v1/keys/c/rotate', headers: on.auth });
+    }));
+    assert.deepEqual(rotations.map((r) => r.status), Array(20).fill(200));
+    assert.deepEqual([...new Set(rotations.map((r) => r.body.current_version))].sort((x, y) => x - y), Array.from({ length: 20 }, (_, i) => i + 2));
+    const c = await req(b.kw.app, { method: 'GET', url: '/v1/keys/c', headers: b.auth });
+    assert.deepEqual(c.body.versions.map((v: { version: number }) => v.version), Array.from({ length: 21 }, (_, i) => i + 1));
+
     // Propagation time: rotate on A, then watch B's (cached) view until it shows the new version.
     assert.equal((await req(a.kw.app, { method: 'POST', url: '/v1/keys', headers: a.auth, payload: { key_id: 'r', key_type: 'AES-256-GCM' } })).status, 201);
     await b.kw.keys.describe('r');

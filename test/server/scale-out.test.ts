@@ -78,8 +78,10 @@ logging: { level: warn }
   const leads = async (inst: Instance) => /^keyward_leader 1$/m.test(await (await fetch(`${inst.base}/metrics`)).text());
 
   try {
-    // Three processes; the first initialises the seal, and each is unsealed on its own with the share.
-    for (const name of ['kw-1', 'kw-2', 'kw-3']) await spawnInstance(name);
+    // Three processes started at once on an empty schema (as an orchestrator starts replicas); the first
+    // initialises the seal, and each is unsealed on its own with the share.
+    await Promise.all(['kw-1', 'kw-2', 'kw-3'].map(spawnInstance));
+    instances.sort((x, y) => x.name.localeCompare(y.name));
     const init = await api(instances[0]!, 'POST', '/v1/sys/init', { shares: 1, threshold: 1 });
     assert.equal(init.status, 201, JSON.stringify(init.body));
     for (const inst of instances) {
