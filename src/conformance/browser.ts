@@ -46,7 +46,7 @@ export interface BrowserDriver {
   close(): Promise<void>;
 }
 
-const unavailable = (detail: string) => new ProblemError({ status: 503, code: 'conformance.browser_unavailable', title: 'Browser unavailable', detail });
+const unavailable = (detail: string) => new ProblemError({ code: 'conformance.browser_unavailable', detail });
 
 export async function launchBrowser(opts: { executablePath?: string | undefined; timeoutMs?: number | undefined } = {}): Promise<BrowserDriver> {
   const executablePath = opts.executablePath ?? DEFAULT_CHROMIUM;
