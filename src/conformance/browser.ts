@@ -6,7 +6,7 @@
 // server at the relying party's address, so it can be pointed at the redirect URIs an issuer already has registered.
 import { existsSync } from 'node:fs';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { ProblemError } from '../core/problem.ts';
+import { problem } from '../core/problem.ts';
 
 export const DEFAULT_CHROMIUM = '/usr/bin/chromium';
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -46,7 +46,7 @@ export interface BrowserDriver {
   close(): Promise<void>;
 }
 
-const unavailable = (detail: string) => new ProblemError({ code: 'conformance.browser_unavailable', detail });
+const unavailable = (detail: string) => problem('conformance.browser_unavailable', detail);
 
 export async function launchBrowser(opts: { executablePath?: string | undefined; timeoutMs?: number | undefined } = {}): Promise<BrowserDriver> {
   const executablePath = opts.executablePath ?? DEFAULT_CHROMIUM;
