@@ -1,17 +1,11 @@
 // The audit configuration fragment; src/config/schema.ts composes it under `audit`.
 import { z } from 'zod';
-import { SINKS, sinkDescriptor, type AuditSinkConfig, type AuditSinkConfigInput } from './sinks/index.ts';
+import { auditSinkSchema, SINKS, sinkDescriptor } from './sinks/index.ts';
 
 export { fileSinkSchema, type FileSinkConfig } from './sinks/file.ts';
 export { natsSinkSchema, type NatsSinkConfig } from './sinks/nats.ts';
 export { stdoutSinkSchema } from './sinks/stdout.ts';
-export type { AuditSinkConfig } from './sinks/index.ts';
-
-// Each schema is an object with a literal `type`; the union's types come from the registry (sinks/index.ts).
-export const auditSinkSchema = z.discriminatedUnion('type', SINKS.map((d) => d.configSchema) as unknown as [z.ZodObject, ...z.ZodObject[]]) as unknown as z.ZodType<
-  AuditSinkConfig,
-  AuditSinkConfigInput
->;
+export { auditSinkSchema, type AuditSinkConfig } from './sinks/index.ts';
 
 export const auditConfigSchema = z
   .object({

@@ -3,6 +3,7 @@
 // No secret has a default: secrets live in environment variables or files named here, as sha256:<hex> fingerprints.
 import { z } from 'zod';
 import type { ConfigProblem, PreflightContext } from '../core/preflight.ts';
+import { unionOfSchemas, type ConfigOf, type InputOf } from '../core/registry.ts';
 import { apiKeyDescriptor } from './api-key.ts';
 import { bootstrapTokenDescriptor } from './bootstrap-token.ts';
 import type { AnyAuthenticatorDescriptor, AuthenticatorDescriptor } from './descriptor.ts';
@@ -36,26 +37,19 @@ const REGISTRY = {
 
 export const AUTHENTICATORS: readonly AnyAuthenticatorDescriptor[] = Object.values(REGISTRY);
 
-type Schema<K extends AuthenticatorType> = (typeof REGISTRY)[K]['configSchema'];
-export type LeafAuthnConfig = { [K in AuthenticatorType]: z.output<Schema<K>> }[AuthenticatorType];
-type LeafAuthnConfigInput = { [K in AuthenticatorType]: z.input<Schema<K>> }[AuthenticatorType];
+export type LeafAuthnConfig = ConfigOf<typeof REGISTRY>;
+type LeafAuthnConfigInput = InputOf<typeof REGISTRY>;
 
 /** The descriptor of a member's kind. */
 export function authenticatorDescriptor(type: AuthenticatorType): AnyAuthenticatorDescriptor {
   return REGISTRY[type];
 }
 
-// The schemas are discriminable (each an object with a literal `type`); the union's types come from the registry.
-const leafSchemas = AUTHENTICATORS.map((d) => d.configSchema) as unknown as [z.ZodObject, ...z.ZodObject[]];
-
-export const leafAuthnConfigSchema = z.discriminatedUnion('type', leafSchemas) as unknown as z.ZodType<LeafAuthnConfig, LeafAuthnConfigInput>;
+export const leafAuthnConfigSchema = unionOfSchemas<LeafAuthnConfig, LeafAuthnConfigInput>(AUTHENTICATORS);
 
 export const chainConfigSchema = z.object({ type: z.literal('chain'), authenticators: z.array(leafAuthnConfigSchema).min(1) }).strict();
 
-export const authnConfigSchema = z.discriminatedUnion('type', [...leafSchemas, chainConfigSchema]) as unknown as z.ZodType<
-  LeafAuthnConfig | z.output<typeof chainConfigSchema>,
-  LeafAuthnConfigInput | z.input<typeof chainConfigSchema>
->;
+export const authnConfigSchema = unionOfSchemas<LeafAuthnConfig | z.output<typeof chainConfigSchema>, LeafAuthnConfigInput | z.input<typeof chainConfigSchema>>(AUTHENTICATORS, [chainConfigSchema]);
 
 export type AuthnConfig = z.infer<typeof authnConfigSchema>;
 export type AuthnConfigInput = z.input<typeof authnConfigSchema>;

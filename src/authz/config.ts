@@ -2,6 +2,7 @@
 // PDP registry (one line per kind, each a descriptor in its own file).
 import { z } from 'zod';
 import type { ConfigProblem, PreflightContext } from '../core/preflight.ts';
+import { unionOfSchemas, type ConfigOf, type InputOf } from '../core/registry.ts';
 import { builtinPdpDescriptor } from './builtin.ts';
 import { cedarPdpDescriptor } from './cedar.ts';
 import type { AnyPdpDescriptor, PdpDescriptor } from './descriptor.ts';
@@ -23,19 +24,13 @@ const REGISTRY = {
 
 export const PDPS: readonly AnyPdpDescriptor[] = Object.values(REGISTRY);
 
-type Schema<K extends PdpType> = (typeof REGISTRY)[K]['configSchema'];
-export type PdpConfig = { [K in PdpType]: z.output<Schema<K>> }[PdpType];
-type PdpConfigInput = { [K in PdpType]: z.input<Schema<K>> }[PdpType];
+export type PdpConfig = ConfigOf<typeof REGISTRY>;
 
 export function pdpDescriptor(type: PdpType): AnyPdpDescriptor {
   return REGISTRY[type];
 }
 
-// Each schema is an object with a literal `type`; the union's types come from the registry.
-export const pdpConfigSchema = z.discriminatedUnion('type', PDPS.map((d) => d.configSchema) as unknown as [z.ZodObject, ...z.ZodObject[]]) as unknown as z.ZodType<
-  PdpConfig,
-  PdpConfigInput
->;
+export const pdpConfigSchema = unionOfSchemas<PdpConfig, InputOf<typeof REGISTRY>>(PDPS);
 
 export const authzConfigSchema = z
   .object({

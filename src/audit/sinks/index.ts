@@ -1,8 +1,8 @@
 // The audit sink registry: one line per sink kind, each a descriptor in its own file (configuration schema,
 // factory, durability, preflight, production rules). The configuration, the trail, `config check` and the
 // production rules ask the registry; nothing else names a sink type.
-import type { z } from 'zod';
 import type { ConfigProblem, PreflightContext } from '../../core/preflight.ts';
+import { unionOfSchemas, type ConfigOf, type InputOf } from '../../core/registry.ts';
 import { fileSinkDescriptor } from './file.ts';
 import { natsSinkDescriptor } from './nats.ts';
 import { stdoutSinkDescriptor } from './stdout.ts';
@@ -23,9 +23,11 @@ const REGISTRY = {
 
 export const SINKS: readonly AnySinkDescriptor[] = Object.values(REGISTRY);
 
-type Schema<K extends SinkType> = (typeof REGISTRY)[K]['configSchema'];
-export type AuditSinkConfig = { [K in SinkType]: z.output<Schema<K>> }[SinkType];
-export type AuditSinkConfigInput = { [K in SinkType]: z.input<Schema<K>> }[SinkType];
+export type AuditSinkConfig = ConfigOf<typeof REGISTRY>;
+export type AuditSinkConfigInput = InputOf<typeof REGISTRY>;
+
+/** `audit.sinks[]`: any registered kind, by its `type`. */
+export const auditSinkSchema = unionOfSchemas<AuditSinkConfig, AuditSinkConfigInput>(SINKS);
 
 export function sinkDescriptor(type: SinkType): AnySinkDescriptor {
   return REGISTRY[type];
