@@ -105,7 +105,7 @@ export class MtlsAuthenticator implements Authenticator {
 
 export const mtlsDescriptor: AuthenticatorDescriptor<MtlsConfig, z.input<typeof mtlsConfigSchema>> = {
   type: 'mtls',
-  title: 'client certificates (SPIFFE ID or CN)',
+  title: 'client certificates, identified by SPIFFE ID or CN',
   configSchema: mtlsConfigSchema,
   devOnly: false,
   alone: true,

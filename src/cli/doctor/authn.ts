@@ -1,7 +1,7 @@
 // JWT or mTLS authentication: not insecure, no long-lived bootstrap token (the production rules say which), at
 // least one authenticator that does not rest on a long-lived shared secret, and a running server that refuses a
 // request without credentials.
-import { AUTHENTICATORS, authenticatorDescriptor, type LeafAuthnConfig } from '../../authn/config.ts';
+import { AUTHENTICATORS, authenticatorDescriptor, authnMembers, type LeafAuthnConfig } from '../../authn/config.ts';
 import { describeNetworkError, probe } from './probe.ts';
 import { type CheckFamily, type Finding, ruleFindings } from './types.ts';
 
@@ -22,7 +22,7 @@ export const authnCheck: CheckFamily = async (ctx) => {
   const findings: Finding[] = ruleFindings(ctx, 'authn', AUTHN_FIX);
   const authn = ctx.config.authn;
   if (!authn) return [...findings, { status: 'fail', text: 'no authn section', fix: AUTHN_FIX }];
-  const leaves = authn.type === 'chain' ? authn.authenticators : [authn];
+  const leaves = authnMembers(authn).map((m) => m.config);
   const strong = leaves.filter((l) => authenticatorDescriptor(l.type).strong);
   if (strong.length > 0) findings.push({ status: 'pass', text: `${leaves.map(describe).join(', ')}` });
   else findings.push({ status: 'warn', text: `no JWT or mTLS authenticator (${leaves.map(describe).join(', ')})`, fix: AUTHN_FIX });
