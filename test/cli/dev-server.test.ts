@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CLIENT_CACHE_MS } from '../../src/idp/store/directory.ts';
-import { startDevProcess, type DevProcess } from '../support/dev-process.ts';
-import { freePort } from '../support/net.ts';
+import { startDevProcess, type DevProcess } from '../../harness/dev-process.ts';
+import { freePort } from '../../harness/net.ts';
 
 const MAIN = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
 

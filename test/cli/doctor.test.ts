@@ -20,7 +20,7 @@ import { bindListener } from '../../src/app/listener.ts';
 import { loadConfigFile } from '../../src/config/load.ts';
 import { TestPki } from '../support/certs.ts';
 import { startNatsCluster } from '../support/nats-cluster.ts';
-import { freePort } from '../support/net.ts';
+import { freePort } from '../../harness/net.ts';
 import { pgTestSchema } from '../support/pg.ts';
 import { closedPort, runCli } from './helpers.ts';
 

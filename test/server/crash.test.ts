@@ -14,8 +14,8 @@ import { generateSigningKeyFile } from '../../src/audit/keys.ts';
 import { readAuditPaths } from '../../src/audit/verify.ts';
 import type { AuditEvent } from '../../src/audit/canonical.ts';
 import { pgTestSchema } from '../support/pg.ts';
-import { startDevProcess, type DevProcess } from '../support/dev-process.ts';
-import { freePort } from '../support/net.ts';
+import { startDevProcess, type DevProcess } from '../../harness/dev-process.ts';
+import { freePort } from '../../harness/net.ts';
 
 const MAIN = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
 const ROUNDS = 3;

@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
 import { generateSigningKeyFile } from '../../src/audit/keys.ts';
-import { startDevProcess, type DevProcess } from '../support/dev-process.ts';
-import { freePort } from '../support/net.ts';
+import { startDevProcess, type DevProcess } from '../../harness/dev-process.ts';
+import { freePort } from '../../harness/net.ts';
 import { startPrivatePg, type PrivatePg } from '../support/pg-private.ts';
 
 const WORKERS = 4;

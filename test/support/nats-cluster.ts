@@ -14,7 +14,7 @@ import type { TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { freePort } from './net.ts';
+import { freePort } from '../../harness/net.ts';
 
 export const NATS_SERVER_BIN = process.env.KEYWARD_TEST_NATS_SERVER ?? '/usr/sbin/nats-server';
 

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { promisify } from 'node:util';
-import { freePort } from './net.ts';
+import { freePort } from '../../harness/net.ts';
 
 const run = promisify(execFile);
 

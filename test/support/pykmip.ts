@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TestPki } from './certs.ts';
-import { freePort } from './net.ts';
+import { freePort } from '../../harness/net.ts';
 
 export const PYKMIP_SERVER = process.env.KEYWARD_TEST_PYKMIP_SERVER ?? '/usr/bin/pykmip-server';
 

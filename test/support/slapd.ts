@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { Client } from 'ldapts';
-import { freePort } from './net.ts';
+import { freePort } from '../../harness/net.ts';
 
 export const SLAPD_BIN = process.env.KEYWARD_TEST_SLAPD ?? '/usr/sbin/slapd';
 const SCHEMA_DIR = '/etc/ldap/schema';

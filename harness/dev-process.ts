@@ -1,10 +1,10 @@
-// Keyward in dev mode as a real child process (the whole-server tests): `keyward serve --config FILE` with a dev
-// configuration, or `keyward dev` with none; ready once it printed its bootstrap token and /readyz answers.
+// Keyward in dev mode as a real child process (the whole-server tests and the bench): `keyward serve --config FILE`
+// with a dev configuration, or `keyward dev` with none; ready once it printed its bootstrap token and /readyz answers.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-const MAIN = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
+const MAIN = join(import.meta.dirname, '..', 'src', 'cli', 'main.ts');
 
 export interface DevProcess {
   proc: ChildProcess;
