@@ -132,7 +132,7 @@ describe('one code per fault on the key API and the system routes', () => {
 test('system routes: init counts and unseal shares', async (t) => {
   const k = await startKeyward({ unseal: false });
   t.after(() => k.close());
-  const call = (url: string, body: unknown) => req(k.kw.app, { method: 'POST', url, headers: k.auth, payload: body as object });
+  const call = (url: string, body: unknown) => k.post(url, body as object);
   for (const body of [{ shares: 1000, threshold: 2 }, { shares: 0, threshold: 1 }, { shares: 1, threshold: 2 }, { shares: 3, threshold: 1 }, { shares: 3, threshold: 99 }]) {
     const r = await call('/v1/sys/init', body);
     assert.deepEqual([r.status, r.body.code], [400, 'seal.invalid_parameters'], JSON.stringify(body));
