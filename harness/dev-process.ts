@@ -15,6 +15,8 @@ export interface DevProcess {
   stderr(): string;
   /** Everything it wrote to stdout so far (the JSON log). */
   stdout(): string;
+  /** A request to it with the bootstrap token, and a JSON body unless `body` is undefined. */
+  request(method: string, path: string, body?: unknown): Promise<Response>;
   /** The identity provider's quickstart client from the banner. */
   devClient(): { id: string; secret: string; tokenUrl: string };
   /** SIGTERM, resolved once it has exited. */
@@ -40,7 +42,13 @@ export async function startDevProcess(opts: { config?: string; cwd: string; base
     await sleep(100);
     const token = /BOOTSTRAP ADMIN TOKEN[^\n]*\n\s*(\S+)/.exec(stderr)?.[1];
     if (token && (await fetch(`${opts.base}/readyz`).then((r) => r.ok, () => false))) {
-      return { proc, base: opts.base, token, stderr: () => stderr, stdout: () => stdout, devClient: () => devClientIn(stderr), stop: () => (proc.kill('SIGTERM'), exited) };
+      const request = (method: string, path: string, body?: unknown) =>
+        fetch(opts.base + path, {
+          method,
+          headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+          ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        });
+      return { proc, base: opts.base, token, stderr: () => stderr, stdout: () => stdout, request, devClient: () => devClientIn(stderr), stop: () => (proc.kill('SIGTERM'), exited) };
     }
     if (proc.exitCode !== null) break;
   }

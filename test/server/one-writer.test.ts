@@ -74,12 +74,7 @@ async function verifyTrail(key: string, dir: string): Promise<{ code: number | n
 }
 
 async function createKey(s: DevProcess, id: string): Promise<number> {
-  const r = await fetch(`${s.base}/v1/keys`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${s.token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ key_id: id, key_type: 'EC-P256' }),
-  });
-  return r.status;
+  return (await s.request('POST', '/v1/keys', { key_id: id, key_type: 'EC-P256' })).status;
 }
 
 /** Waits until the running server has written a checkpoint sidecar covering its latest event. */

@@ -52,11 +52,7 @@ async function underLoad(s: DevProcess, pg: PrivatePg, auditLog: string): Promis
   const died = () => s.proc.exitCode !== null || s.proc.signalCode !== null;
 
   const call = async (method: string, path: string, body?: unknown): Promise<Outcome> => {
-    const r = await fetch(s.base + path, {
-      method,
-      headers: { authorization: `Bearer ${s.token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
+    const r = await s.request(method, path, body);
     const text = await r.text();
     let code: string | undefined;
     try {
