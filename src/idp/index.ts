@@ -19,6 +19,7 @@ import { Directory, ensureSetting, type SecretBox } from './store/directory.ts';
 import { migrateIdp, type IdpDialect } from './store/migrations.ts';
 import { IdpTelemetry, type IdpLogger } from './telemetry.ts';
 import { readThemeAsset, type ThemeAsset } from './theme.ts';
+import { replayingBody } from './replay-body.ts';
 import { PAGE_HEADERS } from './views.ts';
 import { sendProblem } from '../http/errors.ts';
 import { ProblemError } from '../core/problem.ts';
@@ -367,7 +368,7 @@ export function idpPlugin(deps: IdpDeps) {
       raw.originalUrl = req.url;
       raw.url = req.url.slice(prefix.length) || '/';
       if (typeof req.body === 'string') raw.body = req.body;
-      handlerOf(rt)(raw, reply.raw);
+      handlerOf(rt)(replayingBody(raw), reply.raw);
     };
     app.all('/realms/:realm', toProvider);
     app.all('/realms/:realm/*', toProvider);
