@@ -37,7 +37,7 @@ export function signRequest(b: SignBody) {
   };
 }
 
-function parseLabelFilter(label: string | undefined): Labels | undefined {
+export function parseLabelFilter(label: string | undefined): Labels | undefined {
   if (label === undefined) return undefined;
   const out: Labels = {};
   for (const pair of label.split(',')) {
