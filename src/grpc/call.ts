@@ -8,7 +8,6 @@ import type { Logger } from 'pino';
 import { type RefusalLedger, recordRefusal, validId } from '../audit/refusals.ts';
 import type { OperationContext } from '../authn/context.ts';
 import { type AuthenticationDeps, authenticateCall } from '../authn/hook.ts';
-import { authError } from '../authn/errors.ts';
 import type { AuthnRequest, Principal } from '../authn/types.ts';
 import { type AuthorizationDeps, authorize } from '../authz/hook.ts';
 import { isProblem } from '../core/problem.ts';
@@ -66,8 +65,8 @@ function peerAddress(peer: string): string {
 }
 
 function credentialsOf(call: ServerUnaryCall<unknown, unknown>, info: CallInfo, headers: IncomingHttpHeaders): AuthnRequest {
-  // Several authorization entries: a proxy may act on another than we do. Refused, as REST refuses the headers.
-  if (call.metadata.get('authorization').length > 1) throw authError('auth.malformed_credential', 'the call carries more than one authorization entry');
+  // Unlike REST, several authorization fields cannot be refused here: Node's HTTP/2 layer keeps the first of them
+  // (authorization is a single-value header) before grpc-js builds the metadata.
   // grpc-js hands over a client certificate only when the TLS layer verified it against the configured CAs.
   const cert = call.getAuthContext().sslPeerCertificate;
   return { headers, sourceIp: info.sourceIp, peerCertificate: cert, peerAuthorized: cert !== undefined, requestId: info.requestId };

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 
 export const PROTO = join(import.meta.dirname, '..', '..', 'proto', 'keyward', 'v1', 'keys.proto');
 
-type Ctor = new (address: string, creds: ReturnType<typeof credentials.createSsl>) => Client;
+type Ctor = new (address: string, creds: ReturnType<typeof credentials.createInsecure>) => Client;
 const definition = loadPackageDefinition(loadSync(PROTO, { keepCase: true, longs: Number, enums: String, defaults: false }));
 const KeyServiceClient = (definition.keyward as unknown as { v1: { KeyService: Ctor } }).v1.KeyService;
 
@@ -17,9 +17,9 @@ export interface KeyClient {
   close(): void;
 }
 
-/** `ca`: the server's CA (PEM file); `cert`/`key`: the client certificate for mTLS. */
-export function keyClient(port: number, tls: { ca: string; cert?: string; key?: string }, defaults: Record<string, string> = {}): KeyClient {
-  const creds = credentials.createSsl(readFileSync(tls.ca), tls.key ? readFileSync(tls.key) : null, tls.cert ? readFileSync(tls.cert) : null);
+/** `ca`: the server's CA (PEM file); `cert`/`key`: the client certificate for mTLS; no `tls`: plaintext. */
+export function keyClient(port: number, tls: { ca: string; cert?: string; key?: string } | undefined, defaults: Record<string, string> = {}): KeyClient {
+  const creds = tls ? credentials.createSsl(readFileSync(tls.ca), tls.key ? readFileSync(tls.key) : null, tls.cert ? readFileSync(tls.cert) : null) : credentials.createInsecure();
   const client = new KeyServiceClient(`127.0.0.1:${port}`, creds) as Client & Record<string, Function>;
   return {
     call(method, request, metadata = {}) {
