@@ -248,6 +248,7 @@ export async function createKeyward(config: KeywardConfig, opts: ComposeOptions 
         port: config.server.grpc.port,
         tls: tls && { key: tls.key, cert: tls.cert, ca: tls.ca },
         maxMessageBytes: config.server.body_limit,
+        observe: (method, code, seconds) => metrics.grpcRequest(method, code, seconds),
       });
       closers.push(() => grpc!.close());
       logger.info({ port: grpc.port, tls: tls !== undefined }, 'gRPC key API listening');

@@ -1,7 +1,7 @@
 // One gRPC call through the same stages as a REST request: authenticate (credentials from metadata and the TLS
 // peer), validate (the REST schema of the body the message stands for), authorize, run the key service; refusals
 // audited exactly as REST audits them, then sent as a gRPC status with the problem code in trailing metadata.
-import { Metadata, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
+import { Metadata, type sendUnaryData, type ServerUnaryCall, status as Status } from '@grpc/grpc-js';
 import { Ajv, type ValidateFunction } from 'ajv';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
@@ -22,6 +22,8 @@ export interface CallDeps {
   audit: RefusalLedger;
   authentication: AuthenticationDeps;
   authorization: AuthorizationDeps;
+  /** Each call's method (e.g. Sign), gRPC status name and duration, for metrics. */
+  observe?: ((method: string, code: string, seconds: number) => void) | undefined;
 }
 
 /** What REST's route declaration says, for one RPC. `B` is the REST body (or query) the message stands for. */
@@ -74,7 +76,9 @@ function credentialsOf(call: ServerUnaryCall<unknown, unknown>, info: CallInfo, 
 
 /** A grpc-js unary handler for one RPC of the key API. `method` is the full gRPC method path, for audit events. */
 export function unary<M, B>(deps: CallDeps, method: string, spec: RpcSpec<M, B>) {
+  const name = method.slice(method.lastIndexOf('/') + 1);
   return (call: ServerUnaryCall<M, unknown>, callback: sendUnaryData<unknown>): void => {
+    const started = performance.now();
     const headers = headersOf(call.metadata);
     const ua = headers['user-agent'];
     const info: CallInfo = { requestId: requestIdOf(headers['x-request-id']), sourceIp: peerAddress(call.getPeer()), userAgent: typeof ua === 'string' ? ua.slice(0, 256) : undefined };
@@ -93,15 +97,24 @@ export function unary<M, B>(deps: CallDeps, method: string, spec: RpcSpec<M, B>)
       for (const target of spec.targets(call.request, body)) await authorize(deps.authorization, info, principal, target);
       return spec.run({ principal, requestId: info.requestId, sourceIp: info.sourceIp, userAgent: info.userAgent }, call.request, body);
     };
-    serve().then(
-      (response) => callback(null, response),
-      async (err: unknown) => {
+    const answer = async (): Promise<Status> => {
+      let response: unknown;
+      try {
+        response = await serve();
+      } catch (err) {
         let problem = toProblem(err);
         if (!isProblem(err)) deps.logger.error({ err: { type: (err as Error)?.name, message: (err as Error)?.message, stack: (err as Error)?.stack }, request_id: info.requestId, method }, 'unhandled error');
         problem = await recordRefusal(deps.audit, { principal, ...info, ...refusedAction(spec, method, call.request, body), metadata: { method, status: problem.status } }, problem);
-        callback(grpcError(problem, info.requestId));
-      },
-    ).finally(() => deps.audit.end(info.requestId));
+        const error = grpcError(problem, info.requestId);
+        callback(error);
+        return error.code!;
+      } finally {
+        deps.audit.end(info.requestId);
+      }
+      callback(null, response);
+      return Status.OK;
+    };
+    void answer().then((code) => deps.observe?.(name, Status[code], (performance.now() - started) / 1000));
   };
 }
 

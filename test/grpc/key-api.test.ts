@@ -244,4 +244,12 @@ describe('gRPC key API over TLS and mTLS', () => {
     assert.ok(!text.includes('GRPCSECRETMARK') && !text.includes(secret.toString('base64')));
     assert.ok(!text.includes(t.token) && !text.includes(READER) && !text.includes(boot.token));
   });
+
+  test('gRPC calls are counted in /metrics by method and status', async () => {
+    const m = await req(t.kw.app, { method: 'GET', url: '/metrics', headers: t.auth });
+    const count = (labels: string) => Number(new RegExp(`^keyward_grpc_requests_total\\{${labels}\\} (\\d+)$`, 'm').exec(String(m.raw.body))?.[1] ?? 0);
+    assert.ok(count('method="Sign",code="OK"') >= 5, String(m.raw.body).slice(0, 200));
+    assert.ok(count('method="GetKey",code="NOT_FOUND"') >= 1);
+    assert.ok(count('method="ListKeys",code="UNAUTHENTICATED"') >= 1);
+  });
 });
