@@ -12,6 +12,7 @@ import * as S from '../keys/routes/schemas.ts';
 import { parseLabelFilter, signRequest } from '../keys/routes/v1.ts';
 import { generatedKeyId, type KeyService } from '../keys/service.ts';
 import { type EcdsaFormat, type HashAlgorithm, isSystemKeyId, type KeyState, type KeyType, type Labels, type RsaPadding } from '../keys/types.ts';
+import type { FieldCodes } from '../http/errors.ts';
 import { type CallDeps, compile, type RpcSpec, unary } from './call.ts';
 
 export const KEY_SERVICE = 'keyward.v1.KeyService';
@@ -23,7 +24,7 @@ const b64Always = (v: Buffer | undefined) => (v ?? Buffer.alloc(0)).toString('ba
 function defined<T extends Record<string, unknown>>(o: T): T {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }
-const bodySchema = (schema: object, fieldCodes: Record<string, string> = S.keyFieldCodes) => ({ validate: compile(schema), fieldCodes, context: 'body' as const });
+const bodySchema = (schema: object, fieldCodes: FieldCodes = S.keyFieldCodes) => ({ validate: compile(schema), fieldCodes, context: 'body' as const });
 const querySchema = (schema: object) => ({ validate: compile(schema), fieldCodes: S.keyFieldCodes, context: 'querystring' as const });
 
 type Ref = { key_id: string };

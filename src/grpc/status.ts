@@ -2,6 +2,7 @@
 // code in trailing metadata, its detail as the message (problem details never carry secrets).
 import { Metadata, status as Status, type ServerErrorResponse } from '@grpc/grpc-js';
 import type { ProblemError } from '../core/problem.ts';
+import { problemHeaders } from '../http/problem.ts';
 
 const BY_HTTP_STATUS: Record<number, Status> = {
   400: Status.INVALID_ARGUMENT,
@@ -40,7 +41,7 @@ export function grpcError(problem: ProblemError, requestId: string): ServerError
   trailers.set(PROBLEM_STATUS_KEY, String(problem.status));
   trailers.set('x-request-id', requestId);
   // WWW-Authenticate, Retry-After: what REST sends as headers.
-  for (const [k, v] of Object.entries(problem.headers ?? {})) trailers.set(k.toLowerCase(), v);
+  for (const [k, v] of Object.entries(problemHeaders(problem))) trailers.set(k.toLowerCase(), v);
   const details = problem.detail ?? problem.title;
   return Object.assign(new Error(details), { name: 'ProblemError', code: grpcStatusOf(problem), details, metadata: trailers });
 }

@@ -45,6 +45,13 @@ export interface IdpDeps {
   prepare?: (() => Promise<void>) | undefined;
   /** Where events go; built from the configuration when absent. */
   telemetry?: IdpTelemetry | undefined;
+  /**
+   * Subscribes to realm changes made elsewhere (another instance, `keyward idp apply`); the realm's name, or
+   * undefined for any realm. What a realm caches is dropped at once.
+   */
+  realmChanges?: ((listener: (realm: string | undefined) => void) => () => void) | undefined;
+  /** Whether this instance runs the once-only background work (the grant sweep); always, by default. */
+  leader?: (() => boolean) | undefined;
   /** Subscribes to the seal: a provider that could not start while sealed starts on unseal. */
   sealChanges?: ((listener: (sealed: boolean) => void) => () => void) | undefined;
 }
@@ -100,6 +107,8 @@ export async function createIdp(deps: IdpDeps): Promise<Idp> {
   };
   await build();
   const timer = setInterval(() => {
+    // Instances sharing a database take turns by lease: one sweeps.
+    if (deps.leader && !deps.leader()) return;
     void sweepExpired(deps.db).catch(() => {});
     // Throttle entries outlive any configured window and lock by far after a day.
     void new Throttle(deps.db).sweep(86_400_000).catch(() => {});
@@ -124,6 +133,9 @@ export async function createIdp(deps: IdpDeps): Promise<Idp> {
   const keyTimer = setInterval(() => void refresh().catch(() => {}), deps.config.signing_key_refresh_seconds * 1000);
   keyTimer.unref();
   const unsubscribe = deps.signingKeyChanges?.(() => void refresh().catch(() => {}));
+  const unsubscribeRealms = deps.realmChanges?.((name) => {
+    for (const rt of realms.values()) if (name === undefined || rt.name === name) rt.directory.forgetClients();
+  });
   return {
     realms,
     telemetry,
@@ -133,6 +145,7 @@ export async function createIdp(deps: IdpDeps): Promise<Idp> {
       clearInterval(timer);
       clearInterval(keyTimer);
       unsubscribe?.();
+      unsubscribeRealms?.();
       await Promise.all([...users.values()].map((u) => u.close()));
     },
   };
@@ -270,7 +283,7 @@ export function idpPlugin(deps: IdpDeps) {
       // OAuth clients read an OAuth error body (RFC 6749 §5.2) from the protocol endpoints; elsewhere problem+json.
       // The telemetry realm is '-': a name from the URL must not become a metric label.
       if (req.url.includes(`${OIDC_PREFIX}/`)) void refuse(reply, started(), '-', UNSUPPORTED.unknown_realm, { browser: false, req, clientId: namedClient(req) });
-      else void sendProblem(reply, req, new ProblemError({ status: 404, code: 'idp.realm_not_found', title: 'Not found', detail: 'no such realm' }));
+      else void sendProblem(reply, req, new ProblemError({ code: 'idp.realm_not_found', detail: 'no such realm' }));
       return undefined;
     };
     const ictx = (rt: RealmRuntime, req: FastifyRequest): InteractionContext => ({ rt, throttle, ip: req.ip, audit: deps.audit, requestId: req.id, userAgent: req.headers['user-agent'] });
