@@ -4,22 +4,25 @@ import { Metadata, status as Status, type ServerErrorResponse } from '@grpc/grpc
 import type { ProblemError } from '../core/problem.ts';
 import { problemHeaders } from '../http/problem.ts';
 
-const BY_HTTP_STATUS: Record<number, Status> = {
+/** Every status a problem code of the API has (src/core/problem-codes.ts); test/grpc/status.test.ts holds it to that. */
+export const BY_HTTP_STATUS: Readonly<Record<number, Status>> = {
   400: Status.INVALID_ARGUMENT,
   401: Status.UNAUTHENTICATED,
   403: Status.PERMISSION_DENIED,
   404: Status.NOT_FOUND,
+  408: Status.DEADLINE_EXCEEDED,
   // The key's state forbids the operation (disabled, released, destroyed; a concurrent change): FAILED_PRECONDITION.
   409: Status.FAILED_PRECONDITION,
   410: Status.FAILED_PRECONDITION,
   413: Status.INVALID_ARGUMENT,
+  414: Status.INVALID_ARGUMENT,
+  415: Status.INVALID_ARGUMENT,
   // key.provider_unsupported: the key's provider cannot do this, so retrying will not help.
   422: Status.FAILED_PRECONDITION,
   429: Status.RESOURCE_EXHAUSTED,
+  431: Status.INVALID_ARGUMENT,
   500: Status.INTERNAL,
-  501: Status.UNIMPLEMENTED,
   503: Status.UNAVAILABLE,
-  504: Status.DEADLINE_EXCEEDED,
 };
 
 /** Codes whose gRPC meaning is narrower than their HTTP status. */
@@ -27,7 +30,7 @@ const BY_CODE: Record<string, Status> = {
   'key.exists': Status.ALREADY_EXISTS,
 };
 
-export function grpcStatusOf(problem: ProblemError): Status {
+export function grpcStatusOf(problem: Pick<ProblemError, 'code' | 'status'>): Status {
   return BY_CODE[problem.code] ?? BY_HTTP_STATUS[problem.status] ?? (problem.status >= 500 ? Status.INTERNAL : Status.FAILED_PRECONDITION);
 }
 
