@@ -5,9 +5,8 @@ import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { OperationContext } from '../authn/context.ts';
 import type { Action } from '../core/actions.ts';
 import { badRequest } from '../core/problem.ts';
-import { jwtKid, keyServiceJwk, publicKeyPem } from '../keys/families/index.ts';
 import type { ProviderName } from '../keys/providers/index.ts';
-import { fromB64, keyJson, optionalB64 } from '../keys/routes/codec.ts';
+import { fromB64, keyJson, optionalB64, publicKeyJson } from '../keys/routes/codec.ts';
 import * as S from '../keys/routes/schemas.ts';
 import { parseLabelFilter, signRequest } from '../keys/routes/v1.ts';
 import { generatedKeyId, type KeyService } from '../keys/service.ts';
@@ -77,18 +76,7 @@ export function keyServiceImplementation(deps: CallDeps, keys: KeyService): Unty
     onKey<Ref & { version?: number }, { version?: string }>('GetPublicKey', 'kms:GetPublicKey', {
       body: (m) => defined({ version: m.version === undefined ? undefined : String(m.version) }),
       schema: querySchema(S.publicKeyQuery),
-      run: async (ctx, m, q) => {
-        const { record, version } = await keys.publicKey(ctx, m.key_id, q.version === undefined ? undefined : Number(q.version));
-        const kid = jwtKid(version.fingerprint, version.version);
-        return {
-          key_id: record.id,
-          key_type: record.type,
-          version: version.version,
-          fingerprint: version.fingerprint,
-          public_key: publicKeyPem(version.publicKeySpki!),
-          jwk: keyServiceJwk(record.type, version.publicKeySpki!, kid),
-        };
-      },
+      run: async (ctx, m, q) => publicKeyJson(await keys.publicKey(ctx, m.key_id, q.version === undefined ? undefined : Number(q.version))),
     }),
     bare('GetJwks', 'kms:GetPublicKey', (ctx, id) => keys.jwks(ctx, id)),
     // Keyward's own keys (keyward-…) rotate under their own, explicit-only permission; every other use is refused.
