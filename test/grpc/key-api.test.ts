@@ -11,6 +11,7 @@ import { createLocalJWKSet, jwtVerify } from 'jose';
 import { readAuditPaths, verifyAuditLog } from '../../src/audit/index.ts';
 import { publicKeyFromPem } from '../../src/audit/keys.ts';
 import { fingerprint, generateBootstrapToken } from '../../src/authn/index.ts';
+import { startIdp, type Idp } from '../authn/helpers.ts';
 import { TestPki } from '../support/certs.ts';
 import { req } from '../support/http.ts';
 import { startKeyward, type TestKeyward } from '../support/keyward.ts';
@@ -30,6 +31,7 @@ interface Event { event_type: string; action: string; outcome: string; error_cod
 
 describe('gRPC key API over TLS and mTLS', () => {
   let t: TestKeyward;
+  let idp: Idp;
   let admin: KeyClient;
   const clients: KeyClient[] = [];
   const client = (tls: { cert?: string; key?: string } = {}, md: Record<string, string> = {}) => {
@@ -47,6 +49,8 @@ describe('gRPC key API over TLS and mTLS', () => {
     pki.leaf('server', 'ca', 'localhost', 'IP:127.0.0.1');
     pki.leaf('payments', 'ca', 'payments', 'URI:spiffe://prod.example/ns/payments/sa/api');
     pki.leaf('intruder', 'rogue', 'payments', 'URI:spiffe://prod.example/ns/payments/sa/api');
+    idp = await startIdp();
+    await idp.addKey('ec1', 'ES256');
     t = await startKeyward({
       env: { KW_READER_HASH: fingerprint(READER), KW_BOOT_HASH: boot.tokenHash, KW_BOOT_AT: new Date().toISOString() },
       config: {
@@ -55,6 +59,7 @@ describe('gRPC key API over TLS and mTLS', () => {
           type: 'chain',
           authenticators: [
             { type: 'bootstrap_token', token_hash_env: 'KW_BOOT_HASH', issued_at_env: 'KW_BOOT_AT', max_age: 600 },
+            { type: 'jwt', issuer: idp.issuer, audience: 'keyward', jwks_url: idp.jwksUrl, algorithms: ['ES256'] },
             { type: 'api_key', keys: [{ id: 'test-admin', hash_env: 'KEYWARD_TEST_ADMIN_KEY_HASH', scopes: ['keyward.*'] }, { id: 'reader', hash_env: 'KW_READER_HASH', scopes: ['keyward.keys.list'] }] },
             { type: 'mtls', ca_file: pki.path('ca.pem'), trust_domains: ['prod.example'], identities: { 'spiffe://prod.example/ns/payments/*': ['keyward.key.pay-*.sign', 'keyward.keys.list'] } },
           ],
@@ -66,6 +71,7 @@ describe('gRPC key API over TLS and mTLS', () => {
   after(async () => {
     for (const c of clients) c.close();
     await t?.close();
+    await idp?.close();
   });
 
   test('every RPC of the key API answers as its REST route does', async () => {
@@ -134,9 +140,12 @@ describe('gRPC key API over TLS and mTLS', () => {
     await refused(admin.call('GenerateMac', { key_id: 'hmac', message }), status.FAILED_PRECONDITION, 'key.destroyed');
   });
 
-  test('credentials: Bearer API key, x-api-key, Bearer bootstrap token; the principal is in the audit event', async () => {
+  test('credentials: Bearer JWT, API key and bootstrap token, x-api-key; the principal is in the audit event', async () => {
     await admin.call('CreateKey', { key_id: 'cred', key_type: 'EC-P256', overwrite: true });
+    const now = Math.floor(Date.now() / 1000);
+    const jwt = await idp.sign({ iss: idp.issuer, aud: 'keyward', sub: 'svc-signer', iat: now, exp: now + 300, permissions: ['keyward.key.cred.sign'] }, { kid: 'ec1' });
     const ways: Array<[string, Record<string, string>, string, string]> = [
+      ['bearer-jwt', { authorization: `Bearer ${jwt}` }, 'svc-signer', 'jwt'],
       ['bearer-api-key', t.auth, 'test-admin', 'api_key'],
       ['x-api-key', { 'x-api-key': t.token }, 'test-admin', 'api_key'],
       ['bootstrap', { authorization: `Bearer ${boot.token}` }, 'bootstrap', 'bootstrap_token'],
@@ -147,8 +156,10 @@ describe('gRPC key API over TLS and mTLS', () => {
       const e = eventsFor(rid).find((x) => x.event_type === 'key.sign');
       assert.equal(e?.outcome, 'success');
       assert.equal(e?.principal?.auth_method, method, name);
-      if (method === 'api_key') assert.equal(e?.principal?.id, id);
+      if (method !== 'bootstrap_token') assert.equal(e?.principal?.id, id);
     }
+    // The token's permissions bound it, as over REST.
+    await refused(client({}, { authorization: `Bearer ${jwt}` }).call('RotateKey', { key_id: 'cred' }), status.PERMISSION_DENIED, 'auth.scope_denied');
   });
 
   test('mTLS: a SPIFFE workload signs with the keys its identity maps to, and nothing else', async () => {
