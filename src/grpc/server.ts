@@ -1,6 +1,7 @@
 // The gRPC transport: keyward.v1.KeyService (proto/keyward/v1/keys.proto) on its own port, with the TLS settings
 // REST uses (server.tls and the mTLS authenticators' CAs). The composition root starts and stops it.
-import { experimental, Server, ServerCredentials } from '@grpc/grpc-js';
+import { experimental, Server, ServerCredentials, setLogger } from '@grpc/grpc-js';
+import { format } from 'node:util';
 import { loadSync } from '@grpc/proto-loader';
 import { join } from 'node:path';
 import type { KeyService } from '../keys/service.ts';
@@ -62,13 +63,22 @@ function credentials(tls: GrpcTls | undefined): ServerCredentials {
   );
 }
 
+/** grpc-js reports a failed bind in its message only; the errno code lets `keyward serve` exit as for REST's port. */
+function bindError(err: Error, address: string): Error {
+  const code = /\b(EADDRINUSE|EACCES|EADDRNOTAVAIL)\b/.exec(err.message)?.[1];
+  return Object.assign(new Error(`server.grpc: cannot listen on ${address}: ${code ?? err.message}`), code ? { code } : {});
+}
+
 export async function startGrpcServer(opts: GrpcServerOptions): Promise<GrpcServer> {
+  // grpc-js writes its own errors to stderr (process-wide); send them to the server log instead, where stdout/stderr
+  // discipline (audit on stdout, one-line start errors) holds. Failures that matter are also reported by us.
+  setLogger({ error: (...args: unknown[]) => opts.logger.warn({ grpc: format(...args) }, 'grpc-js') });
   const definition = loadSync(PROTO_FILE, PROTO_OPTIONS);
   const server = new Server({ 'grpc.max_receive_message_length': opts.maxMessageBytes });
   server.addService(definition[KEY_SERVICE] as never, keyServiceImplementation(opts, opts.keys));
   const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`${host}:${opts.port}`, credentials(opts.tls), (err, p) => (err ? reject(err) : resolve(p)));
+    server.bindAsync(`${host}:${opts.port}`, credentials(opts.tls), (err, p) => (err ? reject(bindError(err, `${host}:${opts.port}`)) : resolve(p)));
   });
   let closing: Promise<void> | undefined;
   return {
