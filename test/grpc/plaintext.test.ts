@@ -7,7 +7,7 @@ import { keyClient, refused } from './client.ts';
 
 let t: TestKeyward;
 before(async () => {
-  t = await startKeyward({ config: { server: { grpc: { port: 0 } } } });
+  t = await startKeyward({ config: { server: { grpc: { port: 0 }, body_limit: 4096 } } });
 });
 after(() => t?.close());
 
@@ -17,6 +17,8 @@ test('plaintext gRPC serves the key API, and production mode warns about it', as
     await c.call('CreateKey', { key_id: 'plain', key_type: 'Ed25519' });
     assert.equal((await c.call('Sign', { key_id: 'plain', message: Buffer.from('m') })).signature.length, 64);
     await refused(c.call('ListKeys', {}, { 'x-api-key': 'not-a-key' }), status.UNAUTHENTICATED, 'auth.invalid_credential');
+    // Over server.body_limit: grpc-js refuses the message itself, before any stage (so no problem code).
+    await assert.rejects(c.call('Sign', { key_id: 'plain', message: Buffer.alloc(5000) }), (e: { code: number }) => e.code === status.RESOURCE_EXHAUSTED);
   } finally {
     c.close();
   }
