@@ -267,7 +267,7 @@ export async function createKeyward(config: KeywardConfig, opts: ComposeOptions 
         authorization: authorizationDeps({ pdp, audit: recorder, config, clock, keys }),
         host: config.server.grpc.host ?? config.server.host,
         port: config.server.grpc.port,
-        tls: tls && { key: tls.key, cert: tls.cert, ca: tls.ca },
+        tls: tls && { key: tls.key, cert: tls.cert, ca: tls.ca, requestCert: tls.requestCert },
         maxMessageBytes: config.server.body_limit,
         observe: (method, code, seconds) => metrics.grpcRequest(method, code, seconds),
       });

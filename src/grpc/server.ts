@@ -1,6 +1,7 @@
 // The gRPC transport: keyward.v1.KeyService (proto/keyward/v1/keys.proto) on its own port, with the TLS settings
 // REST uses (server.tls and the mTLS authenticators' CAs). The composition root starts and stops it.
 import { experimental, Server, ServerCredentials, setLogger } from '@grpc/grpc-js';
+import { rootCertificates } from 'node:tls';
 import { format } from 'node:util';
 import { loadSync } from '@grpc/proto-loader';
 import { join } from 'node:path';
@@ -19,6 +20,8 @@ export interface GrpcTls {
   cert: Buffer;
   /** Client CAs: when present, clients may present a certificate (verified, then judged by the authenticators). */
   ca?: Buffer | undefined;
+  /** Ask for a client certificate even without `ca` (then verified against Node's root CAs, as REST's TLS does). */
+  requestCert?: boolean | undefined;
 }
 
 export interface GrpcServerOptions extends CallDeps {
@@ -58,7 +61,7 @@ function credentials(tls: GrpcTls | undefined): ServerCredentials {
   // key callers at the handshake. As REST does, ask for one without requiring it and let the authenticators decide.
   return experimental.createCertificateProviderServerCredentials(
     new StaticProvider({ certificate: tls.cert, privateKey: tls.key }),
-    tls.ca ? new StaticProvider({ caCertificate: tls.ca }) : null,
+    tls.ca || tls.requestCert ? new StaticProvider({ caCertificate: tls.ca ?? Buffer.from(rootCertificates.join('\n')) }) : null,
     false,
   );
 }

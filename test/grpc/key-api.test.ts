@@ -48,6 +48,7 @@ describe('gRPC key API over TLS and mTLS', () => {
     pki.ca('rogue');
     pki.leaf('server', 'ca', 'localhost', 'IP:127.0.0.1');
     pki.leaf('payments', 'ca', 'payments', 'URI:spiffe://prod.example/ns/payments/sa/api');
+    pki.leaf('proxy', 'ca', 'proxy', 'URI:spiffe://prod.example/ns/edge/sa/proxy');
     pki.leaf('intruder', 'rogue', 'payments', 'URI:spiffe://prod.example/ns/payments/sa/api');
     idp = await startIdp();
     await idp.addKey('ec1', 'ES256');
@@ -61,6 +62,7 @@ describe('gRPC key API over TLS and mTLS', () => {
             { type: 'bootstrap_token', token_hash_env: 'KW_BOOT_HASH', issued_at_env: 'KW_BOOT_AT', max_age: 600 },
             { type: 'jwt', issuer: idp.issuer, audience: 'keyward', jwks_url: idp.jwksUrl, algorithms: ['ES256'] },
             { type: 'api_key', keys: [{ id: 'test-admin', hash_env: 'KEYWARD_TEST_ADMIN_KEY_HASH', scopes: ['keyward.*'] }, { id: 'reader', hash_env: 'KW_READER_HASH', scopes: ['keyward.keys.list'] }] },
+            { type: 'forwarded_identity', trusted_proxies: ['127.0.0.1/32'], require_mtls: true, proxy_identities: ['spiffe://prod.example/ns/edge/sa/proxy'], identities: { alice: ['keyward.keys.list'] } },
             { type: 'mtls', ca_file: pki.path('ca.pem'), trust_domains: ['prod.example'], identities: { 'spiffe://prod.example/ns/payments/*': ['keyward.key.pay-*.sign', 'keyward.keys.list'] } },
           ],
         },
@@ -173,6 +175,15 @@ describe('gRPC key API over TLS and mTLS', () => {
     await refused(workload.call('Sign', { key_id: 'ec', message: Buffer.from('x') }), status.PERMISSION_DENIED, 'auth.scope_denied');
     // A certificate from another CA is no credential: grpc-js hands the server verified certificates only.
     await refused(client(cert('intruder')).call('ListKeys', {}), status.UNAUTHENTICATED, 'auth.missing_credential');
+  });
+
+  test('forwarded identity: a trusted proxy with its verified certificate asserts the caller in metadata', async () => {
+    const r = await client(cert('proxy'), { 'x-forwarded-user': 'alice', 'x-request-id': 'grpc-fwd' }).call('ListKeys', {});
+    assert.ok(Array.isArray(r.keys));
+    assert.deepEqual(eventsFor('grpc-fwd').map((e) => e.principal), [{ id: 'alice', type: 'user', auth_method: 'forwarded_identity' }]);
+    await refused(client(cert('proxy'), { 'x-forwarded-user': 'alice' }).call('GetKey', { key_id: 'ec' }), status.PERMISSION_DENIED, 'auth.scope_denied');
+    // The same headers without the proxy's certificate are refused, not ignored.
+    await refused(client({}, { 'x-forwarded-user': 'alice' }).call('ListKeys', {}), status.UNAUTHENTICATED, 'auth.invalid_credential');
   });
 
   test('refusals: unauthenticated, forbidden, not found, system keys, exists', async () => {
