@@ -193,7 +193,7 @@ describe('realm documents into the built-in directory', () => {
     assert.deepEqual((await tables(cfg.db)).users, []);
     const first = await runCli(['identity', 'provision', '--to', 'builtin', TENANT, '--config', cfg.path, '--json'], ENV);
     assert.equal(first.code, 0, first.err);
-    assert.deepEqual({ ...JSON.parse(first.out), plan: undefined }, { ok: true, dry_run: false, target: 'builtin', changed: 19, plan: undefined });
+    assert.deepEqual({ ...JSON.parse(first.out), plan: undefined }, { ok: true, dry_run: false, target: 'builtin', changed: 22, plan: undefined });
     const second = await runCli(['identity', 'provision', '--to', 'builtin', TENANT, '--config', cfg.path], ENV);
     assert.match(second.out, /0 change\(s\) applied to builtin$/);
 
