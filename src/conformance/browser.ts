@@ -6,7 +6,7 @@
 // server at the relying party's address, so it can be pointed at the redirect URIs an issuer already has registered.
 import { existsSync } from 'node:fs';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { unavailable } from '../core/problem.ts';
+import { problem } from '../core/problem.ts';
 
 export const DEFAULT_CHROMIUM = '/usr/bin/chromium';
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -46,7 +46,7 @@ export interface BrowserDriver {
   close(): Promise<void>;
 }
 
-const browserUnavailable = (detail: string) => unavailable('conformance.browser_unavailable', detail);
+const unavailable = (detail: string) => problem('conformance.browser_unavailable', detail);
 
 export async function launchBrowser(opts: { executablePath?: string | undefined; timeoutMs?: number | undefined } = {}): Promise<BrowserDriver> {
   const executablePath = opts.executablePath ?? DEFAULT_CHROMIUM;
@@ -55,14 +55,14 @@ export async function launchBrowser(opts: { executablePath?: string | undefined;
   try {
     pw = await import('playwright-core');
   } catch {
-    throw browserUnavailable('the browser tests need the playwright-core package (npm install playwright-core); it is not installed');
+    throw unavailable('the browser tests need the playwright-core package (npm install playwright-core); it is not installed');
   }
-  if (!existsSync(executablePath)) throw browserUnavailable(`Chromium not found at ${executablePath} (install chromium or pass --chromium PATH)`);
+  if (!existsSync(executablePath)) throw unavailable(`Chromium not found at ${executablePath} (install chromium or pass --chromium PATH)`);
   let browser: Browser;
   try {
     browser = await pw.chromium.launch({ executablePath, args: FLAGS });
   } catch (e) {
-    throw browserUnavailable(`Chromium at ${executablePath} did not start: ${(e as Error).message.split('\n')[0]}`);
+    throw unavailable(`Chromium at ${executablePath} did not start: ${(e as Error).message.split('\n')[0]}`);
   }
   return {
     async session(capture) {
