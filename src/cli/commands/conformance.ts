@@ -177,10 +177,6 @@ export async function run(argv: string[], io: CliIo, deps: ConformanceDeps = {})
       io.err(`error: ${e.code}: ${e.detail ?? e.title}`);
       return e.status === 503 ? EXIT.unavailable : EXIT.failure;
     }
-    if (e instanceof TypeError && /fetch failed/.test(e.message)) {
-      io.err(`error: conformance.issuer_unreachable: ${v.issuer}`);
-      return EXIT.unavailable;
-    }
     throw e;
   }
 }
