@@ -3,6 +3,7 @@
 import type { JsonWebKey } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { Secret } from 'otpauth';
+import type { MFAEnrollmentReference } from '../../identity/model.ts';
 import { recoveryCodeHash } from '../recovery-codes.ts';
 
 export type PrincipalType = 'human' | 'service' | 'agent';
@@ -153,6 +154,7 @@ export class Directory {
     await this.db.deleteFrom('idp_mfa').where('realm', '=', this.realm).where('user_id', '=', id).execute();
     await this.db.deleteFrom('idp_mfa_pending').where('realm', '=', this.realm).where('user_id', '=', id).execute();
     await this.db.deleteFrom('idp_recovery_codes').where('realm', '=', this.realm).where('user_id', '=', id).execute();
+    await this.db.deleteFrom('idp_mfa_refs').where('realm', '=', this.realm).where('user_id', '=', id).execute();
     return Number(r.numDeletedRows) > 0;
   }
 
@@ -240,6 +242,22 @@ export class Directory {
       for (const g of await this.listGroups()) if (user.groups.includes(g.name)) g.roles.forEach((r) => roles.add(r));
     }
     return [...roles].sort();
+  }
+
+  // MFA enrolment references of the canonical model (a privacyIDEA token serial per enrolment).
+  async mfaReferences(userId?: string): Promise<MFAEnrollmentReference[]> {
+    let q = this.db.selectFrom('idp_mfa_refs').selectAll().where('realm', '=', this.realm);
+    if (userId !== undefined) q = q.where('user_id', '=', userId);
+    const rows: any[] = await q.orderBy('id').execute();
+    return rows.map((r) => ({ id: r.id, user_id: r.user_id, provider: r.provider, method: r.method, reference: r.reference, status: r.status }));
+  }
+  async putMfaReference(e: MFAEnrollmentReference): Promise<void> {
+    const values = { user_id: e.user_id, provider: e.provider, method: e.method, reference: e.reference, status: e.status };
+    await this.db
+      .insertInto('idp_mfa_refs')
+      .values({ realm: this.realm, id: e.id, ...values })
+      .onConflict((oc) => oc.columns(['realm', 'id']).doUpdateSet(values))
+      .execute();
   }
 
   // MFA
