@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import * as oidc from 'openid-client';
 import { TestPki } from '../../support/certs.ts';
 import { PrivacyIdeaContractServer, totpSeed } from '../../support/privacyidea-contract.ts';
-import { Agent, formAction, hidden } from '../support/browser.ts';
+import { Agent, formAction, hidden } from '../../../harness/browser.ts';
 import { SECRETS, startEnv, type TestEnv } from '../support/env.ts';
 
 const PW = 'second factor test password 1';
