@@ -673,6 +673,8 @@ export class KeyService {
     return this.#op(ctx, 'key.sign_jwt', 'kms:SignJwt', { type: 'Key', id }, undefined, async () => {
       this.#ownKeysOnly(ctx, id, 'JWT signing');
       this.#chosenVersionAllowed(ctx, req.version);
+      // Claims first: sizing them stringifies them, which a deeply nested object would make throw.
+      families.checkJwtClaims(req.payload);
       this.#checkPayload(Buffer.from(JSON.stringify(req.payload)));
       const { view, version, handle } = await this.#usable(id, 'sign_verify', 'JWT signing', ['enabled'], undefined, req.version);
       const type = view.record.type;
