@@ -1,5 +1,6 @@
 // The built-in directory: users, groups, roles, clients (clients with client_credentials are the service
 // accounts) and MFA enrolments, one namespace per realm. No HTTP here.
+import { announceChange } from '../../store/changes.ts';
 import type { JsonWebKey } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { Secret } from 'otpauth';
@@ -195,10 +196,13 @@ export class Directory {
       .values({ realm: this.realm, client_id: clientId, created_at: t, ...values })
       .onConflict((oc) => oc.columns(['realm', 'client_id']).doUpdateSet(values))
       .execute();
+    // Other instances drop their cached clients (`keyward idp clients disable` from the CLI, say).
+    await announceChange(this.db, { kind: 'realm', id: this.realm });
   }
   async deleteClient(clientId: string): Promise<boolean> {
     this.#clients.delete(clientId);
     const r = await this.db.deleteFrom('idp_clients').where('realm', '=', this.realm).where('client_id', '=', clientId).executeTakeFirst();
+    await announceChange(this.db, { kind: 'realm', id: this.realm });
     return Number(r.numDeletedRows) > 0;
   }
 
