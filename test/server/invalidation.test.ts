@@ -1,7 +1,8 @@
 // Several instances on one PostgreSQL database hear each other's changes at once (LISTEN/NOTIFY), not after their
 // cache TTL: a key disabled on A is refused on B 50 ms later although B's cache would keep it for a minute; a
 // client changed by a realm apply (as `keyward idp apply` does, from another process) is changed on B as quickly.
-// A change missed while B's listener is cut off is made up for by dropping its caches on reconnect. How long propagation takes is measured over many rotations and reported, not asserted.
+// A change missed while B's listener is cut off is made up for by dropping its caches on reconnect. How long
+// propagation takes is measured over many rotations and reported, not asserted.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
