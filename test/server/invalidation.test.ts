@@ -118,6 +118,9 @@ test('two instances: changes on one are seen by the other within milliseconds, n
     }));
     assert.deepEqual(rotations.map((r) => r.status), Array(20).fill(200));
     assert.deepEqual([...new Set(rotations.map((r) => r.body.current_version))].sort((x, y) => x - y), Array.from({ length: 20 }, (_, i) => i + 2));
+    // B's view, read once the last rotation's announcement has had its 50 ms (a read B started before A's commit
+    // and finished after the announcement must not have cached the older state).
+    await sleep(50);
     const c = await req(b.kw.app, { method: 'GET', url: '/v1/keys/c', headers: b.auth });
     assert.deepEqual(c.body.versions.map((v: { version: number }) => v.version), Array.from({ length: 21 }, (_, i) => i + 1));
 
