@@ -163,12 +163,17 @@ export class Directory {
   readonly #clients = new Map<string, { at: number; client: IdpClient | undefined }>();
   /** The realm changed elsewhere (an announced `keyward idp apply`): clients are read from the store again. */
   forgetClients(): void {
+    this.#clientsForgotten++;
     this.#clients.clear();
   }
+  #clientsForgotten = 0;
   async getClient(clientId: string): Promise<IdpClient | undefined> {
     const hit = this.#clients.get(clientId);
     if (hit && Date.now() - hit.at < CLIENT_CACHE_MS) return hit.client;
+    const forgotten = this.#clientsForgotten;
     const client = await this.#loadClient(clientId);
+    // A read the announcement overtook may hold the state before the change: used, not kept.
+    if (forgotten !== this.#clientsForgotten) return client;
     if (this.#clients.size > 10_000) this.#clients.clear();
     this.#clients.set(clientId, { at: Date.now(), client });
     return client;
