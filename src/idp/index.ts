@@ -19,6 +19,7 @@ import { Directory, ensureSetting, type SecretBox } from './store/directory.ts';
 import { migrateIdp, type IdpDialect } from './store/migrations.ts';
 import { IdpTelemetry, type IdpLogger } from './telemetry.ts';
 import { readThemeAsset, type ThemeAsset } from './theme.ts';
+import { replayingBody } from './replay-body.ts';
 import { PAGE_HEADERS } from './views.ts';
 import { sendProblem } from '../http/errors.ts';
 import { ProblemError } from '../core/problem.ts';
@@ -283,7 +284,7 @@ export function idpPlugin(deps: IdpDeps) {
       // OAuth clients read an OAuth error body (RFC 6749 §5.2) from the protocol endpoints; elsewhere problem+json.
       // The telemetry realm is '-': a name from the URL must not become a metric label.
       if (req.url.includes(`${OIDC_PREFIX}/`)) void refuse(reply, started(), '-', UNSUPPORTED.unknown_realm, { browser: false, req, clientId: namedClient(req) });
-      else void sendProblem(reply, req, new ProblemError({ status: 404, code: 'idp.realm_not_found', title: 'Not found', detail: 'no such realm' }));
+      else void sendProblem(reply, req, new ProblemError({ code: 'idp.realm_not_found', detail: 'no such realm' }));
       return undefined;
     };
     const ictx = (rt: RealmRuntime, req: FastifyRequest): InteractionContext => ({ rt, throttle, ip: req.ip, audit: deps.audit, requestId: req.id, userAgent: req.headers['user-agent'] });
@@ -367,7 +368,7 @@ export function idpPlugin(deps: IdpDeps) {
       raw.originalUrl = req.url;
       raw.url = req.url.slice(prefix.length) || '/';
       if (typeof req.body === 'string') raw.body = req.body;
-      handlerOf(rt)(raw, reply.raw);
+      handlerOf(rt)(replayingBody(raw), reply.raw);
     };
     app.all('/realms/:realm', toProvider);
     app.all('/realms/:realm/*', toProvider);
