@@ -1,5 +1,6 @@
 // The built-in directory: users, groups, roles, clients (clients with client_credentials are the service
 // accounts) and MFA enrolments, one namespace per realm. No HTTP here.
+import { announceChange } from '../../store/changes.ts';
 import type { JsonWebKey } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { Secret } from 'otpauth';
@@ -164,12 +165,17 @@ export class Directory {
   readonly #clients = new Map<string, { at: number; client: IdpClient | undefined }>();
   /** The realm changed elsewhere (an announced `keyward idp apply`): clients are read from the store again. */
   forgetClients(): void {
+    this.#clientsForgotten++;
     this.#clients.clear();
   }
+  #clientsForgotten = 0;
   async getClient(clientId: string): Promise<IdpClient | undefined> {
     const hit = this.#clients.get(clientId);
     if (hit && Date.now() - hit.at < CLIENT_CACHE_MS) return hit.client;
+    const forgotten = this.#clientsForgotten;
     const client = await this.#loadClient(clientId);
+    // A read the announcement overtook may hold the state before the change: used, not kept.
+    if (forgotten !== this.#clientsForgotten) return client;
     if (this.#clients.size > 10_000) this.#clients.clear();
     this.#clients.set(clientId, { at: Date.now(), client });
     return client;
@@ -197,10 +203,13 @@ export class Directory {
       .values({ realm: this.realm, client_id: clientId, created_at: t, ...values })
       .onConflict((oc) => oc.columns(['realm', 'client_id']).doUpdateSet(values))
       .execute();
+    // Other instances drop their cached clients (`keyward idp clients disable` from the CLI, say).
+    await announceChange(this.db, { kind: 'realm', id: this.realm });
   }
   async deleteClient(clientId: string): Promise<boolean> {
     this.#clients.delete(clientId);
     const r = await this.db.deleteFrom('idp_clients').where('realm', '=', this.realm).where('client_id', '=', clientId).executeTakeFirst();
+    await announceChange(this.db, { kind: 'realm', id: this.realm });
     return Number(r.numDeletedRows) > 0;
   }
 
