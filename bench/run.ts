@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hash as argonHash, verify as argonVerify } from '@node-rs/argon2';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
-import { startDevProcess } from '../test/support/dev-process.ts';
-import { freePort } from '../test/support/net.ts';
+import { startDevProcess } from '../harness/dev-process.ts';
+import { freePort } from '../harness/net.ts';
 import { breakdown, formatBreakdown, profileOver, threadCpuMs, threadDelta } from './stages.ts';
 import { targets, targetTable } from './targets.ts';
 import { assertWrk, type Load, wrk } from './wrk.ts';
@@ -23,8 +23,8 @@ const dir = mkdtempSync(join(tmpdir(), 'keyward-bench-'));
 
 interface Measured extends Load { cpuUsPerRequest: number }
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-/** BENCH_ONLY=sign,audit,idp,hsm,stages (any of them) runs only those sections. */
-const SECTIONS = new Set((process.env.BENCH_ONLY ?? 'sign,audit,idp,hsm,stages').split(',').map((x) => x.trim()));
+/** BENCH_ONLY=sign,grpc,audit,idp,hsm,stages (any of them) runs only those sections. */
+const SECTIONS = new Set((process.env.BENCH_ONLY ?? 'sign,grpc,audit,idp,hsm,stages').split(',').map((x) => x.trim()));
 const SOFTHSM_MODULE = process.env.KEYWARD_BENCH_SOFTHSM_MODULE ?? '/usr/lib/softhsm/libsofthsm2.so';
 const ROUND_S = Number(process.env.BENCH_ROUND_SECONDS ?? 6);
 
@@ -83,12 +83,15 @@ async function startCeiling(nodeArgs: string[] = []): Promise<{ base: string; pr
 
 interface Server { base: string; token: string; client: { id: string; secret: string } | undefined; proc: ChildProcess; stop(): Promise<void> }
 
-/** `db`: servers that run at the same time need databases of their own (one Keyward per data directory). */
-async function startServer(name: string, extra: string | ((port: number) => string), before?: (cfg: string) => void, db = 'keyward'): Promise<Server> {
+/**
+ * `db`: servers that run at the same time need databases of their own (one Keyward per data directory). `server`:
+ * more of the server section (`, grpc: { port: 1234 }`).
+ */
+async function startServer(name: string, extra: string | ((port: number) => string), before?: (cfg: string) => void, db = 'keyward', server = ''): Promise<Server> {
   const port = await freePort();
   const cfg = join(dir, `${name}.yaml`);
   writeFileSync(cfg, `mode: dev
-server: { port: ${port} }
+server: { port: ${port}${server} }
 storage: { type: sqlite, path: ${join(dir, `${db}.db`)} }
 seal: { dev_unseal_file: ${join(dir, `${db}-unseal.json`)} }
 logging: { level: warn }
@@ -219,6 +222,35 @@ try {
     line('JWT caller + Cedar PDP, decision_cache_seconds: 0 (every request evaluated)', fmt(cedarUncached));
     line('  ratio JWT+Cedar(uncached) / API key', `${((cedarUncached.rps / served.rps) * 100).toFixed(1)}%`);
     results['authz'] = { jwt_builtin: jwtBuiltin, jwt_cedar: cedar, jwt_cedar_uncached: cedarUncached, ratio_builtin: jwtBuiltin.rps / served.rps, ratio_cedar: cedar.rps / served.rps, ratio_cedar_uncached: cedarUncached.rps / served.rps };
+  }
+
+  // ---- issue 12: ES256 signing over gRPC beside REST: one server, the same key, token and number of calls in flight,
+  // taking turns. The gRPC load comes from a Node client (bench/grpc-load.ts), which needs more CPU than wrk: the
+  // server's CPU per request is the figure that does not depend on the load generator.
+  if (SECTIONS.has('grpc')) {
+    const grpcPort = await freePort();
+    s = await startServer('grpc', AUDIT_OFF, undefined, 'grpc', `, grpc: { port: ${grpcPort} }`);
+    await importBenchKey(s);
+    const auth = { authorization: `Bearer ${s.token}`, 'content-type': 'application/json' };
+    const grpcArgs = { port: grpcPort, token: s.token, keyId: 'bench-es256', message: message.toString('base64'), concurrency: CONNECTIONS };
+    const grpcLoad = (duration: number): Load => {
+      const out = execFileSync(NODE, [join(ROOT, 'bench', 'grpc-load.ts'), JSON.stringify({ ...grpcArgs, duration })], { encoding: 'utf8' });
+      const r = JSON.parse(out.trim().split('\n').at(-1)!) as Load;
+      if (r.non2xx > 0) console.error(`  (warning: ${r.non2xx} failed gRPC calls)`);
+      return r;
+    };
+    const [restRounds, grpcRounds] = rounds([
+      { pid: s.proc.pid!, run: () => load({ url: `${s.base}/v1/keys/bench-es256/sign`, headers: auth, body: signBody, duration: ROUND_S }) },
+      { pid: s.proc.pid!, run: () => grpcLoad(ROUND_S) },
+    ]);
+    await s.stop();
+    const rest = median(restRounds!);
+    const overGrpc = median(grpcRounds!);
+    line(`served ES256 sign over REST (wrk, ${CONNECTIONS} connections), median of ${ROUNDS}`, `${fmt(rest)}  ${rest.cpuUsPerRequest.toFixed(0)} µs CPU/request`);
+    line(`served ES256 sign over gRPC (grpc-js, ${CONNECTIONS} calls in flight), median of ${ROUNDS}`, `${fmt(overGrpc)}  ${overGrpc.cpuUsPerRequest.toFixed(0)} µs CPU/request`);
+    line('  ratio gRPC / REST', `${((overGrpc.rps / rest.rps) * 100).toFixed(1)}%  (rounds: ${grpcRounds!.map((r) => r.rps.toFixed(0)).join(', ')} vs ${restRounds!.map((r) => r.rps.toFixed(0)).join(', ')})`);
+    line('  server CPU per request, REST / gRPC', `${((rest.cpuUsPerRequest / overGrpc.cpuUsPerRequest) * 100).toFixed(1)}%`);
+    results['grpc'] = { rest, grpc: overGrpc, rest_rounds: restRounds, grpc_rounds: grpcRounds, ratio: overGrpc.rps / rest.rps, cpu_ratio: rest.cpuUsPerRequest / overGrpc.cpuUsPerRequest };
   }
 
   // ---- issue 4: the durable, signed, chained file sink vs audit off

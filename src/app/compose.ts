@@ -12,7 +12,7 @@ import { auditRoutes } from '../audit/routes.ts';
 import type { AuditConfig } from '../audit/config.ts';
 import { generateSigningKeyFile } from '../audit/keys.ts';
 import { createAuthenticator, generateBootstrapToken } from '../authn/index.ts';
-import { authnConfigSchema, type AuthnConfig, type LeafAuthnConfig } from '../authn/config.ts';
+import { authnConfigSchema, type LeafAuthnConfig } from '../authn/config.ts';
 import { DEV_REALM, DEV_RESOURCE, devIdpConfig, mountIdp, type MountedIdp } from '../idp/mount.ts';
 import type { Authenticator } from '../authn/types.ts';
 import { createPdp } from '../authz/index.ts';
@@ -24,8 +24,10 @@ import { KeyService } from '../keys/service.ts';
 import { ProviderSet, providersPreflight } from '../keys/providers/index.ts';
 import { SystemService } from '../keys/system.ts';
 import { openStore } from '../store/open.ts';
+import { LeaderLease, soleLeader, type Leadership } from '../store/leader.ts';
 import type { AuditChainHead, AuditChainRepository, Store } from '../store/types.ts';
-import { buildApp } from './app.ts';
+import { authorizationDeps, buildApp } from './app.ts';
+import { type GrpcServer, startGrpcServer } from '../grpc/server.ts';
 import { RefusalLedger } from '../audit/refusals.ts';
 import { type Clock, systemClock } from '../core/clock.ts';
 import { createLogger } from './logger.ts';
@@ -41,6 +43,8 @@ export interface Keyward {
   seal: SealManager;
   keys: KeyService;
   audit: AuditTrail;
+  /** The gRPC transport, when server.grpc is configured. */
+  grpc?: GrpcServer | undefined;
   /** Dev mode only: the bootstrap admin token printed at start. */
   devToken?: string | undefined;
   /** Dev mode only: the identity provider's quickstart client. */
@@ -93,6 +97,13 @@ export async function createKeyward(config: KeywardConfig, opts: ComposeOptions 
 
     const store = await openStore(config.storage, { logger });
     closers.push(() => store.close());
+    // Instances sharing a PostgreSQL database: one runs the once-only background jobs (leader.ts), and each hears
+    // of the others' changes to drop what it cached (changes.ts). SQLite has one process.
+    const leadership: Leadership = config.storage.type === 'postgres'
+      ? await LeaderLease.start({ url: config.storage.url, schema: config.storage.schema }, 'background-jobs', logger)
+      : soleLeader;
+    closers.push(() => leadership.close());
+    await store.changes?.start(logger);
 
     // HSM providers connect on first use: one whose HSM is down at start answers 503 until it is back. What needs no
     // HSM (the PIN present, files readable, a PIN file owner-only in production) stops the start here.
@@ -141,13 +152,14 @@ export async function createKeyward(config: KeywardConfig, opts: ComposeOptions 
 
     let devToken: string | undefined;
     let authnEnv = env;
-    let authnConfig: AuthnConfig | undefined = config.authn;
+    // Dev mode trusts the bootstrap token and, out of the box, the local identity provider's access tokens, in
+    // front of the configured authenticators (which keep their own configuration paths in errors).
+    const devMembers: LeafAuthnConfig[] = [];
     if (dev) {
       const t = generateBootstrapToken();
       devToken = t.token;
       authnEnv = { ...env, [DEV_TOKEN_ENV]: t.tokenHash };
-      // Dev mode trusts the bootstrap token and, out of the box, the local identity provider's access tokens.
-      const devMembers: LeafAuthnConfig[] = [authnConfigSchema.parse({ type: 'bootstrap_token', token_hash_env: DEV_TOKEN_ENV, max_age: 12 * 3600 }) as LeafAuthnConfig];
+      devMembers.push(authnConfigSchema.parse({ type: 'bootstrap_token', token_hash_env: DEV_TOKEN_ENV, max_age: 12 * 3600 }) as LeafAuthnConfig);
       if (idpConfig?.enabled && config.idp === undefined) {
         const issuer = `${idpConfig.base_url}/realms/${DEV_REALM}`;
         devMembers.push(authnConfigSchema.parse({
@@ -157,23 +169,25 @@ export async function createKeyward(config: KeywardConfig, opts: ComposeOptions 
           jwks_fetch_at_start: false,
         }) as LeafAuthnConfig);
       }
-      const configured = authnConfig === undefined ? [] : authnConfig.type === 'chain' ? authnConfig.authenticators : [authnConfig];
-      authnConfig = { type: 'chain', authenticators: [...devMembers, ...configured] };
     }
-    if (authnConfig === undefined) throw new Error('authn: no authentication configured');
-    const authenticator: Authenticator = await createAuthenticator(authnConfig, {
+    const authenticator: Authenticator = await createAuthenticator(config.authn, {
       env: authnEnv,
       logger,
       clock,
       mode: config.mode,
       audit: recorder,
       permissionPrefix: config.authz.permission_prefix,
-    });
+    }, devMembers);
     closers.push(async () => authenticator.close?.());
-    const pdp = await createPdp(config.authz, { logger });
+    const pdp = await createPdp(config.authz, { logger, env, production: !dev });
     closers.push(async () => pdp.close?.());
 
-    const metrics = new Metrics({ sealed: () => seal.sealed, auditCheckpoints: () => audit.checkpoints() });
+    const feed = store.changes;
+    const metrics = new Metrics({
+      sealed: () => seal.sealed,
+      auditCheckpoints: () => audit.checkpoints(),
+      ...(feed ? { leader: () => leadership.leader, invalidationListening: () => feed.listening } : {}),
+    });
     const keys = new KeyService({
       keys: store.keys,
       seal,
@@ -189,6 +203,14 @@ export async function createKeyward(config: KeywardConfig, opts: ComposeOptions 
         defaultProvider: config.keys.default_provider,
       },
     });
+
+    feed?.subscribe((change) => {
+      metrics.invalidationReceived(change?.kind ?? 'all');
+      if (change === undefined || change.kind === 'key') keys.changedElsewhere(change?.id);
+    });
+    const realmChanges = feed
+      ? (listener: (realm: string | undefined) => void) => feed.subscribe((c) => (c === undefined || c.kind === 'realm') && listener(c?.id))
+      : undefined;
 
     const reload = async (): Promise<string[]> => {
       const done: string[] = [];
@@ -206,7 +228,7 @@ export async function createKeyward(config: KeywardConfig, opts: ComposeOptions 
     const system = new SystemService({ seal, audit: recorder, reload, providers: () => keys.providerStatus() });
 
     const idp = idpConfig?.enabled
-      ? await mountIdp({ config: idpConfig, store, keys, audit: recorder, metrics: metrics.registry, logger, env, dev, permissionPrefix: config.authz.permission_prefix, sealChanges: (l) => seal.onSealChange(l), clock })
+      ? await mountIdp({ config: idpConfig, store, keys, audit: recorder, metrics: metrics.registry, logger, env, dev, permissionPrefix: config.authz.permission_prefix, sealChanges: (l) => seal.onSealChange(l), clock, realmChanges, leader: () => leadership.leader })
       : undefined;
 
     const app = await buildApp({
@@ -231,8 +253,28 @@ export async function createKeyward(config: KeywardConfig, opts: ComposeOptions 
       await stopped;
     });
 
+    // The key API over gRPC, through the same stages as REST. A port that cannot be bound fails the start.
+    let grpc: GrpcServer | undefined;
+    if (config.server.grpc) {
+      const tls = httpsOptions(config);
+      grpc = await startGrpcServer({
+        logger,
+        keys,
+        audit: recorder,
+        authentication: { authenticator, audit: recorder },
+        authorization: authorizationDeps({ pdp, audit: recorder, config, clock, keys }),
+        host: config.server.grpc.host ?? config.server.host,
+        port: config.server.grpc.port,
+        tls: tls && { key: tls.key, cert: tls.cert, ca: tls.ca, requestCert: tls.requestCert },
+        maxMessageBytes: config.server.body_limit,
+        observe: (method, code, seconds) => metrics.grpcRequest(method, code, seconds),
+      });
+      closers.push(() => grpc!.close());
+      logger.info({ port: grpc.port, tls: tls !== undefined }, 'gRPC key API listening');
+    }
+
     const sweeper = setInterval(() => {
-      if (seal.sealed) return;
+      if (seal.sealed || !leadership.leader) return;
       keys.sweepReleased(systemContext()).then(
         (ids) => ids.length > 0 && logger.info({ keys: ids }, 'released keys destroyed after their grace period'),
         (e: unknown) => logger.error({ err: String(e) }, 'release sweep failed'),
@@ -241,7 +283,7 @@ export async function createKeyward(config: KeywardConfig, opts: ComposeOptions 
     sweeper.unref();
     closers.push(async () => clearInterval(sweeper));
 
-    return { app, config, logger, store, seal, keys, audit, devToken, devClient: idp?.devClient, reload, close: closeAll };
+    return { app, config, logger, store, seal, keys, audit, grpc, devToken, devClient: idp?.devClient, reload, close: closeAll };
   } catch (e) {
     await closeAll();
     throw e;

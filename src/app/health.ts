@@ -22,7 +22,7 @@ export async function healthRoutes(app: FastifyInstance, opts: { store: Store; s
     const checks = { storage, unsealed: !opts.system.sealed, audit: opts.audit.ready() };
     if (checks.storage && checks.unsealed && checks.audit) return { status: 'ready', checks };
     const failing = Object.entries(checks).filter(([, ok]) => !ok).map(([k]) => k);
-    return sendProblem(reply, req, new ProblemError({ status: 503, code: 'system.not_ready', title: 'Service unavailable', detail: `not ready: ${failing.join(', ')}`, extra: { checks } }));
+    return sendProblem(reply, req, new ProblemError({ code: 'system.not_ready', detail: `not ready: ${failing.join(', ')}`, extra: { checks } }));
   });
 
   app.get('/metrics', { config: pub, schema: { tags: ['health'], summary: 'Prometheus metrics', hide: true } }, async (_req, reply) => {

@@ -8,6 +8,7 @@ import { Worker } from 'node:worker_threads';
 import { assembleEvents, draftEvent, sealEvents, type ChainHead, type ChainKey, type EventDraft, type Seal } from './seal.ts';
 import type { Logger } from 'pino';
 import { ProblemError } from '../core/problem.ts';
+import { auditUnavailable } from './errors.ts';
 import type { Clock } from '../core/clock.ts';
 import type { AuditChainRepository, SettingsRepository } from '../store/types.ts';
 import type { AuditEventInput, AuditRecorder } from './types.ts';
@@ -18,13 +19,12 @@ import {
   signingInput,
   type AuditEvent,
 } from './canonical.ts';
-import type { AuditConfig, AuditSinkConfig } from './config.ts';
+import type { AuditConfig } from './config.ts';
 import { loadSigningKey, type AuditPublicKeyInfo, type AuditSigningKey } from './keys.ts';
 import { assertNoSecrets } from './redact.ts';
 import type { AuditAckState, AuditAckStore, RefusedRange } from './ack.ts';
-import { errInfo, FileSink } from './sinks/file.ts';
-import { NatsSink } from './sinks/nats.ts';
-import { StdoutSink } from './sinks/stdout.ts';
+import { errInfo } from './sinks/file.ts';
+import { createSink } from './sinks/index.ts';
 import type { AuditSink, PreparedEvent, SinkStats } from './sinks/types.ts';
 
 export interface AuditTrail extends AuditRecorder {
@@ -80,25 +80,10 @@ const MAX_OWED = 10_000;
 const MAX_METADATA_BYTES = 16 * 1024;
 const SYSTEM_PRINCIPAL = { id: 'keyward', type: 'system', auth_method: 'internal' } as const;
 
-export const auditUnavailable = (detail: string) =>
-  new ProblemError({ status: 503, code: 'audit.unavailable', title: 'Service unavailable', detail });
-
-const chainConflict = (detail: string) =>
-  new ProblemError({ status: 500, code: 'audit.chain_conflict', title: 'Audit chain conflict', detail });
+const chainConflict = (detail: string) => new ProblemError({ code: 'audit.chain_conflict', detail });
 
 export function settingsNameForChainId(instanceId?: string): string {
   return instanceId ? `audit.chain_id:${instanceId}` : 'audit.chain_id';
-}
-
-export function createSink(cfg: AuditSinkConfig, deps: Pick<AuditTrailDeps, 'clock' | 'logger' | 'stdout'>, chainId: string): AuditSink {
-  switch (cfg.type) {
-    case 'stdout':
-      return new StdoutSink(deps.stdout);
-    case 'file':
-      return new FileSink(cfg, deps.clock, deps.logger);
-    case 'nats':
-      return new NatsSink(cfg, deps.logger, chainId);
-  }
 }
 
 /** Checks that an event is intact and signed by `publicKey` (used to adopt a sink's tail on restart). */
@@ -667,10 +652,10 @@ class DisabledTrail implements AuditTrail {
   close = async () => {};
   flush = async () => {};
   publicKey(): AuditPublicKeyInfo {
-    throw new ProblemError({ status: 404, code: 'audit.disabled', title: 'Not found', detail: 'audit is disabled' });
+    throw new ProblemError({ code: 'audit.disabled', detail: 'audit is disabled' });
   }
   async checkpoint(): Promise<never> {
-    throw new ProblemError({ status: 404, code: 'audit.disabled', title: 'Not found', detail: 'audit is disabled' });
+    throw new ProblemError({ code: 'audit.disabled', detail: 'audit is disabled' });
   }
   head = () => ({ chain_id: '', sequence: 0, hash: GENESIS_HASH });
   stats = () => ({});
@@ -684,10 +669,10 @@ export async function createAuditTrail(deps: AuditTrailDeps): Promise<AuditTrail
     return new DisabledTrail();
   }
   if (deps.production && config.on_failure === 'continue') {
-    throw new ProblemError({ status: 500, code: 'config.invalid', title: 'Invalid configuration', detail: "audit.on_failure 'continue' is not allowed in production" });
+    throw new ProblemError({ code: 'config.invalid', detail: "audit.on_failure 'continue' is not allowed in production" });
   }
   if (!config.signing_key_path) {
-    throw new ProblemError({ status: 500, code: 'config.invalid', title: 'Invalid configuration', detail: 'audit.signing_key_path is required' });
+    throw new ProblemError({ code: 'config.invalid', detail: 'audit.signing_key_path is required' });
   }
   if (config.on_failure === 'continue') {
     logger.warn('AUDIT on_failure=continue: operations will proceed even when their audit event cannot be recorded (never use in production)');
@@ -708,7 +693,7 @@ export async function createAuditTrail(deps: AuditTrailDeps): Promise<AuditTrail
   let head = stored && stored.sequence > acked.sequence ? { sequence: stored.sequence, hash: stored.hash } : { sequence: acked.sequence, hash: acked.hash };
   let resumedFrom = stored || ackState ? 'store' : 'genesis';
 
-  const sinks = config.sinks.map((s) => createSink(s, deps, chainId));
+  const sinks = config.sinks.map((s) => createSink(s, { clock: deps.clock, logger: deps.logger, stdout: deps.stdout, chainId }));
   await Promise.all(sinks.map((s) => s.open()));
   // Source of truth on restart: the persisted head, unless a sink holds a newer authentic event of this chain
   // (the process died after the sink acknowledged and before the head was saved). A sink behind the head has

@@ -1,5 +1,6 @@
 // The identity provider as a Fastify plugin: every configured realm under /realms/{realm} (Keycloak layout),
 // its interaction pages, {issuer}/profile, and the refusal of Keycloak's admin REST paths.
+import { PrivacyIdeaAuthority } from './mfa/privacyidea.ts';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
@@ -19,6 +20,7 @@ import { Directory, ensureSetting, type SecretBox } from './store/directory.ts';
 import { migrateIdp, type IdpDialect } from './store/migrations.ts';
 import { IdpTelemetry, type IdpLogger } from './telemetry.ts';
 import { readThemeAsset, type ThemeAsset } from './theme.ts';
+import { replayingBody } from './replay-body.ts';
 import { PAGE_HEADERS } from './views.ts';
 import { sendProblem } from '../http/errors.ts';
 import { ProblemError } from '../core/problem.ts';
@@ -45,6 +47,13 @@ export interface IdpDeps {
   prepare?: (() => Promise<void>) | undefined;
   /** Where events go; built from the configuration when absent. */
   telemetry?: IdpTelemetry | undefined;
+  /**
+   * Subscribes to realm changes made elsewhere (another instance, `keyward idp apply`); the realm's name, or
+   * undefined for any realm. What a realm caches is dropped at once.
+   */
+  realmChanges?: ((listener: (realm: string | undefined) => void) => () => void) | undefined;
+  /** Whether this instance runs the once-only background work (the grant sweep); always, by default. */
+  leader?: (() => boolean) | undefined;
   /** Subscribes to the seal: a provider that could not start while sealed starts on unseal. */
   sealChanges?: ((listener: (sealed: boolean) => void) => () => void) | undefined;
 }
@@ -93,13 +102,22 @@ export async function createIdp(deps: IdpDeps): Promise<Idp> {
       }),
     ]),
   );
+  // A realm that delegates second factors gets its privacyIDEA client once (a missing secret or CA file stops the start).
+  const mfaLogger = { warn: (o: Record<string, unknown>, m: string) => deps.logger?.warn(`${m} ${JSON.stringify(o)}`), error: (o: Record<string, unknown>, m: string) => deps.logger?.error(o, m) };
+  const authorities = new Map(
+    deps.config.realms.flatMap((realm) =>
+      realm.mfa.authority === 'privacyidea' ? [[realm.name, new PrivacyIdeaAuthority(realm.mfa.privacyidea!, { env: deps.env ?? process.env, logger: mfaLogger })] as const] : [],
+    ),
+  );
   const build = async () => {
     for (const realm of deps.config.realms) {
-      realms.set(realm.name, await createRealmRuntime({ config: deps.config, realm, db: deps.db, signer: deps.signer, audit: deps.audit, telemetry, cookieKeys: keys, secretBox: deps.secretBox, users: users.get(realm.name) }));
+      realms.set(realm.name, await createRealmRuntime({ config: deps.config, realm, db: deps.db, signer: deps.signer, audit: deps.audit, telemetry, cookieKeys: keys, secretBox: deps.secretBox, users: users.get(realm.name), mfa: authorities.get(realm.name) }));
     }
   };
   await build();
   const timer = setInterval(() => {
+    // Instances sharing a database take turns by lease: one sweeps.
+    if (deps.leader && !deps.leader()) return;
     void sweepExpired(deps.db).catch(() => {});
     // Throttle entries outlive any configured window and lock by far after a day.
     void new Throttle(deps.db).sweep(86_400_000).catch(() => {});
@@ -124,6 +142,9 @@ export async function createIdp(deps: IdpDeps): Promise<Idp> {
   const keyTimer = setInterval(() => void refresh().catch(() => {}), deps.config.signing_key_refresh_seconds * 1000);
   keyTimer.unref();
   const unsubscribe = deps.signingKeyChanges?.(() => void refresh().catch(() => {}));
+  const unsubscribeRealms = deps.realmChanges?.((name) => {
+    for (const rt of realms.values()) if (name === undefined || rt.name === name) rt.directory.forgetClients();
+  });
   return {
     realms,
     telemetry,
@@ -133,7 +154,9 @@ export async function createIdp(deps: IdpDeps): Promise<Idp> {
       clearInterval(timer);
       clearInterval(keyTimer);
       unsubscribe?.();
+      unsubscribeRealms?.();
       await Promise.all([...users.values()].map((u) => u.close()));
+      await Promise.all([...authorities.values()].map((a) => a.close()));
     },
   };
 }
@@ -270,7 +293,7 @@ export function idpPlugin(deps: IdpDeps) {
       // OAuth clients read an OAuth error body (RFC 6749 §5.2) from the protocol endpoints; elsewhere problem+json.
       // The telemetry realm is '-': a name from the URL must not become a metric label.
       if (req.url.includes(`${OIDC_PREFIX}/`)) void refuse(reply, started(), '-', UNSUPPORTED.unknown_realm, { browser: false, req, clientId: namedClient(req) });
-      else void sendProblem(reply, req, new ProblemError({ status: 404, code: 'idp.realm_not_found', title: 'Not found', detail: 'no such realm' }));
+      else void sendProblem(reply, req, new ProblemError({ code: 'idp.realm_not_found', detail: 'no such realm' }));
       return undefined;
     };
     const ictx = (rt: RealmRuntime, req: FastifyRequest): InteractionContext => ({ rt, throttle, ip: req.ip, audit: deps.audit, requestId: req.id, userAgent: req.headers['user-agent'] });
@@ -354,7 +377,7 @@ export function idpPlugin(deps: IdpDeps) {
       raw.originalUrl = req.url;
       raw.url = req.url.slice(prefix.length) || '/';
       if (typeof req.body === 'string') raw.body = req.body;
-      handlerOf(rt)(raw, reply.raw);
+      handlerOf(rt)(replayingBody(raw), reply.raw);
     };
     app.all('/realms/:realm', toProvider);
     app.all('/realms/:realm/*', toProvider);

@@ -159,10 +159,26 @@ export class KeyService {
     });
   }
 
-  /** Called after every committed write to a key on this instance (other instances notice through the cache TTL). */
+  /**
+   * Called after every committed write to a key on this instance, and for writes another instance announced
+   * (`changedElsewhere`); without announcements, other instances' writes show within the cache TTL.
+   */
   onKeyChange(listener: (keyId: string) => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
+  }
+
+  /**
+   * Another instance committed a write to this key (undefined: to any key, announcements were missed): the cached
+   * view is dropped, so the next use reads the stored state.
+   */
+  changedElsewhere(id: string | undefined): void {
+    if (id === undefined) {
+      this.#cache.dropAllMaterial();
+      return;
+    }
+    this.#cache.invalidate(id);
+    this.#changed(id);
   }
 
   #changed(id: string): void {
@@ -244,7 +260,7 @@ export class KeyService {
     let record: KeyRecord;
     try {
       if (k.overwrite && !this.#d.config.allowOverwrite) {
-        throw new ProblemError({ status: 403, code: 'key.overwrite_disabled', title: 'Forbidden', detail: 'overwriting keys is disabled by configuration' });
+        throw new ProblemError({ code: 'key.overwrite_disabled', detail: 'overwriting keys is disabled by configuration' });
       }
       const metadata = { fingerprint: version.fingerprint, overwrite: k.overwrite, ...(k.provider !== 'software' ? { provider: k.provider } : {}), ...(k.origin === 'external' ? { external: true } : {}) };
       record = await this.#d.keys.create(
@@ -297,14 +313,12 @@ export class KeyService {
     if (!k.overwrite) return;
     // Checked before anything is made in an HSM (and again by #insert, for every provider).
     if (!this.#d.config.allowOverwrite) {
-      throw new ProblemError({ status: 403, code: 'key.overwrite_disabled', title: 'Forbidden', detail: 'overwriting keys is disabled by configuration' });
+      throw new ProblemError({ code: 'key.overwrite_disabled', detail: 'overwriting keys is disabled by configuration' });
     }
     const existing = await this.#d.keys.get(k.id);
     if (existing && existing.state !== 'destroyed' && existing.provider !== 'software' && existing.origin !== 'external') {
       throw new ProblemError({
-        status: 409,
         code: 'key.overwrite_refused',
-        title: 'Conflict',
         detail: `key ${k.id} is held by the ${existing.provider} provider; destroy it first (that removes its objects from the HSM), then create it again`,
       });
     }
@@ -333,11 +347,12 @@ export class KeyService {
     const nowMs = this.#d.clock.now().getTime();
     const hit = this.#cache.getMeta(id, nowMs);
     if (hit) return hit;
+    const ticket = this.#cache.ticket();
     const record = await this.#d.keys.get(id);
     if (!record) throw keyNotFound(id);
     const versions = await this.#d.keys.versions(id);
     const entry = { record, versions, loadedAt: nowMs };
-    this.#cache.putMeta(entry);
+    this.#cache.putMeta(entry, ticket);
     return entry;
   }
 
@@ -659,6 +674,8 @@ export class KeyService {
     return this.#op(ctx, 'key.sign_jwt', 'kms:SignJwt', { type: 'Key', id }, undefined, async () => {
       this.#ownKeysOnly(ctx, id, 'JWT signing');
       this.#chosenVersionAllowed(ctx, req.version);
+      // Claims first: sizing them stringifies them, which a deeply nested object would make throw.
+      families.checkJwtClaims(req.payload);
       this.#checkPayload(Buffer.from(JSON.stringify(req.payload)));
       const { view, version, handle } = await this.#usable(id, 'sign_verify', 'JWT signing', ['enabled'], undefined, req.version);
       const type = view.record.type;
@@ -849,12 +866,12 @@ export class KeyService {
   }
 
   #keyObject(record: KeyRecord, v: KeyVersionRecord): KeyObject {
-    const cached = this.#cache.getObject(record.id, v.version);
+    const cached = this.#cache.getObject(record.id, v.version, v.fingerprint);
     if (cached) return cached;
     const material = this.#d.seal.unwrap(materialAad(record.id, v.version), v.sealedMaterial!);
     try {
       const obj = families.loadPrivateKey(record.type, material);
-      this.#cache.putObject(record.id, v.version, obj);
+      this.#cache.putObject(record.id, v.version, v.fingerprint, obj);
       return obj;
     } finally {
       material.fill(0);
@@ -983,9 +1000,7 @@ function providerMeta(record: KeyRecord): Record<string, unknown> {
 /** External keys are their owner's: Keyward makes no new versions of them. */
 const externalImmutable = (id: string) =>
   new ProblemError({
-    status: 409,
     code: 'key.external_immutable',
-    title: 'Conflict',
     detail: `key ${id} references a key its owner holds; its owner rotates it, and the new one is imported as a key of its own`,
   });
 

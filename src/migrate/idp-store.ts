@@ -11,7 +11,7 @@ import { readFile } from 'node:fs/promises';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { parse as parseYaml } from 'yaml';
-import type { Client, IdentityDocument, User } from '../identity/model.ts';
+import type { Client, IdentityDocument, MFAEnrollmentReference, User } from '../identity/model.ts';
 import { LDAP_SCHEMA_VERSION } from '../identity/ldap/rules.ts';
 import { idpConfigSchema, type IdpConfig, type IdpRealmConfig } from '../idp/config.ts';
 import { devIdpConfig } from '../idp/mount.ts';
@@ -87,6 +87,9 @@ export async function readIdpStore(db: Kysely<any>, idp: IdpConfig, realm: IdpRe
     .where('kind', '=', 'totp')
     .orderBy('user_id')
     .execute();
+  // privacyIDEA enrolment references (token serials; Path 3). A store from before idp migration 0005 has none, and
+  // this reader never migrates.
+  const piRefs = (await dir.mfaReferences().catch(() => [])).filter((r) => r.provider === 'privacyidea');
   const tenant = mode([...users.map((u) => u.tenant), ...clients.map((c) => c.tenant)], 'tenant:platform');
   const notes: Incompatibility[] = [];
 
@@ -181,14 +184,17 @@ export async function readIdpStore(db: Kysely<any>, idp: IdpConfig, realm: IdpRe
     memberships: users.flatMap((u) => u.groups.map((group) => ({ user_id: u.id, group }))),
     clients: docClients,
     client_scope_assignments: clients.flatMap((c) => c.scopes.map((scope) => ({ client_id: c.clientId, scope }))),
-    mfa_enrollments: mfaRows.map((r) => ({
-      id: `keyward-totp-${r.user_id}`,
-      user_id: r.user_id,
-      provider: 'keyward' as const,
-      method: 'totp' as const,
-      reference: `idp_mfa:${realm.name}:${r.user_id}:totp`,
-      status: r.confirmed === 1 || r.confirmed === true ? ('active' as const) : ('pending' as const),
-    })),
+    mfa_enrollments: [
+      ...mfaRows.map((r): MFAEnrollmentReference => ({
+        id: `keyward-totp-${r.user_id}`,
+        user_id: r.user_id,
+        provider: 'keyward',
+        method: 'totp',
+        reference: `idp_mfa:${realm.name}:${r.user_id}:totp`,
+        status: r.confirmed === 1 || r.confirmed === true ? 'active' : 'pending',
+      })),
+      ...piRefs,
+    ],
   };
 
   const confirmed = new Set(mfaRows.filter((r) => r.confirmed === 1 || r.confirmed === true).map((r) => r.user_id));
@@ -215,7 +221,7 @@ export interface OpenedIdpStore {
   close(): Promise<void>;
 }
 
-const storeProblem = (detail: string) => new ProblemError({ status: 503, code: 'migrate.store_unavailable', title: 'Service unavailable', detail });
+const storeProblem = (detail: string) => new ProblemError({ code: 'migrate.store_unavailable', detail });
 
 /**
  * Opens the store a Keyward configuration file names (storage + idp sections), read-only in intent: nothing is
@@ -226,15 +232,15 @@ export async function openIdpStore(configPath: string): Promise<OpenedIdpStore> 
   try {
     raw = (parseYaml(await readFile(configPath, 'utf8')) ?? {}) as Record<string, any>;
   } catch (e) {
-    throw new ProblemError({ status: 400, code: 'migrate.config_invalid', title: 'Bad request', detail: `cannot read ${configPath}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` });
+    throw new ProblemError({ code: 'migrate.config_invalid', detail: `cannot read ${configPath}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` });
   }
   const parsed =
     raw.idp === undefined && raw.mode === 'dev'
       ? { success: true as const, data: devIdpConfig('http://127.0.0.1', String(raw.authz?.permission_prefix ?? 'keyward')) }
       : idpConfigSchema.safeParse(raw.idp);
-  if (!parsed.success) throw new ProblemError({ status: 400, code: 'migrate.config_invalid', title: 'Bad request', detail: `idp: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}` });
+  if (!parsed.success) throw new ProblemError({ code: 'migrate.config_invalid', detail: `idp: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}` });
   const storage = storageConfigSchema.safeParse(raw.storage ?? { type: 'sqlite' });
-  if (!storage.success) throw new ProblemError({ status: 400, code: 'migrate.config_invalid', title: 'Bad request', detail: `storage: ${storage.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}` });
+  if (!storage.success) throw new ProblemError({ code: 'migrate.config_invalid', detail: `storage: ${storage.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}` });
   const s = storage.data;
   let db: Kysely<any>;
   if (s.type === 'postgres') {

@@ -73,7 +73,7 @@ export async function sysRoutes(app: FastifyInstance, opts: { system: SystemServ
 
   app.get('/status', { schema: { tags, summary: 'Seal status, key providers and their health' }, config: sys('sys:Status') }, async () => {
     const providers = await system.providers();
-    return { ...statusJson(system.status()), providers: { default: providers.default, configured: providers.configured, health: providers.health } };
+    return { ...statusJson(await system.currentStatus()), providers: { default: providers.default, configured: providers.configured, health: providers.health } };
   });
 
   app.post('/reload', { schema: { tags, summary: 'Reload credentials and policies without dropping requests' }, config: sys('sys:Reload') }, async (req) =>

@@ -81,9 +81,7 @@ function notInitialized(): ProblemError {
 
 function materialCorrupt(): ProblemError {
   return new ProblemError({
-    status: 500,
     code: 'seal.material_corrupt',
-    title: 'Internal server error',
     detail: 'Stored key material could not be opened.',
   });
 }
@@ -119,6 +117,15 @@ export class SealManager {
   /** Reads the seal record at start; the system starts sealed (or uninitialized). */
   async load(): Promise<SealStatus> {
     this.#adopt(await this.#repo.get());
+    return this.status();
+  }
+
+  /** The status, after looking for a seal another instance sharing the store initialised since this one loaded. */
+  async currentStatus(): Promise<SealStatus> {
+    if (!this.#record && !this.#initInFlight) {
+      const rec = await this.#repo.get();
+      if (!this.#record && !this.#initInFlight) this.#adopt(rec);
+    }
     return this.status();
   }
 
@@ -352,9 +359,7 @@ export class SealManager {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
         throw new ProblemError({
-          status: 500,
           code: 'seal.dev_unseal_file_missing',
-          title: 'Dev unseal file missing',
           detail:
             `The store is initialized but the dev unseal file ${path} is gone, so it cannot be unsealed ` +
             'automatically. Restore the file, or start over with an empty dev data directory.',
@@ -370,9 +375,7 @@ export class SealManager {
     }
     if (typeof share !== 'string') {
       throw new ProblemError({
-        status: 500,
         code: 'seal.dev_unseal_file_invalid',
-        title: 'Dev unseal file invalid',
         detail: `The dev unseal file ${path} is not JSON with a "share" string.`,
       });
     }
