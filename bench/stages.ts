@@ -129,6 +129,40 @@ export function breakdown(profile: CpuProfile, requests: number, mainCpuUs: numb
   };
 }
 
+/**
+ * The main thread's CPU per request by module, for requests the stage rules do not describe (the identity
+ * provider): each sample goes to the innermost frame of a package (`node_modules/<name>`) or of a folder of `src/`,
+ * else to Node's internals or V8's pseudo-frames. Same counting and scaling as breakdown().
+ */
+export function byModule(profile: CpuProfile, requests: number, mainCpuUs: number): Array<{ module: string; share: number; usPerRequest: number }> {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const moduleOf = (url: string) => /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url)?.[1] ?? /\/(src\/[^/]+)\//.exec(url)?.[1];
+  const cache = new Map<number, string>();
+  const resolve = (id: number): string => {
+    let m = cache.get(id);
+    if (m !== undefined) return m;
+    for (let at: number | undefined = id; at !== undefined && m === undefined; at = parent.get(at)) m = moduleOf(byId.get(at)!.callFrame.url);
+    if (m === undefined) {
+      const leaf = byId.get(id)!.callFrame;
+      m = leaf.url.startsWith('node:') ? 'node internals' : leaf.functionName.startsWith('(') ? leaf.functionName : 'V8 builtins';
+    }
+    cache.set(id, m);
+    return m;
+  };
+  const counts = new Map<string, number>();
+  let busy = 0;
+  for (const id of profile.samples) {
+    if (byId.get(id)!.callFrame.functionName === '(idle)') continue;
+    const m = resolve(id);
+    counts.set(m, (counts.get(m) ?? 0) + 1);
+    busy++;
+  }
+  const perRequest = mainCpuUs / Math.max(1, requests);
+  return [...counts].sort((x, y) => y[1] - x[1]).map(([module, c]) => ({ module, share: c / Math.max(1, busy), usPerRequest: (c / Math.max(1, busy)) * perRequest }));
+}
+
 interface ThreadCpu { user: number; system: number }
 
 /**

@@ -2,7 +2,7 @@
 // a wrong rule would publish a wrong breakdown in the README.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { breakdown, type CpuProfile } from '../../bench/stages.ts';
+import { breakdown, byModule, type CpuProfile } from '../../bench/stages.ts';
 import { targets, targetTable } from '../../bench/targets.ts';
 
 const SRC = 'file:///srv/keyward/src';
@@ -79,4 +79,17 @@ test('targets: each ratio against its bound, unmeasured sections "not run" rathe
   const md = targetTable(t, true).split('\n');
   assert.equal(md.length, t.length + 2);
   assert.match(md.find((l) => l.startsWith('| 4a '))!, /\| FAIL \|$/);
+});
+
+test('by module: the innermost frame of a package or a src folder takes the sample', () => {
+  const p = profileOf([
+    [[['handle', `${NM}/koa/lib/application.js`], ['token', `${NM}/oidc-provider/lib/actions/token.js`], ['sign', `${NM}/jose/dist/webapi/jws/sign.js`], ['digest', 'node:internal/crypto/hash']], 6],
+    [[['handle', `${NM}/koa/lib/application.js`], ['guard', `${SRC}/idp/guard.ts`], ['JSON.stringify', '']], 3],
+    [[['emit', 'node:events']], 1],
+    [[['(garbage collector)', '']], 2],
+    [[['(idle)', '']], 50],
+  ]);
+  const m = Object.fromEntries(byModule(p, 2, 24).map((x) => [x.module, x.usPerRequest]));
+  // 12 busy samples share 24 µs of CPU over 2 requests: 1 µs per sample per request.
+  assert.deepEqual(m, { jose: 6, 'src/idp': 3, '(garbage collector)': 2, 'node internals': 1 });
 });
