@@ -10,7 +10,7 @@ import { hash as argonHash, verify as argonVerify } from '@node-rs/argon2';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { startDevProcess } from '../harness/dev-process.ts';
 import { freePort } from '../harness/net.ts';
-import { breakdown, byModule, formatBreakdown, profileOver, threadCpuMs, threadDelta } from './stages.ts';
+import { breakdown, byModule, formatBreakdown, formatThreads, profileOver, threadCpuMs, threadDelta } from './stages.ts';
 import { targets, targetTable } from './targets.ts';
 import { assertWrk, type Load, wrk } from './wrk.ts';
 
@@ -353,8 +353,7 @@ try {
         const m = byModule(profile, r.total, mainUs);
         console.log(`\nCPU by module, ${name}: ${fmt(r)} under the profiler`);
         for (const x of m.slice(0, 14)) console.log(`  ${x.module.padEnd(32)} ${x.usPerRequest.toFixed(1).padStart(10)} ${(x.share * 100).toFixed(1).padStart(6)}%`);
-        for (const t of threads) console.log(`  ${`thread: ${t.thread}`.padEnd(32)} ${t.usPerRequest.toFixed(1).padStart(10)}  (user ${t.userUs.toFixed(1)}, system ${t.systemUs.toFixed(1)})`);
-        console.log(`  ${'whole process (all threads)'.padEnd(32)} ${r.cpuUsPerRequest.toFixed(1).padStart(10)}`);
+        for (const l of formatThreads(threads, r.cpuUsPerRequest)) console.log(l);
         stages[file] = { what: name, load: r, modules: m, threads };
         return;
       }

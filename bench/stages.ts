@@ -238,12 +238,19 @@ export async function profileOver(inspectPort: number, samplingIntervalUs = 250)
   };
 }
 
+/** Each thread group's CPU per request and the whole process's, as aligned text lines. */
+export function formatThreads(threads: ThreadRow[], processUs: number): string[] {
+  return [
+    ...threads.map((t) => `  ${`thread: ${t.thread}`.padEnd(32)} ${t.usPerRequest.toFixed(1).padStart(10)}  (user ${t.userUs.toFixed(1)}, system ${t.systemUs.toFixed(1)})`),
+    `  ${'whole process (all threads)'.padEnd(32)} ${processUs.toFixed(1).padStart(10)}`,
+  ];
+}
+
 /** The breakdown as aligned text lines. */
 export function formatBreakdown(b: Breakdown, threads: ThreadRow[], processUs: number): string[] {
   const lines = [`  ${'stage (main thread)'.padEnd(32)} ${'µs/request'.padStart(10)} ${'share'.padStart(7)}`];
   for (const r of b.stages) if (r.usPerRequest >= 0.05) lines.push(`  ${r.stage.padEnd(32)} ${r.usPerRequest.toFixed(1).padStart(10)} ${(r.share * 100).toFixed(1).padStart(6)}%`);
-  for (const t of threads) lines.push(`  ${`thread: ${t.thread}`.padEnd(32)} ${t.usPerRequest.toFixed(1).padStart(10)}  (user ${t.userUs.toFixed(1)}, system ${t.systemUs.toFixed(1)})`);
-  lines.push(`  ${'whole process (all threads)'.padEnd(32)} ${processUs.toFixed(1).padStart(10)}`);
+  lines.push(...formatThreads(threads, processUs));
   lines.push('  most self time (main thread):');
   for (const f of b.top.slice(0, 10)) lines.push(`    ${f.usPerRequest.toFixed(1).padStart(6)} µs  ${f.stage.padEnd(20)} ${f.frame}`);
   return lines;
