@@ -25,9 +25,11 @@ const PARAM_CODES: Record<string, string> = { '/id': 'key.invalid_id' };
  * catches it: the schema at the edge (`limit=-1`, `shares: 1000`) or the service behind it (`limit=0`,
  * `shares: 1` with `threshold: 2`). Keys are field paths; `*` stands for an array index (`shares/*`). A field's
  * code covers its nested values; a missing required field, an unknown field and an unmapped one stay
- * request.invalid.
+ * request.invalid. A key starting with `#` names a constraint across the body's fields by its schema location
+ * (`#/oneOf`: exactly one of message or digest) and carries its own detail: every error under it, whichever
+ * branch failed, is that one fault.
  */
-export type FieldCodes = Record<string, string>;
+export type FieldCodes = Readonly<Record<string, string | { code: string; detail: string }>>;
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -41,7 +43,17 @@ function fieldCode(codes: FieldCodes | undefined, instancePath: string): string 
   // The longest mapped prefix: `labels/x` falls under `labels`.
   for (let n = segments.length; n > 0; n--) {
     const code = codes[segments.slice(0, n).join('/')];
-    if (code !== undefined) return code;
+    if (typeof code === 'string') return code;
+  }
+  return undefined;
+}
+
+function acrossFields(codes: FieldCodes | undefined, errors: ReadonlyArray<{ schemaPath: string }>): { code: string; detail: string } | undefined {
+  if (codes === undefined) return undefined;
+  for (const e of errors) {
+    for (const [at, mapped] of Object.entries(codes)) {
+      if (at.startsWith('#') && typeof mapped === 'object' && (e.schemaPath === at || e.schemaPath.startsWith(`${at}/`))) return mapped;
+    }
   }
   return undefined;
 }
@@ -59,6 +71,8 @@ export function toProblem(err: unknown, bodyMissing = false, fieldCodes?: FieldC
     if (bodyMissing && (fe.validationContext ?? 'body') === 'body') return new ProblemError(EMPTY_BODY);
     const first = fe.validation[0];
     const where = fe.validationContext ?? 'body';
+    const across = where === 'body' ? acrossFields(fieldCodes, fe.validation) : undefined;
+    if (across) return new ProblemError({ status: 400, code: across.code, title: 'Bad request', detail: across.detail });
     const path = first?.instancePath ?? '';
     if (where === 'params' && PARAM_CODES[path]) {
       return new ProblemError({ status: 400, code: PARAM_CODES[path]!, title: 'Bad request', detail: 'key ids are 1-128 characters of A-Z a-z 0-9 . _ - starting with a letter or digit' });
