@@ -1,7 +1,18 @@
 // OpenAPI 3.1 generated from the route schemas, served at /openapi.json with a docs page at /docs.
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifySchema } from 'fastify';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /**
+     * What the document says about a route whose library validates its input and writes its answers itself
+     * (oidc-provider: forms in, OAuth errors out). Merged into the route's schema for the document only: never
+     * compiled into a validator or a serializer, so it cannot change what the route accepts or sends.
+     */
+    documented?: Pick<FastifySchema, 'summary' | 'description' | 'tags' | 'querystring' | 'body' | 'response'> & { consumes?: string[] };
+  }
+}
 
 export async function registerOpenApi(app: FastifyInstance): Promise<void> {
   await app.register(swagger, {
@@ -16,11 +27,21 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
       },
       security: [{ bearer: [] }, { apiKey: [] }],
     },
+    // Public routes (config.security.public) say so: an empty security requirement, no credential.
+    transform: ({ schema, url, route }) => {
+      const config = route.config;
+      const documented: FastifySchema = { ...schema, ...config?.documented };
+      if (config?.security?.public === true) documented.security = [];
+      return { schema: documented, url };
+    },
   });
   // The docs page and its assets are public (a browser carries no bearer token); everything else declares its own.
   app.addHook('onRoute', (route) => {
     if (route.url.startsWith('/docs')) route.config = { ...(route.config ?? {}), security: { public: true } };
   });
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { deepLinking: false }, staticCSP: true });
-  app.get('/openapi.json', { config: { security: { public: true } }, schema: { hide: true } }, async () => app.swagger());
+  app.get('/openapi.json', {
+    config: { security: { public: true } },
+    schema: { tags: ['docs'], summary: 'This OpenAPI 3.1 document', response: { 200: { description: 'OpenAPI 3.1 document', type: 'object', additionalProperties: true } } },
+  }, async () => app.swagger());
 }
