@@ -98,7 +98,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.setErrorHandler(errorHandler(deps.logger, (req, problem) => auditRefusal(deps.audit, req, problem)));
   // Audited when the caller could be identified (see src/authn/hook.ts); the answer is the same either way.
   app.setNotFoundHandler(async (req, reply) =>
-    sendProblem(reply, req, await auditRefusal(deps.audit, req, new ProblemError({ status: 404, code: 'route.not_found', title: 'Not found', detail: `no route ${req.method} ${req.url.split('?')[0]}` }))),
+    sendProblem(reply, req, await auditRefusal(deps.audit, req, new ProblemError({ code: 'route.not_found', detail: `no route ${req.method} ${req.url.split('?')[0]}` }))),
   );
 
   // route → authenticate → authorize → handler (service) → store → audit.

@@ -34,7 +34,7 @@ export async function healthRoutes(plain: FastifyInstance, opts: { store: Store;
     const state = { storage, unsealed: !opts.system.sealed, audit: opts.audit.ready() };
     if (state.storage && state.unsealed && state.audit) return { status: 'ready' as const, checks: state };
     const failing = Object.entries(state).filter(([, ok]) => !ok).map(([k]) => k);
-    return sendProblem(reply, req, new ProblemError({ status: 503, code: 'system.not_ready', title: 'Service unavailable', detail: `not ready: ${failing.join(', ')}`, extra: { checks: state } }));
+    return sendProblem(reply, req, new ProblemError({ code: 'system.not_ready', detail: `not ready: ${failing.join(', ')}`, extra: { checks: state } }));
   });
 
   app.get('/metrics', {

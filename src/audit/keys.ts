@@ -1,7 +1,7 @@
 // The audit signing key: an Ed25519 key in a PKCS#8 PEM file, readable by the service user only.
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { chmod, open, readFile, stat } from 'node:fs/promises';
-import { ProblemError } from '../core/problem.ts';
+import { ProblemError, type ProblemCode } from '../core/problem.ts';
 import { keyIdFor } from './canonical.ts';
 
 export interface AuditPublicKeyInfo {
@@ -17,7 +17,8 @@ export interface AuditSigningKey {
   info: AuditPublicKeyInfo;
 }
 
-const keyError = (code: string, detail: string) => new ProblemError({ status: 500, code, title: 'Audit key error', detail });
+type AuditKeyCode = Extract<ProblemCode, `audit.key_${string}`>;
+const keyError = (code: AuditKeyCode, detail: string) => new ProblemError({ code, detail });
 
 export function publicKeyInfo(publicKey: KeyObject): AuditPublicKeyInfo {
   if (publicKey.asymmetricKeyType !== 'ed25519') throw keyError('audit.key_invalid', 'the audit key must be Ed25519');

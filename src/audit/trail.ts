@@ -8,6 +8,7 @@ import { Worker } from 'node:worker_threads';
 import { draftEvent, sealEvents, type ChainHead, type EventDraft } from './seal.ts';
 import type { Logger } from 'pino';
 import { ProblemError } from '../core/problem.ts';
+import { auditUnavailable } from './errors.ts';
 import type { Clock } from '../core/clock.ts';
 import type { AuditChainRepository, SettingsRepository } from '../store/types.ts';
 import type { AuditEventInput, AuditRecorder } from './types.ts';
@@ -80,11 +81,7 @@ const MAX_OWED = 10_000;
 const MAX_METADATA_BYTES = 16 * 1024;
 const SYSTEM_PRINCIPAL = { id: 'keyward', type: 'system', auth_method: 'internal' } as const;
 
-export const auditUnavailable = (detail: string) =>
-  new ProblemError({ status: 503, code: 'audit.unavailable', title: 'Service unavailable', detail });
-
-const chainConflict = (detail: string) =>
-  new ProblemError({ status: 500, code: 'audit.chain_conflict', title: 'Audit chain conflict', detail });
+const chainConflict = (detail: string) => new ProblemError({ code: 'audit.chain_conflict', detail });
 
 export function settingsNameForChainId(instanceId?: string): string {
   return instanceId ? `audit.chain_id:${instanceId}` : 'audit.chain_id';
@@ -666,10 +663,10 @@ class DisabledTrail implements AuditTrail {
   close = async () => {};
   flush = async () => {};
   publicKey(): AuditPublicKeyInfo {
-    throw new ProblemError({ status: 404, code: 'audit.disabled', title: 'Not found', detail: 'audit is disabled' });
+    throw new ProblemError({ code: 'audit.disabled', detail: 'audit is disabled' });
   }
   async checkpoint(): Promise<never> {
-    throw new ProblemError({ status: 404, code: 'audit.disabled', title: 'Not found', detail: 'audit is disabled' });
+    throw new ProblemError({ code: 'audit.disabled', detail: 'audit is disabled' });
   }
   head = () => ({ chain_id: '', sequence: 0, hash: GENESIS_HASH });
   stats = () => ({});
@@ -683,10 +680,10 @@ export async function createAuditTrail(deps: AuditTrailDeps): Promise<AuditTrail
     return new DisabledTrail();
   }
   if (deps.production && config.on_failure === 'continue') {
-    throw new ProblemError({ status: 500, code: 'config.invalid', title: 'Invalid configuration', detail: "audit.on_failure 'continue' is not allowed in production" });
+    throw new ProblemError({ code: 'config.invalid', detail: "audit.on_failure 'continue' is not allowed in production" });
   }
   if (!config.signing_key_path) {
-    throw new ProblemError({ status: 500, code: 'config.invalid', title: 'Invalid configuration', detail: 'audit.signing_key_path is required' });
+    throw new ProblemError({ code: 'config.invalid', detail: 'audit.signing_key_path is required' });
   }
   if (config.on_failure === 'continue') {
     logger.warn('AUDIT on_failure=continue: operations will proceed even when their audit event cannot be recorded (never use in production)');

@@ -3,10 +3,10 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { TLSSocket } from 'node:tls';
 import type { AuditRecorder } from '../audit/types.ts';
-import { ProblemError, isProblem } from '../core/problem.ts';
+import { isProblem } from '../core/problem.ts';
 import { callInfo, repeatedHeader, userAgent } from '../http/security.ts';
 import type { OperationContext } from './context.ts';
-import { authError } from './errors.ts';
+import { authError, missingCredential } from './errors.ts';
 import type { Authenticator, Principal } from './types.ts';
 
 declare module 'fastify' {
@@ -19,15 +19,6 @@ export interface AuthenticationDeps {
   authenticator: Authenticator;
   audit: AuditRecorder;
 }
-
-export const missingCredential = () =>
-  new ProblemError({
-    status: 401,
-    code: 'auth.missing_credential',
-    title: 'Missing credential',
-    detail: 'send Authorization: Bearer <token> or X-Api-Key',
-    headers: { 'www-authenticate': 'Bearer realm="keyward"' },
-  });
 
 /** Who asks and from where, for the services (which never see HTTP). */
 export function operationContext(req: FastifyRequest): OperationContext {

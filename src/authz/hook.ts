@@ -27,7 +27,7 @@ export function registerAuthorization(app: FastifyInstance, deps: AuthorizationD
     if (security?.public) return;
     // Fail closed: a route that forgot to declare what it needs serves nobody.
     if (security?.authz === undefined) {
-      throw new ProblemError({ status: 500, code: 'internal.route_without_policy', title: 'Internal server error', detail: 'this route declares no authorization policy' });
+      throw new ProblemError({ code: 'internal.route_without_policy', detail: 'this route declares no authorization policy' });
     }
     for (const target of security.authz(req)) await authorize(deps, callInfo(req), req.principal!, target);
   });
@@ -39,7 +39,7 @@ export async function authorize(deps: AuthorizationDeps, call: CallInfo, princip
   try {
     await enforce(deps.pdp, areq);
   } catch (e) {
-    const refusal = isProblem(e) ? e : new ProblemError({ status: 503, code: 'authz.pdp_unavailable', title: 'Service unavailable', detail: 'no authorization decision could be made' });
+    const refusal = isProblem(e) ? e : new ProblemError({ code: 'authz.pdp_unavailable', detail: 'no authorization decision could be made' });
     await deps.audit.record({
       event_type: 'authz.denied',
       action: target.action,

@@ -3,6 +3,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import { ProblemError, problemBody, type ProblemCode } from '../http/problem.ts';
 import { CedarEngine } from './cedar-engine.ts';
 import { pdpRequestSchema, type PdpResponseBody } from './contract.ts';
 
@@ -29,8 +30,9 @@ function send(res: http.ServerResponse, status: number, body: unknown, type = 'a
   res.end(text);
 }
 
-function problem(res: http.ServerResponse, status: number, code: string, detail: string): void {
-  send(res, status, { type: 'https://keyward.dev/problems/' + code.replaceAll('.', '/'), title: detail, status, code, detail }, 'application/problem+json');
+function problem(res: http.ServerResponse, code: Extract<ProblemCode, `pdp.${string}`>, detail: string): void {
+  const p = new ProblemError({ code, detail });
+  send(res, p.status, problemBody(p, undefined), 'application/problem+json');
 }
 
 export async function startPdpServer(opts: PdpServerOptions): Promise<PdpServer> {
@@ -40,14 +42,14 @@ export async function startPdpServer(opts: PdpServerOptions): Promise<PdpServer>
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '').split('?')[0];
     if (req.method === 'GET' && path === '/healthz') return send(res, 200, { status: 'ok', policy_version: engine.policyVersion });
-    if (path !== '/v1/authorize') return problem(res, 404, 'pdp.not_found', 'not found');
-    if (req.method !== 'POST') return problem(res, 405, 'pdp.method_not_allowed', 'use POST');
+    if (path !== '/v1/authorize') return problem(res, 'pdp.not_found', 'not found');
+    if (req.method !== 'POST') return problem(res, 'pdp.method_not_allowed', 'use POST');
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (c: Buffer) => {
       size += c.length;
       if (size > MAX_BODY) {
-        problem(res, 413, 'pdp.request_too_large', 'request body too large');
+        problem(res, 'pdp.request_too_large', 'request body too large');
         req.destroy();
       } else chunks.push(c);
     });
@@ -57,7 +59,7 @@ export async function startPdpServer(opts: PdpServerOptions): Promise<PdpServer>
       try {
         body = pdpRequestSchema.parse(JSON.parse(Buffer.concat(chunks).toString('utf8')));
       } catch {
-        return problem(res, 400, 'pdp.malformed_request', 'the request does not follow the PDP contract');
+        return problem(res, 'pdp.malformed_request', 'the request does not follow the PDP contract');
       }
       let reply: PdpResponseBody;
       try {

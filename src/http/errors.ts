@@ -1,24 +1,25 @@
 // Turns anything thrown during a request into RFC 9457 problem+json with a stable code. Framework errors are
 // matched on their error codes, never on message text; unknown errors become a neutral 500.
 import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import { ProblemError, isProblem, problemBody } from './problem.ts';
+import { ProblemError, isProblem, problemBody, problemHeaders, type ProblemCode } from './problem.ts';
 
-const FASTIFY_CODES: Record<string, { status: number; code: string; title: string; detail: string }> = {
-  FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'request.body_too_large', title: 'Payload too large', detail: 'the request body exceeds the configured limit' },
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, code: 'request.unsupported_media_type', title: 'Unsupported media type', detail: 'send application/json' },
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: 'request.invalid_content_length', title: 'Bad request', detail: 'content-length does not match the body' },
-  FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'request.empty_body', title: 'Bad request', detail: 'the JSON body is empty' },
-  FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'request.malformed_json', title: 'Bad request', detail: 'the body is not valid JSON' },
-  FST_ERR_BAD_URL: { status: 400, code: 'request.bad_url', title: 'Bad request', detail: 'the URL could not be decoded' },
-  FST_ERR_MAX_PARAM_LENGTH: { status: 414, code: 'request.uri_too_long', title: 'URI too long', detail: 'a path parameter is too long' },
-  FST_ERR_ASYNC_CONSTRAINT: { status: 400, code: 'request.bad_url', title: 'Bad request', detail: 'the request could not be routed' },
+const FASTIFY_CODES: Record<string, { code: ProblemCode; detail: string }> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: { code: 'request.body_too_large', detail: 'the request body exceeds the configured limit' },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { code: 'request.unsupported_media_type', detail: 'send application/json' },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { code: 'request.invalid_content_length', detail: 'content-length does not match the body' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { code: 'request.empty_body', detail: 'the JSON body is empty' },
+  FST_ERR_CTP_INVALID_JSON_BODY: { code: 'request.malformed_json', detail: 'the body is not valid JSON' },
+  FST_ERR_BAD_URL: { code: 'request.bad_url', detail: 'the URL could not be decoded' },
+  FST_ERR_MAX_PARAM_LENGTH: { code: 'request.uri_too_long', detail: 'a path parameter is too long' },
+  FST_ERR_ASYNC_CONSTRAINT: { code: 'request.bad_url', detail: 'the request could not be routed' },
 };
 
 /** Which path parameter errors get their own code (so clients can tell a bad key id from a bad body). */
-const PARAM_CODES: Record<string, string> = { '/id': 'key.invalid_id' };
+const PARAM_CODES: Record<string, ProblemCode> = { '/id': 'key.invalid_id' };
 
 /**
  * A route's codes for invalid values of its body or query fields, so that a fault has one code whichever check
@@ -29,7 +30,7 @@ const PARAM_CODES: Record<string, string> = { '/id': 'key.invalid_id' };
  * (`#/oneOf`: exactly one of message or digest) and carries its own detail: every error under it, whichever
  * branch failed, is that one fault.
  */
-export type FieldCodes = Readonly<Record<string, string | { code: string; detail: string }>>;
+export type FieldCodes = Readonly<Record<string, ProblemCode | { code: ProblemCode; detail: string }>>;
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -37,7 +38,7 @@ declare module 'fastify' {
   }
 }
 
-function fieldCode(codes: FieldCodes | undefined, instancePath: string): string | undefined {
+function fieldCode(codes: FieldCodes | undefined, instancePath: string): ProblemCode | undefined {
   if (codes === undefined || instancePath === '') return undefined;
   const segments = instancePath.slice(1).split('/').map((s) => (/^\d+$/.test(s) ? '*' : s));
   // The longest mapped prefix: `labels/x` falls under `labels`.
@@ -48,7 +49,7 @@ function fieldCode(codes: FieldCodes | undefined, instancePath: string): string 
   return undefined;
 }
 
-function acrossFields(codes: FieldCodes | undefined, errors: ReadonlyArray<{ schemaPath: string }>): { code: string; detail: string } | undefined {
+function acrossFields(codes: FieldCodes | undefined, errors: ReadonlyArray<{ schemaPath: string }>): { code: ProblemCode; detail: string } | undefined {
   if (codes === undefined) return undefined;
   for (const e of errors) {
     for (const [at, mapped] of Object.entries(codes)) {
@@ -72,17 +73,15 @@ export function toProblem(err: unknown, bodyMissing = false, fieldCodes?: FieldC
     const first = fe.validation[0];
     const where = fe.validationContext ?? 'body';
     const across = where === 'body' ? acrossFields(fieldCodes, fe.validation) : undefined;
-    if (across) return new ProblemError({ status: 400, code: across.code, title: 'Bad request', detail: across.detail });
+    if (across) return new ProblemError({ code: across.code, detail: across.detail });
     const path = first?.instancePath ?? '';
     if (where === 'params' && PARAM_CODES[path]) {
-      return new ProblemError({ status: 400, code: PARAM_CODES[path]!, title: 'Bad request', detail: 'key ids are 1-128 characters of A-Z a-z 0-9 . _ - starting with a letter or digit' });
+      return new ProblemError({ code: PARAM_CODES[path]!, detail: 'key ids are 1-128 characters of A-Z a-z 0-9 . _ - starting with a letter or digit' });
     }
     const field = first?.keyword === 'required' ? `${path}/${String((first.params as { missingProperty?: string }).missingProperty)}` : first?.keyword === 'additionalProperties' ? `${path}/${String((first.params as { additionalProperty?: string }).additionalProperty)}` : path;
     const mapped = first?.keyword === 'required' || first?.keyword === 'additionalProperties' ? undefined : fieldCode(fieldCodes, path);
     return new ProblemError({
-      status: 400,
       code: mapped ?? 'request.invalid',
-      title: 'Bad request',
       detail: `${where}${field || ''} ${first?.message ?? 'is invalid'}`,
       extra: { errors: fe.validation.slice(0, 10).map((v) => ({ in: where, path: v.instancePath, message: v.message })) },
     });
@@ -90,9 +89,9 @@ export function toProblem(err: unknown, bodyMissing = false, fieldCodes?: FieldC
   if (fe && typeof fe.code === 'string' && FASTIFY_CODES[fe.code]) return new ProblemError(FASTIFY_CODES[fe.code]!);
   // secure-json-parse and the JSON parser raise SyntaxError (or prototype-poisoning errors) with status 400.
   if (fe && (fe.statusCode === 400 || fe instanceof SyntaxError)) {
-    return new ProblemError({ status: 400, code: 'request.malformed_json', title: 'Bad request', detail: 'the body is not valid JSON' });
+    return new ProblemError({ code: 'request.malformed_json', detail: 'the body is not valid JSON' });
   }
-  return new ProblemError({ status: 500, code: 'internal.error', title: 'Internal server error', detail: 'an unexpected error occurred; see the server log with this request_id' });
+  return new ProblemError({ code: 'internal.error', detail: 'an unexpected error occurred; see the server log with this request_id' });
 }
 
 /** Beside x-request-id, on every response: the framework's, the parser's refusals and ours. */
@@ -105,7 +104,7 @@ export function baseHeaders(reply: FastifyReply, req: FastifyRequest): void {
 }
 
 export function sendProblem(reply: FastifyReply, req: FastifyRequest, err: ProblemError) {
-  if (err.headers) void reply.headers(err.headers);
+  void reply.headers(problemHeaders(err));
   return reply.status(err.status).type('application/problem+json').send(problemBody(err, req.id));
 }
 
@@ -135,14 +134,14 @@ export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Duplex): 
   }
   const problem =
     err.code === 'HPE_HEADER_OVERFLOW'
-      ? new ProblemError({ status: 431, code: 'request.headers_too_large', title: 'Request header fields too large', detail: 'the request headers exceed the server limit' })
+      ? new ProblemError({ code: 'request.headers_too_large', detail: 'the request headers exceed the server limit' })
       : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-        ? new ProblemError({ status: 408, code: 'request.timeout', title: 'Request timeout', detail: 'the request was not received in time' })
-        : new ProblemError({ status: 400, code: 'request.malformed_http', title: 'Bad request', detail: 'the request is not valid HTTP/1.1' });
+        ? new ProblemError({ code: 'request.timeout', detail: 'the request was not received in time' })
+        : new ProblemError({ code: 'request.malformed_http', detail: 'the request is not valid HTTP/1.1' });
   const id = randomUUID();
   const body = JSON.stringify(problemBody(problem, id));
   socket.end(
-    `HTTP/1.1 ${problem.status} ${problem.title}\r\ncontent-type: application/problem+json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+    `HTTP/1.1 ${problem.status} ${STATUS_CODES[problem.status]}\r\ncontent-type: application/problem+json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
       `x-request-id: ${id}\r\n${Object.entries(COMMON_HEADERS).map(([k, v]) => `${k}: ${v}\r\n`).join('')}connection: close\r\n\r\n${body}`,
   );
 }

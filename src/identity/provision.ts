@@ -53,7 +53,7 @@ export function ldapProvisionTarget(opts: LdapTargetOptions): ProvisionTarget {
 export function resolveProvisionTarget(to: string, targets: { ldap: (url: string) => LdapTargetOptions; builtin: () => ProvisionTarget }): ProvisionTarget {
   if (to === 'builtin') return targets.builtin();
   if (/^ldaps?:\/\//i.test(to)) return ldapProvisionTarget(targets.ldap(to));
-  throw new ProblemError({ status: 400, code: 'identity.provision_target_invalid', title: 'Bad request', detail: '--to is builtin, ldap://HOST:PORT or ldaps://HOST:PORT' });
+  throw new ProblemError({ code: 'identity.provision_target_invalid', detail: '--to is builtin, ldap://HOST:PORT or ldaps://HOST:PORT' });
 }
 
 export interface ProvisionOutcome {

@@ -270,7 +270,7 @@ export function idpPlugin(deps: IdpDeps) {
       // OAuth clients read an OAuth error body (RFC 6749 §5.2) from the protocol endpoints; elsewhere problem+json.
       // The telemetry realm is '-': a name from the URL must not become a metric label.
       if (req.url.includes(`${OIDC_PREFIX}/`)) void refuse(reply, started(), '-', UNSUPPORTED.unknown_realm, { browser: false, req, clientId: namedClient(req) });
-      else void sendProblem(reply, req, new ProblemError({ status: 404, code: 'idp.realm_not_found', title: 'Not found', detail: 'no such realm' }));
+      else void sendProblem(reply, req, new ProblemError({ code: 'idp.realm_not_found', detail: 'no such realm' }));
       return undefined;
     };
     const ictx = (rt: RealmRuntime, req: FastifyRequest): InteractionContext => ({ rt, throttle, ip: req.ip, audit: deps.audit, requestId: req.id, userAgent: req.headers['user-agent'] });

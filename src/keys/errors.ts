@@ -1,10 +1,10 @@
 // Problems the key service raises. Codes are stable API: clients and tests match on them.
-import { ProblemError, badRequest, conflict, notFound } from '../core/problem.ts';
+import { ProblemError, badRequest, conflict, notFound, type ProblemCode } from '../core/problem.ts';
 import type { KeyState } from './types.ts';
 
 /** Every key operation while sealed: the root key, and so all key material, is out of memory. */
 export const sealedProblem = () =>
-  new ProblemError({ status: 503, code: 'system.sealed', title: 'Service unavailable', detail: 'Keyward is sealed; unseal it first' });
+  new ProblemError({ code: 'system.sealed', detail: 'Keyward is sealed; unseal it first' });
 export const isSealedProblem = (e: unknown): boolean => e instanceof ProblemError && e.code === 'system.sealed';
 
 export const keyNotFound = (id: string) => notFound('key.not_found', `no key with id ${JSON.stringify(id)}`);
@@ -16,20 +16,14 @@ export const versionNotFound = (id: string, v: number) => notFound('key.version_
 export const concurrentModification = (id: string) =>
   conflict('key.concurrent_modification', `key ${id} was changed by another request; retry`);
 
-const STATE_CODES: Record<Exclude<KeyState, 'enabled'>, { status: number; code: string }> = {
-  disabled: { status: 409, code: 'key.disabled' },
-  released: { status: 409, code: 'key.released' },
-  destroyed: { status: 410, code: 'key.destroyed' },
+const STATE_CODES: Record<Exclude<KeyState, 'enabled'>, ProblemCode> = {
+  disabled: 'key.disabled',
+  released: 'key.released',
+  destroyed: 'key.destroyed',
 };
 
 export function keyStateRefused(id: string, state: Exclude<KeyState, 'enabled'>, operation: string): ProblemError {
-  const { status, code } = STATE_CODES[state];
-  return new ProblemError({
-    status,
-    code,
-    title: status === 410 ? 'Gone' : 'Conflict',
-    detail: `key ${id} is ${state}; ${operation} is not allowed`,
-  });
+  return new ProblemError({ code: STATE_CODES[state], detail: `key ${id} is ${state}; ${operation} is not allowed` });
 }
 
 export const invalidTransition = (id: string, from: KeyState, to: string) =>
@@ -38,9 +32,7 @@ export const invalidTransition = (id: string, from: KeyState, to: string) =>
 /** Keyward's own keys (isSystemKeyId) serve Keyward alone, whatever the caller's grants say. */
 export const systemKeyRefused = (id: string, operation: string) =>
   new ProblemError({
-    status: 403,
     code: 'key.system_key',
-    title: 'Forbidden',
     detail: `key ${id} belongs to Keyward itself; ${operation} is not available through the key API (only its public keys are readable, and only the <prefix>.system.rotate_system_keys permission may rotate it)`,
   });
 

@@ -16,7 +16,7 @@ export type CommitGuard = (record: KeyRecord) => Promise<void>;
 export function typed(r: StoredKeyRecord): KeyRecord {
   familyOf(r.type as KeyType);
   if (!(PROVIDER_NAMES as readonly string[]).includes(r.provider)) {
-    throw new ProblemError({ status: 500, code: 'key.provider_unknown', title: 'Internal server error', detail: `key ${r.id} names provider ${JSON.stringify(r.provider)}, which this Keyward does not know` });
+    throw new ProblemError({ code: 'key.provider_unknown', detail: `key ${r.id} names provider ${JSON.stringify(r.provider)}, which this Keyward does not know` });
   }
   return r as KeyRecord;
 }

@@ -244,7 +244,7 @@ export class KeyService {
     let record: KeyRecord;
     try {
       if (k.overwrite && !this.#d.config.allowOverwrite) {
-        throw new ProblemError({ status: 403, code: 'key.overwrite_disabled', title: 'Forbidden', detail: 'overwriting keys is disabled by configuration' });
+        throw new ProblemError({ code: 'key.overwrite_disabled', detail: 'overwriting keys is disabled by configuration' });
       }
       const metadata = { fingerprint: version.fingerprint, overwrite: k.overwrite, ...(k.provider !== 'software' ? { provider: k.provider } : {}), ...(k.origin === 'external' ? { external: true } : {}) };
       record = await this.#d.keys.create(
@@ -297,14 +297,12 @@ export class KeyService {
     if (!k.overwrite) return;
     // Checked before anything is made in an HSM (and again by #insert, for every provider).
     if (!this.#d.config.allowOverwrite) {
-      throw new ProblemError({ status: 403, code: 'key.overwrite_disabled', title: 'Forbidden', detail: 'overwriting keys is disabled by configuration' });
+      throw new ProblemError({ code: 'key.overwrite_disabled', detail: 'overwriting keys is disabled by configuration' });
     }
     const existing = await this.#d.keys.get(k.id);
     if (existing && existing.state !== 'destroyed' && existing.provider !== 'software' && existing.origin !== 'external') {
       throw new ProblemError({
-        status: 409,
         code: 'key.overwrite_refused',
-        title: 'Conflict',
         detail: `key ${k.id} is held by the ${existing.provider} provider; destroy it first (that removes its objects from the HSM), then create it again`,
       });
     }
@@ -983,9 +981,7 @@ function providerMeta(record: KeyRecord): Record<string, unknown> {
 /** External keys are their owner's: Keyward makes no new versions of them. */
 const externalImmutable = (id: string) =>
   new ProblemError({
-    status: 409,
     code: 'key.external_immutable',
-    title: 'Conflict',
     detail: `key ${id} references a key its owner holds; its owner rotates it, and the new one is imported as a key of its own`,
   });
 

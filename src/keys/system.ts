@@ -1,7 +1,8 @@
 // System operations (init, unseal, seal, status, reload) with their audit records. Shares never reach the audit
 // trail or the log: only progress does.
 import type { AuditEventInput, AuditRecorder } from '../audit/types.ts';
-import { ProblemError, isProblem } from '../core/problem.ts';
+import { auditUnavailable } from '../audit/errors.ts';
+import { isProblem } from '../core/problem.ts';
 import type { OperationContext } from '../authn/context.ts';
 import type { InitResult, SealStatus } from './seal/index.ts';
 import type { ProviderStatus } from './service.ts';
@@ -50,7 +51,7 @@ export class SystemService {
     // Refuse up front when the trail is down: once init has run, its shares exist only in this response, so a
     // failing audit write afterwards must not swallow them (see #run's `deliverAnyway`).
     if (!this.#audit.ready()) {
-      throw new ProblemError({ status: 503, code: 'audit.unavailable', title: 'Service unavailable', detail: 'the audit trail cannot record events' });
+      throw auditUnavailable('the audit trail cannot record events');
     }
     return this.#run(ctx, 'system.init', 'sys:Init', () => this.#seal.init(p), () => ({ total: p.shares, threshold: p.threshold }), true);
   }

@@ -55,10 +55,10 @@ async function readIdpConfig(path: string): Promise<IdpConfig> {
   try {
     raw = (parseYaml(await readFile(path, 'utf8')) ?? {}) as Record<string, any>;
   } catch (e) {
-    throw new ProblemError({ status: 400, code: 'migrate.config_invalid', title: 'Bad request', detail: `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` });
+    throw new ProblemError({ code: 'migrate.config_invalid', detail: `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` });
   }
   const parsed = idpConfigSchema.safeParse(raw.idp);
-  if (!parsed.success) throw new ProblemError({ status: 400, code: 'migrate.config_invalid', title: 'Bad request', detail: `${path}: the idp section is missing or invalid` });
+  if (!parsed.success) throw new ProblemError({ code: 'migrate.config_invalid', detail: `${path}: the idp section is missing or invalid` });
   return parsed.data;
 }
 
@@ -75,11 +75,11 @@ export async function loadMigrationSource(o: SourceOptions): Promise<SourceOutco
     const source: MigrationSource = { kind: 'document', name: o.input, document, credentials: documentCredentialSource(document, o.env), settings, notes: [], findings };
     return { source, findings };
   }
-  if (o.configPath === undefined) throw new ProblemError({ status: 400, code: 'migrate.source_missing', title: 'Bad request', detail: 'give --input DOCUMENT or --config FILE (the identity provider store)' });
+  if (o.configPath === undefined) throw new ProblemError({ code: 'migrate.source_missing', detail: 'give --input DOCUMENT or --config FILE (the identity provider store)' });
   const store = await openIdpStore(o.configPath);
   try {
     const realm = o.realm === undefined ? store.idp.realms[0] : store.idp.realms.find((r) => r.name === o.realm);
-    if (!realm) throw new ProblemError({ status: 400, code: 'migrate.realm_unknown', title: 'Bad request', detail: `${o.configPath} configures no identity provider realm ${o.realm}` });
+    if (!realm) throw new ProblemError({ code: 'migrate.realm_unknown', detail: `${o.configPath} configures no identity provider realm ${o.realm}` });
     const read = await readIdpStore(store.db, store.idp, realm, o.secretBox);
     const name = `${o.configPath} (identity provider store, realm ${realm.name})`;
     const findings = validateIdentityDocument(read.document, name);

@@ -215,7 +215,7 @@ export interface OpenedIdpStore {
   close(): Promise<void>;
 }
 
-const storeProblem = (detail: string) => new ProblemError({ status: 503, code: 'migrate.store_unavailable', title: 'Service unavailable', detail });
+const storeProblem = (detail: string) => new ProblemError({ code: 'migrate.store_unavailable', detail });
 
 /**
  * Opens the store a Keyward configuration file names (storage + idp sections), read-only in intent: nothing is
@@ -226,15 +226,15 @@ export async function openIdpStore(configPath: string): Promise<OpenedIdpStore> 
   try {
     raw = (parseYaml(await readFile(configPath, 'utf8')) ?? {}) as Record<string, any>;
   } catch (e) {
-    throw new ProblemError({ status: 400, code: 'migrate.config_invalid', title: 'Bad request', detail: `cannot read ${configPath}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` });
+    throw new ProblemError({ code: 'migrate.config_invalid', detail: `cannot read ${configPath}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` });
   }
   const parsed =
     raw.idp === undefined && raw.mode === 'dev'
       ? { success: true as const, data: devIdpConfig('http://127.0.0.1', String(raw.authz?.permission_prefix ?? 'keyward')) }
       : idpConfigSchema.safeParse(raw.idp);
-  if (!parsed.success) throw new ProblemError({ status: 400, code: 'migrate.config_invalid', title: 'Bad request', detail: `idp: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}` });
+  if (!parsed.success) throw new ProblemError({ code: 'migrate.config_invalid', detail: `idp: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}` });
   const storage = storageConfigSchema.safeParse(raw.storage ?? { type: 'sqlite' });
-  if (!storage.success) throw new ProblemError({ status: 400, code: 'migrate.config_invalid', title: 'Bad request', detail: `storage: ${storage.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}` });
+  if (!storage.success) throw new ProblemError({ code: 'migrate.config_invalid', detail: `storage: ${storage.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}` });
   const s = storage.data;
   let db: Kysely<any>;
   if (s.type === 'postgres') {

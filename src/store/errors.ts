@@ -7,7 +7,7 @@ import { ProblemError } from '../core/problem.ts';
 /** The database cannot be reached, dropped the connection, is shutting down, busy or out of space. */
 export class StoreUnavailableError extends ProblemError {
   constructor(detail: string, cause?: unknown) {
-    super({ status: 503, code: 'storage.unavailable', title: 'Service unavailable', detail, headers: { 'retry-after': '1' } });
+    super({ code: 'storage.unavailable', detail });
     this.name = 'StoreUnavailableError';
     if (cause !== undefined) {
       this.cause = cause;
@@ -20,7 +20,7 @@ export class StoreUnavailableError extends ProblemError {
 /** The database file is damaged: nothing to retry, an operator has to look. */
 export class StoreCorruptError extends ProblemError {
   constructor(cause?: unknown) {
-    super({ status: 500, code: 'storage.corrupt', title: 'Internal server error', detail: 'the database is damaged; see the server log' });
+    super({ code: 'storage.corrupt', detail: 'the database is damaged; see the server log' });
     this.name = 'StoreCorruptError';
     if (cause !== undefined) {
       this.cause = cause;

@@ -13,7 +13,7 @@ function recorder(fail = false): AuditRecorder & { events: AuditEventInput[] } {
   return {
     events,
     record: async (e) => {
-      if (fail) throw new ProblemError({ status: 503, code: 'audit.unavailable', title: 'x' });
+      if (fail) throw new ProblemError({ code: 'audit.unavailable',  });
       events.push(e);
     },
     ready: () => true,
@@ -56,7 +56,7 @@ test('bootstrap token: a first use whose event cannot be recorded is refused, an
   const events: AuditEventInput[] = [];
   const audit: AuditRecorder = {
     record: async (e) => {
-      if (down) throw new ProblemError({ status: 503, code: 'audit.unavailable', title: 'x' });
+      if (down) throw new ProblemError({ code: 'audit.unavailable',  });
       events.push(e);
     },
     ready: () => !down,

@@ -106,14 +106,12 @@ async function contractResults(path: string | undefined): Promise<ContractTestRe
   try {
     data = JSON.parse(await readFile(path, 'utf8'));
   } catch (e) {
-    throw new ProblemError({ status: 400, code: 'migrate.contract_results_invalid', title: 'Bad request', detail: `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` });
+    throw new ProblemError({ code: 'migrate.contract_results_invalid', detail: `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` });
   }
   const parsed = contractResultsSchema.safeParse(data);
   if (!parsed.success)
     throw new ProblemError({
-      status: 400,
       code: 'migrate.contract_results_invalid',
-      title: 'Bad request',
       detail: `${path}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '/'}: ${i.message}`).join('; ')}`,
     });
   return parsed.data;
@@ -126,7 +124,7 @@ async function writeAtomically(path: string, text: string, overwrite: boolean, m
   await writeFile(tmp, text, { mode, flag: 'wx' });
   try {
     if (!overwrite) {
-      if (existsSync(path)) throw new ProblemError({ status: 409, code: 'migrate.output_exists', title: 'Conflict', detail: `${path} exists; choose another path or pass --overwrite` });
+      if (existsSync(path)) throw new ProblemError({ code: 'migrate.output_exists', detail: `${path} exists; choose another path or pass --overwrite` });
     }
     await rename(tmp, path);
   } catch (e) {

@@ -13,7 +13,7 @@ import {
   ResultCodeError,
   type Entry,
 } from 'ldapts';
-import { ProblemError, isProblem } from '../../core/problem.ts';
+import { ProblemError, isProblem, type ProblemCode } from '../../core/problem.ts';
 import { normalizeDn, parseDn } from './dn.ts';
 import { withoutAttributes, type LdapEntry } from './entry.ts';
 import { LDAP_RULES } from './rules.ts';
@@ -32,7 +32,7 @@ export interface DirectoryOptions {
   timeoutMs?: number | undefined;
 }
 
-const problem = (status: number, code: string, title: string, detail: string) => new ProblemError({ status, code, title, detail });
+const problem = (code: Extract<ProblemCode, `ldap.${string}`>, detail: string) => new ProblemError({ code, detail });
 
 function describeUrl(url: string): string {
   try {
@@ -47,13 +47,13 @@ function describeUrl(url: string): string {
 export function directoryProblem(e: unknown, url: string): ProblemError {
   if (isProblem(e)) return e;
   const where = describeUrl(url);
-  if (e instanceof InvalidCredentialsError) return problem(401, 'ldap.bind_failed', 'Bind refused', `${where} refused the bind DN's credentials`);
-  if (e instanceof InsufficientAccessError) return problem(403, 'ldap.insufficient_access', 'Insufficient access', `${where}: the bind DN may not do this: ${e.message}`);
-  if (e instanceof NoSuchObjectError) return problem(404, 'ldap.no_such_object', 'No such entry', `${where}: ${e.message}`);
-  if (e instanceof AlreadyExistsError) return problem(409, 'ldap.entry_exists', 'Entry exists', `${where}: ${e.message}`);
-  if (e instanceof ResultCodeError) return problem(502, 'ldap.operation_failed', 'Directory refused the operation', `${where}: ${e.name} (${e.code}): ${e.message}`);
+  if (e instanceof InvalidCredentialsError) return problem('ldap.bind_failed', `${where} refused the bind DN's credentials`);
+  if (e instanceof InsufficientAccessError) return problem('ldap.insufficient_access', `${where}: the bind DN may not do this: ${e.message}`);
+  if (e instanceof NoSuchObjectError) return problem('ldap.no_such_object', `${where}: ${e.message}`);
+  if (e instanceof AlreadyExistsError) return problem('ldap.entry_exists', `${where}: ${e.message}`);
+  if (e instanceof ResultCodeError) return problem('ldap.operation_failed', `${where}: ${e.name} (${e.code}): ${e.message}`);
   const err = e as NodeJS.ErrnoException;
-  return problem(503, 'ldap.directory_unavailable', 'Directory unavailable', `${where} is unavailable: ${err.code ?? err.message ?? String(e)}`);
+  return problem('ldap.directory_unavailable', `${where} is unavailable: ${err.code ?? err.message ?? String(e)}`);
 }
 
 /** Connects, optionally upgrades to TLS and binds, runs `fn`, and always unbinds. */
@@ -62,10 +62,10 @@ export async function withDirectory<T>(opts: DirectoryOptions, fn: (client: Clie
   try {
     url = new URL(opts.url);
   } catch {
-    throw problem(400, 'ldap.url_invalid', 'Invalid directory URL', 'the directory URL is not a URL');
+    throw problem('ldap.url_invalid', 'the directory URL is not a URL');
   }
-  if (url.protocol !== 'ldap:' && url.protocol !== 'ldaps:') throw problem(400, 'ldap.url_invalid', 'Invalid directory URL', 'the directory URL must be ldap:// or ldaps://');
-  if (opts.startTls && url.protocol === 'ldaps:') throw problem(400, 'ldap.url_invalid', 'Invalid directory URL', 'StartTLS is for ldap:// URLs; ldaps:// is TLS already');
+  if (url.protocol !== 'ldap:' && url.protocol !== 'ldaps:') throw problem('ldap.url_invalid', 'the directory URL must be ldap:// or ldaps://');
+  if (opts.startTls && url.protocol === 'ldaps:') throw problem('ldap.url_invalid', 'StartTLS is for ldap:// URLs; ldaps:// is TLS already');
   const timeout = opts.timeoutMs ?? 10_000;
   const tls = opts.caFile ? { ca: readFileSync(opts.caFile), minVersion: 'TLSv1.2' as const } : { minVersion: 'TLSv1.2' as const };
   // ldapts speaks TLS from the first byte whenever tlsOptions are given, so ldap:// URLs get them only via StartTLS.
@@ -98,7 +98,7 @@ export async function readDirectory(client: Client, baseDn: string): Promise<Lda
   try {
     ({ searchEntries: entries } = await client.search(baseDn, { scope: 'sub', filter: '(objectClass=*)', attributes: ['*'], paged: { pageSize: 500 } }));
   } catch (e) {
-    if (e instanceof NoSuchObjectError) throw problem(404, 'ldap.base_not_found', 'Base DN not found', `the directory has no entry ${baseDn}`);
+    if (e instanceof NoSuchObjectError) throw problem('ldap.base_not_found', `the directory has no entry ${baseDn}`);
     throw e;
   }
   const out = entries.map((e): LdapEntry => {

@@ -94,7 +94,7 @@ export function planLdapProvision(desired: readonly LdapEntry[], current: readon
 export async function applyLdapPlan(client: Client, plan: readonly LdapPlanStep[]): Promise<void> {
   const conflicts = plan.filter((s) => s.action === 'conflict');
   if (conflicts.length)
-    throw new ProblemError({ status: 409, code: 'ldap.provision_conflict', title: 'Conflict', detail: conflicts.map((c) => `${c.dn}: ${c.reason}`).join('; ') });
+    throw new ProblemError({ code: 'ldap.provision_conflict', detail: conflicts.map((c) => `${c.dn}: ${c.reason}`).join('; ') });
   const writes = [...plan.filter((s) => s.action === 'add'), ...plan.filter((s) => s.action === 'modify')];
   let done = 0;
   try {

@@ -2,7 +2,8 @@
 // server directly: the built-in directory (Keyward's own tables) or an LDAP server (LLDAP's layout). Clients, roles,
 // group→role bindings and MFA enrolments are Keyward's data whatever the directory: they stay in the built-in
 // tables, keyed by the user's stable id.
-import { ProblemError } from '../../core/problem.ts';
+import { PROBLEM_CODES } from '../../core/problem-codes.ts';
+import { ProblemError, type ProblemCode } from '../../core/problem.ts';
 
 export type PrincipalType = 'human' | 'service' | 'agent';
 
@@ -40,11 +41,11 @@ export interface UserDirectory {
   close(): Promise<void>;
 }
 
-export const DIRECTORY_UNAVAILABLE = 'idp.directory_unavailable';
+export const DIRECTORY_UNAVAILABLE = 'idp.directory_unavailable' satisfies ProblemCode;
 /** Error class and reason of the telemetry event (an authentication_failed) when the directory is down. */
 export const DIRECTORY_UNAVAILABLE_CLASS = 'directory_unavailable';
 /** Seconds a client is asked to wait before trying again while the directory is down. */
-export const DIRECTORY_RETRY_AFTER = '5';
+export const DIRECTORY_RETRY_AFTER = String(PROBLEM_CODES[DIRECTORY_UNAVAILABLE].retryAfter);
 
 /**
  * The directory cannot answer (unreachable, timing out, refusing Keyward's own bind). Sign-in stops with a 503: a
@@ -56,11 +57,8 @@ export class DirectoryUnavailableError extends ProblemError {
   readonly reason: string;
   constructor(directory: string, reason: string) {
     super({
-      status: 503,
       code: DIRECTORY_UNAVAILABLE,
-      title: 'Service unavailable',
       detail: 'the user directory is unavailable; sign-in is not possible until it answers again',
-      headers: { 'retry-after': DIRECTORY_RETRY_AFTER },
     });
     this.directory = directory;
     this.reason = reason;

@@ -1,10 +1,9 @@
 // Problems the key families raise. Request errors are 400s with their own codes; a stored key or a call that does
 // not fit its family is a programming or storage error: a 500 with no key detail.
-import { ProblemError, badRequest } from '../../core/problem.ts';
+import { ProblemError, badRequest, type ProblemCodeWithStatus } from '../../core/problem.ts';
 
 /** A programming or storage error, not the caller's fault: surfaces as a 500 with no key detail. */
-export const internalError = (code: string, detail: string) =>
-  new ProblemError({ status: 500, code, title: 'Internal server error', detail });
+export const internalError = (code: ProblemCodeWithStatus<500>, detail: string) => new ProblemError({ code, detail });
 
 /** A key type that no family declares: a stored record from another version of Keyward, or a programming error. */
 export const unknownKeyType = (type: string) => internalError('crypto.key_type_unknown', `no key family implements key type ${JSON.stringify(type)}`);

@@ -7,12 +7,12 @@
 // 25-35 µs; measured here, the threadpool still raised served ES256 signing by about a third and IdP token
 // issuance by more, because the loop parses the next request while a signature is computed.
 import { sign as nodeSign, verify as nodeVerify } from 'node:crypto';
-import { badRequest } from '../../core/problem.ts';
+import { badRequest, type ProblemCodeWithStatus } from '../../core/problem.ts';
 import { DIGEST_LENGTH, type HashAlgorithm } from '../types.ts';
 import { assertHashAlgorithm } from './hashes.ts';
 import type { SignatureOption, SignaturePlan, SignatureRequest, SigningCapability } from './types.ts';
 
-const OPTION_REFUSALS: Record<SignatureOption, { code: string; appliesTo: string }> = {
+const OPTION_REFUSALS: Record<SignatureOption, { code: ProblemCodeWithStatus<400>; appliesTo: string }> = {
   rsaPadding: { code: 'crypto.rsa_padding_unsupported', appliesTo: 'rsa padding applies to RSA keys' },
   ecdsaFormat: { code: 'crypto.ecdsa_format_unsupported', appliesTo: 'signature format applies to ECDSA keys' },
 };

@@ -6,14 +6,12 @@ import { ProblemError } from '../../core/problem.ts';
 
 /** The provider cannot do this with this key type; never done in software instead. */
 export const providerUnsupported = (provider: string, detail: string) =>
-  new ProblemError({ status: 422, code: 'key.provider_unsupported', title: 'Unprocessable content', detail: `${provider} provider: ${detail}`, extra: { provider } });
+  new ProblemError({ code: 'key.provider_unsupported', detail: `${provider} provider: ${detail}`, extra: { provider } });
 
 /** A key names a provider this instance has no configuration for. */
 export const providerNotConfigured = (provider: string) =>
   new ProblemError({
-    status: 400,
     code: 'key.provider_not_configured',
-    title: 'Bad request',
     detail: `the ${provider} provider is not configured (keys.providers.${provider})`,
     extra: { provider },
   });
@@ -21,12 +19,9 @@ export const providerNotConfigured = (provider: string) =>
 /** A stored key of a provider this instance does not run (another instance's configuration): fail closed. */
 export const providerMissing = (provider: string) =>
   new ProblemError({
-    status: 503,
     code: 'hsm.unavailable',
-    title: 'Service unavailable',
     detail: `the key is held by the ${provider} provider, which this instance has not configured`,
     extra: { provider, reason: 'not_configured' },
-    headers: { 'retry-after': '5' },
   });
 
 export type UnusableReason = 'revoked' | 'missing' | 'replaced' | 'access_denied';
@@ -38,7 +33,7 @@ export type UnusableReason = 'revoked' | 'missing' | 'replaced' | 'access_denied
 export class ProviderKeyUnusable extends ProblemError {
   readonly reason: UnusableReason;
   constructor(provider: string, reason: UnusableReason, detail: string) {
-    super({ status: 409, code: 'hsm.key_unusable', title: 'Conflict', detail: `${provider} provider: ${detail}`, extra: { provider, reason } });
+    super({ code: 'hsm.key_unusable', detail: `${provider} provider: ${detail}`, extra: { provider, reason } });
     this.name = 'ProviderKeyUnusable';
     this.reason = reason;
   }
@@ -47,9 +42,7 @@ export class ProviderKeyUnusable extends ProblemError {
 /** Hold-your-own-key: the key's owner revoked, deleted or replaced it, or withdrew Keyward's access. */
 export const externalRevoked = (keyId: string, provider: string, reason: UnusableReason, detail: string) =>
   new ProblemError({
-    status: 403,
     code: 'key.external_revoked',
-    title: 'Forbidden',
     detail: `key ${keyId} references an external ${provider} key its owner no longer lets Keyward use (${reason}): ${detail}`,
     extra: { provider, reason },
   });
@@ -57,10 +50,7 @@ export const externalRevoked = (keyId: string, provider: string, reason: Unusabl
 /** The HSM cannot be reached or did not answer: nothing is wrong with the request; retry later. */
 export const hsmUnavailable = (provider: string, reason: string, detail: string) =>
   new ProblemError({
-    status: 503,
     code: 'hsm.unavailable',
-    title: 'Service unavailable',
     detail: `${provider} provider: ${detail}`,
     extra: { provider, reason },
-    headers: { 'retry-after': '5' },
   });

@@ -81,9 +81,7 @@ function notInitialized(): ProblemError {
 
 function materialCorrupt(): ProblemError {
   return new ProblemError({
-    status: 500,
     code: 'seal.material_corrupt',
-    title: 'Internal server error',
     detail: 'Stored key material could not be opened.',
   });
 }
@@ -352,9 +350,7 @@ export class SealManager {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
         throw new ProblemError({
-          status: 500,
           code: 'seal.dev_unseal_file_missing',
-          title: 'Dev unseal file missing',
           detail:
             `The store is initialized but the dev unseal file ${path} is gone, so it cannot be unsealed ` +
             'automatically. Restore the file, or start over with an empty dev data directory.',
@@ -370,9 +366,7 @@ export class SealManager {
     }
     if (typeof share !== 'string') {
       throw new ProblemError({
-        status: 500,
         code: 'seal.dev_unseal_file_invalid',
-        title: 'Dev unseal file invalid',
         detail: `The dev unseal file ${path} is not JSON with a "share" string.`,
       });
     }

@@ -52,9 +52,7 @@ export async function writeExportFiles(dir: string, realmName: string, files: Ex
   const existing = (await readdir(dir)).filter((f) => pattern.test(f));
   if (existing.length && !opts.overwrite)
     throw new ProblemError({
-      status: 409,
       code: 'migrate.output_exists',
-      title: 'Conflict',
       detail: `${dir} already holds an export of realm ${realmName} (${existing.slice(0, 3).join(', ')}${existing.length > 3 ? ', …' : ''}); choose another directory or pass --overwrite`,
     });
   const tmp = files.map((f) => join(dir, `.${f.name}.${process.pid}.tmp`));

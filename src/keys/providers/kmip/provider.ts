@@ -213,7 +213,7 @@ class KmipProvider implements KeyProvider {
   async #publicSpki(type: KeyType, publicId: string): Promise<Buffer> {
     const pub = await this.#mapped(() => this.#client.getPublicKey(publicId));
     const spki = pub.export({ type: 'spki', format: 'der' });
-    if (!spkiMatches(type, spki)) throw new ProblemError({ status: 500, code: 'hsm.operation_failed', title: 'Internal server error', detail: `KMIP public key ${publicId} is not a ${type} key` });
+    if (!spkiMatches(type, spki)) throw new ProblemError({ code: 'hsm.operation_failed', detail: `KMIP public key ${publicId} is not a ${type} key` });
     return spki;
   }
 
@@ -272,7 +272,7 @@ export function mapKmipError(e: unknown, endpoint: string): unknown {
   if (e instanceof KmipPermissionDeniedError) return new ProviderKeyUnusable('kmip', 'access_denied', 'the KMIP server denies Keyward access to the object');
   if (e instanceof KmipNotSupportedError) return providerUnsupported('kmip', `the KMIP server does not support this (${e.code})`);
   if (e instanceof KmipServerError || e instanceof KmipCryptographicFailureError || e instanceof KmipError) {
-    return new ProblemError({ status: 500, code: 'hsm.operation_failed', title: 'Internal server error', detail: `KMIP operation failed (${e.code})` });
+    return new ProblemError({ code: 'hsm.operation_failed', detail: `KMIP operation failed (${e.code})` });
   }
   if (e instanceof RangeError) return badRequest('crypto.input_invalid', e.message);
   return e;

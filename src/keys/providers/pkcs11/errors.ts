@@ -23,12 +23,9 @@ export class HsmUnavailableError extends ProblemError {
 
   constructor(reason: HsmUnavailableReason, detail: string, ckr?: string) {
     super({
-      status: 503,
       code: 'hsm.unavailable',
-      title: 'Service unavailable',
       detail: ckr ? `${detail} (${ckr})` : detail,
       extra: { reason },
-      headers: { 'retry-after': '5' },
     });
     this.name = 'HsmUnavailableError';
     this.reason = reason;
@@ -45,22 +42,12 @@ export type HsmOperationReason =
   | 'decrypt_failed'
   | 'operation_failed';
 
-const OPERATION_STATUS: Record<HsmOperationReason, { status: number; title: string }> = {
-  mechanism_unsupported: { status: 422, title: 'Unprocessable content' },
-  key_not_found: { status: 404, title: 'Not found' },
-  key_exists: { status: 409, title: 'Conflict' },
-  key_type_mismatch: { status: 400, title: 'Bad request' },
-  input_invalid: { status: 400, title: 'Bad request' },
-  decrypt_failed: { status: 400, title: 'Bad request' },
-  operation_failed: { status: 500, title: 'Internal server error' },
-};
-
 export class HsmOperationError extends ProblemError {
   readonly reason: HsmOperationReason;
   readonly ckr: string | undefined;
 
   constructor(reason: HsmOperationReason, detail: string, ckr?: string) {
-    super({ ...OPERATION_STATUS[reason], code: `hsm.${reason}`, detail: ckr ? `${detail} (${ckr})` : detail });
+    super({ code: `hsm.${reason}`, detail: ckr ? `${detail} (${ckr})` : detail });
     this.name = 'HsmOperationError';
     this.reason = reason;
     this.ckr = ckr;
