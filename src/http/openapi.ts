@@ -10,9 +10,13 @@ declare module 'fastify' {
      * (oidc-provider: forms in, OAuth errors out). Merged into the route's schema for the document only: never
      * compiled into a validator or a serializer, so it cannot change what the route accepts or sends.
      */
-    documented?: Pick<FastifySchema, 'summary' | 'description' | 'tags' | 'querystring' | 'body' | 'response'> & { consumes?: string[] };
+    documented?: Pick<FastifySchema, 'summary' | 'description' | 'tags' | 'querystring' | 'body' | 'response' | 'security'> & { consumes?: string[] };
   }
 }
+
+/** Security schemes of the identity provider's endpoints (src/idp/endpoints.ts). */
+export const OAUTH_CLIENT_SCHEME = 'oauthClient';
+export const IDP_BEARER_SCHEME = 'idpAccessToken';
 
 export async function registerOpenApi(app: FastifyInstance): Promise<void> {
   await app.register(swagger, {
@@ -23,15 +27,19 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
         securitySchemes: {
           bearer: { type: 'http', scheme: 'bearer', description: 'JWT access token, API key or bootstrap token' },
           apiKey: { type: 'apiKey', in: 'header', name: 'X-Api-Key' },
+          // The identity provider's endpoints authenticate OAuth clients and token holders themselves.
+          [OAUTH_CLIENT_SCHEME]: { type: 'http', scheme: 'basic', description: 'OAuth client authentication with client_id and client_secret (client_secret_basic, RFC 6749 §2.3.1); other methods go in the form' },
+          [IDP_BEARER_SCHEME]: { type: 'http', scheme: 'bearer', description: 'An access token the realm issued' },
         },
       },
       security: [{ bearer: [] }, { apiKey: [] }],
     },
-    // Public routes (config.security.public) say so: an empty security requirement, no credential.
+    // Public routes (config.security.public) say so: an empty security requirement, no Keyward credential (an
+    // identity provider endpoint may document the OAuth client authentication it takes instead).
     transform: ({ schema, url, route }) => {
       const config = route.config;
       const documented: FastifySchema = { ...schema, ...config?.documented };
-      if (config?.security?.public === true) documented.security = [];
+      if (config?.security?.public === true && documented.security === undefined) documented.security = [];
       return { schema: documented, url };
     },
   });
