@@ -24,6 +24,7 @@ import { KeyService } from '../keys/service.ts';
 import { ProviderSet, providersPreflight } from '../keys/providers/index.ts';
 import { SystemService } from '../keys/system.ts';
 import { openStore } from '../store/open.ts';
+import { LeaderLease, soleLeader, type Leadership } from '../store/leader.ts';
 import type { AuditChainHead, AuditChainRepository, Store } from '../store/types.ts';
 import { buildApp } from './app.ts';
 import { RefusalLedger } from '../audit/refusals.ts';
@@ -93,6 +94,13 @@ export async function createKeyward(config: KeywardConfig, opts: ComposeOptions 
 
     const store = await openStore(config.storage, { logger });
     closers.push(() => store.close());
+    // Instances sharing a PostgreSQL database: one runs the once-only background jobs (leader.ts), and each hears
+    // of the others' changes to drop what it cached (changes.ts). SQLite has one process.
+    const leadership: Leadership = config.storage.type === 'postgres'
+      ? await LeaderLease.start({ url: config.storage.url, schema: config.storage.schema }, 'background-jobs', logger)
+      : soleLeader;
+    closers.push(() => leadership.close());
+    await store.changes?.start(logger);
 
     // HSM providers connect on first use: one whose HSM is down at start answers 503 until it is back. What needs no
     // HSM (the PIN present, files readable, a PIN file owner-only in production) stops the start here.
@@ -173,7 +181,12 @@ export async function createKeyward(config: KeywardConfig, opts: ComposeOptions 
     const pdp = await createPdp(config.authz, { logger });
     closers.push(async () => pdp.close?.());
 
-    const metrics = new Metrics({ sealed: () => seal.sealed, auditCheckpoints: () => audit.checkpoints() });
+    const feed = store.changes;
+    const metrics = new Metrics({
+      sealed: () => seal.sealed,
+      auditCheckpoints: () => audit.checkpoints(),
+      ...(feed ? { leader: () => leadership.leader, invalidationListening: () => feed.listening } : {}),
+    });
     const keys = new KeyService({
       keys: store.keys,
       seal,
@@ -189,6 +202,14 @@ export async function createKeyward(config: KeywardConfig, opts: ComposeOptions 
         defaultProvider: config.keys.default_provider,
       },
     });
+
+    feed?.subscribe((change) => {
+      metrics.invalidationReceived(change?.kind ?? 'all');
+      if (change === undefined || change.kind === 'key') keys.changedElsewhere(change?.id);
+    });
+    const realmChanges = feed
+      ? (listener: (realm: string | undefined) => void) => feed.subscribe((c) => (c === undefined || c.kind === 'realm') && listener(c?.id))
+      : undefined;
 
     const reload = async (): Promise<string[]> => {
       const done: string[] = [];
@@ -206,7 +227,7 @@ export async function createKeyward(config: KeywardConfig, opts: ComposeOptions 
     const system = new SystemService({ seal, audit: recorder, reload, providers: () => keys.providerStatus() });
 
     const idp = idpConfig?.enabled
-      ? await mountIdp({ config: idpConfig, store, keys, audit: recorder, metrics: metrics.registry, logger, env, dev, permissionPrefix: config.authz.permission_prefix, sealChanges: (l) => seal.onSealChange(l), clock })
+      ? await mountIdp({ config: idpConfig, store, keys, audit: recorder, metrics: metrics.registry, logger, env, dev, permissionPrefix: config.authz.permission_prefix, sealChanges: (l) => seal.onSealChange(l), clock, realmChanges, leader: () => leadership.leader })
       : undefined;
 
     const app = await buildApp({
@@ -232,7 +253,7 @@ export async function createKeyward(config: KeywardConfig, opts: ComposeOptions 
     });
 
     const sweeper = setInterval(() => {
-      if (seal.sealed) return;
+      if (seal.sealed || !leadership.leader) return;
       keys.sweepReleased(systemContext()).then(
         (ids) => ids.length > 0 && logger.info({ keys: ids }, 'released keys destroyed after their grace period'),
         (e: unknown) => logger.error({ err: String(e) }, 'release sweep failed'),

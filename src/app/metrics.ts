@@ -7,11 +7,16 @@ export class Metrics implements KeyMetrics {
   readonly #requests: Counter<'method' | 'route' | 'status'>;
   readonly #latency: Histogram<'method' | 'route' | 'status'>;
   readonly #keyOps: Counter<'operation' | 'key_type' | 'outcome'>;
+  readonly #invalidations: Counter<'kind'>;
 
   constructor(opts: {
     sealed: () => boolean;
     /** The audit trail's checkpoint counters (absent: not exported). */
     auditCheckpoints?: () => { missed_total: number; missed_consecutive: number };
+    /** Whether this instance runs the once-only background jobs (absent: not exported). */
+    leader?: () => boolean;
+    /** Whether the cache invalidation listener is connected (absent: not exported, one process owns the database). */
+    invalidationListening?: () => boolean;
     defaultMetrics?: boolean;
   }) {
     this.#requests = new Counter({
@@ -63,6 +68,34 @@ export class Metrics implements KeyMetrics {
         },
       });
     }
+    const leader = opts.leader;
+    if (leader) {
+      new Gauge({
+        name: 'keyward_leader',
+        help: '1 while this instance holds the lease that runs the once-only background jobs (release sweeper, grant sweep)',
+        registers: [this.registry],
+        collect() {
+          this.set(leader() ? 1 : 0);
+        },
+      });
+    }
+    const listening = opts.invalidationListening;
+    if (listening) {
+      new Gauge({
+        name: 'keyward_cache_invalidation_listening',
+        help: '1 while the cache invalidation listener is connected; 0: other instances\' changes show within keys.cache_ttl',
+        registers: [this.registry],
+        collect() {
+          this.set(listening() ? 1 : 0);
+        },
+      });
+    }
+    this.#invalidations = new Counter({
+      name: 'keyward_cache_invalidations_received_total',
+      help: 'Changes announced by other instances or the CLI and applied to this instance\'s caches, by kind (all: after a reconnect)',
+      labelNames: ['kind'],
+      registers: [this.registry],
+    });
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'keyward_' });
   }
 
@@ -80,6 +113,10 @@ export class Metrics implements KeyMetrics {
     }
     c.count.inc();
     c.latency.observe(seconds);
+  }
+
+  invalidationReceived(kind: 'key' | 'realm' | 'all'): void {
+    this.#invalidations.labels({ kind }).inc();
   }
 
   keyOperation(operation: string, keyType: string, outcome: 'success' | 'denied' | 'error'): void {

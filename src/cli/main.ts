@@ -16,6 +16,7 @@ const USAGE = `usage: keyward <command> [options]      'keyward <command> --help
   identity <command>           validate | provision: canonical identity documents
   ldap <command>               validate --mode … | snapshot | render: the canonical LDAP schema
   migrate <command>            export | report --to keycloak|ldif: migration to Keycloak or a full LDAP directory
+  conformance <command>        run | list: the replacement suite (KeyCape §15) against any issuer
 client commands: --addr URL (KEYWARD_ADDR)  --token T (KEYWARD_TOKEN)  --timeout SECONDS (KEYWARD_TIMEOUT, default 30)  --json
 exit codes: 0 ok, 1 operation failed (e.g. invalid signature, tampered audit log), 2 usage, 3 configuration,
             4 server unreachable, sealed or not answering (serve: cannot listen), 5 authentication/authorization refused`;
@@ -52,6 +53,8 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
       return (await import('./commands/ldap.ts')).run(rest, io);
     case 'migrate':
       return (await import('./commands/migrate.ts')).run(rest, io);
+    case 'conformance':
+      return (await import('./commands/conformance.ts')).run(rest, io);
     case 'help':
     case '--help':
     case '-h':

@@ -34,8 +34,9 @@ export const keysConfigSchema = z.strictObject({
   /** How often released keys past their grace period are destroyed. */
   sweep_interval: duration().prefault('60s'),
   /**
-   * How long key metadata is cached per instance. Local writes invalidate at once; with several instances this is
-   * the upper bound on how long another instance may keep using a key after it was disabled. For external
+   * How long key metadata is cached per instance. Local writes invalidate at once, and instances sharing a
+   * PostgreSQL database announce theirs to each other (LISTEN/NOTIFY, docs/deploy.md); while that listener is down
+   * this is the upper bound on how long another instance may keep using a key after it was disabled. For external
    * (hold-your-own-key) keys it is also how long a check that the owner still allows their use is trusted: the
    * upper bound on the lockout after the owner revokes, deletes or replaces the key.
    */

@@ -1,7 +1,9 @@
 // OpenAPI 3.1 generated from the route schemas, served at /openapi.json with a docs page at /docs.
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import type { FastifyInstance, FastifySchema } from 'fastify';
+import type { FastifyInstance, FastifySchema, RouteOptions } from 'fastify';
+import type { ProblemCode } from '../core/problem-codes.ts';
+import { withProblemResponses, type OpenApiDoc } from './problem-responses.ts';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -11,6 +13,11 @@ declare module 'fastify' {
      * compiled into a validator or a serializer, so it cannot change what the route accepts or sends.
      */
     documented?: Pick<FastifySchema, 'summary' | 'description' | 'tags' | 'querystring' | 'body' | 'response' | 'security'> & { consumes?: string[] };
+    /**
+     * The problem codes the route's own work can answer with (its service's), documented on the operation beside
+     * those its kind of route has anyway (routeProblems). Without it, the operation refers to every API code.
+     */
+    problems?: readonly ProblemCode[];
   }
 }
 
@@ -18,8 +25,59 @@ declare module 'fastify' {
 export const OAUTH_CLIENT_SCHEME = 'oauthClient';
 export const IDP_BEARER_SCHEME = 'idpAccessToken';
 
+/** Any request can meet these, whatever its route. */
+const ANY_REQUEST: ProblemCode[] = ['request.bad_url', 'internal.error'];
+/** A JSON body: the parser's refusals and the schema's. */
+const WITH_BODY: ProblemCode[] = ['request.invalid', 'request.malformed_json', 'request.empty_body', 'request.invalid_content_length', 'request.body_too_large', 'request.unsupported_media_type'];
+/** A route that needs a credential and a permission: the authentication and authorization stages' refusals. */
+const GUARDED: ProblemCode[] = [
+  'auth.missing_credential', 'auth.malformed_credential', 'auth.invalid_credential', 'auth.token_expired', 'auth.token_not_yet_valid', 'auth.token_signature_invalid',
+  'auth.issuer_mismatch', 'auth.audience_mismatch', 'auth.kid_unknown', 'auth.algorithm_not_allowed', 'auth.client_not_allowed', 'auth.jwks_unavailable', 'auth.scope_denied',
+  'authz.denied', 'authz.pdp_unavailable', 'internal.route_without_policy',
+  // A refusal of an identified caller is audited; without the trail it is audit.unavailable instead.
+  'audit.unavailable',
+];
+
+/** The codes an operation documents: what its schemas, field codes and security imply, and what the route declares. */
+export function routeProblems(route: Pick<RouteOptions, 'schema' | 'config'>): ProblemCode[] | undefined {
+  const config = route.config;
+  if (config?.problems === undefined) return undefined;
+  const schema = route.schema ?? {};
+  const fieldCodes = Object.values(config.fieldCodes ?? {}).map((c) => (typeof c === 'string' ? c : c.code));
+  return [
+    ...ANY_REQUEST,
+    ...(schema.body !== undefined ? WITH_BODY : []),
+    ...(schema.params !== undefined || schema.querystring !== undefined ? (['request.invalid'] as const) : []),
+    ...fieldCodes,
+    ...(config.security?.public === true ? [] : GUARDED),
+    ...config.problems,
+  ];
+}
+
 export async function registerOpenApi(app: FastifyInstance): Promise<void> {
+  // By operation (`method path` in OpenAPI form): public ones answer no 401 or 403; the codes a route declares.
+  const publicOps = new Set<string>();
+  const opCodes = new Map<string, ProblemCode[]>();
+  const opKey = (method: string, url: string) => `${method.toLowerCase()} ${url.replace(/:([A-Za-z0-9_]+)/g, '{$1}')}`;
   await app.register(swagger, {
+    // Public routes (config.security.public) say so: an empty security requirement, no Keyward credential (an
+    // identity provider endpoint may document the OAuth client authentication it takes instead).
+    transform: ({ schema, url, route }) => {
+      const config = route.config;
+      const documented: FastifySchema = { ...schema, ...config?.documented };
+      const codes = routeProblems(route);
+      for (const m of [route.method].flat()) {
+        if (config?.security?.public === true) publicOps.add(opKey(m, url));
+        if (codes) opCodes.set(opKey(m, url), codes);
+      }
+      if (config?.security?.public === true && documented.security === undefined) documented.security = [];
+      return { schema: documented, url };
+    },
+    // Only the OpenAPI 3 document is generated here (no Swagger 2 mode).
+    transformObject: (doc) =>
+      'openapiObject' in doc
+        ? withProblemResponses(doc.openapiObject as OpenApiDoc, (path, method) => publicOps.has(opKey(method, path)), (path, method) => opCodes.get(opKey(method, path)))
+        : doc.swaggerObject,
     openapi: {
       openapi: '3.1.0',
       info: { title: 'Keyward', version: '0.1.0', description: 'Key custody and identity service. Errors are RFC 9457 problem+json with a stable `code`.' },
@@ -34,14 +92,6 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
       },
       security: [{ bearer: [] }, { apiKey: [] }],
     },
-    // Public routes (config.security.public) say so: an empty security requirement, no Keyward credential (an
-    // identity provider endpoint may document the OAuth client authentication it takes instead).
-    transform: ({ schema, url, route }) => {
-      const config = route.config;
-      const documented: FastifySchema = { ...schema, ...config?.documented };
-      if (config?.security?.public === true && documented.security === undefined) documented.security = [];
-      return { schema: documented, url };
-    },
   });
   // The docs page and its assets are public (a browser carries no bearer token); everything else declares its own.
   app.addHook('onRoute', (route) => {
@@ -49,7 +99,7 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
   });
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { deepLinking: false }, staticCSP: true });
   app.get('/openapi.json', {
-    config: { security: { public: true } },
+    config: { security: { public: true }, problems: [] },
     schema: { tags: ['docs'], summary: 'This OpenAPI 3.1 document', response: { 200: { description: 'OpenAPI 3.1 document', type: 'object', additionalProperties: true } } },
   }, async () => app.swagger());
 }

@@ -48,6 +48,13 @@ export interface IdpDeps {
   prepare?: (() => Promise<void>) | undefined;
   /** Where events go; built from the configuration when absent. */
   telemetry?: IdpTelemetry | undefined;
+  /**
+   * Subscribes to realm changes made elsewhere (another instance, `keyward idp apply`); the realm's name, or
+   * undefined for any realm. What a realm caches is dropped at once.
+   */
+  realmChanges?: ((listener: (realm: string | undefined) => void) => () => void) | undefined;
+  /** Whether this instance runs the once-only background work (the grant sweep); always, by default. */
+  leader?: (() => boolean) | undefined;
   /** Subscribes to the seal: a provider that could not start while sealed starts on unseal. */
   sealChanges?: ((listener: (sealed: boolean) => void) => () => void) | undefined;
 }
@@ -103,6 +110,8 @@ export async function createIdp(deps: IdpDeps): Promise<Idp> {
   };
   await build();
   const timer = setInterval(() => {
+    // Instances sharing a database take turns by lease: one sweeps.
+    if (deps.leader && !deps.leader()) return;
     void sweepExpired(deps.db).catch(() => {});
     // Throttle entries outlive any configured window and lock by far after a day.
     void new Throttle(deps.db).sweep(86_400_000).catch(() => {});
@@ -127,6 +136,9 @@ export async function createIdp(deps: IdpDeps): Promise<Idp> {
   const keyTimer = setInterval(() => void refresh().catch(() => {}), deps.config.signing_key_refresh_seconds * 1000);
   keyTimer.unref();
   const unsubscribe = deps.signingKeyChanges?.(() => void refresh().catch(() => {}));
+  const unsubscribeRealms = deps.realmChanges?.((name) => {
+    for (const rt of realms.values()) if (name === undefined || rt.name === name) rt.directory.forgetClients();
+  });
   return {
     realms,
     telemetry,
@@ -136,6 +148,7 @@ export async function createIdp(deps: IdpDeps): Promise<Idp> {
       clearInterval(timer);
       clearInterval(keyTimer);
       unsubscribe?.();
+      unsubscribeRealms?.();
       await Promise.all([...users.values()].map((u) => u.close()));
     },
   };

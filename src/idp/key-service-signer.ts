@@ -5,6 +5,7 @@ import { jwsSignOptions, jwtKid, publicKeyJwk } from '../keys/families/index.ts'
 import type { KeyService, KeyView } from '../keys/service.ts';
 import type { KeyType } from '../keys/types.ts';
 import type { Clock } from '../core/clock.ts';
+import { isProblem } from '../core/problem.ts';
 import type { KeyVersionRecord } from '../store/types.ts';
 import type { TokenSigner, TokenSigningAlg, TokenSigningKey } from './signing.ts';
 import type { SecretBox } from './store/directory.ts';
@@ -96,12 +97,19 @@ export class KeyServiceTokenSigner implements TokenSigner {
     for (const realm of realms) {
       for (const alg of ALGS) {
         const id = idpSigningKeyId(realm, alg);
-        if (await this.#keys.peek(id)) continue;
-        await this.#keys.create(idpContext(), { id, type: KEY_TYPES[alg], labels: { 'keyward.dev/owner': 'idp', 'keyward.dev/realm': realm }, description: `identity provider realm ${realm}: ${alg} token signing key` });
+        await this.#ensure(id, { type: KEY_TYPES[alg], labels: { 'keyward.dev/owner': 'idp', 'keyward.dev/realm': realm }, description: `identity provider realm ${realm}: ${alg} token signing key` });
       }
     }
-    if (!(await this.#keys.peek(IDP_SECRETS_KEY))) {
-      await this.#keys.create(idpContext(), { id: IDP_SECRETS_KEY, type: 'AES-256-GCM', labels: { 'keyward.dev/owner': 'idp' }, description: 'identity provider secrets at rest (TOTP seeds)' });
+    await this.#ensure(IDP_SECRETS_KEY, { type: 'AES-256-GCM', labels: { 'keyward.dev/owner': 'idp' }, description: 'identity provider secrets at rest (TOTP seeds)' });
+  }
+
+  async #ensure(id: string, key: { type: KeyType; labels: Record<string, string>; description: string }): Promise<void> {
+    if (await this.#keys.peek(id)) return;
+    try {
+      await this.#keys.create(idpContext(), { id, ...key });
+    } catch (e) {
+      // Instances sharing a database start together: another one created it first.
+      if (!isProblem(e) || e.code !== 'key.exists') throw e;
     }
   }
 

@@ -122,6 +122,10 @@ export async function mountIdp(deps: {
   permissionPrefix: string;
   sealChanges: (listener: (sealed: boolean) => void) => () => void;
   clock: Clock;
+  /** Realm changes other instances or the CLI announced (PostgreSQL); none on a database one process owns. */
+  realmChanges?: ((listener: (realm: string | undefined) => void) => () => void) | undefined;
+  /** Whether this instance runs the once-only background work (instances sharing a database take turns). */
+  leader?: (() => boolean) | undefined;
 }): Promise<MountedIdp> {
   const signer = new KeyServiceTokenSigner(deps.keys, deps.clock, rotationPolicy(deps.config));
   let devClient: MountedIdp['devClient'];
@@ -169,6 +173,8 @@ export async function mountIdp(deps: {
       await applyDevRealm?.();
     },
     sealChanges: deps.sealChanges,
+    realmChanges: deps.realmChanges,
+    leader: deps.leader,
   });
   return {
     devClient,

@@ -7,6 +7,7 @@ import { verify } from '@node-rs/argon2';
 import type { Kysely } from 'kysely';
 import { badRequest } from '../core/problem.ts';
 import type { IdpConfig, IdpRealmConfig } from './config.ts';
+import { announceChange } from '../store/changes.ts';
 import { hashSecret } from './passwords.ts';
 import { Directory, type IdpClient, type IdpGroup, type IdpUser } from './store/directory.ts';
 
@@ -96,6 +97,8 @@ export async function applyRealmPlan(db: Kysely<any>, realm: IdpRealmConfig, pla
     await db.transaction().execute(async (trx) => {
       const d = new Directory(trx, realm.name);
       for (const w of writes) await w(d);
+      // Instances serving the realm drop what they cached of it when (and only if) this commits.
+      await announceChange(trx, { kind: 'realm', id: realm.name });
     });
   }
   return changes;

@@ -1,5 +1,6 @@
-// Per-instance caches for the signing hot path: key metadata (short TTL, invalidated by local writes) and
-// unsealed key objects (immutable per version, dropped entirely when the system seals).
+// Per-instance caches for the signing hot path: key metadata (short TTL, invalidated by local writes and by other
+// instances' announced ones) and unsealed key objects (immutable per version, dropped entirely when the system
+// seals).
 import type { KeyObject } from 'node:crypto';
 import type { KeyRecord, KeyVersionRecord } from './records.ts';
 
@@ -40,13 +41,15 @@ export class KeyCache {
     for (const k of this.#objects.keys()) if (k.startsWith(id + '#')) this.#objects.delete(k);
   }
 
-  getObject(id: string, version: number): KeyObject | undefined {
-    return this.#objects.get(`${id}#${version}`);
+  // Keyed by fingerprint too: an overwrite (on another instance, say) gives a key a new version 1, whose cached
+  // object must not be the old one's.
+  getObject(id: string, version: number, fingerprint: string): KeyObject | undefined {
+    return this.#objects.get(`${id}#${version}#${fingerprint}`);
   }
 
-  putObject(id: string, version: number, obj: KeyObject): void {
+  putObject(id: string, version: number, fingerprint: string, obj: KeyObject): void {
     if (this.#objects.size >= MAX_ENTRIES) this.#objects.delete(this.#objects.keys().next().value!);
-    this.#objects.set(`${id}#${version}`, obj);
+    this.#objects.set(`${id}#${version}#${fingerprint}`, obj);
   }
 
   /** On seal: no unsealed key object may outlive the root key. */

@@ -159,10 +159,26 @@ export class KeyService {
     });
   }
 
-  /** Called after every committed write to a key on this instance (other instances notice through the cache TTL). */
+  /**
+   * Called after every committed write to a key on this instance, and for writes another instance announced
+   * (`changedElsewhere`); without announcements, other instances' writes show within the cache TTL.
+   */
   onKeyChange(listener: (keyId: string) => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
+  }
+
+  /**
+   * Another instance committed a write to this key (undefined: to any key, announcements were missed): the cached
+   * view is dropped, so the next use reads the stored state.
+   */
+  changedElsewhere(id: string | undefined): void {
+    if (id === undefined) {
+      this.#cache.dropAllMaterial();
+      return;
+    }
+    this.#cache.invalidate(id);
+    this.#changed(id);
   }
 
   #changed(id: string): void {
@@ -847,12 +863,12 @@ export class KeyService {
   }
 
   #keyObject(record: KeyRecord, v: KeyVersionRecord): KeyObject {
-    const cached = this.#cache.getObject(record.id, v.version);
+    const cached = this.#cache.getObject(record.id, v.version, v.fingerprint);
     if (cached) return cached;
     const material = this.#d.seal.unwrap(materialAad(record.id, v.version), v.sealedMaterial!);
     try {
       const obj = families.loadPrivateKey(record.type, material);
-      this.#cache.putObject(record.id, v.version, obj);
+      this.#cache.putObject(record.id, v.version, v.fingerprint, obj);
       return obj;
     } finally {
       material.fill(0);

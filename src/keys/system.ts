@@ -13,6 +13,8 @@ export interface SealPort {
   resetProgress(): SealStatus;
   seal(): SealStatus;
   status(): SealStatus;
+  /** The status, with a seal initialised meanwhile by another instance sharing the store picked up. */
+  currentStatus(): Promise<SealStatus>;
   readonly sealed: boolean;
   /** HSM seals: open the root key with the HSM key. */
   autoUnseal(): Promise<SealStatus>;
@@ -45,6 +47,11 @@ export class SystemService {
 
   status(): SealStatus {
     return this.#seal.status();
+  }
+
+  /** sys/status: this instance's own seal state (each instance sharing a database is unsealed on its own). */
+  currentStatus(): Promise<SealStatus> {
+    return this.#seal.currentStatus();
   }
 
   async init(ctx: OperationContext, p: { shares: number; threshold: number }): Promise<InitResult> {

@@ -5,6 +5,7 @@ import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { KeyState, Labels } from '../core/keys.ts';
 import type { Database, DbDate, KeysTable, KeyVersionsTable } from './schema.ts';
 import type { StoreDialect } from './migrations.ts';
+import { announceChange, type ChangeFeed } from './changes.ts';
 import {
   InvalidCursorError,
   StoreConflictError,
@@ -123,9 +124,16 @@ const decodeCursor = (c: string) => {
 
 class Keys extends Repository implements KeyRepository {
   readonly #dialect: StoreDialect;
-  constructor(db: Kysely<Database>, dialect: StoreDialect, guards: GuardScope) {
+  readonly #origin: string | undefined;
+  constructor(db: Kysely<Database>, dialect: StoreDialect, guards: GuardScope, origin: string | undefined) {
     super(db, guards);
     this.#dialect = dialect;
+    this.#origin = origin;
+  }
+
+  /** Inside the write's transaction, before its guard: other instances drop their cached view on commit only. */
+  #announce(trx: Transaction<Database>, id: string): Promise<void> {
+    return announceChange(trx, { kind: 'key', id }, this.#origin);
   }
 
   async create(key: NewKey, first: NewKeyVersion, opts: { overwrite: boolean; guard?: CommitGuard }): Promise<KeyRecord> {
@@ -178,6 +186,7 @@ class Keys extends Repository implements KeyRepository {
         })
         .execute();
       const rec = toKey(inserted);
+      await this.#announce(trx, key.id);
       await this.guards.run(opts.guard, rec);
       return rec;
     });
@@ -258,6 +267,7 @@ class Keys extends Repository implements KeyRepository {
         })
         .execute();
       const rec = toKey(updated);
+      await this.#announce(trx, id);
       await this.guards.run(guard, rec);
       return rec;
     });
@@ -284,6 +294,7 @@ class Keys extends Repository implements KeyRepository {
         .executeTakeFirst();
       if (!updated) throw await conflict(trx, id);
       const rec = toKey(updated);
+      await this.#announce(trx, id);
       await this.guards.run(guard, rec);
       return rec;
     });
@@ -305,6 +316,7 @@ class Keys extends Repository implements KeyRepository {
         .where('key_id', '=', id)
         .execute();
       const rec = toKey(updated);
+      await this.#announce(trx, id);
       await this.guards.run(guard, rec);
       return rec;
     });
@@ -423,13 +435,15 @@ export class KyselyStore implements Store {
   readonly seal: SealRepository;
   readonly auditChain: AuditChainRepository;
   readonly settings: SettingsRepository;
+  readonly changes: ChangeFeed | undefined;
   readonly #db: Kysely<Database>;
   readonly #guards = new GuardScope();
 
-  constructor(db: Kysely<Database>, dialect: StoreDialect) {
+  constructor(db: Kysely<Database>, dialect: StoreDialect, changes?: ChangeFeed) {
     this.#db = db;
     this.dialect = dialect;
-    this.keys = new Keys(db, dialect, this.#guards);
+    this.changes = changes;
+    this.keys = new Keys(db, dialect, this.#guards, changes?.origin);
     this.seal = new Seal(db, this.#guards);
     this.auditChain = new AuditChain(db, this.#guards);
     this.settings = new Settings(db, this.#guards);
@@ -445,6 +459,7 @@ export class KyselyStore implements Store {
   }
 
   async close(): Promise<void> {
+    await this.changes?.close();
     await this.#db.destroy();
   }
 }

@@ -5,6 +5,7 @@ import { Kysely, Migrator, PostgresDialect, sql } from 'kysely';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { duration } from '../core/duration.ts';
+import { ChangeFeed } from './changes.ts';
 import { KyselyStore } from './kysely-store.ts';
 import { migrationProvider, type StoreDialect } from './migrations.ts';
 import type { Database } from './schema.ts';
@@ -76,7 +77,7 @@ export async function openStore(cfg: StoreConfig, opts: { logger?: Logger | unde
     await db.destroy().catch(() => {});
     throw e;
   }
-  return new KyselyStore(db, cfg.type);
+  return new KyselyStore(db, cfg.type, cfg.type === 'postgres' ? new ChangeFeed({ url: cfg.url, schema: cfg.schema }) : undefined);
 }
 
 /** Creates the configured schema if needed; returns the schema the tables live in. */

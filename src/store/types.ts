@@ -2,6 +2,7 @@
 // both SQLite (node:sqlite) and PostgreSQL; services never see SQL.
 import type { Kysely } from 'kysely';
 import type { KeyState, Labels } from '../core/keys.ts';
+import type { ChangeFeed } from './changes.ts';
 
 export interface KeyRecord {
   id: string;
@@ -178,6 +179,11 @@ export interface Store {
   readonly seal: SealRepository;
   readonly auditChain: AuditChainRepository;
   readonly settings: SettingsRepository;
+  /**
+   * PostgreSQL: what other instances on this database announce they changed (idle until started; the key writes
+   * announce themselves). SQLite: none, one process owns the database.
+   */
+  readonly changes: ChangeFeed | undefined;
   /** Cheap round trip for readiness probes. */
   ping(): Promise<void>;
   close(): Promise<void>;

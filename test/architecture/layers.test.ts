@@ -19,6 +19,7 @@ export const LAYERS = [
   'identity', // the canonical identity model, its LDAP expression and validators
   'idp', // the OpenID Connect provider
   'migrate', // exports and migration reports
+  'conformance', // the replacement suite run against any issuer
   'config', // the configuration schema, composed of every module's fragment
   'app', // the composition root
   'cli', // the keyward command

@@ -5,10 +5,14 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { STATUS_CODES } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
+import { Validator } from '@seriousme/openapi-schema-validator';
 import { PROBLEM_CODES, type ProblemCode } from '../../src/core/problem-codes.ts';
 import { ProblemError } from '../../src/core/problem.ts';
 import { README_PATH, withErrorTable } from '../../scripts/generate-error-table.ts';
+import { API_PROBLEM_CODES, problemResponses } from '../../src/http/problem-responses.ts';
+import { req } from '../support/http.ts';
+import { startKeyward, type TestKeyward } from '../support/keyward.ts';
 
 const SRC = fileURLToPath(new URL('../../src/', import.meta.url));
 const REGISTRY_FILE = join(SRC, 'core', 'problem-codes.ts');
@@ -87,4 +91,68 @@ test('every registry code is raised somewhere in src/', () => {
     return !(built && SOURCES.some(({ file, text }) => file === built.file && text.includes(built.literal)));
   });
   assert.deepEqual(unused, [], 'codes nothing raises: remove them from src/core/problem-codes.ts, or list how they are built in BUILT');
+});
+
+test('problemResponses groups codes by status and enumerates them', () => {
+  const r = problemResponses(['key.not_found', 'storage.unavailable', 'key.version_not_found', 'route.not_found']);
+  assert.deepEqual(Object.keys(r), ['404', '503']);
+  assert.deepEqual(r['404']!.content['application/problem+json'].schema, {
+    $ref: '#/components/schemas/Problem',
+    properties: { code: { type: 'string', enum: ['key.not_found', 'key.version_not_found', 'route.not_found'] } },
+  });
+  assert.equal(r['404']!.headers, undefined);
+  assert.ok(r['503']!.headers?.['Retry-After']);
+});
+
+describe('the served OpenAPI document', () => {
+  let t: TestKeyward;
+  let doc: any;
+  before(async () => {
+    t = await startKeyward();
+    doc = (await req(t.kw.app, { method: 'GET', url: '/openapi.json' })).body;
+  });
+  after(() => t.close());
+
+  test('is valid OpenAPI 3.1', async () => {
+    const result = await new Validator().validate(structuredClone(doc));
+    assert.equal(result.valid, true, JSON.stringify(result.errors)?.slice(0, 2000));
+  });
+
+  test("its problem responses enumerate exactly the registry's API codes for each status", () => {
+    const expected = new Map<string, string[]>();
+    for (const c of [...API_PROBLEM_CODES].sort()) expected.set(String(PROBLEM_CODES[c].status), [...(expected.get(String(PROBLEM_CODES[c].status)) ?? []), c]);
+    const served = new Map<string, string[]>();
+    for (const [name, r] of Object.entries(doc.components.responses as Record<string, any>)) {
+      const status = /^Problem(\d{3})$/.exec(name)?.[1];
+      if (status) served.set(status, r.content['application/problem+json'].schema.properties.code.enum);
+    }
+    assert.deepEqual(Object.fromEntries(served), Object.fromEntries(expected));
+    assert.ok(!API_PROBLEM_CODES.includes('migrate.output_exists' as ProblemCode) && expected.get('409')!.includes('key.exists'));
+  });
+
+  test('every operation documents problem responses from the registry; public ones leave out 401 and 403', () => {
+    let operations = 0;
+    const enumerated = (r: any): string[] => {
+      const resolved = r.$ref ? doc.components.responses[r.$ref.split('/').pop()] : r;
+      return resolved.content['application/problem+json'].schema.properties.code.enum;
+    };
+    for (const [path, ops] of Object.entries(doc.paths as Record<string, Record<string, any>>)) {
+      for (const [method, op] of Object.entries(ops)) {
+        operations++;
+        const isPublic = Array.isArray(op.security) && op.security.length === 0;
+        const problems = Object.entries(op.responses as Record<string, any>).filter(([, r]) => r.$ref || r.content?.['application/problem+json']);
+        assert.ok(problems.some(([s]) => s === '500'), `${method} ${path} documents internal.error`);
+        for (const [status, r] of problems) {
+          for (const code of enumerated(r)) {
+            assert.ok(API_PROBLEM_CODES.includes(code as ProblemCode), `${method} ${path}: ${code} is an API code`);
+            assert.equal(String(PROBLEM_CODES[code as ProblemCode].status), status, `${method} ${path}: ${code} under ${status}`);
+          }
+        }
+        const unauthorized = op.responses['401'];
+        if (isPublic) assert.equal(unauthorized, undefined, `${method} ${path} is public`);
+        else assert.ok(enumerated(unauthorized).includes('auth.missing_credential'), `${method} ${path} needs a credential`);
+      }
+    }
+    assert.ok(operations > 20);
+  });
 });

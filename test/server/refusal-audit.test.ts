@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { assertProblem, req } from '../support/http.ts';
 import { RefusalLedger } from '../../src/audit/refusals.ts';
+import type { ProblemCode } from '../../src/core/problem-codes.ts';
 import { startKeyward, type TestKeyward } from '../support/keyward.ts';
 
 interface Event {
@@ -32,7 +33,7 @@ describe('refusals to authenticated principals are audited', () => {
     req(t.kw.app, { method, url, headers: { ...headers, ...(body !== undefined ? { 'content-type': ct } : {}) }, ...(body !== undefined ? { payload: body } : {}) });
   const eventsFor = (requestId: string) => t.auditLines.filter((l) => l.includes(requestId)).map((l) => JSON.parse(l) as Event);
 
-  const cases: Array<[string, 'GET' | 'POST', string, string | undefined, string | undefined, number, string, string, string | undefined]> = [
+  const cases: Array<[string, 'GET' | 'POST', string, string | undefined, string | undefined, number, ProblemCode, string, string | undefined]> = [
     // name, method, url, body, content type, status, code, action, key id
     ['malformed JSON', 'POST', '/v1/keys/ok/sign', `{"message": "${MARK}`, undefined, 400, 'request.malformed_json', 'kms:Sign', 'ok'],
     ['malformed JSON on create', 'POST', '/v1/keys', `{"key_id": "${MARK}`, undefined, 400, 'request.malformed_json', '/v1/keys', undefined],

@@ -157,8 +157,13 @@ export class Directory {
   }
 
   // Clients. The token endpoint reads the client several times per request; a short-lived cache bounds how long
-  // a change made elsewhere (another instance, the CLI) takes to apply: CLIENT_CACHE_MS.
+  // a change made elsewhere (another instance, the CLI) takes to apply: CLIENT_CACHE_MS, or until the change is
+  // announced (forgetClients).
   readonly #clients = new Map<string, { at: number; client: IdpClient | undefined }>();
+  /** The realm changed elsewhere (an announced `keyward idp apply`): clients are read from the store again. */
+  forgetClients(): void {
+    this.#clients.clear();
+  }
   async getClient(clientId: string): Promise<IdpClient | undefined> {
     const hit = this.#clients.get(clientId);
     if (hit && Date.now() - hit.at < CLIENT_CACHE_MS) return hit.client;

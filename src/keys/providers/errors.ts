@@ -18,11 +18,7 @@ export const providerNotConfigured = (provider: string) =>
 
 /** A stored key of a provider this instance does not run (another instance's configuration): fail closed. */
 export const providerMissing = (provider: string) =>
-  new ProblemError({
-    code: 'hsm.unavailable',
-    detail: `the key is held by the ${provider} provider, which this instance has not configured`,
-    extra: { provider, reason: 'not_configured' },
-  });
+  hsmUnavailable(provider, 'not_configured', 'the key is held by this provider, which this instance has not configured');
 
 export type UnusableReason = 'revoked' | 'missing' | 'replaced' | 'access_denied';
 

@@ -100,7 +100,7 @@ export async function sysRoutes(plain: FastifyInstance, opts: { system: SystemSe
 
   app.get('/status', { schema: { tags, summary: 'Seal status, key providers and their health', response: { 200: statusResponse } }, config: sys('sys:Status') }, async () => {
     const providers = await system.providers();
-    return { ...statusJson(system.status()), providers: { default: providers.default, configured: providers.configured, health: providers.health } };
+    return { ...statusJson(await system.currentStatus()), providers: { default: providers.default, configured: providers.configured, health: providers.health } };
   });
 
   app.post('/reload', {

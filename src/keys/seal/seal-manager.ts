@@ -120,6 +120,15 @@ export class SealManager {
     return this.status();
   }
 
+  /** The status, after looking for a seal another instance sharing the store initialised since this one loaded. */
+  async currentStatus(): Promise<SealStatus> {
+    if (!this.#record && !this.#initInFlight) {
+      const rec = await this.#repo.get();
+      if (!this.#record && !this.#initInFlight) this.#adopt(rec);
+    }
+    return this.status();
+  }
+
   status(): SealStatus {
     const rec = this.#record;
     const configuredType: SealKind = this.#hsm?.kind ?? 'shamir';

@@ -1,0 +1,169 @@
+// Cache invalidation between instances sharing one PostgreSQL database, over LISTEN/NOTIFY. A write announces what
+// it changed with pg_notify inside its own transaction: PostgreSQL delivers the notification only if, and once,
+// the transaction commits, so no instance drops its cache for a write that rolled back, and none misses one that
+// committed while its listening connection is up. Each instance listens on a connection of its own and drops the
+// cached entry it hears about. While that connection is down, the caches' TTL (keys.cache_ttl) is the bound again;
+// on reconnecting, every cached entry is dropped, since announcements made meanwhile were missed.
+import { randomUUID } from 'node:crypto';
+import { PostgresAdapter, sql, type Kysely } from 'kysely';
+import pg from 'pg';
+import type { Logger } from 'pino';
+
+/** One channel per database; the schema travels in the payload (channel names are too short to carry it). */
+export const CHANGE_CHANNEL = 'keyward_changes';
+
+/** `key`: a key's state, versions or metadata; `realm`: the identity provider's tables of one realm. */
+export type ChangeKind = 'key' | 'realm';
+
+export interface Change {
+  kind: ChangeKind;
+  id: string;
+}
+
+/** What a listener hears: one change, or `undefined` when anything may have changed (announcements were missed). */
+export type ChangeListener = (change: Change | undefined) => void;
+
+const isPostgres = (db: Kysely<any>) => db.getExecutor().adapter instanceof PostgresAdapter;
+
+/**
+ * Announces a change from inside the transaction that makes it (delivered on commit). A no-op on SQLite, where
+ * one process owns the database. `origin` lets the announcing process skip its own announcements.
+ */
+export async function announceChange(db: Kysely<any>, change: Change, origin?: string): Promise<void> {
+  if (!isPostgres(db)) return;
+  const body = JSON.stringify({ k: change.kind, i: change.id, ...(origin !== undefined ? { o: origin } : {}) });
+  await sql`select pg_notify(${CHANGE_CHANNEL}, current_schema() || ' ' || ${body}::text)`.execute(db);
+}
+
+export interface ChangeFeedConfig {
+  url: string;
+  schema?: string | undefined;
+}
+
+const RECONNECT_MS = 1000;
+const CONNECT_TIMEOUT_MS = 5000;
+
+/** The changes other instances announce in this schema. Created idle; `start()` opens the listening connection. */
+export class ChangeFeed {
+  /** Stamped on this process's own announcements (the store's writes), which its listener then skips. */
+  readonly origin = randomUUID();
+  readonly #cfg: ChangeFeedConfig;
+  readonly #listeners = new Set<ChangeListener>();
+  #logger: Logger | undefined;
+  #client: pg.Client | undefined;
+  #schema = '';
+  #started = false;
+  #closed = false;
+  #everConnected = false;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(cfg: ChangeFeedConfig) {
+    this.#cfg = cfg;
+  }
+
+  /** Whether announcements are being received now (otherwise the caches' TTL bounds staleness). */
+  get listening(): boolean {
+    return this.#client !== undefined;
+  }
+
+  subscribe(listener: ChangeListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Opens the listening connection (resolves after the first attempt; a failed one is retried every second). */
+  async start(logger: Logger): Promise<void> {
+    if (this.#started) return;
+    this.#started = true;
+    this.#logger = logger;
+    await this.#connect();
+  }
+
+  async #connect(): Promise<void> {
+    this.#timer = undefined;
+    if (this.#closed) return;
+    const client = new pg.Client({
+      connectionString: this.#cfg.url,
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      keepAlive: true,
+      // Names the session in pg_stat_activity, for operators looking for the listeners of a schema.
+      application_name: `keyward changes ${this.#cfg.schema ?? ''}`.trim().slice(0, 63),
+      ...(this.#cfg.schema !== undefined ? { options: `-c search_path=${this.#cfg.schema}` } : {}),
+    });
+    client.on('error', (e) => this.#dropped(client, e.message));
+    client.on('end', () => this.#dropped(client, 'connection ended'));
+    client.on('notification', (m) => {
+      if (m.channel === CHANGE_CHANNEL && this.#client === client) this.#received(m.payload);
+    });
+    try {
+      await client.connect();
+      const r = await client.query<{ s: string | null }>('select current_schema() as s');
+      await client.query(`listen ${CHANGE_CHANNEL}`);
+      if (this.#closed) throw new Error('closed');
+      this.#schema = this.#cfg.schema ?? r.rows[0]?.s ?? '';
+    } catch (e) {
+      client.removeAllListeners('end');
+      await client.end().catch(() => {});
+      if (!this.#closed) this.#logger?.warn({ err: (e as Error).message }, `cache invalidation listener cannot connect; caches expire after keys.cache_ttl meanwhile; retrying in ${RECONNECT_MS} ms`);
+      this.#retry();
+      return;
+    }
+    this.#client = client;
+    if (this.#everConnected) {
+      this.#logger?.warn('cache invalidation listener reconnected; cached entries dropped');
+      this.#emit(undefined);
+    }
+    this.#everConnected = true;
+  }
+
+  #retry(): void {
+    if (this.#closed || this.#timer) return;
+    this.#timer = setTimeout(() => void this.#connect(), RECONNECT_MS);
+    this.#timer.unref();
+  }
+
+  #dropped(client: pg.Client, why: string): void {
+    if (this.#client !== client) return;
+    this.#client = undefined;
+    client.removeAllListeners('end');
+    void client.end().catch(() => {});
+    if (this.#closed) return;
+    this.#logger?.warn({ why }, 'cache invalidation listener lost its connection; caches expire after keys.cache_ttl until it is back');
+    this.#retry();
+  }
+
+  #received(payload: string | undefined): void {
+    if (payload === undefined) return;
+    const space = payload.indexOf(' ');
+    if (space < 0 || payload.slice(0, space) !== this.#schema) return;
+    let body: { k?: unknown; i?: unknown; o?: unknown };
+    try {
+      body = JSON.parse(payload.slice(space + 1)) as typeof body;
+    } catch {
+      return;
+    }
+    if (body.o === this.origin) return;
+    if ((body.k === 'key' || body.k === 'realm') && typeof body.i === 'string') this.#emit({ kind: body.k, id: body.i });
+  }
+
+  #emit(change: Change | undefined): void {
+    for (const l of this.#listeners) {
+      try {
+        l(change);
+      } catch {
+        // A listener's failure is its own.
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    const c = this.#client;
+    this.#client = undefined;
+    if (c) {
+      c.removeAllListeners('end');
+      await c.end().catch(() => {});
+    }
+  }
+}
