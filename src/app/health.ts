@@ -13,15 +13,15 @@ const checks = Type.Object({ storage: Type.Boolean(), unsealed: Type.Boolean(), 
 
 export async function healthRoutes(plain: FastifyInstance, opts: { store: Store; system: SystemService; audit: AuditRecorder; metrics: Metrics }) {
   const app = plain.withTypeProvider<TypeBoxTypeProvider>();
-  const pub = { security: { public: true } };
+  const pub = { security: { public: true } } as const;
 
   app.get('/healthz', {
-    config: pub,
+    config: { ...pub, problems: [] },
     schema: { tags: ['health'], summary: 'Liveness: the process serves requests', response: { 200: Type.Object({ status: Type.Literal('ok') }) } },
   }, async () => ({ status: 'ok' as const }));
 
   app.get('/readyz', {
-    config: pub,
+    config: { ...pub, problems: ['system.not_ready'] },
     // Not ready is 503 system.not_ready, with the same checks in the problem.
     schema: { tags: ['health'], summary: 'Readiness: storage reachable, unsealed, audit ready', response: { 200: Type.Object({ status: Type.Literal('ready'), checks }) } },
   }, async (req, reply) => {
@@ -38,7 +38,7 @@ export async function healthRoutes(plain: FastifyInstance, opts: { store: Store;
   });
 
   app.get('/metrics', {
-    config: pub,
+    config: { ...pub, problems: [] },
     schema: {
       tags: ['health'],
       summary: 'Prometheus metrics (text exposition format)',

@@ -16,11 +16,11 @@ export async function auditRoutes(plain: FastifyInstance, opts: { audit: AuditTr
   const app = plain.withTypeProvider<TypeBoxTypeProvider>();
   app.get('/public-key', {
     schema: { tags: ['audit'], summary: 'Ed25519 public key that signs the audit chain', response: { 200: publicKey } },
-    config: { security: { public: true } },
+    config: { security: { public: true }, problems: ['audit.disabled'] },
   }, async () => opts.audit.publicKey());
 
   app.get('/head', {
     schema: { tags: ['audit'], summary: 'This instance\'s chain id, last sequence and hash', response: { 200: head } },
-    config: { security: { authz: () => [{ action: 'audit:Read' as const }] } },
+    config: { security: { authz: () => [{ action: 'audit:Read' as const }] }, problems: ['audit.disabled'] },
   }, async () => opts.audit.head());
 }

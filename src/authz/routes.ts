@@ -44,7 +44,7 @@ export async function authzRoutes(plain: FastifyInstance, opts: { authorization:
   app.post('/explain', {
     schema: { tags: ['authz'], summary: 'Explain an authorization decision', body: explainBody, response: { 200: explanation } },
     // A malformed key id is key.invalid_id whether the schema or the authorization stage catches it.
-    config: { security: { authz: () => [{ action: 'authz:Explain' as const }] }, fieldCodes: { key_id: 'key.invalid_id' } },
+    config: { security: { authz: () => [{ action: 'authz:Explain' as const }] }, fieldCodes: { key_id: 'key.invalid_id' }, problems: ['authz.pdp_unavailable', 'storage.unavailable'] },
   }, async (req) => {
     const b = req.body;
     const principal: Principal = b.principal

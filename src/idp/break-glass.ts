@@ -64,7 +64,10 @@ export async function breakGlassRoutes(plain: FastifyInstance, opts: BreakGlassO
       body: breakGlassBody,
       response: { 200: breakGlassResponse },
     },
-    config: { security: { authz: () => [{ action: 'idp:BreakGlass' as const }] } },
+    config: {
+      security: { authz: () => [{ action: 'idp:BreakGlass' as const }] },
+      problems: ['idp.realm_not_found', 'audit.unavailable', 'storage.unavailable', 'system.sealed', 'key.not_found', 'key.disabled', 'hsm.unavailable', 'hsm.operation_failed'],
+    },
   }, async (req) => {
     const b = req.body;
     const realm = b.realm === undefined ? opts.config.realms[0]! : opts.config.realms.find((r) => r.name === b.realm);

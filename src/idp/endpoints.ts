@@ -4,6 +4,7 @@
 // src/http/openapi.ts): they never become a validator or serializer in front of the provider.
 import { type TSchema, Type } from '@sinclair/typebox';
 import type { FastifyContextConfig } from 'fastify';
+import type { ProblemCode } from '../core/problem-codes.ts';
 import { IDP_BEARER_SCHEME, OAUTH_CLIENT_SCHEME } from '../http/openapi.ts';
 import { StringEnum } from '../http/typebox.ts';
 import { OIDC_PREFIX } from './provider.ts';
@@ -26,11 +27,10 @@ const json = (description: string, schema: TSchema = oauthError) => ({ descripti
 const html = (description: string) => ({ description, content: { 'text/html': { schema: Type.String() } } });
 const redirect = (description: string) => Type.Null({ description, headers: { location: Type.String() } });
 
-/** Every protocol endpoint can answer these: Keyward sealed, or a realm that does not exist. */
-const protocolErrors = {
-  404: json('No such realm (invalid_request)'),
-  503: json('Keyward is sealed: temporarily_unavailable, with Retry-After'),
-};
+/** Every route below a realm answers this while Keyward is sealed (the provider cannot sign). */
+const sealed = { 503: json('Keyward is sealed: temporarily_unavailable, with Retry-After') };
+/** A protocol endpoint answers an unknown realm as OAuth does; the other routes with idp.realm_not_found. */
+const protocolErrors = { 404: json('No such realm (invalid_request)'), ...sealed };
 const apiErrors = { 400: json('Invalid request (OAuth error), or a request outside the profile (with profile_error_class)'), ...protocolErrors };
 const form = (properties: Parameters<typeof Type.Object>[0]) => ({ consumes: ['application/x-www-form-urlencoded'], body: Type.Object(properties, { additionalProperties: true }) });
 
@@ -74,8 +74,7 @@ export const PROVIDER_ENDPOINTS: ProviderEndpoint[] = [
       summary: 'OpenID Provider discovery document (OpenID Connect Discovery 1.0)',
       response: {
         200: json('Provider metadata', Type.Object({ issuer: Type.String(), authorization_endpoint: Type.String(), token_endpoint: Type.String(), jwks_uri: Type.String() }, { additionalProperties: true })),
-        ...protocolErrors,
-        404: { description: 'No such realm (problem+json idp.realm_not_found)', content: { 'application/problem+json': { schema: Type.Object({ code: Type.String() }, { additionalProperties: true }) } } },
+        ...sealed,
       },
     },
   },
@@ -216,18 +215,25 @@ export const PROVIDER_ENDPOINTS: ProviderEndpoint[] = [
   },
 ];
 
+/** The problem codes Keyward's own routes below a realm answer with (the protocol endpoints answer as OAuth does). */
+export const PAGE_PROBLEMS = ['idp.realm_not_found'] as const satisfies readonly ProblemCode[];
+
 /** Keyward's own pages and documents below a realm. */
 const csrf = Type.String({ description: 'From the page' });
 const submitted = (summary: string, fields: Parameters<typeof Type.Object>[0]) => ({
   tags,
   summary,
   ...form({ csrf, ...fields }),
-  response: { '3xx': redirect('On to the next step, or back to the authorization'), 200: html('The page again, with the error'), 403: html('A stale or forged form'), ...protocolErrors },
+  response: { '3xx': redirect('On to the next step, or back to the authorization'), 200: html('The page again, with the error'), 403: html('A stale or forged form'), 503: sealedOrDirectory },
 });
-const page = (summary: string) => ({ tags, summary, response: { 200: html('The page'), ...protocolErrors } });
+const sealedOrDirectory = {
+  description: 'Keyward is sealed (temporarily_unavailable, with Retry-After), or the user directory is unavailable (a page saying so)',
+  content: { ...sealed[503].content, 'text/html': { schema: Type.String() } },
+};
+const page = (summary: string) => ({ tags, summary, response: { 200: html('The page'), 400: html('The interaction expired or is unknown'), 503: sealedOrDirectory } });
 export const PAGES = {
   thirdPartyCookieCheck: { tags, summary: 'keycloak-js third-party cookie check: answers "unsupported" so the adapter skips the session iframe', response: { 200: html('A page that posts its answer to the opener'), ...protocolErrors } },
-  profile: { tags, summary: 'The realm\'s profile document: claims, scopes and refusals this provider follows', response: { 200: json('Profile document', Type.Object({}, { additionalProperties: true })), ...protocolErrors } },
+  profile: { tags, summary: 'The realm\'s profile document: claims, scopes and refusals this provider follows', response: { 200: json('Profile document', Type.Object({}, { additionalProperties: true })), ...sealed } },
   login: page('Login page (username and password)'),
   loginSubmit: submitted('Login form', { username: Type.String(), password: Type.String() }),
   totp: page('Second factor: a TOTP code'),
@@ -235,14 +241,15 @@ export const PAGES = {
   recovery: page('Second factor: a recovery code'),
   recoverySubmit: submitted('Recovery code form', { recovery_code: Type.String() }),
   continue: submitted('Continue to the client', {}),
-  stylesheet: { tags, summary: 'The realm theme\'s stylesheet', response: { 200: { description: 'CSS', content: { 'text/css': { schema: Type.String() } } }, 304: Type.Null({ description: 'Not modified (ETag)' }) } },
+  stylesheet: { tags, summary: 'The realm theme\'s stylesheet', response: { 200: { description: 'CSS', content: { 'text/css': { schema: Type.String() } } }, 304: Type.Null({ description: 'Not modified (ETag)' }), ...sealed } },
   asset: {
     tags,
     summary: 'A file of the realm\'s theme directory',
     response: {
       200: { description: 'The file, with its own content type', content: { 'application/octet-stream': { schema: Type.String({ contentEncoding: 'binary' }) } } },
       304: Type.Null({ description: 'Not modified (ETag)' }),
-      404: { description: 'No such file', content: { 'text/plain': { schema: Type.String() } } },
+      404: { description: 'No such file (text/plain), or no such realm (problem+json idp.realm_not_found)', content: { 'text/plain': { schema: Type.String() } } },
+      ...sealed,
     },
   },
 } satisfies Record<string, NonNullable<FastifyContextConfig['documented']>>;

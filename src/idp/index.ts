@@ -23,7 +23,7 @@ import { readThemeAsset, type ThemeAsset } from './theme.ts';
 import { PAGE_HEADERS } from './views.ts';
 import { sendProblem } from '../http/errors.ts';
 import type { TypeBoxTypeProvider } from '../http/typebox.ts';
-import { interactionParams, PAGES, PROVIDER_ENDPOINTS, realmParams } from './endpoints.ts';
+import { interactionParams, PAGE_PROBLEMS, PAGES, PROVIDER_ENDPOINTS, realmParams } from './endpoints.ts';
 import { ProblemError } from '../core/problem.ts';
 
 export { idpConfigSchema, type IdpConfig, type IdpRealmConfig } from './config.ts';
@@ -301,12 +301,12 @@ export function idpPlugin(deps: IdpDeps) {
     // Keyward has no login-status iframe (Keycloak's needs third-party cookies, which browsers are removing), so the
     // page answers "unsupported": the adapter then takes its documented path for such browsers (no session-status
     // iframe; check-sso by a top-level redirect with prompt=none).
-    app.get(`/realms/:realm${THIRD_PARTY_COOKIE_CHECK}`, { schema: { params: realmParams }, config: { documented: PAGES.thirdPartyCookieCheck } }, async (req, reply) => {
+    app.get(`/realms/:realm${THIRD_PARTY_COOKIE_CHECK}`, { schema: { params: realmParams }, config: { documented: PAGES.thirdPartyCookieCheck, problems: PAGE_PROBLEMS } }, async (req, reply) => {
       const rt = realmOf(req, reply);
       if (!rt) return reply;
       return reply.code(200).headers(THIRD_PARTY_COOKIE_HEADERS).send(THIRD_PARTY_COOKIE_PAGE);
     });
-    app.get('/realms/:realm/profile', { schema: { params: realmParams }, config: { documented: PAGES.profile } }, async (req, reply) => {
+    app.get('/realms/:realm/profile', { schema: { params: realmParams }, config: { documented: PAGES.profile, problems: PAGE_PROBLEMS } }, async (req, reply) => {
       const rt = realmOf(req, reply);
       if (!rt) return reply;
       return reply.header('cache-control', 'no-cache').send(profileDocument(rt.config, rt.realm));
@@ -325,22 +325,22 @@ export function idpPlugin(deps: IdpDeps) {
       );
     };
     const uid = { params: interactionParams };
-    app.get('/realms/:realm/login/:uid', { schema: uid, config: { documented: PAGES.login } }, page((c, req, res, id) => showInteraction(c, req, res, id)));
-    app.post('/realms/:realm/login/:uid', { schema: uid, config: { documented: PAGES.loginSubmit } }, page(submitLogin));
-    app.get('/realms/:realm/login/:uid/totp', { schema: uid, config: { documented: PAGES.totp } }, page((c, req, res, id) => showTotp(c, req, res, id)));
-    app.post('/realms/:realm/login/:uid/totp', { schema: uid, config: { documented: PAGES.totpSubmit } }, page(submitTotp));
-    app.get('/realms/:realm/login/:uid/recovery', { schema: uid, config: { documented: PAGES.recovery } }, page((c, req, res, id) => showRecovery(c, req, res, id)));
-    app.post('/realms/:realm/login/:uid/recovery', { schema: uid, config: { documented: PAGES.recoverySubmit } }, page(submitRecovery));
-    app.post('/realms/:realm/login/:uid/continue', { schema: uid, config: { documented: PAGES.continue } }, page(submitContinue));
+    app.get('/realms/:realm/login/:uid', { schema: uid, config: { documented: PAGES.login, problems: PAGE_PROBLEMS } }, page((c, req, res, id) => showInteraction(c, req, res, id)));
+    app.post('/realms/:realm/login/:uid', { schema: uid, config: { documented: PAGES.loginSubmit, problems: PAGE_PROBLEMS } }, page(submitLogin));
+    app.get('/realms/:realm/login/:uid/totp', { schema: uid, config: { documented: PAGES.totp, problems: PAGE_PROBLEMS } }, page((c, req, res, id) => showTotp(c, req, res, id)));
+    app.post('/realms/:realm/login/:uid/totp', { schema: uid, config: { documented: PAGES.totpSubmit, problems: PAGE_PROBLEMS } }, page(submitTotp));
+    app.get('/realms/:realm/login/:uid/recovery', { schema: uid, config: { documented: PAGES.recovery, problems: PAGE_PROBLEMS } }, page((c, req, res, id) => showRecovery(c, req, res, id)));
+    app.post('/realms/:realm/login/:uid/recovery', { schema: uid, config: { documented: PAGES.recoverySubmit, problems: PAGE_PROBLEMS } }, page(submitRecovery));
+    app.post('/realms/:realm/login/:uid/continue', { schema: uid, config: { documented: PAGES.continue, problems: PAGE_PROBLEMS } }, page(submitContinue));
 
     // The realm's theme: its stylesheet and the files of its theme directory (static, cacheable, no cookies read).
-    app.get('/realms/:realm/theme/style.css', { schema: { params: realmParams }, config: { documented: PAGES.stylesheet } }, async (req, reply) => {
+    app.get('/realms/:realm/theme/style.css', { schema: { params: realmParams }, config: { documented: PAGES.stylesheet, problems: PAGE_PROBLEMS } }, async (req, reply) => {
       const rt = realmOf(req, reply);
       if (!rt) return reply;
       return sendAsset(req, reply, rt.theme.stylesheet);
     });
     const assetParams = Type.Object({ realm: Type.String(), file: Type.String({ description: 'File name in the theme directory' }) });
-    app.get('/realms/:realm/theme/assets/:file', { schema: { params: assetParams }, config: { documented: PAGES.asset } }, async (req, reply) => {
+    app.get('/realms/:realm/theme/assets/:file', { schema: { params: assetParams }, config: { documented: PAGES.asset, problems: PAGE_PROBLEMS } }, async (req, reply) => {
       const rt = realmOf(req, reply);
       if (!rt) return reply;
       const asset = await readThemeAsset(rt.theme, req.params.file);
@@ -381,7 +381,7 @@ export function idpPlugin(deps: IdpDeps) {
     };
     // Each protocol endpoint is its own route (and its own OpenAPI entry); the provider validates and answers.
     for (const e of PROVIDER_ENDPOINTS) {
-      app.route({ method: e.methods, url: `/realms/:realm${e.path}`, schema: { params: e.path.includes(':uid') ? interactionParams : realmParams }, config: { documented: e.documented }, handler: toProvider });
+      app.route({ method: e.methods, url: `/realms/:realm${e.path}`, schema: { params: e.path.includes(':uid') ? interactionParams : realmParams }, config: { documented: e.documented, problems: [] }, handler: toProvider });
     }
     // Everything else below a realm goes to the guard and the provider too: Keycloak paths the profile refuses with
     // its own error (realm information, account console, device flow...), other methods on the endpoints above

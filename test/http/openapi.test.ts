@@ -41,6 +41,12 @@ function routesOf(tree: string): Array<{ method: string; url: string }> {
   return out;
 }
 
+/** The problem codes an operation documents for a status. */
+function documentedCodes(op: Operation, status: number): string[] {
+  const media = op.responses?.[String(status)]?.content?.['application/problem+json'] as { schema?: { properties?: { code?: { enum?: string[] } } } } | undefined;
+  return media?.schema?.properties?.code?.enum ?? [];
+}
+
 const openApiPath = (url: string) => url.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
 
 describe('the OpenAPI document', () => {
@@ -121,6 +127,43 @@ describe('the OpenAPI document', () => {
     for (const scheme of ['oauthClient', 'idpAccessToken', 'bearer', 'apiKey']) assert.ok(doc.components.securitySchemes[scheme], scheme);
   });
 
+  test("every operation documents its own error responses, from the registry's codes", () => {
+    for (const [path, item] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(item)) {
+        const errors = Object.entries(op.responses ?? {}).filter(([status]) => /^[45]/.test(status));
+        assert.ok(errors.length > 0, `${method} ${path} documents its errors`);
+        // Its own codes, not the shared list of every code (which a route that declares none falls back to).
+        assert.ok(errors.every(([, r]) => !('$ref' in r)), `${method} ${path} declares its problem codes`);
+        assert.ok(documentedCodes(op, 500).includes('internal.error'), `${method} ${path}`);
+      }
+    }
+    const sign = doc.paths['/v1/keys/{id}/sign']!['post']!;
+    for (const [status, code] of [[400, 'crypto.input_invalid'], [400, 'key.invalid_id'], [404, 'key.not_found'], [409, 'key.disabled'], [401, 'auth.missing_credential'], [403, 'authz.denied'], [503, 'system.sealed']] as const) {
+      assert.ok(documentedCodes(sign, status).includes(code), `sign documents ${status} ${code}`);
+    }
+    // A code the route cannot answer is not listed: reading key metadata never decrypts.
+    assert.ok(!documentedCodes(doc.paths['/v1/keys/{id}']!['get']!, 400).includes('crypto.decrypt_failed'));
+    assert.deepEqual(documentedCodes(doc.paths['/readyz']!['get']!, 503), ['system.not_ready']);
+  });
+
+  test('what the server answers a credentialed caller with an empty or missing body is documented', async () => {
+    let problems = 0;
+    for (const [path, item] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(item)) {
+        // Sealing would change every later answer; the rest refuse an empty body or an unknown key without effect.
+        if (op.security !== undefined || path === '/v1/sys/seal') continue;
+        const url = path.replace('{id}', 'k1');
+        for (const payload of method === 'post' ? [{}, undefined] : [undefined]) {
+          const r = await req(t.kw.app, { method: method.toUpperCase() as 'GET', url, headers: t.auth, ...(payload ? { payload } : {}) });
+          if (!String(r.headers['content-type']).startsWith('application/problem+json')) continue;
+          problems++;
+          assert.ok(documentedCodes(op, r.status).includes(r.body.code), `${method} ${path} answered ${r.status} ${r.body.code}, which it does not document`);
+        }
+      }
+    }
+    assert.ok(problems > 30, `${problems} problems checked`);
+  });
+
   test('/metrics is described, public, as Prometheus text', () => {
     const op = doc.paths['/metrics']?.['get'];
     assert.ok(op);
@@ -143,6 +186,10 @@ describe('the OpenAPI document', () => {
       for (const [method, op] of Object.entries(item)) {
         const url = path.replace(/\{(\w+)\}/g, (_, name: string) => values[name]!);
         const r = await req(t.kw.app, { method: method.toUpperCase() as 'GET', url, ...(method === 'post' ? { payload: {} } : {}) });
+        // A problem the server answered is one the operation documents, under its status.
+        if (String(r.headers['content-type']).startsWith('application/problem+json')) {
+          assert.ok(documentedCodes(op, r.status).includes(r.body.code), `${method} ${path} answered ${r.status} ${r.body.code}, which it does not document`);
+        }
         const keywardCredential = op.security === undefined; // the document's default: bearer or API key
         if (op.security?.length === 0) open.push(`${method} ${path}`);
         if (keywardCredential) assert.equal(r.body?.code, 'auth.missing_credential', `${method} ${path}: ${r.status}`);

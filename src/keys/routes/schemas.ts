@@ -1,6 +1,7 @@
 // TypeBox schemas for the key routes: validation at the edge, the handlers' types (src/http/typebox.ts) and the
 // source of the OpenAPI document.
 import { Type } from '@sinclair/typebox';
+import type { ProblemCode } from '../../core/problem-codes.ts';
 import type { FieldCodes } from '../../http/errors.ts';
 import { AnyObject, Nullable, Strict, StringEnum } from '../../http/typebox.ts';
 import { KEY_TYPES } from '../families/index.ts';
@@ -183,3 +184,43 @@ export const keyFieldCodes = {
   label: 'request.invalid_label_filter',
   ...ONE_INPUT_CODE,
 } as const satisfies FieldCodes;
+
+// ---------------------------------------------------------------- problem codes by route
+
+/**
+ * What each key route's own work can answer with, documented in the OpenAPI document beside the codes its schema,
+ * field codes and security imply (routeProblems in src/http/openapi.ts).
+ */
+const SERVICE = ['system.sealed', 'audit.unavailable', 'storage.unavailable'] as const satisfies readonly ProblemCode[];
+const FOUND = [...SERVICE, 'key.not_found', 'key.system_key'] as const satisfies readonly ProblemCode[];
+const HSM = ['hsm.unavailable', 'hsm.key_unusable', 'hsm.mechanism_unsupported', 'hsm.operation_failed', 'key.provider_unsupported'] as const satisfies readonly ProblemCode[];
+/** Using a key's material: its state, usage and holder. */
+const USE = [...FOUND, 'key.disabled', 'key.released', 'key.destroyed', 'key.usage_mismatch', 'key.external_revoked', 'key.concurrent_modification', ...HSM] as const satisfies readonly ProblemCode[];
+const SIGN_INPUT = [
+  'request.invalid_base64', 'crypto.input_invalid', 'crypto.message_invalid', 'crypto.digest_length', 'crypto.digest_not_supported', 'crypto.hash_algorithm_required',
+  'crypto.hash_algorithm_unsupported', 'crypto.hash_algorithm_mismatch', 'crypto.rsa_padding_unsupported', 'crypto.ecdsa_format_unsupported', 'crypto.payload_too_large',
+] as const satisfies readonly ProblemCode[];
+const CREATE = [
+  ...SERVICE, 'key.exists', 'key.invalid_id', 'key.invalid_label', 'key.invalid_description', 'key.system_key', 'key.overwrite_disabled', 'key.overwrite_refused',
+  'key.concurrent_modification', 'key.provider_not_configured', ...HSM,
+] as const satisfies readonly ProblemCode[];
+
+export const KEY_PROBLEMS = {
+  create: CREATE,
+  import: [...CREATE, 'key.import_invalid', 'key.import_type_mismatch', 'key.import_not_private', 'key.external_invalid', 'hsm.key_not_found', 'hsm.key_type_mismatch', 'request.invalid_base64'],
+  list: [...SERVICE, 'request.invalid_limit', 'request.invalid_cursor', 'request.invalid_label_filter'],
+  describe: FOUND,
+  publicKey: [...FOUND, 'key.destroyed', 'key.usage_mismatch', 'key.version_not_found'],
+  jwks: [...FOUND, 'key.usage_mismatch'],
+  lifecycle: [...FOUND, 'key.destroyed', 'key.invalid_state_transition', 'key.concurrent_modification', 'hsm.unavailable', 'hsm.operation_failed'],
+  rotate: [...USE, 'key.external_immutable', 'key.invalid_state_transition'],
+  sign: [...USE, ...SIGN_INPUT, 'key.version_not_found', 'key.version_not_selectable'],
+  verify: [...FOUND, 'key.destroyed', 'key.usage_mismatch', 'key.external_revoked', 'key.version_not_found', 'hsm.unavailable', ...SIGN_INPUT],
+  encrypt: [...USE, 'request.invalid_base64', 'crypto.payload_too_large', 'crypto.operation_unsupported'],
+  decrypt: [...USE, 'request.invalid_base64', 'crypto.payload_too_large', 'crypto.decrypt_failed', 'crypto.ciphertext_malformed', 'crypto.key_version_unavailable', 'hsm.decrypt_failed', 'crypto.operation_unsupported'],
+  datakey: [...USE, 'request.invalid_base64', 'crypto.data_key_length', 'crypto.operation_unsupported'],
+  mac: [...USE, 'request.invalid_base64', 'crypto.payload_too_large', 'crypto.operation_unsupported'],
+  macVerify: [...FOUND, 'key.destroyed', 'key.usage_mismatch', 'key.version_not_found', 'request.invalid_base64', 'crypto.payload_too_large', 'crypto.operation_unsupported'],
+  jwt: [...USE, 'crypto.jwt_claims_invalid', 'crypto.jwt_header_invalid', 'crypto.rsa_padding_unsupported', 'crypto.payload_too_large', 'key.version_not_found', 'key.version_not_selectable'],
+  random: [...SERVICE, 'crypto.random_length'],
+} as const satisfies Record<string, readonly ProblemCode[]>;

@@ -11,7 +11,7 @@ import { KEY_TYPES, publicKeyPem, signsDigests } from '../families/index.ts';
 import type { KeyScope, KeyService, KeyView } from '../service.ts';
 import { HASH_ALGORITHMS } from '../types.ts';
 import { fromB64 } from './codec.ts';
-import { keyIdParams } from './schemas.ts';
+import { KEY_PROBLEMS, keyIdParams } from './schemas.ts';
 
 const tags = ['spirl'];
 const SPIRL: KeyScope = { labels: { 'keyward.dev/source': 'spirl' } };
@@ -52,7 +52,7 @@ export async function spirlRoutes(plain: FastifyInstance, opts: { keys: KeyServi
 
   app.post('/keys', {
     schema: create,
-    config: { security: { authz: authzFrom(create, ({ body }) => [{ action: 'kms:CreateKey', keyId: body.key_id }]) } },
+    config: { security: { authz: authzFrom(create, ({ body }) => [{ action: 'kms:CreateKey', keyId: body.key_id }]) }, problems: KEY_PROBLEMS.create },
   }, async (req, reply) => {
     const view = await keys.create(operationContext(req), { id: req.body.key_id, type: req.body.key_type, labels: SPIRL.labels });
     const { public_key, fingerprint } = spirlKey(view);
@@ -65,7 +65,7 @@ export async function spirlRoutes(plain: FastifyInstance, opts: { keys: KeyServi
       summary: 'SPIRL: list the webhook\'s keys (labelled keyward.dev/source=spirl) that are enabled or released',
       response: { 200: Type.Object({ keys: Type.Array(Type.Object({ key_id: Type.String(), ...publicKey })) }) },
     },
-    config: { security: { authz: () => [{ action: 'kms:ListKeys' }] } },
+    config: { security: { authz: () => [{ action: 'kms:ListKeys' }] }, problems: KEY_PROBLEMS.list },
   }, async (req) => {
     const ctx = operationContext(req);
     const out: Array<ReturnType<typeof spirlKey>> = [];
@@ -84,7 +84,7 @@ export async function spirlRoutes(plain: FastifyInstance, opts: { keys: KeyServi
 
   app.post('/keys/:id/sign', {
     schema: sign,
-    config: { security: { authz: authzFrom(sign, ({ params }) => [{ action: 'kms:Sign', keyId: params.id }]) } },
+    config: { security: { authz: authzFrom(sign, ({ params }) => [{ action: 'kms:Sign', keyId: params.id }]) }, problems: KEY_PROBLEMS.sign },
   }, async (req) => {
     const b = req.body;
     const r = await keys.sign(operationContext(req), req.params.id, {
@@ -98,7 +98,7 @@ export async function spirlRoutes(plain: FastifyInstance, opts: { keys: KeyServi
 
   app.post('/keys/:id/release', {
     schema: release,
-    config: { security: { authz: authzFrom(release, ({ params }) => [{ action: 'kms:ReleaseKey', keyId: params.id }]) } },
+    config: { security: { authz: authzFrom(release, ({ params }) => [{ action: 'kms:ReleaseKey', keyId: params.id }]) }, problems: KEY_PROBLEMS.lifecycle },
   }, async (req, reply) => {
     await keys.release(operationContext(req), req.params.id, SPIRL);
     return reply.status(200).send({});

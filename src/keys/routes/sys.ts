@@ -2,6 +2,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { operationContext } from '../../authn/hook.ts';
+import type { ProblemCode } from '../../core/problem-codes.ts';
 import { Nullable, Strict, StringEnum, type TypeBoxTypeProvider } from '../../http/typebox.ts';
 import { PROVIDER_NAMES } from '../providers/types.ts';
 import type { SealStatus } from '../seal/index.ts';
@@ -60,10 +61,15 @@ const statusResponse = Type.Object({
   }),
 });
 
+const UNSEAL_PROBLEMS = [
+  'seal.not_initialized', 'seal.share_malformed', 'seal.share_invalid', 'seal.share_duplicate', 'seal.unseal_failed', 'seal.material_corrupt', 'seal.not_hsm_seal',
+  'seal.recovery_required', 'seal.migration_required', 'seal.concurrent_migration', 'hsm.unavailable', 'hsm.operation_failed', 'audit.unavailable', 'storage.unavailable',
+] as const satisfies readonly ProblemCode[];
+
 export async function sysRoutes(plain: FastifyInstance, opts: { system: SystemService }) {
   const app = plain.withTypeProvider<TypeBoxTypeProvider>();
   const { system } = opts;
-  const sys = (action: 'sys:Init' | 'sys:Unseal' | 'sys:Seal' | 'sys:Status' | 'sys:Reload') => ({ security: { authz: () => [{ action }] } });
+  const sys = (action: 'sys:Init' | 'sys:Unseal' | 'sys:Seal' | 'sys:Status' | 'sys:Reload', problems: readonly ProblemCode[]) => ({ security: { authz: () => [{ action }] }, problems });
 
   app.post('/init', {
     schema: {
@@ -73,7 +79,7 @@ export async function sysRoutes(plain: FastifyInstance, opts: { system: SystemSe
       response: { 201: Type.Object({ ...sealStatusProperties, shares: Type.Array(Type.String(), { description: 'Base64 shares; returned exactly once' }) }) },
     },
     // Out-of-range counts get the seal's own code, like the combinations only the seal can judge.
-    config: { ...sys('sys:Init'), fieldCodes: { shares: 'seal.invalid_parameters', threshold: 'seal.invalid_parameters' } },
+    config: { ...sys('sys:Init', ['seal.already_initialized', 'seal.invalid_parameters', 'audit.unavailable', 'storage.unavailable', 'hsm.unavailable', 'hsm.operation_failed']), fieldCodes: { shares: 'seal.invalid_parameters', threshold: 'seal.invalid_parameters' } },
   }, async (req, reply) => {
     const r = await system.init(operationContext(req), req.body);
     return reply.status(201).send({ ...statusJson(r.status), shares: r.shares });
@@ -87,24 +93,24 @@ export async function sysRoutes(plain: FastifyInstance, opts: { system: SystemSe
       response: { 200: sealStatus },
     },
     // An over-long or non-string share is as malformed as a short one; too many shares stays request.invalid.
-    config: { ...sys('sys:Unseal'), fieldCodes: { share: 'seal.share_malformed', payload64: 'seal.share_malformed', 'shares/*': 'seal.share_malformed', 'payloads64/*': 'seal.share_malformed' } },
+    config: { ...sys('sys:Unseal', UNSEAL_PROBLEMS), fieldCodes: { share: 'seal.share_malformed', payload64: 'seal.share_malformed', 'shares/*': 'seal.share_malformed', 'payloads64/*': 'seal.share_malformed' } },
   }, async (req) => {
     const b = req.body;
     const shares = [...(b.share ? [b.share] : []), ...(b.payload64 ? [b.payload64] : []), ...(b.shares ?? []), ...(b.payloads64 ?? [])];
     return statusJson(await system.unseal(operationContext(req), { shares, reset: b.reset === true }));
   });
 
-  app.post('/seal', { schema: { tags, summary: 'Seal: drop all key material from memory', response: { 200: sealStatus } }, config: sys('sys:Seal') }, async (req) =>
+  app.post('/seal', { schema: { tags, summary: 'Seal: drop all key material from memory', response: { 200: sealStatus } }, config: sys('sys:Seal', ['seal.not_initialized', 'audit.unavailable']) }, async (req) =>
     statusJson(await system.seal(operationContext(req))),
   );
 
-  app.get('/status', { schema: { tags, summary: 'Seal status, key providers and their health', response: { 200: statusResponse } }, config: sys('sys:Status') }, async () => {
+  app.get('/status', { schema: { tags, summary: 'Seal status, key providers and their health', response: { 200: statusResponse } }, config: sys('sys:Status', []) }, async () => {
     const providers = await system.providers();
     return { ...statusJson(await system.currentStatus()), providers: { default: providers.default, configured: providers.configured, health: providers.health } };
   });
 
   app.post('/reload', {
     schema: { tags, summary: 'Reload credentials and policies without dropping requests', response: { 200: Type.Object({ reloaded: Type.Array(Type.String(), { description: 'What was reloaded' }) }) } },
-    config: sys('sys:Reload'),
+    config: sys('sys:Reload', ['audit.unavailable']),
   }, async (req) => system.reload(operationContext(req)));
 }

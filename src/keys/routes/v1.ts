@@ -4,6 +4,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { operationContext } from '../../authn/hook.ts';
 import { badRequest } from '../../core/problem.ts';
+import type { ProblemCode } from '../../core/problem-codes.ts';
 import { authzFrom, type TypeBoxTypeProvider } from '../../http/typebox.ts';
 import { keyServiceJwk, publicKeyPem, jwtKid } from '../families/index.ts';
 import { generatedKeyId, type KeyService } from '../service.ts';
@@ -15,7 +16,7 @@ import * as S from './schemas.ts';
 const fieldCodes = S.keyFieldCodes;
 const byId = { params: S.keyIdParams };
 type KeyAction = 'kms:DescribeKey' | 'kms:GetPublicKey' | 'kms:Sign' | 'kms:Verify' | 'kms:Encrypt' | 'kms:Decrypt' | 'kms:GenerateDataKey' | 'kms:GenerateMac' | 'kms:VerifyMac' | 'kms:RotateKey' | 'kms:DisableKey' | 'kms:EnableKey' | 'kms:ReleaseKey' | 'kms:CancelKeyRelease' | 'kms:DestroyKey' | 'kms:SignJwt';
-const key = (action: KeyAction) => ({ security: { authz: authzFrom(byId, (req) => [{ action, keyId: req.params.id }]) }, fieldCodes });
+const key = (action: KeyAction, problems: readonly ProblemCode[]) => ({ security: { authz: authzFrom(byId, (req) => [{ action, keyId: req.params.id }]) }, fieldCodes, problems });
 
 interface SignBody {
   message?: string | undefined;
@@ -67,6 +68,7 @@ export async function v1KeyRoutes(plain: FastifyInstance, opts: { keys: KeyServi
     config: {
       security: { authz: authzFrom(create, ({ body }) => [{ action: 'kms:CreateKey', keyId: body.key_id ?? '', overwrite: body.overwrite === true }]) },
       fieldCodes,
+      problems: S.KEY_PROBLEMS.create,
     },
   }, async (req, reply) => {
     const b = req.body;
@@ -91,6 +93,7 @@ export async function v1KeyRoutes(plain: FastifyInstance, opts: { keys: KeyServi
         }),
       },
       fieldCodes,
+      problems: S.KEY_PROBLEMS.import,
     },
   }, async (req, reply) => {
     const b = req.body;
@@ -118,7 +121,7 @@ export async function v1KeyRoutes(plain: FastifyInstance, opts: { keys: KeyServi
 
   app.get('/keys', {
     schema: { tags, summary: 'List keys (cursor paging; filter by state and labels)', querystring: S.listKeysQuery, response: { 200: S.keyList } },
-    config: { security: { authz: () => [{ action: 'kms:ListKeys' }] }, fieldCodes },
+    config: { security: { authz: () => [{ action: 'kms:ListKeys' }] }, fieldCodes, problems: S.KEY_PROBLEMS.list },
   }, async (req) => {
     const q = req.query;
     const limit = q.limit === undefined ? 100 : Number(q.limit);
@@ -127,13 +130,13 @@ export async function v1KeyRoutes(plain: FastifyInstance, opts: { keys: KeyServi
     return { keys: page.items.map(keyJson), next_cursor: page.nextCursor };
   });
 
-  app.get('/keys/:id', { schema: { tags, summary: 'Key metadata and versions', params: S.keyIdParams, response: { 200: S.keyView } }, config: key('kms:DescribeKey') }, async (req) =>
+  app.get('/keys/:id', { schema: { tags, summary: 'Key metadata and versions', params: S.keyIdParams, response: { 200: S.keyView } }, config: key('kms:DescribeKey', S.KEY_PROBLEMS.describe) }, async (req) =>
     keyJson(await keys.get(operationContext(req), req.params.id)),
   );
 
   app.get('/keys/:id/public-key', {
     schema: { tags, summary: 'Public key of a version (newest by default) as PEM and JWK', params: S.keyIdParams, querystring: S.publicKeyQuery, response: { 200: S.publicKeyResponse } },
-    config: key('kms:GetPublicKey'),
+    config: key('kms:GetPublicKey', S.KEY_PROBLEMS.publicKey),
   }, async (req) => {
     const q = req.query;
     const { record, version } = await keys.publicKey(operationContext(req), req.params.id, q.version === undefined ? undefined : Number(q.version));
@@ -150,7 +153,7 @@ export async function v1KeyRoutes(plain: FastifyInstance, opts: { keys: KeyServi
 
   app.get('/keys/:id/jwks', {
     schema: { tags, summary: 'JWKS of every version not destroyed (kid = fingerprint + version)', params: S.keyIdParams, response: { 200: S.jwksResponse } },
-    config: key('kms:GetPublicKey'),
+    config: key('kms:GetPublicKey', S.KEY_PROBLEMS.jwks),
   }, async (req) => keys.jwks(operationContext(req), req.params.id));
 
   const lifecycle = [
@@ -161,12 +164,12 @@ export async function v1KeyRoutes(plain: FastifyInstance, opts: { keys: KeyServi
     ['destroy', 'kms:DestroyKey', 'Destroy: wipe every version\'s material now', (id: string, r: FastifyRequest) => keys.destroy(operationContext(r), id)],
   ] as const;
   for (const [path, action, summary, run] of lifecycle) {
-    app.post(`/keys/:id/${path}`, { schema: { tags, summary, params: S.keyIdParams, response: { 200: S.keyView } }, config: key(action) }, async (req) => keyJson(await run(req.params.id, req)));
+    app.post(`/keys/:id/${path}`, { schema: { tags, summary, params: S.keyIdParams, response: { 200: S.keyView } }, config: key(action, S.KEY_PROBLEMS.lifecycle) }, async (req) => keyJson(await run(req.params.id, req)));
   }
   // Keyward's own keys (keyward-…) rotate under their own, explicit-only permission; every other use is refused.
   app.post('/keys/:id/rotate', {
     schema: { tags, summary: 'Rotate: add a new version; signing uses it from now on', params: S.keyIdParams, response: { 200: S.keyView } },
-    config: { security: { authz: authzFrom(byId, ({ params: { id } }) => [{ action: isSystemKeyId(id) ? 'sys:RotateSystemKey' : 'kms:RotateKey', keyId: id }]) } },
+    config: { security: { authz: authzFrom(byId, ({ params: { id } }) => [{ action: isSystemKeyId(id) ? 'sys:RotateSystemKey' : 'kms:RotateKey', keyId: id }]) }, problems: S.KEY_PROBLEMS.rotate },
   }, async (req) => {
     const ctx = operationContext(req);
     return keyJson(await (isSystemKeyId(req.params.id) ? keys.rotateSystemKey(ctx, req.params.id) : keys.rotate(ctx, req.params.id)));
@@ -175,7 +178,7 @@ export async function v1KeyRoutes(plain: FastifyInstance, opts: { keys: KeyServi
   const crypto = ['crypto'];
   app.post('/keys/:id/sign', {
     schema: { tags: crypto, summary: 'Sign a message or a precomputed digest', params: S.keyIdParams, body: S.signBody, response: { 200: S.signResponse } },
-    config: key('kms:Sign'),
+    config: key('kms:Sign', S.KEY_PROBLEMS.sign),
   }, async (req) => {
     const r = await keys.sign(operationContext(req), req.params.id, signRequest(req.body));
     return { key_id: req.params.id, key_version: r.version, signature: r.signature.toString('base64'), key_fingerprint: r.fingerprint, algorithm: r.algorithm };
@@ -183,7 +186,7 @@ export async function v1KeyRoutes(plain: FastifyInstance, opts: { keys: KeyServi
 
   app.post('/keys/:id/verify', {
     schema: { tags: crypto, summary: 'Verify a signature (every version not destroyed, or the given one)', params: S.keyIdParams, body: S.verifyBody, response: { 200: S.verifyResponse } },
-    config: key('kms:Verify'),
+    config: key('kms:Verify', S.KEY_PROBLEMS.verify),
   }, async (req) => {
     const b = req.body;
     const r = await keys.verify(operationContext(req), req.params.id, { ...signRequest(b), signature: fromB64('signature', b.signature), version: b.version });
@@ -192,7 +195,7 @@ export async function v1KeyRoutes(plain: FastifyInstance, opts: { keys: KeyServi
 
   app.post('/keys/:id/encrypt', {
     schema: { tags: crypto, summary: 'Encrypt (AES-256-GCM; versioned header at the front)', params: S.keyIdParams, body: S.encryptBody, response: { 200: S.encryptResponse } },
-    config: key('kms:Encrypt'),
+    config: key('kms:Encrypt', S.KEY_PROBLEMS.encrypt),
   }, async (req) => {
     const b = req.body;
     const r = await keys.encrypt(operationContext(req), req.params.id, { plaintext: fromB64('plaintext', b.plaintext), aad: optionalB64('associated_data', b.associated_data) });
@@ -201,7 +204,7 @@ export async function v1KeyRoutes(plain: FastifyInstance, opts: { keys: KeyServi
 
   app.post('/keys/:id/decrypt', {
     schema: { tags: crypto, summary: 'Decrypt a ciphertext from encrypt or datakey', params: S.keyIdParams, body: S.decryptBody, response: { 200: S.decryptResponse } },
-    config: key('kms:Decrypt'),
+    config: key('kms:Decrypt', S.KEY_PROBLEMS.decrypt),
   }, async (req) => {
     const b = req.body;
     const r = await keys.decrypt(operationContext(req), req.params.id, { ciphertext: fromB64('ciphertext', b.ciphertext), aad: optionalB64('associated_data', b.associated_data) });
@@ -210,7 +213,7 @@ export async function v1KeyRoutes(plain: FastifyInstance, opts: { keys: KeyServi
 
   app.post('/keys/:id/datakey', {
     schema: { tags: crypto, summary: 'Generate a data key: plaintext and the same key wrapped under this key', params: S.keyIdParams, body: S.dataKeyBody, response: { 200: S.dataKeyResponse } },
-    config: { ...key('kms:GenerateDataKey'), fieldCodes: { ...fieldCodes, bytes: 'crypto.data_key_length' } },
+    config: { ...key('kms:GenerateDataKey', S.KEY_PROBLEMS.datakey), fieldCodes: { ...fieldCodes, bytes: 'crypto.data_key_length' } },
   }, async (req) => {
     const b = req.body;
     const r = await keys.generateDataKey(operationContext(req), req.params.id, { bytes: b.bytes ?? 32, aad: optionalB64('associated_data', b.associated_data) });
@@ -219,7 +222,7 @@ export async function v1KeyRoutes(plain: FastifyInstance, opts: { keys: KeyServi
 
   app.post('/keys/:id/mac', {
     schema: { tags: crypto, summary: 'HMAC-SHA256 of a message', params: S.keyIdParams, body: S.macBody, response: { 200: S.macResponse } },
-    config: key('kms:GenerateMac'),
+    config: key('kms:GenerateMac', S.KEY_PROBLEMS.mac),
   }, async (req) => {
     const r = await keys.mac(operationContext(req), req.params.id, { message: fromB64('message', req.body.message) });
     return { key_id: req.params.id, key_version: r.version, mac: r.mac.toString('base64') };
@@ -227,7 +230,7 @@ export async function v1KeyRoutes(plain: FastifyInstance, opts: { keys: KeyServi
 
   app.post('/keys/:id/mac/verify', {
     schema: { tags: crypto, summary: 'Verify an HMAC (constant time)', params: S.keyIdParams, body: S.macVerifyBody, response: { 200: S.verifyResponse } },
-    config: key('kms:VerifyMac'),
+    config: key('kms:VerifyMac', S.KEY_PROBLEMS.macVerify),
   }, async (req) => {
     const b = req.body;
     const r = await keys.verifyMac(operationContext(req), req.params.id, { message: fromB64('message', b.message), mac: fromB64('mac', b.mac), version: b.version });
@@ -236,7 +239,7 @@ export async function v1KeyRoutes(plain: FastifyInstance, opts: { keys: KeyServi
 
   app.post('/keys/:id/jwt', {
     schema: { tags: crypto, summary: 'Sign a JWT with the key (kid = fingerprint + version)', params: S.keyIdParams, body: S.jwtBody, response: { 200: S.jwtResponse } },
-    config: key('kms:SignJwt'),
+    config: key('kms:SignJwt', S.KEY_PROBLEMS.jwt),
   }, async (req) => {
     const b = req.body;
     const r = await keys.signJwt(operationContext(req), req.params.id, { payload: b.payload, typ: b.typ, rsaPadding: b.rsa_padding });
@@ -245,6 +248,6 @@ export async function v1KeyRoutes(plain: FastifyInstance, opts: { keys: KeyServi
 
   app.post('/random', {
     schema: { tags: crypto, summary: 'Random bytes from the CSPRNG', body: S.randomBody, response: { 200: S.randomResponse } },
-    config: { security: { authz: () => [{ action: 'kms:GenerateRandom' }] }, fieldCodes: { bytes: 'crypto.random_length' } },
+    config: { security: { authz: () => [{ action: 'kms:GenerateRandom' }] }, fieldCodes: { bytes: 'crypto.random_length' }, problems: S.KEY_PROBLEMS.random },
   }, async (req) => ({ random: (await keys.random(operationContext(req), req.body.bytes)).toString('base64') }));
 }
