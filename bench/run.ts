@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hash as argonHash, verify as argonVerify } from '@node-rs/argon2';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
-import { startDevProcess } from '../test/support/dev-process.ts';
-import { freePort } from '../test/support/net.ts';
+import { startDevProcess } from '../harness/dev-process.ts';
+import { freePort } from '../harness/net.ts';
 import { assertWrk, type Load, wrk } from './wrk.ts';
 
 const ROOT = join(import.meta.dirname, '..');

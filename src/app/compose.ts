@@ -12,7 +12,7 @@ import { auditRoutes } from '../audit/routes.ts';
 import type { AuditConfig } from '../audit/config.ts';
 import { generateSigningKeyFile } from '../audit/keys.ts';
 import { createAuthenticator, generateBootstrapToken } from '../authn/index.ts';
-import { authnConfigSchema, type AuthnConfig, type LeafAuthnConfig } from '../authn/config.ts';
+import { authnConfigSchema, type LeafAuthnConfig } from '../authn/config.ts';
 import { DEV_REALM, DEV_RESOURCE, devIdpConfig, mountIdp, type MountedIdp } from '../idp/mount.ts';
 import type { Authenticator } from '../authn/types.ts';
 import { createPdp } from '../authz/index.ts';
@@ -149,13 +149,14 @@ export async function createKeyward(config: KeywardConfig, opts: ComposeOptions 
 
     let devToken: string | undefined;
     let authnEnv = env;
-    let authnConfig: AuthnConfig | undefined = config.authn;
+    // Dev mode trusts the bootstrap token and, out of the box, the local identity provider's access tokens, in
+    // front of the configured authenticators (which keep their own configuration paths in errors).
+    const devMembers: LeafAuthnConfig[] = [];
     if (dev) {
       const t = generateBootstrapToken();
       devToken = t.token;
       authnEnv = { ...env, [DEV_TOKEN_ENV]: t.tokenHash };
-      // Dev mode trusts the bootstrap token and, out of the box, the local identity provider's access tokens.
-      const devMembers: LeafAuthnConfig[] = [authnConfigSchema.parse({ type: 'bootstrap_token', token_hash_env: DEV_TOKEN_ENV, max_age: 12 * 3600 }) as LeafAuthnConfig];
+      devMembers.push(authnConfigSchema.parse({ type: 'bootstrap_token', token_hash_env: DEV_TOKEN_ENV, max_age: 12 * 3600 }) as LeafAuthnConfig);
       if (idpConfig?.enabled && config.idp === undefined) {
         const issuer = `${idpConfig.base_url}/realms/${DEV_REALM}`;
         devMembers.push(authnConfigSchema.parse({
@@ -165,20 +166,17 @@ export async function createKeyward(config: KeywardConfig, opts: ComposeOptions 
           jwks_fetch_at_start: false,
         }) as LeafAuthnConfig);
       }
-      const configured = authnConfig === undefined ? [] : authnConfig.type === 'chain' ? authnConfig.authenticators : [authnConfig];
-      authnConfig = { type: 'chain', authenticators: [...devMembers, ...configured] };
     }
-    if (authnConfig === undefined) throw new Error('authn: no authentication configured');
-    const authenticator: Authenticator = await createAuthenticator(authnConfig, {
+    const authenticator: Authenticator = await createAuthenticator(config.authn, {
       env: authnEnv,
       logger,
       clock,
       mode: config.mode,
       audit: recorder,
       permissionPrefix: config.authz.permission_prefix,
-    });
+    }, devMembers);
     closers.push(async () => authenticator.close?.());
-    const pdp = await createPdp(config.authz, { logger });
+    const pdp = await createPdp(config.authz, { logger, env, production: !dev });
     closers.push(async () => pdp.close?.());
 
     const feed = store.changes;

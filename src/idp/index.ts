@@ -20,6 +20,7 @@ import { Directory, ensureSetting, type SecretBox } from './store/directory.ts';
 import { migrateIdp, type IdpDialect } from './store/migrations.ts';
 import { IdpTelemetry, type IdpLogger } from './telemetry.ts';
 import { readThemeAsset, type ThemeAsset } from './theme.ts';
+import { replayingBody } from './replay-body.ts';
 import { PAGE_HEADERS } from './views.ts';
 import { sendProblem } from '../http/errors.ts';
 import type { TypeBoxTypeProvider } from '../http/typebox.ts';
@@ -377,7 +378,7 @@ export function idpPlugin(deps: IdpDeps) {
       raw.originalUrl = req.url;
       raw.url = req.url.slice(prefix.length) || '/';
       if (typeof req.body === 'string') raw.body = req.body;
-      handlerOf(rt)(raw, reply.raw);
+      handlerOf(rt)(replayingBody(raw), reply.raw);
     };
     // Each protocol endpoint is its own route (and its own OpenAPI entry); the provider validates and answers.
     for (const e of PROVIDER_ENDPOINTS) {

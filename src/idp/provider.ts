@@ -433,6 +433,8 @@ async function presentedTokens(rt: RealmRuntime, ctx: any): Promise<{ jti: strin
   if (replaced !== value) {
     form.set(name, replaced);
     ctx.req.body = form.toString();
+    // The library reads the body as a stream of content-length bytes (replay-body.ts).
+    ctx.req.headers['content-length'] = String(Buffer.byteLength(ctx.req.body));
   }
   return at;
 }

@@ -7,7 +7,7 @@ import { migrateIdp } from '../../src/idp/store/migrations.ts';
 import { DEFAULT_CHROMIUM, launchBrowser, type BrowserDriver } from '../../src/conformance/browser.ts';
 import type { ConformanceTarget } from '../../src/conformance/suite.ts';
 import { startKeyward, type TestKeyward } from '../support/keyward.ts';
-import { freePort } from '../support/net.ts';
+import { freePort } from '../../harness/net.ts';
 
 export const TENANT_PATH = 'fixtures/identity/tenant.json';
 export const tenant = () => JSON.parse(readFileSync(TENANT_PATH, 'utf8')) as Record<string, any>;

@@ -200,9 +200,9 @@ describe('realm documents into the built-in directory', () => {
     const bad = await runCli(['identity', 'provision', '--to', 'builtin', 'fixtures/identity/invalid/identity.membership_unknown_user.json', '--config', cfg.path], ENV);
     assert.equal(bad.code, 1);
     assert.match(bad.err, /identity\.membership_unknown_user[\s\S]*refused: .* nothing was written to builtin/);
-    const noConfig = await runCli(['identity', 'provision', '--to', 'builtin', TENANT], ENV);
+    const noConfig = await runCli(['identity', 'provision', '--to', 'builtin', TENANT], { ...ENV, KEYWARD_SEAL__DEV_UNSEAL_FILE: '/nonexistent/dev-unseal.json' });
     assert.equal(noConfig.code, 3);
-    assert.match(noConfig.err, /no configuration: pass --config or set KEYWARD_CONFIG/);
+    assert.match(noConfig.err, /no configuration: pass --config FILE or set KEYWARD_CONFIG/);
   });
 
   it('an LDAP-backed realm takes roles, groups and clients from the document, never its users', async () => {

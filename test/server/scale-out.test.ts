@@ -18,7 +18,7 @@ import { readAuditPaths } from '../../src/audit/verify.ts';
 import type { AuditEvent } from '../../src/audit/canonical.ts';
 import { fingerprint } from '../../src/authn/index.ts';
 import { pgTestSchema } from '../support/pg.ts';
-import { freePort } from '../support/net.ts';
+import { freePort } from '../../harness/net.ts';
 
 const MAIN = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
 const WORKERS = 6;
