@@ -62,8 +62,9 @@ export async function v1KeyRoutes(plain: FastifyInstance, opts: { keys: KeyServi
     schema: create,
     // A generated id is chosen before authorization, so the caller is authorized for the id it will get.
     preValidation: async (req) => {
+      // Before validation the body is whatever JSON came; only an object without an id gets one.
       const b: unknown = req.body;
-      if (b !== null && typeof b === 'object' && !Array.isArray(b) && (b as { key_id?: unknown }).key_id === undefined) (b as { key_id?: string }).key_id = generatedKeyId();
+      if (b !== null && typeof b === 'object' && !Array.isArray(b) && !('key_id' in b)) Object.assign(b, { key_id: generatedKeyId() });
     },
     config: {
       security: { authz: authzFrom(create, ({ body }) => [{ action: 'kms:CreateKey', keyId: body.key_id ?? '', overwrite: body.overwrite === true }]) },
