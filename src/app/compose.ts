@@ -26,7 +26,8 @@ import { SystemService } from '../keys/system.ts';
 import { openStore } from '../store/open.ts';
 import { LeaderLease, soleLeader, type Leadership } from '../store/leader.ts';
 import type { AuditChainHead, AuditChainRepository, Store } from '../store/types.ts';
-import { buildApp } from './app.ts';
+import { authorizationDeps, buildApp } from './app.ts';
+import { type GrpcServer, startGrpcServer } from '../grpc/server.ts';
 import { RefusalLedger } from '../audit/refusals.ts';
 import { type Clock, systemClock } from '../core/clock.ts';
 import { createLogger } from './logger.ts';
@@ -42,6 +43,8 @@ export interface Keyward {
   seal: SealManager;
   keys: KeyService;
   audit: AuditTrail;
+  /** The gRPC transport, when server.grpc is configured. */
+  grpc?: GrpcServer | undefined;
   /** Dev mode only: the bootstrap admin token printed at start. */
   devToken?: string | undefined;
   /** Dev mode only: the identity provider's quickstart client. */
@@ -250,6 +253,26 @@ export async function createKeyward(config: KeywardConfig, opts: ComposeOptions 
       await stopped;
     });
 
+    // The key API over gRPC, through the same stages as REST. A port that cannot be bound fails the start.
+    let grpc: GrpcServer | undefined;
+    if (config.server.grpc) {
+      const tls = httpsOptions(config);
+      grpc = await startGrpcServer({
+        logger,
+        keys,
+        audit: recorder,
+        authentication: { authenticator, audit: recorder },
+        authorization: authorizationDeps({ pdp, audit: recorder, config, clock, keys }),
+        host: config.server.grpc.host ?? config.server.host,
+        port: config.server.grpc.port,
+        tls: tls && { key: tls.key, cert: tls.cert, ca: tls.ca, requestCert: tls.requestCert },
+        maxMessageBytes: config.server.body_limit,
+        observe: (method, code, seconds) => metrics.grpcRequest(method, code, seconds),
+      });
+      closers.push(() => grpc!.close());
+      logger.info({ port: grpc.port, tls: tls !== undefined }, 'gRPC key API listening');
+    }
+
     const sweeper = setInterval(() => {
       if (seal.sealed || !leadership.leader) return;
       keys.sweepReleased(systemContext()).then(
@@ -260,7 +283,7 @@ export async function createKeyward(config: KeywardConfig, opts: ComposeOptions 
     sweeper.unref();
     closers.push(async () => clearInterval(sweeper));
 
-    return { app, config, logger, store, seal, keys, audit, devToken, devClient: idp?.devClient, reload, close: closeAll };
+    return { app, config, logger, store, seal, keys, audit, grpc, devToken, devClient: idp?.devClient, reload, close: closeAll };
   } catch (e) {
     await closeAll();
     throw e;

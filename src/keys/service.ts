@@ -347,11 +347,12 @@ export class KeyService {
     const nowMs = this.#d.clock.now().getTime();
     const hit = this.#cache.getMeta(id, nowMs);
     if (hit) return hit;
+    const ticket = this.#cache.ticket();
     const record = await this.#d.keys.get(id);
     if (!record) throw keyNotFound(id);
     const versions = await this.#d.keys.versions(id);
     const entry = { record, versions, loadedAt: nowMs };
-    this.#cache.putMeta(entry);
+    this.#cache.putMeta(entry, ticket);
     return entry;
   }
 
@@ -673,6 +674,8 @@ export class KeyService {
     return this.#op(ctx, 'key.sign_jwt', 'kms:SignJwt', { type: 'Key', id }, undefined, async () => {
       this.#ownKeysOnly(ctx, id, 'JWT signing');
       this.#chosenVersionAllowed(ctx, req.version);
+      // Claims first: sizing them stringifies them, which a deeply nested object would make throw.
+      families.checkJwtClaims(req.payload);
       this.#checkPayload(Buffer.from(JSON.stringify(req.payload)));
       const { view, version, handle } = await this.#usable(id, 'sign_verify', 'JWT signing', ['enabled'], undefined, req.version);
       const type = view.record.type;

@@ -23,7 +23,7 @@ export const SECRETS: Record<string, string> = {
   ACME_BILLING_SECRET: 'billing-conformance-secret-0123456789',
 };
 
-export const CHROMIUM_SKIP = skipUnless(existsSync(DEFAULT_CHROMIUM), 'the conformance scenarios', `${DEFAULT_CHROMIUM} not installed`);
+export const CHROMIUM_SKIP = skipUnless(existsSync(DEFAULT_CHROMIUM), 'the conformance scenarios', 'chromium not installed', 'apt-get install chromium');
 
 export interface FixtureKeyward {
   t: TestKeyward;

@@ -17,7 +17,7 @@ export { type PublicJwk, loadPublicKey, publicKeyPem } from './asymmetric.ts';
 import { loadPublicKey as loadPublicKeyObject } from './asymmetric.ts';
 export { ciphertextVersion, ciphertextHeader, headerAad, joinCiphertext, splitCiphertext } from './ciphertext.ts';
 export { DATA_KEY_SIZES, type DataKeySize } from './aes-gcm.ts';
-export { jwtKid } from './jwt.ts';
+export { jwtKid, checkClaims as checkJwtClaims } from './jwt.ts';
 export type { GeneratedKey, ImportInput, KeyFamily, SignatureChoice, SignaturePlan } from './types.ts';
 
 /** Every family. A key type exists when its family declares it. */

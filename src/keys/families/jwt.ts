@@ -32,8 +32,11 @@ const MAX_CLAIMS_DEPTH = 32;
 const NUMERIC_DATES = ['exp', 'nbf', 'iat'];
 const STRINGS = ['iss', 'sub', 'jti'];
 
-/** RFC 7519 §4.1 types for the registered claims, and a nesting limit (deep objects exhaust the signer's stack). */
-function checkClaims(payload: Record<string, unknown>): void {
+/**
+ * RFC 7519 §4.1 types for the registered claims, and a nesting limit (deep objects exhaust the signer's stack, and
+ * JSON.stringify's: callers that serialise the claims before signing, to size them, check them first).
+ */
+export function checkClaims(payload: Record<string, unknown>): void {
   const invalid = (detail: string) => badRequest('crypto.jwt_claims_invalid', detail);
   for (const c of NUMERIC_DATES) if (c in payload && !(typeof payload[c] === 'number' && Number.isFinite(payload[c]))) throw invalid(`${c} must be a NumericDate (seconds since the epoch)`);
   for (const c of STRINGS) if (c in payload && typeof payload[c] !== 'string') throw invalid(`${c} must be a string`);
