@@ -90,9 +90,9 @@ export function unary<M, B>(deps: CallDeps, method: string, spec: RpcSpec<M, B>)
     let body: B | undefined;
     const serve = async () => {
       principal = await authenticateCall(deps.authentication, info, method, () => credentialsOf(call, info, headers));
+      // proto3 cannot tell an empty key_id from an unset one: both are REST's empty path segment (key.invalid_id).
+      if (spec.keyId) validate(validateKeyId, { id: spec.keyId(call.request) ?? '' }, 'params');
       body = spec.body(call.request);
-      const keyId = spec.keyId?.(call.request);
-      if (keyId !== undefined) validate(validateKeyId, { id: keyId }, 'params');
       if (spec.schema) validate(spec.schema.validate, body, spec.schema.context, spec.schema.fieldCodes);
       for (const target of spec.targets(call.request, body)) await authorize(deps.authorization, info, principal, target);
       return spec.run({ principal, requestId: info.requestId, sourceIp: info.sourceIp, userAgent: info.userAgent }, call.request, body);
