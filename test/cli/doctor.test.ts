@@ -206,6 +206,12 @@ test('keyward doctor --production', { timeout: 240_000 }, async (t) => {
     let { code, report } = await doctor(std, configFile((c) => (delete c.server.tls, (c.server.host = '0.0.0.0'), (c.authn = c.authn.authenticators[1]))));
     assert.equal(code, 1);
     expectLine(report, 'tls', 'fail', /REST listener 0\.0\.0\.0:\d+ serves plain HTTP/);
+    // Plain HTTP on loopback, probed at its http:// URL: one thing to do, said once (the listener and the URL have
+    // the same remedy).
+    const plainUrl = std.map((a) => (a === url ? `http://127.0.0.1:${port}` : a));
+    ({ report } = await doctor(plainUrl, configFile((c) => (delete c.server.tls, (c.authn = c.authn.authenticators[1])))));
+    expectLine(report, 'tls', 'warn', /plain HTTP on loopback.*answers plain HTTP/);
+    assert.equal(line(report, 'tls').fix, 'configure server.tls (cert_file, key_file) with a certificate for the name clients use');
     ({ report } = await doctor(std, configFile((c) => (c.server.tls.key_file = pki.path('other.key')))));
     expectLine(report, 'tls', 'fail', /other\.key is not the key of .*server\.pem/);
     ({ report } = await doctor(opts({ ca: pki.path('rogue.pem') })));

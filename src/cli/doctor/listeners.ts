@@ -80,7 +80,7 @@ export const tlsCheck: CheckFamily = async (ctx) => {
   // What the deployment itself presents.
   const url = new URL(ctx.probe.url);
   if (url.protocol !== 'https:') {
-    findings.push({ status: isLoopback(url.hostname) && !server.tls ? 'warn' : 'fail', text: `${ctx.probe.url} answers plain HTTP`, fix: `probe the https:// address clients use (--url), or ${TLS_FIX}` });
+    findings.push({ status: isLoopback(url.hostname) && !server.tls ? 'warn' : 'fail', text: `${ctx.probe.url} answers plain HTTP`, fix: server.tls ? 'probe the https:// address clients use (--url)' : TLS_FIX });
   } else {
     try {
       const r = await ctx.get('/healthz');
