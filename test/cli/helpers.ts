@@ -1,6 +1,7 @@
 // Shared by the CLI tests: run `main` in-process with captured streams, and small stand-in servers.
 import { createServer as createHttpServer, type RequestListener } from 'node:http';
 import { createServer as createNetServer, type Server, type Socket } from 'node:net';
+import { freePort } from '../../harness/net.ts';
 import { main } from '../../src/cli/main.ts';
 import type { CliIo } from '../../src/cli/io.ts';
 
@@ -90,13 +91,12 @@ export async function httpServer(handler: RequestListener): Promise<StubServer> 
   };
 }
 
-/** A port in the range that nothing listens on (bound, then released). */
-export async function closedPort(): Promise<number> {
-  const server = createNetServer();
-  const port = await listenServer(server);
-  await new Promise((r) => server.close(r));
-  return port;
-}
+/**
+ * A port nothing listens on: one the kernel hands out at random and takes back. Not from the range above: every
+ * server started there takes its lowest free port, which is this one, so the next server of this run or of another
+ * run on the same machine answered where the test expected a refused connection.
+ */
+export const closedPort = freePort;
 
 /** No stack trace: lines like "    at fn (file:1:2)" never belong in a user-facing error. */
 export const STACK_LINE = /^\s+at .+[(:]/m;
