@@ -23,6 +23,7 @@ import { type AuthorizationDeps, registerAuthorization } from '../authz/hook.ts'
 import { authzRoutes } from '../authz/routes.ts';
 import { ProblemError } from '../core/problem.ts';
 import { auditRefusal, type RefusalLedger } from '../audit/refusals.ts';
+import { ijsonViolation } from '../audit/strict-json.ts';
 import { requestIdFor } from '../http/request-id.ts';
 
 export interface AppDeps {
@@ -92,7 +93,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const defaultJson = app.getDefaultJsonParser('error', 'error');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
     if (body === '' || body === undefined) return done(null, undefined);
-    defaultJson(req, body as string, done);
+    defaultJson(req, body as string, (err, value) => {
+      if (err) return done(err);
+      // I-JSON (RFC 7493): no member named twice, no lone surrogate (see ijsonViolation).
+      const violation = ijsonViolation(body as string, value);
+      if (violation !== undefined) return done(new ProblemError({ code: 'request.malformed_json', detail: `the body is not I-JSON: ${violation}` }));
+      done(null, value);
+    });
   });
 
   app.setErrorHandler(errorHandler(deps.logger, (req, problem) => auditRefusal(deps.audit, req, problem)));
