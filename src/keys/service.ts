@@ -48,7 +48,7 @@ import {
   type RsaPadding,
   LABEL_KEY_RE,
   LABEL_VALUE_MAX,
-  CONTROL_CHARS_RE,
+  isPrintableText,
   isValidLabelValue,
   isSystemKeyId,
   isValidKeyId,
@@ -970,7 +970,7 @@ function pickVersion(view: KeyView, version: number | undefined): KeyVersionReco
 
 /** Descriptions are shown in terminals and UIs: control characters (escape sequences) are refused. */
 function checkDescription(d: string | null | undefined): string | null {
-  if (d !== undefined && d !== null && CONTROL_CHARS_RE.test(d)) throw badRequest('key.invalid_description', 'the description may not contain control characters');
+  if (d !== undefined && d !== null && !isPrintableText(d)) throw badRequest('key.invalid_description', 'the description may not contain control characters or lone surrogates');
   return d ?? null;
 }
 

@@ -37,4 +37,10 @@ describe('hostile input', () => {
     // A surrogate pair is a character like any other.
     assert.equal((await post('/v1/keys', '{"key_id":"pair","key_type":"EC-P256","description":"\\ud83d\\udd11"}')).status, 201);
   });
+
+  test('the key service itself refuses lone surrogates in labels and descriptions (PostgreSQL jsonb cannot hold them)', async () => {
+    const ctx = { principal: null, requestId: 'hostile-input' };
+    await assert.rejects(t.kw.keys.create(ctx, { id: 'ls-svc', type: 'EC-P256', labels: { team: 'x\ud800' } }), { code: 'key.invalid_label' });
+    await assert.rejects(t.kw.keys.create(ctx, { id: 'ls-svc', type: 'EC-P256', description: '\udc00' }), { code: 'key.invalid_description' });
+  });
 });
