@@ -531,7 +531,7 @@ export class KeyService {
         if (!inScope(view, scope)) throw keyNotFound(id);
         const r = view.record;
         if (r.state === 'destroyed') throw keyStateRefused(id, 'destroyed', eventType.slice(4));
-        if (!from.includes(r.state)) throw invalidTransition(id, r.state, to);
+        if (!from.includes(r.state)) throw invalidTransition(id, r.state, eventType.slice(4), from);
         const at = destroyAt(r);
         return this.#mutate(id, () =>
           this.#d.keys.setState(id, r.revision, { state: to, destroyAt: at, updatedAt: this.#d.clock.now() },
