@@ -5,7 +5,8 @@ import type { FastifyInstance } from 'fastify';
 import type { Principal } from '../authn/types.ts';
 import { callInfo } from '../http/security.ts';
 import { type AuthorizationDeps, authzRequest } from './hook.ts';
-import { ACTIONS, type Action } from '../core/actions.ts';
+import { ACTION_PERMISSIONS, ACTIONS, type Action } from '../core/actions.ts';
+import { badRequest } from '../core/problem.ts';
 import { explain } from './index.ts';
 
 export async function authzRoutes(app: FastifyInstance, opts: { authorization: AuthorizationDeps }) {
@@ -39,6 +40,8 @@ export async function authzRoutes(app: FastifyInstance, opts: { authorization: A
     config: { security: { authz: () => [{ action: 'authz:Explain' as const }] }, fieldCodes: { key_id: 'key.invalid_id' } },
   }, async (req) => {
     const b = req.body as { action: Action; key_id?: string; overwrite?: boolean; principal?: { id: string; type?: Principal['type']; permissions?: string[]; attributes?: Record<string, unknown> } };
+    // A key action's permission names the key: without one there is nothing to decide.
+    if (ACTION_PERMISSIONS[b.action].scope === 'key' && b.key_id === undefined) throw badRequest('request.invalid', `${b.action} is an action on a key: give its key_id`);
     const principal: Principal = b.principal
       ? { id: b.principal.id, type: b.principal.type ?? 'user', authMethod: 'explain', permissions: b.principal.permissions ?? [], attributes: b.principal.attributes ?? {} }
       : req.principal!;
