@@ -81,7 +81,7 @@ export function toProblem(err: unknown, bodyMissing = false, fieldCodes?: FieldC
 }
 
 /** Beside x-request-id, on every response: the framework's, the parser's refusals and ours. */
-const COMMON_HEADERS = { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' } as const;
+export const COMMON_HEADERS = { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' } as const;
 
 /** Headers on every response, including those the framework sends before any hook runs. */
 export function baseHeaders(reply: FastifyReply, req: FastifyRequest): void {
