@@ -2,7 +2,7 @@
 // starts an authorization-code + PKCE flow, posts the login form and follows redirects until the code arrives.
 // argv[2] is JSON: { issuer, origin, clientId, redirectUri, username, password, concurrency, duration }.
 import { createHash, randomBytes } from 'node:crypto';
-import { Agent, formAction, hidden } from '../test/idp/support/browser.ts';
+import { Agent, formAction, hidden } from '../harness/browser.ts';
 
 const o = JSON.parse(process.argv[2]!) as { issuer: string; origin: string; clientId: string; redirectUri: string; username: string; password: string; concurrency: number; duration: number };
 

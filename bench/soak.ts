@@ -9,8 +9,8 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startDevProcess } from '../test/support/dev-process.ts';
-import { freePort } from '../test/support/net.ts';
+import { startDevProcess } from '../harness/dev-process.ts';
+import { freePort } from '../harness/net.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const MINUTES = Number(process.env.SOAK_MINUTES ?? 10);

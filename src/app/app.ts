@@ -46,6 +46,20 @@ export interface AppDeps {
   serverFactory?: ((handler: RequestListener) => Server) | undefined;
 }
 
+/** The authorization stage's inputs, shared by REST and gRPC. */
+export function authorizationDeps(deps: Pick<AppDeps, 'pdp' | 'audit' | 'config' | 'clock' | 'keys'>): AuthorizationDeps {
+  return {
+    pdp: deps.pdp,
+    audit: deps.audit,
+    permissionPrefix: deps.config.authz.permission_prefix,
+    clock: deps.clock,
+    keyAttributes: async (id) => {
+      const r = await deps.keys.peek(id);
+      return r ? { key_type: r.type, state: r.state, labels: r.labels } : undefined;
+    },
+  };
+}
+
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { config } = deps;
   const app = Fastify({
@@ -110,16 +124,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   // route → authenticate → authorize → handler (service) → store → audit.
   registerAuthentication(app, { authenticator: deps.authenticator, audit: deps.audit });
-  const authorization: AuthorizationDeps = {
-    pdp: deps.pdp,
-    audit: deps.audit,
-    permissionPrefix: config.authz.permission_prefix,
-    clock: deps.clock,
-    keyAttributes: async (id) => {
-      const r = await deps.keys.peek(id);
-      return r ? { key_type: r.type, state: r.state, labels: r.labels } : undefined;
-    },
-  };
+  const authorization = authorizationDeps(deps);
   registerAuthorization(app, authorization);
 
   await registerOpenApi(app);

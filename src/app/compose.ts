@@ -12,7 +12,7 @@ import { auditRoutes } from '../audit/routes.ts';
 import type { AuditConfig } from '../audit/config.ts';
 import { generateSigningKeyFile } from '../audit/keys.ts';
 import { createAuthenticator, generateBootstrapToken } from '../authn/index.ts';
-import { authnConfigSchema, type AuthnConfig, type LeafAuthnConfig } from '../authn/config.ts';
+import { authnConfigSchema, type LeafAuthnConfig } from '../authn/config.ts';
 import { DEV_REALM, DEV_RESOURCE, devIdpConfig, mountIdp, type MountedIdp } from '../idp/mount.ts';
 import type { Authenticator } from '../authn/types.ts';
 import { createPdp } from '../authz/index.ts';
@@ -26,7 +26,8 @@ import { SystemService } from '../keys/system.ts';
 import { openStore } from '../store/open.ts';
 import { LeaderLease, soleLeader, type Leadership } from '../store/leader.ts';
 import type { AuditChainHead, AuditChainRepository, Store } from '../store/types.ts';
-import { buildApp } from './app.ts';
+import { authorizationDeps, buildApp } from './app.ts';
+import { type GrpcServer, startGrpcServer } from '../grpc/server.ts';
 import { RefusalLedger } from '../audit/refusals.ts';
 import { type Clock, systemClock } from '../core/clock.ts';
 import { createLogger } from './logger.ts';
@@ -42,6 +43,8 @@ export interface Keyward {
   seal: SealManager;
   keys: KeyService;
   audit: AuditTrail;
+  /** The gRPC transport, when server.grpc is configured. */
+  grpc?: GrpcServer | undefined;
   /** Dev mode only: the bootstrap admin token printed at start. */
   devToken?: string | undefined;
   /** Dev mode only: the identity provider's quickstart client. */
@@ -149,13 +152,14 @@ export async function createKeyward(config: KeywardConfig, opts: ComposeOptions 
 
     let devToken: string | undefined;
     let authnEnv = env;
-    let authnConfig: AuthnConfig | undefined = config.authn;
+    // Dev mode trusts the bootstrap token and, out of the box, the local identity provider's access tokens, in
+    // front of the configured authenticators (which keep their own configuration paths in errors).
+    const devMembers: LeafAuthnConfig[] = [];
     if (dev) {
       const t = generateBootstrapToken();
       devToken = t.token;
       authnEnv = { ...env, [DEV_TOKEN_ENV]: t.tokenHash };
-      // Dev mode trusts the bootstrap token and, out of the box, the local identity provider's access tokens.
-      const devMembers: LeafAuthnConfig[] = [authnConfigSchema.parse({ type: 'bootstrap_token', token_hash_env: DEV_TOKEN_ENV, max_age: 12 * 3600 }) as LeafAuthnConfig];
+      devMembers.push(authnConfigSchema.parse({ type: 'bootstrap_token', token_hash_env: DEV_TOKEN_ENV, max_age: 12 * 3600 }) as LeafAuthnConfig);
       if (idpConfig?.enabled && config.idp === undefined) {
         const issuer = `${idpConfig.base_url}/realms/${DEV_REALM}`;
         devMembers.push(authnConfigSchema.parse({
@@ -165,20 +169,17 @@ export async function createKeyward(config: KeywardConfig, opts: ComposeOptions 
           jwks_fetch_at_start: false,
         }) as LeafAuthnConfig);
       }
-      const configured = authnConfig === undefined ? [] : authnConfig.type === 'chain' ? authnConfig.authenticators : [authnConfig];
-      authnConfig = { type: 'chain', authenticators: [...devMembers, ...configured] };
     }
-    if (authnConfig === undefined) throw new Error('authn: no authentication configured');
-    const authenticator: Authenticator = await createAuthenticator(authnConfig, {
+    const authenticator: Authenticator = await createAuthenticator(config.authn, {
       env: authnEnv,
       logger,
       clock,
       mode: config.mode,
       audit: recorder,
       permissionPrefix: config.authz.permission_prefix,
-    });
+    }, devMembers);
     closers.push(async () => authenticator.close?.());
-    const pdp = await createPdp(config.authz, { logger });
+    const pdp = await createPdp(config.authz, { logger, env, production: !dev });
     closers.push(async () => pdp.close?.());
 
     const feed = store.changes;
@@ -252,6 +253,26 @@ export async function createKeyward(config: KeywardConfig, opts: ComposeOptions 
       await stopped;
     });
 
+    // The key API over gRPC, through the same stages as REST. A port that cannot be bound fails the start.
+    let grpc: GrpcServer | undefined;
+    if (config.server.grpc) {
+      const tls = httpsOptions(config);
+      grpc = await startGrpcServer({
+        logger,
+        keys,
+        audit: recorder,
+        authentication: { authenticator, audit: recorder },
+        authorization: authorizationDeps({ pdp, audit: recorder, config, clock, keys }),
+        host: config.server.grpc.host ?? config.server.host,
+        port: config.server.grpc.port,
+        tls: tls && { key: tls.key, cert: tls.cert, ca: tls.ca, requestCert: tls.requestCert },
+        maxMessageBytes: config.server.body_limit,
+        observe: (method, code, seconds) => metrics.grpcRequest(method, code, seconds),
+      });
+      closers.push(() => grpc!.close());
+      logger.info({ port: grpc.port, tls: tls !== undefined }, 'gRPC key API listening');
+    }
+
     const sweeper = setInterval(() => {
       if (seal.sealed || !leadership.leader) return;
       keys.sweepReleased(systemContext()).then(
@@ -262,7 +283,7 @@ export async function createKeyward(config: KeywardConfig, opts: ComposeOptions 
     sweeper.unref();
     closers.push(async () => clearInterval(sweeper));
 
-    return { app, config, logger, store, seal, keys, audit, devToken, devClient: idp?.devClient, reload, close: closeAll };
+    return { app, config, logger, store, seal, keys, audit, grpc, devToken, devClient: idp?.devClient, reload, close: closeAll };
   } catch (e) {
     await closeAll();
     throw e;

@@ -7,6 +7,8 @@ export class Metrics implements KeyMetrics {
   readonly #requests: Counter<'method' | 'route' | 'status'>;
   readonly #latency: Histogram<'method' | 'route' | 'status'>;
   readonly #keyOps: Counter<'operation' | 'key_type' | 'outcome'>;
+  readonly #grpcRequests: Counter<'method' | 'code'>;
+  readonly #grpcLatency: Histogram<'method' | 'code'>;
   readonly #invalidations: Counter<'kind'>;
 
   constructor(opts: {
@@ -29,6 +31,19 @@ export class Metrics implements KeyMetrics {
       name: 'keyward_http_request_duration_seconds',
       help: 'HTTP request latency by route template, method and status',
       labelNames: ['method', 'route', 'status'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [this.registry],
+    });
+    this.#grpcRequests = new Counter({
+      name: 'keyward_grpc_requests_total',
+      help: 'gRPC calls by method and status code',
+      labelNames: ['method', 'code'],
+      registers: [this.registry],
+    });
+    this.#grpcLatency = new Histogram({
+      name: 'keyward_grpc_request_duration_seconds',
+      help: 'gRPC call latency by method and status code',
+      labelNames: ['method', 'code'],
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers: [this.registry],
     });
@@ -109,6 +124,18 @@ export class Metrics implements KeyMetrics {
     if (!c) {
       const labels = { method, route, status: String(status) };
       c = { count: this.#requests.labels(labels), latency: this.#latency.labels(labels) };
+      this.#httpChildren.set(k, c);
+    }
+    c.count.inc();
+    c.latency.observe(seconds);
+  }
+
+  grpcRequest(method: string, code: string, seconds: number): void {
+    const k = `grpc ${method} ${code}`;
+    let c = this.#httpChildren.get(k);
+    if (!c) {
+      const labels = { method, code };
+      c = { count: this.#grpcRequests.labels(labels), latency: this.#grpcLatency.labels(labels) };
       this.#httpChildren.set(k, c);
     }
     c.count.inc();

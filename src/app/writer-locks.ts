@@ -5,6 +5,7 @@ import { basename, dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { AckFile, ackStoreOn, type AuditAckStore } from '../audit/ack.ts';
 import type { AuditConfig } from '../audit/config.ts';
+import { sinkDescriptor } from '../audit/sinks/index.ts';
 import { settingsNameForChainId, type WriterLock } from '../audit/trail.ts';
 import type { KeywardConfig } from '../config/index.ts';
 import { WriterLockHeldError, WriterSession } from '../store/writer-session.ts';
@@ -41,7 +42,11 @@ export async function acquireWriterLocks(config: KeywardConfig, audit: AuditConf
       session = await WriterSession.open({ url: storage.url, schema: storage.schema }, settingsNameForChainId(instanceId), logger);
     }
     if (audit.enabled) {
-      for (const sink of audit.sinks) if (sink.type === 'file') files.push(FileLock.acquire(auditFileLockPath(sink.path), `the audit file ${sink.path}`));
+      // Each sink's own file (its claim): a second instance with this configuration would interleave two chains there.
+      for (const sink of audit.sinks) {
+        const path = sinkDescriptor(sink.type).claim?.(sink);
+        if (path !== undefined) files.push(FileLock.acquire(auditFileLockPath(path), `the audit file ${path}`));
+      }
       if (storage.type === 'sqlite' && storage.path !== ':memory:') ack = AckFile.open(`${storage.path}.audit-ack`);
       else if (session) ack = ackStoreOn(session);
     }

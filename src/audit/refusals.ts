@@ -68,33 +68,62 @@ export class RefusalLedger implements AuditRecorder {
   }
 }
 
+/** A refused call on any transport, as its refusal event needs it. */
+export interface RefusedCall {
+  principal: { id: string; type: string; authMethod: string } | null;
+  requestId: string;
+  sourceIp?: string | undefined;
+  userAgent?: string | undefined;
+  /** The action the call would have been authorized for, else what was called. */
+  action: string;
+  /** Only a valid key id. */
+  keyId?: string | undefined;
+  /** Small facts about the call (the method and status); never the caller's body or path. */
+  metadata: Record<string, unknown>;
+}
+
 /**
- * Records `problem` for an authenticated request that has no refusal event yet. Returns the problem to send: the
- * same one, or 503 audit.unavailable when it could not be recorded (as for every other refusal).
+ * Records `problem` for a call by an authenticated principal that has no refusal event yet (on any transport).
+ * Returns the problem to send: the same one, or 503 audit.unavailable when it could not be recorded (as for every
+ * other refusal).
  */
-export async function auditRefusal(ledger: RefusalLedger, req: FastifyRequest, problem: ProblemError): Promise<ProblemError> {
-  const principal = req.principal;
-  if (!principal || ledger.hasRefusal(req.id)) return problem;
-  const { action, keyId } = actionOf(req);
-  const ua = req.headers['user-agent'];
+export async function recordRefusal(ledger: RefusalLedger, call: RefusedCall, problem: ProblemError): Promise<ProblemError> {
+  const principal = call.principal;
+  if (!principal || ledger.hasRefusal(call.requestId)) return problem;
   try {
     await ledger.record({
       event_type: 'request.refused',
-      action,
+      action: call.action,
       principal: { id: principal.id, type: principal.type, auth_method: principal.authMethod },
-      resource: keyId !== undefined ? { type: 'Key', id: keyId } : null,
+      resource: call.keyId !== undefined ? { type: 'Key', id: call.keyId } : null,
       outcome: problem.status === 401 || problem.status === 403 ? 'denied' : 'error',
       error_code: problem.code,
-      request_id: req.id,
-      source_ip: req.ip,
-      user_agent: typeof ua === 'string' ? ua.slice(0, 256) : undefined,
-      // The method and status only: the path of an unknown route and the body are the caller's text.
-      metadata: { method: req.method, status: problem.status },
+      request_id: call.requestId,
+      source_ip: call.sourceIp,
+      user_agent: call.userAgent,
+      metadata: call.metadata,
     });
     return problem;
   } catch (e) {
     return isProblem(e) ? e : problem;
   }
+}
+
+/** recordRefusal for an HTTP request. */
+export async function auditRefusal(ledger: RefusalLedger, req: FastifyRequest, problem: ProblemError): Promise<ProblemError> {
+  if (!req.principal || ledger.hasRefusal(req.id)) return problem;
+  const { action, keyId } = actionOf(req);
+  const ua = req.headers['user-agent'];
+  return recordRefusal(ledger, {
+    principal: req.principal,
+    requestId: req.id,
+    sourceIp: req.ip,
+    userAgent: typeof ua === 'string' ? ua.slice(0, 256) : undefined,
+    action,
+    keyId,
+    // The method and status only: the path of an unknown route and the body are the caller's text.
+    metadata: { method: req.method, status: problem.status },
+  }, problem);
 }
 
 /**
@@ -114,4 +143,4 @@ function actionOf(req: FastifyRequest): { action: string; keyId?: string | undef
   return { action: url, keyId: validId((req.params as { id?: unknown } | undefined)?.id) };
 }
 
-const validId = (id: unknown) => (typeof id === 'string' && isValidKeyId(id) ? id : undefined);
+export const validId = (id: unknown) => (typeof id === 'string' && isValidKeyId(id) ? id : undefined);

@@ -19,13 +19,12 @@ import {
   signingInput,
   type AuditEvent,
 } from './canonical.ts';
-import type { AuditConfig, AuditSinkConfig } from './config.ts';
+import type { AuditConfig } from './config.ts';
 import { loadSigningKey, type AuditPublicKeyInfo, type AuditSigningKey } from './keys.ts';
 import { assertNoSecrets } from './redact.ts';
 import type { AuditAckState, AuditAckStore, RefusedRange } from './ack.ts';
-import { errInfo, FileSink } from './sinks/file.ts';
-import { NatsSink } from './sinks/nats.ts';
-import { StdoutSink } from './sinks/stdout.ts';
+import { errInfo } from './sinks/file.ts';
+import { createSink } from './sinks/index.ts';
 import type { AuditSink, PreparedEvent, SinkStats } from './sinks/types.ts';
 
 export interface AuditTrail extends AuditRecorder {
@@ -85,17 +84,6 @@ const chainConflict = (detail: string) => new ProblemError({ code: 'audit.chain_
 
 export function settingsNameForChainId(instanceId?: string): string {
   return instanceId ? `audit.chain_id:${instanceId}` : 'audit.chain_id';
-}
-
-export function createSink(cfg: AuditSinkConfig, deps: Pick<AuditTrailDeps, 'clock' | 'logger' | 'stdout'>, chainId: string): AuditSink {
-  switch (cfg.type) {
-    case 'stdout':
-      return new StdoutSink(deps.stdout);
-    case 'file':
-      return new FileSink(cfg, deps.clock, deps.logger);
-    case 'nats':
-      return new NatsSink(cfg, deps.logger, chainId);
-  }
 }
 
 /** Checks that an event is intact and signed by `publicKey` (used to adopt a sink's tail on restart). */
@@ -704,7 +692,7 @@ export async function createAuditTrail(deps: AuditTrailDeps): Promise<AuditTrail
   let head = stored && stored.sequence > acked.sequence ? { sequence: stored.sequence, hash: stored.hash } : { sequence: acked.sequence, hash: acked.hash };
   let resumedFrom = stored || ackState ? 'store' : 'genesis';
 
-  const sinks = config.sinks.map((s) => createSink(s, deps, chainId));
+  const sinks = config.sinks.map((s) => createSink(s, { clock: deps.clock, logger: deps.logger, stdout: deps.stdout, chainId }));
   await Promise.all(sinks.map((s) => s.open()));
   // Source of truth on restart: the persisted head, unless a sink holds a newer authentic event of this chain
   // (the process died after the sink acknowledged and before the head was saved). A sink behind the head has

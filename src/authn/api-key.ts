@@ -1,11 +1,48 @@
 // API keys: the environment (or a mounted file) holds sha256 fingerprints, never raw keys. The keyring is an immutable
 // snapshot; reload() builds a new one and swaps it, so in-flight requests keep the one they started with.
 import type { Logger } from 'pino';
+import { z } from 'zod';
+import { attempt } from '../core/preflight.ts';
+import { ENV_NAME, permissionList } from './config-fields.ts';
+import type { AuthenticatorDescriptor } from './descriptor.ts';
 import type { Authenticator, AuthnRequest, Principal } from './types.ts';
-import type { ApiKeyConfig } from './config.ts';
 import { apiKeyHeader, bearer, BOOTSTRAP_TOKEN_PREFIX, isJwtShaped } from './credentials.ts';
 import { authError } from './errors.ts';
 import { digest, fingerprintFromEnv, fingerprintFromFile, sameDigest } from './fingerprint.ts';
+
+export const apiKeyConfigSchema = z
+  .object({
+    type: z.literal('api_key'),
+    keys: z
+      .array(
+        z
+          .object({
+            id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/),
+            /** Variable holding sha256:<64 hex> of the raw key. */
+            hash_env: ENV_NAME.optional(),
+            /** Or a file holding it (e.g. a mounted secret), re-read on SIGHUP and POST /v1/sys/reload. */
+            hash_file: z.string().min(1).optional(),
+            scopes: permissionList.default([]),
+          })
+          .strict()
+          .refine((k) => (k.hash_env === undefined) !== (k.hash_file === undefined), { message: 'set exactly one of hash_env or hash_file', path: ['hash_env'] }),
+      )
+      .min(1)
+      .refine((ks) => new Set(ks.map((k) => k.id)).size === ks.length, 'API key ids must be unique'),
+  })
+  .strict();
+export type ApiKeyConfig = z.infer<typeof apiKeyConfigSchema>;
+type KeyConfig = ApiKeyConfig['keys'][number];
+
+/** Where key `i`'s fingerprint comes from, as a field path, and the loader that reads it. */
+function keySource(k: KeyConfig, i: number, env: NodeJS.ProcessEnv, at: string): { field: string; load: () => Buffer } {
+  if (k.hash_file !== undefined) {
+    const field = `${at}.keys.${i}.hash_file`;
+    return { field, load: () => fingerprintFromFile(k.hash_file!, field) };
+  }
+  const field = `${at}.keys.${i}.hash_env`;
+  return { field, load: () => fingerprintFromEnv(env, k.hash_env!, field) };
+}
 
 interface Entry {
   readonly id: string;
@@ -21,26 +58,21 @@ export class ApiKeyAuthenticator implements Authenticator {
   #keys: ApiKeyConfig['keys'];
   readonly #env: NodeJS.ProcessEnv;
   readonly #logger: Logger;
+  /** Where the configuration sits (authn, or authn.authenticators.<i>), for the fields errors name. */
+  readonly #at: string;
   #ring: Keyring;
 
-  constructor(cfg: ApiKeyConfig, deps: { env: NodeJS.ProcessEnv; logger: Logger }) {
+  constructor(cfg: ApiKeyConfig, deps: { env: NodeJS.ProcessEnv; logger: Logger }, at = 'authn') {
     this.#keys = cfg.keys;
     this.#env = deps.env;
     this.#logger = deps.logger;
+    this.#at = at;
     this.#ring = this.#build(cfg.keys);
   }
 
   #build(keys: ApiKeyConfig['keys']): Keyring {
     return Object.freeze(
-      keys.map((k) =>
-        Object.freeze({
-          id: k.id,
-          hash: k.hash_file !== undefined
-            ? fingerprintFromFile(k.hash_file, `authn.api_key.keys[${k.id}].hash_file`)
-            : fingerprintFromEnv(this.#env, k.hash_env!, `authn.api_key.keys[${k.id}].hash_env`),
-          scopes: Object.freeze([...k.scopes]),
-        }),
-      ),
+      keys.map((k, i) => Object.freeze({ id: k.id, hash: keySource(k, i, this.#env, this.#at).load(), scopes: Object.freeze([...k.scopes]) })),
     );
   }
 
@@ -74,3 +106,20 @@ export class ApiKeyAuthenticator implements Authenticator {
     return { id: found.id, type: 'service', authMethod: 'api_key', permissions: [...found.scopes], attributes: { key_id: found.id, service_name: found.id } };
   }
 }
+
+export const apiKeyDescriptor: AuthenticatorDescriptor<ApiKeyConfig, z.input<typeof apiKeyConfigSchema>> = {
+  type: 'api_key',
+  title: 'API keys (held as fingerprints)',
+  configSchema: apiKeyConfigSchema,
+  devOnly: false,
+  alone: true,
+  strong: false,
+  async create(cfg, deps, at) {
+    return new ApiKeyAuthenticator(cfg, deps, at);
+  },
+  preflight: (cfg, ctx, at) =>
+    cfg.keys.flatMap((k, i) => {
+      const { field, load } = keySource(k, i, ctx.env, at);
+      return attempt(field, load);
+    }),
+};

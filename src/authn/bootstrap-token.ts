@@ -4,13 +4,28 @@
 // the request goes on (an audit failure fails it). Refused in production once expired.
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
+import { z } from 'zod';
 import type { AuditRecorder } from '../audit/types.ts';
 import type { Clock } from '../core/clock.ts';
+import { attempt } from '../core/preflight.ts';
+import { duration, ENV_NAME } from './config-fields.ts';
+import type { AuthenticatorDescriptor } from './descriptor.ts';
 import type { Authenticator, AuthnRequest, Principal } from './types.ts';
-import type { BootstrapTokenConfig } from './config.ts';
 import { bearer, BOOTSTRAP_TOKEN_PREFIX, isJwtShaped } from './credentials.ts';
 import { authError } from './errors.ts';
 import { digest, fingerprint, fingerprintFromEnv, parseFingerprint, sameDigest } from './fingerprint.ts';
+
+export const bootstrapTokenConfigSchema = z
+  .object({
+    type: z.literal('bootstrap_token'),
+    /** Variable holding sha256:<64 hex> of the token. */
+    token_hash_env: ENV_NAME,
+    max_age: duration.default(900),
+    /** Variable holding when the token was issued (ISO 8601 or Unix seconds); else process start. */
+    issued_at_env: ENV_NAME.optional(),
+  })
+  .strict();
+export type BootstrapTokenConfig = z.infer<typeof bootstrapTokenConfigSchema>;
 
 export interface BootstrapTokenOptions {
   /** sha256:<hex> of the token. */
@@ -94,8 +109,8 @@ export class BootstrapTokenAuthenticator implements Authenticator {
   }
 }
 
-/** The bootstrap token's issue time from the environment (ISO 8601 or Unix seconds); `keyward config check` uses it too. */
-export function issuedAtFromEnv(env: NodeJS.ProcessEnv, name: string, field = 'authn.bootstrap_token.issued_at_env'): Date {
+/** The bootstrap token's issue time from the environment (ISO 8601 or Unix seconds). */
+export function issuedAtFromEnv(env: NodeJS.ProcessEnv, name: string, field: string): Date {
   const v = env[name];
   if (v === undefined || v === '') throw new Error(`${field}: environment variable ${name} is not set`);
   const d = /^\d+$/.test(v) ? new Date(Number(v) * 1000) : new Date(v);
@@ -106,8 +121,31 @@ export function issuedAtFromEnv(env: NodeJS.ProcessEnv, name: string, field = 'a
 export function bootstrapFromConfig(
   cfg: BootstrapTokenConfig,
   deps: Omit<BootstrapTokenOptions, 'tokenHash' | 'issuedAt' | 'maxAge'> & { env: NodeJS.ProcessEnv },
+  at = 'authn',
 ): BootstrapTokenAuthenticator {
-  const hash = fingerprintFromEnv(deps.env, cfg.token_hash_env, 'authn.bootstrap_token.token_hash_env');
-  const issuedAt = cfg.issued_at_env ? issuedAtFromEnv(deps.env, cfg.issued_at_env) : deps.clock.now();
+  const hash = fingerprintFromEnv(deps.env, cfg.token_hash_env, `${at}.token_hash_env`);
+  const issuedAt = cfg.issued_at_env ? issuedAtFromEnv(deps.env, cfg.issued_at_env, `${at}.issued_at_env`) : deps.clock.now();
   return new BootstrapTokenAuthenticator({ ...deps, tokenHash: 'sha256:' + hash.toString('hex'), issuedAt, maxAge: cfg.max_age });
 }
+
+export const bootstrapTokenDescriptor: AuthenticatorDescriptor<BootstrapTokenConfig, z.input<typeof bootstrapTokenConfigSchema>> = {
+  type: 'bootstrap_token',
+  title: 'a bootstrap token for first provisioning',
+  configSchema: bootstrapTokenConfigSchema,
+  devOnly: false,
+  alone: false,
+  strong: false,
+  async create(cfg, deps, at) {
+    return bootstrapFromConfig(cfg, deps, at);
+  },
+  preflight: (cfg, ctx, at) => [
+    ...attempt(`${at}.token_hash_env`, () => fingerprintFromEnv(ctx.env, cfg.token_hash_env, `${at}.token_hash_env`)),
+    ...(cfg.issued_at_env === undefined ? [] : attempt(`${at}.issued_at_env`, () => issuedAtFromEnv(ctx.env, cfg.issued_at_env!, `${at}.issued_at_env`))),
+  ],
+  production(cfg, at) {
+    const problems: string[] = [];
+    if (cfg.max_age > 3600) problems.push(`${at}.max_age: long-lived bootstrap tokens (over 1h) are refused in production`);
+    if (cfg.issued_at_env === undefined) problems.push(`${at}.issued_at_env: without it the token lifetime restarts with every process start`);
+    return problems;
+  },
+};

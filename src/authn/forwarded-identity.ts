@@ -3,10 +3,32 @@
 import { BlockList, isIP } from 'node:net';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
+import { z } from 'zod';
+import { attempt } from '../core/preflight.ts';
+import { permissionList } from './config-fields.ts';
+import type { AuthenticatorDescriptor } from './descriptor.ts';
 import type { Authenticator, AuthnRequest, Principal } from './types.ts';
-import type { ForwardedIdentityConfig } from './config.ts';
 import { authError } from './errors.ts';
 import { certIdentity, mappedPermissions } from './mtls.ts';
+
+export const forwardedIdentityConfigSchema = z
+  .object({
+    type: z.literal('forwarded_identity'),
+    /** Proxy addresses or CIDRs; identity headers from anywhere else fail the request. */
+    trusted_proxies: z.array(z.string().min(1)).min(1),
+    id_header: z.string().min(1).default('x-forwarded-user'),
+    type_header: z.string().min(1).optional(),
+    permissions_header: z.string().min(1).optional(),
+    groups_header: z.string().min(1).optional(),
+    identities: z.record(z.string(), permissionList).default({}),
+    group_permissions: z.record(z.string(), permissionList).default({}),
+    /** Also require the proxy's own connection to be mTLS-verified. */
+    require_mtls: z.boolean().default(false),
+    /** With require_mtls: the proxy certificate's SPIFFE ID or CN must be one of these. */
+    proxy_identities: z.array(z.string().min(1)).min(1).optional(),
+  })
+  .strict();
+export type ForwardedIdentityConfig = z.infer<typeof forwardedIdentityConfigSchema>;
 
 export function buildBlockList(entries: string[], field: string): BlockList {
   const bl = new BlockList();
@@ -47,9 +69,9 @@ export class ForwardedIdentityAuthenticator implements Authenticator {
   readonly #logger: Logger;
   readonly #headers: string[];
 
-  constructor(cfg: ForwardedIdentityConfig, deps: { logger: Logger }) {
+  constructor(cfg: ForwardedIdentityConfig, deps: { logger: Logger }, at = 'authn') {
     this.#cfg = cfg;
-    this.#trusted = buildBlockList(cfg.trusted_proxies, 'authn.forwarded_identity.trusted_proxies');
+    this.#trusted = buildBlockList(cfg.trusted_proxies, `${at}.trusted_proxies`);
     this.#logger = deps.logger;
     this.#headers = [cfg.id_header, cfg.type_header, cfg.permissions_header, cfg.groups_header].filter((h): h is string => h !== undefined);
   }
@@ -86,3 +108,26 @@ export class ForwardedIdentityAuthenticator implements Authenticator {
     };
   }
 }
+
+/** A proxy range so wide that it is not a statement about proxies (0.0.0.0/0 however spelt, 0.0.0.0/1, ::/0...). */
+function tooWide(entry: string): boolean {
+  const [addr, bits] = entry.trim().split('/') as [string, string | undefined];
+  if (bits === undefined || !/^\d+$/.test(bits)) return false;
+  return Number(bits) < (addr.includes(':') ? 16 : 8);
+}
+
+export const forwardedIdentityDescriptor: AuthenticatorDescriptor<ForwardedIdentityConfig, z.input<typeof forwardedIdentityConfigSchema>> = {
+  type: 'forwarded_identity',
+  title: 'identity headers from a trusted reverse proxy',
+  configSchema: forwardedIdentityConfigSchema,
+  devOnly: false,
+  alone: true,
+  strong: false,
+  async create(cfg, deps, at) {
+    return new ForwardedIdentityAuthenticator(cfg, deps, at);
+  },
+  preflight: (cfg, _ctx, at) => attempt(`${at}.trusted_proxies`, () => buildBlockList(cfg.trusted_proxies, `${at}.trusted_proxies`)),
+  production: (cfg, at) =>
+    cfg.trusted_proxies.some(tooWide) ? [`${at}.trusted_proxies: ranges wider than /8 (IPv4) or /16 (IPv6) let almost anyone assert an identity`] : [],
+  tls: (cfg) => ({ requestClientCert: cfg.require_mtls, caFiles: [] }),
+};

@@ -1,58 +1,23 @@
 // Authentication stage entry points.
-import { readFileSync } from 'node:fs';
-import type { Logger } from 'pino';
-import type { AuditRecorder } from '../audit/types.ts';
-import type { Clock } from '../core/clock.ts';
+import { preflightError } from '../core/preflight.ts';
 import type { Authenticator, AuthnRequest, Principal } from './types.ts';
-import type { AuthnConfig, LeafAuthnConfig } from './config.ts';
-import { JwtAuthenticator } from './jwt.ts';
-import { ApiKeyAuthenticator } from './api-key.ts';
-import { MtlsAuthenticator } from './mtls.ts';
-import { BootstrapTokenAuthenticator, bootstrapFromConfig, type BootstrapTokenOptions } from './bootstrap-token.ts';
-import { ForwardedIdentityAuthenticator } from './forwarded-identity.ts';
+import { authenticatorDescriptor, authnMembers, authnPreflight, type AuthnConfig, type AuthnMember, type LeafAuthnConfig } from './config.ts';
+import type { AuthnDeps } from './descriptor.ts';
+import { BootstrapTokenAuthenticator, type BootstrapTokenOptions } from './bootstrap-token.ts';
 import { ChainAuthenticator } from './chain.ts';
-import { InsecureAuthenticator } from './insecure.ts';
 import { hasAnyCredentialHeader } from './credentials.ts';
 import { authError, missingCredential } from './errors.ts';
 
-export { authnConfigSchema, authnProductionProblems, authnTlsRequirements } from './config.ts';
+export { authnConfigSchema, authnMembers, authnPreflight, authnProductionProblems, authnTlsRequirements, AUTHENTICATORS } from './config.ts';
+export type { AuthnDeps } from './descriptor.ts';
 export { missingCredential, authError } from './errors.ts';
 export { generateBootstrapToken } from './bootstrap-token.ts';
 export { fingerprint } from './fingerprint.ts';
 
-export interface AuthnDeps {
-  env: NodeJS.ProcessEnv;
-  logger: Logger;
-  clock: Clock;
-  mode: 'dev' | 'production';
-  audit?: AuditRecorder | undefined;
-  /** authz.permission_prefix; default keyward. Used for the bootstrap and insecure principals' grants. */
-  permissionPrefix?: string | undefined;
-}
-
-async function createLeaf(cfg: LeafAuthnConfig, deps: AuthnDeps): Promise<Authenticator> {
-  const prefix = deps.permissionPrefix ?? 'keyward';
-  switch (cfg.type) {
-    case 'jwt':
-      return JwtAuthenticator.create(cfg, deps);
-    case 'api_key':
-      return new ApiKeyAuthenticator(cfg, deps);
-    case 'mtls':
-      try {
-        readFileSync(cfg.ca_file);
-      } catch (err) {
-        throw new Error(`authn.mtls.ca_file: cannot read ${cfg.ca_file}: ${(err as Error).message}`);
-      }
-      return new MtlsAuthenticator(cfg);
-    case 'bootstrap_token':
-      return bootstrapFromConfig(cfg, { ...deps, permissionPrefix: prefix });
-    case 'forwarded_identity':
-      return new ForwardedIdentityAuthenticator(cfg, deps);
-    case 'insecure':
-      if (deps.mode !== 'dev') throw new Error('authn.type: insecure is refused unless the server runs in dev mode');
-      deps.logger.warn('authentication is DISABLED (insecure): every caller is anonymous');
-      return new InsecureAuthenticator(cfg.permissions ?? [`${prefix}.*`]);
-  }
+async function createMember({ config, at }: AuthnMember, deps: AuthnDeps): Promise<Authenticator> {
+  const d = authenticatorDescriptor(config.type);
+  if (d.devOnly && deps.mode !== 'dev') throw new Error(`${at}.type: ${config.type} is refused unless the server runs in dev mode`);
+  return d.create(config, deps, at);
 }
 
 /**
@@ -85,17 +50,25 @@ class TopLevel implements Authenticator {
   }
 }
 
-/** Startup validation errors throw a plain Error naming the field, variable, file or URL. */
-export async function createAuthenticator(cfg: AuthnConfig, deps: AuthnDeps): Promise<Authenticator> {
-  if (cfg.type !== 'chain') return new TopLevel(await createLeaf(cfg, deps));
-  const members: Authenticator[] = [];
+/**
+ * Startup validation errors throw a plain Error naming the field, variable, file or URL: first every member's
+ * preflight (all its problems at once), then each factory. `before` are members the server adds in front of the
+ * configured ones (dev mode's bootstrap token), named by their position in that list.
+ */
+export async function createAuthenticator(cfg: AuthnConfig | undefined, deps: AuthnDeps, before: LeafAuthnConfig[] = []): Promise<Authenticator> {
+  const members = [...before.map((config, i) => ({ config, at: `authn (built-in member ${i})` })), ...(cfg ? authnMembers(cfg) : [])];
+  if (members.length === 0) throw new Error('authn: no authentication configured');
+  const problems = authnPreflight(members, { env: deps.env, production: deps.mode === 'production' });
+  if (problems.length > 0) throw preflightError('authn', problems);
+  if (members.length === 1 && cfg?.type !== 'chain') return new TopLevel(await createMember(members[0]!, deps));
+  const made: Authenticator[] = [];
   try {
-    for (const c of cfg.authenticators) members.push(await createLeaf(c, deps));
+    for (const m of members) made.push(await createMember(m, deps));
   } catch (err) {
-    await Promise.allSettled(members.map((m) => m.close?.()));
+    await Promise.allSettled(made.map((m) => m.close?.()));
     throw err;
   }
-  return new TopLevel(new ChainAuthenticator(members));
+  return new TopLevel(new ChainAuthenticator(made));
 }
 
 /**

@@ -25,16 +25,16 @@ async function fetchJson(url: string, timeoutMs: number): Promise<unknown> {
 }
 
 /** Resolves jwks_uri from an OpenID discovery document; any failure is a startup error naming the URL. */
-export async function discoverJwksUri(discoveryUrl: string, issuer: string, timeoutMs: number): Promise<string> {
+export async function discoverJwksUri(discoveryUrl: string, issuer: string, timeoutMs: number, field = 'authn.discovery_url'): Promise<string> {
   let doc: unknown;
   try {
     doc = await fetchJson(discoveryUrl, timeoutMs);
   } catch (err) {
-    throw new Error(`authn.jwt.discovery_url: discovery at ${discoveryUrl} failed: ${(err as Error).message}`);
+    throw new Error(`${field}: discovery at ${discoveryUrl} failed: ${(err as Error).message}`);
   }
   const d = doc as { issuer?: unknown; jwks_uri?: unknown } | null;
-  if (!d || typeof d.jwks_uri !== 'string') throw new Error(`authn.jwt.discovery_url: ${discoveryUrl} has no jwks_uri`);
-  if (d.issuer !== issuer) throw new Error(`authn.jwt.discovery_url: ${discoveryUrl} names issuer ${String(d.issuer)}, expected ${issuer}`);
+  if (!d || typeof d.jwks_uri !== 'string') throw new Error(`${field}: ${discoveryUrl} has no jwks_uri`);
+  if (d.issuer !== issuer) throw new Error(`${field}: ${discoveryUrl} names issuer ${String(d.issuer)}, expected ${issuer}`);
   return d.jwks_uri;
 }
 

@@ -2,15 +2,63 @@
 import { hash } from 'node:crypto';
 import { decodeProtectedHeader, jwtVerify, errors as joseErrors, type JWTPayload, type ProtectedHeaderParameters } from 'jose';
 import type { Logger } from 'pino';
+import { z } from 'zod';
 import type { Clock } from '../core/clock.ts';
+import { duration, isLocalUrl, permissionList } from './config-fields.ts';
+import type { AuthenticatorDescriptor } from './descriptor.ts';
 import type { Authenticator, AuthnRequest, Principal } from './types.ts';
-import type { JwtConfig } from './config.ts';
 import { authError, clientNotAllowed } from './errors.ts';
 import { bearer, isJwtShaped } from './credentials.ts';
 import { JwksSource, discoverJwksUri } from './jwks.ts';
 import { Lru } from './lru.ts';
 import { applyScopeMap, permissionsClaim, scopesFromClaim } from './scopes.ts';
 import { ProblemError } from '../core/problem.ts';
+
+/** Asymmetric JWS algorithms only; `none` and HS* cannot even be written here. */
+export const JWT_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'ES256', 'ES384', 'EdDSA'] as const;
+
+export const jwtConfigSchema = z
+  .object({
+    type: z.literal('jwt'),
+    /** Compared exactly with the token's iss (and with the discovery document's issuer). */
+    issuer: z.string().min(1),
+    audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
+    discovery_url: z.url({ protocol: /^https?$/ }).optional(),
+    jwks_url: z.url({ protocol: /^https?$/ }).optional(),
+    algorithms: z.array(z.enum(JWT_ALGORITHMS)).min(1).default(['RS256', 'PS256', 'ES256', 'ES384', 'EdDSA']),
+    /** Keys are refetched this often (periodic refresh) and considered stale after it. */
+    jwks_cache_ttl: duration.default(600),
+    /**
+     * How long past jwks_cache_ttl the last keys stay in use while the JWKS cannot be fetched; after that every
+     * token is refused with 503 auth.jwks_unavailable (fail closed), cached verifications included.
+     */
+    jwks_max_stale: duration.default(300),
+    /** An unknown kid triggers at most one JWKS fetch per this interval. */
+    jwks_min_refresh_interval: duration.default(30),
+    /** Fetch the JWKS at start; off when the issuer is this very server, which is not listening yet then. */
+    jwks_fetch_at_start: z.boolean().default(true),
+    http_timeout_ms: z.number().int().min(100).max(60_000).default(5000),
+    leeway: duration.refine((s) => s <= 300, 'leeway is at most 5 minutes').default(60),
+    required_claims: z.array(z.string().min(1)).default([]),
+    /** Accepted `typ` header values; untyped tokens and id+jwt are refused. */
+    token_types: z.array(z.enum(['JWT', 'at+jwt'])).min(1).default(['JWT', 'at+jwt']),
+    /** When set, azp (else client_id) must be listed. */
+    allowed_clients: z.array(z.string().min(1)).min(1).optional(),
+    permissions_claim: z.string().min(1).default('permissions'),
+    scope_claim: z.string().min(1).default('scope'),
+    /** IdP scope/role name → permission(s); unmapped scopes pass through unchanged. */
+    scope_map: z.record(z.string(), z.union([z.string().min(1), permissionList])).default({}),
+    groups_claim: z.string().min(1).default('groups'),
+    max_token_bytes: z.number().int().min(256).max(65_536).default(16_384),
+    /** Verified tokens are cached (by SHA-256) until exp. */
+    cache_size: z.number().int().min(0).max(1_000_000).default(10_000),
+  })
+  .strict()
+  .refine((c) => (c.discovery_url === undefined) !== (c.jwks_url === undefined), {
+    message: 'set exactly one of discovery_url or jwks_url',
+    path: ['discovery_url'],
+  });
+export type JwtConfig = z.infer<typeof jwtConfigSchema>;
 
 const MFA_AMR = new Set(['mfa', 'otp', 'hwk', 'swk', 'sms', 'fido', 'webauthn']);
 
@@ -47,14 +95,14 @@ export class JwtAuthenticator implements Authenticator {
   }
 
   /** Resolves discovery (a failure aborts startup naming the URL) and starts the JWKS refresh. */
-  static async create(cfg: JwtConfig, deps: JwtDeps): Promise<JwtAuthenticator> {
+  static async create(cfg: JwtConfig, deps: JwtDeps, at = 'authn'): Promise<JwtAuthenticator> {
     if ((cfg.discovery_url === undefined) === (cfg.jwks_url === undefined)) {
-      throw new Error('authn.jwt: set exactly one of discovery_url or jwks_url');
+      throw new Error(`${at}.discovery_url: set exactly one of discovery_url or jwks_url`);
     }
     for (const a of cfg.algorithms as string[]) {
-      if (a === 'none' || a.startsWith('HS')) throw new Error(`authn.jwt.algorithms: ${a} is never accepted`);
+      if (a === 'none' || a.startsWith('HS')) throw new Error(`${at}.algorithms: ${a} is never accepted`);
     }
-    const url = cfg.jwks_url ?? (await discoverJwksUri(cfg.discovery_url!, cfg.issuer, cfg.http_timeout_ms));
+    const url = cfg.jwks_url ?? (await discoverJwksUri(cfg.discovery_url!, cfg.issuer, cfg.http_timeout_ms, `${at}.discovery_url`));
     const jwks = new JwksSource({
       url,
       ttlMs: cfg.jwks_cache_ttl * 1000,
@@ -176,3 +224,20 @@ function mapJoseError(err: unknown): ProblemError {
   if (err instanceof joseErrors.JOSEAlgNotAllowed) return authError('auth.algorithm_not_allowed', 'the token algorithm is not accepted');
   return authError('auth.malformed_credential', 'the bearer token is not a well-formed JWT');
 }
+
+export const jwtDescriptor: AuthenticatorDescriptor<JwtConfig, z.input<typeof jwtConfigSchema>> = {
+  type: 'jwt',
+  title: 'JWT bearer tokens of an OpenID provider',
+  configSchema: jwtConfigSchema,
+  devOnly: false,
+  alone: true,
+  strong: true,
+  create: (cfg, deps, at) => JwtAuthenticator.create(cfg, deps, at),
+  production(cfg, at) {
+    const problems: string[] = [];
+    for (const [field, u] of [['discovery_url', cfg.discovery_url], ['jwks_url', cfg.jwks_url]] as const) {
+      if (u !== undefined && u.startsWith('http:') && !isLocalUrl(u)) problems.push(`${at}.${field}: ${u} must use https`);
+    }
+    return problems;
+  },
+};

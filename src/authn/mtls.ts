@@ -1,9 +1,27 @@
 // mTLS: the TLS layer verified the client certificate against the configured CA; the identity is the
 // SPIFFE ID in the URI SAN (preferred), else the subject CN.
 import type { PeerCertificate } from 'node:tls';
+import { z } from 'zod';
+import { unreadable } from '../core/preflight.ts';
+import { permissionList } from './config-fields.ts';
+import type { AuthenticatorDescriptor } from './descriptor.ts';
 import type { Authenticator, AuthnRequest, Principal } from './types.ts';
-import type { MtlsConfig } from './config.ts';
 import { authError, clientNotAllowed } from './errors.ts';
+
+export const mtlsConfigSchema = z
+  .object({
+    type: z.literal('mtls'),
+    /** CA bundle the REST listener verifies client certificates against (the server loads it). */
+    ca_file: z.string().min(1),
+    identity_source: z.enum(['spiffe_then_cn', 'spiffe', 'cn']).default('spiffe_then_cn'),
+    /** When set, only SPIFFE IDs from these trust domains are accepted (CN-only certificates are refused). */
+    trust_domains: z.array(z.string().min(1)).min(1).optional(),
+    /** Identity (SPIFFE ID or CN; a trailing * matches a prefix) → permissions. */
+    identities: z.record(z.string(), permissionList).default({}),
+    default_permissions: permissionList.default([]),
+  })
+  .strict();
+export type MtlsConfig = z.infer<typeof mtlsConfigSchema>;
 
 const SPIFFE_RE = /^spiffe:\/\/([a-z0-9._-]+)(\/[A-Za-z0-9._~%!$&'()*+,;=:@/-]*)?$/;
 
@@ -84,3 +102,17 @@ export class MtlsAuthenticator implements Authenticator {
     };
   }
 }
+
+export const mtlsDescriptor: AuthenticatorDescriptor<MtlsConfig, z.input<typeof mtlsConfigSchema>> = {
+  type: 'mtls',
+  title: 'client certificates, identified by SPIFFE ID or CN',
+  configSchema: mtlsConfigSchema,
+  devOnly: false,
+  alone: true,
+  strong: true,
+  async create(cfg) {
+    return new MtlsAuthenticator(cfg);
+  },
+  preflight: (cfg, _ctx, at) => unreadable(cfg.ca_file, `${at}.ca_file`),
+  tls: (cfg) => ({ requestClientCert: true, caFiles: [cfg.ca_file] }),
+};

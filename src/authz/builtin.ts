@@ -1,6 +1,10 @@
 // The builtin PDP: the principal's permission strings against the request's permission.
+import { z } from 'zod';
+import type { PdpDescriptor } from './descriptor.ts';
 import type { AuthzDecision, AuthzRequest, Pdp } from './types.ts';
 import { evaluate } from './permissions.ts';
+
+export const builtinPdpConfigSchema = z.object({ type: z.literal('builtin') }).strict();
 
 export class BuiltinPdp implements Pdp {
   readonly name = 'builtin';
@@ -11,3 +15,10 @@ export class BuiltinPdp implements Pdp {
     return { allowed: e.allowed, reasons: e.matched };
   }
 }
+
+export const builtinPdpDescriptor: PdpDescriptor<z.infer<typeof builtinPdpConfigSchema>, z.input<typeof builtinPdpConfigSchema>> = {
+  type: 'builtin',
+  title: "each credential's own permission grants",
+  configSchema: builtinPdpConfigSchema,
+  create: async () => new BuiltinPdp(),
+};

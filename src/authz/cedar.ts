@@ -1,11 +1,33 @@
 // The Cedar PDP: the embedded engine fed the same allow-listed view an external PDP would get.
 import type { Logger } from 'pino';
+import { z } from 'zod';
+import { unreadable } from '../core/preflight.ts';
+import type { PdpDescriptor } from './descriptor.ts';
 import type { AuthzDecision, AuthzRequest, Pdp } from './types.ts';
 import { CedarEngine } from './cedar-engine.ts';
 import { toPdpRequest } from './contract.ts';
 import { pdpUnavailable } from './errors.ts';
 
 const CACHE_MAX = 10_000;
+
+export const cedarPdpConfigSchema = z
+  .object({
+    type: z.literal('cedar'),
+    /** A directory of *.cedar files, or one .cedar file. */
+    policies_path: z.string().min(1),
+    /** Cedar schema (.cedarschema text or .json); when set, policies are validated against it at load. */
+    schema_path: z.string().min(1).optional(),
+    /** Reload policies and schema when the files change. */
+    watch: z.boolean().default(true),
+    /**
+     * Seconds a decision is reused for an identical request (same principal and attributes, action, resource
+     * and its state/labels, source address and user agent, policy version). Applies only while no policy
+     * mentions request_time (then a decision cannot depend on anything else); 0 disables it.
+     */
+    decision_cache_seconds: z.number().min(0).max(60).default(2),
+  })
+  .strict();
+export type CedarPdpConfig = z.infer<typeof cedarPdpConfigSchema>;
 
 export class CedarPdp implements Pdp {
   readonly name = 'cedar';
@@ -60,3 +82,17 @@ export class CedarPdp implements Pdp {
     return this.engine.close();
   }
 }
+
+export const cedarPdpDescriptor: PdpDescriptor<CedarPdpConfig, z.input<typeof cedarPdpConfigSchema>> = {
+  type: 'cedar',
+  title: 'embedded Cedar policies',
+  configSchema: cedarPdpConfigSchema,
+  async create(cfg, deps) {
+    try {
+      return await CedarPdp.create({ policiesPath: cfg.policies_path, schemaPath: cfg.schema_path, watch: cfg.watch, logger: deps.logger, decisionCacheSeconds: cfg.decision_cache_seconds });
+    } catch (err) {
+      throw new Error(`authz.pdp (cedar): ${(err as Error).message}`);
+    }
+  },
+  preflight: (cfg) => [...unreadable(cfg.policies_path, 'authz.pdp.policies_path'), ...unreadable(cfg.schema_path, 'authz.pdp.schema_path')],
+};

@@ -1,41 +1,36 @@
-// Configuration fragment for authorization: the permission prefix and the policy decision point.
+// Configuration fragment for authorization: the permission prefix and the policy decision point, composed from the
+// PDP registry (one line per kind, each a descriptor in its own file).
 import { z } from 'zod';
+import type { ConfigProblem, PreflightContext } from '../core/preflight.ts';
+import { unionOfSchemas, type ConfigOf, type InputOf } from '../core/registry.ts';
+import { builtinPdpDescriptor } from './builtin.ts';
+import { cedarPdpDescriptor } from './cedar.ts';
+import type { AnyPdpDescriptor, PdpDescriptor } from './descriptor.ts';
+import { httpPdpDescriptor } from './http.ts';
 import { PREFIX_RE } from './permissions.ts';
 
-export const pdpConfigSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('builtin') }).strict(),
-  z
-    .object({
-      type: z.literal('cedar'),
-      /** A directory of *.cedar files, or one .cedar file. */
-      policies_path: z.string().min(1),
-      /** Cedar schema (.cedarschema text or .json); when set, policies are validated against it at load. */
-      schema_path: z.string().min(1).optional(),
-      /** Reload policies and schema when the files change. */
-      watch: z.boolean().default(true),
-      /**
-       * Seconds a decision is reused for an identical request (same principal and attributes, action, resource
-       * and its state/labels, source address and user agent, policy version). Applies only while no policy
-       * mentions request_time (then a decision cannot depend on anything else); 0 disables it.
-       */
-      decision_cache_seconds: z.number().min(0).max(60).default(2),
-    })
-    .strict(),
-  z
-    .object({
-      type: z.literal('http'),
-      endpoint: z.url({ protocol: /^https?$/ }),
-      timeout_ms: z.number().int().min(1).max(60_000).default(5000),
-      ca_file: z.string().min(1).optional(),
-      cert_file: z.string().min(1).optional(),
-      key_file: z.string().min(1).optional(),
-    })
-    .strict()
-    .refine((c) => (c.cert_file === undefined) === (c.key_file === undefined), {
-      message: 'cert_file and key_file go together',
-      path: ['cert_file'],
-    }),
-]);
+export type { PdpDeps, PdpDescriptor } from './descriptor.ts';
+
+/** The PDP types, as written in `authz.pdp.type`; each has its line in REGISTRY. */
+export const PDP_TYPES = ['builtin', 'cedar', 'http'] as const;
+export type PdpType = (typeof PDP_TYPES)[number];
+
+/** The PDP registry. A type without its line, or a line naming another type's descriptor, does not compile. */
+const REGISTRY = {
+  builtin: builtinPdpDescriptor,
+  cedar: cedarPdpDescriptor,
+  http: httpPdpDescriptor,
+} as const satisfies { [K in PdpType]: PdpDescriptor<any, any> & { type: K } };
+
+export const PDPS: readonly AnyPdpDescriptor[] = Object.values(REGISTRY);
+
+export type PdpConfig = ConfigOf<typeof REGISTRY>;
+
+export function pdpDescriptor(type: PdpType): AnyPdpDescriptor {
+  return REGISTRY[type];
+}
+
+export const pdpConfigSchema = unionOfSchemas<PdpConfig, InputOf<typeof REGISTRY>>(PDPS);
 
 export const authzConfigSchema = z
   .object({
@@ -46,12 +41,12 @@ export const authzConfigSchema = z
 
 export type AuthzConfig = z.infer<typeof authzConfigSchema>;
 export type AuthzConfigInput = z.input<typeof authzConfigSchema>;
-export type PdpConfig = z.infer<typeof pdpConfigSchema>;
+
+/** The configured PDP's start-up checks that need no network (policy and TLS files readable). */
+export function pdpPreflight(cfg: AuthzConfig, ctx: PreflightContext): ConfigProblem[] {
+  return pdpDescriptor(cfg.pdp.type).preflight?.(cfg.pdp, ctx) ?? [];
+}
 
 export function authzProductionProblems(cfg: AuthzConfig): string[] {
-  const problems: string[] = [];
-  if (cfg.pdp.type === 'http' && cfg.pdp.endpoint.startsWith('http:') && !/^http:\/\/(127\.0\.0\.1|localhost|\[::1\])[:/]/.test(cfg.pdp.endpoint)) {
-    problems.push('authz.pdp.endpoint: use https for a remote PDP');
-  }
-  return problems;
+  return pdpDescriptor(cfg.pdp.type).production?.(cfg.pdp) ?? [];
 }

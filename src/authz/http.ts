@@ -4,11 +4,31 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { Logger } from 'pino';
+import { z } from 'zod';
+import { isLocalUrl } from '../authn/config-fields.ts';
+import { unreadable } from '../core/preflight.ts';
+import type { PdpDescriptor } from './descriptor.ts';
 import type { AuthzDecision, AuthzRequest, Pdp } from './types.ts';
 import { pdpResponseSchema, toPdpRequest } from './contract.ts';
 import { pdpUnavailable } from './errors.ts';
 
 const MAX_REPLY = 1 << 20;
+
+export const httpPdpConfigSchema = z
+  .object({
+    type: z.literal('http'),
+    endpoint: z.url({ protocol: /^https?$/ }),
+    timeout_ms: z.number().int().min(1).max(60_000).default(5000),
+    ca_file: z.string().min(1).optional(),
+    cert_file: z.string().min(1).optional(),
+    key_file: z.string().min(1).optional(),
+  })
+  .strict()
+  .refine((c) => (c.cert_file === undefined) === (c.key_file === undefined), {
+    message: 'cert_file and key_file go together',
+    path: ['cert_file'],
+  });
+export type HttpPdpConfig = z.infer<typeof httpPdpConfigSchema>;
 
 export interface HttpPdpOptions {
   endpoint: string;
@@ -116,3 +136,17 @@ export class HttpPdp implements Pdp {
     this.#agent.destroy();
   }
 }
+
+export const httpPdpDescriptor: PdpDescriptor<HttpPdpConfig, z.input<typeof httpPdpConfigSchema>> = {
+  type: 'http',
+  title: 'an external PDP over HTTP (KeyRack JSON contract)',
+  configSchema: httpPdpConfigSchema,
+  create: async (cfg, deps) =>
+    new HttpPdp({ endpoint: cfg.endpoint, timeoutMs: cfg.timeout_ms, caFile: cfg.ca_file, certFile: cfg.cert_file, keyFile: cfg.key_file, logger: deps.logger }),
+  // The client reads its TLS files only for an https endpoint.
+  preflight: (cfg) =>
+    cfg.endpoint.startsWith('https:')
+      ? [...unreadable(cfg.ca_file, 'authz.pdp.ca_file'), ...unreadable(cfg.cert_file, 'authz.pdp.cert_file'), ...unreadable(cfg.key_file, 'authz.pdp.key_file')]
+      : [],
+  production: (cfg) => (cfg.endpoint.startsWith('http:') && !isLocalUrl(cfg.endpoint) ? ['authz.pdp.endpoint: use https for a remote PDP'] : []),
+};

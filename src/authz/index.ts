@@ -1,45 +1,24 @@
 // Authorization stage entry points: build the configured PDP, enforce a decision, explain one.
-import type { Logger } from 'pino';
+import { preflightError } from '../core/preflight.ts';
 import type { AuthzDecision, AuthzRequest, Pdp } from './types.ts';
-import type { AuthzConfig } from './config.ts';
-import { BuiltinPdp } from './builtin.ts';
-import { CedarPdp } from './cedar.ts';
-import { HttpPdp } from './http.ts';
+import { pdpDescriptor, pdpPreflight, type AuthzConfig, type PdpDeps } from './config.ts';
 import { evaluate, isExplicitOnly } from './permissions.ts';
 import { authzDenied, scopeDenied } from './errors.ts';
 
 export { permissionFor, matchGrant, evaluate } from './permissions.ts';
 export { ACTIONS, ACTION_PERMISSIONS, isAction } from '../core/actions.ts';
-export { authzConfigSchema, authzProductionProblems } from './config.ts';
+export { authzConfigSchema, authzProductionProblems, pdpPreflight, PDPS, type PdpDeps } from './config.ts';
 export { startPdpServer } from './pdp-server.ts';
 export { toPdpRequest } from './contract.ts';
 
-export interface PdpDeps {
-  logger: Logger;
-}
-
-/** Startup problems (unreadable policy files, bad schema, unreadable TLS files) throw a plain Error. */
+/**
+ * Startup problems (unreadable policy files, bad schema, unreadable TLS files) throw a plain Error naming the field:
+ * first the PDP's preflight (every problem at once), then its factory.
+ */
 export async function createPdp(cfg: AuthzConfig, deps: PdpDeps): Promise<Pdp> {
-  const pdp = cfg.pdp;
-  switch (pdp.type) {
-    case 'builtin':
-      return new BuiltinPdp();
-    case 'cedar':
-      try {
-        return await CedarPdp.create({ policiesPath: pdp.policies_path, schemaPath: pdp.schema_path, watch: pdp.watch, logger: deps.logger, decisionCacheSeconds: pdp.decision_cache_seconds });
-      } catch (err) {
-        throw new Error(`authz.pdp (cedar): ${(err as Error).message}`);
-      }
-    case 'http':
-      return new HttpPdp({
-        endpoint: pdp.endpoint,
-        timeoutMs: pdp.timeout_ms,
-        caFile: pdp.ca_file,
-        certFile: pdp.cert_file,
-        keyFile: pdp.key_file,
-        logger: deps.logger,
-      });
-  }
+  const problems = pdpPreflight(cfg, { env: deps.env ?? {}, production: deps.production ?? false });
+  if (problems.length > 0) throw preflightError('authz.pdp', problems);
+  return pdpDescriptor(cfg.pdp.type).create(cfg.pdp, deps);
 }
 
 /**

@@ -1,7 +1,7 @@
 // Root configuration: composes each module's fragment, then checks cross-field contradictions.
 import { z } from 'zod';
 import { auditConfigSchema } from '../audit/config.ts';
-import { authnConfigSchema } from '../authn/config.ts';
+import { authnConfigSchema, authnTlsRequirements } from '../authn/config.ts';
 import { authzConfigSchema } from '../authz/config.ts';
 import { idpConfigSchema } from '../idp/config.ts';
 import { storageConfigSchema } from '../store/open.ts';
@@ -37,7 +37,7 @@ export const configSchema = z
     if (cfg.mode === 'production' && cfg.authn === undefined) {
       ctx.addIssue({ code: 'custom', path: ['authn'], message: 'production mode requires an authn section' });
     }
-    if (cfg.server.tls === undefined && usesMtls(cfg.authn)) {
+    if (cfg.server.tls === undefined && cfg.authn !== undefined && authnTlsRequirements(cfg.authn).requestClientCert) {
       ctx.addIssue({ code: 'custom', path: ['server', 'tls'], message: 'authn type mtls requires server.tls (cert_file, key_file, client_ca_file)' });
     }
     const providers = cfg.keys.providers as Record<string, unknown>;
@@ -57,13 +57,6 @@ export const configSchema = z
       });
     }
   });
-
-function usesMtls(authn: unknown): boolean {
-  if (authn === null || typeof authn !== 'object') return false;
-  const a = authn as { type?: string; authenticators?: unknown[]; require_mtls?: boolean };
-  if (a.type === 'mtls' || a.require_mtls === true) return true;
-  return Array.isArray(a.authenticators) && a.authenticators.some(usesMtls);
-}
 
 export type KeywardConfig = z.output<typeof configSchema>;
 export type KeywardConfigInput = z.input<typeof configSchema>;

@@ -22,6 +22,7 @@ export function productionProblems(cfg: KeywardConfig): { errors: string[]; warn
   warnings.push(...keysProductionWarnings(cfg));
   if (cfg.storage.type === 'sqlite') warnings.push('storage: SQLite is fine for one node; use PostgreSQL to run several instances');
   if (!cfg.server.tls) warnings.push('server.tls: serving plain HTTP; terminate TLS in front of Keyward or configure server.tls');
+  if (cfg.server.grpc && !cfg.server.tls) warnings.push('server.grpc: serving gRPC without TLS; configure server.tls (it applies to gRPC too)');
   return { errors, warnings };
 }
 

@@ -19,6 +19,17 @@ export const serverConfigSchema = z.strictObject({
       client_ca_file: z.string().optional(),
     })
     .optional(),
+  /**
+   * The key API over gRPC (proto/keyward/v1/keys.proto) on its own port, beside REST: the same authentication,
+   * authorization and audit, and the same server.tls (certificate, key, client CAs for mTLS). Off when absent.
+   */
+  grpc: z
+    .strictObject({
+      /** Defaults to server.host. */
+      host: z.string().optional(),
+      port: z.number().int().min(0).max(65535).default(8201),
+    })
+    .optional(),
   /** Log one line per request (off by default: it costs throughput on the signing path). */
   access_log: z.boolean().default(false),
   /**

@@ -48,8 +48,19 @@ export function pkce(): { verifier: string; challenge: string } {
 
 export const randomToken = () => b64u(randomBytes(16));
 
+/** fetch, with a failure that names the server and the reason instead of "fetch failed". */
+async function send(url: string, init: RequestInit): Promise<Response> {
+  try {
+    return await fetch(url, init);
+  } catch (e) {
+    const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+    const why = (e as Error).name === 'TimeoutError' ? 'no answer in time' : (cause?.code ?? cause?.message ?? (e as Error).message);
+    throw new ConformanceFailure(`${new URL(url).origin} did not answer (${why})`);
+  }
+}
+
 export async function fetchJson(url: string, init: RequestInit = {}, timeoutMs = 15_000): Promise<{ status: number; body: any; headers: Headers }> {
-  const res = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
+  const res = await send(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
   const text = await res.text();
   let body: unknown;
   try {
@@ -147,7 +158,7 @@ export function redirectResult(url: string): { code?: string; error?: string; st
  * Location when it is a redirect (3xx), absent when the issuer answered with a page.
  */
 export async function frontChannel(url: string): Promise<{ status: number; location?: string | undefined }> {
-  const res = await fetch(url, { redirect: 'manual', signal: AbortSignal.timeout(15_000) });
+  const res = await send(url, { redirect: 'manual', signal: AbortSignal.timeout(15_000) });
   await res.body?.cancel();
   const loc = res.headers.get('location');
   return { status: res.status, location: loc === null ? undefined : new URL(loc, url).href };

@@ -304,7 +304,10 @@ export interface MFAEnrollmentReference {
   id: UserId;
   user_id: UserId;
   provider: 'keyward' | 'privacyidea';
-  method: 'totp' | 'hotp' | 'webauthn';
+  /**
+   * The kind of token: privacyIDEA's sms, email and push tokens answer a challenge.
+   */
+  method: 'totp' | 'hotp' | 'webauthn' | 'sms' | 'email' | 'push';
   /**
    * Keyward enrolment id or privacyIDEA token serial.
    */

@@ -2,6 +2,7 @@
 // the store (generated and persisted on first start) or from KEYWARD_IDP_COOKIE_KEYS.
 import { z } from 'zod';
 import { directoryConfigSchema } from './directories/index.ts';
+import { mfaAuthorityFields, refineMfaAuthority } from './mfa/config.ts';
 import { themeColors, themeContrastProblems } from './theme.ts';
 
 /** The key API's audience as Keyward's dev mode and quickstart configure it (RFC 8707: an absolute URI). */
@@ -66,9 +67,12 @@ export const idpRealmConfigSchema = z
         /** Clients for which every login needs a second factor. */
         required_clients: z.array(z.string()).default([]),
         totp_issuer: z.string().default('Keyward'),
+        /** Who checks the second factor: Keyward's own TOTP, or privacyIDEA (docs/privacyidea.md). */
+        ...mfaAuthorityFields,
       })
       .strict()
-      .default({ required_groups: [], required_clients: [], totp_issuer: 'Keyward' }),
+      .superRefine(refineMfaAuthority)
+      .default({ required_groups: [], required_clients: [], totp_issuer: 'Keyward', authority: 'builtin' }),
     lockout: z
       .object({
         max_failures: z.number().int().min(1).default(5),

@@ -1,5 +1,6 @@
 // The identity provider as a Fastify plugin: every configured realm under /realms/{realm} (Keycloak layout),
 // its interaction pages, {issuer}/profile, and the refusal of Keycloak's admin REST paths.
+import { PrivacyIdeaAuthority } from './mfa/privacyidea.ts';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
@@ -19,6 +20,7 @@ import { Directory, ensureSetting, type SecretBox } from './store/directory.ts';
 import { migrateIdp, type IdpDialect } from './store/migrations.ts';
 import { IdpTelemetry, type IdpLogger } from './telemetry.ts';
 import { readThemeAsset, type ThemeAsset } from './theme.ts';
+import { replayingBody } from './replay-body.ts';
 import { PAGE_HEADERS } from './views.ts';
 import { sendProblem } from '../http/errors.ts';
 import { ProblemError } from '../core/problem.ts';
@@ -100,9 +102,16 @@ export async function createIdp(deps: IdpDeps): Promise<Idp> {
       }),
     ]),
   );
+  // A realm that delegates second factors gets its privacyIDEA client once (a missing secret or CA file stops the start).
+  const mfaLogger = { warn: (o: Record<string, unknown>, m: string) => deps.logger?.warn(`${m} ${JSON.stringify(o)}`), error: (o: Record<string, unknown>, m: string) => deps.logger?.error(o, m) };
+  const authorities = new Map(
+    deps.config.realms.flatMap((realm) =>
+      realm.mfa.authority === 'privacyidea' ? [[realm.name, new PrivacyIdeaAuthority(realm.mfa.privacyidea!, { env: deps.env ?? process.env, logger: mfaLogger })] as const] : [],
+    ),
+  );
   const build = async () => {
     for (const realm of deps.config.realms) {
-      realms.set(realm.name, await createRealmRuntime({ config: deps.config, realm, db: deps.db, signer: deps.signer, audit: deps.audit, telemetry, cookieKeys: keys, secretBox: deps.secretBox, users: users.get(realm.name) }));
+      realms.set(realm.name, await createRealmRuntime({ config: deps.config, realm, db: deps.db, signer: deps.signer, audit: deps.audit, telemetry, cookieKeys: keys, secretBox: deps.secretBox, users: users.get(realm.name), mfa: authorities.get(realm.name) }));
     }
   };
   await build();
@@ -147,6 +156,7 @@ export async function createIdp(deps: IdpDeps): Promise<Idp> {
       unsubscribe?.();
       unsubscribeRealms?.();
       await Promise.all([...users.values()].map((u) => u.close()));
+      await Promise.all([...authorities.values()].map((a) => a.close()));
     },
   };
 }
@@ -367,7 +377,7 @@ export function idpPlugin(deps: IdpDeps) {
       raw.originalUrl = req.url;
       raw.url = req.url.slice(prefix.length) || '/';
       if (typeof req.body === 'string') raw.body = req.body;
-      handlerOf(rt)(raw, reply.raw);
+      handlerOf(rt)(replayingBody(raw), reply.raw);
     };
     app.all('/realms/:realm', toProvider);
     app.all('/realms/:realm/*', toProvider);

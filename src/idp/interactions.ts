@@ -14,6 +14,7 @@ import {
   continuePage,
   loginPage,
   messagePage,
+  mfaAuthorityPage,
   PAGE_HEADERS,
   recoveryCodesPage,
   recoveryEntryPage,
@@ -22,6 +23,7 @@ import {
   type SignInContext,
 } from './views.ts';
 import { loginFailureEvent } from './telemetry.ts';
+import { MfaAuthorityUnavailableError, mfaRefusalEvent, type MfaAuthority, type MfaOperation, type MfaResult, type MfaUser } from './mfa/authority.ts';
 
 const NEUTRAL = 'The username or password is incorrect, or this account cannot sign in. Check both and try again.';
 const BAD_CODE = 'That code is not valid. Enter the code your app shows now; each code works only once.';
@@ -159,8 +161,10 @@ async function finish(c: InteractionContext, req: IncomingMessage, res: ServerRe
 async function mfaNeeded(c: InteractionContext, user: DirectoryUser, details: any): Promise<{ required: boolean; enrolled: boolean }> {
   const { rt } = c;
   const client = await rt.directory.getClient(String(details.params.client_id));
-  const enrolment = await rt.directory.getTotp(user.id);
-  const enrolled = !!enrolment?.confirmed;
+  // With privacyIDEA, an active privacyIDEA enrolment reference (a token serial) is what "enrolled" means.
+  const enrolled = rt.mfa
+    ? (await rt.directory.mfaReferences(user.id)).some((e) => e.provider === 'privacyidea' && e.status === 'active')
+    : !!(await rt.directory.getTotp(user.id))?.confirmed;
   const required =
     client?.mfa === 'required' ||
     rt.realm.mfa.required_clients.includes(String(details.params.client_id)) ||
@@ -256,6 +260,7 @@ export async function showTotp(c: InteractionContext, req: IncomingMessage, res:
   if (!p) return send(res, 400, expired(c.rt));
   const ctx = await signInContext(c, details, uid, p.user);
   if (p.done) return send(res, 200, alreadyDone(c, ctx));
+  if (c.rt.mfa) return send(res, 200, authorityPage(c, ctx, challengeOf(details)));
   const e = await c.rt.directory.getTotp(p.user.id);
   if (e?.confirmed) return send(res, 200, totpVerifyPage(c.rt.theme, ctx));
   // Until confirmed, the seed belongs to this sign-in session alone (a second session gets its own).
@@ -283,6 +288,7 @@ export async function submitTotp(c: InteractionContext, req: IncomingMessage, re
   const ctx = await signInContext(c, details, uid, user);
   // Sent again (reload, back): the codes were shown once; on to the application.
   if (p.done) return send(res, 200, alreadyDone(c, ctx));
+  if (rt.mfa) return submitToAuthority(c, rt.mfa, req, res, details, p, ctx, form);
   const e = await rt.directory.getTotp(user.id);
   const enrolled = e?.confirmed === true;
   // Not yet enrolled: the code must come from the seed this session was shown.
@@ -395,4 +401,120 @@ export async function submitContinue(c: InteractionContext, req: IncomingMessage
   const p = await pending(c, details);
   if (!p?.done) return send(res, 400, expired(rt));
   await finish(c, req, res, details, { accountId: p.user.id, ...p.done });
+}
+
+// ---- The second step when an MFA authority (privacyIDEA) checks it ------------------------------------------------
+// The authority answers accept, reject, challenge or pending; it failing to answer is MfaAuthorityUnavailableError,
+// and then nothing falls back (not the builtin TOTP, not password-only): 503, a page that says sign-in is not
+// possible now, and an audited authentication_failed. The challenge's transaction id stays in the interaction
+// (server-side), never in the page.
+
+/** A challenge in progress, kept in the interaction's result. */
+interface ChallengeState {
+  tx: string;
+  code: boolean;
+  poll: boolean;
+  prompts: string[];
+  /** Token types of the challenge (privacyIDEA may leave the type out of the accepting answer). */
+  types: string[];
+}
+
+const MFA_UNAVAILABLE = 'Two-step verification cannot be checked right now, so signing in is not possible. Try again in a few minutes.';
+const MFA_DECLINED = 'The sign-in request was declined on your device.';
+const MFA_NO_CHALLENGE = 'No other way of verifying is set up for your account. Enter a code from your authenticator.';
+
+function challengeOf(details: any): ChallengeState | undefined {
+  const s = details.result?.keyward?.challenge;
+  return typeof s?.tx === 'string' ? (s as ChallengeState) : undefined;
+}
+
+function authorityPage(c: InteractionContext, ctx: SignInContext, ch: ChallengeState | undefined, opts: { error?: string; info?: string } = {}): string {
+  return mfaAuthorityPage(c.rt.theme, ctx, { prompts: ch?.prompts, code: ch ? ch.code : true, poll: ch?.poll ?? false, challenged: ch !== undefined, ...opts });
+}
+
+async function saveChallenge(c: InteractionContext, req: IncomingMessage, res: ServerResponse, p: Pending, ch: ChallengeState | undefined) {
+  await c.rt.provider.interactionResult(req, res, { keyward: { pendingUser: p.user.id, ts: Math.floor(Date.now() / 1000), ...(ch ? { challenge: ch } : {}) } }, { mergeWithLastSubmission: false });
+}
+
+/** RFC 8176 methods for what the authority accepted: an SMS code, a push on a phone (a software key), else a one-time code. */
+const amrOf = (tokenType: string | undefined) => ['pwd', tokenType === 'sms' ? 'sms' : tokenType === 'push' ? 'swk' : 'otp'];
+
+/** Telemetry and audit of a refused or unanswered check (KeyCape §13: authentication_failed, feature mfa_<authority>). */
+function emitRefusal(c: InteractionContext, details: any, user: MfaUser, authority: MfaAuthority, op: MfaOperation, cause: Extract<MfaResult, { outcome: 'reject' }> | MfaAuthorityUnavailableError) {
+  const ev = mfaRefusalEvent({ realm: c.rt.name, user, clientId: details.params?.client_id, sourceIp: c.ip, correlationId: c.requestId }, authority.kind, op, cause);
+  return c.rt.telemetry.emit({
+    event: 'authentication_failed',
+    realm: c.rt.name,
+    client_id: typeof details.params?.client_id === 'string' ? details.params.client_id : undefined,
+    client_known: true,
+    endpoint: '/login/totp',
+    feature_category: ev.feature_category,
+    result: 'failure',
+    error_class: ev.error_class,
+    reason: ev.mfa.reason,
+    requested_scopes: typeof details.params?.scope === 'string' ? details.params.scope : '',
+    grant_type: 'authorization_code',
+    correlation_id: c.requestId ?? '',
+    source_ip: c.ip,
+    principal: user.id,
+    mfa: ev.mfa,
+  });
+}
+
+async function submitToAuthority(c: InteractionContext, authority: MfaAuthority, req: IncomingMessage, res: ServerResponse, details: any, p: Pending, ctx: SignInContext, form: URLSearchParams) {
+  const { rt, throttle } = c;
+  const user: MfaUser = { id: p.user.id, username: p.user.username, enrollments: await rt.directory.mfaReferences(p.user.id) };
+  const accountKey = `${rt.name}\0u\0${p.user.username.toLowerCase()}`;
+  const action = form.get('action') ?? 'code';
+  const ch = challengeOf(details);
+  const lockedUntil = await throttle.lockedUntil(accountKey);
+  if (lockedUntil) {
+    await rt.telemetry.emit(loginFailureEvent({ realm: rt.name, params: details.params, endpoint: '/login/totp', feature: 'totp', reason: 'locked', correlationId: c.requestId ?? '', ip: c.ip }));
+    return send(res, 401, authorityPage(c, ctx, ch, { error: accountLockedMessage(lockedUntil) }));
+  }
+  let op: MfaOperation;
+  let result: MfaResult | { outcome: 'pending' };
+  try {
+    if (action === 'challenge') {
+      op = 'start_challenge';
+      result = await authority.startChallenge(user);
+    } else if (action === 'poll') {
+      if (!ch?.poll) return send(res, 400, expired(rt));
+      op = 'poll';
+      result = await authority.poll(user, ch.tx);
+    } else {
+      const code = (form.get('code') ?? '').replace(/\s+/g, '');
+      op = ch ? 'answer_challenge' : 'check';
+      result = ch ? await authority.answerChallenge(user, ch.tx, code) : await authority.check(user, code);
+    }
+  } catch (e) {
+    if (!(e instanceof MfaAuthorityUnavailableError)) throw e;
+    // Refused either way; a trail that cannot record it does not turn the refusal into anything else.
+    await emitRefusal(c, details, user, authority, e.operation, e).catch(() => {});
+    res.setHeader('retry-after', '30');
+    return send(res, 503, messagePage(rt.theme, 'Sign-in unavailable', MFA_UNAVAILABLE));
+  }
+  switch (result.outcome) {
+    case 'accept':
+      await throttle.reset(accountKey);
+      return finish(c, req, res, details, { accountId: p.user.id, acr: 'aal2', amr: amrOf(result.tokenType ?? (ch?.types.length === 1 ? ch.types[0] : undefined)), ts: Math.floor(Date.now() / 1000) });
+    case 'pending':
+      return send(res, 200, authorityPage(c, ctx, ch, { info: 'Not approved yet. Approve the request on your device, then continue.' }));
+    case 'challenge': {
+      const next: ChallengeState = { tx: result.transactionId, code: result.interactive, poll: result.poll, prompts: result.challenges.map((o) => o.message), types: [...new Set(result.challenges.flatMap((o) => (o.type ? [o.type] : [])))] };
+      await saveChallenge(c, req, res, p, next);
+      return send(res, 200, authorityPage(c, ctx, next));
+    }
+    case 'reject': {
+      if (op === 'start_challenge' && result.reason === 'no_challenge') return send(res, 200, authorityPage(c, ctx, undefined, { error: MFA_NO_CHALLENGE }));
+      await throttle.fail(accountKey, rt.realm.lockout.max_failures, rt.realm.lockout.window_seconds, rt.realm.lockout.lock_seconds);
+      await emitRefusal(c, details, user, authority, op, result);
+      // A declined or finished challenge is over: back to the first step.
+      const keep = result.reason === 'rejected' && op === 'answer_challenge' ? ch : undefined;
+      if (!keep && ch) await saveChallenge(c, req, res, p, undefined);
+      const lock = await throttle.lockedUntil(accountKey);
+      const message = lock ? accountLockedMessage(lock) : result.reason === 'declined' ? MFA_DECLINED : BAD_CODE;
+      return send(res, 401, authorityPage(c, ctx, keep, { error: message }));
+    }
+  }
 }

@@ -1,6 +1,7 @@
 // One oidc-provider instance per realm, configured to the profile: Keycloak URL layout, code + PKCE S256,
 // refresh rotation, client credentials, at+jwt access tokens for the configured resource, signing keys held
 // by the key service (external signing), persistence in Keyward's store.
+import type { MfaAuthority } from './mfa/authority.ts';
 import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { verify as argonVerify } from '@node-rs/argon2';
 import type { Kysely } from 'kysely';
@@ -39,6 +40,8 @@ export interface RealmRuntime {
   theme: RealmTheme;
   /** Userinfo twins of JWT access tokens and JWS-shaped refresh tokens (Keycloak's token shapes). */
   tokens: TokenShapes;
+  /** The realm's MFA authority when it delegates second factors (privacyIDEA); absent: Keyward's own TOTP. */
+  mfa?: MfaAuthority | undefined;
 }
 
 export interface RealmDeps {
@@ -53,6 +56,8 @@ export interface RealmDeps {
   secretBox?: SecretBox | undefined;
   /** The realm's users; the built-in directory when absent. */
   users?: UserDirectory | undefined;
+  /** Who checks second factors when not Keyward's own TOTP (privacyIDEA); outlives provider rebuilds. */
+  mfa?: MfaAuthority | undefined;
 }
 
 export function permissionsFor(realm: IdpRealmConfig, roles: string[]): string[] {
@@ -69,9 +74,12 @@ export interface Assurance {
   at: number;
 }
 
+/** RFC 8176 methods that are a second factor after the password: one-time codes, SMS, a key on a phone or token. */
+const SECOND_FACTORS = new Set(['otp', 'sms', 'swk', 'hwk']);
+
 export function assuranceFrom(amr: string[] | undefined, at: number): Assurance {
   const methods = amr ?? [];
-  const mfa = methods.includes('otp');
+  const mfa = methods.some((m) => SECOND_FACTORS.has(m));
   return { level: mfa ? 'aal2' : methods.length ? 'aal1' : 'aal0', methods, mfa, source: 'keyward', at };
 }
 
@@ -371,7 +379,7 @@ export async function createRealmRuntime(deps: RealmDeps): Promise<RealmRuntime>
   };
 
   const csrfKey = createHmac('sha256', deps.cookieKeys[0]!).update(`csrf:${realm.name}`).digest();
-  const rt: RealmRuntime = { name: realm.name, issuer, realm, config, provider, directory, users, telemetry, csrfKey, theme, tokens };
+  const rt: RealmRuntime = { name: realm.name, issuer, realm, config, provider, directory, users, telemetry, csrfKey, theme, tokens, mfa: deps.mfa };
   installProfileErrors(rt);
   return rt;
 }
@@ -433,6 +441,8 @@ async function presentedTokens(rt: RealmRuntime, ctx: any): Promise<{ jti: strin
   if (replaced !== value) {
     form.set(name, replaced);
     ctx.req.body = form.toString();
+    // The library reads the body as a stream of content-length bytes (replay-body.ts).
+    ctx.req.headers['content-length'] = String(Buffer.byteLength(ctx.req.body));
   }
   return at;
 }

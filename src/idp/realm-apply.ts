@@ -5,6 +5,7 @@
 // refused or failed apply changes nothing. A dry run reports the same diff without writing.
 import { verify } from '@node-rs/argon2';
 import type { Kysely } from 'kysely';
+import type { MFAEnrollmentReference } from '../identity/model.ts';
 import { badRequest } from '../core/problem.ts';
 import type { IdpConfig, IdpRealmConfig } from './config.ts';
 import { announceChange } from '../store/changes.ts';
@@ -29,12 +30,17 @@ export interface RealmPlan {
   /** Undefined when the realm reads its users from elsewhere (an LDAP directory): the tables' users are left alone. */
   users: PlannedUser[] | undefined;
   clients: PlannedClient[];
+  /**
+   * MFA enrolment references (a privacyIDEA serial per enrolment); kept whatever the user directory, like TOTP.
+   * Undefined (the deprecated realm file): left alone.
+   */
+  mfaReferences?: MFAEnrollmentReference[] | undefined;
   /** What the plan leaves out and why (a client for another environment, users that live in LDAP). */
   notes: string[];
 }
 
 export interface RealmChange {
-  kind: 'role' | 'group' | 'user' | 'client';
+  kind: 'role' | 'group' | 'user' | 'client' | 'mfa_reference';
   id: string;
   action: 'create' | 'update' | 'unchanged';
   fields?: string[];
@@ -93,6 +99,8 @@ export async function applyRealmPlan(db: Kysely<any>, realm: IdpRealmConfig, pla
     const after: IdpClient = { ...c, secretHash: await resolveSecret(before?.secretHash, secret, opts, `client ${c.clientId}`) };
     note('client', c.clientId, before, after, (d) => d.putClient(after));
   }
+  const refs = new Map((await dir.mfaReferences()).map((r) => [r.id, r]));
+  for (const r of plan.mfaReferences ?? []) note('mfa_reference', r.id, refs.get(r.id), r, (d) => d.putMfaReference(r));
   if (!opts.dryRun && writes.length > 0) {
     await db.transaction().execute(async (trx) => {
       const d = new Directory(trx, realm.name);

@@ -132,6 +132,7 @@ export function planFromDocument(doc: IdentityDocument, idp: IdpConfig): RealmPl
       groups: [...(c.principal?.groups ?? [])],
       secret: secretSource(c.secret),
     })),
+    mfaReferences: doc.mfa_enrollments.map((e) => ({ ...e })),
     notes,
   };
 }

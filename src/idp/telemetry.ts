@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { Counter, Registry } from 'prom-client';
 import type { AuditRecorder } from '../audit/types.ts';
+import type { MfaRefusalEvent } from './mfa/authority.ts';
 import type { ProfileErrorClass } from './profile.ts';
 
 /** Every event type (KeyCape §13.2), one per line of the minimum list. */
@@ -47,6 +48,8 @@ export interface IdpEvent {
   principal?: string | undefined;
   /** Why an authentication failed (bad_credentials, locked, disabled, invalid_code): never which secret was wrong. */
   reason?: string | undefined;
+  /** A refused or unanswered second-factor check of an MFA authority (privacyIDEA): for the audit record. */
+  mfa?: MfaRefusalEvent['mfa'] | undefined;
 }
 
 export interface IdpLogger {
@@ -140,7 +143,7 @@ export class IdpTelemetry {
         error_code: e.error_class ? `idp.${e.error_class}` : undefined,
         request_id: e.correlation_id,
         source_ip: e.source_ip,
-        metadata: { realm: e.realm, endpoint: e.endpoint, grant_type: e.grant_type, feature: e.feature_category, scopes: e.requested_scopes, ...(e.reason ? { reason: e.reason } : {}) },
+        metadata: { realm: e.realm, endpoint: e.endpoint, grant_type: e.grant_type, feature: e.feature_category, scopes: e.requested_scopes, ...(e.reason ? { reason: e.reason } : {}), ...(e.mfa ? { mfa: e.mfa } : {}) },
       });
     }
   }

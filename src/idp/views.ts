@@ -132,6 +132,40 @@ ${csrfInput(c)}
   );
 }
 
+/**
+ * The second step when privacyIDEA checks it: a code from any of the user's tokens, or a challenge (SMS, e-mail,
+ * push) started on request. `prompts` are privacyIDEA's own texts for the challenge; escaped like everything else.
+ */
+export function mfaAuthorityPage(
+  theme: RealmTheme,
+  c: SignInContext,
+  opts: { prompts?: string[] | undefined; code: boolean; poll: boolean; challenged: boolean; error?: string | undefined; info?: string | undefined },
+): string {
+  const prompts = opts.prompts?.length ? `<ul class="prompts" id="mfa-prompts">${opts.prompts.map((p) => `<li>${e(p)}</li>`).join('')}</ul>\n` : '';
+  const info = opts.info ? `<p class="context" id="mfa-info" role="status">${e(opts.info)}</p>\n` : '';
+  const code = opts.code
+    ? `<form method="post" action="${base(c)}/totp">
+${csrfInput(c)}
+<label for="code">${opts.challenged ? 'Code you received' : 'Code from your authenticator'}</label>
+<input id="code" name="code" inputmode="numeric" autocomplete="one-time-code" maxlength="32" required autofocus${describedBy(opts.error)}>
+<button type="submit">Verify</button>
+</form>\n`
+    : '';
+  const poll = opts.poll
+    ? `<form method="post" action="${base(c)}/totp">
+${csrfInput(c)}<input type="hidden" name="action" value="poll">
+<button type="submit" id="mfa-poll"${opts.code ? ' class="secondary"' : ' autofocus'}>I have approved the request</button>
+</form>\n`
+    : '';
+  const start = opts.challenged
+    ? ''
+    : `<form method="post" action="${base(c)}/totp">
+${csrfInput(c)}<input type="hidden" name="action" value="challenge">
+<button type="submit" class="secondary" id="mfa-challenge">Send me a code or a request instead</button>
+</form>\n`;
+  return renderPage(theme, 'Two-step verification', `<h1>Two-step verification</h1>\n${signingInAs(c)}\n${alertBox(opts.error)}${info}${prompts}${code}${poll}${start}`);
+}
+
 const remainingText = (n: number) => (n === 1 ? 'You have 1 unused recovery code.' : `You have ${n} unused recovery codes.`);
 
 export function recoveryEntryPage(theme: RealmTheme, c: SignInContext, remaining: number, error?: string): string {

@@ -12,10 +12,21 @@ export interface CachedKey {
 
 const MAX_ENTRIES = 10_000;
 
+/**
+ * Taken before a load reads the store: a load that an invalidation overtook (it read the old state, the change's
+ * invalidation arrived before its answer) is not cached, or the old state would outlive the invalidation by a TTL.
+ */
+export type LoadTicket = number;
+
 export class KeyCache {
   readonly #ttlMs: number;
   readonly #meta = new Map<string, CachedKey>();
   readonly #objects = new Map<string, KeyObject>();
+  /** Counts invalidations; each key remembers the count at its latest one (bounded: see #forgetInvalidations). */
+  #seq = 0;
+  readonly #invalidatedAt = new Map<string, number>();
+  /** Loads with a ticket below this are not cached (the per-key record of what overtook them was dropped). */
+  #floor = 0;
 
   constructor(ttlMs: number) {
     this.#ttlMs = ttlMs;
@@ -31,12 +42,26 @@ export class KeyCache {
     return hit;
   }
 
-  putMeta(entry: CachedKey): void {
+  ticket(): LoadTicket {
+    return this.#seq;
+  }
+
+  /** Caches what a load read, unless an invalidation of the key came after the load's ticket. */
+  putMeta(entry: CachedKey, ticket: LoadTicket): void {
+    if (ticket < this.#floor || (this.#invalidatedAt.get(entry.record.id) ?? -1) > ticket) return;
     if (this.#meta.size >= MAX_ENTRIES) this.#meta.delete(this.#meta.keys().next().value!);
     this.#meta.set(entry.record.id, entry);
   }
 
+  #forgetInvalidations(): void {
+    this.#invalidatedAt.clear();
+    this.#floor = this.#seq;
+  }
+
   invalidate(id: string): void {
+    this.#seq++;
+    if (this.#invalidatedAt.size >= MAX_ENTRIES) this.#forgetInvalidations();
+    this.#invalidatedAt.set(id, this.#seq);
     this.#meta.delete(id);
     for (const k of this.#objects.keys()) if (k.startsWith(id + '#')) this.#objects.delete(k);
   }
@@ -54,6 +79,8 @@ export class KeyCache {
 
   /** On seal: no unsealed key object may outlive the root key. */
   dropAllMaterial(): void {
+    this.#seq++;
+    this.#forgetInvalidations();
     this.#objects.clear();
     this.#meta.clear();
   }

@@ -347,11 +347,12 @@ export class KeyService {
     const nowMs = this.#d.clock.now().getTime();
     const hit = this.#cache.getMeta(id, nowMs);
     if (hit) return hit;
+    const ticket = this.#cache.ticket();
     const record = await this.#d.keys.get(id);
     if (!record) throw keyNotFound(id);
     const versions = await this.#d.keys.versions(id);
     const entry = { record, versions, loadedAt: nowMs };
-    this.#cache.putMeta(entry);
+    this.#cache.putMeta(entry, ticket);
     return entry;
   }
 

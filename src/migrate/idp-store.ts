@@ -11,7 +11,7 @@ import { readFile } from 'node:fs/promises';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { parse as parseYaml } from 'yaml';
-import type { Client, IdentityDocument, User } from '../identity/model.ts';
+import type { Client, IdentityDocument, MFAEnrollmentReference, User } from '../identity/model.ts';
 import { LDAP_SCHEMA_VERSION } from '../identity/ldap/rules.ts';
 import { idpConfigSchema, type IdpConfig, type IdpRealmConfig } from '../idp/config.ts';
 import { devIdpConfig } from '../idp/mount.ts';
@@ -87,6 +87,9 @@ export async function readIdpStore(db: Kysely<any>, idp: IdpConfig, realm: IdpRe
     .where('kind', '=', 'totp')
     .orderBy('user_id')
     .execute();
+  // privacyIDEA enrolment references (token serials; Path 3). A store from before idp migration 0005 has none, and
+  // this reader never migrates.
+  const piRefs = (await dir.mfaReferences().catch(() => [])).filter((r) => r.provider === 'privacyidea');
   const tenant = mode([...users.map((u) => u.tenant), ...clients.map((c) => c.tenant)], 'tenant:platform');
   const notes: Incompatibility[] = [];
 
@@ -181,14 +184,17 @@ export async function readIdpStore(db: Kysely<any>, idp: IdpConfig, realm: IdpRe
     memberships: users.flatMap((u) => u.groups.map((group) => ({ user_id: u.id, group }))),
     clients: docClients,
     client_scope_assignments: clients.flatMap((c) => c.scopes.map((scope) => ({ client_id: c.clientId, scope }))),
-    mfa_enrollments: mfaRows.map((r) => ({
-      id: `keyward-totp-${r.user_id}`,
-      user_id: r.user_id,
-      provider: 'keyward' as const,
-      method: 'totp' as const,
-      reference: `idp_mfa:${realm.name}:${r.user_id}:totp`,
-      status: r.confirmed === 1 || r.confirmed === true ? ('active' as const) : ('pending' as const),
-    })),
+    mfa_enrollments: [
+      ...mfaRows.map((r): MFAEnrollmentReference => ({
+        id: `keyward-totp-${r.user_id}`,
+        user_id: r.user_id,
+        provider: 'keyward',
+        method: 'totp',
+        reference: `idp_mfa:${realm.name}:${r.user_id}:totp`,
+        status: r.confirmed === 1 || r.confirmed === true ? 'active' : 'pending',
+      })),
+      ...piRefs,
+    ],
   };
 
   const confirmed = new Set(mfaRows.filter((r) => r.confirmed === 1 || r.confirmed === true).map((r) => r.user_id));

@@ -6,8 +6,9 @@
 // on reconnecting, every cached entry is dropped, since announcements made meanwhile were missed.
 import { randomUUID } from 'node:crypto';
 import { PostgresAdapter, sql, type Kysely } from 'kysely';
-import pg from 'pg';
+import type pg from 'pg';
 import type { Logger } from 'pino';
+import { endSession, sessionClient, type SessionConfig } from './session.ts';
 
 /** One channel per database; the schema travels in the payload (channel names are too short to carry it). */
 export const CHANGE_CHANNEL = 'keyward_changes';
@@ -35,13 +36,9 @@ export async function announceChange(db: Kysely<any>, change: Change, origin?: s
   await sql`select pg_notify(${CHANGE_CHANNEL}, current_schema() || ' ' || ${body}::text)`.execute(db);
 }
 
-export interface ChangeFeedConfig {
-  url: string;
-  schema?: string | undefined;
-}
+export type ChangeFeedConfig = SessionConfig;
 
 const RECONNECT_MS = 1000;
-const CONNECT_TIMEOUT_MS = 5000;
 
 /** The changes other instances announce in this schema. Created idle; `start()` opens the listening connection. */
 export class ChangeFeed {
@@ -82,16 +79,8 @@ export class ChangeFeed {
   async #connect(): Promise<void> {
     this.#timer = undefined;
     if (this.#closed) return;
-    const client = new pg.Client({
-      connectionString: this.#cfg.url,
-      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
-      keepAlive: true,
-      // Names the session in pg_stat_activity, for operators looking for the listeners of a schema.
-      application_name: `keyward changes ${this.#cfg.schema ?? ''}`.trim().slice(0, 63),
-      ...(this.#cfg.schema !== undefined ? { options: `-c search_path=${this.#cfg.schema}` } : {}),
-    });
-    client.on('error', (e) => this.#dropped(client, e.message));
-    client.on('end', () => this.#dropped(client, 'connection ended'));
+    // An idle listener runs no queries after LISTEN: no query timeout, keepalives notice a dead peer.
+    const client = sessionClient(this.#cfg, `changes ${this.#cfg.schema ?? ''}`.trim(), (c, why) => this.#dropped(c, why), { queryTimeout: false });
     client.on('notification', (m) => {
       if (m.channel === CHANGE_CHANNEL && this.#client === client) this.#received(m.payload);
     });
@@ -102,8 +91,7 @@ export class ChangeFeed {
       if (this.#closed) throw new Error('closed');
       this.#schema = this.#cfg.schema ?? r.rows[0]?.s ?? '';
     } catch (e) {
-      client.removeAllListeners('end');
-      await client.end().catch(() => {});
+      await endSession(client);
       if (!this.#closed) this.#logger?.warn({ err: (e as Error).message }, `cache invalidation listener cannot connect; caches expire after keys.cache_ttl meanwhile; retrying in ${RECONNECT_MS} ms`);
       this.#retry();
       return;
@@ -125,8 +113,7 @@ export class ChangeFeed {
   #dropped(client: pg.Client, why: string): void {
     if (this.#client !== client) return;
     this.#client = undefined;
-    client.removeAllListeners('end');
-    void client.end().catch(() => {});
+    void endSession(client);
     if (this.#closed) return;
     this.#logger?.warn({ why }, 'cache invalidation listener lost its connection; caches expire after keys.cache_ttl until it is back');
     this.#retry();
@@ -161,9 +148,6 @@ export class ChangeFeed {
     if (this.#timer) clearTimeout(this.#timer);
     const c = this.#client;
     this.#client = undefined;
-    if (c) {
-      c.removeAllListeners('end');
-      await c.end().catch(() => {});
-    }
+    if (c) await endSession(c);
   }
 }

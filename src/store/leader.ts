@@ -4,8 +4,9 @@
 // down) loses its session and with it the lock; the others try again every few seconds, so one of them takes
 // over within seconds. The jobs stay correct if two instances ever overlap (every write they make is revision
 // checked), the lock only keeps them from doing the same work twice. SQLite has one process: it always leads.
-import pg from 'pg';
+import type pg from 'pg';
 import type { Logger } from 'pino';
+import { endSession, sessionClient, type SessionConfig } from './session.ts';
 
 export interface Leadership {
   /** Whether this instance runs the once-only background work now. */
@@ -16,14 +17,10 @@ export interface Leadership {
 /** One process on the database (SQLite): always the leader. */
 export const soleLeader: Leadership = { leader: true, close: async () => {} };
 
-export interface LeaderLeaseConfig {
-  url: string;
-  schema?: string | undefined;
-}
+export type LeaderLeaseConfig = SessionConfig;
 
 /** How often a follower asks for the lock, and a leader checks its connection. */
 export const LEADER_RETRY_MS = 2000;
-const QUERY_TIMEOUT_MS = 5000;
 
 export class LeaderLease implements Leadership {
   readonly #cfg: LeaderLeaseConfig;
@@ -85,27 +82,13 @@ export class LeaderLease implements Leadership {
   }
 
   async #connect(): Promise<pg.Client> {
-    const client = new pg.Client({
-      connectionString: this.#cfg.url,
-      query_timeout: QUERY_TIMEOUT_MS,
-      connectionTimeoutMillis: QUERY_TIMEOUT_MS,
-      keepAlive: true,
-      application_name: `keyward leader ${this.#name}`.slice(0, 63),
-      ...(this.#cfg.schema !== undefined ? { options: `-c search_path=${this.#cfg.schema}` } : {}),
-    });
-    // Without a listener, a dropped connection's 'error' would crash the process.
-    client.on('error', (e) => this.#drop(client, e.message));
-    client.on('end', () => this.#drop(client, 'connection ended'));
+    const client = sessionClient(this.#cfg, `leader ${this.#name}`, (c, why) => this.#drop(c, why));
     try {
       await client.connect();
+      if (this.#closed) throw new Error('closed');
     } catch (e) {
-      client.removeAllListeners('end');
-      await client.end().catch(() => {});
+      await endSession(client);
       throw e;
-    }
-    if (this.#closed) {
-      await client.end().catch(() => {});
-      throw new Error('closed');
     }
     this.#client = client;
     return client;
@@ -115,8 +98,7 @@ export class LeaderLease implements Leadership {
   #drop(client: pg.Client | undefined, why: string): void {
     if (client === undefined || this.#client !== client) return;
     this.#client = undefined;
-    client.removeAllListeners('end');
-    void client.end().catch(() => {});
+    void endSession(client);
     if (this.#leader) {
       this.#leader = false;
       if (!this.#closed) this.#logger.warn({ lease: this.#name, why }, 'leader connection lost: background jobs stop here until the lease is taken again');
@@ -130,10 +112,7 @@ export class LeaderLease implements Leadership {
     const c = this.#client;
     this.#leader = false;
     this.#client = undefined;
-    if (c) {
-      c.removeAllListeners('end');
-      // Ending the session releases the lock: another instance takes over at its next attempt.
-      await c.end().catch(() => {});
-    }
+    // Ending the session releases the lock: another instance takes over at its next attempt.
+    if (c) await endSession(c);
   }
 }

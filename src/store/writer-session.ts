@@ -7,8 +7,9 @@
 // again; it then checks that every setting it wrote still holds what it wrote (another writer of the chain would
 // have changed them). If the lock is taken or a value changed, the chain may have a second writer: lost() says so
 // for good and the trail stops writing.
-import pg from 'pg';
+import type pg from 'pg';
 import type { Logger } from 'pino';
+import { endSession, sessionClient, type SessionConfig } from './session.ts';
 
 export class WriterLockHeldError extends Error {
   constructor(name: string) {
@@ -17,13 +18,9 @@ export class WriterLockHeldError extends Error {
   }
 }
 
-export interface WriterSessionConfig {
-  url: string;
-  schema?: string | undefined;
-}
+export type WriterSessionConfig = SessionConfig;
 
 const RECONNECT_MS = 1000;
-const QUERY_TIMEOUT_MS = 5000;
 
 export class WriterSession {
   readonly #cfg: WriterSessionConfig;
@@ -65,17 +62,7 @@ export class WriterSession {
   }
 
   async #connect(): Promise<void> {
-    const client = new pg.Client({
-      connectionString: this.#cfg.url,
-      query_timeout: QUERY_TIMEOUT_MS,
-      connectionTimeoutMillis: QUERY_TIMEOUT_MS,
-      // Names the session in pg_stat_activity, for operators looking for who holds a chain.
-      application_name: `keyward writer ${this.#name}`.slice(0, 63),
-      ...(this.#cfg.schema !== undefined ? { options: `-c search_path=${this.#cfg.schema}` } : {}),
-    });
-    // Without a listener, a dropped connection's 'error' would crash the process.
-    client.on('error', (e) => this.#dropped(client, e.message));
-    client.on('end', () => this.#dropped(client, 'connection ended'));
+    const client = sessionClient(this.#cfg, `writer ${this.#name}`, (c, why) => this.#dropped(c, why));
     try {
       await client.connect();
       // Advisory locks are per database, not per schema: the schema is part of the name (the configured one, which
@@ -88,8 +75,7 @@ export class WriterSession {
       if (!r.rows[0]?.ok) throw new WriterLockHeldError(this.#name);
       this.#lockKey = `${r.rows[0].schema}:${this.#name}`;
     } catch (e) {
-      client.removeAllListeners('end');
-      await client.end().catch(() => {});
+      await endSession(client);
       throw e;
     }
     this.#client = client;
@@ -182,9 +168,6 @@ export class WriterSession {
     if (this.#timer) clearTimeout(this.#timer);
     const c = this.#client;
     this.#client = undefined;
-    if (c) {
-      c.removeAllListeners('end');
-      await c.end().catch(() => {});
-    }
+    if (c) await endSession(c);
   }
 }

@@ -16,6 +16,7 @@ export const LAYERS = [
   'authn', // authentication: credentials in, a Principal out; the authenticate hook
   'keys', // the key service: families, providers, seal, routes
   'authz', // authorization: permissions, PDPs; the authorize hook
+  'grpc', // the key API over gRPC: a transport beside the REST routes, over the same stages and key service
   'identity', // the canonical identity model, its LDAP expression and validators
   'idp', // the OpenID Connect provider
   'migrate', // exports and migration reports
@@ -66,5 +67,10 @@ test('folders import only folders below them', () => {
 
 test('domain code does not import the HTTP kernel', () => {
   const bad = edges().filter((e) => e.to === 'http' && NO_HTTP.some((d) => e.file.startsWith(d + '/')));
+  assert.deepEqual(bad.map((e) => `${e.file} imports ${e.target}`), []);
+});
+
+test('only the composition root starts the gRPC transport', () => {
+  const bad = edges().filter((e) => e.to === 'grpc' && e.from !== 'grpc' && e.from !== 'app');
   assert.deepEqual(bad.map((e) => `${e.file} imports ${e.target}`), []);
 });

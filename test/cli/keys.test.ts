@@ -5,6 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { main } from '../../src/cli/main.ts';
+import { KEY_TYPES } from '../../src/keys/families/index.ts';
 import { startKeyward, type TestKeyward } from '../support/keyward.ts';
 import { closedPort, listenInRange, runCli, STACK_LINE } from './helpers.ts';
 
@@ -36,6 +37,23 @@ describe('keyward CLI against a server', () => {
     const refused = await run('keys', 'create', 'cli-hsm', '--type', 'EC-P256', '--provider', 'pkcs11');
     assert.notEqual(refused.code, 0);
     assert.match(refused.err, /key\.provider_not_configured/);
+  });
+
+  test('create --help lists every key type; create over an existing id is refused with the --overwrite hint, and --overwrite replaces it', async () => {
+    const help = await run('keys', 'create', '--help');
+    assert.equal(help.code, 0);
+    for (const type of KEY_TYPES) assert.match(help.out, new RegExp(`\\b${type}\\b`), type);
+    assert.match(help.out, /--overwrite/);
+    const first = JSON.parse((await run('keys', 'create', 'cli-over', '--type', 'EC-P256', '--json')).out);
+    const again = await run('keys', 'create', 'cli-over', '--type', 'EC-P256');
+    assert.equal(again.code, 1);
+    assert.match(again.err, /^hint: keyward keys create cli-over --overwrite replaces it$/m);
+    assert.match(again.err, /^error: key\.exists: /m);
+    const replaced = await run('keys', 'create', 'cli-over', '--type', 'Ed25519', '--overwrite', '--json');
+    assert.equal(replaced.code, 0, replaced.err);
+    const body = JSON.parse(replaced.out);
+    assert.equal(body.key_type, 'Ed25519');
+    assert.notEqual(body.fingerprint, first.fingerprint);
   });
 
   test('show prints a readable summary with one line per version; --json keeps the API body', async () => {
@@ -150,6 +168,10 @@ describe('keyward CLI against a server', () => {
     await expectUsage(['keys', 'create', 'cli-lab', '--type', 'EC-P256', '--label', 'noequals'], /^error: --label must be NAME=VALUE, not "noequals"$/);
     await expectUsage(['keys', 'create', 'cli-lab', '--type', 'EC-P256', '--label', '=v'], /--label must be NAME=VALUE/);
     await expectUsage(['keys', 'list', '--label', 'noequals'], /--label must be NAME=VALUE/);
+    await expectUsage(['keys', 'list', '--state', 'bogus'], /^error: --state must be one of enabled, disabled, released, destroyed, not "bogus"$/);
+    await expectUsage(['keys', 'list', '--provider', 'vault'], /^error: --provider must be one of software, pkcs11, kmip/);
+    await expectUsage(['keys', 'create', 'cli-lab', '--type', 'EC-P257'], /^error: --type must be one of EC-P256, .*HMAC-SHA256, not "EC-P257"$/);
+    await expectUsage(['keys', 'create', 'cli-lab'], /^error: --type is required: one of EC-P256, /);
     // None of these reached the server: no key was created and nothing was signed.
     assert.equal((await run('keys', 'show', 'cli-lab')).code, 1);
   });

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { test } from 'node:test';
 import { fingerprint } from '../../src/authn/index.ts';
-import { freePort } from '../support/net.ts';
+import { freePort } from '../../harness/net.ts';
 import { listenServer, runCli, STACK_LINE } from './helpers.ts';
 
 const MAIN = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');

@@ -7,7 +7,8 @@ import { migrateIdp } from '../../src/idp/store/migrations.ts';
 import { DEFAULT_CHROMIUM, launchBrowser, type BrowserDriver } from '../../src/conformance/browser.ts';
 import type { ConformanceTarget } from '../../src/conformance/suite.ts';
 import { startKeyward, type TestKeyward } from '../support/keyward.ts';
-import { freePort } from '../support/net.ts';
+import { freePort } from '../../harness/net.ts';
+import { skipUnless } from '../support/missing.ts';
 
 export const TENANT_PATH = 'fixtures/identity/tenant.json';
 export const tenant = () => JSON.parse(readFileSync(TENANT_PATH, 'utf8')) as Record<string, any>;
@@ -22,7 +23,7 @@ export const SECRETS: Record<string, string> = {
   ACME_BILLING_SECRET: 'billing-conformance-secret-0123456789',
 };
 
-export const CHROMIUM_SKIP = existsSync(DEFAULT_CHROMIUM) ? false : process.env.CI ? false : 'chromium not installed';
+export const CHROMIUM_SKIP = skipUnless(existsSync(DEFAULT_CHROMIUM), 'the conformance scenarios', 'chromium not installed', 'apt-get install chromium');
 
 export interface FixtureKeyward {
   t: TestKeyward;

@@ -148,9 +148,10 @@ describe('keyward identity provision and ldap validate against OpenLDAP', () => 
   });
 
   it('--to builtin needs the server configuration (test/idp/realm-document.test.ts provisions it); other targets are usage errors', async () => {
-    const b = await cli(['identity', 'provision', '--to', 'builtin', TENANT]);
+    // No dev server's store to fall back on either (its dev unseal file is absent), whatever the checkout holds.
+    const b = await cli(['identity', 'provision', '--to', 'builtin', TENANT], { KEYWARD_SEAL__DEV_UNSEAL_FILE: '/nonexistent/dev-unseal.json' });
     assert.equal(b.code, 3);
-    assert.match(b.err, /no configuration: pass --config or set KEYWARD_CONFIG/);
+    assert.match(b.err, /no configuration: pass --config FILE or set KEYWARD_CONFIG/);
     assert.equal((await cli(['identity', 'provision', '--to', 'http://x', TENANT])).code, 2);
     assert.equal((await cli(['identity', 'provision', TENANT])).code, 2);
   });

@@ -5,7 +5,7 @@ import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 import { RESOURCE, SECRETS, startEnv, type TestEnv } from './support/env.ts';
 import { assertProfileClaims } from './support/claims.ts';
-import { Agent, formAction, hidden } from './support/browser.ts';
+import { Agent, formAction, hidden } from '../../harness/browser.ts';
 
 describe('idp: authorization code + PKCE through the login form (openid-client)', () => {
   let env: TestEnv;

@@ -18,6 +18,7 @@ import { startSlapd, type Slapd } from '../support/slapd.ts';
 import { RESOURCE, SECRETS, startEnv, type TestEnv } from './support/env.ts';
 import { assertProfileClaims } from './support/claims.ts';
 import { CHROMIUM, launchChromium, rpConfig } from './support/pages.ts';
+import { skipUnless } from '../support/missing.ts';
 
 const PASSWORDS = { alice: SECRETS.ALICE_PW, carol: SECRETS.CAROL_PW, dana: 'dana password 0123' };
 const SCOPE = 'openid profile email groups offline_access keys.sign';
@@ -165,7 +166,7 @@ const KINDS = [
 ] as const;
 
 for (const { kind, setup } of KINDS) {
-  describe(`sign-in through the browser, ${kind} directory`, { skip: existsSync(CHROMIUM) ? false : process.env.CI ? false : 'chromium not installed' }, () => {
+  describe(`sign-in through the browser, ${kind} directory`, { skip: skipUnless(existsSync(CHROMIUM), 'the directory sign-in tests', `${CHROMIUM} not installed`) }, () => {
     let s: Setup | undefined;
     let browser: Browser;
     // The directory lives as long as the suite: what the setup registers with `after` runs when the suite ends.

@@ -12,7 +12,7 @@ import { applyRealmFile, parseRealmFile } from '../../src/idp/realm-file.ts';
 import { migrateIdp } from '../../src/idp/store/migrations.ts';
 import type { KeyVersionRecord } from '../../src/store/types.ts';
 import { startKeyward, type TestKeyward } from '../support/keyward.ts';
-import { Agent, formAction, hidden } from './support/browser.ts';
+import { Agent, formAction, hidden } from '../../harness/browser.ts';
 import { freePort, REALM_YAML, SECRETS } from './support/env.ts';
 
 const ROTATOR = 'rotator-api-key-0123456789abcdef0123456789';

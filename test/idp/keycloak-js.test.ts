@@ -16,8 +16,9 @@ import { parseConfig } from '../../src/config/load.ts';
 import { applyRealmFile, parseRealmFile } from '../../src/idp/realm-file.ts';
 import { createKeyward, type Keyward } from '../../src/app/compose.ts';
 import { freePort } from './support/env.ts';
+import { CHROMIUM } from './support/pages.ts';
+import { skipUnless } from '../support/missing.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ALICE_PW = 'alice password 0123456789';
 const ADAPTER = readFileSync(createRequire(import.meta.url).resolve('keycloak-js'), 'utf8');
 
@@ -38,7 +39,7 @@ keycloak.init({ onLoad: 'login-required', pkceMethod: 'S256', responseMode: 'que
 </script></body></html>`;
 }
 
-describe('keycloak-js against Keyward in Chromium', { timeout: 180_000, skip: existsSync(CHROMIUM) ? false : (process.env.CI ? false : 'chromium not installed') }, () => {
+describe('keycloak-js against Keyward in Chromium', { timeout: 180_000, skip: skipUnless(existsSync(CHROMIUM), 'the keycloak-js tests', `${CHROMIUM} not installed`) }, () => {
   let kw: Keyward;
   let dir: string;
   let base: string;

@@ -25,6 +25,7 @@ import {
   THEMED_REALM,
   themeDir,
 } from './support/pages.ts';
+import { skipUnless } from '../support/missing.ts';
 
 // Run inside the page by page.evaluate; the project compiles without the DOM library.
 declare const document: any;
@@ -81,7 +82,7 @@ async function assertStyledWithoutInline(page: Page, name: string, primary = 'rg
   if (facts.button !== undefined) assert.equal(facts.button, primary, `${name}: the button has the realm's colour`);
 }
 
-describe('idp pages in Chromium', { skip: existsSync(CHROMIUM) ? false : process.env.CI ? false : 'chromium not installed' }, () => {
+describe('idp pages in Chromium', { skip: skipUnless(existsSync(CHROMIUM), 'the sign-in page tests', `${CHROMIUM} not installed`) }, () => {
   let env: TestEnv;
   let browser: Browser;
   const cspViolations: string[] = [];
@@ -351,7 +352,7 @@ describe('idp pages in Chromium', { skip: existsSync(CHROMIUM) ? false : process
   });
 });
 
-describe('idp pages with an operator theme', { skip: existsSync(CHROMIUM) ? false : process.env.CI ? false : 'chromium not installed' }, () => {
+describe('idp pages with an operator theme', { skip: skipUnless(existsSync(CHROMIUM), 'the sign-in page tests', `${CHROMIUM} not installed`) }, () => {
   let env: TestEnv;
   let browser: Browser;
   let dir: string;

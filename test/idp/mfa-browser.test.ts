@@ -7,10 +7,11 @@ import { chromium, type Browser } from 'playwright-core';
 import { sweepExpired } from '../../src/idp/store/adapter.ts';
 import { REALM_YAML, SECRETS, startEnv, type TestEnv } from './support/env.ts';
 import { assertProfileClaims } from './support/claims.ts';
+import { CHROMIUM } from './support/pages.ts';
+import { skipUnless } from '../support/missing.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 
-describe('idp: TOTP second factor in headless Chromium', { skip: existsSync(CHROMIUM) ? false : (process.env.CI ? false : 'chromium not installed') }, () => {
+describe('idp: TOTP second factor in headless Chromium', { skip: skipUnless(existsSync(CHROMIUM), 'the TOTP browser tests', `${CHROMIUM} not installed`) }, () => {
   let env: TestEnv;
   let browser: Browser;
   before(async () => {

@@ -10,6 +10,7 @@ import { nodeSqliteDialect } from '../../src/store/sqlite-dialect.ts';
 import { telemetryReport } from '../../src/idp/telemetry.ts';
 import { IdpTelemetry } from '../../src/idp/telemetry.ts';
 import { REALM_YAML, realmConfig, SECRETS } from './support/env.ts';
+import { skipUnless } from '../support/missing.ts';
 
 const URL_ = 'postgres://postgres@127.0.0.1:5432/test';
 
@@ -48,7 +49,7 @@ async function reachable(): Promise<boolean> {
 
 const up = await reachable();
 
-describe('idp store on PostgreSQL', { skip: up || process.env.CI ? false : 'PostgreSQL not reachable' }, () => {
+describe('idp store on PostgreSQL', { skip: skipUnless(up, 'the idp store tests on PostgreSQL', 'PostgreSQL not reachable') }, () => {
   const schema = `idp_test_${process.pid}_${Date.now()}`;
   let db: Kysely<any>;
   let admin: pg.Client;

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as oidc from 'openid-client';
 import { applyRealmFile, parseRealmFile } from '../../src/idp/realm-file.ts';
-import { Agent, formAction, hidden } from './support/browser.ts';
+import { Agent, formAction, hidden } from '../../harness/browser.ts';
 import { REALM_YAML, SECRETS, startEnv, type TestEnv } from './support/env.ts';
 
 const SPA = `

@@ -73,18 +73,18 @@ describe('realm documents into the built-in directory', () => {
     const dry = await runCli(['idp', 'apply', TENANT, '--config', cfg.path, '--dry-run'], ENV);
     assert.equal(dry.code, 0, dry.err);
     const lines = dry.out.split('\n');
-    for (const l of ['+ role admin', '+ group admins', '+ user u-0001', '+ user a-0001', '+ client portal', '+ client acme-cli', '+ client release-agent'])
+    for (const l of ['+ role admin', '+ group admins', '+ user u-0001', '+ user a-0001', '+ client portal', '+ client acme-cli', '+ client release-agent', '+ mfa_reference mfa-0002'])
       assert.ok(lines.includes(l), `${l} in\n${dry.out}`);
     // billing exists in staging and prod only; this server runs in dev.
     assert.ok(lines.some((l) => l.startsWith('- client billing: not for environment dev')), dry.out);
     assert.ok(!lines.includes('+ client billing'));
-    assert.match(dry.out, /dry run: 19 change\(s\) would be applied$/);
+    assert.match(dry.out, /dry run: 22 change\(s\) would be applied$/);
     assert.equal(dry.err, '', 'a canonical document draws no deprecation warning');
     assert.deepEqual((await tables(cfg.db)).users, [], 'the dry run wrote nothing');
 
     const first = await runCli(['idp', 'apply', TENANT, '--config', cfg.path], ENV);
     assert.equal(first.code, 0, first.err);
-    assert.match(first.out, /19 change\(s\) applied$/);
+    assert.match(first.out, /22 change\(s\) applied$/);
     const t = await tables(cfg.db);
     const alice = t.users.find((u) => u.username === 'alice')!;
     assert.deepEqual({ ...alice, passwordHash: undefined }, {
@@ -123,7 +123,7 @@ describe('realm documents into the built-in directory', () => {
     const yaml = write('tenant.yaml', stringify(tenant()));
     const r = await runCli(['idp', 'apply', yaml, '--config', cfg.path], ENV);
     assert.equal(r.code, 0, r.err);
-    assert.match(r.out, /19 change\(s\) applied$/);
+    assert.match(r.out, /22 change\(s\) applied$/);
     assert.equal((await tables(cfg.db)).users.length, 6);
 
     const staff = config('staff', { name: 'staff' });
@@ -189,20 +189,20 @@ describe('realm documents into the built-in directory', () => {
     const dry = await runCli(['identity', 'provision', '--to', 'builtin', TENANT, '--config', cfg.path, '--dry-run'], ENV);
     assert.equal(dry.code, 0, dry.err);
     assert.ok(dry.out.includes('+ user u-0001'), dry.out);
-    assert.match(dry.out, /dry run: 19 change\(s\) would be applied to builtin$/);
+    assert.match(dry.out, /dry run: 22 change\(s\) would be applied to builtin$/);
     assert.deepEqual((await tables(cfg.db)).users, []);
     const first = await runCli(['identity', 'provision', '--to', 'builtin', TENANT, '--config', cfg.path, '--json'], ENV);
     assert.equal(first.code, 0, first.err);
-    assert.deepEqual({ ...JSON.parse(first.out), plan: undefined }, { ok: true, dry_run: false, target: 'builtin', changed: 19, plan: undefined });
+    assert.deepEqual({ ...JSON.parse(first.out), plan: undefined }, { ok: true, dry_run: false, target: 'builtin', changed: 22, plan: undefined });
     const second = await runCli(['identity', 'provision', '--to', 'builtin', TENANT, '--config', cfg.path], ENV);
     assert.match(second.out, /0 change\(s\) applied to builtin$/);
 
     const bad = await runCli(['identity', 'provision', '--to', 'builtin', 'fixtures/identity/invalid/identity.membership_unknown_user.json', '--config', cfg.path], ENV);
     assert.equal(bad.code, 1);
     assert.match(bad.err, /identity\.membership_unknown_user[\s\S]*refused: .* nothing was written to builtin/);
-    const noConfig = await runCli(['identity', 'provision', '--to', 'builtin', TENANT], ENV);
+    const noConfig = await runCli(['identity', 'provision', '--to', 'builtin', TENANT], { ...ENV, KEYWARD_SEAL__DEV_UNSEAL_FILE: '/nonexistent/dev-unseal.json' });
     assert.equal(noConfig.code, 3);
-    assert.match(noConfig.err, /no configuration: pass --config or set KEYWARD_CONFIG/);
+    assert.match(noConfig.err, /no configuration: pass --config FILE or set KEYWARD_CONFIG/);
   });
 
   it('an LDAP-backed realm takes roles, groups and clients from the document, never its users', async () => {

@@ -14,8 +14,9 @@ import { parseConfig } from '../../src/config/load.ts';
 import { applyRealmFile, parseRealmFile } from '../../src/idp/realm-file.ts';
 import { createKeyward, type Keyward } from '../../src/app/compose.ts';
 import { freePort } from './support/env.ts';
+import { CHROMIUM } from './support/pages.ts';
+import { skipUnless } from '../support/missing.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const SECRETS = { KIM_PW: 'kim password 0123456789', ADA_PW: 'ada password 0123456789', APP_SECRET: 'app-secret-0123456789abcdef' };
 const INTERNAL = ['keyward-idp-keyward-es256', 'keyward-idp-keyward-rs256', 'keyward-idp-secrets'];
 const SIGNING = new Set(['keyward-idp-keyward-es256', 'keyward-idp-keyward-rs256']);
@@ -47,7 +48,7 @@ function operations(id: string): Array<[string, 'GET' | 'POST', string, unknown]
   ];
 }
 
-describe('Keyward\'s own keys through the key API', { skip: existsSync(CHROMIUM) ? false : (process.env.CI ? false : 'chromium not installed') }, () => {
+describe('Keyward\'s own keys through the key API', { skip: skipUnless(existsSync(CHROMIUM), 'the system key tests', `${CHROMIUM} not installed`) }, () => {
   let kw: Keyward;
   let base: string;
   let dir: string;

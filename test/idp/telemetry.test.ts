@@ -7,7 +7,7 @@ import { applyRealmFile, parseRealmFile } from '../../src/idp/realm-file.ts';
 import { migrateIdp } from '../../src/idp/store/migrations.ts';
 import { emitMigration, IDP_EVENT_NAMES, IdpTelemetry } from '../../src/idp/telemetry.ts';
 import { startKeyward, type TestKeyward } from '../support/keyward.ts';
-import { Agent, formAction, hidden } from './support/browser.ts';
+import { Agent, formAction, hidden } from '../../harness/browser.ts';
 import { freePort, REALM_YAML, SECRETS } from './support/env.ts';
 
 /** KeyCape specification v0.1, §13.3 "Minimum telemetry fields", in order, as the events name them. */

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
-import { Agent, formAction, hidden } from './support/browser.ts';
+import { Agent, formAction, hidden } from '../../harness/browser.ts';
 import { assertProfileClaims } from './support/claims.ts';
 import { RESOURCE, SECRETS, startEnv, type TestEnv } from './support/env.ts';
 

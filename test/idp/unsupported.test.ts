@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { parseRealmFile } from '../../src/idp/realm-file.ts';
 import { telemetryReport } from '../../src/idp/telemetry.ts';
 import { SECRETS, startEnv, type TestEnv } from './support/env.ts';
+import { assertProblem, fetched } from '../support/problem.ts';
 
 const basic = (id: string, secret: string) => 'Basic ' + Buffer.from(`${id}:${secret}`).toString('base64');
 
@@ -170,10 +171,7 @@ describe('idp: requests outside the profile', () => {
 
   describe('unknown realms and wrong methods', () => {
     it('an unknown realm is problem+json idp.realm_not_found', async () => {
-      const r = await fetch(`${env.base}/realms/nope/.well-known/openid-configuration`);
-      assert.equal(r.status, 404);
-      assert.match(r.headers.get('content-type') ?? '', /application\/problem\+json/);
-      assert.equal(((await r.json()) as any).code, 'idp.realm_not_found');
+      assertProblem(await fetched(await fetch(`${env.base}/realms/nope/.well-known/openid-configuration`)), 404, 'idp.realm_not_found');
     });
     it('an unknown realm at the token endpoint is an OAuth error an OAuth client can read', async () => {
       const r = await fetch(`${env.base}/realms/nope/protocol/openid-connect/token`, {

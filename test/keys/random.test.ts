@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { randomBytes } from '../../src/keys/random.ts';
-import { problem } from './families/helpers.ts';
+import { problem } from '../support/problem.ts';
 
 test('randomBytes bounds', () => {
   assert.equal(randomBytes(1).length, 1);

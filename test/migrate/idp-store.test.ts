@@ -92,6 +92,8 @@ describe("the identity provider's store as a migration source", () => {
     await new Directory(db, 'acme').replaceRecoveryCodes('u-1', generateRecoveryCodes(3));
     // An enrolment started but never confirmed is not a credential.
     await new Directory(db, 'acme', box).putTotp('u-2', { secret: new Secret({ size: 20 }).base32, confirmed: false, lastStep: null });
+    // A privacyIDEA token serial on record for bob (Path 3): carried into the document, and so into the report.
+    await new Directory(db, 'acme').putMfaReference({ id: 'pi-bob', user_id: 'u-2', provider: 'privacyidea', method: 'push', reference: 'PIPU0042', status: 'active' });
   });
   after(() => db?.destroy());
 
@@ -113,7 +115,8 @@ describe("the identity provider's store as a migration source", () => {
     assert.deepEqual(svc.principal, { principal_type: 'service', roles: ['reader'] });
     assert.match((svc.secret as { argon2id_hash: string }).argon2id_hash, /^\$argon2id\$/);
     assert.deepEqual(document.client_scope_assignments.filter((a) => a.client_id === 'web').map((a) => a.scope), ['openid', 'profile']);
-    assert.deepEqual(document.mfa_enrollments.map((e) => [e.user_id, e.status]), [['u-1', 'active'], ['u-2', 'pending']]);
+    assert.deepEqual(document.mfa_enrollments.map((e) => [e.user_id, e.provider, e.status]), [['u-1', 'keyward', 'active'], ['u-2', 'keyward', 'pending'], ['u-2', 'privacyidea', 'active']]);
+    assert.equal(document.mfa_enrollments[2]!.reference, 'PIPU0042');
     assert.deepEqual(notes.map((n) => [n.code, n.subject]), [
       ['keycloak.mfa.required_groups', 'groups admins'],
       ['keycloak.mfa.recovery_codes', 'user alice'],

@@ -27,9 +27,9 @@ describe('server surface', () => {
   });
 
   test('metrics: requests by route and status, latency, key operations by type and outcome, seal state', async () => {
-    await req(t.kw.app, { method: 'POST', url: '/v1/keys', headers: t.auth, payload: { key_id: 'm', key_type: 'EC-P256' } });
-    await req(t.kw.app, { method: 'POST', url: '/v1/keys/m/sign', headers: t.auth, payload: { message: 'aGk=' } });
-    await req(t.kw.app, { method: 'POST', url: '/v1/keys/m/sign', headers: t.auth, payload: { digest: 'aGk=', hash_algorithm: 'SHA-256' } });
+    await t.post('/v1/keys', { key_id: 'm', key_type: 'EC-P256' });
+    await t.post('/v1/keys/m/sign', { message: 'aGk=' });
+    await t.post('/v1/keys/m/sign', { digest: 'aGk=', hash_algorithm: 'SHA-256' });
     const m = (await req(t.kw.app, { method: 'GET', url: '/metrics' })).body as string;
     assert.match(m, /keyward_http_requests_total\{method="POST",route="\/v1\/keys\/:id\/sign",status="200"\} 1/);
     assert.match(m, /keyward_http_requests_total\{method="POST",route="\/v1\/keys\/:id\/sign",status="400"\} 1/);

@@ -18,7 +18,7 @@ test('an unwritable checkpoint sidecar: unready and counted at once, operations 
     const m = new RegExp(`^${name} (\\d+)$`, 'm').exec(text);
     return m ? Number(m[1]) : undefined;
   };
-  const create = (id: string) => req(t.kw.app, { method: 'POST', url: '/v1/keys', headers: t.auth, payload: { key_id: id, key_type: 'EC-P256' } });
+  const create = (id: string) => t.post('/v1/keys', { key_id: id, key_type: 'EC-P256' });
   const until = async (what: string, ok: () => Promise<boolean>) => {
     for (let i = 0; i < 100; i++) {
       if (await ok()) return;

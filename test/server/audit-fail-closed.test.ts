@@ -13,7 +13,7 @@ describe('audit fail-closed in the app', () => {
   after(() => t?.close());
 
   test('no key is created, no signature is returned, nothing is left behind, readiness drops', async () => {
-    const created = await req(t.kw.app, { method: 'POST', url: '/v1/keys', headers: t.auth, payload: { key_id: 'k1', key_type: 'EC-P256' } });
+    const created = await t.post('/v1/keys', { key_id: 'k1', key_type: 'EC-P256' });
     assertProblem(created, 503, 'audit.unavailable');
     assert.equal(await t.kw.store.keys.get('k1'), undefined, 'the key was rolled back');
     // A key that exists (written behind the trail's back) still cannot be used to sign.
@@ -22,7 +22,7 @@ describe('audit fail-closed in the app', () => {
       { publicKeySpki: null, fingerprint: 'sha256:' + '0'.repeat(64), sealedMaterial: t.kw.seal.wrap('keyward:key:k2:v1', Buffer.alloc(32, 1)), createdAt: new Date() },
       { overwrite: false },
     );
-    const mac = await req(t.kw.app, { method: 'POST', url: '/v1/keys/k2/mac', headers: t.auth, payload: { message: 'aGk=' } });
+    const mac = await t.post('/v1/keys/k2/mac', { message: 'aGk=' });
     assertProblem(mac, 503, 'audit.unavailable');
     assert.equal(mac.body.mac, undefined);
     const ready = await req(t.kw.app, { method: 'GET', url: '/readyz' });

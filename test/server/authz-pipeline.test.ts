@@ -49,7 +49,7 @@ describe('JWT callers with the builtin PDP', () => {
     const other = await req(t.kw.app, { method: 'POST', url: '/v1/keys', headers: auth, payload: { key_id: 'hr-1', key_type: 'EC-P256' } });
     assertProblem(other, 403, 'auth.scope_denied');
     assert.match(other.body.detail, /keyward\.key\.hr-1\.create/);
-    await req(t.kw.app, { method: 'POST', url: '/v1/keys', headers: t.auth, payload: { key_id: 'pay-frozen', key_type: 'EC-P256' } });
+    await t.post('/v1/keys', { key_id: 'pay-frozen', key_type: 'EC-P256' });
     const frozen = await req(t.kw.app, { method: 'POST', url: '/v1/keys/pay-frozen/sign', headers: auth, payload: { message: 'aGk=' } });
     assertProblem(frozen, 403, 'auth.scope_denied');
     assert.match(frozen.body.detail, /denied by grant -keyward\.key\.pay-frozen\.sign/);
@@ -67,14 +67,14 @@ describe('JWT callers with the builtin PDP', () => {
 
   test('importing over an existing key needs the overwrite permission as well as import', async () => {
     const pem = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-    await req(t.kw.app, { method: 'POST', url: '/v1/keys', headers: t.auth, payload: { key_id: 'pay-imp', key_type: 'EC-P256' } });
-    const before = (await req(t.kw.app, { method: 'GET', url: '/v1/keys/pay-imp', headers: t.auth })).body.fingerprint;
+    await t.post('/v1/keys', { key_id: 'pay-imp', key_type: 'EC-P256' });
+    const before = (await t.get('/v1/keys/pay-imp')).body.fingerprint;
     const body = { key_id: 'pay-imp', key_type: 'EC-P256', private_key_pem: pem, overwrite: true };
     const importOnly = await token({ permissions: ['keyward.key.pay-*.import'] });
     const r = await req(t.kw.app, { method: 'POST', url: '/v1/keys/import', headers: { authorization: `Bearer ${importOnly}` }, payload: body });
     assertProblem(r, 403, 'auth.scope_denied');
     assert.match(r.body.detail, /keyward\.key\.pay-imp\.overwrite/);
-    assert.equal((await req(t.kw.app, { method: 'GET', url: '/v1/keys/pay-imp', headers: t.auth })).body.fingerprint, before, 'the key is untouched');
+    assert.equal((await t.get('/v1/keys/pay-imp')).body.fingerprint, before, 'the key is untouched');
     const both = await token({ permissions: ['keyward.key.pay-*.import', 'keyward.key.pay-*.overwrite'] });
     assert.equal((await req(t.kw.app, { method: 'POST', url: '/v1/keys/import', headers: { authorization: `Bearer ${both}` }, payload: body })).status, 201);
   });
@@ -98,7 +98,7 @@ describe('JWT callers with the builtin PDP', () => {
   });
 
   test('POST /v1/authz/explain names the matching grants, for the caller or a what-if principal', async () => {
-    const self = await req(t.kw.app, { method: 'POST', url: '/v1/authz/explain', headers: t.auth, payload: { action: 'kms:Sign', key_id: 'pay-1' } });
+    const self = await t.post('/v1/authz/explain', { action: 'kms:Sign', key_id: 'pay-1' });
     assert.equal(self.body.allowed, true);
     assert.deepEqual(self.body.matched, ['keyward.*']);
     const whatIf = await req(t.kw.app, {
@@ -118,7 +118,7 @@ describe('JWT callers with the builtin PDP', () => {
     const before = await req(t.kw.app, { method: 'GET', url: '/v1/keys', headers: { 'x-api-key': fresh } });
     assertProblem(before, 401, 'auth.invalid_credential');
     env.KW_ADMIN_HASH = fingerprint(fresh);
-    const reload = await req(t.kw.app, { method: 'POST', url: '/v1/sys/reload', headers: t.auth });
+    const reload = await t.post('/v1/sys/reload');
     assert.equal(reload.status, 200);
     assert.deepEqual(reload.body.reloaded, ['authn']);
     assert.equal((await req(t.kw.app, { method: 'GET', url: '/v1/keys', headers: { 'x-api-key': fresh } })).status, 200);
@@ -164,7 +164,7 @@ describe('policy decision points in the app', () => {
   test('external HTTP PDP unreachable: every operation is denied 503 authz.pdp_unavailable (fail closed)', async () => {
     const t = await startKeyward({ config: { authz: { pdp: { type: 'http', endpoint: 'http://127.0.0.1:9/v1/authorize', timeout_ms: 500 } } } });
     try {
-      const r = await req(t.kw.app, { method: 'GET', url: '/v1/keys', headers: t.auth });
+      const r = await t.get('/v1/keys');
       assertProblem(r, 503, 'authz.pdp_unavailable');
       assert.ok(t.auditLines.some((l) => l.includes('"authz.pdp_unavailable"')));
     } finally {

@@ -14,8 +14,8 @@ import { generateSigningKeyFile } from '../../src/audit/keys.ts';
 import { readAuditPaths } from '../../src/audit/verify.ts';
 import type { AuditEvent } from '../../src/audit/canonical.ts';
 import { pgTestSchema } from '../support/pg.ts';
-import { startDevProcess, type DevProcess } from '../support/dev-process.ts';
-import { freePort } from '../support/net.ts';
+import { startDevProcess, type DevProcess } from '../../harness/dev-process.ts';
+import { freePort } from '../../harness/net.ts';
 
 const MAIN = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
 const ROUNDS = 3;
@@ -23,13 +23,6 @@ const WORKERS = 6;
 
 
 const start = (config: string, cwd: string, base: string) => startDevProcess({ config, cwd, base });
-
-const api = (s: DevProcess, method: string, path: string, body?: unknown) =>
-  fetch(s.base + path, {
-    method,
-    headers: { authorization: `Bearer ${s.token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
 
 for (const dialect of ['sqlite', 'postgres'] as const) {
   test(`${dialect}: SIGKILL of keyward serve under write load loses nothing acknowledged and leaves nothing half-made`, { timeout: 120_000 }, (t) => crashRounds(t, dialect));
@@ -65,11 +58,11 @@ audit: { signing_key_path: ${auditKey}, sinks: [{ type: file, path: ${join(dir, 
           const id = `r${round}-w${w}-k${n}`;
           const type = n % 2 === 0 ? 'EC-P256' : 'AES-256-GCM';
           try {
-            const created = await api(s, 'POST', '/v1/keys', { key_id: id, key_type: type });
+            const created = await s.request('POST', '/v1/keys', { key_id: id, key_type: type });
             if (created.status !== 201) break;
             acknowledged.set(id, { type, version: 1 });
             acknowledgedRequests.add(created.headers.get('x-request-id')!);
-            const rotated = await api(s, 'POST', `/v1/keys/${id}/rotate`, {});
+            const rotated = await s.request('POST', `/v1/keys/${id}/rotate`, {});
             if (rotated.status !== 200) break;
             acknowledged.set(id, { type, version: ((await rotated.json()) as { current_version: number }).current_version });
             acknowledgedRequests.add(rotated.headers.get('x-request-id')!);
@@ -91,7 +84,7 @@ audit: { signing_key_path: ${auditKey}, sinks: [{ type: file, path: ${join(dir, 
     const listed: Array<{ key_id: string; key_type: string; current_version: number }> = [];
     let cursor: string | undefined;
     do {
-      const page = (await (await api(s, 'GET', `/v1/keys?limit=200${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`)).json()) as {
+      const page = (await (await s.request('GET', `/v1/keys?limit=200${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`)).json()) as {
         keys: typeof listed;
         next_cursor?: string | null;
       };
@@ -107,7 +100,7 @@ audit: { signing_key_path: ${auditKey}, sinks: [{ type: file, path: ${join(dir, 
     // Every key that exists (acknowledged or caught mid-request) is whole: each version has its material.
     for (const k of listed.filter((x) => x.key_id.startsWith('r'))) {
       // The key's own current_version (a killed session's last commit on PostgreSQL may land after the listing).
-      const detail = (await (await api(s, 'GET', `/v1/keys/${k.key_id}`)).json()) as { current_version: number; versions: Array<{ version: number }> };
+      const detail = (await (await s.request('GET', `/v1/keys/${k.key_id}`)).json()) as { current_version: number; versions: Array<{ version: number }> };
       assert.deepEqual(detail.versions.map((v) => v.version), Array.from({ length: detail.current_version }, (_, i) => i + 1), k.key_id);
       const json = async (res: Response) => {
         const text = await res.text();
@@ -115,11 +108,11 @@ audit: { signing_key_path: ${auditKey}, sinks: [{ type: file, path: ${join(dir, 
         return JSON.parse(text) as Record<string, unknown>;
       };
       if (k.key_type === 'EC-P256') {
-        const { signature } = await json(await api(s, 'POST', `/v1/keys/${k.key_id}/sign`, { message: 'aGk=' }));
-        assert.equal((await json(await api(s, 'POST', `/v1/keys/${k.key_id}/verify`, { message: 'aGk=', signature }))).valid, true, k.key_id);
+        const { signature } = await json(await s.request('POST', `/v1/keys/${k.key_id}/sign`, { message: 'aGk=' }));
+        assert.equal((await json(await s.request('POST', `/v1/keys/${k.key_id}/verify`, { message: 'aGk=', signature }))).valid, true, k.key_id);
       } else {
-        const { ciphertext } = await json(await api(s, 'POST', `/v1/keys/${k.key_id}/encrypt`, { plaintext: 'aGk=' }));
-        assert.equal((await json(await api(s, 'POST', `/v1/keys/${k.key_id}/decrypt`, { ciphertext }))).plaintext, 'aGk=', k.key_id);
+        const { ciphertext } = await json(await s.request('POST', `/v1/keys/${k.key_id}/encrypt`, { plaintext: 'aGk=' }));
+        assert.equal((await json(await s.request('POST', `/v1/keys/${k.key_id}/decrypt`, { ciphertext }))).plaintext, 'aGk=', k.key_id);
       }
     }
     await s.stop();

@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import pino from 'pino';
 import { parseConfig } from '../../src/config/load.ts';
 import { createKeyward } from '../../src/app/compose.ts';
-import { freePort } from '../support/net.ts';
+import { freePort } from '../../harness/net.ts';
 
 test('dev mode puts its audit key and trail next to the database, creating the directory', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'keyward-dev-'));

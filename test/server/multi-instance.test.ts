@@ -16,6 +16,7 @@ import { pgTestSchema } from '../support/pg.ts';
 import { startKeyward } from '../support/keyward.ts';
 import { req } from '../support/http.ts';
 import { readFileSync } from 'node:fs';
+import { whenMissing } from '../support/missing.ts';
 
 /** Whether NATS answers at 127.0.0.1:4222 (required under CI; locally the shared-stream part is skipped without it). */
 const natsUp = await new Promise<boolean>((resolve) => {
@@ -30,8 +31,8 @@ test('two instances on one PostgreSQL database', { timeout: 60_000 }, async (t) 
   const storage = { type: 'postgres', url: pg.url, schema: pg.schema };
   const id = randomUUID().slice(0, 8);
   const nats = { type: 'nats', url: 'nats://127.0.0.1:4222', subject: `keyward.audit.mi.${id}`, stream: `KEYWARD_AUDIT_MI_${id}`, create_stream: true, ack_timeout_ms: 3000 };
-  const withNats = natsUp || !!process.env.CI;
-  if (!withNats) t.diagnostic('NATS not reachable at 127.0.0.1:4222: the shared-stream part is skipped');
+  const withNats = natsUp;
+  if (!withNats) t.diagnostic(whenMissing('the shared-stream part of the multi-instance test', 'NATS not reachable at 127.0.0.1:4222'));
   const audit = (dir: string) => ({ audit: { sinks: [{ type: 'file', path: join(dir, 'audit', 'audit.log') }, ...(withNats ? [nats] : [])] } });
   const dirA = mkdtempSync(join(tmpdir(), 'keyward-mi-a-'));
   const dirB = mkdtempSync(join(tmpdir(), 'keyward-mi-b-'));

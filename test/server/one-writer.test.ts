@@ -12,8 +12,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { test, type TestContext } from 'node:test';
 import pg from 'pg';
 import { generateSigningKeyFile } from '../../src/audit/keys.ts';
-import { startDevProcess, type DevProcess } from '../support/dev-process.ts';
-import { freePort } from '../support/net.ts';
+import { startDevProcess, type DevProcess } from '../../harness/dev-process.ts';
+import { freePort } from '../../harness/net.ts';
 import { pgTestSchema } from '../support/pg.ts';
 
 const MAIN = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
@@ -56,12 +56,6 @@ function serveOnce(config: string, cwd: string, env: NodeJS.ProcessEnv = {}): Pr
   return new Promise((resolve) => proc.once('exit', (code) => (clearTimeout(timer), resolve({ code, stderr }))));
 }
 
-function devClientOf(s: DevProcess): { id: string; secret: string; tokenUrl: string } {
-  const m = /-u (\S+):(\S+) -d grant_type=client_credentials \\\n\s+(\S+)/.exec(s.stderr());
-  assert.ok(m, s.stderr());
-  return { id: m[1]!, secret: m[2]!, tokenUrl: m[3]! };
-}
-
 async function clientToken(c: { id: string; secret: string; tokenUrl: string }): Promise<number> {
   const r = await fetch(c.tokenUrl, {
     method: 'POST',
@@ -80,12 +74,7 @@ async function verifyTrail(key: string, dir: string): Promise<{ code: number | n
 }
 
 async function createKey(s: DevProcess, id: string): Promise<number> {
-  const r = await fetch(`${s.base}/v1/keys`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${s.token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ key_id: id, key_type: 'EC-P256' }),
-  });
-  return r.status;
+  return (await s.request('POST', '/v1/keys', { key_id: id, key_type: 'EC-P256' })).status;
 }
 
 /** Waits until the running server has written a checkpoint sidecar covering its latest event. */
@@ -126,7 +115,7 @@ audit: { signing_key_path: ${key}, checkpoint_interval: 1, sinks: [{ type: file,
   let first: DevProcess | undefined;
   try {
     first = await startDevProcess({ config, cwd: dir, base: `http://127.0.0.1:${port}` });
-    const client = devClientOf(first);
+    const client = first.devClient();
     assert.equal(await createKey(first, 'before'), 201);
     await checkpointed(auditFile);
     await frozen(first, async () => {
@@ -211,7 +200,7 @@ audit: { signing_key_path: ${key}, checkpoint_interval: 1, sinks: [{ type: file,
   let first: DevProcess | undefined;
   try {
     first = await startDevProcess({ config: configs[0]!, cwd: dirs[0]!, base: `http://127.0.0.1:${ports[0]}` });
-    const client = devClientOf(first);
+    const client = first.devClient();
     assert.equal(await createKey(first, 'before'), 201);
     await checkpointed(join(dirs[0]!, 'audit', 'audit.log'));
     await frozen(first, async () => {

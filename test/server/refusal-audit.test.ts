@@ -25,7 +25,7 @@ describe('refusals to authenticated principals are audited', () => {
   let t: TestKeyward;
   before(async () => {
     t = await startKeyward({ config: { server: { body_limit: 4096 } } });
-    await req(t.kw.app, { method: 'POST', url: '/v1/keys', headers: t.auth, payload: { key_id: 'ok', key_type: 'EC-P256' } });
+    await t.post('/v1/keys', { key_id: 'ok', key_type: 'EC-P256' });
   });
   after(() => t.close());
 

@@ -18,7 +18,7 @@ import { readAuditPaths } from '../../src/audit/verify.ts';
 import type { AuditEvent } from '../../src/audit/canonical.ts';
 import { fingerprint } from '../../src/authn/index.ts';
 import { pgTestSchema } from '../support/pg.ts';
-import { freePort } from '../support/net.ts';
+import { freePort } from '../../harness/net.ts';
 
 const MAIN = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
 const WORKERS = 6;
@@ -52,6 +52,7 @@ server: { host: 127.0.0.1, port: ${port}, instance_id: ${name} }
 storage: { type: postgres, url: "${pg.url}", schema: ${pg.schema} }
 authn: { type: api_key, keys: [{ id: admin, hash_env: KEYWARD_ADMIN_KEY_HASH, scopes: ["keyward.*"] }] }
 keys: { release_grace_period: ${GRACE_SECONDS}s, sweep_interval: 1s }
+idp: { enabled: true, base_url: "http://127.0.0.1:${port}", argon2: { memory_kib: 8192, iterations: 1, parallelism: 1 }, realms: [{ name: main, access_token_resource: "urn:keyward:test" }] }
 audit: { signing_key_path: ${auditKey}, checkpoint_interval: 1, sinks: [{ type: file, path: ${join(dir, 'audit', 'audit.log')} }] }
 logging: { level: warn }
 `);
@@ -88,9 +89,12 @@ logging: { level: warn }
       const before = await api(inst, 'GET', '/v1/sys/status');
       assert.equal(before.body.initialized, true, `${inst.name} sees the seal initialised elsewhere`);
       assert.equal(before.body.sealed, true);
+    }
+    // At once: each instance's identity provider then starts and finds its keys missing at the same moment.
+    await Promise.all(instances.map(async (inst) => {
       const r = await api(inst, 'POST', '/v1/sys/unseal', { share: init.body.shares[0] });
       assert.equal(r.body.sealed, false, `${inst.name}: ${JSON.stringify(r.body)}`);
-    }
+    }));
 
     // Propagation between processes: rotate through one instance, read through another until it shows the new
     // version (its key cache would keep the old view for keys.cache_ttl, 5 s, without the announcement). Reported.
@@ -109,6 +113,17 @@ logging: { level: warn }
     samples.sort((x, y) => x - y);
     const pct = (n: number) => samples[Math.max(0, Math.min(samples.length - 1, Math.ceil((n / 100) * samples.length) - 1))]!.toFixed(1);
     t.diagnostic(`propagation between processes, ${samples.length} rotations: p50 ${pct(50)} ms, p99 ${pct(99)} ms, max ${pct(100)} ms (one read ~${pct(0)} ms)`);
+
+    // The identity provider starts on each instance once it is unsealed; they create its keys once between them.
+    for (const inst of instances) {
+      let status = 0;
+      for (let i = 0; i < 100 && status !== 200; i++) {
+        status = (await fetch(`${inst.base}/realms/main/.well-known/openid-configuration`)).status;
+        if (status !== 200) await sleep(100);
+      }
+      assert.equal(status, 200, `${inst.name}: the identity provider started\n${inst.stderr}`);
+      assert.doesNotMatch(inst.stderr, /identity provider failed to start/, inst.name);
+    }
 
     const leaders = [];
     for (const inst of instances) if (await leads(inst)) leaders.push(inst);

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { test } from 'node:test';
-import { assertProblem, req } from '../support/http.ts';
+import { assertProblem } from '../support/http.ts';
 import { startKeyward } from '../support/keyward.ts';
 
 test('SQLite locked by another process: 503 storage.unavailable, audited, and service resumes', { timeout: 60_000 }, async (t) => {
@@ -15,7 +15,7 @@ test('SQLite locked by another process: 503 storage.unavailable, audited, and se
   const dir = mkdtempSync(join(tmpdir(), 'keyward-busy-'));
   const k = await startKeyward({ dir, config: { storage: { type: 'sqlite', path: join(dir, 'keyward.db'), busy_timeout: '300ms' } } });
   t.after(async () => (await k.close(), rmSync(dir, { recursive: true, force: true })));
-  const create = (id: string) => req(k.kw.app, { method: 'POST', url: '/v1/keys', headers: k.auth, payload: { key_id: id, key_type: 'EC-P256' } });
+  const create = (id: string) => k.post('/v1/keys', { key_id: id, key_type: 'EC-P256' });
   assert.equal((await create('before')).status, 201);
 
   // Another process (here: another connection) holds the write lock past busy_timeout.
@@ -29,7 +29,7 @@ test('SQLite locked by another process: 503 storage.unavailable, audited, and se
   other.close();
 
   assert.equal((await create('after')).status, 201);
-  assert.equal((await req(k.kw.app, { method: 'GET', url: '/v1/keys/during', headers: k.auth })).status, 404, 'the refused create left nothing');
+  assert.equal((await k.get('/v1/keys/during')).status, 404, 'the refused create left nothing');
   const events = k.auditLines.map((l) => JSON.parse(l) as { event_type: string; outcome: string; error_code: string | null; resource: { id?: string } | null });
   assert.ok(events.some((e) => e.event_type === 'key.create' && e.resource?.id === 'during' && e.outcome === 'error' && e.error_code === 'storage.unavailable'));
 });
@@ -39,7 +39,7 @@ test('the SQLite database, its -wal/-shm files, lock and acknowledgement state a
   const dataDir = join(dir, 'fresh', 'data');
   const k = await startKeyward({ dir, config: { storage: { type: 'sqlite', path: join(dataDir, 'keyward.db') } } });
   t.after(async () => (await k.close(), rmSync(dir, { recursive: true, force: true })));
-  assert.equal((await req(k.kw.app, { method: 'POST', url: '/v1/keys', headers: k.auth, payload: { key_id: 'k', key_type: 'EC-P256' } })).status, 201);
+  assert.equal((await k.post('/v1/keys', { key_id: 'k', key_type: 'EC-P256' })).status, 201);
 
   const mode = (p: string) => statSync(p).mode & 0o777;
   assert.equal(mode(join(dir, 'fresh')).toString(8), '700');

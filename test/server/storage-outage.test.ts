@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
 import { generateSigningKeyFile } from '../../src/audit/keys.ts';
-import { startDevProcess, type DevProcess } from '../support/dev-process.ts';
-import { freePort } from '../support/net.ts';
+import { startDevProcess, type DevProcess } from '../../harness/dev-process.ts';
+import { freePort } from '../../harness/net.ts';
 import { startPrivatePg, type PrivatePg } from '../support/pg-private.ts';
 
 const WORKERS = 4;
@@ -52,11 +52,7 @@ async function underLoad(s: DevProcess, pg: PrivatePg, auditLog: string): Promis
   const died = () => s.proc.exitCode !== null || s.proc.signalCode !== null;
 
   const call = async (method: string, path: string, body?: unknown): Promise<Outcome> => {
-    const r = await fetch(s.base + path, {
-      method,
-      headers: { authorization: `Bearer ${s.token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
+    const r = await s.request(method, path, body);
     const text = await r.text();
     let code: string | undefined;
     try {

@@ -11,6 +11,7 @@ import type { KeywardConfigInput } from '../../src/config/index.ts';
 import { parseConfig } from '../../src/config/load.ts';
 import { createKeyward, type Keyward } from '../../src/app/compose.ts';
 import type { Clock } from '../../src/core/clock.ts';
+import { req, type Res } from './http.ts';
 
 export interface TestKeyward {
   kw: Keyward;
@@ -24,6 +25,10 @@ export interface TestKeyward {
   auditLines: string[];
   /** The unseal share, when this harness initialised the seal (1 of 1). */
   share: string | undefined;
+  /** POST through inject as the admin, with a JSON body unless `payload` is undefined. */
+  post(url: string, payload?: unknown): Promise<Res>;
+  /** GET through inject as the admin. */
+  get(url: string): Promise<Res>;
   close(): Promise<void>;
 }
 
@@ -94,14 +99,17 @@ export async function startKeyward(opts: StartOptions = {}): Promise<TestKeyward
     share = shares[0]!;
     await kw.seal.submitShare(share);
   }
+  const auth = { authorization: `Bearer ${token}` };
   return {
     kw,
     dir,
     token,
-    auth: { authorization: `Bearer ${token}` },
+    auth,
     logs,
     auditLines,
     share,
+    post: (url, payload) => req(kw.app, { method: 'POST', url, headers: auth, ...(payload !== undefined ? { payload: payload as object } : {}) }),
+    get: (url) => req(kw.app, { method: 'GET', url, headers: auth }),
     async close() {
       await kw.close();
       if (!opts.dir) rmSync(dir, { recursive: true, force: true });

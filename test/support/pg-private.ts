@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { promisify } from 'node:util';
-import { freePort } from './net.ts';
+import { freePort } from '../../harness/net.ts';
+import { skipMissing } from './missing.ts';
 
 const run = promisify(execFile);
 
@@ -50,10 +51,7 @@ async function postgresUser(): Promise<{ uid: number; gid: number } | undefined>
 }
 
 function skipOrFail(t: TestContext, what: string, reason: string): undefined {
-  const msg = `cannot start a private PostgreSQL (${reason}): ${what} skipped`;
-  if (process.env.CI) throw new Error(`cannot start a private PostgreSQL (${reason}); CI is set, so ${what} fail instead of skipping`);
-  console.warn(`WARNING: ${msg}. Install the PostgreSQL server binaries or set KEYWARD_TEST_PG_BINDIR.`);
-  t.skip(msg);
+  skipMissing(t, what, `cannot start a private PostgreSQL (${reason})`, 'Install the PostgreSQL server binaries or set KEYWARD_TEST_PG_BINDIR');
   return undefined;
 }
 

@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import type { TestContext } from 'node:test';
 import pg from 'pg';
+import { skipMissing } from './missing.ts';
 
 export const TEST_PG_URL = process.env.KEYWARD_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
@@ -26,7 +27,6 @@ export function redactedPgUrl(url = TEST_PG_URL): string {
 }
 
 let probe: Promise<string | null> | undefined;
-let warned = false;
 
 /** null when reachable, otherwise why not. Probed once per process. */
 function unreachableReason(): Promise<string | null> {
@@ -65,15 +65,7 @@ async function withClient<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
 export async function pgTestSchema(t: TestContext, what = 'PostgreSQL storage tests'): Promise<PgTestSchema | undefined> {
   const reason = await unreachableReason();
   if (reason !== null) {
-    const msg = `PostgreSQL not reachable at ${redactedPgUrl()}: ${what} skipped`;
-    if (process.env.CI) {
-      throw new Error(`PostgreSQL not reachable at ${redactedPgUrl()} (${reason}); CI is set, so ${what} fail instead of skipping`);
-    }
-    if (!warned) {
-      warned = true;
-      console.warn(`WARNING: ${msg} (${reason}). Start PostgreSQL or set KEYWARD_TEST_PG_URL to run them.`);
-    }
-    t.skip(msg);
+    skipMissing(t, what, `PostgreSQL not reachable at ${redactedPgUrl()} (${reason})`, 'Start PostgreSQL or set KEYWARD_TEST_PG_URL to run them');
     return undefined;
   }
   const schema = `kw_test_${process.pid}_${randomBytes(5).toString('hex')}`;

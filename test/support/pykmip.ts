@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TestPki } from './certs.ts';
-import { freePort } from './net.ts';
+import { freePort } from '../../harness/net.ts';
+import { skipMissing, whenMissing } from './missing.ts';
 
 export const PYKMIP_SERVER = process.env.KEYWARD_TEST_PYKMIP_SERVER ?? '/usr/bin/pykmip-server';
 
@@ -170,7 +171,7 @@ export class PykmipServer {
   }
 }
 
-let warned = false;
+const MISSING = `${PYKMIP_SERVER} not found`;
 
 /**
  * True when pykmip-server is installed. Otherwise skips the test and returns false, or throws under CI, where a
@@ -178,13 +179,7 @@ let warned = false;
  */
 export function requirePykmip(t: TestContext, what = 'KMIP tests'): boolean {
   if (existsSync(PYKMIP_SERVER)) return true;
-  const msg = `${PYKMIP_SERVER} not found (Debian package python3-pykmip): ${what} skipped`;
-  if (process.env.CI) throw new Error(`${PYKMIP_SERVER} not found; CI is set, so ${what} fail instead of skipping`);
-  if (!warned) {
-    warned = true;
-    console.warn(`WARNING: ${msg}`);
-  }
-  t.skip(msg);
+  skipMissing(t, what, MISSING, 'Debian package python3-pykmip');
   return false;
 }
 
@@ -203,11 +198,7 @@ export async function startPykmip(t: TestContext, what = 'KMIP tests'): Promise<
  */
 export async function pykmipForSuite(what: string): Promise<PykmipServer | undefined> {
   if (!existsSync(PYKMIP_SERVER)) {
-    if (process.env.CI) throw new Error(`${PYKMIP_SERVER} not found; CI is set, so ${what} fail instead of skipping`);
-    if (!warned) {
-      warned = true;
-      console.warn(`WARNING: ${PYKMIP_SERVER} not found (Debian package python3-pykmip): ${what} skipped`);
-    }
+    whenMissing(what, MISSING, 'Debian package python3-pykmip');
     return undefined;
   }
   const server = await PykmipServer.create();

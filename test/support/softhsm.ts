@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SuiteContext, TestContext } from 'node:test';
 import { promisify } from 'node:util';
+import { skipMissing } from './missing.ts';
 
 export const SOFTHSM_MODULE = process.env.KEYWARD_TEST_SOFTHSM_MODULE ?? '/usr/lib/softhsm/libsofthsm2.so';
 const UTIL = 'softhsm2-util';
@@ -48,7 +49,6 @@ async function missingReason(): Promise<string | null> {
   }
 }
 
-let warned = false;
 
 /**
  * A fresh private SoftHSM2 for this process, or undefined after skipping the test (throws under CI instead). From a
@@ -57,12 +57,7 @@ let warned = false;
 export async function softHsm(t: TestContext | SuiteContext, what = 'SoftHSM2 tests'): Promise<SoftHsm | undefined> {
   const reason = await missingReason();
   if (reason !== null) {
-    if (process.env.CI) throw new Error(`SoftHSM2 is not installed (${reason}); CI is set, so ${what} fail instead of skipping`);
-    if (!warned) {
-      warned = true;
-      console.warn(`WARNING: SoftHSM2 is not installed (${reason}): ${what} skipped. apt-get install softhsm2 to run them.`);
-    }
-    if ('skip' in t) t.skip(`SoftHSM2 not installed: ${what} skipped`);
+    skipMissing(t, what, `SoftHSM2 is not installed (${reason})`, 'apt-get install softhsm2 to run them');
     return undefined;
   }
   const dir = mkdtempSync(join(tmpdir(), 'keyward-softhsm-'));

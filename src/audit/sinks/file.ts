@@ -1,13 +1,29 @@
 // Append-only JSON lines, fsynced before acknowledging, rotated by size and age without breaking the chain:
 // a rotated file is renamed to `<path>.<first sequence>-<last sequence>` (12 digits each) and the next event,
 // whose prev_hash is the last hash of the rotated file, starts the new active file.
+import { accessSync, constants, statSync } from 'node:fs';
 import { mkdir, open, readdir, rename, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Logger } from 'pino';
+import { z } from 'zod';
 import type { Clock } from '../../core/clock.ts';
+import type { ConfigProblem } from '../../core/preflight.ts';
 import type { AuditEvent } from '../canonical.ts';
-import type { FileSinkConfig } from '../config.ts';
-import type { AuditSink, PreparedEvent, SinkStats } from './types.ts';
+import type { AuditSink, PreparedEvent, SinkDescriptor, SinkStats } from './types.ts';
+
+export const fileSinkSchema = z
+  .object({
+    type: z.literal('file'),
+    path: z.string().min(1),
+    /** Rotate before a write would make the active file larger than this (0 = never by size). */
+    max_bytes: z.number().int().nonnegative().default(100 * 1024 * 1024),
+    /** Rotate once the active file's first event is older than this (0 = never by age). */
+    max_age_seconds: z.number().int().nonnegative().default(86_400),
+    /** Always true: an event is acknowledged only after fsync. Present so configs can say it explicitly. */
+    fsync: z.literal(true).default(true),
+  })
+  .strict();
+export type FileSinkConfig = z.infer<typeof fileSinkSchema>;
 import { parseIJson } from '../strict-json.ts';
 
 export const ROTATED_SUFFIX = /\.(\d{12})-(\d{12})$/;
@@ -311,3 +327,37 @@ export function errInfo(e: unknown): { code?: string; message: string } {
   const err = e as NodeJS.ErrnoException;
   return { ...(err?.code ? { code: err.code } : {}), message: err?.message ?? String(e) };
 }
+
+const code = (e: unknown) => (e as NodeJS.ErrnoException).code ?? 'error';
+
+/** Whether the sink could open `path` now: the file writable, or the nearest existing directory (open creates the rest). */
+function fileSinkPreflight(path: string, field: string): ConfigProblem[] {
+  const problem = (message: string) => [{ path: field, message }];
+  try {
+    if (statSync(path).isDirectory()) return problem(`${path} is a directory`);
+    accessSync(path, constants.W_OK);
+    return [];
+  } catch (e) {
+    // ENOTDIR: something on the way is a file; the walk below names it.
+    if (code(e) !== 'ENOENT' && code(e) !== 'ENOTDIR') return problem(`${path} is not writable (${code(e)})`);
+  }
+  for (let dir = dirname(path); ; dir = dirname(dir)) {
+    try {
+      if (!statSync(dir).isDirectory()) return problem(`${dir} is not a directory, so ${path} cannot be created`);
+      accessSync(dir, constants.W_OK | constants.X_OK);
+      return [];
+    } catch (e) {
+      if ((code(e) !== 'ENOENT' && code(e) !== 'ENOTDIR') || dirname(dir) === dir) return problem(`cannot create ${path}: ${dir} is not writable (${code(e)})`);
+    }
+  }
+}
+
+export const fileSinkDescriptor: SinkDescriptor<FileSinkConfig, z.input<typeof fileSinkSchema>> = {
+  type: 'file',
+  title: 'append-only JSON lines, fsynced before acknowledging, rotated',
+  configSchema: fileSinkSchema,
+  durable: true,
+  create: (cfg, deps) => new FileSink(cfg, deps.clock, deps.logger),
+  preflight: (cfg, _ctx, at) => fileSinkPreflight(cfg.path, `${at}.path`),
+  claim: (cfg) => cfg.path,
+};

@@ -18,9 +18,32 @@ import { JetStreamApiError, jetstream, jetstreamManager, StorageType, type JetSt
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { AuditEvent } from '../canonical.ts';
-import type { NatsSinkConfig } from '../config.ts';
+import { z } from 'zod';
 import { errInfo, parseEventLine } from './file.ts';
-import type { AuditSink, PreparedEvent, SinkStats } from './types.ts';
+import type { AuditSink, PreparedEvent, SinkDescriptor, SinkStats } from './types.ts';
+
+export const natsSinkSchema = z
+  .object({
+    type: z.literal('nats'),
+    /** A server, or a cluster's servers separated by commas (the client also learns the others from the first it reaches). */
+    url: z.string().min(1).default('nats://127.0.0.1:4222'),
+    subject: z.string().min(1).default('keyward.audit'),
+    /** Stream that captures `subject`; looked up by subject when absent. */
+    stream: z.string().min(1).optional(),
+    /** Create the stream (named `stream`, default KEYWARD_AUDIT) if it does not exist. */
+    create_stream: z.boolean().default(false),
+    ack_timeout_ms: z.number().int().positive().default(5000),
+    /**
+     * How long one write keeps re-publishing an event that was not acknowledged (the connection moved to another
+     * server, the stream is electing a leader) before the trail refuses it. Re-sends reuse the event id, so
+     * JetStream stores the event once. 0: one attempt.
+     */
+    publish_retry_ms: z.number().int().nonnegative().default(15_000),
+    /** Replicas of the stream `create_stream` creates (3 on a three-node JetStream cluster); an existing stream keeps its own. */
+    replicas: z.number().int().min(1).max(5).default(1),
+  })
+  .strict();
+export type NatsSinkConfig = z.infer<typeof natsSinkSchema>;
 
 export const DEFAULT_STREAM = 'KEYWARD_AUDIT';
 
@@ -194,3 +217,26 @@ export class NatsSink implements AuditSink {
     if (nc && !nc.isClosed()) await nc.drain().catch(() => nc.close());
   }
 }
+
+/** A server the client can dial: nats://host:port, tls://host:port, or host:port. */
+function badServer(u: string): boolean {
+  try {
+    const url = new URL(u.includes('://') ? u : `nats://${u}`);
+    return !['nats:', 'tls:'].includes(url.protocol) || url.hostname === '';
+  } catch {
+    return true;
+  }
+}
+
+export const natsSinkDescriptor: SinkDescriptor<NatsSinkConfig, z.input<typeof natsSinkSchema>> = {
+  type: 'nats',
+  title: 'a JetStream stream, acknowledged per event',
+  configSchema: natsSinkSchema,
+  durable: true,
+  create: (cfg, deps) => new NatsSink(cfg, deps.logger, deps.chainId),
+  preflight(cfg, _ctx, at) {
+    const servers = natsServers(cfg.url);
+    if (servers.length === 0) return [{ path: `${at}.url`, message: 'names no server' }];
+    return servers.filter(badServer).map((u) => ({ path: `${at}.url`, message: `${u} is not a NATS server address (nats://host:port, tls://host:port or host:port)` }));
+  },
+};

@@ -1,5 +1,8 @@
 // JSON lines on stdout, for log shippers. Not durable: a pipe accepts bytes, not responsibility.
-import type { AuditSink, PreparedEvent, SinkStats } from './types.ts';
+import { z } from 'zod';
+import type { AuditSink, PreparedEvent, SinkDescriptor, SinkStats } from './types.ts';
+
+export const stdoutSinkSchema = z.object({ type: z.literal('stdout') }).strict();
 
 export class StdoutSink implements AuditSink {
   readonly name = 'stdout';
@@ -24,3 +27,11 @@ export class StdoutSink implements AuditSink {
   }
   async close(): Promise<void> {}
 }
+
+export const stdoutSinkDescriptor: SinkDescriptor<z.infer<typeof stdoutSinkSchema>, z.input<typeof stdoutSinkSchema>> = {
+  type: 'stdout',
+  title: 'JSON lines on standard output, for log shippers',
+  configSchema: stdoutSinkSchema,
+  durable: false,
+  create: (_cfg, deps) => new StdoutSink(deps.stdout),
+};

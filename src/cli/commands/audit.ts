@@ -8,11 +8,12 @@ import { generateSigningKeyFile, loadSigningKey, publicKeyFromPem, publicKeyInfo
 import { readAuditNats, readAuditPaths, verifyAuditLog, type AuditLine, type AuditLogSource, type VerifyResult } from '../../audit/verify.ts';
 
 const USAGE = [
-  'usage: keyward audit keygen --out PATH',
-  '       keyward audit public-key --key SIGNING_KEY_PATH',
+  'usage: keyward audit keygen --out PATH [--json]',
+  '       keyward audit public-key --key SIGNING_KEY_PATH [--json]',
   '       keyward audit verify (--public-key PEM_FILE | --key SIGNING_KEY_PATH) [--checkpoint FILE]... [--allow-partial-start] [--multi-chain] FILE_OR_DIR...',
   '       keyward audit verify (--public-key PEM_FILE | --key SIGNING_KEY_PATH) --nats URL --subject SUBJECT [--stream NAME] [--checkpoint FILE]...',
   '       keyward audit export --nats URL --subject SUBJECT [--stream NAME] --out FILE [--json]',
+  '  --json                    one JSON object on stdout (keygen, public-key: key_id, ed25519_public_key_b64, ed25519_public_key_pem)',
   '  export                    dump every chain of a NATS stream, in stream order, as JSON lines (one event per line) to',
   '                            FILE; check it with `verify --multi-chain FILE` (and the file sinks\' sidecars as --checkpoint)',
   '  --nats URL                a NATS server, or a cluster\'s servers separated by commas',
@@ -22,7 +23,8 @@ const USAGE = [
   '  --no-require-checkpoints  only warn about chains without a checkpoint (the default for --nats and for dev trails)',
 ];
 
-function printKey(io: CliIo, info: AuditPublicKeyInfo): void {
+function printKey(io: CliIo, info: AuditPublicKeyInfo, json: boolean | undefined): void {
+  if (json) return io.out(JSON.stringify(info));
   io.out(`key_id: ${info.key_id}`);
   io.out(`ed25519_public_key_b64: ${info.ed25519_public_key_b64}`);
   io.out(info.ed25519_public_key_pem.trimEnd());
@@ -68,13 +70,13 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
         if (!v.out || args.positionals.length > 0) return usage('keygen needs --out PATH');
         const key = await generateSigningKeyFile(v.out);
         io.err(`wrote the audit signing key to ${v.out} (mode 0600); back it up and set audit.signing_key_path`);
-        printKey(io, key.info);
+        printKey(io, key.info, v.json);
         return EXIT.ok;
       }
       case 'public-key': {
         if (!v.key || args.positionals.length > 0) return usage('public-key needs --key SIGNING_KEY_PATH (and no other argument)');
         const key = await loadSigningKey(v.key, { strict: false, warn: (m) => io.err(`warning: ${m}`) });
-        printKey(io, key.info);
+        printKey(io, key.info, v.json);
         return EXIT.ok;
       }
       case 'verify':

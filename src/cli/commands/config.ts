@@ -1,12 +1,13 @@
 // `keyward config check FILE [--json]`: validate without starting. Beyond the schema it runs the start-up checks
 // that need no running server (secrets from the environment, files serve reads at start), so that a
 // configuration passing here is not refused by `serve` for those reasons. Exit 3 on any problem, each with its path.
-import { accessSync, constants, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { loadSigningKey } from '../../audit/keys.ts';
-import type { LeafAuthnConfig } from '../../authn/config.ts';
-import { fingerprintFromEnv, fingerprintFromFile } from '../../authn/fingerprint.ts';
-import { issuedAtFromEnv } from '../../authn/bootstrap-token.ts';
+import { sinksPreflight } from '../../audit/sinks/index.ts';
+import { authnMembers, authnPreflight } from '../../authn/config.ts';
+import { pdpPreflight } from '../../authz/config.ts';
 import type { KeywardConfig } from '../../config/index.ts';
+import { unreadable } from '../../core/preflight.ts';
 import { ConfigError, loadConfigFile } from '../../config/load.ts';
 import { directoryStartupProblems } from '../../idp/directories/index.ts';
 import { productionProblems } from '../../config/production.ts';
@@ -16,8 +17,9 @@ import { EXIT, type CliIo } from '../io.ts';
 
 const USAGE = `usage: keyward config check FILE [--json]
   Validates FILE (with KEYWARD_* overrides from the environment) as \`keyward serve\` would, without starting:
-  the schema, production-mode rules, the audit signing key file, API key and bootstrap token hashes in the
-  environment, the TLS, CA and policy files the configuration names, and the key providers' PIN and files.
+  the schema, production-mode rules, the audit signing key file and sinks, each authenticator's secrets and files
+  (API key and bootstrap token hashes, CA files), the TLS and policy files the configuration names, and the key
+  providers' PIN and files.
   --json: print {"ok":true,"mode":...,"storage":...} or {"ok":false,"errors":[{"path":...,"message":...}]} on stdout
   exit 0 valid, 3 invalid (each problem with its field path), 2 usage`;
 
@@ -83,21 +85,7 @@ export async function startupProblems(config: KeywardConfig, env: NodeJS.Process
   const errors: ConfigProblem[] = [];
   const warnings: string[] = [];
   const production = config.mode === 'production';
-  const check = (fn: () => unknown) => {
-    try {
-      fn();
-    } catch (e) {
-      errors.push(toProblem((e as Error).message));
-    }
-  };
-  const readable = (path: string | undefined, field: string) => {
-    if (path === undefined) return;
-    try {
-      accessSync(path, constants.R_OK);
-    } catch (e) {
-      errors.push({ path: field, message: `cannot read ${path} (${(e as NodeJS.ErrnoException).code ?? 'error'})` });
-    }
-  };
+  const readable = (path: string | undefined, field: string) => errors.push(...unreadable(path, field));
 
   const audit = config.audit;
   // Dev mode creates a missing key at start, so only an existing one can be wrong there.
@@ -109,6 +97,10 @@ export async function startupProblems(config: KeywardConfig, env: NodeJS.Process
     }
   }
 
+  // Each sink's own checks (a file sink's directory writable, NATS addresses well formed). serve starts regardless,
+  // unready until the sink can be written; config check says so before that happens.
+  if (audit?.enabled) errors.push(...sinksPreflight(audit.sinks, { env, production }));
+
   const tls = config.server.tls;
   if (tls) {
     readable(tls.cert_file, 'server.tls.cert_file');
@@ -116,27 +108,8 @@ export async function startupProblems(config: KeywardConfig, env: NodeJS.Process
     readable(tls.client_ca_file, 'server.tls.client_ca_file');
   }
 
-  if (config.authn) {
-    const leaves: Array<[LeafAuthnConfig, string]> =
-      config.authn.type === 'chain' ? config.authn.authenticators.map((l, i) => [l, `authn.authenticators.${i}`]) : [[config.authn, 'authn']];
-    for (const [leaf, at] of leaves) {
-      switch (leaf.type) {
-        case 'api_key':
-          leaf.keys.forEach((k, i) => {
-            if (k.hash_env !== undefined) check(() => fingerprintFromEnv(env, k.hash_env!, `${at}.keys.${i}.hash_env`));
-            if (k.hash_file !== undefined) check(() => fingerprintFromFile(k.hash_file!, `${at}.keys.${i}.hash_file`));
-          });
-          break;
-        case 'bootstrap_token':
-          check(() => fingerprintFromEnv(env, leaf.token_hash_env, `${at}.token_hash_env`));
-          if (leaf.issued_at_env !== undefined) check(() => issuedAtFromEnv(env, leaf.issued_at_env!, `${at}.issued_at_env`));
-          break;
-        case 'mtls':
-          readable(leaf.ca_file, `${at}.ca_file`);
-          break;
-      }
-    }
-  }
+  // Each authenticator's own checks (secrets present, files readable), at its real path inside a chain.
+  if (config.authn) errors.push(...authnPreflight(authnMembers(config.authn), { env, production }));
 
   if (config.idp) {
     // Each realm's user directory: its secrets present, its files readable (no connection is made).
@@ -152,15 +125,7 @@ export async function startupProblems(config: KeywardConfig, env: NodeJS.Process
   // Key providers: PIN present (file or environment), files readable, a PIN file owner-only in production.
   errors.push(...providersPreflight(config.keys.providers, { env, production }));
 
-  const pdp = config.authz.pdp;
-  if (pdp.type === 'cedar') {
-    readable(pdp.policies_path, 'authz.pdp.policies_path');
-    readable(pdp.schema_path, 'authz.pdp.schema_path');
-  } else if (pdp.type === 'http' && pdp.endpoint.startsWith('https:')) {
-    // The HTTP PDP client reads its TLS files only for an https endpoint.
-    readable(pdp.ca_file, 'authz.pdp.ca_file');
-    readable(pdp.cert_file, 'authz.pdp.cert_file');
-    readable(pdp.key_file, 'authz.pdp.key_file');
-  }
+  // The configured PDP's own checks (policy and TLS files readable).
+  errors.push(...pdpPreflight(config.authz, { env, production }));
   return { errors, warnings };
 }

@@ -1,13 +1,15 @@
 // keyward idp apply REALM_DOCUMENT [--dry-run] | users list | users (enable|disable) USERNAME
 //   | users set-password USERNAME --password-env VAR | clients list | clients (enable|disable) CLIENT_ID
 //   | telemetry report [--since SECONDS]
-// Works directly on the store named by the configuration file (storage + idp sections).
+// Works directly on the store named by the configuration file (storage + idp sections); without one, on the store of
+// a `keyward dev` server run from this directory without one.
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { hash } from '@node-rs/argon2';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { parse as parseYaml } from 'yaml';
-import { formatIssues } from '../../config/load.ts';
+import { applyEnvOverrides, formatIssues } from '../../config/load.ts';
 import { idpConfigSchema, type IdpConfig, type IdpRealmConfig } from '../../idp/config.ts';
 import { devIdpConfig } from '../../idp/mount.ts';
 import { formatText } from '../../identity/findings.ts';
@@ -25,14 +27,18 @@ import { parseCommand, usageError } from '../args.ts';
 import { EXIT, type CliIo } from '../io.ts';
 
 const USAGE = [
-  'usage: keyward idp apply REALM_DOCUMENT [--dry-run] [--config FILE]   (a canonical identity document, JSON or YAML; docs/identity.md)',
-  '       keyward idp users list [--realm NAME]',
-  '       keyward idp users (enable|disable) USERNAME [--realm NAME]',
-  '       keyward idp users set-password USERNAME --password-env VAR [--realm NAME]',
-  '       keyward idp clients list [--realm NAME]',
-  '       keyward idp clients (enable|disable) CLIENT_ID [--realm NAME]',
-  '       keyward idp telemetry report [--since SECONDS] [--realm NAME]',
+  'usage: keyward idp apply REALM_DOCUMENT [--dry-run]   (a canonical identity document, JSON or YAML; docs/identity.md)',
+  '       keyward idp users list',
+  '       keyward idp users (enable|disable) USERNAME',
+  '       keyward idp users set-password USERNAME --password-env VAR',
+  '       keyward idp clients list',
+  '       keyward idp clients (enable|disable) CLIENT_ID',
+  '       keyward idp telemetry report [--since SECONDS]',
   '       keyward idp break-glass ...   (served by the running server: POST through the admin API)',
+  'options: --config FILE (KEYWARD_CONFIG) the server\'s configuration; without one, the store of a `keyward dev` server',
+  '                                      started here without one (./data; realm keyward)',
+  '         --realm NAME                 the realm (default: the first one configured)',
+  '         --json                       JSON on stdout',
 ];
 
 /** How many positionals each idp command takes (its words included). */
@@ -55,11 +61,28 @@ export interface OpenedIdpStore {
 }
 type Opened = OpenedIdpStore;
 
-/** The store and idp section named by the configuration file (--config or KEYWARD_CONFIG), migrated. */
+// `keyward dev` without a configuration file: the defaults of storage.path and seal.dev_unseal_file.
+const DEV_STORE = './data/keyward.db';
+const DEV_UNSEAL_FILE = './data/dev-unseal.json';
+
+/**
+ * The store and idp section named by the configuration file (--config or KEYWARD_CONFIG), migrated. Without a file,
+ * the store `keyward dev` uses when it is started without one (its defaults, KEYWARD_* overrides applied), but only
+ * where such a server has run: its dev unseal file marks the directory, so a mistyped invocation elsewhere does not
+ * create and migrate an empty database.
+ */
 export async function openIdpStore(path: string | undefined, io: CliIo): Promise<OpenedIdpStore> {
   const file = path ?? io.env.KEYWARD_CONFIG;
-  if (!file) throw Object.assign(new Error('no configuration: pass --config or set KEYWARD_CONFIG'), { exit: EXIT.config });
-  const raw = (parseYaml(await readFile(file, 'utf8')) ?? {}) as Record<string, any>;
+  let raw: Record<string, any>;
+  if (file) raw = (parseYaml(await readFile(file, 'utf8')) ?? {}) as Record<string, any>;
+  else {
+    raw = applyEnvOverrides({ mode: 'dev' }, io.env) as Record<string, any>;
+    const mark = String(raw.seal?.dev_unseal_file ?? DEV_UNSEAL_FILE);
+    if (raw.mode !== 'dev' || !existsSync(mark)) {
+      throw Object.assign(new Error(`no configuration: pass --config FILE or set KEYWARD_CONFIG (the server's); without one, run this where \`keyward dev\` runs (no ${mark} here)`), { exit: EXIT.config });
+    }
+    io.err(`no configuration given: using the store of the dev server in this directory (${String(raw.storage?.path ?? DEV_STORE)})`);
+  }
   // The CLI works offline on the store, so it checks only the sections it uses (the server validates the rest).
   // Dev mode runs its identity provider without an idp section (realm keyward); the CLI manages that one then.
   const parsed = raw.idp === undefined && raw.mode === 'dev'
@@ -74,7 +97,7 @@ export async function openIdpStore(path: string | undefined, io: CliIo): Promise
     const pool = new pg.Pool({ connectionString: storage.url, max: 2, ...(storage.schema ? { options: `-c search_path=${storage.schema}` } : {}) });
     db = new Kysely<any>({ dialect: new PostgresDialect({ pool }) });
   } else {
-    db = new Kysely<any>({ dialect: nodeSqliteDialect(storage.path ?? './data/keyward.db') });
+    db = new Kysely<any>({ dialect: nodeSqliteDialect(storage.path ?? DEV_STORE) });
   }
   const dialect: IdpDialect = storage.type === 'postgres' ? 'postgres' : 'sqlite';
   await migrateIdp(db, dialect);
@@ -130,24 +153,33 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     const { db, idp } = opened;
     const realm = realmOf(idp, v.realm);
     const dir = new Directory(db, realm.name);
+    const json = v.json === true;
+    const done = (result: Record<string, unknown>, human?: string) => {
+      io.out(json ? JSON.stringify(result) : human!);
+      return EXIT.ok;
+    };
     if (group === 'apply' && action) {
       const dryRun = v['dry-run'] ?? false;
       const input = readRealmInput(await readFile(action, 'utf8'), action);
       if ('finding' in input) {
+        if (json) io.out(JSON.stringify({ ok: false, refused: true, findings: [input.finding] }));
         io.err(`${input.finding.source}: ${input.finding.code}: ${input.finding.message}`);
         return EXIT.failure;
       }
       let lines: string[];
       let n: number;
+      let findings: unknown[] = [];
       if (input.format === 'document') {
         const outcome = await applyRealmDocument(db, idp, input.data, action, { dryRun, env: io.env });
         const report = { name: 'keyward idp apply', sources: [action], findings: outcome.findings, codes: [...IDENTITY_CODES, ...REALM_DOCUMENT_CODES] };
         if (!outcome.result) {
-          for (const line of formatText(report)) io.err(line);
+          if (json) io.out(JSON.stringify({ ok: false, refused: true, findings: outcome.findings }));
+          else for (const line of formatText(report)) io.err(line);
           io.err(`refused: ${action} does not pass validation; nothing was applied`);
           return EXIT.failure;
         }
-        for (const f of outcome.findings) io.err(`${f.source}: ${f.severity} ${f.code} at ${f.path}: ${f.message}`);
+        if (!json) for (const f of outcome.findings) io.err(`${f.source}: ${f.severity} ${f.code} at ${f.path}: ${f.message}`);
+        findings = outcome.findings;
         ({ lines, changed: n } = outcome.result);
       } else {
         // Still read, not for long: the canonical document says the same and more, and is what the tools check.
@@ -156,6 +188,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
         lines = changes.map(describeChange);
         n = changes.filter((c) => c.action !== 'unchanged').length;
       }
+      if (json) return done({ ok: true, dry_run: dryRun, changed: n, changes: lines, findings });
       for (const l of lines) io.out(l);
       io.out(dryRun ? `dry run: ${n} change(s) would be applied` : `${n} change(s) applied`);
       return EXIT.ok;
@@ -166,7 +199,13 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     }
     if (group === 'users') {
       if (action === 'list') {
-        for (const u of await dir.listUsers())
+        const users = await dir.listUsers();
+        if (json) {
+          // Never the password hash.
+          const shown = users.map((u) => ({ id: u.id, username: u.username, enabled: u.enabled, principal_type: u.principalType, tenant: u.tenant, groups: u.groups, roles: u.roles }));
+          return done({ realm: realm.name, users: shown });
+        }
+        for (const u of users)
           io.out(`${u.id}\t${u.username}\t${u.enabled ? 'enabled' : 'disabled'}\t${u.principalType}\t${u.tenant}\tgroups=${u.groups.join(',')}\troles=${u.roles.join(',')}`);
         return EXIT.ok;
       }
@@ -185,13 +224,17 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
           }
           await dir.putUser({ ...u, passwordHash: await hash(plain, argonOptions(idp.argon2)) });
         } else await dir.putUser({ ...u, enabled: action === 'enable' });
-        io.out(`${action}: ${target}`);
-        return EXIT.ok;
+        return done({ ok: true, realm: realm.name, action, username: target }, `${action}: ${target}`);
       }
     }
     if (group === 'clients') {
       if (action === 'list') {
-        for (const c of await dir.listClients())
+        const clients = await dir.listClients();
+        if (json) {
+          const shown = clients.map((c) => ({ client_id: c.clientId, enabled: c.enabled, auth_method: c.authMethod, grant_types: c.grantTypes, scopes: c.scopes }));
+          return done({ realm: realm.name, clients: shown });
+        }
+        for (const c of clients)
           io.out(`${c.clientId}\t${c.enabled ? 'enabled' : 'disabled'}\t${c.authMethod}\tgrants=${c.grantTypes.join(',')}\tscopes=${c.scopes.join(' ')}`);
         return EXIT.ok;
       }
@@ -202,13 +245,12 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
           return EXIT.failure;
         }
         await dir.putClient({ ...c, enabled: action === 'enable' });
-        io.out(`${action}: ${target}`);
-        return EXIT.ok;
+        return done({ ok: true, realm: realm.name, action, client_id: target }, `${action}: ${target}`);
       }
     }
     if (group === 'telemetry' && action === 'report') {
       const rows = await telemetryReport(db, { ...(v.realm ? { realm: v.realm } : {}), ...(v.since ? { sinceSeconds: Number(v.since) } : {}) });
-      if (v.json) io.out(JSON.stringify(rows));
+      if (json) io.out(JSON.stringify(rows));
       else {
         io.out('client_id\tfeature\terror_class\tcount\tlast_seen');
         for (const r of rows) io.out(`${r.client_id}\t${r.feature}\t${r.error_class}\t${r.count}\t${r.last_seen}`);

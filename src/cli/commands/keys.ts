@@ -2,12 +2,15 @@
 import { readFileSync } from 'node:fs';
 import type { ParseArgsOptionsConfig } from 'node:util';
 import { isHelp, parseCommand, usageError, UsageError, type CommandSpec, type OptionValues } from '../args.ts';
-import { call, CLIENT_OPTIONS, CLIENT_USAGE, clientOptions, runClient, type ClientOptions } from '../client.ts';
+import { ApiError, call, CLIENT_OPTIONS, CLIENT_USAGE, clientOptions, runClient, type ClientOptions } from '../client.ts';
 import { EXIT, type CliIo } from '../io.ts';
+import { KEY_STATES } from '../../core/keys.ts';
+import { KEY_TYPES } from '../../keys/families/index.ts';
+import { PROVIDER_NAMES } from '../../keys/providers/types.ts';
 
 const USAGE = `usage: keyward keys <command> [options]
-  create ID --type TYPE [--provider P] [--label NAME=VALUE]...  create a key (EC-P256, Ed25519, RSA-2048, AES-256-GCM, ...) in software, pkcs11 or kmip
-  list [--state STATE] [--provider P] [--label NAME=VALUE]...    list keys
+  create ID --type TYPE [--provider P] [--overwrite] [--label NAME=VALUE]...  create a key ('keys create --help': the types)
+  list [--state STATE] [--provider P] [--label NAME=VALUE]...    list keys (STATE: ${KEY_STATES.join(', ')})
   show ID                                           describe a key and its versions
   rotate ID                                         add a new current version
   release ID                                        schedule the key for destruction after the grace period
@@ -31,8 +34,18 @@ const INPUT = { message: { type: 'string' }, 'message-file': { type: 'string' },
 const AAD = { aad: { type: 'string' } } as const;
 
 const SPECS = {
-  create: spec('create ID --type TYPE [--provider software|pkcs11|kmip] [--label NAME=VALUE]...', { type: { type: 'string' }, provider: { type: 'string' }, ...LABEL }),
-  list: spec('list [--state STATE] [--provider P] [--label NAME=VALUE]...', { state: { type: 'string' }, provider: { type: 'string' }, ...LABEL }, []),
+  create: spec(
+    `create ID --type TYPE [--provider ${PROVIDER_NAMES.join('|')}] [--overwrite] [--label NAME=VALUE]...
+  --type TYPE    one of ${KEY_TYPES.join(', ')}
+  --provider P   where the key material lives: software (sealed in the database, the default), pkcs11 or kmip (an HSM)
+  --overwrite    replace an existing key with this id (needs the overwrite permission; keys.allow_overwrite)`,
+    { type: { type: 'string' }, provider: { type: 'string' }, overwrite: { type: 'boolean' }, ...LABEL },
+  ),
+  list: spec(
+    `list [--state STATE] [--provider ${PROVIDER_NAMES.join('|')}] [--label NAME=VALUE]...\n  --state STATE  one of ${KEY_STATES.join(', ')}`,
+    { state: { type: 'string' }, provider: { type: 'string' }, ...LABEL },
+    [],
+  ),
   show: spec('show ID', {}),
   rotate: spec('rotate ID', {}),
   release: spec('release ID', {}),
@@ -73,6 +86,13 @@ function signInput(v: Values<'sign'>): Record<string, string> {
   if (v.digest !== undefined) return { digest: v.digest, hash_algorithm: v.hash ?? 'SHA-256' };
   const message = v['message-file'] !== undefined ? readArgFile('--message-file', v['message-file']) : Buffer.from(v.message!, 'utf8');
   return { message: message.toString('base64') };
+}
+
+/** A value from a fixed list, or a usage error that names the list (checked here: a typo should not cost a request). */
+function oneOf<T extends string>(option: string, value: string | undefined, allowed: readonly T[]): T | undefined {
+  if (value === undefined) return undefined;
+  if (!(allowed as readonly string[]).includes(value)) throw new UsageError(`${option} must be one of ${allowed.join(', ')}, not ${JSON.stringify(value)}`);
+  return value as T;
 }
 
 const str = (v: unknown) => (v === null || v === undefined || v === '' ? '-' : String(v));
@@ -122,15 +142,25 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     switch (name) {
       case 'create': {
         const v = values as Values<'create'>;
-        if (!v.type) throw new UsageError('--type is required');
-        const r = await call(opts, 'POST', '/v1/keys', { key_id: id, key_type: v.type, labels: Object.fromEntries(labels(v.label)), ...(v.provider ? { provider: v.provider } : {}) });
+        if (!v.type) throw new UsageError(`--type is required: one of ${KEY_TYPES.join(', ')}`);
+        const body = {
+          key_id: id,
+          key_type: oneOf('--type', v.type, KEY_TYPES),
+          labels: Object.fromEntries(labels(v.label)),
+          ...(v.provider ? { provider: oneOf('--provider', v.provider, PROVIDER_NAMES) } : {}),
+          ...(v.overwrite ? { overwrite: true } : {}),
+        };
+        const r = await call(opts, 'POST', '/v1/keys', body).catch((e: unknown) => {
+          if (e instanceof ApiError && e.body['code'] === 'key.exists') io.err(`hint: keyward keys create ${id} --overwrite replaces it`);
+          throw e;
+        });
         return out(r, `created ${String(r['key_id'])} (${String(r['key_type'])}) ${String(r['fingerprint'])}`);
       }
       case 'list': {
         const v = values as Values<'list'>;
         const q = new URLSearchParams();
-        if (v.state) q.set('state', v.state);
-        if (v.provider) q.set('provider', v.provider);
+        if (v.state !== undefined) q.set('state', oneOf('--state', v.state, KEY_STATES)!);
+        if (v.provider !== undefined) q.set('provider', oneOf('--provider', v.provider, PROVIDER_NAMES)!);
         const filter = labels(v.label);
         if (filter.length) q.set('label', filter.map(([k, val]) => `${k}=${val}`).join(','));
         const r = await call(opts, 'GET', `/v1/keys${q.size ? '?' + q.toString() : ''}`);

@@ -24,7 +24,7 @@ const USAGE = [
   '       keyward ldap validate --mode drift [--base-dn DN] BEFORE AFTER            (or BEFORE --url URL: the live directory is AFTER)',
   `       keyward ldap snapshot --url URL [--base-dn DN] ${CONNECTION} [--out FILE]`,
   '       keyward ldap render DOCUMENT [--base-dn DN] [--out FILE]',
-  `validate also takes --json and --junit FILE; --base-dn defaults to ${DEFAULT_BASE_DN}; the bind password is read from the`,
+  `--json: one JSON object on stdout (validate also takes --junit FILE); --base-dn defaults to ${DEFAULT_BASE_DN}; the bind password is read from the`,
   'environment variable --bind-password-env names, never from the command line. Exit: 0 valid, 1 findings, 2 usage,',
   '4 directory unreachable, 5 bind refused.',
 ].join('\n');
@@ -101,13 +101,15 @@ export async function emitReport(report: Report, v: { json?: boolean | undefined
   return errorCount(report.findings) ? EXIT.failure : EXIT.ok;
 }
 
-async function output(text: string, out: string | undefined, io: CliIo): Promise<number> {
-  if (out === undefined) {
-    io.out(text.replace(/\n$/, ''));
+/** LDIF to stdout or to --out FILE; with --json, the LDIF (or the file written) inside one JSON object. */
+async function output(text: string, v: { out?: string | undefined; json?: boolean | undefined }, io: CliIo): Promise<number> {
+  if (v.out === undefined) {
+    io.out(v.json ? JSON.stringify({ ok: true, ldif: text }) : text.replace(/\n$/, ''));
     return EXIT.ok;
   }
-  await writeFile(out, text);
-  io.err(`wrote ${out}`);
+  await writeFile(v.out, text);
+  if (v.json) io.out(JSON.stringify({ ok: true, out: v.out }));
+  else io.err(`wrote ${v.out}`);
   return EXIT.ok;
 }
 
@@ -166,14 +168,14 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
         if (v.url === undefined) return usage('snapshot needs --url');
         if (files.length) return usage(`unexpected argument ${JSON.stringify(files[0])}`);
         const entries = await withDirectory(directoryOptions(v.url, v, io), (c) => readDirectory(c, baseDn));
-        return await output(writeLdif(entries, { comments: [`snapshot of ${baseDn} (secret attributes dropped)`] }), v.out, io);
+        return await output(writeLdif(entries, { comments: [`snapshot of ${baseDn} (secret attributes dropped)`] }), v, io);
       }
       case 'render': {
         if (files.length !== 1) return usage('render needs exactly one canonical DOCUMENT');
         const { document, findings } = await loadCanonical(files[0]!);
         if (!document) return await emitReport({ name: 'keyward ldap render', sources: [files[0]!], findings, codes: [] }, v, io);
         const text = writeLdif(identityToEntries(document, baseDn), { schemaVersion: LDAP_SCHEMA_VERSION, comments: [`rendered from ${files[0]} (keyward ldap render)`] });
-        return await output(text, v.out, io);
+        return await output(text, v, io);
       }
       default:
         return usage(sub ? `unknown ldap command: ${sub}` : 'missing ldap command');

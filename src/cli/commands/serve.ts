@@ -57,7 +57,8 @@ export async function run(argv: string[], io: CliIo, forceDev = false): Promise<
   } catch (e) {
     await listener.close();
     io.err(`keyward: ${(e as Error).message}`);
-    return isLockHeld(e) ? EXIT.unavailable : EXIT.config;
+    // The gRPC port (server.grpc) is bound while composing: taken, it is the same exit as REST's.
+    return isLockHeld(e) || isListenError(e) ? EXIT.unavailable : EXIT.config;
   }
   listener.serve();
   const address = listener.address;

@@ -1,11 +1,11 @@
 // JWT or mTLS authentication: not insecure, no long-lived bootstrap token (the production rules say which), at
 // least one authenticator that does not rest on a long-lived shared secret, and a running server that refuses a
 // request without credentials.
-import type { LeafAuthnConfig } from '../../authn/config.ts';
+import { AUTHENTICATORS, authenticatorDescriptor, authnMembers, type LeafAuthnConfig } from '../../authn/config.ts';
 import { describeNetworkError, probe } from './probe.ts';
 import { type CheckFamily, type Finding, ruleFindings } from './types.ts';
 
-const AUTHN_FIX = 'authenticate callers with jwt (an identity provider\'s tokens) or mtls (client certificates)';
+const AUTHN_FIX = `authenticate callers with ${AUTHENTICATORS.filter((d) => d.strong).map((d) => `${d.type} (${d.title})`).join(' or ')}`;
 
 function describe(l: LeafAuthnConfig): string {
   switch (l.type) {
@@ -22,8 +22,8 @@ export const authnCheck: CheckFamily = async (ctx) => {
   const findings: Finding[] = ruleFindings(ctx, 'authn', AUTHN_FIX);
   const authn = ctx.config.authn;
   if (!authn) return [...findings, { status: 'fail', text: 'no authn section', fix: AUTHN_FIX }];
-  const leaves = authn.type === 'chain' ? authn.authenticators : [authn];
-  const strong = leaves.filter((l) => l.type === 'jwt' || l.type === 'mtls');
+  const leaves = authnMembers(authn).map((m) => m.config);
+  const strong = leaves.filter((l) => authenticatorDescriptor(l.type).strong);
   if (strong.length > 0) findings.push({ status: 'pass', text: `${leaves.map(describe).join(', ')}` });
   else findings.push({ status: 'warn', text: `no JWT or mTLS authenticator (${leaves.map(describe).join(', ')})`, fix: AUTHN_FIX });
   for (const l of leaves) {

@@ -90,7 +90,7 @@ async function localFindings(ctx: DoctorContext, cfg: PdpConfig): Promise<Findin
     return [{ status: 'fail', text: `the configured PDP cannot be built: ${(e as Error).message}`, fix: PDP_FIX }];
   }
   try {
-    const what = cfg.type === 'cedar' ? `embedded Cedar (${cfg.policies_path})` : cfg.type === 'http' ? `HTTP PDP ${cfg.endpoint}` : 'builtin PDP';
+    const what = cfg.type === 'cedar' ? `embedded Cedar (${cfg.policies_path})` : cfg.type === 'http' ? `HTTP PDP ${cfg.endpoint}` : `${cfg.type} PDP`;
     return await ask(ctx, pdp, what);
   } finally {
     await pdp.close?.();
@@ -172,6 +172,9 @@ export const pdpCheck: CheckFamily = async (ctx) => {
       findings.push(...(await localFindings(ctx, cfg)), ...(await unreachableFindings(ctx, cfg)));
       if (cfg.timeout_ms > 10_000) findings.push({ status: 'warn', text: `authz.pdp.timeout_ms ${cfg.timeout_ms}: a hung PDP holds every caller that long before the refusal`, fix: 'lower authz.pdp.timeout_ms' });
       break;
+    default:
+      // A PDP kind the doctor knows nothing more about is still built and asked the default-deny probe.
+      findings.push(...(await localFindings(ctx, cfg)));
   }
   findings.push(...(await serverFindings(ctx)));
   return findings;

@@ -1,8 +1,10 @@
 // The built-in directory: users, groups, roles, clients (clients with client_credentials are the service
 // accounts) and MFA enrolments, one namespace per realm. No HTTP here.
+import { announceChange } from '../../store/changes.ts';
 import type { JsonWebKey } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { Secret } from 'otpauth';
+import type { MFAEnrollmentReference } from '../../identity/model.ts';
 import { recoveryCodeHash } from '../recovery-codes.ts';
 
 export type PrincipalType = 'human' | 'service' | 'agent';
@@ -153,6 +155,7 @@ export class Directory {
     await this.db.deleteFrom('idp_mfa').where('realm', '=', this.realm).where('user_id', '=', id).execute();
     await this.db.deleteFrom('idp_mfa_pending').where('realm', '=', this.realm).where('user_id', '=', id).execute();
     await this.db.deleteFrom('idp_recovery_codes').where('realm', '=', this.realm).where('user_id', '=', id).execute();
+    await this.db.deleteFrom('idp_mfa_refs').where('realm', '=', this.realm).where('user_id', '=', id).execute();
     return Number(r.numDeletedRows) > 0;
   }
 
@@ -162,12 +165,17 @@ export class Directory {
   readonly #clients = new Map<string, { at: number; client: IdpClient | undefined }>();
   /** The realm changed elsewhere (an announced `keyward idp apply`): clients are read from the store again. */
   forgetClients(): void {
+    this.#clientsForgotten++;
     this.#clients.clear();
   }
+  #clientsForgotten = 0;
   async getClient(clientId: string): Promise<IdpClient | undefined> {
     const hit = this.#clients.get(clientId);
     if (hit && Date.now() - hit.at < CLIENT_CACHE_MS) return hit.client;
+    const forgotten = this.#clientsForgotten;
     const client = await this.#loadClient(clientId);
+    // A read the announcement overtook may hold the state before the change: used, not kept.
+    if (forgotten !== this.#clientsForgotten) return client;
     if (this.#clients.size > 10_000) this.#clients.clear();
     this.#clients.set(clientId, { at: Date.now(), client });
     return client;
@@ -195,10 +203,13 @@ export class Directory {
       .values({ realm: this.realm, client_id: clientId, created_at: t, ...values })
       .onConflict((oc) => oc.columns(['realm', 'client_id']).doUpdateSet(values))
       .execute();
+    // Other instances drop their cached clients (`keyward idp clients disable` from the CLI, say).
+    await announceChange(this.db, { kind: 'realm', id: this.realm });
   }
   async deleteClient(clientId: string): Promise<boolean> {
     this.#clients.delete(clientId);
     const r = await this.db.deleteFrom('idp_clients').where('realm', '=', this.realm).where('client_id', '=', clientId).executeTakeFirst();
+    await announceChange(this.db, { kind: 'realm', id: this.realm });
     return Number(r.numDeletedRows) > 0;
   }
 
@@ -240,6 +251,22 @@ export class Directory {
       for (const g of await this.listGroups()) if (user.groups.includes(g.name)) g.roles.forEach((r) => roles.add(r));
     }
     return [...roles].sort();
+  }
+
+  // MFA enrolment references of the canonical model (a privacyIDEA token serial per enrolment).
+  async mfaReferences(userId?: string): Promise<MFAEnrollmentReference[]> {
+    let q = this.db.selectFrom('idp_mfa_refs').selectAll().where('realm', '=', this.realm);
+    if (userId !== undefined) q = q.where('user_id', '=', userId);
+    const rows: any[] = await q.orderBy('id').execute();
+    return rows.map((r) => ({ id: r.id, user_id: r.user_id, provider: r.provider, method: r.method, reference: r.reference, status: r.status }));
+  }
+  async putMfaReference(e: MFAEnrollmentReference): Promise<void> {
+    const values = { user_id: e.user_id, provider: e.provider, method: e.method, reference: e.reference, status: e.status };
+    await this.db
+      .insertInto('idp_mfa_refs')
+      .values({ realm: this.realm, id: e.id, ...values })
+      .onConflict((oc) => oc.columns(['realm', 'id']).doUpdateSet(values))
+      .execute();
   }
 
   // MFA

@@ -163,6 +163,30 @@ function recoveryCodes(dialect: IdpDialect): Migration {
   };
 }
 
+/**
+ * The canonical model's MFA enrolment references (mfa_enrollments): which external authenticator, by which reference
+ * (a privacyIDEA token serial), counts for a user. Keyward's own TOTP stays in idp_mfa; these are references only.
+ */
+function mfaReferences(dialect: IdpDialect): Migration {
+  const id = dialect === 'postgres' ? sql`text collate "C"` : sql`text`;
+  return {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('idp_mfa_refs')
+        .addColumn('realm', id, (c) => c.notNull())
+        .addColumn('id', id, (c) => c.notNull())
+        .addColumn('user_id', id, (c) => c.notNull())
+        .addColumn('provider', 'text', (c) => c.notNull())
+        .addColumn('method', 'text', (c) => c.notNull())
+        .addColumn('reference', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('idp_mfa_refs_pk', ['realm', 'id'])
+        .execute();
+      await db.schema.createIndex('idp_mfa_refs_user').on('idp_mfa_refs').columns(['realm', 'user_id']).execute();
+    },
+  };
+}
+
 class Provider implements MigrationProvider {
   readonly #dialect: IdpDialect;
   constructor(dialect: IdpDialect) {
@@ -174,6 +198,7 @@ class Provider implements MigrationProvider {
       '0002_idp_throttle': throttle(this.#dialect),
       '0003_idp_mfa_pending': pendingMfa(this.#dialect),
       '0004_idp_recovery_codes': recoveryCodes(this.#dialect),
+      '0005_idp_mfa_refs': mfaReferences(this.#dialect),
     };
   }
 }

@@ -1,7 +1,8 @@
 // Wire encodings shared by the key routes: strict base64 in, domain records out as snake_case JSON.
 import { badRequest } from '../../core/problem.ts';
 import type { KeyView } from '../service.ts';
-import { publicKeyPem } from '../families/index.ts';
+import type { KeyRecord, KeyVersionRecord } from '../records.ts';
+import { jwtKid, keyServiceJwk, publicKeyPem } from '../families/index.ts';
 
 const B64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 const B64URL = /^[A-Za-z0-9_-]*$/;
@@ -42,5 +43,17 @@ export function keyJson(view: KeyView) {
       // Where an HSM holds this version (token object label and id, KMIP unique identifiers): names, not secrets.
       ...(v.providerRef !== null ? { provider_reference: JSON.parse(v.providerRef) as Record<string, string> } : {}),
     })),
+  };
+}
+
+/** One version's public key as PEM and JWK (kid = fingerprint + version). */
+export function publicKeyJson({ record, version }: { record: KeyRecord; version: KeyVersionRecord }) {
+  return {
+    key_id: record.id,
+    key_type: record.type,
+    version: version.version,
+    fingerprint: version.fingerprint,
+    public_key: publicKeyPem(version.publicKeySpki!),
+    jwk: keyServiceJwk(record.type, version.publicKeySpki!, jwtKid(version.fingerprint, version.version)),
   };
 }

@@ -4,11 +4,10 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { JsonWebKey } from 'node:crypto';
 import { operationContext } from '../../authn/hook.ts';
 import { badRequest } from '../../core/problem.ts';
-import { keyServiceJwk, publicKeyPem, jwtKid } from '../families/index.ts';
 import { generatedKeyId, type KeyService } from '../service.ts';
 import { type ProviderName, providerUnsupported } from '../providers/index.ts';
 import { type EcdsaFormat, type HashAlgorithm, type KeyState, type KeyType, type Labels, LABEL_KEY_RE, isSystemKeyId, isValidLabelValue, type RsaPadding } from '../types.ts';
-import { fromB64, keyJson, optionalB64 } from './codec.ts';
+import { fromB64, keyJson, optionalB64, publicKeyJson } from './codec.ts';
 import * as S from './schemas.ts';
 
 type IdReq = FastifyRequest<{ Params: { id: string } }>;
@@ -37,7 +36,7 @@ export function signRequest(b: SignBody) {
   };
 }
 
-function parseLabelFilter(label: string | undefined): Labels | undefined {
+export function parseLabelFilter(label: string | undefined): Labels | undefined {
   if (label === undefined) return undefined;
   const out: Labels = {};
   for (const pair of label.split(',')) {
@@ -139,16 +138,7 @@ export async function v1KeyRoutes(app: FastifyInstance, opts: { keys: KeyService
     config: key('kms:GetPublicKey'),
   }, async (req: IdReq) => {
     const q = req.query as { version?: string };
-    const { record, version } = await keys.publicKey(operationContext(req), req.params.id, q.version === undefined ? undefined : Number(q.version));
-    const kid = jwtKid(version.fingerprint, version.version);
-    return {
-      key_id: record.id,
-      key_type: record.type,
-      version: version.version,
-      fingerprint: version.fingerprint,
-      public_key: publicKeyPem(version.publicKeySpki!),
-      jwk: keyServiceJwk(record.type, version.publicKeySpki!, kid),
-    };
+    return publicKeyJson(await keys.publicKey(operationContext(req), req.params.id, q.version === undefined ? undefined : Number(q.version)));
   });
 
   app.get('/keys/:id/jwks', {

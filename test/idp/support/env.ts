@@ -1,6 +1,6 @@
 // A throwaway SQLite store, a Fastify app with only the idp plugin, and a realm applied from YAML.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { freePort } from '../../support/net.ts';
+import { freePort } from '../../../harness/net.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';

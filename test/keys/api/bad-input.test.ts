@@ -9,7 +9,7 @@ describe('bad input', () => {
   let t: TestKeyward;
   before(async () => {
     t = await startKeyward({ config: { server: { body_limit: 4096 } } });
-    await req(t.kw.app, { method: 'POST', url: '/v1/keys', headers: t.auth, payload: { key_id: 'ok', key_type: 'EC-P256' } });
+    await t.post('/v1/keys', { key_id: 'ok', key_type: 'EC-P256' });
   });
   after(() => t.close());
   const raw = (method: 'GET' | 'POST', url: string, body?: string, ct = 'application/json') =>
@@ -82,7 +82,7 @@ describe('bad input', () => {
   test('text/plain is 415; an empty JSON body is request.empty_body', async () => {
     assertProblem(await raw('POST', '/v1/random', '{"bytes":4}', 'text/plain'), 415, 'request.unsupported_media_type');
     assertProblem(await raw('POST', '/v1/random', ''), 400, 'request.empty_body');
-    assertProblem(await req(t.kw.app, { method: 'POST', url: '/v1/random', headers: t.auth }), 400, 'request.empty_body');
+    assertProblem(await t.post('/v1/random'), 400, 'request.empty_body');
   });
 
   test('ids in bodies: any length outside the grammar is key.invalid_id', async () => {

@@ -3,7 +3,7 @@ import { createHash, createPublicKey, verify as nodeVerify } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { startKeyward, type TestKeyward } from '../../support/keyward.ts';
-import { assertProblem, req } from '../../support/http.ts';
+import { assertProblem } from '../../support/http.ts';
 
 const b64 = (s: string | Buffer) => Buffer.from(s).toString('base64');
 
@@ -12,42 +12,41 @@ describe('crypto operations over /v1', () => {
   before(async () => {
     t = await startKeyward();
     for (const [key_id, key_type] of [['ec', 'EC-P256'], ['ec384', 'EC-P384'], ['ed', 'Ed25519'], ['rsa', 'RSA-2048'], ['aes', 'AES-256-GCM'], ['mac', 'HMAC-SHA256']]) {
-      const r = await post('/v1/keys', { key_id, key_type });
+      const r = await t.post('/v1/keys', { key_id, key_type });
       assert.equal(r.status, 201);
     }
   });
   after(() => t.close());
-  const post = (url: string, payload?: unknown) => req(t.kw.app, { method: 'POST', url, headers: t.auth, ...(payload !== undefined ? { payload: payload as object } : {}) });
-  const pub = async (id: string) => createPublicKey((await req(t.kw.app, { method: 'GET', url: `/v1/keys/${id}/public-key`, headers: t.auth })).body.public_key);
+  const pub = async (id: string) => createPublicKey((await t.get(`/v1/keys/${id}/public-key`)).body.public_key);
 
   test('ECDSA over a SHA-256 digest: DER by default, raw r||s on request; both verify with node:crypto', async () => {
     const msg = Buffer.from('payload');
     const digest = createHash('sha256').update(msg).digest();
-    const der = await post('/v1/keys/ec/sign', { digest: b64(digest), hash_algorithm: 'SHA-256' });
+    const der = await t.post('/v1/keys/ec/sign', { digest: b64(digest), hash_algorithm: 'SHA-256' });
     assert.equal(der.status, 200);
     assert.equal(der.body.algorithm, 'ECDSA_P256_SHA256');
     const key = await pub('ec');
     assert.ok(nodeVerify('sha256', msg, key, Buffer.from(der.body.signature, 'base64')));
     assert.equal(Buffer.from(der.body.signature, 'base64')[0], 0x30, 'DER SEQUENCE');
-    const raw = await post('/v1/keys/ec/sign', { digest: b64(digest), hash_algorithm: 'SHA-256', signature_format: 'raw' });
+    const raw = await t.post('/v1/keys/ec/sign', { digest: b64(digest), hash_algorithm: 'SHA-256', signature_format: 'raw' });
     assert.equal(Buffer.from(raw.body.signature, 'base64').length, 64);
     assert.ok(nodeVerify('sha256', msg, { key, dsaEncoding: 'ieee-p1363' }, Buffer.from(raw.body.signature, 'base64')));
-    const v = await post('/v1/keys/ec/verify', { digest: b64(digest), hash_algorithm: 'SHA-256', signature: raw.body.signature, signature_format: 'raw' });
+    const v = await t.post('/v1/keys/ec/verify', { digest: b64(digest), hash_algorithm: 'SHA-256', signature: raw.body.signature, signature_format: 'raw' });
     assert.equal(v.body.valid, true);
   });
 
   test('digest length is checked against the hash algorithm', async () => {
-    assertProblem(await post('/v1/keys/ec/sign', { digest: b64(Buffer.alloc(20)), hash_algorithm: 'SHA-256' }), 400, 'crypto.digest_length');
-    assertProblem(await post('/v1/keys/ec384/sign', { digest: b64(Buffer.alloc(32)), hash_algorithm: 'SHA-384' }), 400, 'crypto.digest_length');
-    assertProblem(await post('/v1/keys/ec/sign', { digest: b64(Buffer.alloc(32)) }), 400, 'crypto.hash_algorithm_required');
-    assertProblem(await post('/v1/keys/ec/sign', { digest: b64(Buffer.alloc(32)), hash_algorithm: 'MD5' }), 400, 'crypto.hash_algorithm_unsupported');
+    assertProblem(await t.post('/v1/keys/ec/sign', { digest: b64(Buffer.alloc(20)), hash_algorithm: 'SHA-256' }), 400, 'crypto.digest_length');
+    assertProblem(await t.post('/v1/keys/ec384/sign', { digest: b64(Buffer.alloc(32)), hash_algorithm: 'SHA-384' }), 400, 'crypto.digest_length');
+    assertProblem(await t.post('/v1/keys/ec/sign', { digest: b64(Buffer.alloc(32)) }), 400, 'crypto.hash_algorithm_required');
+    assertProblem(await t.post('/v1/keys/ec/sign', { digest: b64(Buffer.alloc(32)), hash_algorithm: 'MD5' }), 400, 'crypto.hash_algorithm_unsupported');
   });
 
   test('Ed25519 signs messages only: a digest is a clear 400', async () => {
-    assertProblem(await post('/v1/keys/ed/sign', { digest: b64(Buffer.alloc(64)), hash_algorithm: 'SHA-512' }), 400, 'crypto.digest_not_supported');
-    assertProblem(await post('/v1/keys/ed/sign', { digest: b64(Buffer.alloc(64)) }), 400, 'crypto.digest_not_supported');
-    assertProblem(await post('/v1/keys/ec/sign', { digest: b64(Buffer.alloc(32)) }), 400, 'crypto.hash_algorithm_required');
-    const s = await post('/v1/keys/ed/sign', { message: b64('hi') });
+    assertProblem(await t.post('/v1/keys/ed/sign', { digest: b64(Buffer.alloc(64)), hash_algorithm: 'SHA-512' }), 400, 'crypto.digest_not_supported');
+    assertProblem(await t.post('/v1/keys/ed/sign', { digest: b64(Buffer.alloc(64)) }), 400, 'crypto.digest_not_supported');
+    assertProblem(await t.post('/v1/keys/ec/sign', { digest: b64(Buffer.alloc(32)) }), 400, 'crypto.hash_algorithm_required');
+    const s = await t.post('/v1/keys/ed/sign', { message: b64('hi') });
     assert.equal(s.body.algorithm, 'ED25519_PURE');
     assert.ok(nodeVerify(null, Buffer.from('hi'), await pub('ed'), Buffer.from(s.body.signature, 'base64')));
   });
@@ -55,70 +54,70 @@ describe('crypto operations over /v1', () => {
   test('RSA PKCS#1 v1.5 and PSS, each over a digest and over a message', async () => {
     const msg = Buffer.from('rsa message');
     const key = await pub('rsa');
-    const pkcs1 = await post('/v1/keys/rsa/sign', { digest: b64(createHash('sha256').update(msg).digest()), hash_algorithm: 'SHA-256' });
+    const pkcs1 = await t.post('/v1/keys/rsa/sign', { digest: b64(createHash('sha256').update(msg).digest()), hash_algorithm: 'SHA-256' });
     assert.ok(nodeVerify('sha256', msg, key, Buffer.from(pkcs1.body.signature, 'base64')));
-    const pss = await post('/v1/keys/rsa/sign', { message: b64(msg), rsa_padding: 'pss', hash_algorithm: 'SHA-384' });
+    const pss = await t.post('/v1/keys/rsa/sign', { message: b64(msg), rsa_padding: 'pss', hash_algorithm: 'SHA-384' });
     assert.equal(pss.body.algorithm, 'RSA_PSS_SHA384');
     const { constants } = await import('node:crypto');
     assert.ok(nodeVerify('sha384', msg, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 48 }, Buffer.from(pss.body.signature, 'base64')));
-    const pssDigest = await post('/v1/keys/rsa/sign', { digest: b64(createHash('sha512').update(msg).digest()), hash_algorithm: 'SHA-512', rsa_padding: 'pss' });
+    const pssDigest = await t.post('/v1/keys/rsa/sign', { digest: b64(createHash('sha512').update(msg).digest()), hash_algorithm: 'SHA-512', rsa_padding: 'pss' });
     assert.equal(pssDigest.status, 200);
     assert.equal(pssDigest.body.algorithm, 'RSA_PSS_SHA512');
     assert.ok(nodeVerify('sha512', msg, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 64 }, Buffer.from(pssDigest.body.signature, 'base64')));
-    const verified = await post('/v1/keys/rsa/verify', { digest: b64(createHash('sha512').update(msg).digest()), hash_algorithm: 'SHA-512', rsa_padding: 'pss', signature: pssDigest.body.signature });
+    const verified = await t.post('/v1/keys/rsa/verify', { digest: b64(createHash('sha512').update(msg).digest()), hash_algorithm: 'SHA-512', rsa_padding: 'pss', signature: pssDigest.body.signature });
     assert.equal(verified.body.valid, true);
   });
 
   test('encrypt/decrypt with associated data; the ciphertext carries a versioned header', async () => {
     const aad = b64('context-1');
-    const enc = await post('/v1/keys/aes/encrypt', { plaintext: b64('top secret'), associated_data: aad });
+    const enc = await t.post('/v1/keys/aes/encrypt', { plaintext: b64('top secret'), associated_data: aad });
     assert.equal(enc.status, 200);
     const ct = Buffer.from(enc.body.ciphertext, 'base64');
     assert.equal(ct[0], 0x01);
     assert.equal(ct.readUInt32BE(1), 1);
-    const dec = await post('/v1/keys/aes/decrypt', { ciphertext: enc.body.ciphertext, associated_data: aad });
+    const dec = await t.post('/v1/keys/aes/decrypt', { ciphertext: enc.body.ciphertext, associated_data: aad });
     assert.equal(Buffer.from(dec.body.plaintext, 'base64').toString(), 'top secret');
-    assertProblem(await post('/v1/keys/aes/decrypt', { ciphertext: enc.body.ciphertext, associated_data: b64('other') }), 400, 'crypto.decrypt_failed');
-    assertProblem(await post('/v1/keys/aes/decrypt', { ciphertext: b64('xx') }), 400, 'crypto.ciphertext_malformed');
+    assertProblem(await t.post('/v1/keys/aes/decrypt', { ciphertext: enc.body.ciphertext, associated_data: b64('other') }), 400, 'crypto.decrypt_failed');
+    assertProblem(await t.post('/v1/keys/aes/decrypt', { ciphertext: b64('xx') }), 400, 'crypto.ciphertext_malformed');
     // After rotation, old ciphertexts still decrypt and new ones use version 2.
-    await post('/v1/keys/aes/rotate');
-    assert.equal((await post('/v1/keys/aes/decrypt', { ciphertext: enc.body.ciphertext, associated_data: aad })).status, 200);
-    const enc2 = await post('/v1/keys/aes/encrypt', { plaintext: b64('x') });
+    await t.post('/v1/keys/aes/rotate');
+    assert.equal((await t.post('/v1/keys/aes/decrypt', { ciphertext: enc.body.ciphertext, associated_data: aad })).status, 200);
+    const enc2 = await t.post('/v1/keys/aes/encrypt', { plaintext: b64('x') });
     assert.equal(enc2.body.key_version, 2);
   });
 
   test('data keys: plaintext plus the same key wrapped; the wrapped copy decrypts to it', async () => {
-    const dk = await post('/v1/keys/aes/datakey', { bytes: 32 });
+    const dk = await t.post('/v1/keys/aes/datakey', { bytes: 32 });
     assert.equal(Buffer.from(dk.body.plaintext, 'base64').length, 32);
-    const back = await post('/v1/keys/aes/decrypt', { ciphertext: dk.body.ciphertext });
+    const back = await t.post('/v1/keys/aes/decrypt', { ciphertext: dk.body.ciphertext });
     assert.equal(back.body.plaintext, dk.body.plaintext);
   });
 
   test('HMAC and constant-time verification; random bytes', async () => {
-    const m = await post('/v1/keys/mac/mac', { message: b64('msg') });
+    const m = await t.post('/v1/keys/mac/mac', { message: b64('msg') });
     assert.equal(Buffer.from(m.body.mac, 'base64').length, 32);
-    assert.equal((await post('/v1/keys/mac/mac/verify', { message: b64('msg'), mac: m.body.mac })).body.valid, true);
-    assert.equal((await post('/v1/keys/mac/mac/verify', { message: b64('msh'), mac: m.body.mac })).body.valid, false);
-    const r = await post('/v1/random', { bytes: 48 });
+    assert.equal((await t.post('/v1/keys/mac/mac/verify', { message: b64('msg'), mac: m.body.mac })).body.valid, true);
+    assert.equal((await t.post('/v1/keys/mac/mac/verify', { message: b64('msh'), mac: m.body.mac })).body.valid, false);
+    const r = await t.post('/v1/random', { bytes: 48 });
     assert.equal(Buffer.from(r.body.random, 'base64').length, 48);
-    assertProblem(await post('/v1/random', { bytes: 4096 }), 400, 'crypto.random_length');
+    assertProblem(await t.post('/v1/random', { bytes: 4096 }), 400, 'crypto.random_length');
   });
 
   test('operations that do not fit the key type are clear 400s', async () => {
-    assertProblem(await post('/v1/keys/aes/sign', { message: b64('x') }), 400, 'key.usage_mismatch');
-    assertProblem(await post('/v1/keys/ec/encrypt', { plaintext: b64('x') }), 400, 'key.usage_mismatch');
-    assertProblem(await post('/v1/keys/ec/mac', { message: b64('x') }), 400, 'key.usage_mismatch');
-    assertProblem(await req(t.kw.app, { method: 'GET', url: '/v1/keys/aes/public-key', headers: t.auth }), 400, 'key.usage_mismatch');
+    assertProblem(await t.post('/v1/keys/aes/sign', { message: b64('x') }), 400, 'key.usage_mismatch');
+    assertProblem(await t.post('/v1/keys/ec/encrypt', { plaintext: b64('x') }), 400, 'key.usage_mismatch');
+    assertProblem(await t.post('/v1/keys/ec/mac', { message: b64('x') }), 400, 'key.usage_mismatch');
+    assertProblem(await t.get('/v1/keys/aes/public-key'), 400, 'key.usage_mismatch');
   });
 
   test('JWT signing (kid = fingerprint + version) verifies against the key\'s JWKS, across rotation', async () => {
-    const a = await post('/v1/keys/ec/jwt', { payload: { sub: 'alice', aud: 'svc' } });
+    const a = await t.post('/v1/keys/ec/jwt', { payload: { sub: 'alice', aud: 'svc' } });
     assert.equal(a.status, 200);
     assert.equal(a.body.alg, 'ES256');
-    await post('/v1/keys/ec/rotate');
-    const b = await post('/v1/keys/ec/jwt', { payload: { sub: 'bob' } });
+    await t.post('/v1/keys/ec/rotate');
+    const b = await t.post('/v1/keys/ec/jwt', { payload: { sub: 'bob' } });
     assert.notEqual(a.body.kid, b.body.kid);
-    const jwks = await req(t.kw.app, { method: 'GET', url: '/v1/keys/ec/jwks', headers: t.auth });
+    const jwks = await t.get('/v1/keys/ec/jwks');
     assert.equal(jwks.body.keys.length, 2);
     const set = createLocalJWKSet(jwks.body);
     assert.equal((await jwtVerify(a.body.jwt, set)).payload.sub, 'alice');
@@ -127,9 +126,9 @@ describe('crypto operations over /v1', () => {
   });
 
   test('RSA keys sign RS256 and PS256 JWTs, and the key\'s JWKS verifies both', async () => {
-    const set = createLocalJWKSet((await req(t.kw.app, { method: 'GET', url: '/v1/keys/rsa/jwks', headers: t.auth })).body);
+    const set = createLocalJWKSet((await t.get('/v1/keys/rsa/jwks')).body);
     for (const rsa_padding of ['pkcs1', 'pss']) {
-      const j = await post('/v1/keys/rsa/jwt', { payload: { sub: rsa_padding }, rsa_padding });
+      const j = await t.post('/v1/keys/rsa/jwt', { payload: { sub: rsa_padding }, rsa_padding });
       assert.equal(j.body.alg, rsa_padding === 'pss' ? 'PS256' : 'RS256');
       assert.equal((await jwtVerify(j.body.jwt, set)).payload.sub, rsa_padding);
     }
@@ -137,8 +136,8 @@ describe('crypto operations over /v1', () => {
 
   test('the payload limit covers every operation: sign, verify and JWT payloads too', async () => {
     const big = b64(Buffer.alloc(65 * 1024, 1));
-    assertProblem(await post('/v1/keys/ec/sign', { message: big }), 400, 'crypto.payload_too_large');
-    assertProblem(await post('/v1/keys/ec/verify', { message: big, signature: b64('x') }), 400, 'crypto.payload_too_large');
-    assertProblem(await post('/v1/keys/ec/jwt', { payload: { blob: 'x'.repeat(65 * 1024) } }), 400, 'crypto.payload_too_large');
+    assertProblem(await t.post('/v1/keys/ec/sign', { message: big }), 400, 'crypto.payload_too_large');
+    assertProblem(await t.post('/v1/keys/ec/verify', { message: big, signature: b64('x') }), 400, 'crypto.payload_too_large');
+    assertProblem(await t.post('/v1/keys/ec/jwt', { payload: { blob: 'x'.repeat(65 * 1024) } }), 400, 'crypto.payload_too_large');
   });
 });

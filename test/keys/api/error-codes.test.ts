@@ -4,7 +4,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { req, type Res } from '../../support/http.ts';
+import { assertProblem } from '../../support/problem.ts';
 import { startKeyward, type TestKeyward } from '../../support/keyward.ts';
+import type { ProblemCode } from '../../../src/core/problem-codes.ts';
 
 describe('one code per fault on the key API and the system routes', () => {
   let t: TestKeyward;
@@ -20,10 +22,9 @@ describe('one code per fault on the key API and the system routes', () => {
     return req(t.kw.app, { method, url, headers: t.auth, ...(body !== undefined ? { payload: body as object } : {}) });
   }
   /** Every request is refused with `status` and `code`. */
-  async function sameCode(status: number, code: string, requests: Array<[method: 'GET' | 'POST', url: string, body?: unknown]>) {
+  async function sameCode(status: number, code: ProblemCode, requests: Array<[method: 'GET' | 'POST', url: string, body?: unknown]>) {
     for (const [method, url, body] of requests) {
-      const r = await call(method, url, body);
-      assert.deepEqual([r.status, r.body?.code], [status, code], `${method} ${url} ${JSON.stringify(body)?.slice(0, 120)}`);
+      assertProblem(await call(method, url, body), status, code, `${method} ${url} ${JSON.stringify(body)?.slice(0, 120)}`);
     }
   }
 
@@ -132,14 +133,14 @@ describe('one code per fault on the key API and the system routes', () => {
 test('system routes: init counts and unseal shares', async (t) => {
   const k = await startKeyward({ unseal: false });
   t.after(() => k.close());
-  const call = (url: string, body: unknown) => req(k.kw.app, { method: 'POST', url, headers: k.auth, payload: body as object });
+  const call = (url: string, body: unknown) => k.post(url, body as object);
   for (const body of [{ shares: 1000, threshold: 2 }, { shares: 0, threshold: 1 }, { shares: 1, threshold: 2 }, { shares: 3, threshold: 1 }, { shares: 3, threshold: 99 }]) {
     const r = await call('/v1/sys/init', body);
-    assert.deepEqual([r.status, r.body.code], [400, 'seal.invalid_parameters'], JSON.stringify(body));
+    assertProblem(r, 400, 'seal.invalid_parameters', JSON.stringify(body));
   }
   assert.equal((await call('/v1/sys/init', { shares: 1, threshold: 1 })).status, 201);
   for (const body of [{ share: 'x'.repeat(200) }, { share: 'abc' }, { shares: ['A'.repeat(129)] }, { payloads64: ['abc'] }, { share: 7 }]) {
     const r = await call('/v1/sys/unseal', body);
-    assert.deepEqual([r.status, r.body.code], [400, 'seal.share_malformed'], JSON.stringify(body));
+    assertProblem(r, 400, 'seal.share_malformed', JSON.stringify(body));
   }
 });

@@ -69,7 +69,7 @@ describe('SPIRL key manager webhook', () => {
     const digest = createHash('sha256').update('x').digest().toString('base64');
     assertProblem(await call('POST', '/keys/not-spirl/sign', { digest, hash_algorithm: 'SHA-256' }), 404, 'key.not_found');
     assertProblem(await call('POST', '/keys/not-spirl/release', {}), 404, 'key.not_found');
-    const after = await req(t.kw.app, { method: 'GET', url: '/v1/keys/not-spirl', headers: t.auth });
+    const after = await t.get('/v1/keys/not-spirl');
     assert.equal(after.body.state, 'enabled', 'a refused release leaves the key alone');
     const refused = t.auditLines.map((l) => JSON.parse(l)).filter((e) => e.event_type === 'key.sign' && e.resource?.id === 'not-spirl');
     assert.equal(refused.length, 1);

@@ -3,7 +3,7 @@ import { type KeyObject, createSecretKey, randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { decrypt, encrypt, generateDataKey } from '../../../src/keys/families/aes-gcm.ts';
 import { ciphertextVersion, generateKey, loadPrivateKey } from '../../../src/keys/families/index.ts';
-import { problem } from './helpers.ts';
+import { problem } from '../../support/problem.ts';
 
 const k1 = createSecretKey(randomBytes(32));
 const k2 = createSecretKey(randomBytes(32));

@@ -3,9 +3,6 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import type { HashAlgorithm } from '../../../src/keys/types.ts';
 
-/** An assert.throws matcher for a ProblemError code (and status, default 400). */
-export const problem = (code: string, status = 400) => ({ name: 'ProblemError', code, status });
-
 const NODE: Record<HashAlgorithm, string> = { 'SHA-256': 'sha256', 'SHA-384': 'sha384', 'SHA-512': 'sha512' };
 export const nodeHash = (h: HashAlgorithm) => NODE[h];
 export const digestOf = (h: HashAlgorithm, message: Buffer) => createHash(NODE[h]).update(message).digest();

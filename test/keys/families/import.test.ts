@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { type KeyObject, createPublicKey, generateKeyPairSync, randomBytes, verify as nodeVerify } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { type SigningKeyType, SIGNING_KEY_TYPES, fingerprint, importKey, loadPrivateKey, sign } from '../../../src/keys/families/index.ts';
-import { problem } from './helpers.ts';
+import { problem } from '../../support/problem.ts';
 
 // Keys made by node:crypto directly (independent of generateKey); a single RSA-4096.
 function nodeKey(type: SigningKeyType): KeyObject {

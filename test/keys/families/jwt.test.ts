@@ -3,7 +3,7 @@ import { createPublicKey } from 'node:crypto';
 import { before, test } from 'node:test';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { type GeneratedKey, type SigningKeyType, SIGNING_KEY_TYPES, fingerprint, generateKey, jwks, jwsAlgorithm, jwtKid, loadPrivateKey, signJwt } from '../../../src/keys/families/index.ts';
-import { problem } from './helpers.ts';
+import { problem } from '../../support/problem.ts';
 
 const keys = new Map<SigningKeyType, GeneratedKey>();
 before(async () => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash, createPublicKey, randomBytes } from 'node:crypto';
 import { before, test } from 'node:test';
 import { type GeneratedKey, type SigningKeyType, SIGNING_KEY_TYPES, fingerprint, generateKey, publicKeyJwk, publicKeyPem } from '../../../src/keys/families/index.ts';
-import { problem } from './helpers.ts';
+import { problem } from '../../support/problem.ts';
 
 const keys = new Map<SigningKeyType, GeneratedKey>();
 before(async () => {

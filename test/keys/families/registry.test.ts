@@ -14,7 +14,7 @@ import {
   signatureAlgorithm,
   signsDigests,
 } from '../../../src/keys/families/index.ts';
-import { problem } from './helpers.ts';
+import { problem } from '../../support/problem.ts';
 
 test('every key type has a family, and every family\'s declared types are key types', () => {
   assert.equal(new Set(KEY_TYPES).size, KEY_TYPES.length, 'no key type registered twice');

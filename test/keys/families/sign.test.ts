@@ -3,7 +3,8 @@ import { type KeyObject, constants, createPublicKey, verify as nodeVerify, sign 
 import { before, describe, test } from 'node:test';
 import { type SigningKeyType, SIGNING_KEY_TYPES, generateKey, loadPrivateKey, loadPublicKey, sign, verify } from '../../../src/keys/families/index.ts';
 import { DIGEST_LENGTH, HASH_ALGORITHMS, type EcdsaFormat, type HashAlgorithm, type RsaPadding } from '../../../src/keys/types.ts';
-import { digestOf, flipBit, nodeHash, parseEcdsaDer, problem } from './helpers.ts';
+import { problem } from '../../support/problem.ts';
+import { digestOf, flipBit, nodeHash, parseEcdsaDer } from './helpers.ts';
 
 interface Pair { priv: KeyObject; pub: KeyObject }
 const keys = new Map<SigningKeyType, Pair>();

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KmipClient } from '../../../src/keys/providers/kmip/client.ts';
 import { Pkcs11Token } from '../../../src/keys/providers/pkcs11/token.ts';
-import { req } from '../../support/http.ts';
+import type { Res } from '../../support/http.ts';
 import { startKeyward, type TestKeyward } from '../../support/keyward.ts';
 import { kmipProvider, pkcs11Provider } from '../../support/providers.ts';
 import { type PykmipServer, pykmipForSuite } from '../../support/pykmip.ts';
@@ -88,14 +88,13 @@ describe('HYOK lockout under load', () => {
     if (!hsm || !kmip) c.skip('SoftHSM2 or pykmip-server not installed');
     return !hsm || !kmip;
   };
-  const post = (url: string, payload?: unknown) => req(t.kw.app, { method: 'POST', url, headers: t.auth, ...(payload !== undefined ? { payload: payload as object } : {}) });
   const auditedRefusals = (keyId: string) => t.auditLines.map((l) => JSON.parse(l)).filter((e) => e.error_code === 'key.external_revoked' && e.resource?.id === keyId);
 
   /**
    * Load, the owner's act, more load. With `quietAct` the load pauses while the owner acts, so no request meets the
    * key half-changed (a replacement is a delete and a create): what follows is served on Keyward's last check alone.
    */
-  async function measure(keyId: string, send: () => ReturnType<typeof post>, act: () => Promise<void>, what: string, quietAct = false) {
+  async function measure(keyId: string, send: () => Promise<Res>, act: () => Promise<void>, what: string, quietAct = false) {
     let running = load(send, WORKERS);
     const samples: Sample[] = running.samples;
     await sleep(800);
@@ -122,27 +121,27 @@ describe('HYOK lockout under load', () => {
     if (skip(c)) return;
     const uid = await kmipOwner.create({ name: 'tenant/hyok' });
     await kmipOwner.activate(uid);
-    assert.equal((await post('/v1/keys/import', { key_id: 'hyok-kmip', key_type: 'AES-256-GCM', provider: 'kmip', external_id: uid })).status, 201);
-    await measure('hyok-kmip', () => post('/v1/keys/hyok-kmip/encrypt', { plaintext: b64(randomBytes(64)) }), () => kmipOwner.revoke(uid, 'key-compromise'), 'KMIP revoke');
+    assert.equal((await t.post('/v1/keys/import', { key_id: 'hyok-kmip', key_type: 'AES-256-GCM', provider: 'kmip', external_id: uid })).status, 201);
+    await measure('hyok-kmip', () => t.post('/v1/keys/hyok-kmip/encrypt', { plaintext: b64(randomBytes(64)) }), () => kmipOwner.revoke(uid, 'key-compromise'), 'KMIP revoke');
   });
 
   test('PKCS#11: the owner deletes the object while it signs; refused within the TTL', async (c) => {
     if (skip(c)) return;
     const made = await pkcs11Owner.generate('EC-P256', { label: 'tenant-ec' });
-    assert.equal((await post('/v1/keys/import', { key_id: 'hyok-p11', key_type: 'EC-P256', provider: 'pkcs11', external_id: 'tenant-ec' })).status, 201);
-    await measure('hyok-p11', () => post('/v1/keys/hyok-p11/sign', { message: b64(randomBytes(32)) }), async () => void (await pkcs11Owner.destroy({ id: made.id })), 'PKCS#11 delete');
+    assert.equal((await t.post('/v1/keys/import', { key_id: 'hyok-p11', key_type: 'EC-P256', provider: 'pkcs11', external_id: 'tenant-ec' })).status, 201);
+    await measure('hyok-p11', () => t.post('/v1/keys/hyok-p11/sign', { message: b64(randomBytes(32)) }), async () => void (await pkcs11Owner.destroy({ id: made.id })), 'PKCS#11 delete');
   });
 
   test('PKCS#11: the owner replaces the key under the same label and id, which the token would sign with; refused within the TTL', async (c) => {
     if (skip(c)) return;
     const made = await pkcs11Owner.generate('EC-P256', { label: 'tenant-swap' });
-    assert.equal((await post('/v1/keys/import', { key_id: 'hyok-swap', key_type: 'EC-P256', provider: 'pkcs11', external_id: 'tenant-swap' })).status, 201);
+    assert.equal((await t.post('/v1/keys/import', { key_id: 'hyok-swap', key_type: 'EC-P256', provider: 'pkcs11', external_id: 'tenant-swap' })).status, 201);
     // The token signs with the new key without complaint: only Keyward's own check, trusted for cache_ttl, stops it.
-    await measure('hyok-swap', () => post('/v1/keys/hyok-swap/sign', { message: b64(randomBytes(32)) }), async () => {
+    await measure('hyok-swap', () => t.post('/v1/keys/hyok-swap/sign', { message: b64(randomBytes(32)) }), async () => {
       await pkcs11Owner.destroy({ id: made.id });
       await pkcs11Owner.generate('EC-P256', { label: 'tenant-swap', id: made.id });
     }, 'PKCS#11 replace', true);
-    const r = await post('/v1/keys/hyok-swap/sign', { message: b64('x') });
+    const r = await t.post('/v1/keys/hyok-swap/sign', { message: b64('x') });
     assert.equal(r.body.reason, 'replaced');
   });
 });

@@ -11,7 +11,7 @@ import { Operation, Tag } from '../../../src/keys/providers/kmip/tags.ts';
 import { KmipTransport, type KmipTransportOptions } from '../../../src/keys/providers/kmip/transport.ts';
 import { dateTime, encode, enumeration, integer, structure } from '../../../src/keys/providers/kmip/ttlv.ts';
 import { TestPki } from '../../support/certs.ts';
-import { freePort } from '../../support/net.ts';
+import { freePort } from '../../../harness/net.ts';
 
 type Behaviour = (socket: TLSSocket, request: Buffer) => void;
 

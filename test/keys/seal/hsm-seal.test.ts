@@ -53,10 +53,9 @@ describe('HSM seal (PKCS#11, SoftHSM2)', () => {
     t = await startKeyward({ dir, unseal: false, config: { seal: { retry_interval: '300ms', ...seal }, keys: { providers: { pkcs11: p.config } } }, env: { ...p.env } });
     return t;
   }
-  const post = (url: string, payload?: unknown) => req(t!.kw.app, { method: 'POST', url, headers: t!.auth, ...(payload !== undefined ? { payload: payload as object } : {}) });
   const status = async () => (await req(t!.kw.app, { method: 'GET', url: '/v1/sys/status', headers: t!.auth })).body;
   const signs = async () => {
-    const r = await post('/v1/keys/app/sign', { message: b64('still mine') });
+    const r = await t!.post('/v1/keys/app/sign', { message: b64('still mine') });
     assert.equal(r.status, 200, JSON.stringify(r.body));
     assert.ok(nodeVerify('sha256', Buffer.from('still mine'), createPublicKey(publicKey), Buffer.from(r.body.signature, 'base64')));
   };
@@ -68,7 +67,7 @@ describe('HSM seal (PKCS#11, SoftHSM2)', () => {
     await restart({ type: 'pkcs11' });
     const before = await status();
     assert.deepEqual([before.state, before.seal_type, before.configured_seal_type], ['UNINITIALIZED', 'pkcs11', 'pkcs11']);
-    const init = await post('/v1/sys/init', { shares: 3, threshold: 2 });
+    const init = await t!.post('/v1/sys/init', { shares: 3, threshold: 2 });
     assert.equal(init.status, 201, JSON.stringify(init.body));
     assert.equal(init.body.shares.length, 3);
     assert.deepEqual([init.body.sealed, init.body.seal_type, init.body.threshold, init.body.total], [false, 'pkcs11', 2, 3]);
@@ -76,7 +75,7 @@ describe('HSM seal (PKCS#11, SoftHSM2)', () => {
     const [key] = await sealKeys();
     assert.ok(key, 'an AES seal key was generated in the token');
     assert.deepEqual([key.sensitive, key.extractable], [true, false]);
-    const created = await post('/v1/keys', { key_id: 'app', key_type: 'EC-P256' });
+    const created = await t!.post('/v1/keys', { key_id: 'app', key_type: 'EC-P256' });
     publicKey = created.body.public_key;
     await signs();
   });
@@ -86,11 +85,11 @@ describe('HSM seal (PKCS#11, SoftHSM2)', () => {
     await restart({ type: 'pkcs11' });
     assert.equal((await status()).sealed, false);
     await signs();
-    await post('/v1/sys/seal');
-    assertProblem(await post('/v1/keys/app/sign', { message: b64('x') }), 503, 'system.sealed');
+    await t!.post('/v1/sys/seal');
+    assertProblem(await t!.post('/v1/keys/app/sign', { message: b64('x') }), 503, 'system.sealed');
     await sleep(700);
     assert.equal((await status()).sealed, true, 'a seal stays sealed: no automatic unseal behind the operator\'s back');
-    const unsealed = await post('/v1/sys/unseal', {});
+    const unsealed = await t!.post('/v1/sys/unseal', {});
     assert.equal(unsealed.body.sealed, false, JSON.stringify(unsealed.body));
     await signs();
   });
@@ -103,8 +102,8 @@ describe('HSM seal (PKCS#11, SoftHSM2)', () => {
     try {
       await restart({ type: 'pkcs11' });
       assert.equal((await status()).sealed, true);
-      assertProblem(await post('/v1/keys/app/sign', { message: b64('x') }), 503, 'system.sealed');
-      assertProblem(await post('/v1/sys/unseal', {}), 503, 'hsm.unavailable');
+      assertProblem(await t!.post('/v1/keys/app/sign', { message: b64('x') }), 503, 'system.sealed');
+      assertProblem(await t!.post('/v1/sys/unseal', {}), 503, 'hsm.unavailable');
     } finally {
       tok.bringBack();
     }
@@ -121,9 +120,9 @@ describe('HSM seal (PKCS#11, SoftHSM2)', () => {
     await operator.destroy({ id: old!.id });
     await restart({ type: 'pkcs11' });
     assert.equal((await status()).sealed, true);
-    assertProblem(await post('/v1/sys/unseal', {}), 409, 'seal.recovery_required');
-    assert.equal((await post('/v1/sys/unseal', { share: shares[0] })).body.sealed, true);
-    const done = await post('/v1/sys/unseal', { share: shares[2] });
+    assertProblem(await t!.post('/v1/sys/unseal', {}), 409, 'seal.recovery_required');
+    assert.equal((await t!.post('/v1/sys/unseal', { share: shares[0] })).body.sealed, true);
+    const done = await t!.post('/v1/sys/unseal', { share: shares[2] });
     assert.equal(done.body.sealed, false, JSON.stringify(done.body));
     const [fresh] = await sealKeys();
     assert.ok(fresh && !fresh.id.equals(old!.id), 'a new seal key');
@@ -141,13 +140,13 @@ describe('HSM seal (PKCS#11, SoftHSM2)', () => {
     await restart({ type: 'shamir' });
     const s = await status();
     assert.deepEqual([s.sealed, s.seal_type, s.configured_seal_type], [true, 'pkcs11', 'shamir']);
-    const done = await post('/v1/sys/unseal', { shares: [shares[1], shares[2]] });
+    const done = await t!.post('/v1/sys/unseal', { shares: [shares[1], shares[2]] });
     assert.deepEqual([done.body.sealed, done.body.seal_type], [false, 'shamir']);
     assert.deepEqual(events('system.seal_migrated').map((e) => [e.metadata.from, e.metadata.to]), [['pkcs11', 'shamir']]);
     await signs();
     await restart({ type: 'shamir' });
     assert.equal((await status()).sealed, true, 'a Shamir seal needs its shares at every start');
-    assert.equal((await post('/v1/sys/unseal', { shares: [shares[0], shares[1]] })).body.sealed, false);
+    assert.equal((await t!.post('/v1/sys/unseal', { shares: [shares[0], shares[1]] })).body.sealed, false);
     await signs();
   });
 
@@ -156,16 +155,16 @@ describe('HSM seal (PKCS#11, SoftHSM2)', () => {
     await restart({ type: 'pkcs11', key_label: 'keyward-seal-2' });
     const s = await status();
     assert.deepEqual([s.sealed, s.seal_type, s.configured_seal_type], [true, 'shamir', 'pkcs11']);
-    assertProblem(await post('/v1/sys/unseal', {}), 409, 'seal.migration_required');
-    const done = await post('/v1/sys/unseal', { shares: [shares[0], shares[2]] });
+    assertProblem(await t!.post('/v1/sys/unseal', {}), 409, 'seal.migration_required');
+    const done = await t!.post('/v1/sys/unseal', { shares: [shares[0], shares[2]] });
     assert.deepEqual([done.body.sealed, done.body.seal_type], [false, 'pkcs11']);
     assert.equal((await sealKeys('keyward-seal-2')).length, 1);
     await restart({ type: 'pkcs11', key_label: 'keyward-seal-2' });
     assert.equal((await status()).sealed, false);
     await signs();
     // The shares stay recovery shares.
-    await post('/v1/sys/seal');
-    assert.equal((await post('/v1/sys/unseal', { shares: [shares[1], shares[2]] })).body.sealed, false);
+    await t!.post('/v1/sys/seal');
+    assert.equal((await t!.post('/v1/sys/unseal', { shares: [shares[1], shares[2]] })).body.sealed, false);
   });
 });
 
