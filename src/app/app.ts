@@ -26,6 +26,9 @@ import { auditRefusal, type RefusalLedger } from '../audit/refusals.ts';
 import { ijsonViolation } from '../audit/strict-json.ts';
 import { requestIdFor } from '../http/request-id.ts';
 
+/** The methods a route may have, in the order Allow lists them. */
+const ROUTED_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
+
 export interface AppDeps {
   config: KeywardConfig;
   logger: Logger;
@@ -117,10 +120,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   app.setErrorHandler(errorHandler(deps.logger, (req, problem) => auditRefusal(deps.audit, req, problem)));
-  // Audited when the caller could be identified (see src/authn/hook.ts); the answer is the same either way.
-  app.setNotFoundHandler(async (req, reply) =>
-    sendProblem(reply, req, await auditRefusal(deps.audit, req, new ProblemError({ code: 'route.not_found', detail: `no route ${req.method} ${req.url.split('?')[0]}` }))),
-  );
+  // Audited when the caller could be identified (see src/authn/hook.ts); the answer is the same either way. A path
+  // that has routes for other methods is 405 with Allow (RFC 9110 §15.5.6), whatever the method asked for.
+  app.setNotFoundHandler(async (req, reply) => {
+    const path = req.url.split('?')[0]!;
+    const allow = ROUTED_METHODS.filter((method) => app.findRoute({ method, url: path }) !== null);
+    const problem = allow.length > 0
+      ? new ProblemError({ code: 'request.method_not_allowed', detail: `${req.method} is not allowed on ${path}`, headers: { allow: allow.join(', ') } })
+      : new ProblemError({ code: 'route.not_found', detail: `no route ${req.method} ${path}` });
+    return sendProblem(reply, req, await auditRefusal(deps.audit, req, problem));
+  });
 
   // route → authenticate → authorize → handler (service) → store → audit.
   registerAuthentication(app, { authenticator: deps.authenticator, audit: deps.audit });
