@@ -109,6 +109,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // An empty body on a JSON POST (SPIRL's release sends none) is "no body", not a parse error.
   const defaultJson = app.getDefaultJsonParser('error', 'error');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    // No content coding is decoded: a compressed body is refused, not read as if it were plain (RFC 9110 §8.4.1).
+    const coding = req.headers['content-encoding'];
+    if (coding !== undefined && coding.trim().toLowerCase() !== 'identity') {
+      return done(new ProblemError({ code: 'request.unsupported_media_type', detail: 'content-encoding is not supported: send the body uncompressed' }));
+    }
     if (body === '' || body === undefined) return done(null, undefined);
     defaultJson(req, body as string, (err, value) => {
       if (err) return done(err);

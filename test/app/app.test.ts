@@ -47,4 +47,24 @@ describe('unrouted requests', () => {
       for (const [method, op] of Object.entries(ops)) assert.equal(op.responses['405'], undefined, `${method} ${path}`);
     }
   });
+
+});
+
+describe('request bodies', () => {
+  let t: TestKeyward;
+  before(async () => {
+    t = await startKeyward();
+    await t.post('/v1/keys', { key_id: 'k', key_type: 'EC-P256' });
+  });
+  after(() => t.close());
+
+  test('a content coding is 415 (RFC 9110 §15.5.16): the body is neither decoded nor read as if it were plain', async () => {
+    const body = '{"message":"aGk="}';
+    for (const coding of ['gzip', 'deflate, gzip', 'br']) {
+      const r = await req(t.kw.app, { method: 'POST', url: '/v1/keys/k/sign', headers: { ...t.auth, 'content-type': 'application/json', 'content-encoding': coding }, payload: body });
+      assertProblem(r, 415, 'request.unsupported_media_type');
+    }
+    const plain = await req(t.kw.app, { method: 'POST', url: '/v1/keys/k/sign', headers: { ...t.auth, 'content-type': 'application/json', 'content-encoding': 'identity' }, payload: body });
+    assert.equal(plain.status, 200);
+  });
 });
