@@ -1,10 +1,11 @@
-// The app's answers for requests no route takes: an unknown path, or a known path with another method.
+// The app's answers at its edges: requests no route takes (an unknown path, a known path with another method), and
+// bodies it will not read.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startKeyward, type TestKeyward } from '../support/keyward.ts';
 import { assertProblem, req } from '../support/http.ts';
 
-describe('unrouted requests', () => {
+describe('the app at its edges', () => {
   let t: TestKeyward;
   before(async () => {
     t = await startKeyward();
@@ -47,16 +48,6 @@ describe('unrouted requests', () => {
       for (const [method, op] of Object.entries(ops)) assert.equal(op.responses['405'], undefined, `${method} ${path}`);
     }
   });
-
-});
-
-describe('request bodies', () => {
-  let t: TestKeyward;
-  before(async () => {
-    t = await startKeyward();
-    await t.post('/v1/keys', { key_id: 'k', key_type: 'EC-P256' });
-  });
-  after(() => t.close());
 
   test('a content coding is 415 (RFC 9110 §15.5.16): the body is neither decoded nor read as if it were plain', async () => {
     const body = '{"message":"aGk="}';
