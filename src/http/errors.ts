@@ -26,9 +26,11 @@ const PARAM_CODES: Record<string, ProblemCode> = { '/id': 'key.invalid_id' };
  * catches it: the schema at the edge (`limit=-1`, `shares: 1000`) or the service behind it (`limit=0`,
  * `shares: 1` with `threshold: 2`). Keys are field paths; `*` stands for an array index (`shares/*`). A field's
  * code covers its nested values; a missing required field, an unknown field and an unmapped one stay
- * request.invalid.
+ * request.invalid. A key starting with `#` names a constraint across the body's fields by its schema location
+ * (`#/oneOf`: exactly one of message or digest) and carries its own detail: every error under it, whichever
+ * branch failed, is that one fault.
  */
-export type FieldCodes = Record<string, ProblemCode>;
+export type FieldCodes = Readonly<Record<string, ProblemCode | { code: ProblemCode; detail: string }>>;
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -42,7 +44,17 @@ function fieldCode(codes: FieldCodes | undefined, instancePath: string): Problem
   // The longest mapped prefix: `labels/x` falls under `labels`.
   for (let n = segments.length; n > 0; n--) {
     const code = codes[segments.slice(0, n).join('/')];
-    if (code !== undefined) return code;
+    if (typeof code === 'string') return code;
+  }
+  return undefined;
+}
+
+function acrossFields(codes: FieldCodes | undefined, errors: ReadonlyArray<{ schemaPath: string }>): { code: ProblemCode; detail: string } | undefined {
+  if (codes === undefined) return undefined;
+  for (const e of errors) {
+    for (const [at, mapped] of Object.entries(codes)) {
+      if (at.startsWith('#') && typeof mapped === 'object' && (e.schemaPath === at || e.schemaPath.startsWith(`${at}/`))) return mapped;
+    }
   }
   return undefined;
 }
@@ -60,6 +72,8 @@ export function toProblem(err: unknown, bodyMissing = false, fieldCodes?: FieldC
     if (bodyMissing && (fe.validationContext ?? 'body') === 'body') return new ProblemError(EMPTY_BODY);
     const first = fe.validation[0];
     const where = fe.validationContext ?? 'body';
+    const across = where === 'body' ? acrossFields(fieldCodes, fe.validation) : undefined;
+    if (across) return new ProblemError({ code: across.code, detail: across.detail });
     const path = first?.instancePath ?? '';
     if (where === 'params' && PARAM_CODES[path]) {
       return new ProblemError({ code: PARAM_CODES[path]!, detail: 'key ids are 1-128 characters of A-Z a-z 0-9 . _ - starting with a letter or digit' });

@@ -63,9 +63,14 @@ export interface OpenApiDoc {
 
 /**
  * `doc` with the shared problem responses in its components and a reference to each on every operation, except
- * where the operation documents that status itself. `isPublic(path, method)` drops 401 and 403.
+ * where the operation documents that status itself. `isPublic(path, method)` drops 401 and 403. An operation whose
+ * codes `codesOf(path, method)` knows gets responses enumerating those codes instead of the shared ones.
  */
-export function withProblemResponses<T extends OpenApiDoc>(doc: T, isPublic: (path: string, method: string) => boolean): T {
+export function withProblemResponses<T extends OpenApiDoc>(
+  doc: T,
+  isPublic: (path: string, method: string) => boolean,
+  codesOf: (path: string, method: string) => readonly ProblemCode[] | undefined = () => undefined,
+): T {
   const shared = problemResponses();
   doc.components = {
     ...doc.components,
@@ -74,6 +79,11 @@ export function withProblemResponses<T extends OpenApiDoc>(doc: T, isPublic: (pa
   };
   for (const [path, ops] of Object.entries(doc.paths ?? {})) {
     for (const [method, op] of Object.entries(ops)) {
+      const own = codesOf(path, method);
+      if (own) {
+        op.responses = { ...problemResponses(own.filter((c) => !(NOT_PUBLIC.has(String(spec(c).status)) && isPublic(path, method)))), ...op.responses };
+        continue;
+      }
       const refs = Object.keys(shared)
         .filter((s) => !NOT_AN_OPERATION.has(s) && !(NOT_PUBLIC.has(s) && isPublic(path, method)))
         .map((s) => [s, { $ref: `#/components/responses/Problem${s}` }]);

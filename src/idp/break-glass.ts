@@ -1,10 +1,12 @@
 // Emergency access: a 10-minute access token with assurance level break_glass and the incident it was issued
 // for, signed by the identity provider's key in the key service, and always audited (no audit, no token).
 import { randomUUID } from 'node:crypto';
+import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { AuditRecorder } from '../audit/types.ts';
 import { operationContext } from '../authn/hook.ts';
 import { isProblem, notFound } from '../core/problem.ts';
+import { Strict, type TypeBoxTypeProvider } from '../http/typebox.ts';
 import type { KeyService } from '../keys/service.ts';
 import type { IdpConfig } from './config.ts';
 import { IDP_COMPONENT, idpSigningKeyId } from './key-service-signer.ts';
@@ -33,30 +35,41 @@ export interface BreakGlassOptions {
   telemetry: IdpTelemetry;
 }
 
+const breakGlassBody = Strict({
+  realm: Type.Optional(Type.String({ maxLength: 63, description: 'Default: the first configured realm' })),
+  subject: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'Who will use the token (default: authorized_by)' })),
+  incident_id: Type.String({ minLength: 1, maxLength: 128 }),
+  authorized_by: Type.String({ minLength: 1, maxLength: 128 }),
+  reason: Type.String({ minLength: 1, maxLength: 1024 }),
+});
+type BreakGlassBody = Static<typeof breakGlassBody>;
+const emergency = Type.Object({ incident_id: Type.String(), authorized_by: Type.String(), reason: Type.String() });
+const breakGlassResponse = Type.Object({
+  access_token: Type.String({ description: 'A JWT (typ at+jwt) with acr and assurance.level break_glass' }),
+  token_type: Type.Literal('Bearer'),
+  expires_in: Type.Integer(),
+  issued_token_type: Type.Literal('urn:ietf:params:oauth:token-type:access_token'),
+  emergency,
+});
+
 const ENDPOINT = '/v1/idp/break-glass';
 const CLIENT_ID = 'keyward-break-glass';
 
-export async function breakGlassRoutes(app: FastifyInstance, opts: BreakGlassOptions) {
+export async function breakGlassRoutes(plain: FastifyInstance, opts: BreakGlassOptions) {
+  const app = plain.withTypeProvider<TypeBoxTypeProvider>();
   app.post('/break-glass', {
     schema: {
       tags: ['idp'],
       summary: 'Issue a 10-minute emergency access token (assurance.level break_glass); always audited',
-      body: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['incident_id', 'authorized_by', 'reason'],
-        properties: {
-          realm: { type: 'string', maxLength: 63 },
-          subject: { type: 'string', minLength: 1, maxLength: 128, description: 'Who will use the token (default: authorized_by)' },
-          incident_id: { type: 'string', minLength: 1, maxLength: 128 },
-          authorized_by: { type: 'string', minLength: 1, maxLength: 128 },
-          reason: { type: 'string', minLength: 1, maxLength: 1024 },
-        },
-      },
+      body: breakGlassBody,
+      response: { 200: breakGlassResponse },
     },
-    config: { security: { authz: () => [{ action: 'idp:BreakGlass' as const }] } },
+    config: {
+      security: { authz: () => [{ action: 'idp:BreakGlass' as const }] },
+      problems: ['idp.realm_not_found', 'audit.unavailable', 'storage.unavailable', 'system.sealed', 'key.not_found', 'key.disabled', 'hsm.unavailable', 'hsm.operation_failed'],
+    },
   }, async (req) => {
-    const b = req.body as { realm?: string; subject?: string; incident_id: string; authorized_by: string; reason: string };
+    const b = req.body;
     const realm = b.realm === undefined ? opts.config.realms[0]! : opts.config.realms.find((r) => r.name === b.realm);
     const ctx = operationContext(req);
     const event = (result: 'success' | 'failure', errorClass?: string) =>
@@ -91,7 +104,7 @@ async function issue(
   opts: BreakGlassOptions,
   ctx: ReturnType<typeof operationContext>,
   realm: IdpConfig['realms'][number] | undefined,
-  b: { realm?: string; subject?: string; incident_id: string; authorized_by: string; reason: string },
+  b: BreakGlassBody,
 ) {
   if (!realm) throw notFound('idp.realm_not_found', `no realm ${JSON.stringify(b.realm)}`);
   const issuer = `${opts.config.base_url}/realms/${realm.name}`;
@@ -135,5 +148,5 @@ async function issue(
   // The identity provider signs on the caller's behalf (the event names the caller); the caller never holds the key.
   const version = await opts.signingVersion(realm.name, 'ES256');
   const signed = await opts.keys.signJwt({ ...ctx, component: IDP_COMPONENT }, idpSigningKeyId(realm.name, 'ES256'), { payload, typ: 'at+jwt', version });
-  return { access_token: signed.jwt, token_type: 'Bearer', expires_in: BREAK_GLASS_LIFETIME_SECONDS, issued_token_type: 'urn:ietf:params:oauth:token-type:access_token', emergency };
+  return { access_token: signed.jwt, token_type: 'Bearer' as const, expires_in: BREAK_GLASS_LIFETIME_SECONDS, issued_token_type: 'urn:ietf:params:oauth:token-type:access_token' as const, emergency };
 }

@@ -2,6 +2,7 @@
 // its interaction pages, {issuer}/profile, and the refusal of Keycloak's admin REST paths.
 import { PrivacyIdeaAuthority } from './mfa/privacyidea.ts';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { Registry } from 'prom-client';
@@ -23,6 +24,8 @@ import { readThemeAsset, type ThemeAsset } from './theme.ts';
 import { replayingBody } from './replay-body.ts';
 import { PAGE_HEADERS } from './views.ts';
 import { sendProblem } from '../http/errors.ts';
+import type { TypeBoxTypeProvider } from '../http/typebox.ts';
+import { interactionParams, PAGE_PROBLEMS, PAGES, PROVIDER_ENDPOINTS, realmParams } from './endpoints.ts';
 import { ProblemError } from '../core/problem.ts';
 
 export { idpConfigSchema, type IdpConfig, type IdpRealmConfig } from './config.ts';
@@ -252,9 +255,13 @@ function unavailable(reply: FastifyReply) {
   return reply.code(503).header('retry-after', SEALED_RETRY_AFTER).header('cache-control', 'no-store').type('application/json').send(sealedBody());
 }
 
+/** A request below /realms/{realm} (every route there validates its params). */
+type RealmRequest = FastifyRequest & { params: { realm: string } };
+
 /** Fastify plugin factory; register the returned function with the app (encapsulated). */
 export function idpPlugin(deps: IdpDeps) {
-  return async function idpRoutes(app: FastifyInstance, _opts: unknown): Promise<void> {
+  return async function idpRoutes(plain: FastifyInstance, _opts: unknown): Promise<void> {
+    const app = plain.withTypeProvider<TypeBoxTypeProvider>();
     const starter = new IdpStarter(deps);
     try {
       await starter.start();
@@ -283,12 +290,13 @@ export function idpPlugin(deps: IdpDeps) {
     app.removeAllContentTypeParsers();
     app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_req, body, done) => done(null, body));
 
-    app.all('/admin/*', (req, reply) =>
+    // Keycloak's admin REST API is not offered: every path below /admin is refused (not documented, nothing to call).
+    app.all('/admin/*', { schema: { hide: true } }, (req, reply) =>
       refuse(reply, started(), '-', UNSUPPORTED.admin_rest, { browser: false, req, event: 'admin_unsupported' }),
     );
 
-    const realmOf = (req: FastifyRequest, reply: FastifyReply): RealmRuntime | undefined => {
-      const rt = started().realms.get((req.params as { realm: string }).realm);
+    const realmOf = (req: RealmRequest, reply: FastifyReply): RealmRuntime | undefined => {
+      const rt = started().realms.get(req.params.realm);
       if (rt) return rt;
       // OAuth clients read an OAuth error body (RFC 6749 §5.2) from the protocol endpoints; elsewhere problem+json.
       // The telemetry realm is '-': a name from the URL must not become a metric label.
@@ -303,47 +311,49 @@ export function idpPlugin(deps: IdpDeps) {
     // Keyward has no login-status iframe (Keycloak's needs third-party cookies, which browsers are removing), so the
     // page answers "unsupported": the adapter then takes its documented path for such browsers (no session-status
     // iframe; check-sso by a top-level redirect with prompt=none).
-    app.get(`/realms/:realm${THIRD_PARTY_COOKIE_CHECK}`, async (req, reply) => {
+    app.get(`/realms/:realm${THIRD_PARTY_COOKIE_CHECK}`, { schema: { params: realmParams }, config: { documented: PAGES.thirdPartyCookieCheck, problems: PAGE_PROBLEMS } }, async (req, reply) => {
       const rt = realmOf(req, reply);
       if (!rt) return reply;
       return reply.code(200).headers(THIRD_PARTY_COOKIE_HEADERS).send(THIRD_PARTY_COOKIE_PAGE);
     });
-    app.get('/realms/:realm/profile', async (req, reply) => {
+    app.get('/realms/:realm/profile', { schema: { params: realmParams }, config: { documented: PAGES.profile, problems: PAGE_PROBLEMS } }, async (req, reply) => {
       const rt = realmOf(req, reply);
       if (!rt) return reply;
       return reply.header('cache-control', 'no-cache').send(profileDocument(rt.config, rt.realm));
     });
     // The interaction pages write the raw response themselves (oidc-provider's interaction API needs it).
     type Page = (c: InteractionContext, req: FastifyRequest['raw'], res: FastifyReply['raw'], uid: string, form: URLSearchParams) => Promise<void>;
-    const page = (handler: Page) => async (req: FastifyRequest, reply: FastifyReply) => {
+    const page = (handler: Page) => async (req: RealmRequest & { params: { uid: string } }, reply: FastifyReply) => {
       const rt = realmOf(req, reply);
       if (!rt) return reply;
       reply.hijack();
       reply.raw.setHeader('x-request-id', req.id);
       const c = ictx(rt, req);
-      await handler(c, req.raw, reply.raw, (req.params as { uid: string }).uid, form(req)).catch((e) =>
+      await handler(c, req.raw, reply.raw, req.params.uid, form(req)).catch((e) =>
         // The page's path below the realm without the interaction id: /login, /login/totp, /login/recovery, /login/continue.
         isDirectoryUnavailable(e) ? directoryUnavailable(c, reply.raw, `/login${req.routeOptions.url?.split(':uid')[1] ?? ''}`) : interactionError(rt, reply, e),
       );
     };
-    app.get('/realms/:realm/login/:uid', page((c, req, res, uid) => showInteraction(c, req, res, uid)));
-    app.post('/realms/:realm/login/:uid', page(submitLogin));
-    app.get('/realms/:realm/login/:uid/totp', page((c, req, res, uid) => showTotp(c, req, res, uid)));
-    app.post('/realms/:realm/login/:uid/totp', page(submitTotp));
-    app.get('/realms/:realm/login/:uid/recovery', page((c, req, res, uid) => showRecovery(c, req, res, uid)));
-    app.post('/realms/:realm/login/:uid/recovery', page(submitRecovery));
-    app.post('/realms/:realm/login/:uid/continue', page(submitContinue));
+    const uid = { params: interactionParams };
+    app.get('/realms/:realm/login/:uid', { schema: uid, config: { documented: PAGES.login, problems: PAGE_PROBLEMS } }, page((c, req, res, id) => showInteraction(c, req, res, id)));
+    app.post('/realms/:realm/login/:uid', { schema: uid, config: { documented: PAGES.loginSubmit, problems: PAGE_PROBLEMS } }, page(submitLogin));
+    app.get('/realms/:realm/login/:uid/totp', { schema: uid, config: { documented: PAGES.totp, problems: PAGE_PROBLEMS } }, page((c, req, res, id) => showTotp(c, req, res, id)));
+    app.post('/realms/:realm/login/:uid/totp', { schema: uid, config: { documented: PAGES.totpSubmit, problems: PAGE_PROBLEMS } }, page(submitTotp));
+    app.get('/realms/:realm/login/:uid/recovery', { schema: uid, config: { documented: PAGES.recovery, problems: PAGE_PROBLEMS } }, page((c, req, res, id) => showRecovery(c, req, res, id)));
+    app.post('/realms/:realm/login/:uid/recovery', { schema: uid, config: { documented: PAGES.recoverySubmit, problems: PAGE_PROBLEMS } }, page(submitRecovery));
+    app.post('/realms/:realm/login/:uid/continue', { schema: uid, config: { documented: PAGES.continue, problems: PAGE_PROBLEMS } }, page(submitContinue));
 
     // The realm's theme: its stylesheet and the files of its theme directory (static, cacheable, no cookies read).
-    app.get('/realms/:realm/theme/style.css', async (req, reply) => {
+    app.get('/realms/:realm/theme/style.css', { schema: { params: realmParams }, config: { documented: PAGES.stylesheet, problems: PAGE_PROBLEMS } }, async (req, reply) => {
       const rt = realmOf(req, reply);
       if (!rt) return reply;
       return sendAsset(req, reply, rt.theme.stylesheet);
     });
-    app.get('/realms/:realm/theme/assets/:file', async (req, reply) => {
+    const assetParams = Type.Object({ realm: Type.String(), file: Type.String({ description: 'File name in the theme directory' }) });
+    app.get('/realms/:realm/theme/assets/:file', { schema: { params: assetParams }, config: { documented: PAGES.asset, problems: PAGE_PROBLEMS } }, async (req, reply) => {
       const rt = realmOf(req, reply);
       if (!rt) return reply;
-      const asset = await readThemeAsset(rt.theme, (req.params as { file: string }).file);
+      const asset = await readThemeAsset(rt.theme, req.params.file);
       if (!asset) return reply.code(404).header('cache-control', 'no-store').type('text/plain; charset=utf-8').send('not found');
       return sendAsset(req, reply, asset);
     });
@@ -358,7 +368,7 @@ export function idpPlugin(deps: IdpDeps) {
       }
       return h;
     };
-    const toProvider = async (req: FastifyRequest, reply: FastifyReply) => {
+    const toProvider = async (req: RealmRequest, reply: FastifyReply) => {
       const rt = realmOf(req, reply);
       if (!rt) return reply;
       const prefix = `/realms/${rt.name}`;
@@ -379,8 +389,15 @@ export function idpPlugin(deps: IdpDeps) {
       if (typeof req.body === 'string') raw.body = req.body;
       handlerOf(rt)(replayingBody(raw), reply.raw);
     };
-    app.all('/realms/:realm', toProvider);
-    app.all('/realms/:realm/*', toProvider);
+    // Each protocol endpoint is its own route (and its own OpenAPI entry); the provider validates and answers.
+    for (const e of PROVIDER_ENDPOINTS) {
+      app.route({ method: e.methods, url: `/realms/:realm${e.path}`, schema: { params: e.path.includes(':uid') ? interactionParams : realmParams }, config: { documented: e.documented, problems: [] }, handler: toProvider });
+    }
+    // Everything else below a realm goes to the guard and the provider too: Keycloak paths the profile refuses with
+    // its own error (realm information, account console, device flow...), other methods on the endpoints above
+    // (CORS preflight), the provider's unknown paths. Not documented: none is an endpoint to call.
+    app.all('/realms/:realm', { schema: { params: realmParams, hide: true } }, toProvider);
+    app.all('/realms/:realm/*', { schema: { params: Type.Object({ realm: Type.String(), '*': Type.String() }), hide: true } }, toProvider);
   };
 }
 

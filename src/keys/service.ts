@@ -446,7 +446,11 @@ export class KeyService {
           );
         });
         stored = true;
-        return { result: await this.describe(record.id), audited: true, keyType: record.type };
+        // The answer is the state this rotation made: a concurrent rotation (here or on another instance) may
+        // already have added a later version, which is that caller's to report.
+        const view = await this.describe(record.id);
+        const own = view.record.currentVersion === record.currentVersion ? view : { ...view, record, versions: view.versions.filter((v) => v.version <= record.currentVersion) };
+        return { result: own, audited: true, keyType: record.type };
       } finally {
         fresh?.material.material.fill(0);
         if (made && !stored) await this.#discard(made.provider, id, 0, made.type, made.object).catch(() => undefined);

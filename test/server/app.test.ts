@@ -52,16 +52,21 @@ describe('server surface', () => {
 
   test('every credential-less request to a guarded route is 401 problem+json with WWW-Authenticate', async () => {
     const doc = (await req(t.kw.app, { method: 'GET', url: '/openapi.json' })).body;
-    const open = new Set(['/healthz', '/readyz', '/v1/audit/public-key']);
-    for (const [path, ops] of Object.entries(doc.paths as Record<string, Record<string, unknown>>)) {
-      for (const method of Object.keys(ops)) {
-        if (open.has(path)) continue;
+    const open: string[] = [];
+    for (const [path, ops] of Object.entries(doc.paths as Record<string, Record<string, { security?: unknown[] }>>)) {
+      for (const [method, op] of Object.entries(ops)) {
+        // A public route says so with an empty security requirement; the rest need a credential.
+        if (op.security?.length === 0) {
+          open.push(`${method} ${path}`);
+          continue;
+        }
         const url = path.replace('{id}', 'k1');
         const r = await req(t.kw.app, { method: method.toUpperCase() as 'GET', url, ...(method === 'post' ? { payload: {} } : {}) });
         assertProblem(r, 401, 'auth.missing_credential');
         assert.match(String(r.headers['www-authenticate']), /^Bearer /);
       }
     }
+    assert.deepEqual(open.sort(), ['get /healthz', 'get /metrics', 'get /openapi.json', 'get /readyz', 'get /v1/audit/public-key']);
   });
 
   test('a wrong API key is 401 auth.invalid_credential and is audited; logs never carry the key', async () => {

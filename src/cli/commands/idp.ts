@@ -76,7 +76,7 @@ export async function openIdpStore(path: string | undefined, io: CliIo): Promise
   let raw: Record<string, any>;
   if (file) raw = (parseYaml(await readFile(file, 'utf8')) ?? {}) as Record<string, any>;
   else {
-    raw = applyEnvOverrides({ mode: 'dev' }, io.env) as Record<string, any>;
+    raw = applyEnvOverrides({ mode: 'dev', storage: { type: 'sqlite' } }, io.env) as Record<string, any>;
     const mark = String(raw.seal?.dev_unseal_file ?? DEV_UNSEAL_FILE);
     if (raw.mode !== 'dev' || !existsSync(mark)) {
       throw Object.assign(new Error(`no configuration: pass --config FILE or set KEYWARD_CONFIG (the server's); without one, run this where \`keyward dev\` runs (no ${mark} here)`), { exit: EXIT.config });

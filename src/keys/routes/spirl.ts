@@ -3,15 +3,16 @@
 // The webhook manages only the keys labelled keyward.dev/source=spirl (those it created, or keys imported through
 // /v1 with that label): the trust-domain server lists, signs with and releases them, and never sees or destroys
 // Keyward's other keys, such as the identity provider's.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
 import { operationContext } from '../../authn/hook.ts';
+import { authzFrom, StringEnum, type TypeBoxTypeProvider } from '../../http/typebox.ts';
 import { KEY_TYPES, publicKeyPem, signsDigests } from '../families/index.ts';
 import type { KeyScope, KeyService, KeyView } from '../service.ts';
-import { type HashAlgorithm, type KeyType, HASH_ALGORITHMS } from '../types.ts';
+import { HASH_ALGORITHMS } from '../types.ts';
 import { fromB64 } from './codec.ts';
-import { keyIdParams } from './schemas.ts';
+import { KEY_PROBLEMS, keyIdParams } from './schemas.ts';
 
-type IdReq = FastifyRequest<{ Params: { id: string } }>;
 const tags = ['spirl'];
 const SPIRL: KeyScope = { labels: { 'keyward.dev/source': 'spirl' } };
 // The webhook signs digests only, which pure Ed25519 cannot: an Ed25519 key made here could never sign.
@@ -22,30 +23,49 @@ function spirlKey(view: KeyView) {
   return { key_id: view.record.id, public_key: publicKeyPem(v.publicKeySpki!), fingerprint: v.fingerprint };
 }
 
-export async function spirlRoutes(app: FastifyInstance, opts: { keys: KeyService }) {
+// The contract's shapes. Bodies stay open to members beyond the contract's: a trust-domain server sending more must
+// not break.
+const publicKey = { public_key: Type.String({ description: 'SPKI PEM' }), fingerprint: Type.String() };
+const create = {
+  tags,
+  summary: 'SPIRL: create a signing key',
+  body: Type.Object({ key_id: Type.String(), key_type: StringEnum(SPIRL_KEY_TYPES) }),
+  response: { 201: Type.Object(publicKey) },
+};
+const sign = {
+  tags,
+  summary: 'SPIRL: sign a digest (ECDSA signatures are ASN.1 DER, as Go\'s crypto.Signer returns)',
+  params: keyIdParams,
+  body: Type.Object({ digest: Type.String({ maxLength: 200, description: 'base64' }), hash_algorithm: StringEnum(HASH_ALGORITHMS) }),
+  response: { 200: Type.Object({ signature: Type.String({ description: 'base64' }), key_fingerprint: Type.String() }) },
+};
+const release = {
+  tags,
+  summary: 'SPIRL: the key is no longer in active use; destroyed after the grace period',
+  params: keyIdParams,
+  response: { 200: Type.Object({}, { description: 'An empty object' }) },
+};
+
+export async function spirlRoutes(plain: FastifyInstance, opts: { keys: KeyService }) {
+  const app = plain.withTypeProvider<TypeBoxTypeProvider>();
   const { keys } = opts;
 
   app.post('/keys', {
-    schema: {
-      tags,
-      summary: 'SPIRL: create a signing key',
-      body: {
-        type: 'object',
-        required: ['key_id', 'key_type'],
-        properties: { key_id: { type: 'string' }, key_type: { type: 'string', enum: SPIRL_KEY_TYPES } },
-      },
-    },
-    config: { security: { authz: (req) => [{ action: 'kms:CreateKey', keyId: (req.body as { key_id: string }).key_id }] } },
+    schema: create,
+    config: { security: { authz: authzFrom(create, ({ body }) => [{ action: 'kms:CreateKey', keyId: body.key_id }]) }, problems: KEY_PROBLEMS.create },
   }, async (req, reply) => {
-    const b = req.body as { key_id: string; key_type: KeyType };
-    const view = await keys.create(operationContext(req), { id: b.key_id, type: b.key_type, labels: SPIRL.labels });
+    const view = await keys.create(operationContext(req), { id: req.body.key_id, type: req.body.key_type, labels: SPIRL.labels });
     const { public_key, fingerprint } = spirlKey(view);
     return reply.status(201).send({ public_key, fingerprint });
   });
 
   app.get('/keys', {
-    schema: { tags, summary: 'SPIRL: list the webhook\'s keys (labelled keyward.dev/source=spirl) that are enabled or released' },
-    config: { security: { authz: () => [{ action: 'kms:ListKeys' }] } },
+    schema: {
+      tags,
+      summary: 'SPIRL: list the webhook\'s keys (labelled keyward.dev/source=spirl) that are enabled or released',
+      response: { 200: Type.Object({ keys: Type.Array(Type.Object({ key_id: Type.String(), ...publicKey })) }) },
+    },
+    config: { security: { authz: () => [{ action: 'kms:ListKeys' }] }, problems: KEY_PROBLEMS.list },
   }, async (req) => {
     const ctx = operationContext(req);
     const out: Array<ReturnType<typeof spirlKey>> = [];
@@ -63,19 +83,10 @@ export async function spirlRoutes(app: FastifyInstance, opts: { keys: KeyService
   });
 
   app.post('/keys/:id/sign', {
-    schema: {
-      tags,
-      summary: 'SPIRL: sign a digest (ECDSA signatures are ASN.1 DER, as Go\'s crypto.Signer returns)',
-      params: keyIdParams,
-      body: {
-        type: 'object',
-        required: ['digest', 'hash_algorithm'],
-        properties: { digest: { type: 'string', maxLength: 200 }, hash_algorithm: { type: 'string', enum: HASH_ALGORITHMS } },
-      },
-    },
-    config: { security: { authz: (req) => [{ action: 'kms:Sign', keyId: (req.params as { id: string }).id }] } },
-  }, async (req: IdReq) => {
-    const b = req.body as { digest: string; hash_algorithm: HashAlgorithm };
+    schema: sign,
+    config: { security: { authz: authzFrom(sign, ({ params }) => [{ action: 'kms:Sign', keyId: params.id }]) }, problems: KEY_PROBLEMS.sign },
+  }, async (req) => {
+    const b = req.body;
     const r = await keys.sign(operationContext(req), req.params.id, {
       digest: fromB64('digest', b.digest),
       hashAlgorithm: b.hash_algorithm,
@@ -86,9 +97,9 @@ export async function spirlRoutes(app: FastifyInstance, opts: { keys: KeyService
   });
 
   app.post('/keys/:id/release', {
-    schema: { tags, summary: 'SPIRL: the key is no longer in active use; destroyed after the grace period', params: keyIdParams },
-    config: { security: { authz: (req) => [{ action: 'kms:ReleaseKey', keyId: (req.params as { id: string }).id }] } },
-  }, async (req: IdReq, reply) => {
+    schema: release,
+    config: { security: { authz: authzFrom(release, ({ params }) => [{ action: 'kms:ReleaseKey', keyId: params.id }]) }, problems: KEY_PROBLEMS.lifecycle },
+  }, async (req, reply) => {
     await keys.release(operationContext(req), req.params.id, SPIRL);
     return reply.status(200).send({});
   });

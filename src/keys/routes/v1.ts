@@ -1,29 +1,28 @@
 // REST routes under /v1 for keys and crypto operations. Handlers only translate HTTP <-> service calls;
-// authentication and authorization ran before them (see route config `security`).
+// authentication and authorization ran before them (see route config `security`). Every route is schema-first:
+// the TypeBox schemas in schemas.ts validate the request, type the handler and document the route.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { JsonWebKey } from 'node:crypto';
 import { operationContext } from '../../authn/hook.ts';
 import { badRequest } from '../../core/problem.ts';
+import type { ProblemCode } from '../../core/problem-codes.ts';
+import { authzFrom, type TypeBoxTypeProvider } from '../../http/typebox.ts';
 import { generatedKeyId, type KeyService } from '../service.ts';
-import { type ProviderName, providerUnsupported } from '../providers/index.ts';
-import { type EcdsaFormat, type HashAlgorithm, type KeyState, type KeyType, type Labels, LABEL_KEY_RE, isSystemKeyId, isValidLabelValue, type RsaPadding } from '../types.ts';
+import { providerUnsupported } from '../providers/index.ts';
+import { type EcdsaFormat, type HashAlgorithm, type Labels, LABEL_KEY_RE, isSystemKeyId, isValidLabelValue, type RsaPadding } from '../types.ts';
 import { fromB64, keyJson, optionalB64, publicKeyJson } from './codec.ts';
 import * as S from './schemas.ts';
 
-type IdReq = FastifyRequest<{ Params: { id: string } }>;
-const idOf = (req: FastifyRequest) => (req.params as { id: string }).id;
 const fieldCodes = S.keyFieldCodes;
-const key = (action: Parameters<typeof onKey>[0]) => ({ security: { authz: onKey(action) }, fieldCodes });
-function onKey(action: 'kms:DescribeKey' | 'kms:GetPublicKey' | 'kms:Sign' | 'kms:Verify' | 'kms:Encrypt' | 'kms:Decrypt' | 'kms:GenerateDataKey' | 'kms:GenerateMac' | 'kms:VerifyMac' | 'kms:RotateKey' | 'kms:DisableKey' | 'kms:EnableKey' | 'kms:ReleaseKey' | 'kms:CancelKeyRelease' | 'kms:DestroyKey' | 'kms:SignJwt') {
-  return (req: FastifyRequest) => [{ action, keyId: idOf(req) }];
-}
+const byId = { params: S.keyIdParams };
+type KeyAction = 'kms:DescribeKey' | 'kms:GetPublicKey' | 'kms:Sign' | 'kms:Verify' | 'kms:Encrypt' | 'kms:Decrypt' | 'kms:GenerateDataKey' | 'kms:GenerateMac' | 'kms:VerifyMac' | 'kms:RotateKey' | 'kms:DisableKey' | 'kms:EnableKey' | 'kms:ReleaseKey' | 'kms:CancelKeyRelease' | 'kms:DestroyKey' | 'kms:SignJwt';
+const key = (action: KeyAction, problems: readonly ProblemCode[]) => ({ security: { authz: authzFrom(byId, (req) => [{ action, keyId: req.params.id }]) }, fieldCodes, problems });
 
 interface SignBody {
-  message?: string;
-  digest?: string;
-  hash_algorithm?: HashAlgorithm;
-  rsa_padding?: RsaPadding;
-  signature_format?: EcdsaFormat;
+  message?: string | undefined;
+  digest?: string | undefined;
+  hash_algorithm?: HashAlgorithm | undefined;
+  rsa_padding?: RsaPadding | undefined;
+  signature_format?: EcdsaFormat | undefined;
 }
 
 export function signRequest(b: SignBody) {
@@ -52,50 +51,52 @@ export function parseLabelFilter(label: string | undefined): Labels | undefined 
   return out;
 }
 
-export async function v1KeyRoutes(app: FastifyInstance, opts: { keys: KeyService }) {
+export async function v1KeyRoutes(plain: FastifyInstance, opts: { keys: KeyService }) {
+  const app = plain.withTypeProvider<TypeBoxTypeProvider>();
   const { keys } = opts;
   const tags = ['keys'];
 
+  const create = { tags, summary: 'Create a key', body: S.createKeyBody, response: { 201: S.keyView } };
   app.post('/keys', {
-    schema: { tags, summary: 'Create a key', body: S.createKeyBody },
+    schema: create,
     // A generated id is chosen before authorization, so the caller is authorized for the id it will get.
     preValidation: async (req) => {
-      const b = req.body as { key_id?: unknown } | undefined;
-      if (b && typeof b === 'object' && !Array.isArray(b) && b.key_id === undefined) b.key_id = generatedKeyId();
+      // Before validation the body is whatever JSON came; only an object without an id gets one.
+      const b: unknown = req.body;
+      if (b !== null && typeof b === 'object' && !Array.isArray(b) && !('key_id' in b)) Object.assign(b, { key_id: generatedKeyId() });
     },
     config: {
-      security: {
-        authz: (req) => {
-          const b = req.body as { key_id?: string; overwrite?: boolean };
-          return [{ action: 'kms:CreateKey', keyId: b.key_id!, overwrite: b.overwrite === true }];
-        },
-      },
+      security: { authz: authzFrom(create, ({ body }) => [{ action: 'kms:CreateKey', keyId: body.key_id ?? '', overwrite: body.overwrite === true }]) },
       fieldCodes,
+      problems: S.KEY_PROBLEMS.create,
     },
   }, async (req, reply) => {
-    const b = req.body as { key_id?: string; key_type: KeyType; labels?: Labels; description?: string; overwrite?: boolean; provider?: ProviderName };
+    const b = req.body;
     const view = await keys.create(operationContext(req), { id: b.key_id, type: b.key_type, labels: b.labels, description: b.description, overwrite: b.overwrite, provider: b.provider });
     return reply.status(201).send(keyJson(view));
   });
 
+  const importing = {
+    tags,
+    summary: 'Import a key (BYOK: PKCS#8 PEM, JWK or raw secret) or reference one its owner holds in an HSM (HYOK: provider + external_id)',
+    body: S.importKeyBody,
+    response: { 201: S.keyView },
+  };
   app.post('/keys/import', {
-    schema: { tags, summary: 'Import a key (BYOK: PKCS#8 PEM, JWK or raw secret) or reference one its owner holds in an HSM (HYOK: provider + external_id)', body: S.importKeyBody },
+    schema: importing,
     config: {
       security: {
-        authz: (req) => {
-          const b = req.body as { key_id: string; overwrite?: boolean };
+        authz: authzFrom(importing, ({ body }) => {
           // Importing over an existing key needs the import permission and the overwrite permission.
-          const importing = { action: 'kms:ImportKey' as const, keyId: b.key_id };
-          return b.overwrite === true ? [importing, { ...importing, overwrite: true }] : [importing];
-        },
+          const target = { action: 'kms:ImportKey' as const, keyId: body.key_id };
+          return body.overwrite === true ? [target, { ...target, overwrite: true }] : [target];
+        }),
       },
       fieldCodes,
+      problems: S.KEY_PROBLEMS.import,
     },
   }, async (req, reply) => {
-    const b = req.body as {
-      key_id: string; key_type: KeyType; private_key_pem?: string; jwk?: JsonWebKey; key_material?: string; labels?: Labels; description?: string; overwrite?: boolean;
-      provider?: ProviderName; external_id?: string; external_public_id?: string;
-    };
+    const b = req.body;
     const ctx = operationContext(req);
     const material = b.private_key_pem !== undefined || b.jwk !== undefined || b.key_material !== undefined;
     if (b.external_id !== undefined || b.external_public_id !== undefined) {
@@ -119,32 +120,32 @@ export async function v1KeyRoutes(app: FastifyInstance, opts: { keys: KeyService
   });
 
   app.get('/keys', {
-    schema: { tags, summary: 'List keys (cursor paging; filter by state and labels)', querystring: S.listKeysQuery },
-    config: { security: { authz: () => [{ action: 'kms:ListKeys' }] }, fieldCodes },
+    schema: { tags, summary: 'List keys (cursor paging; filter by state and labels)', querystring: S.listKeysQuery, response: { 200: S.keyList } },
+    config: { security: { authz: () => [{ action: 'kms:ListKeys' }] }, fieldCodes, problems: S.KEY_PROBLEMS.list },
   }, async (req) => {
-    const q = req.query as { cursor?: string; limit?: string; state?: KeyState; label?: string; provider?: ProviderName };
+    const q = req.query;
     const limit = q.limit === undefined ? 100 : Number(q.limit);
     if (limit < 1 || limit > 1000) throw badRequest('request.invalid_limit', 'limit is 1-1000');
     const page = await keys.list(operationContext(req), { cursor: q.cursor, limit, state: q.state, labels: parseLabelFilter(q.label), provider: q.provider });
     return { keys: page.items.map(keyJson), next_cursor: page.nextCursor };
   });
 
-  app.get('/keys/:id', { schema: { tags, summary: 'Key metadata and versions', params: S.keyIdParams }, config: key('kms:DescribeKey') }, async (req: IdReq) =>
+  app.get('/keys/:id', { schema: { tags, summary: 'Key metadata and versions', params: S.keyIdParams, response: { 200: S.keyView } }, config: key('kms:DescribeKey', S.KEY_PROBLEMS.describe) }, async (req) =>
     keyJson(await keys.get(operationContext(req), req.params.id)),
   );
 
   app.get('/keys/:id/public-key', {
-    schema: { tags, summary: 'Public key of a version (newest by default) as PEM and JWK', params: S.keyIdParams, querystring: S.publicKeyQuery },
-    config: key('kms:GetPublicKey'),
-  }, async (req: IdReq) => {
-    const q = req.query as { version?: string };
+    schema: { tags, summary: 'Public key of a version (newest by default) as PEM and JWK', params: S.keyIdParams, querystring: S.publicKeyQuery, response: { 200: S.publicKeyResponse } },
+    config: key('kms:GetPublicKey', S.KEY_PROBLEMS.publicKey),
+  }, async (req) => {
+    const q = req.query;
     return publicKeyJson(await keys.publicKey(operationContext(req), req.params.id, q.version === undefined ? undefined : Number(q.version)));
   });
 
   app.get('/keys/:id/jwks', {
-    schema: { tags, summary: 'JWKS of every version not destroyed (kid = fingerprint + version)', params: S.keyIdParams },
-    config: key('kms:GetPublicKey'),
-  }, async (req: IdReq) => keys.jwks(operationContext(req), req.params.id));
+    schema: { tags, summary: 'JWKS of every version not destroyed (kid = fingerprint + version)', params: S.keyIdParams, response: { 200: S.jwksResponse } },
+    config: key('kms:GetPublicKey', S.KEY_PROBLEMS.jwks),
+  }, async (req) => keys.jwks(operationContext(req), req.params.id));
 
   const lifecycle = [
     ['disable', 'kms:DisableKey', 'Disable: no signing, encryption or MAC until enabled', (id: string, r: FastifyRequest) => keys.disable(operationContext(r), id)],
@@ -154,94 +155,90 @@ export async function v1KeyRoutes(app: FastifyInstance, opts: { keys: KeyService
     ['destroy', 'kms:DestroyKey', 'Destroy: wipe every version\'s material now', (id: string, r: FastifyRequest) => keys.destroy(operationContext(r), id)],
   ] as const;
   for (const [path, action, summary, run] of lifecycle) {
-    app.post(`/keys/:id/${path}`, { schema: { tags, summary, params: S.keyIdParams }, config: key(action) }, async (req: IdReq) => keyJson(await run(req.params.id, req)));
+    app.post(`/keys/:id/${path}`, { schema: { tags, summary, params: S.keyIdParams, response: { 200: S.keyView } }, config: key(action, S.KEY_PROBLEMS.lifecycle) }, async (req) => keyJson(await run(req.params.id, req)));
   }
   // Keyward's own keys (keyward-…) rotate under their own, explicit-only permission; every other use is refused.
   app.post('/keys/:id/rotate', {
-    schema: { tags, summary: 'Rotate: add a new version; signing uses it from now on', params: S.keyIdParams },
-    config: { security: { authz: (req) => [{ action: isSystemKeyId(idOf(req)) ? 'sys:RotateSystemKey' : 'kms:RotateKey', keyId: idOf(req) }] } },
-  }, async (req: IdReq) => {
+    schema: { tags, summary: 'Rotate: add a new version; signing uses it from now on', params: S.keyIdParams, response: { 200: S.keyView } },
+    config: { security: { authz: authzFrom(byId, ({ params: { id } }) => [{ action: isSystemKeyId(id) ? 'sys:RotateSystemKey' : 'kms:RotateKey', keyId: id }]) }, problems: S.KEY_PROBLEMS.rotate },
+  }, async (req) => {
     const ctx = operationContext(req);
     return keyJson(await (isSystemKeyId(req.params.id) ? keys.rotateSystemKey(ctx, req.params.id) : keys.rotate(ctx, req.params.id)));
   });
 
   const crypto = ['crypto'];
   app.post('/keys/:id/sign', {
-    schema: { tags: crypto, summary: 'Sign a message or a precomputed digest', params: S.keyIdParams, body: S.signBody, response: S.signResponse },
-    config: key('kms:Sign'),
-  }, async (req: IdReq) => {
-    const r = await keys.sign(operationContext(req), req.params.id, signRequest((req.body ?? {}) as SignBody));
+    schema: { tags: crypto, summary: 'Sign a message or a precomputed digest', params: S.keyIdParams, body: S.signBody, response: { 200: S.signResponse } },
+    config: key('kms:Sign', S.KEY_PROBLEMS.sign),
+  }, async (req) => {
+    const r = await keys.sign(operationContext(req), req.params.id, signRequest(req.body));
     return { key_id: req.params.id, key_version: r.version, signature: r.signature.toString('base64'), key_fingerprint: r.fingerprint, algorithm: r.algorithm };
   });
 
   app.post('/keys/:id/verify', {
-    schema: { tags: crypto, summary: 'Verify a signature (every version not destroyed, or the given one)', params: S.keyIdParams, body: S.verifyBody },
-    config: key('kms:Verify'),
-  }, async (req: IdReq) => {
-    const b = req.body as SignBody & { signature: string; version?: number };
+    schema: { tags: crypto, summary: 'Verify a signature (every version not destroyed, or the given one)', params: S.keyIdParams, body: S.verifyBody, response: { 200: S.verifyResponse } },
+    config: key('kms:Verify', S.KEY_PROBLEMS.verify),
+  }, async (req) => {
+    const b = req.body;
     const r = await keys.verify(operationContext(req), req.params.id, { ...signRequest(b), signature: fromB64('signature', b.signature), version: b.version });
     return { key_id: req.params.id, valid: r.valid, key_version: r.version };
   });
 
   app.post('/keys/:id/encrypt', {
-    schema: { tags: crypto, summary: 'Encrypt (AES-256-GCM; versioned header at the front)', params: S.keyIdParams, body: S.encryptBody },
-    config: key('kms:Encrypt'),
-  }, async (req: IdReq) => {
-    const b = req.body as { plaintext: string; associated_data?: string };
+    schema: { tags: crypto, summary: 'Encrypt (AES-256-GCM; versioned header at the front)', params: S.keyIdParams, body: S.encryptBody, response: { 200: S.encryptResponse } },
+    config: key('kms:Encrypt', S.KEY_PROBLEMS.encrypt),
+  }, async (req) => {
+    const b = req.body;
     const r = await keys.encrypt(operationContext(req), req.params.id, { plaintext: fromB64('plaintext', b.plaintext), aad: optionalB64('associated_data', b.associated_data) });
     return { key_id: req.params.id, key_version: r.version, ciphertext: r.ciphertext.toString('base64') };
   });
 
   app.post('/keys/:id/decrypt', {
-    schema: { tags: crypto, summary: 'Decrypt a ciphertext from encrypt or datakey', params: S.keyIdParams, body: S.decryptBody },
-    config: key('kms:Decrypt'),
-  }, async (req: IdReq) => {
-    const b = req.body as { ciphertext: string; associated_data?: string };
+    schema: { tags: crypto, summary: 'Decrypt a ciphertext from encrypt or datakey', params: S.keyIdParams, body: S.decryptBody, response: { 200: S.decryptResponse } },
+    config: key('kms:Decrypt', S.KEY_PROBLEMS.decrypt),
+  }, async (req) => {
+    const b = req.body;
     const r = await keys.decrypt(operationContext(req), req.params.id, { ciphertext: fromB64('ciphertext', b.ciphertext), aad: optionalB64('associated_data', b.associated_data) });
     return { key_id: req.params.id, key_version: r.version, plaintext: r.plaintext.toString('base64') };
   });
 
   app.post('/keys/:id/datakey', {
-    schema: { tags: crypto, summary: 'Generate a data key: plaintext and the same key wrapped under this key', params: S.keyIdParams, body: S.dataKeyBody },
-    config: { ...key('kms:GenerateDataKey'), fieldCodes: { ...fieldCodes, bytes: 'crypto.data_key_length' } },
-  }, async (req: IdReq) => {
-    const b = (req.body ?? {}) as { bytes?: 16 | 32 | 64; associated_data?: string };
+    schema: { tags: crypto, summary: 'Generate a data key: plaintext and the same key wrapped under this key', params: S.keyIdParams, body: S.dataKeyBody, response: { 200: S.dataKeyResponse } },
+    config: { ...key('kms:GenerateDataKey', S.KEY_PROBLEMS.datakey), fieldCodes: { ...fieldCodes, bytes: 'crypto.data_key_length' } },
+  }, async (req) => {
+    const b = req.body;
     const r = await keys.generateDataKey(operationContext(req), req.params.id, { bytes: b.bytes ?? 32, aad: optionalB64('associated_data', b.associated_data) });
     return { key_id: req.params.id, key_version: r.version, plaintext: r.plaintext.toString('base64'), ciphertext: r.ciphertext.toString('base64') };
   });
 
   app.post('/keys/:id/mac', {
-    schema: { tags: crypto, summary: 'HMAC-SHA256 of a message', params: S.keyIdParams, body: S.macBody },
-    config: key('kms:GenerateMac'),
-  }, async (req: IdReq) => {
-    const b = req.body as { message: string };
-    const r = await keys.mac(operationContext(req), req.params.id, { message: fromB64('message', b.message) });
+    schema: { tags: crypto, summary: 'HMAC-SHA256 of a message', params: S.keyIdParams, body: S.macBody, response: { 200: S.macResponse } },
+    config: key('kms:GenerateMac', S.KEY_PROBLEMS.mac),
+  }, async (req) => {
+    const r = await keys.mac(operationContext(req), req.params.id, { message: fromB64('message', req.body.message) });
     return { key_id: req.params.id, key_version: r.version, mac: r.mac.toString('base64') };
   });
 
   app.post('/keys/:id/mac/verify', {
-    schema: { tags: crypto, summary: 'Verify an HMAC (constant time)', params: S.keyIdParams, body: S.macVerifyBody },
-    config: key('kms:VerifyMac'),
-  }, async (req: IdReq) => {
-    const b = req.body as { message: string; mac: string; version?: number };
+    schema: { tags: crypto, summary: 'Verify an HMAC (constant time)', params: S.keyIdParams, body: S.macVerifyBody, response: { 200: S.verifyResponse } },
+    config: key('kms:VerifyMac', S.KEY_PROBLEMS.macVerify),
+  }, async (req) => {
+    const b = req.body;
     const r = await keys.verifyMac(operationContext(req), req.params.id, { message: fromB64('message', b.message), mac: fromB64('mac', b.mac), version: b.version });
     return { key_id: req.params.id, valid: r.valid, key_version: r.version };
   });
 
   app.post('/keys/:id/jwt', {
-    schema: { tags: crypto, summary: 'Sign a JWT with the key (kid = fingerprint + version)', params: S.keyIdParams, body: S.jwtBody },
-    config: key('kms:SignJwt'),
-  }, async (req: IdReq) => {
-    const b = req.body as { payload: Record<string, unknown>; typ?: string; rsa_padding?: RsaPadding };
+    schema: { tags: crypto, summary: 'Sign a JWT with the key (kid = fingerprint + version)', params: S.keyIdParams, body: S.jwtBody, response: { 200: S.jwtResponse } },
+    config: key('kms:SignJwt', S.KEY_PROBLEMS.jwt),
+  }, async (req) => {
+    const b = req.body;
     const r = await keys.signJwt(operationContext(req), req.params.id, { payload: b.payload, typ: b.typ, rsaPadding: b.rsa_padding });
     return { key_id: req.params.id, key_version: r.version, kid: r.kid, alg: r.algorithm, jwt: r.jwt };
   });
 
   app.post('/random', {
-    schema: { tags: crypto, summary: 'Random bytes from the CSPRNG', body: S.randomBody },
-    config: { security: { authz: () => [{ action: 'kms:GenerateRandom' }] }, fieldCodes: { bytes: 'crypto.random_length' } },
-  }, async (req) => {
-    const b = req.body as { bytes: number };
-    return { random: (await keys.random(operationContext(req), b.bytes)).toString('base64') };
-  });
+    schema: { tags: crypto, summary: 'Random bytes from the CSPRNG', body: S.randomBody, response: { 200: S.randomResponse } },
+    config: { security: { authz: () => [{ action: 'kms:GenerateRandom' }] }, fieldCodes: { bytes: 'crypto.random_length' }, problems: S.KEY_PROBLEMS.random },
+  }, async (req) => ({ random: (await keys.random(operationContext(req), req.body.bytes)).toString('base64') }));
 }

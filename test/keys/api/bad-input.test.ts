@@ -27,6 +27,23 @@ describe('bad input', () => {
     assertProblem(await raw('POST', '/v1/keys', 'key_type=EC-P256', 'application/x-www-form-urlencoded'), 415, 'request.unsupported_media_type');
   });
 
+  test('exactly one of message or digest is judged with the body, before any key is looked up or unwrapped', async () => {
+    // A key that does not exist: were the key loaded first, these would be 404 key.not_found.
+    for (const url of ['/v1/keys/missing/sign', '/v1/keys/missing/verify']) {
+      const signature = url.endsWith('verify') ? { signature: 'aGk=' } : {};
+      for (const body of [{ message: 'aGk=', digest: 'aGk=' }, {}]) {
+        const r = await raw('POST', url, JSON.stringify({ ...body, ...signature }));
+        assertProblem(r, 400, 'crypto.input_invalid');
+        assert.equal(r.body.detail, 'send exactly one of message or digest');
+      }
+    }
+    assertProblem(await raw('POST', '/v1/keys/missing/verify', '{"message":"aGk=","signature":"aGk="}'), 404, 'key.not_found');
+    // The OpenAPI document states the rule too.
+    const doc = (await req(t.kw.app, { method: 'GET', url: '/openapi.json' })).body;
+    const sign = doc.paths['/v1/keys/{id}/sign'].post.requestBody.content['application/json'].schema;
+    assert.deepEqual(sign.oneOf, [{ required: ['message'] }, { required: ['digest'] }]);
+  });
+
   test('oversized bodies are 413 with the configured limit', async () => {
     const big = JSON.stringify({ message: 'A'.repeat(8000) });
     assertProblem(await raw('POST', '/v1/keys/ok/sign', big), 413, 'request.body_too_large');
