@@ -25,6 +25,7 @@ import { ProblemError } from '../core/problem.ts';
 import { auditRefusal, type RefusalLedger } from '../audit/refusals.ts';
 import { ijsonViolation } from '../audit/strict-json.ts';
 import { requestIdFor } from '../http/request-id.ts';
+import { acceptAbsentBody } from '../http/optional-body.ts';
 
 /** The methods a route may have, in the order Allow lists them. */
 const ROUTED_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
@@ -123,6 +124,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       done(null, value);
     });
   });
+
+  acceptAbsentBody(app);
 
   app.setErrorHandler(errorHandler(deps.logger, (req, problem) => auditRefusal(deps.audit, req, problem)));
   // Audited when the caller could be identified (see src/authn/hook.ts); the answer is the same either way. A path
