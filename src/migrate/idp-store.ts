@@ -8,8 +8,7 @@
 // box the source only reports that an enrolment exists ('unavailable'), read from idp_mfa without its secret column.
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { Kysely, PostgresDialect } from 'kysely';
-import pg from 'pg';
+import type { Kysely } from 'kysely';
 import { parse as parseYaml } from 'yaml';
 import type { Client, IdentityDocument, MFAEnrollmentReference, User } from '../identity/model.ts';
 import { LDAP_SCHEMA_VERSION } from '../identity/ldap/rules.ts';
@@ -17,8 +16,8 @@ import { idpConfigSchema, type IdpConfig, type IdpRealmConfig } from '../idp/con
 import { devIdpConfig } from '../idp/mount.ts';
 import { Directory, type SecretBox } from '../idp/store/directory.ts';
 import { ProblemError } from '../core/problem.ts';
-import { storageConfigSchema } from '../store/open.ts';
-import { nodeSqliteDialect } from '../store/sqlite-dialect.ts';
+import { openStore, storageConfigSchema } from '../store/open.ts';
+import type { Store } from '../store/types.ts';
 import type { CredentialSource, TotpSeed } from './credentials.ts';
 import type { Incompatibility } from './incompatibility.ts';
 import { KEYWARD_DEFAULT_LIFETIMES, type LockoutPolicy, type TokenLifetimes } from './keycloak/realm.ts';
@@ -242,21 +241,21 @@ export async function openIdpStore(configPath: string): Promise<OpenedIdpStore> 
   const storage = storageConfigSchema.safeParse(raw.storage ?? { type: 'sqlite' });
   if (!storage.success) throw new ProblemError({ code: 'migrate.config_invalid', detail: `storage: ${storage.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}` });
   const s = storage.data;
-  let db: Kysely<any>;
-  if (s.type === 'postgres') {
-    const pool = new pg.Pool({ connectionString: s.url, max: 2, ...(s.schema ? { options: `-c search_path=${s.schema}` } : {}) });
-    pool.on('error', () => {});
-    db = new Kysely<any>({ dialect: new PostgresDialect({ pool }) });
-  } else {
-    // Opening a missing SQLite file would create an empty database.
-    if (!existsSync(s.path)) throw storeProblem(`no store at ${s.path}`);
-    db = new Kysely<any>({ dialect: nodeSqliteDialect(s.path) });
+  // Opening a missing SQLite file would create an empty database.
+  if (s.type === 'sqlite' && !existsSync(s.path)) throw storeProblem(`no store at ${s.path}`);
+  // The server's way of opening it (pool, schema, file modes); the identity provider's tables are never migrated here.
+  let store: Store;
+  try {
+    store = await openStore(s);
+  } catch (e) {
+    throw storeProblem(`the store cannot be opened: ${(e as Error).message.split('\n')[0]}`);
   }
+  const db = store.kysely;
   try {
     await db.selectFrom('idp_users').select('id').limit(1).execute();
   } catch (e) {
-    await db.destroy();
+    await store.close();
     throw storeProblem(`the store has no identity provider tables or cannot be read: ${(e as Error).message.split('\n')[0]}`);
   }
-  return { db, idp: parsed.data, close: () => db.destroy() };
+  return { db, idp: parsed.data, close: () => store.close() };
 }

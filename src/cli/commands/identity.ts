@@ -99,6 +99,6 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     }
     return problemExit(e, io);
   } finally {
-    await opened?.db.destroy();
+    await opened?.close();
   }
 }

@@ -6,8 +6,6 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { hash } from '@node-rs/argon2';
-import { Kysely, PostgresDialect } from 'kysely';
-import pg from 'pg';
 import { parse as parseYaml } from 'yaml';
 import { applyEnvOverrides, formatIssues } from '../../config/load.ts';
 import { idpConfigSchema, type IdpConfig, type IdpRealmConfig } from '../../idp/config.ts';
@@ -21,8 +19,8 @@ import { Directory } from '../../idp/store/directory.ts';
 import { migrateIdp, type IdpDialect } from '../../idp/store/migrations.ts';
 import { telemetryReport } from '../../idp/telemetry.ts';
 import { isProblem } from '../../core/problem.ts';
-import { storageConfigSchema } from '../../store/open.ts';
-import { nodeSqliteDialect } from '../../store/sqlite-dialect.ts';
+import { openStore, storageConfigSchema } from '../../store/open.ts';
+import type { Store } from '../../store/types.ts';
 import { parseCommand, usageError } from '../args.ts';
 import { EXIT, type CliIo } from '../io.ts';
 
@@ -55,9 +53,10 @@ const ARITY: Record<string, number> = {
 };
 
 export interface OpenedIdpStore {
-  db: Kysely<any>;
+  db: Store['kysely'];
   dialect: IdpDialect;
   idp: IdpConfig;
+  close(): Promise<void>;
 }
 type Opened = OpenedIdpStore;
 
@@ -91,17 +90,15 @@ export async function openIdpStore(path: string | undefined, io: CliIo): Promise
   if (!parsed.success) throw configProblem('idp', parsed.error.issues);
   const storageParsed = storageConfigSchema.safeParse(raw.storage ?? { type: 'sqlite' });
   if (!storageParsed.success) throw configProblem('storage', storageParsed.error.issues);
-  const storage = storageParsed.data;
-  let db: Kysely<any>;
-  if (storage.type === 'postgres') {
-    const pool = new pg.Pool({ connectionString: storage.url, max: 2, ...(storage.schema ? { options: `-c search_path=${storage.schema}` } : {}) });
-    db = new Kysely<any>({ dialect: new PostgresDialect({ pool }) });
-  } else {
-    db = new Kysely<any>({ dialect: nodeSqliteDialect(storage.path ?? DEV_STORE) });
+  // The server's way of opening it (pool, schema, file modes, its own migrations), so the CLI never differs.
+  const store = await openStore(storageParsed.data);
+  try {
+    await migrateIdp(store.kysely, store.dialect);
+  } catch (e) {
+    await store.close();
+    throw e;
   }
-  const dialect: IdpDialect = storage.type === 'postgres' ? 'postgres' : 'sqlite';
-  await migrateIdp(db, dialect);
-  return { db, dialect, idp: parsed.data };
+  return { db: store.kysely, dialect: store.dialect, idp: parsed.data, close: () => store.close() };
 }
 
 function configProblem(section: string, issues: Parameters<typeof formatIssues>[0]): Error {
@@ -264,6 +261,6 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     io.err(isProblem(e) ? `${e.code}: ${e.detail ?? e.title}` : String((e as Error).message ?? e));
     return exit ?? (isProblem(e) ? EXIT.failure : EXIT.failure);
   } finally {
-    await opened?.db.destroy();
+    await opened?.close();
   }
 }
