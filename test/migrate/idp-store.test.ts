@@ -19,6 +19,7 @@ import { readIdpStore } from '../../src/migrate/idp-store.ts';
 import type { KcCredential } from '../../src/migrate/keycloak/types.ts';
 import { nodeSqliteDialect } from '../../src/store/sqlite-dialect.ts';
 import { runCli } from '../cli/helpers.ts';
+import { idpRepositories } from '../../src/idp/store/repositories.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'kw-migrate-store-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -98,7 +99,7 @@ describe("the identity provider's store as a migration source", () => {
   after(() => db?.destroy());
 
   it('reads a canonical document that passes validation, with the store as credential source', async () => {
-    const { document, notes } = await readIdpStore(db, idp, idp.realms[0]!, box);
+    const { document, notes } = await readIdpStore(idpRepositories(db, 'sqlite'), idp, idp.realms[0]!, box);
     assert.deepEqual(validateIdentityDocument(document, 'store'), []);
     assert.equal(document.tenant, 'tenant:acme');
     assert.deepEqual(document.environments, ['staging']);
@@ -125,7 +126,7 @@ describe("the identity provider's store as a migration source", () => {
   });
 
   it('exports passwords Keycloak verifies and a TOTP credential that yields the same codes', async () => {
-    const src = await readIdpStore(db, idp, idp.realms[0]!, box);
+    const src = await readIdpStore(idpRepositories(db, 'sqlite'), idp, idp.realms[0]!, box);
     const plan = await planKeycloak(
       { kind: 'idp_store', name: 'store', document: src.document, credentials: src.credentials, settings: { lifetimes: { accessToken: 600, idToken: 600, authorizationCode: 60, refreshToken: 3600, session: 3600 }, lockout: { maxFailures: 5, windowSeconds: 900, lockSeconds: 900 }, mfaRequiredGroups: [] }, notes: src.notes, findings: [] },
       { realmName: 'acme' },

@@ -15,12 +15,9 @@ import { IDENTITY_CODES } from '../../identity/validate.ts';
 import { describeChange } from '../../idp/realm-apply.ts';
 import { applyRealmDocument, readRealmInput, REALM_DOCUMENT_CODES } from '../../idp/realm-document.ts';
 import { applyRealmFile, argonOptions } from '../../idp/realm-file.ts';
-import { Directory } from '../../idp/store/directory.ts';
-import { migrateIdp, type IdpDialect } from '../../idp/store/migrations.ts';
-import { telemetryReport } from '../../idp/telemetry.ts';
+import { idpRepositories, type IdpRepositories } from '../../idp/store/repositories.ts';
 import { isProblem } from '../../core/problem.ts';
 import { openStore, storageConfigSchema } from '../../store/open.ts';
-import type { Store } from '../../store/types.ts';
 import { parseCommand, usageError } from '../args.ts';
 import { EXIT, type CliIo } from '../io.ts';
 
@@ -53,8 +50,7 @@ const ARITY: Record<string, number> = {
 };
 
 export interface OpenedIdpStore {
-  db: Store['kysely'];
-  dialect: IdpDialect;
+  repos: IdpRepositories;
   idp: IdpConfig;
   close(): Promise<void>;
 }
@@ -92,13 +88,14 @@ export async function openIdpStore(path: string | undefined, io: CliIo): Promise
   if (!storageParsed.success) throw configProblem('storage', storageParsed.error.issues);
   // The server's way of opening it (pool, schema, file modes, its own migrations), so the CLI never differs.
   const store = await openStore(storageParsed.data);
+  const repos = idpRepositories(store.kysely, store.dialect);
   try {
-    await migrateIdp(store.kysely, store.dialect);
+    await repos.migrate();
   } catch (e) {
     await store.close();
     throw e;
   }
-  return { db: store.kysely, dialect: store.dialect, idp: parsed.data, close: () => store.close() };
+  return { repos, idp: parsed.data, close: () => store.close() };
 }
 
 function configProblem(section: string, issues: Parameters<typeof formatIssues>[0]): Error {
@@ -147,9 +144,9 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   let opened: Opened | undefined;
   try {
     opened = await openIdpStore(v.config, io);
-    const { db, idp } = opened;
+    const { repos, idp } = opened;
     const realm = realmOf(idp, v.realm);
-    const dir = new Directory(db, realm.name);
+    const dir = repos.directory(realm.name);
     const json = v.json === true;
     const done = (result: Record<string, unknown>, human?: string) => {
       io.out(json ? JSON.stringify(result) : human!);
@@ -167,7 +164,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       let n: number;
       let findings: unknown[] = [];
       if (input.format === 'document') {
-        const outcome = await applyRealmDocument(db, idp, input.data, action, { dryRun, env: io.env });
+        const outcome = await applyRealmDocument(repos, idp, input.data, action, { dryRun, env: io.env });
         const report = { name: 'keyward idp apply', sources: [action], findings: outcome.findings, codes: [...IDENTITY_CODES, ...REALM_DOCUMENT_CODES] };
         if (!outcome.result) {
           if (json) io.out(JSON.stringify({ ok: false, refused: true, findings: outcome.findings }));
@@ -181,7 +178,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       } else {
         // Still read, not for long: the canonical document says the same and more, and is what the tools check.
         io.err(`warning: ${action} is a realm file in the deprecated pre-canonical format; write the realm as a canonical identity document (docs/identity.md, "Realm documents")`);
-        const changes = await applyRealmFile(db, realmOf(idp, input.file.realm), input.file, { dryRun, env: io.env, argon2: idp.argon2 });
+        const changes = await applyRealmFile(repos, realmOf(idp, input.file.realm), input.file, { dryRun, env: io.env, argon2: idp.argon2 });
         lines = changes.map(describeChange);
         n = changes.filter((c) => c.action !== 'unchanged').length;
       }
@@ -246,7 +243,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       }
     }
     if (group === 'telemetry' && action === 'report') {
-      const rows = await telemetryReport(db, { ...(v.realm ? { realm: v.realm } : {}), ...(v.since ? { sinceSeconds: Number(v.since) } : {}) });
+      const rows = await repos.demand.report({ ...(v.realm ? { realm: v.realm } : {}), ...(v.since ? { sinceSeconds: Number(v.since) } : {}) });
       if (json) io.out(JSON.stringify(rows));
       else {
         io.out('client_id\tfeature\terror_class\tcount\tlast_seen');
