@@ -14,7 +14,7 @@ import { LDAP_SCHEMA_VERSION } from '../identity/ldap/rules.ts';
 import { idpConfigSchema, type IdpConfig, type IdpRealmConfig } from '../idp/config.ts';
 import { devIdpConfig } from '../idp/mount.ts';
 import type { SecretBox } from '../idp/store/directory.ts';
-import { idpRepositories, type IdpRepositories } from '../idp/store/repositories.ts';
+import { storeIdpRepositories, type IdpRepositories } from '../idp/store/repositories.ts';
 import { ProblemError } from '../core/problem.ts';
 import { openStore, storageConfigSchema } from '../store/open.ts';
 import type { Store } from '../store/types.ts';
@@ -244,7 +244,7 @@ export async function openIdpStore(configPath: string): Promise<OpenedIdpStore> 
   } catch (e) {
     throw storeProblem(`the store cannot be opened: ${(e as Error).message.split('\n')[0]}`);
   }
-  const repos = idpRepositories(store.kysely, store.dialect);
+  const repos = storeIdpRepositories(store);
   try {
     await repos.checkTables();
   } catch (e) {

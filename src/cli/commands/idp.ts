@@ -15,7 +15,7 @@ import { IDENTITY_CODES } from '../../identity/validate.ts';
 import { describeChange } from '../../idp/realm-apply.ts';
 import { applyRealmDocument, readRealmInput, REALM_DOCUMENT_CODES } from '../../idp/realm-document.ts';
 import { applyRealmFile, argonOptions } from '../../idp/realm-file.ts';
-import { idpRepositories, type IdpRepositories } from '../../idp/store/repositories.ts';
+import { storeIdpRepositories, type IdpRepositories } from '../../idp/store/repositories.ts';
 import { isProblem } from '../../core/problem.ts';
 import { openStore, storageConfigSchema } from '../../store/open.ts';
 import { parseCommand, usageError } from '../args.ts';
@@ -88,7 +88,7 @@ export async function openIdpStore(path: string | undefined, io: CliIo): Promise
   if (!storageParsed.success) throw configProblem('storage', storageParsed.error.issues);
   // The server's way of opening it (pool, schema, file modes, its own migrations), so the CLI never differs.
   const store = await openStore(storageParsed.data);
-  const repos = idpRepositories(store.kysely, store.dialect);
+  const repos = storeIdpRepositories(store);
   try {
     await repos.migrate();
   } catch (e) {

@@ -2,6 +2,7 @@
 // migration source) reach them. Built once from the store's query builder by whoever opened the store.
 import type { Kysely } from 'kysely';
 import { announceChange } from '../../store/changes.ts';
+import type { Store } from '../../store/types.ts';
 import { createAdapterFactory, sweepExpired } from './adapter.ts';
 import { Directory, ensureSetting, type SecretBox } from './directory.ts';
 import { migrateIdp, type IdpDialect } from './migrations.ts';
@@ -28,6 +29,11 @@ export interface IdpRepositories {
   checkTables(): Promise<void>;
   /** Presence and state of a realm's TOTP enrolments, without their sealed seeds. */
   totpEnrolments(realm: string): Promise<Array<{ user_id: string; confirmed: boolean }>>;
+}
+
+/** The repositories over an opened store's database: the one place its query builder is taken from the store. */
+export function storeIdpRepositories(store: Pick<Store, 'kysely' | 'dialect'>): IdpRepositories {
+  return idpRepositories(store.kysely, store.dialect);
 }
 
 export function idpRepositories(db: Kysely<any>, dialect: IdpDialect): IdpRepositories {
