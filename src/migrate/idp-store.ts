@@ -237,10 +237,10 @@ export async function openIdpStore(configPath: string): Promise<OpenedIdpStore> 
   const s = storage.data;
   // Opening a missing SQLite file would create an empty database.
   if (s.type === 'sqlite' && !existsSync(s.path)) throw storeProblem(`no store at ${s.path}`);
-  // The server's way of opening it (pool, schema, file modes); the identity provider's tables are never migrated here.
+  // The server's way of opening it (pool, schema search path), as an existing store: nothing is created or migrated.
   let store: Store;
   try {
-    store = await openStore(s);
+    store = await openStore(s, { existing: true });
   } catch (e) {
     throw storeProblem(`the store cannot be opened: ${(e as Error).message.split('\n')[0]}`);
   }

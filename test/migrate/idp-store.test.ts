@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { hashRaw } from '@node-rs/argon2';
-import { Kysely } from 'kysely';
+import { Kysely, sql } from 'kysely';
 import { Secret, TOTP } from 'otpauth';
 import { run as idpCli } from '../../src/cli/commands/idp.ts';
 import { idpConfigSchema } from '../../src/idp/config.ts';
@@ -197,6 +197,18 @@ describe("the identity provider's store as a migration source", () => {
     assert.equal(r.code, 4);
     assert.match(r.err, /migrate\.store_unavailable/);
     assert.equal(existsSync(join(dir, 'nope.db')), false, 'no database was created');
+    // An existing database without the provider's tables is refused and left as it was: nothing is migrated into it.
+    const other = join(dir, 'other.db');
+    const empty = new Kysely<any>({ dialect: nodeSqliteDialect(other) });
+    await sql`create table unrelated (id integer)`.execute(empty);
+    await empty.destroy();
+    const before = readFileSync(other);
+    const otherCfg = join(dir, 'other.yaml');
+    writeFileSync(otherCfg, `storage: { type: sqlite, path: ${other} }\n${IDP}`);
+    const o = await runCli(['migrate', 'export', '--to', 'ldif', '--config', otherCfg, '--out', join(dir, 'z.ldif')], {});
+    assert.equal(o.code, 4);
+    assert.match(o.err, /migrate\.store_unavailable/);
+    assert.deepEqual(readFileSync(other), before, 'the database was not changed');
     const u = await runCli(['migrate', 'export', '--to', 'ldif', '--config', cfg, '--realm', 'other', '--out', join(dir, 'y.ldif')], {});
     assert.equal(u.code, 2);
     assert.match(u.err, /migrate\.realm_unknown/);
