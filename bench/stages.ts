@@ -112,9 +112,11 @@ export function breakdown(profile: CpuProfile, requests: number, mainCpuUs: numb
     const dt = 1;
     const { stage, leaf } = resolve(id);
     us.set(stage, (us.get(stage) ?? 0) + dt);
-    const f = self.get(leaf) ?? { stage, t: 0 };
+    // One native function (`run`, say) serves several stages: self time is kept per function and stage.
+    const key = `${stage}\0${leaf}`;
+    const f = self.get(key) ?? { stage, t: 0 };
     f.t += dt;
-    self.set(leaf, f);
+    self.set(key, f);
     busy += dt;
   }
   const perRequest = mainCpuUs / Math.max(1, requests);
@@ -123,8 +125,42 @@ export function breakdown(profile: CpuProfile, requests: number, mainCpuUs: numb
     requests,
     mainUsPerRequest: perRequest,
     stages: STAGES.map((stage) => ({ stage, share: share(us.get(stage) ?? 0), usPerRequest: share(us.get(stage) ?? 0) * perRequest })),
-    top: [...self].sort((a, b) => b[1].t - a[1].t).slice(0, 15).map(([frame, { stage, t }]) => ({ frame, stage, usPerRequest: share(t) * perRequest })),
+    top: [...self].sort((a, b) => b[1].t - a[1].t).slice(0, 15).map(([key, { stage, t }]) => ({ frame: key.slice(key.indexOf('\0') + 1), stage, usPerRequest: share(t) * perRequest })),
   };
+}
+
+/**
+ * The main thread's CPU per request by module, for requests the stage rules do not describe (the identity
+ * provider): each sample goes to the innermost frame of a package (`node_modules/<name>`) or of a folder of `src/`,
+ * else to Node's internals or V8's pseudo-frames. Same counting and scaling as breakdown().
+ */
+export function byModule(profile: CpuProfile, requests: number, mainCpuUs: number): Array<{ module: string; share: number; usPerRequest: number }> {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const moduleOf = (url: string) => /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url)?.[1] ?? /\/(src\/[^/]+)\//.exec(url)?.[1];
+  const cache = new Map<number, string>();
+  const resolve = (id: number): string => {
+    let m = cache.get(id);
+    if (m !== undefined) return m;
+    for (let at: number | undefined = id; at !== undefined && m === undefined; at = parent.get(at)) m = moduleOf(byId.get(at)!.callFrame.url);
+    if (m === undefined) {
+      const leaf = byId.get(id)!.callFrame;
+      m = leaf.url.startsWith('node:') ? 'node internals' : leaf.functionName.startsWith('(') ? leaf.functionName : 'V8 builtins';
+    }
+    cache.set(id, m);
+    return m;
+  };
+  const counts = new Map<string, number>();
+  let busy = 0;
+  for (const id of profile.samples) {
+    if (byId.get(id)!.callFrame.functionName === '(idle)') continue;
+    const m = resolve(id);
+    counts.set(m, (counts.get(m) ?? 0) + 1);
+    busy++;
+  }
+  const perRequest = mainCpuUs / Math.max(1, requests);
+  return [...counts].sort((x, y) => y[1] - x[1]).map(([module, c]) => ({ module, share: c / Math.max(1, busy), usPerRequest: (c / Math.max(1, busy)) * perRequest }));
 }
 
 interface ThreadCpu { user: number; system: number }
@@ -202,12 +238,19 @@ export async function profileOver(inspectPort: number, samplingIntervalUs = 250)
   };
 }
 
+/** Each thread group's CPU per request and the whole process's, as aligned text lines. */
+export function formatThreads(threads: ThreadRow[], processUs: number): string[] {
+  return [
+    ...threads.map((t) => `  ${`thread: ${t.thread}`.padEnd(32)} ${t.usPerRequest.toFixed(1).padStart(10)}  (user ${t.userUs.toFixed(1)}, system ${t.systemUs.toFixed(1)})`),
+    `  ${'whole process (all threads)'.padEnd(32)} ${processUs.toFixed(1).padStart(10)}`,
+  ];
+}
+
 /** The breakdown as aligned text lines. */
 export function formatBreakdown(b: Breakdown, threads: ThreadRow[], processUs: number): string[] {
   const lines = [`  ${'stage (main thread)'.padEnd(32)} ${'µs/request'.padStart(10)} ${'share'.padStart(7)}`];
   for (const r of b.stages) if (r.usPerRequest >= 0.05) lines.push(`  ${r.stage.padEnd(32)} ${r.usPerRequest.toFixed(1).padStart(10)} ${(r.share * 100).toFixed(1).padStart(6)}%`);
-  for (const t of threads) lines.push(`  ${`thread: ${t.thread}`.padEnd(32)} ${t.usPerRequest.toFixed(1).padStart(10)}  (user ${t.userUs.toFixed(1)}, system ${t.systemUs.toFixed(1)})`);
-  lines.push(`  ${'whole process (all threads)'.padEnd(32)} ${processUs.toFixed(1).padStart(10)}`);
+  lines.push(...formatThreads(threads, processUs));
   lines.push('  most self time (main thread):');
   for (const f of b.top.slice(0, 10)) lines.push(`    ${f.usPerRequest.toFixed(1).padStart(6)} µs  ${f.stage.padEnd(20)} ${f.frame}`);
   return lines;

@@ -2,13 +2,13 @@
 // the signing key only in this process's memory, like the main thread does.
 import type { KeyObject } from 'node:crypto';
 import { parentPort, workerData } from 'node:worker_threads';
-import { sealEvents, type ChainHead, type EventDraft } from './seal.ts';
+import { sealDrafts, type ChainHead, type EventDraft } from './seal.ts';
 
 const chain = workerData as { chainId: string; keyId: string; privateKey: KeyObject };
 
 parentPort!.on('message', (m: { id: number; head: ChainHead; drafts: EventDraft[] }) => {
   try {
-    parentPort!.postMessage({ id: m.id, ...sealEvents(chain, m.head, m.drafts) });
+    parentPort!.postMessage({ id: m.id, seals: sealDrafts(chain, m.head, m.drafts) });
   } catch (e) {
     parentPort!.postMessage({ id: m.id, error: (e as Error).message });
   }

@@ -34,23 +34,48 @@ export function draftEvent(input: AuditEventInput, now: Date, metadataJson = JSO
   };
 }
 
+export type ChainKey = { chainId: string; keyId: string; privateKey: KeyObject };
+
 /** Chains and signs drafts after `head`, in order. Pure apart from the signature's use of the key. */
-export function sealEvents(
-  chain: { chainId: string; keyId: string; privateKey: KeyObject },
-  head: ChainHead,
-  drafts: EventDraft[],
-): { prepared: PreparedEvent[]; head: ChainHead } {
-  const prepared: PreparedEvent[] = [];
+export function sealEvents(chain: ChainKey, head: ChainHead, drafts: EventDraft[]): { prepared: PreparedEvent[]; head: ChainHead } {
+  return assembleEvents(chain, head, drafts, sealDrafts(chain, head, drafts));
+}
+
+/** What sealing adds to an event; the rest comes from its draft and its place in the chain. */
+export interface Seal { hash: string; signature: string }
+
+const unsignedEvent = (chain: Pick<ChainKey, 'chainId' | 'keyId'>, d: EventDraft, sequence: number, prev: string): UnsignedAuditEvent =>
+  ({ ...d, chain_id: chain.chainId, sequence, key_id: chain.keyId, prev_hash: prev });
+
+/**
+ * The CPU-heavy part (canonical bytes, BLAKE3 chain, Ed25519), which the worker runs: it answers with two short
+ * strings per event, and the thread that holds the drafts builds the events (assembleEvents), so the hand-off does
+ * not copy every event and its line back.
+ */
+export function sealDrafts(chain: ChainKey, head: ChainHead, drafts: EventDraft[]): Seal[] {
+  const seals: Seal[] = [];
   let { sequence, hash: prev } = head;
   for (const d of drafts) {
     sequence += 1;
-    const unsigned: UnsignedAuditEvent = { ...d, chain_id: chain.chainId, sequence, key_id: chain.keyId, prev_hash: prev };
-    const hash = chainHash(prev, canonicalBytes(unsigned));
-    const signature = sign(null, signingInput(chain.chainId, sequence, hash), chain.privateKey).toString('base64');
-    const event: AuditEvent = { ...unsigned, hash, signature };
+    const hash = chainHash(prev, canonicalBytes(unsignedEvent(chain, d, sequence, prev)));
+    seals.push({ hash, signature: sign(null, signingInput(chain.chainId, sequence, hash), chain.privateKey).toString('base64') });
+    prev = hash;
+  }
+  return seals;
+}
+
+/** The sealed events and their stored lines, from the drafts and their seals, in order after `head`. */
+export function assembleEvents(chain: Pick<ChainKey, 'chainId' | 'keyId'>, head: ChainHead, drafts: EventDraft[], seals: Seal[]): { prepared: PreparedEvent[]; head: ChainHead } {
+  if (seals.length !== drafts.length) throw new Error('audit sealing answered for another batch');
+  const prepared: PreparedEvent[] = [];
+  let { sequence, hash: prev } = head;
+  drafts.forEach((d, i) => {
+    sequence += 1;
+    const { hash, signature } = seals[i]!;
+    const event: AuditEvent = { ...unsignedEvent(chain, d, sequence, prev), hash, signature };
     // The stored line only has to be JSON: verifiers parse it and recompute the canonical bytes (README step 1).
     prepared.push({ event, line: JSON.stringify(event) });
     prev = hash;
-  }
+  });
   return { prepared, head: { sequence, hash: prev } };
 }

@@ -5,7 +5,7 @@
 // (one fsync per file sink per batch). Each record() settles once every sink has acknowledged its event.
 import { randomUUID, verify, type KeyObject } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
-import { draftEvent, sealEvents, type ChainHead, type EventDraft } from './seal.ts';
+import { assembleEvents, draftEvent, sealEvents, type ChainHead, type ChainKey, type EventDraft, type Seal } from './seal.ts';
 import type { Logger } from 'pino';
 import { ProblemError } from '../core/problem.ts';
 import { auditUnavailable } from './errors.ts';
@@ -143,7 +143,6 @@ interface Pending {
 /** A refused range and, once one is sealed, the sequence of the audit.recovered event that reports it. */
 type Unreported = RefusedRange & { reportedBy?: number };
 
-type ChainKey = { chainId: string; keyId: string; privateKey: KeyObject };
 
 interface Sealer {
   seal(head: ChainHead, drafts: EventDraft[]): Promise<{ prepared: PreparedEvent[]; head: ChainHead }>;
@@ -168,21 +167,23 @@ class LocalSealer implements Sealer {
  */
 class WorkerSealer implements Sealer {
   readonly #local: LocalSealer;
+  readonly #chain: ChainKey;
   readonly #logger: Logger;
   #worker: Worker | undefined;
   #next = 0;
-  readonly #pending = new Map<number, { resolve: (r: { prepared: PreparedEvent[]; head: ChainHead }) => void; reject: (e: Error) => void }>();
+  readonly #pending = new Map<number, { resolve: (seals: Seal[]) => void; reject: (e: Error) => void }>();
 
   constructor(chain: ChainKey, logger: Logger) {
     this.#local = new LocalSealer(chain);
+    this.#chain = chain;
     this.#logger = logger;
     const w = new Worker(new URL('./seal-worker.ts', import.meta.url), { workerData: chain });
     w.unref();
-    w.on('message', (m: { id: number; prepared?: PreparedEvent[]; head?: ChainHead; error?: string }) => {
+    w.on('message', (m: { id: number; seals?: Seal[]; error?: string }) => {
       const p = this.#pending.get(m.id);
       this.#pending.delete(m.id);
       if (m.error !== undefined) p?.reject(new Error(m.error));
-      else p?.resolve({ prepared: m.prepared!, head: m.head! });
+      else p?.resolve(m.seals!);
     });
     const lost = (why: string) => {
       if (this.#worker !== w) return;
@@ -199,11 +200,11 @@ class WorkerSealer implements Sealer {
   seal(head: ChainHead, drafts: EventDraft[]) {
     const w = this.#worker;
     if (!w) return this.#local.seal(head, drafts);
-    return new Promise<{ prepared: PreparedEvent[]; head: ChainHead }>((resolve, reject) => {
+    return new Promise<Seal[]>((resolve, reject) => {
       const id = ++this.#next;
       this.#pending.set(id, { resolve, reject });
       w.postMessage({ id, head, drafts });
-    });
+    }).then((seals) => assembleEvents(this.#chain, head, drafts, seals));
   }
 
   async close() {

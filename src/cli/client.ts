@@ -103,6 +103,9 @@ export async function call(opts: ClientOptions, method: string, path: string, bo
   return json;
 }
 
+/** Node's codes for a server certificate the client cannot verify: the server answered, so "set --addr" misleads. */
+const UNTRUSTED_CERTIFICATE = new Set(['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'CERT_UNTRUSTED', 'CERT_HAS_EXPIRED', 'ERR_TLS_CERT_ALTNAME_INVALID']);
+
 /** Maps a failure to an exit code and a one-line message (problem code first: scripts grep for it). */
 export function reportError(e: unknown, io: CliIo): number {
   if (e instanceof ApiError) {
@@ -123,6 +126,10 @@ export function reportError(e: unknown, io: CliIo): number {
   // fetch reports every network-level failure as a TypeError with the reason as its cause.
   if (e instanceof TypeError && (e as { cause?: unknown }).cause !== undefined) {
     const cause = (e as { cause: { code?: string; message?: string } }).cause;
+    if (cause.code && UNTRUSTED_CERTIFICATE.has(cause.code)) {
+      io.err(`error: cannot verify the server's TLS certificate (${cause.code}); if a private CA signed it, run with NODE_EXTRA_CA_CERTS=CA.pem`);
+      return EXIT.unavailable;
+    }
     io.err(`error: cannot reach the server (${cause.code ?? cause.message ?? 'network error'}); set --addr or KEYWARD_ADDR`);
     return EXIT.unavailable;
   }

@@ -2,6 +2,7 @@
 // endpoint, userinfo. Written against the OAuth/OIDC specifications, not against Keyward, so the same calls work on
 // any issuer.
 import { createHash, randomBytes } from 'node:crypto';
+import { problem } from '../core/problem.ts';
 import { createRemoteJWKSet, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 
 export interface Discovery {
@@ -56,6 +57,19 @@ async function send(url: string, init: RequestInit): Promise<Response> {
     const cause = (e as { cause?: { code?: string; message?: string } }).cause;
     const why = (e as Error).name === 'TimeoutError' ? 'no answer in time' : (cause?.code ?? cause?.message ?? (e as Error).message);
     throw new ConformanceFailure(`${new URL(url).origin} did not answer (${why})`);
+  }
+}
+
+/**
+ * Refuses a run against an issuer that does not answer at all (503 conformance.issuer_unavailable): every test would
+ * fail with the same network error, which says nothing about conformance. Any HTTP answer counts as an answer.
+ */
+export async function assertIssuerAnswers(issuer: string, timeoutMs = 15_000): Promise<void> {
+  try {
+    await send(`${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`, { signal: AbortSignal.timeout(timeoutMs) }).then((r) => r.body?.cancel());
+  } catch (e) {
+    if (e instanceof ConformanceFailure) throw problem('conformance.issuer_unavailable', e.message);
+    throw e;
   }
 }
 

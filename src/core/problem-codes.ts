@@ -179,6 +179,7 @@ export const PROBLEM_CODES = {
   'migrate.contract_results_invalid': { status: 400, title: 'Invalid contract results', surface: 'cli', when: 'The contract test results file cannot be read or does not validate.' },
   'migrate.output_exists': { status: 409, title: 'Output exists', surface: 'cli', when: 'The output exists and `--overwrite` was not given.' },
   'migrate.store_unavailable': { status: 503, title: 'Identity store unavailable', surface: 'cli', when: "The identity provider's store cannot be opened." },
+  'conformance.issuer_unavailable': { status: 503, title: 'Issuer unavailable', surface: 'cli', when: 'keyward conformance run gets no answer from the issuer (connection refused, DNS, TLS or a timeout): nothing was tested.' },
   'conformance.browser_unavailable': { status: 503, title: 'Browser unavailable', surface: 'cli', when: 'keyward conformance run cannot start headless Chromium (playwright-core missing, or no browser at the given path).' },
 } as const satisfies Record<string, ProblemSpec>;
 

@@ -10,7 +10,7 @@ import type { OperationContext } from '../authn/context.ts';
 import { type AuthenticationDeps, authenticateCall } from '../authn/hook.ts';
 import type { AuthnRequest, Principal } from '../authn/types.ts';
 import { type AuthorizationDeps, authorize } from '../authz/hook.ts';
-import { isProblem } from '../core/problem.ts';
+import { badRequest, isProblem } from '../core/problem.ts';
 import { type FieldCodes, toProblem } from '../http/errors.ts';
 import { requestIdOf } from '../http/request-id.ts';
 import type { AuthzTarget, CallInfo } from '../http/security.ts';
@@ -45,6 +45,26 @@ const ajv = new Ajv({ coerceTypes: false, removeAdditional: false, useDefaults: 
 export const compile = (schema: object): ValidateFunction => ajv.compile(schema);
 
 const validateKeyId = compile(keyIdParams);
+
+/** What a handler receives in place of a message that does not decode as its protobuf type. */
+const UNDECODABLE: unique symbol = Symbol('undecodable');
+type Undecodable = { readonly [UNDECODABLE]: string };
+const isUndecodable = (m: unknown): m is Undecodable => typeof m === 'object' && m !== null && UNDECODABLE in m;
+
+/**
+ * Wraps a method's request decoder so that bytes which are not its message reach the handler as a marker: grpc-js
+ * would answer INTERNAL with no problem code and no audit event; the handler refuses them as REST refuses a body that
+ * does not parse, after authentication (an anonymous caller learns nothing about the message).
+ */
+export function tolerantDecoder<M>(decode: (b: Buffer) => M, type: string): (b: Buffer) => M {
+  return (b) => {
+    try {
+      return decode(b);
+    } catch {
+      return { [UNDECODABLE]: type } as Undecodable as M;
+    }
+  };
+}
 
 function validate(v: ValidateFunction, value: unknown, context: 'body' | 'querystring' | 'params', fieldCodes?: FieldCodes): void {
   if (v(value)) return;
@@ -90,9 +110,10 @@ export function unary<M, B>(deps: CallDeps, method: string, spec: RpcSpec<M, B>)
     let body: B | undefined;
     const serve = async () => {
       principal = await authenticateCall(deps.authentication, info, method, () => credentialsOf(call, info, headers));
+      if (isUndecodable(call.request)) throw badRequest('request.invalid', `the message is not a valid ${call.request[UNDECODABLE]}`);
+      // proto3 cannot tell an empty key_id from an unset one: both are REST's empty path segment (key.invalid_id).
+      if (spec.keyId) validate(validateKeyId, { id: spec.keyId(call.request) ?? '' }, 'params');
       body = spec.body(call.request);
-      const keyId = spec.keyId?.(call.request);
-      if (keyId !== undefined) validate(validateKeyId, { id: keyId }, 'params');
       if (spec.schema) validate(spec.schema.validate, body, spec.schema.context, spec.schema.fieldCodes);
       for (const target of spec.targets(call.request, body)) await authorize(deps.authorization, info, principal, target);
       return spec.run({ principal, requestId: info.requestId, sourceIp: info.sourceIp, userAgent: info.userAgent }, call.request, body);

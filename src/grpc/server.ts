@@ -3,10 +3,10 @@
 import { experimental, Server, ServerCredentials, setLogger } from '@grpc/grpc-js';
 import { rootCertificates } from 'node:tls';
 import { format } from 'node:util';
-import { loadSync } from '@grpc/proto-loader';
+import { loadSync, type MethodDefinition, type ServiceDefinition } from '@grpc/proto-loader';
 import { join } from 'node:path';
 import type { KeyService } from '../keys/service.ts';
-import type { CallDeps } from './call.ts';
+import { type CallDeps, tolerantDecoder } from './call.ts';
 import { KEY_SERVICE, keyServiceImplementation } from './key-service.ts';
 
 export const PROTO_FILE = join(import.meta.dirname, '..', '..', 'proto', 'keyward', 'v1', 'keys.proto');
@@ -76,9 +76,15 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<GrpcServ
   // grpc-js writes its own errors to stderr (process-wide); send them to the server log instead, where stdout/stderr
   // discipline (audit on stdout, one-line start errors) holds. Failures that matter are also reported by us.
   setLogger({ error: (...args: unknown[]) => opts.logger.warn({ grpc: format(...args) }, 'grpc-js') });
-  const definition = loadSync(PROTO_FILE, PROTO_OPTIONS);
+  const service = loadSync(PROTO_FILE, PROTO_OPTIONS)[KEY_SERVICE] as ServiceDefinition;
+  const tolerant = Object.fromEntries(
+    Object.entries(service).map(([name, m]: [string, MethodDefinition<object, object>]) => {
+      const type = (m.requestType.type as { name?: string }).name;
+      return [name, { ...m, requestDeserialize: tolerantDecoder(m.requestDeserialize, `keyward.v1.${type ?? 'message'}`) }];
+    }),
+  );
   const server = new Server({ 'grpc.max_receive_message_length': opts.maxMessageBytes });
-  server.addService(definition[KEY_SERVICE] as never, keyServiceImplementation(opts, opts.keys));
+  server.addService(tolerant as never, keyServiceImplementation(opts, opts.keys));
   const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(`${host}:${opts.port}`, credentials(opts.tls), (err, p) => (err ? reject(bindError(err, `${host}:${opts.port}`)) : resolve(p)));

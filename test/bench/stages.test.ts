@@ -2,7 +2,7 @@
 // a wrong rule would publish a wrong breakdown in the README.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { breakdown, type CpuProfile } from '../../bench/stages.ts';
+import { breakdown, byModule, type CpuProfile } from '../../bench/stages.ts';
 import { targets, targetTable } from '../../bench/targets.ts';
 
 const SRC = 'file:///srv/keyward/src';
@@ -37,12 +37,13 @@ test('each sample goes to the innermost frame that names a stage; builtins and N
     [[['run', `${SRC}/keys/service.ts`], ['sign', `${SRC}/keys/families/ec.ts`], ['signOneShot', 'node:internal/crypto/sig'], ['run', '']], 20],
     [[['onResponse', `${SRC}/app/app.ts`], ['httpRequest', `${SRC}/app/metrics.ts`], ['observe', `${NM}/prom-client/lib/histogram.js`]], 5],
     [[['(garbage collector)', '']], 5],
-    [[['(program)', '']], 10],
+    [[['(program)', '']], 7],
+    [[['run', `${SRC}/store/sqlite-dialect.ts`], ['run', '']], 3],
     [[['processTicksAndRejections', 'node:internal/process/task_queues']], 10],
     [[['(idle)', '']], 1000],
   ]);
   const b = breakdown(p, 10, 1000);
-  const us = Object.fromEntries(b.stages.map((s) => [s.stage, s.usPerRequest]));
+  const us = Object.fromEntries(b.stages.map((s) => [s.stage, Math.round(s.usPerRequest * 1e6) / 1e6]));
   // 100 busy samples (idle excluded) share 1000 µs of main-thread CPU over 10 requests: 1 µs per sample per request.
   assert.equal(b.mainUsPerRequest, 100);
   assert.equal(us['authentication'], 40);
@@ -50,10 +51,12 @@ test('each sample goes to the innermost frame that names a stage; builtins and N
   assert.equal(us['crypto hand-off'], 20);
   assert.equal(us['metrics'], 5);
   assert.equal(us['garbage collection'], 5);
-  assert.equal(us['event loop and I/O (native)'], 10);
+  assert.equal(us['event loop and I/O (native)'], 7);
   assert.equal(us['other'], 10);
-  assert.equal(us['key lookup'], 0);
+  assert.equal(us['key lookup'], 3);
   assert.deepEqual(b.top[0], { frame: 'oneShotDigest :1', stage: 'authentication', usPerRequest: 30 });
+  // One native function serving two stages is listed once per stage.
+  assert.deepEqual(b.top.filter((f) => f.frame === 'run :1').map((f) => [f.stage, Math.round(f.usPerRequest * 1e6) / 1e6]), [['crypto hand-off', 20], ['key lookup', 3]]);
 });
 
 test('targets: each ratio against its bound, unmeasured sections "not run" rather than failed', () => {
@@ -76,4 +79,17 @@ test('targets: each ratio against its bound, unmeasured sections "not run" rathe
   const md = targetTable(t, true).split('\n');
   assert.equal(md.length, t.length + 2);
   assert.match(md.find((l) => l.startsWith('| 4a '))!, /\| FAIL \|$/);
+});
+
+test('by module: the innermost frame of a package or a src folder takes the sample', () => {
+  const p = profileOf([
+    [[['handle', `${NM}/koa/lib/application.js`], ['token', `${NM}/oidc-provider/lib/actions/token.js`], ['sign', `${NM}/jose/dist/webapi/jws/sign.js`], ['digest', 'node:internal/crypto/hash']], 6],
+    [[['handle', `${NM}/koa/lib/application.js`], ['guard', `${SRC}/idp/guard.ts`], ['JSON.stringify', '']], 3],
+    [[['emit', 'node:events']], 1],
+    [[['(garbage collector)', '']], 2],
+    [[['(idle)', '']], 50],
+  ]);
+  const m = Object.fromEntries(byModule(p, 2, 24).map((x) => [x.module, x.usPerRequest]));
+  // 12 busy samples share 24 µs of CPU over 2 requests: 1 µs per sample per request.
+  assert.deepEqual(m, { jose: 6, 'src/idp': 3, '(garbage collector)': 2, 'node internals': 1 });
 });

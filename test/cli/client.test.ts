@@ -2,7 +2,10 @@
 // error page. Each must end promptly with a clear one-line error and a meaningful exit code.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { httpServer, runCli, silentServer, STACK_LINE, type StubServer } from './helpers.ts';
+import { readFileSync, rmSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
+import { TestPki } from '../support/certs.ts';
+import { httpServer, listenServer, runCli, silentServer, STACK_LINE, type StubServer } from './helpers.ts';
 
 describe('keyward CLI against servers that are not a healthy Keyward', () => {
   // Each stand-in keeps its own port for the whole file: fetch pools connections per address, and one to a
@@ -60,6 +63,23 @@ describe('keyward CLI against servers that are not a healthy Keyward', () => {
     assert.equal(missing.code, 1);
     assert.equal(missing.err, `error: HTTP 404 from ${proxy.url} is not a Keyward response (text/html)`);
     assert.doesNotMatch(missing.err, STACK_LINE);
+  });
+
+  test('a TLS server whose certificate the CLI cannot verify is named as such, with the way to trust a private CA', async () => {
+    const pki = new TestPki();
+    pki.ca('ca');
+    pki.leaf('server', 'ca', 'localhost', 'IP:127.0.0.1');
+    const tls = createHttpsServer({ cert: readFileSync(pki.path('server.pem')), key: readFileSync(pki.path('server.key')) }, (_req, res) => res.end('{}'));
+    const port = await listenServer(tls);
+    try {
+      const r = await runCli(['status', '--addr', `https://127.0.0.1:${port}`], {});
+      assert.equal(r.code, 4, r.err);
+      assert.equal(r.err, "error: cannot verify the server's TLS certificate (UNABLE_TO_VERIFY_LEAF_SIGNATURE); if a private CA signed it, run with NODE_EXTRA_CA_CERTS=CA.pem");
+    } finally {
+      tls.closeAllConnections();
+      await new Promise((r) => tls.close(r));
+      rmSync(pki.dir, { recursive: true, force: true });
+    }
   });
 
   test('a body that claims JSON but is not is not a Keyward response either', async () => {

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { createSecureServer } from 'node:http2';
 import { connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -205,10 +206,34 @@ test('keyward doctor --production', { timeout: 240_000 }, async (t) => {
     let { code, report } = await doctor(std, configFile((c) => (delete c.server.tls, (c.server.host = '0.0.0.0'), (c.authn = c.authn.authenticators[1]))));
     assert.equal(code, 1);
     expectLine(report, 'tls', 'fail', /REST listener 0\.0\.0\.0:\d+ serves plain HTTP/);
+    // Plain HTTP on loopback, probed at its http:// URL: one thing to do, said once (the listener and the URL have
+    // the same remedy).
+    const plainUrl = std.map((a) => (a === url ? `http://127.0.0.1:${port}` : a));
+    ({ report } = await doctor(plainUrl, configFile((c) => (delete c.server.tls, (c.authn = c.authn.authenticators[1])))));
+    expectLine(report, 'tls', 'warn', /plain HTTP on loopback.*answers plain HTTP/);
+    assert.equal(line(report, 'tls').fix, 'configure server.tls (cert_file, key_file) with a certificate for the name clients use');
     ({ report } = await doctor(std, configFile((c) => (c.server.tls.key_file = pki.path('other.key')))));
     expectLine(report, 'tls', 'fail', /other\.key is not the key of .*server\.pem/);
     ({ report } = await doctor(opts({ ca: pki.path('rogue.pem') })));
     expectLine(report, 'tls', 'fail', /TLS with 127\.0\.0\.1:\d+ failed: .*(SELF_SIGNED|UNABLE_TO|certificate)/i);
+  });
+
+  await t.test('tls: the gRPC listener (server.grpc) is probed with a TLS handshake, and plaintext gRPC fails', async () => {
+    // An HTTP/2 server with the deployment's certificate stands in for its gRPC port (ALPN h2, as gRPC clients ask).
+    const h2 = createSecureServer({ cert: readFileSync(pki.path('server.pem')), key: readFileSync(pki.path('server.key')) });
+    await new Promise<void>((r) => h2.listen(0, '127.0.0.1', r));
+    t.after(() => h2.close());
+    const h2Port = (h2.address() as { port: number }).port;
+    let { report } = await doctor(std, configFile((c) => (c.server.grpc = { port: h2Port })));
+    expectLine(report, 'tls', 'pass', new RegExp(`gRPC 127\\.0\\.0\\.1:${h2Port} completes a TLS.* handshake`));
+    // REST's port speaks HTTP/1.1 only: no gRPC there.
+    ({ report } = await doctor(std, configFile((c) => (c.server.grpc = { port }))));
+    expectLine(report, 'tls', 'fail', new RegExp(`gRPC 127\\.0\\.0\\.1:${port}: no TLS handshake`));
+    const closed = await closedPort();
+    ({ report } = await doctor(std, configFile((c) => (c.server.grpc = { port: closed }))));
+    expectLine(report, 'tls', 'fail', new RegExp(`gRPC 127\\.0\\.0\\.1:${closed}: no TLS handshake`));
+    ({ report } = await doctor(std, configFile((c) => (delete c.server.tls, (c.server.grpc = { host: '0.0.0.0', port: closed }), (c.authn = c.authn.authenticators[1])))));
+    expectLine(report, 'tls', 'fail', new RegExp(`gRPC listener 0\\.0\\.0\\.0:${closed} serves plaintext`));
   });
 
   await t.test('storage: SQLite, and a PostgreSQL that does not answer', async () => {

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { run as runCli } from '../../src/cli/commands/conformance.ts';
+import { closedPort } from '../cli/helpers.ts';
 import { CATALOGUE } from '../../src/conformance/catalogue.ts';
 import { eventDelta, parseIdpEvents } from '../../src/conformance/metrics.ts';
 import { junitXml } from '../../src/conformance/output.ts';
@@ -60,6 +61,12 @@ describe('conformance output', () => {
     const base = ['run', '--issuer', 'http://127.0.0.1:9/realms/acme', '--client', 'portal', '--redirect-uri', 'http://127.0.0.1:8400/cb', '--user', 'u', '--password-env', 'PW'];
     assert.equal(await runCli([...base, '--chromium', '/nonexistent/chromium'], io), 4);
     assert.match(lines.join('\n'), /error: conformance.browser_unavailable: Chromium not found at \/nonexistent\/chromium/);
+    // An issuer that does not answer at all: exit 4 up front (the help's "issuer unavailable"), not 27 failed tests.
+    lines.length = 0;
+    const closed = await closedPort();
+    const unreachable = base.map((a) => (a === 'http://127.0.0.1:9/realms/acme' ? `http://127.0.0.1:${closed}/realms/acme` : a));
+    assert.equal(await runCli([...unreachable, '--scenario', 'D', '--json'], io), 4);
+    assert.deepEqual(lines, [`error: conformance.issuer_unavailable: http://127.0.0.1:${closed} did not answer (ECONNREFUSED)`]);
     for (const [extra, message] of [
       [['--scenario', 'E'], '--scenario is A, B, C or D'],
       [['--client-auth', 'client_secret_basic'], '--client-secret-env is required for client_secret_basic'],

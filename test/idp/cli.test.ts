@@ -51,6 +51,12 @@ idp:
     assert.ok((await call('clients', 'list')).out.some((l) => l.startsWith('svc\tdisabled')));
     const rep = await call('telemetry', 'report');
     assert.equal(rep.code, 0);
+    assert.equal((await call('telemetry', 'report', '--since', '3600')).code, 0);
+    for (const since of ['abc', '0', '1.5']) {
+      const bad = await call('telemetry', 'report', '--since', since);
+      assert.equal(bad.code, 2, `--since ${since}`);
+      assert.match(bad.err[0]!, /^error: --since is a whole number of seconds/);
+    }
     assert.equal((await call('nope')).code, 2);
   });
 

@@ -127,7 +127,7 @@ describe('LDAP user directory (OpenLDAP, LLDAP layout)', () => {
     await s.restart();
     assert.equal((await d.authenticate('alice', PASSWORDS.alice!))?.id, 'u-0001', 'the pool opens new connections');
     // A directory that accepts connections and never answers: the timeout ends the wait.
-    s.pause();
+    await s.pause();
     try {
       const started = Date.now();
       await assert.rejects(d.getUser('u-0001'), unavailable);

@@ -15,6 +15,7 @@ import { generateSigningKeyFile } from '../../src/audit/keys.ts';
 import { startDevProcess, type DevProcess } from '../../harness/dev-process.ts';
 import { freePort } from '../../harness/net.ts';
 import { pgTestSchema } from '../support/pg.ts';
+import { resume, suspend } from '../support/suspend.ts';
 
 const MAIN = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
 
@@ -39,11 +40,11 @@ function snapshot(dir: string): Record<string, string> {
  * refused start's.
  */
 async function frozen<T>(server: DevProcess, fn: () => Promise<T>): Promise<T> {
-  server.proc.kill('SIGSTOP');
+  await suspend(server.proc);
   try {
     return await fn();
   } finally {
-    server.proc.kill('SIGCONT');
+    resume(server.proc);
   }
 }
 

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { Client } from 'ldapts';
 import { freePort } from '../../harness/net.ts';
+import { resume, suspend } from './suspend.ts';
 import { skipMissing } from './missing.ts';
 
 export const SLAPD_BIN = process.env.KEYWARD_TEST_SLAPD ?? '/usr/sbin/slapd';
@@ -43,8 +44,8 @@ export interface Slapd {
   /** Stops the slapd process (connections refused) but keeps its data; `restart` brings it back on the same port. */
   kill(): Promise<void>;
   restart(): Promise<void>;
-  /** SIGSTOP / SIGCONT: a directory that accepts connections and never answers (timeouts), then answers again. */
-  pause(): void;
+  /** SIGSTOP / SIGCONT: a directory that accepts connections and never answers (timeouts), then answers again. Resolves once slapd is stopped. */
+  pause(): Promise<void>;
   resume(): void;
   /** Stops slapd (SIGTERM, then SIGKILL) and removes its directory. Safe to call twice. */
   stop(): Promise<void>;
@@ -192,8 +193,8 @@ async function startOnce(opts: SlapdOptions): Promise<Slapd> {
       spawnSlapd();
       await waitReady(url, child, log);
     },
-    pause: () => void child.kill('SIGSTOP'),
-    resume: () => void child.kill('SIGCONT'),
+    pause: () => suspend(child),
+    resume: () => resume(child),
     stop,
   };
 }

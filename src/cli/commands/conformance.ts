@@ -5,7 +5,7 @@ import { isProblem } from '../../core/problem.ts';
 import { launchBrowser, DEFAULT_CHROMIUM, type BrowserDriver } from '../../conformance/browser.ts';
 import { CATALOGUE, SCENARIOS, scenarioTests, type Scenario } from '../../conformance/catalogue.ts';
 import { junitXml, printRun, textTable } from '../../conformance/output.ts';
-import type { ClientTarget } from '../../conformance/rp.ts';
+import { assertIssuerAnswers, type ClientTarget } from '../../conformance/rp.ts';
 import { runConformance } from '../../conformance/runner.ts';
 import type { ConformanceTarget } from '../../conformance/suite.ts';
 import { parseIdentityText } from '../../identity/validate.ts';
@@ -160,6 +160,12 @@ export async function run(argv: string[], io: CliIo, deps: ConformanceDeps = {})
     const browser = () => (driver ??= (deps.browser ?? (() => launchBrowser({ executablePath: v.chromium ?? DEFAULT_CHROMIUM })))());
     // A run that needs the browser fails up front, with one message, when there is none.
     if (scenarioTests(scenario).some((d) => d.needs.includes('browser'))) await browser();
+    try {
+      await assertIssuerAnswers(t.issuer);
+    } catch (e) {
+      if (driver) await (await driver).close();
+      throw e;
+    }
     let result;
     try {
       result = await runConformance(t, { scenario, keyward: v.keyward ? true : v['not-keyward'] ? false : 'auto', metricsUrl, browser });

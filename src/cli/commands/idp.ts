@@ -136,6 +136,8 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     if (wanted === undefined) return usageError(io, USAGE.join('\n'), `unknown idp command ${JSON.stringify(args.positionals.slice(0, 2).join(' '))}`);
     if (args.positionals.length < wanted) return usageError(io, USAGE.join('\n'), `missing ${group === 'apply' ? 'REALM_DOCUMENT' : group === 'users' ? 'USERNAME' : 'CLIENT_ID'}`);
     if (args.positionals.length > wanted) return usageError(io, USAGE.join('\n'), `unexpected argument ${JSON.stringify(args.positionals[wanted])}`);
+    // Number('abc') is NaN, which the report took for "no bound" and so answered for all time.
+    if (v.since !== undefined && !/^[1-9][0-9]{0,9}$/.test(String(v.since))) return usageError(io, USAGE.join('\n'), `--since is a whole number of seconds, not ${JSON.stringify(v.since)}`);
   }
   if (group === 'break-glass') {
     io.err('break-glass tokens are signed with keys that never leave the key service; issue them through the running server');

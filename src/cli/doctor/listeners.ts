@@ -14,14 +14,6 @@ interface TlsFiles {
   key_file: string;
 }
 
-/** The gRPC listener's section, when the configuration has one (gRPC is optional; its schema owns the details). */
-function grpcSection(ctx: DoctorContext): { enabled?: unknown; host?: unknown; port?: unknown; tls?: unknown; insecure?: unknown; plaintext?: unknown } | undefined {
-  const g = (ctx.config as unknown as Record<string, unknown>)['grpc'];
-  if (g === undefined || g === null || typeof g !== 'object') return undefined;
-  const section = g as Record<string, unknown>;
-  return section['enabled'] === false ? undefined : section;
-}
-
 /** The certificate and key files of a listener: present, a pair, valid now and for a while. */
 function certificateFindings(where: string, files: TlsFiles, now: number): { findings: Finding[]; cert?: X509Certificate } {
   let cert: X509Certificate;
@@ -88,7 +80,7 @@ export const tlsCheck: CheckFamily = async (ctx) => {
   // What the deployment itself presents.
   const url = new URL(ctx.probe.url);
   if (url.protocol !== 'https:') {
-    findings.push({ status: isLoopback(url.hostname) && !server.tls ? 'warn' : 'fail', text: `${ctx.probe.url} answers plain HTTP`, fix: `probe the https:// address clients use (--url), or ${TLS_FIX}` });
+    findings.push({ status: isLoopback(url.hostname) && !server.tls ? 'warn' : 'fail', text: `${ctx.probe.url} answers plain HTTP`, fix: server.tls ? 'probe the https:// address clients use (--url)' : TLS_FIX });
   } else {
     try {
       const r = await ctx.get('/healthz');
@@ -102,23 +94,20 @@ export const tlsCheck: CheckFamily = async (ctx) => {
     }
   }
 
-  const grpc = grpcSection(ctx);
+  // server.grpc serves with server.tls (checked above), so what is left is the port itself: a TLS handshake there.
+  const grpc = server.grpc;
   if (grpc) {
-    const files = grpc.tls as TlsFiles | undefined;
-    if (files && typeof files === 'object' && typeof files.cert_file === 'string' && typeof files.key_file === 'string') {
-      findings.push(...certificateFindings('gRPC listener', files, now).findings);
-    } else if (grpc.insecure === true || grpc.plaintext === true || grpc.tls === false) {
-      findings.push({ status: 'fail', text: 'gRPC listener serves plaintext', fix: 'configure TLS for the gRPC listener (grpc.tls)' });
+    const host = grpc.host ?? server.host;
+    const where = `gRPC listener ${host}:${grpc.port}`;
+    if (!server.tls) {
+      findings.push({ status: isLoopback(host) ? 'warn' : 'fail', text: `${where} serves plaintext${isLoopback(host) ? ' on loopback: only a TLS-terminating proxy on this machine may front it' : ''}`, fix: `${TLS_FIX} (it applies to gRPC too)` });
     } else {
-      findings.push({ status: 'warn', text: 'gRPC listener: no grpc.tls section, so its TLS cannot be checked from the configuration', fix: 'configure grpc.tls' });
-    }
-    if (typeof grpc.port === 'number') {
-      const host = typeof grpc.host === 'string' && grpc.host !== '0.0.0.0' && grpc.host !== '::' ? grpc.host : url.hostname;
+      const target = host === '0.0.0.0' || host === '::' ? url.hostname : host;
       try {
-        const proto = await handshake(host, grpc.port, ctx);
-        findings.push({ status: 'pass', text: `gRPC ${host}:${grpc.port} completes a ${proto} handshake` });
+        const proto = await handshake(target, grpc.port, ctx);
+        findings.push({ status: 'pass', text: `gRPC ${target}:${grpc.port} completes a ${proto} handshake` });
       } catch (e) {
-        findings.push({ status: 'fail', text: `gRPC ${host}:${grpc.port}: no TLS handshake (${describeNetworkError(e)})`, fix: 'serve gRPC over TLS (grpc.tls), or give its CA with --ca' });
+        findings.push({ status: 'fail', text: `gRPC ${target}:${grpc.port}: no TLS handshake (${describeNetworkError(e)})`, fix: 'check that the server runs with this configuration, or give the CA that signed its certificate with --ca' });
       }
     }
   }
