@@ -1,7 +1,6 @@
 // Telemetry (KeyCape §13): one JSON line and one Prometheus counter increment per event; events that show
 // demand for unsupported features are also kept in the store so `keyward idp telemetry report` can
 // summarise them per client. Never carries tokens, secrets or passwords.
-import { randomUUID } from 'node:crypto';
 import type { DemandStore } from './store/telemetry.ts';
 import { Counter, Registry } from 'prom-client';
 import type { AuditRecorder } from '../audit/types.ts';
