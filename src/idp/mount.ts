@@ -16,6 +16,7 @@ import type { IdentityDocument } from '../identity/model.ts';
 import { formatText } from '../identity/findings.ts';
 import { applyRealmDocument } from './realm-document.ts';
 import type { IdpRepositories } from './store/repositories.ts';
+import { storageConfigSchema, type StoreConfig } from '../store/open.ts';
 import { IdpTelemetry } from './telemetry.ts';
 
 export const DEV_REALM = 'keyward';
@@ -196,4 +197,24 @@ export async function mountIdp(deps: {
       });
     },
   };
+}
+
+/** Where reading a configuration file's idp or storage section failed: the section and zod's issues. */
+export interface IdpStoreSectionsProblem {
+  section: 'idp' | 'storage';
+  issues: Array<{ path: PropertyKey[]; message: string; code?: string }>;
+}
+
+/**
+ * The two sections a tool working offline on the identity provider's store reads of a configuration file (the
+ * server validates the rest). Dev mode runs its identity provider without an idp section (realm keyward).
+ */
+export function idpStoreSections(raw: Record<string, any>): { idp: IdpConfig; storage: StoreConfig } | IdpStoreSectionsProblem {
+  const idp = raw.idp === undefined && raw.mode === 'dev'
+    ? { success: true as const, data: devIdpConfig('http://127.0.0.1', String(raw.authz?.permission_prefix ?? 'keyward')) }
+    : idpConfigSchema.safeParse(raw.idp);
+  if (!idp.success) return { section: 'idp', issues: idp.error.issues };
+  const storage = storageConfigSchema.safeParse(raw.storage ?? { type: 'sqlite' });
+  if (!storage.success) return { section: 'storage', issues: storage.error.issues };
+  return { idp: idp.data, storage: storage.data };
 }

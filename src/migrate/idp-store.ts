@@ -11,12 +11,12 @@ import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import type { Client, IdentityDocument, MFAEnrollmentReference, User } from '../identity/model.ts';
 import { LDAP_SCHEMA_VERSION } from '../identity/ldap/rules.ts';
-import { idpConfigSchema, type IdpConfig, type IdpRealmConfig } from '../idp/config.ts';
-import { devIdpConfig } from '../idp/mount.ts';
+import type { IdpConfig, IdpRealmConfig } from '../idp/config.ts';
+import { idpStoreSections } from '../idp/mount.ts';
 import type { SecretBox } from '../idp/store/directory.ts';
 import { storeIdpRepositories, type IdpRepositories } from '../idp/store/repositories.ts';
 import { ProblemError } from '../core/problem.ts';
-import { openStore, storageConfigSchema } from '../store/open.ts';
+import { openStore } from '../store/open.ts';
 import type { Store } from '../store/types.ts';
 import type { CredentialSource, TotpSeed } from './credentials.ts';
 import type { Incompatibility } from './incompatibility.ts';
@@ -227,14 +227,11 @@ export async function openIdpStore(configPath: string): Promise<OpenedIdpStore> 
   } catch (e) {
     throw new ProblemError({ code: 'migrate.config_invalid', detail: `cannot read ${configPath}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` });
   }
-  const parsed =
-    raw.idp === undefined && raw.mode === 'dev'
-      ? { success: true as const, data: devIdpConfig('http://127.0.0.1', String(raw.authz?.permission_prefix ?? 'keyward')) }
-      : idpConfigSchema.safeParse(raw.idp);
-  if (!parsed.success) throw new ProblemError({ code: 'migrate.config_invalid', detail: `idp: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}` });
-  const storage = storageConfigSchema.safeParse(raw.storage ?? { type: 'sqlite' });
-  if (!storage.success) throw new ProblemError({ code: 'migrate.config_invalid', detail: `storage: ${storage.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}` });
-  const s = storage.data;
+  const sections = idpStoreSections(raw);
+  if ('section' in sections) {
+    throw new ProblemError({ code: 'migrate.config_invalid', detail: `${sections.section}: ${sections.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}` });
+  }
+  const s = sections.storage;
   // Opening a missing SQLite file would create an empty database.
   if (s.type === 'sqlite' && !existsSync(s.path)) throw storeProblem(`no store at ${s.path}`);
   // The server's way of opening it (pool, schema search path), as an existing store: nothing is created or migrated.
@@ -251,5 +248,5 @@ export async function openIdpStore(configPath: string): Promise<OpenedIdpStore> 
     await store.close();
     throw storeProblem(`the store has no identity provider tables or cannot be read: ${(e as Error).message.split('\n')[0]}`);
   }
-  return { repos, idp: parsed.data, close: () => store.close() };
+  return { repos, idp: sections.idp, close: () => store.close() };
 }

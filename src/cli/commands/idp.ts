@@ -8,8 +8,8 @@ import { readFile } from 'node:fs/promises';
 import { hash } from '@node-rs/argon2';
 import { parse as parseYaml } from 'yaml';
 import { applyEnvOverrides, formatIssues } from '../../config/load.ts';
-import { idpConfigSchema, type IdpConfig, type IdpRealmConfig } from '../../idp/config.ts';
-import { devIdpConfig } from '../../idp/mount.ts';
+import type { IdpConfig, IdpRealmConfig } from '../../idp/config.ts';
+import { idpStoreSections } from '../../idp/mount.ts';
 import { formatText } from '../../identity/findings.ts';
 import { IDENTITY_CODES } from '../../identity/validate.ts';
 import { describeChange } from '../../idp/realm-apply.ts';
@@ -17,7 +17,7 @@ import { applyRealmDocument, readRealmInput, REALM_DOCUMENT_CODES } from '../../
 import { applyRealmFile, argonOptions } from '../../idp/realm-file.ts';
 import { storeIdpRepositories, type IdpRepositories } from '../../idp/store/repositories.ts';
 import { isProblem } from '../../core/problem.ts';
-import { openStore, storageConfigSchema } from '../../store/open.ts';
+import { openStore } from '../../store/open.ts';
 import { parseCommand, usageError } from '../args.ts';
 import { EXIT, type CliIo } from '../io.ts';
 
@@ -78,16 +78,10 @@ export async function openIdpStore(path: string | undefined, io: CliIo): Promise
     }
     io.err(`no configuration given: using the store of the dev server in this directory (${String(raw.storage?.path ?? DEV_STORE)})`);
   }
-  // The CLI works offline on the store, so it checks only the sections it uses (the server validates the rest).
-  // Dev mode runs its identity provider without an idp section (realm keyward); the CLI manages that one then.
-  const parsed = raw.idp === undefined && raw.mode === 'dev'
-    ? { success: true as const, data: devIdpConfig('http://127.0.0.1', String(raw.authz?.permission_prefix ?? 'keyward')) }
-    : idpConfigSchema.safeParse(raw.idp);
-  if (!parsed.success) throw configProblem('idp', parsed.error.issues);
-  const storageParsed = storageConfigSchema.safeParse(raw.storage ?? { type: 'sqlite' });
-  if (!storageParsed.success) throw configProblem('storage', storageParsed.error.issues);
+  const sections = idpStoreSections(raw);
+  if ('section' in sections) throw configProblem(sections.section, sections.issues as Parameters<typeof formatIssues>[0]);
   // The server's way of opening it (pool, schema, file modes, its own migrations), so the CLI never differs.
-  const store = await openStore(storageParsed.data);
+  const store = await openStore(sections.storage);
   const repos = storeIdpRepositories(store);
   try {
     await repos.migrate();
@@ -95,7 +89,7 @@ export async function openIdpStore(path: string | undefined, io: CliIo): Promise
     await store.close();
     throw e;
   }
-  return { repos, idp: parsed.data, close: () => store.close() };
+  return { repos, idp: sections.idp, close: () => store.close() };
 }
 
 function configProblem(section: string, issues: Parameters<typeof formatIssues>[0]): Error {
