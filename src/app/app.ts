@@ -23,7 +23,12 @@ import { type AuthorizationDeps, registerAuthorization } from '../authz/hook.ts'
 import { authzRoutes } from '../authz/routes.ts';
 import { ProblemError } from '../core/problem.ts';
 import { auditRefusal, type RefusalLedger } from '../audit/refusals.ts';
+import { ijsonViolation } from '../audit/strict-json.ts';
 import { requestIdFor } from '../http/request-id.ts';
+import { acceptAbsentBody } from '../http/optional-body.ts';
+
+/** The methods a route may have, in the order Allow lists them. */
+const ROUTED_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 
 export interface AppDeps {
   config: KeywardConfig;
@@ -105,15 +110,34 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // An empty body on a JSON POST (SPIRL's release sends none) is "no body", not a parse error.
   const defaultJson = app.getDefaultJsonParser('error', 'error');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    // No content coding is decoded: a compressed body is refused, not read as if it were plain (RFC 9110 §8.4.1).
+    const coding = req.headers['content-encoding'];
+    if (coding !== undefined && coding.trim().toLowerCase() !== 'identity') {
+      return done(new ProblemError({ code: 'request.unsupported_media_type', detail: 'content-encoding is not supported: send the body uncompressed' }));
+    }
     if (body === '' || body === undefined) return done(null, undefined);
-    defaultJson(req, body as string, done);
+    defaultJson(req, body as string, (err, value) => {
+      if (err) return done(err);
+      // I-JSON (RFC 7493): no member named twice, no lone surrogate (see ijsonViolation).
+      const violation = ijsonViolation(body as string, value);
+      if (violation !== undefined) return done(new ProblemError({ code: 'request.malformed_json', detail: `the body is not I-JSON: ${violation}` }));
+      done(null, value);
+    });
   });
 
+  acceptAbsentBody(app);
+
   app.setErrorHandler(errorHandler(deps.logger, (req, problem) => auditRefusal(deps.audit, req, problem)));
-  // Audited when the caller could be identified (see src/authn/hook.ts); the answer is the same either way.
-  app.setNotFoundHandler(async (req, reply) =>
-    sendProblem(reply, req, await auditRefusal(deps.audit, req, new ProblemError({ code: 'route.not_found', detail: `no route ${req.method} ${req.url.split('?')[0]}` }))),
-  );
+  // Audited when the caller could be identified (see src/authn/hook.ts); the answer is the same either way. A path
+  // that has routes for other methods is 405 with Allow (RFC 9110 §15.5.6), whatever the method asked for.
+  app.setNotFoundHandler(async (req, reply) => {
+    const path = req.url.split('?')[0]!;
+    const allow = ROUTED_METHODS.filter((method) => app.findRoute({ method, url: path }) !== null);
+    const problem = allow.length > 0
+      ? new ProblemError({ code: 'request.method_not_allowed', detail: `${req.method} is not allowed on ${path}`, headers: { allow: allow.join(', ') } })
+      : new ProblemError({ code: 'route.not_found', detail: `no route ${req.method} ${path}` });
+    return sendProblem(reply, req, await auditRefusal(deps.audit, req, problem));
+  });
 
   // route → authenticate → authorize → handler (service) → store → audit.
   registerAuthentication(app, { authenticator: deps.authenticator, audit: deps.audit });

@@ -14,6 +14,7 @@ import { generateSigningKeyFile } from '../audit/keys.ts';
 import { createAuthenticator, generateBootstrapToken } from '../authn/index.ts';
 import { authnConfigSchema, type LeafAuthnConfig } from '../authn/config.ts';
 import { DEV_REALM, DEV_RESOURCE, devIdpConfig, mountIdp, type MountedIdp } from '../idp/mount.ts';
+import { storeIdpRepositories } from '../idp/store/repositories.ts';
 import type { Authenticator } from '../authn/types.ts';
 import { createPdp } from '../authz/index.ts';
 import type { KeywardConfig } from '../config/index.ts';
@@ -228,7 +229,7 @@ export async function createKeyward(config: KeywardConfig, opts: ComposeOptions 
     const system = new SystemService({ seal, audit: recorder, reload, providers: () => keys.providerStatus() });
 
     const idp = idpConfig?.enabled
-      ? await mountIdp({ config: idpConfig, store, keys, audit: recorder, metrics: metrics.registry, logger, env, dev, permissionPrefix: config.authz.permission_prefix, sealChanges: (l) => seal.onSealChange(l), clock, realmChanges, leader: () => leadership.leader })
+      ? await mountIdp({ config: idpConfig, repos: storeIdpRepositories(store), keys, audit: recorder, metrics: metrics.registry, logger, env, dev, permissionPrefix: config.authz.permission_prefix, sealChanges: (l) => seal.onSealChange(l), clock, realmChanges, leader: () => leadership.leader })
       : undefined;
 
     const app = await buildApp({

@@ -8,7 +8,8 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { authnTlsRequirements } from '../authn/index.ts';
 import type { KeywardConfig } from '../config/index.ts';
-import { problemBody, unavailable } from '../http/problem.ts';
+import { COMMON_HEADERS } from '../http/errors.ts';
+import { problemBody, problemHeaders, unavailable } from '../http/problem.ts';
 
 export interface Listener {
   readonly server: http.Server;
@@ -43,8 +44,10 @@ export function httpsOptions(config: KeywardConfig) {
 
 function notReady(_req: IncomingMessage, res: ServerResponse): void {
   const requestId = randomUUID();
-  const body = JSON.stringify(problemBody(unavailable('system.not_ready', 'starting'), requestId));
-  res.writeHead(503, { 'content-type': 'application/problem+json', 'x-request-id': requestId, 'retry-after': '1', connection: 'close' });
+  const problem = unavailable('system.not_ready', 'starting');
+  const body = JSON.stringify(problemBody(problem, requestId));
+  // The headers any problem gets (Retry-After only as the registry says), as Fastify will send them once ready.
+  res.writeHead(503, { ...COMMON_HEADERS, ...problemHeaders(problem), 'content-type': 'application/problem+json', 'x-request-id': requestId, connection: 'close' });
   res.end(body);
 }
 

@@ -2,36 +2,82 @@
 // the last of two members with the same name, so a line with a second `outcome` would verify against the first
 // one's hash while saying something else to a reader that keeps the first. Such lines are refused, as are strings
 // with lone surrogates (not representable in UTF-8).
-import { visit } from 'jsonc-parser';
+import { createScanner, type SyntaxKind } from 'jsonc-parser';
+
+// jsonc-parser's SyntaxKind is a const enum, which type stripping cannot inline: its values, as the library declares.
+const TOKEN = { OpenBrace: 1, CloseBrace: 2, OpenBracket: 3, CloseBracket: 4, Comma: 5, String: 10, EOF: 17 } as const satisfies Record<string, SyntaxKind>;
 
 export class IJsonError extends Error {}
 
-/** The first member name that appears twice in one object of `text`, if any. `text` must already be valid JSON. */
+/**
+ * The first member name that appears twice in one object of `text`, if any. `text` must already be valid JSON.
+ * Token by token, without recursion: a request body may nest deeper than the call stack goes.
+ */
 export function duplicateMemberName(text: string): string | undefined {
-  const open: Array<Set<string>> = [];
-  let dup: string | undefined;
-  visit(
-    text,
-    {
-      onObjectBegin: () => void open.push(new Set()),
-      onObjectEnd: () => void open.pop(),
-      onObjectProperty: (name) => {
+  const scanner = createScanner(text, true);
+  // One entry per open object (its names so far) or array (null); `expectName`: the next string names a member.
+  const open: Array<Set<string> | null> = [];
+  let expectName = false;
+  for (let token = scanner.scan(); token !== TOKEN.EOF; token = scanner.scan()) {
+    switch (token) {
+      case TOKEN.OpenBrace:
+        open.push(new Set());
+        expectName = true;
+        break;
+      case TOKEN.OpenBracket:
+        open.push(null);
+        expectName = false;
+        break;
+      case TOKEN.CloseBrace:
+      case TOKEN.CloseBracket:
+        open.pop();
+        expectName = false;
+        break;
+      case TOKEN.Comma:
+        expectName = open.at(-1) instanceof Set;
+        break;
+      case TOKEN.String: {
         const names = open.at(-1);
-        if (!names || dup !== undefined) return;
-        if (names.has(name)) dup = name;
-        names.add(name);
-      },
-    },
-    { disallowComments: true, allowTrailingComma: false },
-  );
-  return dup;
+        if (expectName && names) {
+          const name = scanner.getTokenValue();
+          if (names.has(name)) return name;
+          names.add(name);
+        }
+        expectName = false;
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  return undefined;
 }
 
+/** Whether any string (member names included) in `v` is ill-formed UTF-16; iterative, like duplicateMemberName. */
 function illFormedString(v: unknown): boolean {
-  if (typeof v === 'string') return !v.isWellFormed();
-  if (Array.isArray(v)) return v.some(illFormedString);
-  if (v !== null && typeof v === 'object') return Object.entries(v).some(([k, x]) => !k.isWellFormed() || illFormedString(x));
+  const todo: unknown[] = [v];
+  while (todo.length > 0) {
+    const x = todo.pop();
+    if (typeof x === 'string') {
+      if (!x.isWellFormed()) return true;
+    } else if (Array.isArray(x)) {
+      for (const y of x) todo.push(y);
+    } else if (x !== null && typeof x === 'object') {
+      for (const [k, y] of Object.entries(x)) todo.push(k, y);
+    }
+  }
   return false;
+}
+
+/**
+ * Why `value`, parsed from `text`, is not I-JSON (a member named twice in one object, a lone surrogate), or
+ * undefined. Request bodies are held to it too: the service would act on the last of two members while a log or
+ * another parser reads the first, and a lone surrogate has no UTF-8 form to be stored in.
+ */
+export function ijsonViolation(text: string, value: unknown): string | undefined {
+  if (duplicateMemberName(text) !== undefined) return 'a member name appears twice in one object';
+  if (illFormedString(value)) return 'a string contains a lone surrogate';
+  return undefined;
 }
 
 /** JSON.parse, refusing duplicated member names and lone surrogates; throws IJsonError (or SyntaxError). */

@@ -7,7 +7,8 @@ import type { Principal, PrincipalType } from '../authn/types.ts';
 import { callInfo } from '../http/security.ts';
 import { AnyObject, Strict, StringEnum, type TypeBoxTypeProvider } from '../http/typebox.ts';
 import { type AuthorizationDeps, authzRequest } from './hook.ts';
-import { ACTIONS } from '../core/actions.ts';
+import { ACTION_PERMISSIONS, ACTIONS } from '../core/actions.ts';
+import { badRequest } from '../core/problem.ts';
 import { explain } from './index.ts';
 
 const PRINCIPAL_TYPES = ['user', 'service', 'anonymous'] as const satisfies readonly PrincipalType[];
@@ -47,6 +48,8 @@ export async function authzRoutes(plain: FastifyInstance, opts: { authorization:
     config: { security: { authz: () => [{ action: 'authz:Explain' as const }] }, fieldCodes: { key_id: 'key.invalid_id' }, problems: ['authz.pdp_unavailable', 'storage.unavailable'] },
   }, async (req) => {
     const b = req.body;
+    // A key action's permission names the key: without one there is nothing to decide.
+    if (ACTION_PERMISSIONS[b.action].scope === 'key' && b.key_id === undefined) throw badRequest('request.invalid', `${b.action} is an action on a key: give its key_id`);
     const principal: Principal = b.principal
       ? { id: b.principal.id, type: b.principal.type ?? 'user', authMethod: 'explain', permissions: b.principal.permissions ?? [], attributes: b.principal.attributes ?? {} }
       : req.principal!;

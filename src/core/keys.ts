@@ -27,5 +27,7 @@ export const LABEL_KEY_RE = /^[a-z0-9][a-z0-9._/-]{0,62}$/;
 export const LABEL_VALUE_MAX = 256;
 /** C0 controls and DEL: refused in label values and descriptions, which end up in terminals and UIs. */
 export const CONTROL_CHARS_RE = /[\u0000-\u001f\u007f]/;
-export const isValidLabelValue = (v: unknown): v is string => typeof v === 'string' && v.length <= LABEL_VALUE_MAX && !CONTROL_CHARS_RE.test(v);
+/** Printable text that has a UTF-8 form (no lone surrogate: PostgreSQL's jsonb refuses one, text columns alter it). */
+export const isPrintableText = (v: string) => !CONTROL_CHARS_RE.test(v) && v.isWellFormed();
+export const isValidLabelValue = (v: unknown): v is string => typeof v === 'string' && v.length <= LABEL_VALUE_MAX && isPrintableText(v);
 export type Labels = Record<string, string>;

@@ -30,9 +30,10 @@ export const PROBLEM_CODES = {
   'request.timeout': { status: 408, title: 'Request timeout', surface: 'api', when: 'The request was not received in time; the connection is closed.' },
   'request.body_too_large': { status: 413, title: 'Payload too large', surface: 'api', when: 'The body exceeds `server.body_limit`.' },
   'request.uri_too_long': { status: 414, title: 'URI too long', surface: 'api', when: 'A path parameter is too long.' },
-  'request.unsupported_media_type': { status: 415, title: 'Unsupported media type', surface: 'api', when: 'The body is not `application/json`.' },
+  'request.unsupported_media_type': { status: 415, title: 'Unsupported media type', surface: 'api', when: 'The body is not `application/json`, or comes with a `Content-Encoding` (none is decoded).' },
   'request.headers_too_large': { status: 431, title: 'Request header fields too large', surface: 'api', when: 'The request headers exceed the server limit; the connection is closed.' },
-  'route.not_found': { status: 404, title: 'Route not found', surface: 'api', when: 'No route matches the method and path.' },
+  'route.not_found': { status: 404, title: 'Route not found', surface: 'api', when: 'No route has the path.' },
+  'request.method_not_allowed': { status: 405, title: 'Method not allowed', surface: 'api', when: 'The path has routes, but not for this method; `Allow` lists the methods it has.' },
   'internal.error': { status: 500, title: 'Internal server error', surface: 'api', when: 'An unexpected error; the server log has the cause under the `request_id`.' },
   'internal.route_without_policy': { status: 500, title: 'Route without policy', surface: 'api', when: 'A route declares no authorization policy (a programming error); refused rather than allowed.' },
 

@@ -13,6 +13,7 @@ import { generatedKeyId, type KeyService } from '../keys/service.ts';
 import { type EcdsaFormat, type HashAlgorithm, isSystemKeyId, type KeyState, type KeyType, type Labels, type RsaPadding } from '../keys/types.ts';
 import type { FieldCodes } from '../http/errors.ts';
 import { type CallDeps, compile, type RpcSpec, unary } from './call.ts';
+import { ijsonViolation } from '../audit/strict-json.ts';
 
 export const KEY_SERVICE = 'keyward.v1.KeyService';
 
@@ -32,16 +33,20 @@ type SignBody = { message?: string; digest?: string; hash_algorithm?: HashAlgori
 const signBodyOf = (m: SignMessage): SignBody =>
   defined({ message: b64(m.message), digest: b64(m.digest), hash_algorithm: m.hash_algorithm, rsa_padding: m.rsa_padding, signature_format: m.signature_format }) as SignBody;
 
-/** JSON claims read as REST's parser reads a body: prototype keys are refused, not kept. */
+/** JSON claims read as REST's parser reads a body: prototype keys are refused, not kept, and so is what is not I-JSON. */
 function claimsOf(text: string): unknown {
+  let value: unknown;
   try {
-    return JSON.parse(text, (k, v: unknown) => {
+    value = JSON.parse(text, (k, v: unknown) => {
       if (k === '__proto__' || k === 'constructor') throw new SyntaxError('prototype key');
       return v;
     });
   } catch {
     throw badRequest('request.malformed_json', 'payload_json is not valid JSON');
   }
+  const violation = ijsonViolation(text, value);
+  if (violation !== undefined) throw badRequest('request.malformed_json', `payload_json is not I-JSON: ${violation}`);
+  return value;
 }
 
 export function keyServiceImplementation(deps: CallDeps, keys: KeyService): UntypedServiceImplementation {

@@ -10,6 +10,8 @@ export const BY_HTTP_STATUS: Readonly<Record<number, Status>> = {
   401: Status.UNAUTHENTICATED,
   403: Status.PERMISSION_DENIED,
   404: Status.NOT_FOUND,
+  // request.method_not_allowed: REST's answer for a path without the method; grpc-js itself answers an unknown RPC.
+  405: Status.UNIMPLEMENTED,
   408: Status.DEADLINE_EXCEEDED,
   // The key's state forbids the operation (disabled, released, destroyed; a concurrent change): FAILED_PRECONDITION.
   409: Status.FAILED_PRECONDITION,

@@ -95,7 +95,7 @@ export function toProblem(err: unknown, bodyMissing = false, fieldCodes?: FieldC
 }
 
 /** Beside x-request-id, on every response: the framework's, the parser's refusals and ours. */
-const COMMON_HEADERS = { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' } as const;
+export const COMMON_HEADERS = { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' } as const;
 
 /** Headers on every response, including those the framework sends before any hook runs. */
 export function baseHeaders(reply: FastifyReply, req: FastifyRequest): void {
@@ -116,8 +116,10 @@ export function errorHandler(logger: Logger, refused: (req: FastifyRequest, prob
   return async (err: unknown, req: FastifyRequest, reply: FastifyReply) => {
     const problem = toProblem(err, req.body === undefined, req.routeOptions.config?.fieldCodes);
     if (problem.status >= 500 && !isProblem(err)) {
-      // Log the cause (never request bodies) for the operator; the client sees only the neutral problem.
-      logger.error({ err: { type: (err as Error)?.name, message: (err as Error)?.message, stack: (err as Error)?.stack }, request_id: req.id }, 'unhandled error');
+      // Log the cause (never request bodies) for the operator; the client sees only the neutral problem. Without a
+      // prototype, pino's err serializer takes `type` from `name`, not from the constructor (which would say Object).
+      const cause = Object.assign(Object.create(null) as object, { name: (err as Error)?.name, message: (err as Error)?.message, stack: (err as Error)?.stack });
+      logger.error({ err: cause, request_id: req.id }, 'unhandled error');
     }
     return sendProblem(reply, req, await refused(req, problem));
   };

@@ -3,6 +3,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance, FastifySchema, RouteOptions } from 'fastify';
 import type { ProblemCode } from '../core/problem-codes.ts';
+import { bodyIsOptional } from './optional-body.ts';
 import { withProblemResponses, type OpenApiDoc } from './problem-responses.ts';
 
 declare module 'fastify' {
@@ -58,6 +59,8 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
   // By operation (`method path` in OpenAPI form): public ones answer no 401 or 403; the codes a route declares.
   const publicOps = new Set<string>();
   const opCodes = new Map<string, ProblemCode[]>();
+  // Operations that take an absent body as `{}` (see optional-body.ts); the generator marks every body required.
+  const optionalBodyOps = new Set<string>();
   const opKey = (method: string, url: string) => `${method.toLowerCase()} ${url.replace(/:([A-Za-z0-9_]+)/g, '{$1}')}`;
   await app.register(swagger, {
     // Public routes (config.security.public) say so: an empty security requirement, no Keyward credential (an
@@ -69,15 +72,22 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
       for (const m of [route.method].flat()) {
         if (config?.security?.public === true) publicOps.add(opKey(m, url));
         if (codes) opCodes.set(opKey(m, url), codes);
+        if (schema?.body !== undefined && bodyIsOptional(schema.body)) optionalBodyOps.add(opKey(m, url));
       }
       if (config?.security?.public === true && documented.security === undefined) documented.security = [];
       return { schema: documented, url };
     },
     // Only the OpenAPI 3 document is generated here (no Swagger 2 mode).
-    transformObject: (doc) =>
-      'openapiObject' in doc
-        ? withProblemResponses(doc.openapiObject as OpenApiDoc, (path, method) => publicOps.has(opKey(method, path)), (path, method) => opCodes.get(opKey(method, path)))
-        : doc.swaggerObject,
+    transformObject: (doc) => {
+      if (!('openapiObject' in doc)) return doc.swaggerObject;
+      const api = doc.openapiObject as OpenApiDoc & { paths?: Record<string, Record<string, { requestBody?: { required?: boolean } }>> };
+      for (const [path, ops] of Object.entries(api.paths ?? {})) {
+        for (const [method, op] of Object.entries(ops)) {
+          if (op?.requestBody !== undefined && optionalBodyOps.has(opKey(method, path))) op.requestBody.required = false;
+        }
+      }
+      return withProblemResponses(api, (path, method) => publicOps.has(opKey(method, path)), (path, method) => opCodes.get(opKey(method, path)));
+    },
     openapi: {
       openapi: '3.1.0',
       info: { title: 'Keyward', version: '0.1.0', description: 'Key custody and identity service. Errors are RFC 9457 problem+json with a stable `code`.' },

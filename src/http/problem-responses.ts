@@ -53,6 +53,8 @@ export function problemResponses(codes: readonly ProblemCode[] = API_PROBLEM_COD
 
 /** Statuses an operation on a public route cannot answer: it asks for no credential and no permission. */
 const NOT_PUBLIC = new Set(['401', '403']);
+/** Statuses no operation answers: 405 is the path's answer to a method it has no operation for. */
+const NOT_AN_OPERATION = new Set(['405']);
 
 export interface OpenApiDoc {
   components?: { schemas?: Record<string, unknown>; responses?: Record<string, unknown> };
@@ -83,7 +85,7 @@ export function withProblemResponses<T extends OpenApiDoc>(
         continue;
       }
       const refs = Object.keys(shared)
-        .filter((s) => !(NOT_PUBLIC.has(s) && isPublic(path, method)))
+        .filter((s) => !NOT_AN_OPERATION.has(s) && !(NOT_PUBLIC.has(s) && isPublic(path, method)))
         .map((s) => [s, { $ref: `#/components/responses/Problem${s}` }]);
       op.responses = { ...Object.fromEntries(refs), ...op.responses };
     }

@@ -4,21 +4,19 @@ import { PrivacyIdeaAuthority } from './mfa/privacyidea.ts';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Kysely } from 'kysely';
 import type { Registry } from 'prom-client';
 import type { AuditRecorder } from '../audit/types.ts';
 import type { IdpConfig } from './config.ts';
 import { guard, THIRD_PARTY_COOKIE_CHECK } from './guard.ts';
 import { namedClientId } from './named-client.ts';
-import { directoryUnavailable, showInteraction, showRecovery, showTotp, submitContinue, submitLogin, submitRecovery, submitTotp, Throttle, type InteractionContext } from './interactions.ts';
+import { directoryUnavailable, showInteraction, showRecovery, showTotp, submitContinue, submitLogin, submitRecovery, submitTotp, type InteractionContext } from './interactions.ts';
 import { createUserDirectory, isDirectoryUnavailable } from './directories/index.ts';
 import { isSealedProblem } from '../keys/errors.ts';
 import { profileDocument, profileErrorBody, SEALED_RETRY_AFTER, sealedBody, UNSUPPORTED, type UnsupportedFeature } from './profile.ts';
 import { createRealmRuntime, errorPageHtml, OIDC_PREFIX, type RealmRuntime } from './provider.ts';
 import type { TokenSigner } from './signing.ts';
-import { sweepExpired } from './store/adapter.ts';
-import { Directory, ensureSetting, type SecretBox } from './store/directory.ts';
-import { migrateIdp, type IdpDialect } from './store/migrations.ts';
+import type { SecretBox } from './store/directory.ts';
+import type { IdpRepositories } from './store/repositories.ts';
 import { IdpTelemetry, type IdpLogger } from './telemetry.ts';
 import { readThemeAsset, type ThemeAsset } from './theme.ts';
 import { replayingBody } from './replay-body.ts';
@@ -33,8 +31,8 @@ export type { TokenSigner, TokenSigningKey } from './signing.ts';
 
 export interface IdpDeps {
   config: IdpConfig;
-  db: Kysely<any>;
-  dialect: IdpDialect;
+  /** The identity provider's tables (src/idp/store/repositories.ts). */
+  repos: IdpRepositories;
   signer: TokenSigner;
   audit: AuditRecorder;
   logger?: IdpLogger | undefined;
@@ -74,13 +72,13 @@ async function cookieKeys(deps: IdpDeps): Promise<string[]> {
   const fromEnv = (deps.env ?? process.env).KEYWARD_IDP_COOKIE_KEYS;
   if (fromEnv) return fromEnv.split(',').map((s) => s.trim()).filter((s) => s.length >= 32);
   // Generated once and persisted, so sessions survive restarts and are shared by every process.
-  const value = await ensureSetting(deps.db, 'cookie_keys', JSON.stringify([randomBytes(32).toString('base64url')]));
+  const value = await deps.repos.ensureSetting('cookie_keys', JSON.stringify([randomBytes(32).toString('base64url')]));
   return JSON.parse(value) as string[];
 }
 
 /** Migrates the idp tables and builds one provider per realm. */
 export async function createIdp(deps: IdpDeps): Promise<Idp> {
-  await migrateIdp(deps.db, deps.dialect);
+  await deps.repos.migrate();
   const keys = await cookieKeys(deps);
   if (keys.length === 0) throw new Error('KEYWARD_IDP_COOKIE_KEYS must hold keys of at least 32 characters');
   const telemetry = deps.telemetry ?? new IdpTelemetry({
@@ -89,7 +87,7 @@ export async function createIdp(deps: IdpDeps): Promise<Idp> {
     logger: deps.logger,
     registry: deps.metrics,
     audit: deps.audit,
-    db: deps.db,
+    demand: deps.repos.demand,
   });
   const realms = new Map<string, RealmRuntime>();
   // One user directory per realm for the life of the provider (its connection pools outlive provider rebuilds).
@@ -97,7 +95,7 @@ export async function createIdp(deps: IdpDeps): Promise<Idp> {
     deps.config.realms.map((realm, i) => [
       realm.name,
       createUserDirectory(realm, {
-        store: new Directory(deps.db, realm.name, deps.secretBox),
+        store: deps.repos.directory(realm.name, deps.secretBox),
         argon2: deps.config.argon2,
         env: deps.env ?? process.env,
         field: `idp.realms.${i}.directory`,
@@ -114,16 +112,16 @@ export async function createIdp(deps: IdpDeps): Promise<Idp> {
   );
   const build = async () => {
     for (const realm of deps.config.realms) {
-      realms.set(realm.name, await createRealmRuntime({ config: deps.config, realm, db: deps.db, signer: deps.signer, audit: deps.audit, telemetry, cookieKeys: keys, secretBox: deps.secretBox, users: users.get(realm.name), mfa: authorities.get(realm.name) }));
+      realms.set(realm.name, await createRealmRuntime({ config: deps.config, realm, repos: deps.repos, signer: deps.signer, audit: deps.audit, telemetry, cookieKeys: keys, secretBox: deps.secretBox, users: users.get(realm.name), mfa: authorities.get(realm.name) }));
     }
   };
   await build();
   const timer = setInterval(() => {
     // Instances sharing a database take turns by lease: one sweeps.
     if (deps.leader && !deps.leader()) return;
-    void sweepExpired(deps.db).catch(() => {});
+    void deps.repos.sweepExpired().catch(() => {});
     // Throttle entries outlive any configured window and lock by far after a day.
-    void new Throttle(deps.db).sweep(86_400_000).catch(() => {});
+    void deps.repos.throttle.sweep(86_400_000).catch(() => {});
   }, deps.config.sweep_interval_seconds * 1000);
   timer.unref();
   // A rotation in the key service, or a published version's turn to sign coming, or an old one's retirement changes
@@ -151,7 +149,7 @@ export async function createIdp(deps: IdpDeps): Promise<Idp> {
   return {
     realms,
     telemetry,
-    sweep: () => sweepExpired(deps.db),
+    sweep: () => deps.repos.sweepExpired(),
     refreshSigningKeys: refresh,
     close: async () => {
       clearInterval(timer);
@@ -285,7 +283,7 @@ export function idpPlugin(deps: IdpDeps) {
       );
     });
     const started = () => starter.current!;
-    const throttle = new Throttle(deps.db);
+    const throttle = deps.repos.throttle;
     // Bodies are read as text here and handed to oidc-provider pre-read; no JSON parsing in this scope.
     app.removeAllContentTypeParsers();
     app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_req, body, done) => done(null, body));

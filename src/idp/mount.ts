@@ -7,7 +7,6 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { AuditRecorder } from '../audit/types.ts';
 import type { KeyService } from '../keys/service.ts';
-import type { Store } from '../store/types.ts';
 import { BREAK_GLASS_LIFETIME_SECONDS, breakGlassRoutes } from './break-glass.ts';
 import { idpConfigSchema, KEY_API_AUDIENCE, type IdpConfig, type IdpRealmConfig } from './config.ts';
 import { idpPlugin } from './index.ts';
@@ -16,7 +15,8 @@ import type { Clock } from '../core/clock.ts';
 import type { IdentityDocument } from '../identity/model.ts';
 import { formatText } from '../identity/findings.ts';
 import { applyRealmDocument } from './realm-document.ts';
-import { migrateIdp } from './store/migrations.ts';
+import type { IdpRepositories } from './store/repositories.ts';
+import { storageConfigSchema, type StoreConfig } from '../store/open.ts';
 import { IdpTelemetry } from './telemetry.ts';
 
 export const DEV_REALM = 'keyward';
@@ -112,7 +112,8 @@ export interface MountedIdp {
 
 export async function mountIdp(deps: {
   config: IdpConfig;
-  store: Store;
+  /** The identity provider's tables, built by the composition root from the store. */
+  repos: IdpRepositories;
   keys: KeyService;
   audit: AuditRecorder;
   metrics: Registry;
@@ -137,8 +138,8 @@ export async function mountIdp(deps: {
     const realm = deps.config.realms.find((r) => r.name === DEV_REALM) ?? deps.config.realms[0]!;
     devClient = { clientId: DEV_CLIENT_ID, secret, tokenUrl: `${deps.config.base_url}/realms/${realm.name}/protocol/openid-connect/token` };
     applyDevRealm = async () => {
-      await migrateIdp(deps.store.kysely, deps.store.dialect);
-      const outcome = await applyRealmDocument(deps.store.kysely, deps.config, devRealmDocument(realm, deps.config.environment), 'dev realm', { dryRun: false, env });
+      await deps.repos.migrate();
+      const outcome = await applyRealmDocument(deps.repos, deps.config, devRealmDocument(realm, deps.config.environment), 'dev realm', { dryRun: false, env });
       // Should the dev configuration make it inapplicable, the start stops and says why.
       if (!outcome.result) throw new Error(`the dev realm cannot be applied:\n  ${formatText({ name: 'dev realm', sources: ['dev realm'], findings: outcome.findings, codes: [] }).join('\n  ')}`);
     };
@@ -152,12 +153,11 @@ export async function mountIdp(deps: {
     logger: deps.logger,
     registry: deps.metrics,
     audit: deps.audit,
-    db: deps.store.kysely,
+    demand: deps.repos.demand,
   });
   const plugin = idpPlugin({
     config: deps.config,
-    db: deps.store.kysely,
-    dialect: deps.store.dialect,
+    repos: deps.repos,
     signer,
     audit: deps.audit,
     metrics: deps.metrics,
@@ -197,4 +197,24 @@ export async function mountIdp(deps: {
       });
     },
   };
+}
+
+/** Where reading a configuration file's idp or storage section failed: the section and zod's issues. */
+export interface IdpStoreSectionsProblem {
+  section: 'idp' | 'storage';
+  issues: Array<{ path: PropertyKey[]; message: string; code?: string }>;
+}
+
+/**
+ * The two sections a tool working offline on the identity provider's store reads of a configuration file (the
+ * server validates the rest). Dev mode runs its identity provider without an idp section (realm keyward).
+ */
+export function idpStoreSections(raw: Record<string, any>): { idp: IdpConfig; storage: StoreConfig } | IdpStoreSectionsProblem {
+  const idp = raw.idp === undefined && raw.mode === 'dev'
+    ? { success: true as const, data: devIdpConfig('http://127.0.0.1', String(raw.authz?.permission_prefix ?? 'keyward')) }
+    : idpConfigSchema.safeParse(raw.idp);
+  if (!idp.success) return { section: 'idp', issues: idp.error.issues };
+  const storage = storageConfigSchema.safeParse(raw.storage ?? { type: 'sqlite' });
+  if (!storage.success) return { section: 'storage', issues: storage.error.issues };
+  return { idp: idp.data, storage: storage.data };
 }

@@ -4,7 +4,6 @@
 import type { MfaAuthority } from './mfa/authority.ts';
 import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { verify as argonVerify } from '@node-rs/argon2';
-import type { Kysely } from 'kysely';
 import Provider, { errors as oidcErrors, interactionPolicy } from 'oidc-provider';
 import type { AuditRecorder } from '../audit/types.ts';
 import type { IdpConfig, IdpRealmConfig } from './config.ts';
@@ -13,8 +12,8 @@ import { namedClientId } from './named-client.ts';
 import { classifyProviderError, profileErrorBody, SCOPE_CLAIMS, SEALED_RETRY_AFTER, sealedBody, STANDARD_SCOPES, UNSUPPORTED, type UnsupportedFeature } from './profile.ts';
 import { externalSigningKeys, type TokenSigner } from './signing.ts';
 import { tokenShapes, type TokenShapes } from './token-shapes.ts';
-import { createAdapterFactory } from './store/adapter.ts';
-import { Directory, type IdpClient, type SecretBox } from './store/directory.ts';
+import type { IdpRepositories } from './store/repositories.ts';
+import type { Directory, IdpClient, SecretBox } from './store/directory.ts';
 import { BuiltinUserDirectory } from './directories/builtin.ts';
 import { DIRECTORY_RETRY_AFTER, DIRECTORY_UNAVAILABLE_CLASS, directoryUnavailableBody, isDirectoryUnavailable, type DirectoryUser, type UserDirectory } from './directories/types.ts';
 import type { IdpEvent, IdpTelemetry } from './telemetry.ts';
@@ -47,7 +46,7 @@ export interface RealmRuntime {
 export interface RealmDeps {
   config: IdpConfig;
   realm: IdpRealmConfig;
-  db: Kysely<any>;
+  repos: IdpRepositories;
   signer: TokenSigner;
   audit: AuditRecorder;
   telemetry: IdpTelemetry;
@@ -159,9 +158,9 @@ async function verifyClientSecret(hash: string, presented: string): Promise<bool
 }
 
 export async function createRealmRuntime(deps: RealmDeps): Promise<RealmRuntime> {
-  const { config, realm, db, signer, telemetry } = deps;
+  const { config, realm, repos, signer, telemetry } = deps;
   const issuer = `${config.base_url}/realms/${realm.name}`;
-  const directory = new Directory(db, realm.name, deps.secretBox);
+  const directory = repos.directory(realm.name, deps.secretBox);
   const users = deps.users ?? new BuiltinUserDirectory(directory, config.argon2);
   const resource = realm.access_token_resource;
   const customScopes = realm.custom_scopes.map((s) => s.name);
@@ -180,7 +179,7 @@ export async function createRealmRuntime(deps: RealmDeps): Promise<RealmRuntime>
   );
 
   const provider = new Provider(issuer, {
-    adapter: createAdapterFactory(db, realm.name, directory),
+    adapter: repos.adapter(realm.name, directory),
     jwks: { keys },
     cookies: {
       keys: deps.cookieKeys,

@@ -4,13 +4,12 @@
 // is deleted), every secret is resolved before the first write, and the writes run in one transaction, so a
 // refused or failed apply changes nothing. A dry run reports the same diff without writing.
 import { verify } from '@node-rs/argon2';
-import type { Kysely } from 'kysely';
 import type { MFAEnrollmentReference } from '../identity/model.ts';
 import { badRequest } from '../core/problem.ts';
 import type { IdpConfig, IdpRealmConfig } from './config.ts';
-import { announceChange } from '../store/changes.ts';
 import { hashSecret } from './passwords.ts';
-import { Directory, type IdpClient, type IdpGroup, type IdpUser } from './store/directory.ts';
+import type { Directory, IdpClient, IdpGroup, IdpUser } from './store/directory.ts';
+import type { IdpRepositories } from './store/repositories.ts';
 
 /** Where a password or client secret comes from; never the secret itself. Neither: keep what is stored. */
 export interface SecretSource {
@@ -68,9 +67,12 @@ function diffFields(before: Record<string, unknown>, after: Record<string, unkno
   return Object.keys(after).filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]));
 }
 
-export async function applyRealmPlan(db: Kysely<any>, realm: IdpRealmConfig, plan: RealmPlan, opts: ApplyOptions): Promise<RealmChange[]> {
+/** What applying a realm needs of the store. */
+export type RealmWriter = Pick<IdpRepositories, 'directory' | 'writeRealm'>;
+
+export async function applyRealmPlan(repos: RealmWriter, realm: IdpRealmConfig, plan: RealmPlan, opts: ApplyOptions): Promise<RealmChange[]> {
   if (plan.realm !== realm.name) throw badRequest('idp.realm_mismatch', `the file is for realm ${plan.realm}, not ${realm.name}`);
-  const dir = new Directory(db, realm.name);
+  const dir = repos.directory(realm.name);
   const changes: RealmChange[] = [];
   const writes: Array<(d: Directory) => Promise<void>> = [];
   const note = (kind: RealmChange['kind'], id: string, before: object | undefined, after: object, write: (d: Directory) => Promise<void>) => {
@@ -102,11 +104,9 @@ export async function applyRealmPlan(db: Kysely<any>, realm: IdpRealmConfig, pla
   const refs = new Map((await dir.mfaReferences()).map((r) => [r.id, r]));
   for (const r of plan.mfaReferences ?? []) note('mfa_reference', r.id, refs.get(r.id), r, (d) => d.putMfaReference(r));
   if (!opts.dryRun && writes.length > 0) {
-    await db.transaction().execute(async (trx) => {
-      const d = new Directory(trx, realm.name);
+    // Instances serving the realm drop what they cached of it when (and only if) this commits.
+    await repos.writeRealm(realm.name, async (d) => {
       for (const w of writes) await w(d);
-      // Instances serving the realm drop what they cached of it when (and only if) this commits.
-      await announceChange(trx, { kind: 'realm', id: realm.name });
     });
   }
   return changes;

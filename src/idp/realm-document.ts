@@ -8,13 +8,12 @@
 // document's group→role bindings give LDAP users their roles. Secrets stay references: `password` and `secret` are
 // {env} (read and hashed when applied) or {argon2id_hash}, as the model defines them. Server settings that are not
 // identity data (role permissions, MFA policy, theme, lifetimes) stay in the configuration.
-import type { Kysely } from 'kysely';
 import type { Finding } from '../identity/findings.ts';
 import type { Client, IdentityDocument, SecretReference } from '../identity/model.ts';
 import { provisionDocument, type ProvisionOutcome, type ProvisionTarget } from '../identity/provision.ts';
 import { parseIdentityText } from '../identity/validate.ts';
 import type { IdpConfig, IdpRealmConfig } from './config.ts';
-import { applyRealmPlan, describeChange, type RealmPlan, type SecretSource } from './realm-apply.ts';
+import { applyRealmPlan, describeChange, type RealmWriter, type RealmPlan, type SecretSource } from './realm-apply.ts';
 import { parseRealmFile, type RealmFile } from './realm-file.ts';
 
 /** What this server checks about a valid document before applying it (beyond the identity rules). */
@@ -163,18 +162,18 @@ export function readRealmInput(text: string, source: string): RealmInput | { fin
  * Validates a canonical document (the identity rules, then this server's) and applies it to the built-in tables;
  * refuses it, writing nothing, on any error. The same flow as `keyward identity provision --to builtin`.
  */
-export function applyRealmDocument(db: Kysely<any>, idp: IdpConfig, data: unknown, source: string, opts: { dryRun: boolean; env: NodeJS.ProcessEnv }): Promise<ProvisionOutcome> {
-  return provisionDocument(data, source, builtinProvisionTarget(db, idp, opts.env), { dryRun: opts.dryRun });
+export function applyRealmDocument(repos: RealmWriter, idp: IdpConfig, data: unknown, source: string, opts: { dryRun: boolean; env: NodeJS.ProcessEnv }): Promise<ProvisionOutcome> {
+  return provisionDocument(data, source, builtinProvisionTarget(repos, idp, opts.env), { dryRun: opts.dryRun });
 }
 
 /** `keyward identity provision --to builtin`: the built-in tables of the realm the document names. */
-export function builtinProvisionTarget(db: Kysely<any>, idp: IdpConfig, env: NodeJS.ProcessEnv): ProvisionTarget {
+export function builtinProvisionTarget(repos: RealmWriter, idp: IdpConfig, env: NodeJS.ProcessEnv): ProvisionTarget {
   return {
     name: 'builtin',
     check: (doc, source) => realmDocumentFindings(doc, idp, source, env),
     apply: async (doc, { dryRun }) => {
       const plan = planFromDocument(doc, idp);
-      const changes = await applyRealmPlan(db, realmOf(doc, idp)!, plan, { dryRun, env, argon2: idp.argon2 });
+      const changes = await applyRealmPlan(repos, realmOf(doc, idp)!, plan, { dryRun, env, argon2: idp.argon2 });
       return { lines: [...changes.map(describeChange), ...plan.notes], changed: changes.filter((c) => c.action !== 'unchanged').length };
     },
   };

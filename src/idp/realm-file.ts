@@ -2,13 +2,12 @@
 // (realm-document.ts). Still read, with a deprecation warning from `keyward idp apply`, and applied through the same
 // plan: secrets never appear in the file (an argon2id hash or the name of an environment variable holding the
 // plaintext, hashed on apply).
-import type { Kysely } from 'kysely';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { badRequest } from '../core/problem.ts';
 import type { IdpRealmConfig } from './config.ts';
 import { STANDARD_SCOPES } from './profile.ts';
-import { applyRealmPlan, type ApplyOptions, type RealmChange, type RealmPlan } from './realm-apply.ts';
+import { applyRealmPlan, type ApplyOptions, type RealmWriter, type RealmChange, type RealmPlan } from './realm-apply.ts';
 
 export { argonOptions } from './passwords.ts';
 export type { ApplyOptions, RealmChange } from './realm-apply.ts';
@@ -141,8 +140,8 @@ export function planFromRealmFile(file: RealmFile, realm: IdpRealmConfig): Realm
   };
 }
 
-export async function applyRealmFile(db: Kysely<any>, realm: IdpRealmConfig, file: RealmFile, opts: ApplyOptions): Promise<RealmChange[]> {
+export async function applyRealmFile(repos: RealmWriter, realm: IdpRealmConfig, file: RealmFile, opts: ApplyOptions): Promise<RealmChange[]> {
   if (file.realm !== realm.name) throw badRequest('idp.realm_mismatch', `the file is for realm ${file.realm}, not ${realm.name}`);
   validate(file, realm);
-  return applyRealmPlan(db, realm, planFromRealmFile(file, realm), opts);
+  return applyRealmPlan(repos, realm, planFromRealmFile(file, realm), opts);
 }

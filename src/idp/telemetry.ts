@@ -1,8 +1,7 @@
 // Telemetry (KeyCape §13): one JSON line and one Prometheus counter increment per event; events that show
 // demand for unsupported features are also kept in the store so `keyward idp telemetry report` can
 // summarise them per client. Never carries tokens, secrets or passwords.
-import { randomUUID } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import type { DemandStore } from './store/telemetry.ts';
 import { Counter, Registry } from 'prom-client';
 import type { AuditRecorder } from '../audit/types.ts';
 import type { MfaRefusalEvent } from './mfa/authority.ts';
@@ -75,7 +74,8 @@ export interface TelemetryOptions {
   logger?: IdpLogger | undefined;
   registry?: Registry | undefined;
   audit?: AuditRecorder | undefined;
-  db?: Kysely<any> | undefined;
+  /** Keeps demand for features outside the profile (`keyward idp telemetry report`). */
+  demand?: Pick<DemandStore, 'record'> | undefined;
 }
 
 export class IdpTelemetry {
@@ -117,12 +117,9 @@ export class IdpTelemetry {
       // A label per name a caller makes up would grow the metrics without bound: unknown clients share one.
       client_id: e.client_id === undefined ? '' : e.client_known === false ? '(unknown)' : e.client_id,
     });
-    if (this.#opts.db && DEMAND.has(e.event)) {
-      await this.#opts.db
-        .insertInto('idp_telemetry')
-        .values({
-          id: randomUUID(),
-          at: Math.floor(Date.now() / 1000),
+    if (this.#opts.demand && DEMAND.has(e.event)) {
+      await this.#opts.demand
+        .record({
           realm: e.realm,
           event: e.event,
           client_id: e.client_id ?? null,
@@ -130,7 +127,6 @@ export class IdpTelemetry {
           error_class: e.error_class ?? null,
           result: e.result,
         })
-        .execute()
         .catch(() => {});
     }
     if (this.#opts.audit && AUDITED.has(e.event)) {
@@ -198,37 +194,4 @@ export function emitMigration(
   });
 }
 
-export interface DemandRow {
-  client_id: string;
-  feature: string;
-  error_class: string;
-  count: number;
-  last_seen: string;
-}
-
-/** Demand for features outside the profile, per client: the signal for moving to Keycloak. */
-export async function telemetryReport(db: Kysely<any>, opts: { realm?: string; sinceSeconds?: number } = {}): Promise<DemandRow[]> {
-  let q = db
-    .selectFrom('idp_telemetry')
-    .select((eb) => [
-      'client_id',
-      'feature',
-      'error_class',
-      eb.fn.countAll<number | string>().as('count'),
-      eb.fn.max<number | string>('at').as('last_seen'),
-    ])
-    .where('error_class', 'is not', null)
-    .groupBy(['client_id', 'feature', 'error_class']);
-  if (opts.realm) q = q.where('realm', '=', opts.realm);
-  if (opts.sinceSeconds) q = q.where('at', '>=', Math.floor(Date.now() / 1000) - opts.sinceSeconds);
-  const rows: any[] = await q.execute();
-  return rows
-    .map((r) => ({
-      client_id: r.client_id ?? '(unknown)',
-      feature: r.feature ?? '',
-      error_class: r.error_class,
-      count: Number(r.count),
-      last_seen: new Date(Number(r.last_seen) * 1000).toISOString(),
-    }))
-    .sort((a, b) => b.count - a.count || a.client_id.localeCompare(b.client_id));
-}
+export type { DemandRow } from './store/telemetry.ts';

@@ -26,8 +26,9 @@ export function keyStateRefused(id: string, state: Exclude<KeyState, 'enabled'>,
   return new ProblemError({ code: STATE_CODES[state], detail: `key ${id} is ${state}; ${operation} is not allowed` });
 }
 
-export const invalidTransition = (id: string, from: KeyState, to: string) =>
-  conflict('key.invalid_state_transition', `key ${id} is ${from}; it cannot be ${to}`);
+/** `operation` needs the key in one of `from`; the key is in `state`. */
+export const invalidTransition = (id: string, state: KeyState, operation: string, from: readonly KeyState[]) =>
+  conflict('key.invalid_state_transition', `key ${id} is ${state}; ${operation} needs a key that is ${from.join(' or ')}`);
 
 /** Keyward's own keys (isSystemKeyId) serve Keyward alone, whatever the caller's grants say. */
 export const systemKeyRefused = (id: string, operation: string) =>

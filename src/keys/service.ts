@@ -48,7 +48,7 @@ import {
   type RsaPadding,
   LABEL_KEY_RE,
   LABEL_VALUE_MAX,
-  CONTROL_CHARS_RE,
+  isPrintableText,
   isValidLabelValue,
   isSystemKeyId,
   isValidKeyId,
@@ -536,7 +536,7 @@ export class KeyService {
         if (!inScope(view, scope)) throw keyNotFound(id);
         const r = view.record;
         if (r.state === 'destroyed') throw keyStateRefused(id, 'destroyed', eventType.slice(4));
-        if (!from.includes(r.state)) throw invalidTransition(id, r.state, to);
+        if (!from.includes(r.state)) throw invalidTransition(id, r.state, eventType.slice(4), from);
         const at = destroyAt(r);
         return this.#mutate(id, () =>
           this.#d.keys.setState(id, r.revision, { state: to, destroyAt: at, updatedAt: this.#d.clock.now() },
@@ -975,7 +975,7 @@ function pickVersion(view: KeyView, version: number | undefined): KeyVersionReco
 
 /** Descriptions are shown in terminals and UIs: control characters (escape sequences) are refused. */
 function checkDescription(d: string | null | undefined): string | null {
-  if (d !== undefined && d !== null && CONTROL_CHARS_RE.test(d)) throw badRequest('key.invalid_description', 'the description may not contain control characters');
+  if (d !== undefined && d !== null && !isPrintableText(d)) throw badRequest('key.invalid_description', 'the description may not contain control characters or lone surrogates');
   return d ?? null;
 }
 

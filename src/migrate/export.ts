@@ -80,7 +80,7 @@ export async function loadMigrationSource(o: SourceOptions): Promise<SourceOutco
   try {
     const realm = o.realm === undefined ? store.idp.realms[0] : store.idp.realms.find((r) => r.name === o.realm);
     if (!realm) throw new ProblemError({ code: 'migrate.realm_unknown', detail: `${o.configPath} configures no identity provider realm ${o.realm}` });
-    const read = await readIdpStore(store.db, store.idp, realm, o.secretBox);
+    const read = await readIdpStore(store.repos, store.idp, realm, o.secretBox);
     const name = `${o.configPath} (identity provider store, realm ${realm.name})`;
     const findings = validateIdentityDocument(read.document, name);
     if (findings.some((f) => f.severity === 'error')) return { findings };

@@ -8,17 +8,16 @@
 // box the source only reports that an enrolment exists ('unavailable'), read from idp_mfa without its secret column.
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { Kysely, PostgresDialect } from 'kysely';
-import pg from 'pg';
 import { parse as parseYaml } from 'yaml';
 import type { Client, IdentityDocument, MFAEnrollmentReference, User } from '../identity/model.ts';
 import { LDAP_SCHEMA_VERSION } from '../identity/ldap/rules.ts';
-import { idpConfigSchema, type IdpConfig, type IdpRealmConfig } from '../idp/config.ts';
-import { devIdpConfig } from '../idp/mount.ts';
-import { Directory, type SecretBox } from '../idp/store/directory.ts';
+import type { IdpConfig, IdpRealmConfig } from '../idp/config.ts';
+import { idpStoreSections } from '../idp/mount.ts';
+import type { SecretBox } from '../idp/store/directory.ts';
+import { storeIdpRepositories, type IdpRepositories } from '../idp/store/repositories.ts';
 import { ProblemError } from '../core/problem.ts';
-import { storageConfigSchema } from '../store/open.ts';
-import { nodeSqliteDialect } from '../store/sqlite-dialect.ts';
+import { openStore } from '../store/open.ts';
+import type { Store } from '../store/types.ts';
 import type { CredentialSource, TotpSeed } from './credentials.ts';
 import type { Incompatibility } from './incompatibility.ts';
 import { KEYWARD_DEFAULT_LIFETIMES, type LockoutPolicy, type TokenLifetimes } from './keycloak/realm.ts';
@@ -76,17 +75,11 @@ function mode(values: string[], fallback: string): string {
   return best;
 }
 
-export async function readIdpStore(db: Kysely<any>, idp: IdpConfig, realm: IdpRealmConfig, secretBox?: SecretBox): Promise<IdpStoreSource> {
-  const dir = new Directory(db, realm.name, secretBox);
+export async function readIdpStore(repos: Pick<IdpRepositories, 'directory' | 'totpEnrolments'>, idp: IdpConfig, realm: IdpRealmConfig, secretBox?: SecretBox): Promise<IdpStoreSource> {
+  const dir = repos.directory(realm.name, secretBox);
   const [users, clients, groups, roles] = await Promise.all([dir.listUsers(), dir.listClients(), dir.listGroups(), dir.listRoles()]);
   // Presence and state of TOTP enrolments only; the sealed seed column is never selected here.
-  const mfaRows: Array<{ user_id: string; confirmed: number | boolean }> = await db
-    .selectFrom('idp_mfa')
-    .select(['user_id', 'confirmed'])
-    .where('realm', '=', realm.name)
-    .where('kind', '=', 'totp')
-    .orderBy('user_id')
-    .execute();
+  const mfaRows = await repos.totpEnrolments(realm.name);
   // privacyIDEA enrolment references (token serials; Path 3). A store from before idp migration 0005 has none, and
   // this reader never migrates.
   const piRefs = (await dir.mfaReferences().catch(() => [])).filter((r) => r.provider === 'privacyidea');
@@ -191,13 +184,13 @@ export async function readIdpStore(db: Kysely<any>, idp: IdpConfig, realm: IdpRe
         provider: 'keyward',
         method: 'totp',
         reference: `idp_mfa:${realm.name}:${r.user_id}:totp`,
-        status: r.confirmed === 1 || r.confirmed === true ? 'active' : 'pending',
+        status: r.confirmed ? 'active' : 'pending',
       })),
       ...piRefs,
     ],
   };
 
-  const confirmed = new Set(mfaRows.filter((r) => r.confirmed === 1 || r.confirmed === true).map((r) => r.user_id));
+  const confirmed = new Set(mfaRows.filter((r) => r.confirmed).map((r) => r.user_id));
   const credentials: CredentialSource = {
     name: secretBox ? "the identity provider's store" : "the identity provider's store (TOTP seeds sealed)",
     passwordHash: async (id) => (await dir.getUser(id))?.passwordHash ?? undefined,
@@ -216,7 +209,7 @@ export async function readIdpStore(db: Kysely<any>, idp: IdpConfig, realm: IdpRe
 }
 
 export interface OpenedIdpStore {
-  db: Kysely<any>;
+  repos: IdpRepositories;
   idp: IdpConfig;
   close(): Promise<void>;
 }
@@ -234,29 +227,26 @@ export async function openIdpStore(configPath: string): Promise<OpenedIdpStore> 
   } catch (e) {
     throw new ProblemError({ code: 'migrate.config_invalid', detail: `cannot read ${configPath}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` });
   }
-  const parsed =
-    raw.idp === undefined && raw.mode === 'dev'
-      ? { success: true as const, data: devIdpConfig('http://127.0.0.1', String(raw.authz?.permission_prefix ?? 'keyward')) }
-      : idpConfigSchema.safeParse(raw.idp);
-  if (!parsed.success) throw new ProblemError({ code: 'migrate.config_invalid', detail: `idp: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}` });
-  const storage = storageConfigSchema.safeParse(raw.storage ?? { type: 'sqlite' });
-  if (!storage.success) throw new ProblemError({ code: 'migrate.config_invalid', detail: `storage: ${storage.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}` });
-  const s = storage.data;
-  let db: Kysely<any>;
-  if (s.type === 'postgres') {
-    const pool = new pg.Pool({ connectionString: s.url, max: 2, ...(s.schema ? { options: `-c search_path=${s.schema}` } : {}) });
-    pool.on('error', () => {});
-    db = new Kysely<any>({ dialect: new PostgresDialect({ pool }) });
-  } else {
-    // Opening a missing SQLite file would create an empty database.
-    if (!existsSync(s.path)) throw storeProblem(`no store at ${s.path}`);
-    db = new Kysely<any>({ dialect: nodeSqliteDialect(s.path) });
+  const sections = idpStoreSections(raw);
+  if ('section' in sections) {
+    throw new ProblemError({ code: 'migrate.config_invalid', detail: `${sections.section}: ${sections.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}` });
   }
+  const s = sections.storage;
+  // Opening a missing SQLite file would create an empty database.
+  if (s.type === 'sqlite' && !existsSync(s.path)) throw storeProblem(`no store at ${s.path}`);
+  // The server's way of opening it (pool, schema search path), as an existing store: nothing is created or migrated.
+  let store: Store;
   try {
-    await db.selectFrom('idp_users').select('id').limit(1).execute();
+    store = await openStore(s, { existing: true });
   } catch (e) {
-    await db.destroy();
+    throw storeProblem(`the store cannot be opened: ${(e as Error).message.split('\n')[0]}`);
+  }
+  const repos = storeIdpRepositories(store);
+  try {
+    await repos.checkTables();
+  } catch (e) {
+    await store.close();
     throw storeProblem(`the store has no identity provider tables or cannot be read: ${(e as Error).message.split('\n')[0]}`);
   }
-  return { db, idp: parsed.data, close: () => db.destroy() };
+  return { repos, idp: sections.idp, close: () => store.close() };
 }

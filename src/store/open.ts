@@ -44,12 +44,15 @@ export type StoreConfig =
   | { type: 'sqlite'; path: string; busy_timeout?: number | undefined }
   | { type: 'postgres'; url: string; schema?: string | undefined; pool_max?: number | undefined; connect_timeout?: number | undefined };
 
-/** `logger` hears when PostgreSQL becomes unavailable and when it is back (once per transition). */
-export async function openStore(cfg: StoreConfig, opts: { logger?: Logger | undefined } = {}): Promise<Store> {
+/**
+ * `logger` hears when PostgreSQL becomes unavailable and when it is back (once per transition). `existing`: a reader
+ * of a store something else made (an export): nothing is created or migrated, not the file, schema or tables.
+ */
+export async function openStore(cfg: StoreConfig, opts: { logger?: Logger | undefined; existing?: boolean | undefined } = {}): Promise<Store> {
   let db: Kysely<Database>;
   let migrationSchema: string | undefined;
   if (cfg.type === 'sqlite') {
-    if (cfg.path !== ':memory:') {
+    if (cfg.path !== ':memory:' && !opts.existing) {
       // Key material (sealed) and metadata: owner only, like the audit key and the trail. The file is created
       // before SQLite opens it because SQLite would create it 0644 and gives its -wal and -shm files the database
       // file's mode. Existing files and directories keep the mode an operator gave them.
@@ -71,8 +74,10 @@ export async function openStore(cfg: StoreConfig, opts: { logger?: Logger | unde
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   }
   try {
-    if (cfg.type === 'postgres') migrationSchema = await preparePostgresSchema(db, cfg.schema);
-    await migrate(db, cfg.type, migrationSchema);
+    if (!opts.existing) {
+      if (cfg.type === 'postgres') migrationSchema = await preparePostgresSchema(db, cfg.schema);
+      await migrate(db, cfg.type, migrationSchema);
+    }
   } catch (e) {
     await db.destroy().catch(() => {});
     throw e;

@@ -172,7 +172,8 @@ export interface Store {
   readonly dialect: 'sqlite' | 'postgres';
   /**
    * The query builder itself, for a module that owns its tables and migrations (the identity provider) and
-   * keeps them behind its own repositories. Services never receive it.
+   * keeps them behind its own repositories (src/idp/store/repositories.ts, the only reader; an architecture test
+   * holds that). Services never receive it.
    */
   readonly kysely: Kysely<any>;
   readonly keys: KeyRepository;

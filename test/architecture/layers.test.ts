@@ -70,6 +70,20 @@ test('domain code does not import the HTTP kernel', () => {
   assert.deepEqual(bad.map((e) => `${e.file} imports ${e.target}`), []);
 });
 
+test('only the storage layer and the identity provider repositories touch the query builder', () => {
+  // Everything else gets repositories: src/store's for Keyward's tables, src/idp/store's for the provider's.
+  const owners = ['store/', 'idp/store/'];
+  const bad: string[] = [];
+  for (const file of files(SRC)) {
+    const rel = relative(SRC, file);
+    if (owners.some((o) => rel.startsWith(o))) continue;
+    const text = readFileSync(file, 'utf8');
+    if (/(?:^|\n)\s*import\s[^'"]*?['"]kysely['"]|import\(\s*['"]kysely['"]\s*\)/.test(text)) bad.push(`${rel} imports kysely`);
+    if (/\.kysely\b/.test(text)) bad.push(`${rel} takes the store's query builder (.kysely)`);
+  }
+  assert.deepEqual(bad, []);
+});
+
 test('only the composition root starts the gRPC transport', () => {
   const bad = edges().filter((e) => e.to === 'grpc' && e.from !== 'grpc' && e.from !== 'app');
   assert.deepEqual(bad.map((e) => `${e.file} imports ${e.target}`), []);

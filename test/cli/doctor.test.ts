@@ -192,9 +192,13 @@ test('keyward doctor --production', { timeout: 240_000 }, async (t) => {
   });
 
   await t.test('config: a dev-mode configuration fails its line; an unreadable one exits 3', async () => {
-    const { code, report } = await doctor(std, configFile((c) => (c.mode = 'dev')));
+    let { code, report } = await doctor(std, configFile((c) => (c.mode = 'dev')));
     assert.equal(code, 1);
     expectLine(report, 'config', 'fail', /mode is dev/);
+    // A dev configuration without an audit section (as `keyward dev` runs): its server audits all the same.
+    ({ report } = await doctor(std, configFile((c) => ((c.mode = 'dev'), delete c.audit))));
+    expectLine(report, 'audit_sink', 'fail', /^no audit section \(dev mode keeps a trail of its own/);
+    expectLine(report, 'audit_key', 'fail', /^no audit section/);
     const bad = await runCli(['doctor', '--production', '--config', configFile((c) => (c.server.bogus = 1))], env);
     assert.equal(bad.code, 3);
     assert.match(bad.err, /server: unknown key\(s\) "bogus"/);

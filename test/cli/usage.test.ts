@@ -2,6 +2,9 @@
 // stderr with exit 2, before anything is started or sent. No server runs here: KEYWARD_ADDR points at a closed
 // port, so a command that wrongly went ahead would exit 4, not 2.
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { before, test } from 'node:test';
 import { closedPort, runCli, STACK_LINE } from './helpers.ts';
@@ -116,4 +119,24 @@ test('unseal without shares on stdin or as arguments is a usage error', async ()
   assert.equal((await runCli(['unseal', 'share-1'], env)).code, 4);
   // --reset alone is a request of its own: reset the progress.
   assert.equal((await runCli(['unseal', '--reset'], env, { stdin: Readable.from([]) })).code, 4);
+});
+
+test('audit verify of a missing file or key: one error line naming the file, the code said once', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'kw-usage-'));
+  try {
+    const key = join(dir, 'audit.key');
+    assert.equal((await runCli(['audit', 'keygen', '--out', key], env)).code, 0);
+    const cases: Array<[string[], number, RegExp]> = [
+      [['audit', 'verify', '--key', key, '/nonexistent'], 1, /^error: cannot read the audit log: ENOENT: no such file or directory, \w+ '\/nonexistent'$/],
+      [['audit', 'verify', '--public-key', '/nonexistent', join(dir, 'log')], 3, /^error: cannot load the public key: ENOENT: no such file or directory, \w+ '\/nonexistent'$/],
+    ];
+    for (const [argv, code, line] of cases) {
+      const r = await runCli(argv, env);
+      assert.equal(r.code, code, r.err);
+      assert.match(r.err, line);
+      assert.equal(r.out, '');
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { createPublicKey, randomBytes, verify as rawVerify } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { readAuditPaths, verifyAuditLog } from '../../src/audit/index.ts';
@@ -41,7 +42,16 @@ describe('gRPC key API over TLS and mTLS', () => {
   };
   const cert = (name: string) => ({ cert: pki.path(`${name}.pem`), key: pki.path(`${name}.key`) });
   const events = () => t.auditLines.map((l) => JSON.parse(l) as Event);
-  const eventsFor = (requestId: string) => events().filter((e) => e.request_id === requestId);
+  /**
+   * A request's events once the trail has written them: the sinks may still be writing when the answer arrives, so
+   * wait (flush, then poll, bounded) for at least `atLeast` of them; the caller asserts the exact count.
+   */
+  const eventsFor = async (requestId: string, atLeast = 1) => {
+    const of = () => events().filter((e) => e.request_id === requestId);
+    await t.kw.audit.flush();
+    for (let i = 0; i < 500 && of().length < atLeast; i++) await sleep(10);
+    return of();
+  };
 
   before(async () => {
     pki.ca('ca');
@@ -155,7 +165,7 @@ describe('gRPC key API over TLS and mTLS', () => {
     for (const [name, md, id, method] of ways) {
       const rid = `grpc-cred-${name}`;
       await client().call('Sign', { key_id: 'cred', message: Buffer.from('x') }, { ...md, 'x-request-id': rid });
-      const e = eventsFor(rid).find((x) => x.event_type === 'key.sign');
+      const e = (await eventsFor(rid)).find((x) => x.event_type === 'key.sign');
       assert.equal(e?.outcome, 'success');
       assert.equal(e?.principal?.auth_method, method, name);
       if (method !== 'bootstrap_token') assert.equal(e?.principal?.id, id);
@@ -169,7 +179,7 @@ describe('gRPC key API over TLS and mTLS', () => {
     const workload = client(cert('payments'), { 'x-request-id': 'grpc-mtls-sign' });
     const r = await workload.call('Sign', { key_id: 'pay-1', message: Buffer.from('order 42') });
     assert.equal(r.key_id, 'pay-1');
-    const [e] = eventsFor('grpc-mtls-sign');
+    const [e] = await eventsFor('grpc-mtls-sign');
     assert.deepEqual(e?.principal, { id: 'spiffe://prod.example/ns/payments/sa/api', type: 'service', auth_method: 'mtls' });
     await refused(workload.call('RotateKey', { key_id: 'pay-1' }), status.PERMISSION_DENIED, 'auth.scope_denied');
     await refused(workload.call('Sign', { key_id: 'ec', message: Buffer.from('x') }), status.PERMISSION_DENIED, 'auth.scope_denied');
@@ -180,7 +190,7 @@ describe('gRPC key API over TLS and mTLS', () => {
   test('forwarded identity: a trusted proxy with its verified certificate asserts the caller in metadata', async () => {
     const r = await client(cert('proxy'), { 'x-forwarded-user': 'alice', 'x-request-id': 'grpc-fwd' }).call('ListKeys', {});
     assert.ok(Array.isArray(r.keys));
-    assert.deepEqual(eventsFor('grpc-fwd').map((e) => e.principal), [{ id: 'alice', type: 'user', auth_method: 'forwarded_identity' }]);
+    assert.deepEqual((await eventsFor('grpc-fwd')).map((e) => e.principal), [{ id: 'alice', type: 'user', auth_method: 'forwarded_identity' }]);
     await refused(client(cert('proxy'), { 'x-forwarded-user': 'alice' }).call('GetKey', { key_id: 'ec' }), status.PERMISSION_DENIED, 'auth.scope_denied');
     // The same headers without the proxy's certificate are refused, not ignored.
     await refused(client({}, { 'x-forwarded-user': 'alice' }).call('ListKeys', {}), status.UNAUTHENTICATED, 'auth.invalid_credential');
@@ -191,7 +201,7 @@ describe('gRPC key API over TLS and mTLS', () => {
     assert.deepEqual(none.metadata.get('keyward-problem-status'), ['401']);
     assert.deepEqual(none.metadata.get('x-request-id'), ['grpc-none']);
     assert.match(String(none.metadata.get('www-authenticate')[0]), /^Bearer realm="keyward"/);
-    const [failure] = eventsFor('grpc-none');
+    const [failure] = await eventsFor('grpc-none');
     assert.equal(failure?.event_type, 'auth.failure');
     assert.equal(failure?.action, '/keyward.v1.KeyService/ListKeys');
 
@@ -202,7 +212,7 @@ describe('gRPC key API over TLS and mTLS', () => {
     assert.ok(Array.isArray((await reader.call('ListKeys', {})).keys));
     const denied = await refused(reader.call('Sign', { key_id: 'ec', message: Buffer.from('x') }, { 'x-request-id': 'grpc-denied' }), status.PERMISSION_DENIED, 'auth.scope_denied');
     assert.match(denied.details, /missing permission keyward\.key\.ec\.sign/);
-    assert.equal(eventsFor('grpc-denied')[0]?.event_type, 'authz.denied');
+    assert.equal((await eventsFor('grpc-denied'))[0]?.event_type, 'authz.denied');
 
     await refused(admin.call('GetKey', { key_id: 'nope' }), status.NOT_FOUND, 'key.not_found');
     await refused(admin.call('Sign', { key_id: 'nope', message: Buffer.from('x') }), status.NOT_FOUND, 'key.not_found');
@@ -233,7 +243,7 @@ describe('gRPC key API over TLS and mTLS', () => {
       const rid = `grpc-bad-${what.replaceAll(' ', '-')}`;
       const err = await refused(admin.call(rpc, message, { 'x-request-id': rid }), r.status === 400 ? status.INVALID_ARGUMENT : r.status === 404 ? status.NOT_FOUND : status.FAILED_PRECONDITION, r.body.code);
       assert.deepEqual(err.metadata.get('keyward-problem-status'), [String(r.status)], what);
-      const evs = eventsFor(rid);
+      const evs = await eventsFor(rid);
       assert.equal(evs.length, 1, `${what}: ${JSON.stringify(evs)}`);
       assert.equal(evs[0]!.error_code, r.body.code);
       assert.equal(evs[0]!.principal?.id, 'test-admin');
@@ -255,7 +265,7 @@ describe('gRPC key API over TLS and mTLS', () => {
     const secret = Buffer.from('GRPCSECRETMARK');
     await admin.call('CreateKey', { key_id: 'audit-aes', key_type: 'AES-256-GCM' });
     await admin.call('Encrypt', { key_id: 'audit-aes', plaintext: secret }, { 'x-request-id': 'grpc-audit-enc' });
-    assert.equal(eventsFor('grpc-audit-enc')[0]?.event_type, 'key.encrypt');
+    assert.equal((await eventsFor('grpc-audit-enc'))[0]?.event_type, 'key.encrypt');
     await t.kw.audit.flush();
     const { sources, checkpoints } = await readAuditPaths([join(t.dir, 'audit')]);
     const pub = publicKeyFromPem(await readFile(join(t.dir, 'audit-signing-key.pem')));

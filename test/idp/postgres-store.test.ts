@@ -7,10 +7,10 @@ import { createAdapterFactory, sweepExpired } from '../../src/idp/store/adapter.
 import { Directory } from '../../src/idp/store/directory.ts';
 import { migrateIdp } from '../../src/idp/store/migrations.ts';
 import { nodeSqliteDialect } from '../../src/store/sqlite-dialect.ts';
-import { telemetryReport } from '../../src/idp/telemetry.ts';
 import { IdpTelemetry } from '../../src/idp/telemetry.ts';
 import { REALM_YAML, realmConfig, SECRETS } from './support/env.ts';
 import { skipUnless } from '../support/missing.ts';
+import { idpRepositories } from '../../src/idp/store/repositories.ts';
 
 const URL_ = 'postgres://postgres@127.0.0.1:5432/test';
 
@@ -70,7 +70,7 @@ describe('idp store on PostgreSQL', { skip: skipUnless(up, 'the idp store tests 
 
   it('applies the realm file, serves clients and persists provider artefacts with sweeping', async () => {
     const cfg = realmConfig(1);
-    const changes = await applyRealmFile(db, cfg.realms[0]!, parseRealmFile(REALM_YAML), { dryRun: false, env: { ...SECRETS }, argon2: cfg.argon2 });
+    const changes = await applyRealmFile(idpRepositories(db, 'postgres'), cfg.realms[0]!, parseRealmFile(REALM_YAML), { dryRun: false, env: { ...SECRETS }, argon2: cfg.argon2 });
     assert.ok(changes.every((c) => c.action === 'create'));
     const dir = new Directory(db, 'main');
     assert.deepEqual(await dir.effectiveRoles((await dir.findUserByUsername('bob'))!), ['signer']);
@@ -103,9 +103,9 @@ describe('idp store on PostgreSQL', { skip: skipUnless(up, 'the idp store tests 
     await dir.putTotp('u-bob', { secret: 'JBSWY3DPEHPK3PXP', confirmed: true, lastStep: null });
     assert.equal(await dir.useTotpStep('u-bob', 5), true);
     assert.equal(await dir.useTotpStep('u-bob', 5), false);
-    const t = new IdpTelemetry({ environment: 'test', deploymentMode: 'lightweight', db });
+    const t = new IdpTelemetry({ environment: 'test', deploymentMode: 'lightweight', demand: idpRepositories(db, 'postgres').demand });
     await t.emit({ event: 'unsupported_request', realm: 'main', client_id: 'svc', endpoint: '/protocol/saml', feature_category: 'saml', error_class: 'available_in_keycloak_mode_only', result: 'rejected', correlation_id: 'req-1' });
-    const rows = await telemetryReport(db);
+    const rows = await idpRepositories(db, 'postgres').demand.report();
     assert.equal(rows[0]?.count, 1);
   });
 });

@@ -6,6 +6,7 @@ import * as oidc from 'openid-client';
 import { applyRealmFile, parseRealmFile } from '../../src/idp/realm-file.ts';
 import { Agent, formAction, hidden } from '../../harness/browser.ts';
 import { REALM_YAML, SECRETS, startEnv, type TestEnv } from './support/env.ts';
+import { idpRepositories } from '../../src/idp/store/repositories.ts';
 
 const SPA = `
   - client_id: spa
@@ -45,7 +46,7 @@ describe('idp: public clients where the profile does not allow them', () => {
     const env = await startEnv();
     try {
       await assert.rejects(
-        applyRealmFile(env.db, env.config.realms[0]!, parseRealmFile(REALM_YAML + SPA), { dryRun: false, env: { ...SECRETS }, argon2: env.config.argon2 }),
+        applyRealmFile(idpRepositories(env.db, 'sqlite'), env.config.realms[0]!, parseRealmFile(REALM_YAML + SPA), { dryRun: false, env: { ...SECRETS }, argon2: env.config.argon2 }),
         /public clients are not allowed by the profile/,
       );
     } finally {

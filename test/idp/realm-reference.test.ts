@@ -16,6 +16,7 @@ import { applyRealmDocument } from '../../src/idp/realm-document.ts';
 import { Directory } from '../../src/idp/store/directory.ts';
 import { migrateIdp } from '../../src/idp/store/migrations.ts';
 import { nodeSqliteDialect } from '../../src/store/sqlite-dialect.ts';
+import { idpRepositories } from '../../src/idp/store/repositories.ts';
 
 const DOC = readFileSync(join(import.meta.dirname, '..', '..', 'docs', 'identity.md'), 'utf8');
 
@@ -72,7 +73,7 @@ describe('realm reference', () => {
     try {
       await migrateIdp(db, 'sqlite');
       const env = { STAFF_ALICE_PASSWORD: 'alice password 0123', STAFF_PORTAL_SECRET: 'portal-secret-0123456789' };
-      const outcome = await applyRealmDocument(db, idp, document, 'docs/identity.md', { dryRun: false, env });
+      const outcome = await applyRealmDocument(idpRepositories(db, 'sqlite'), idp, document, 'docs/identity.md', { dryRun: false, env });
       assert.ok(outcome.result, JSON.stringify(outcome.findings));
       assert.deepEqual(outcome.findings.filter((f) => f.severity === 'error'), []);
       const dir = new Directory(db, 'staff');

@@ -16,6 +16,7 @@ import { createKeyward, type Keyward } from '../../src/app/compose.ts';
 import { freePort } from './support/env.ts';
 import { CHROMIUM } from './support/pages.ts';
 import { skipUnless } from '../support/missing.ts';
+import { idpRepositories } from '../../src/idp/store/repositories.ts';
 
 const SECRETS = { KIM_PW: 'kim password 0123456789', ADA_PW: 'ada password 0123456789', APP_SECRET: 'app-secret-0123456789abcdef' };
 const INTERNAL = ['keyward-idp-keyward-es256', 'keyward-idp-keyward-rs256', 'keyward-idp-secrets'];
@@ -108,7 +109,7 @@ describe('Keyward\'s own keys through the key API', { skip: skipUnless(existsSyn
     // The dev realm gains a key user, an admin (keyward.*) and a web application.
     const { devIdpConfig } = await import('../../src/idp/mount.ts');
     const realmConfig = devIdpConfig(base, 'keyward').realms[0]!;
-    await applyRealmFile(kw.store.kysely, realmConfig, parseRealmFile(`
+    await applyRealmFile(idpRepositories(kw.store.kysely, kw.store.dialect), realmConfig, parseRealmFile(`
 realm: keyward
 roles: [{ name: key-user }, { name: admin }]
 users:

@@ -9,6 +9,7 @@ import { emitMigration, IDP_EVENT_NAMES, IdpTelemetry } from '../../src/idp/tele
 import { startKeyward, type TestKeyward } from '../support/keyward.ts';
 import { Agent, formAction, hidden } from '../../harness/browser.ts';
 import { freePort, REALM_YAML, SECRETS } from './support/env.ts';
+import { idpRepositories } from '../../src/idp/store/repositories.ts';
 
 /** KeyCape specification v0.1, §13.3 "Minimum telemetry fields", in order, as the events name them. */
 const SPEC_FIELDS = {
@@ -81,7 +82,7 @@ describe('idp telemetry per KeyCape §13.3', () => {
     });
     await t.kw.app.listen({ host: '127.0.0.1', port });
     await migrateIdp(t.kw.store.kysely, t.kw.store.dialect);
-    await applyRealmFile(t.kw.store.kysely, t.kw.config.idp!.realms[0]!, parseRealmFile(REALM_YAML.replaceAll('http://127.0.0.1:1/', `${base}/rp/`)), { dryRun: false, env: { ...SECRETS }, argon2: t.kw.config.idp!.argon2 });
+    await applyRealmFile(idpRepositories(t.kw.store.kysely, t.kw.store.dialect), t.kw.config.idp!.realms[0]!, parseRealmFile(REALM_YAML.replaceAll('http://127.0.0.1:1/', `${base}/rp/`)), { dryRun: false, env: { ...SECRETS }, argon2: t.kw.config.idp!.argon2 });
   });
   after(async () => t?.close());
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
-import { Throttle } from '../../src/idp/interactions.ts';
+import { Throttle } from '../../src/idp/store/throttle.ts';
 import { migrateIdp } from '../../src/idp/store/migrations.ts';
 import { nodeSqliteDialect } from '../../src/store/sqlite-dialect.ts';
 import { pgTestSchema } from '../support/pg.ts';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createHash } from 'node:crypto';
 import { parseRealmFile } from '../../src/idp/realm-file.ts';
-import { telemetryReport } from '../../src/idp/telemetry.ts';
+import { idpRepositories } from '../../src/idp/store/repositories.ts';
 import { SECRETS, startEnv, type TestEnv } from './support/env.ts';
 import { assertProblem, fetched } from '../support/problem.ts';
 
@@ -230,11 +230,11 @@ describe('idp: requests outside the profile', () => {
 
   it('records the demand per client for the telemetry report', async () => {
     await new Promise((r) => setTimeout(r, 50));
-    const rows = await telemetryReport(env.db, { realm: 'main' });
+    const rows = await idpRepositories(env.db, 'sqlite').demand.report({ realm: 'main' });
     const tx = rows.find((r) => r.feature === 'token_exchange');
     assert.equal(tx?.client_id, 'svc');
     assert.equal(tx?.error_class, 'available_in_keycloak_mode_only');
-    const admin = await telemetryReport(env.db, { realm: '-' });
+    const admin = await idpRepositories(env.db, 'sqlite').demand.report({ realm: '-' });
     assert.ok(admin.some((r) => r.feature === 'admin_rest_api'));
     assert.ok(env.audit.events.some((e) => e.event_type === 'idp.admin_unsupported'));
   });

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { hashRaw } from '@node-rs/argon2';
-import { Kysely } from 'kysely';
+import { Kysely, sql } from 'kysely';
 import { Secret, TOTP } from 'otpauth';
 import { run as idpCli } from '../../src/cli/commands/idp.ts';
 import { idpConfigSchema } from '../../src/idp/config.ts';
@@ -19,6 +19,7 @@ import { readIdpStore } from '../../src/migrate/idp-store.ts';
 import type { KcCredential } from '../../src/migrate/keycloak/types.ts';
 import { nodeSqliteDialect } from '../../src/store/sqlite-dialect.ts';
 import { runCli } from '../cli/helpers.ts';
+import { idpRepositories } from '../../src/idp/store/repositories.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'kw-migrate-store-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -98,7 +99,7 @@ describe("the identity provider's store as a migration source", () => {
   after(() => db?.destroy());
 
   it('reads a canonical document that passes validation, with the store as credential source', async () => {
-    const { document, notes } = await readIdpStore(db, idp, idp.realms[0]!, box);
+    const { document, notes } = await readIdpStore(idpRepositories(db, 'sqlite'), idp, idp.realms[0]!, box);
     assert.deepEqual(validateIdentityDocument(document, 'store'), []);
     assert.equal(document.tenant, 'tenant:acme');
     assert.deepEqual(document.environments, ['staging']);
@@ -125,7 +126,7 @@ describe("the identity provider's store as a migration source", () => {
   });
 
   it('exports passwords Keycloak verifies and a TOTP credential that yields the same codes', async () => {
-    const src = await readIdpStore(db, idp, idp.realms[0]!, box);
+    const src = await readIdpStore(idpRepositories(db, 'sqlite'), idp, idp.realms[0]!, box);
     const plan = await planKeycloak(
       { kind: 'idp_store', name: 'store', document: src.document, credentials: src.credentials, settings: { lifetimes: { accessToken: 600, idToken: 600, authorizationCode: 60, refreshToken: 3600, session: 3600 }, lockout: { maxFailures: 5, windowSeconds: 900, lockSeconds: 900 }, mfaRequiredGroups: [] }, notes: src.notes, findings: [] },
       { realmName: 'acme' },
@@ -196,6 +197,18 @@ describe("the identity provider's store as a migration source", () => {
     assert.equal(r.code, 4);
     assert.match(r.err, /migrate\.store_unavailable/);
     assert.equal(existsSync(join(dir, 'nope.db')), false, 'no database was created');
+    // An existing database without the provider's tables is refused and left as it was: nothing is migrated into it.
+    const other = join(dir, 'other.db');
+    const empty = new Kysely<any>({ dialect: nodeSqliteDialect(other) });
+    await sql`create table unrelated (id integer)`.execute(empty);
+    await empty.destroy();
+    const before = readFileSync(other);
+    const otherCfg = join(dir, 'other.yaml');
+    writeFileSync(otherCfg, `storage: { type: sqlite, path: ${other} }\n${IDP}`);
+    const o = await runCli(['migrate', 'export', '--to', 'ldif', '--config', otherCfg, '--out', join(dir, 'z.ldif')], {});
+    assert.equal(o.code, 4);
+    assert.match(o.err, /migrate\.store_unavailable/);
+    assert.deepEqual(readFileSync(other), before, 'the database was not changed');
     const u = await runCli(['migrate', 'export', '--to', 'ldif', '--config', cfg, '--realm', 'other', '--out', join(dir, 'y.ldif')], {});
     assert.equal(u.code, 2);
     assert.match(u.err, /migrate\.realm_unknown/);

@@ -45,6 +45,10 @@ describe('server surface', () => {
     for (const p of ['/v1/keys', '/v1/keys/{id}/sign', '/v1/keys/{id}/rotate', '/v1/sys/unseal', '/spirl/keys/{id}/sign']) assert.ok(doc.paths[p], `missing ${p}`);
     const sign = doc.paths['/v1/keys/{id}/sign'].post;
     assert.ok(sign.requestBody.content['application/json'].schema.properties.digest);
+    // A body that requires nothing may be left out (its defaults apply); one with required fields may not.
+    assert.equal(sign.requestBody.required, true);
+    assert.equal(doc.paths['/v1/keys/{id}/datakey'].post.requestBody.required, false);
+    assert.equal(doc.paths['/v1/sys/unseal'].post.requestBody.required, false);
     const docs = await t.kw.app.inject({ method: 'GET', url: '/docs/' });
     assert.equal(docs.statusCode, 200);
     assert.match(docs.body, /swagger/i);

@@ -15,6 +15,7 @@ import { pgTestSchema } from '../support/pg.ts';
 import { startKeyward, type TestKeyward } from '../support/keyward.ts';
 import { req } from '../support/http.ts';
 import { freePort, REALM_YAML, SECRETS } from '../idp/support/env.ts';
+import { idpRepositories } from '../../src/idp/store/repositories.ts';
 
 const basic = (id: string, secret: string) => 'Basic ' + Buffer.from(`${id}:${secret}`).toString('base64');
 
@@ -86,7 +87,7 @@ test('two instances: changes on one are seen by the other within milliseconds, n
     try {
       await migrateIdp(cli.kysely, 'postgres');
       const realm = a.kw.config.idp!.realms[0]!;
-      const apply = (secret: string) => applyRealmFile(cli.kysely, realm, parseRealmFile(REALM_YAML), { dryRun: false, env: { ...SECRETS, SVC_SECRET: secret }, argon2: a.kw.config.idp!.argon2 });
+      const apply = (secret: string) => applyRealmFile(idpRepositories(cli.kysely, 'postgres'), realm, parseRealmFile(REALM_YAML), { dryRun: false, env: { ...SECRETS, SVC_SECRET: secret }, argon2: a.kw.config.idp!.argon2 });
       await apply(SECRETS.SVC_SECRET);
       await sleep(50);
       const token = (secret: string) =>

@@ -33,7 +33,9 @@ function printKey(io: CliIo, info: AuditPublicKeyInfo, json: boolean | undefined
 function describe(e: unknown): string {
   if (isProblem(e)) return `${e.code}: ${e.detail ?? e.title}`;
   const err = e as NodeJS.ErrnoException;
-  return err?.code ? `${err.code}: ${err.message}` : String(err?.message ?? e);
+  if (!err?.code) return String(err?.message ?? e);
+  // Node's fs errors already start with their code ("ENOENT: no such file or directory, open '/x'").
+  return String(err.message).startsWith(`${err.code}: `) ? err.message : `${err.code}: ${err.message}`;
 }
 
 export async function run(argv: string[], io: CliIo): Promise<number> {

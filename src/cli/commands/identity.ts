@@ -65,7 +65,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
         if (v.to === 'builtin') opened = await openIdpStore(v.config, io);
         const target: ProvisionTarget = resolveProvisionTarget(v.to, {
           ldap: (url) => ({ ...directoryOptions(url, v, io), baseDn: baseDnOption(v['base-dn']) }),
-          builtin: () => builtinProvisionTarget(opened!.db, opened!.idp, io.env),
+          builtin: () => builtinProvisionTarget(opened!.repos, opened!.idp, io.env),
         });
         const r = await readIdentityFile(path);
         const outcome = 'finding' in r ? { findings: [r.finding] } : await provisionDocument(r.data, path, target, { dryRun: v['dry-run'] ?? false });
@@ -99,6 +99,6 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     }
     return problemExit(e, io);
   } finally {
-    await opened?.db.destroy();
+    await opened?.close();
   }
 }

@@ -6,23 +6,18 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { hash } from '@node-rs/argon2';
-import { Kysely, PostgresDialect } from 'kysely';
-import pg from 'pg';
 import { parse as parseYaml } from 'yaml';
 import { applyEnvOverrides, formatIssues } from '../../config/load.ts';
-import { idpConfigSchema, type IdpConfig, type IdpRealmConfig } from '../../idp/config.ts';
-import { devIdpConfig } from '../../idp/mount.ts';
+import type { IdpConfig, IdpRealmConfig } from '../../idp/config.ts';
+import { idpStoreSections } from '../../idp/mount.ts';
 import { formatText } from '../../identity/findings.ts';
 import { IDENTITY_CODES } from '../../identity/validate.ts';
 import { describeChange } from '../../idp/realm-apply.ts';
 import { applyRealmDocument, readRealmInput, REALM_DOCUMENT_CODES } from '../../idp/realm-document.ts';
 import { applyRealmFile, argonOptions } from '../../idp/realm-file.ts';
-import { Directory } from '../../idp/store/directory.ts';
-import { migrateIdp, type IdpDialect } from '../../idp/store/migrations.ts';
-import { telemetryReport } from '../../idp/telemetry.ts';
+import { storeIdpRepositories, type IdpRepositories } from '../../idp/store/repositories.ts';
 import { isProblem } from '../../core/problem.ts';
-import { storageConfigSchema } from '../../store/open.ts';
-import { nodeSqliteDialect } from '../../store/sqlite-dialect.ts';
+import { openStore } from '../../store/open.ts';
 import { parseCommand, usageError } from '../args.ts';
 import { EXIT, type CliIo } from '../io.ts';
 
@@ -55,9 +50,9 @@ const ARITY: Record<string, number> = {
 };
 
 export interface OpenedIdpStore {
-  db: Kysely<any>;
-  dialect: IdpDialect;
+  repos: IdpRepositories;
   idp: IdpConfig;
+  close(): Promise<void>;
 }
 type Opened = OpenedIdpStore;
 
@@ -83,25 +78,18 @@ export async function openIdpStore(path: string | undefined, io: CliIo): Promise
     }
     io.err(`no configuration given: using the store of the dev server in this directory (${String(raw.storage?.path ?? DEV_STORE)})`);
   }
-  // The CLI works offline on the store, so it checks only the sections it uses (the server validates the rest).
-  // Dev mode runs its identity provider without an idp section (realm keyward); the CLI manages that one then.
-  const parsed = raw.idp === undefined && raw.mode === 'dev'
-    ? { success: true as const, data: devIdpConfig('http://127.0.0.1', String(raw.authz?.permission_prefix ?? 'keyward')) }
-    : idpConfigSchema.safeParse(raw.idp);
-  if (!parsed.success) throw configProblem('idp', parsed.error.issues);
-  const storageParsed = storageConfigSchema.safeParse(raw.storage ?? { type: 'sqlite' });
-  if (!storageParsed.success) throw configProblem('storage', storageParsed.error.issues);
-  const storage = storageParsed.data;
-  let db: Kysely<any>;
-  if (storage.type === 'postgres') {
-    const pool = new pg.Pool({ connectionString: storage.url, max: 2, ...(storage.schema ? { options: `-c search_path=${storage.schema}` } : {}) });
-    db = new Kysely<any>({ dialect: new PostgresDialect({ pool }) });
-  } else {
-    db = new Kysely<any>({ dialect: nodeSqliteDialect(storage.path ?? DEV_STORE) });
+  const sections = idpStoreSections(raw);
+  if ('section' in sections) throw configProblem(sections.section, sections.issues as Parameters<typeof formatIssues>[0]);
+  // The server's way of opening it (pool, schema, file modes, its own migrations), so the CLI never differs.
+  const store = await openStore(sections.storage);
+  const repos = storeIdpRepositories(store);
+  try {
+    await repos.migrate();
+  } catch (e) {
+    await store.close();
+    throw e;
   }
-  const dialect: IdpDialect = storage.type === 'postgres' ? 'postgres' : 'sqlite';
-  await migrateIdp(db, dialect);
-  return { db, dialect, idp: parsed.data };
+  return { repos, idp: sections.idp, close: () => store.close() };
 }
 
 function configProblem(section: string, issues: Parameters<typeof formatIssues>[0]): Error {
@@ -152,9 +140,9 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   let opened: Opened | undefined;
   try {
     opened = await openIdpStore(v.config, io);
-    const { db, idp } = opened;
+    const { repos, idp } = opened;
     const realm = realmOf(idp, v.realm);
-    const dir = new Directory(db, realm.name);
+    const dir = repos.directory(realm.name);
     const json = v.json === true;
     const done = (result: Record<string, unknown>, human?: string) => {
       io.out(json ? JSON.stringify(result) : human!);
@@ -172,7 +160,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       let n: number;
       let findings: unknown[] = [];
       if (input.format === 'document') {
-        const outcome = await applyRealmDocument(db, idp, input.data, action, { dryRun, env: io.env });
+        const outcome = await applyRealmDocument(repos, idp, input.data, action, { dryRun, env: io.env });
         const report = { name: 'keyward idp apply', sources: [action], findings: outcome.findings, codes: [...IDENTITY_CODES, ...REALM_DOCUMENT_CODES] };
         if (!outcome.result) {
           if (json) io.out(JSON.stringify({ ok: false, refused: true, findings: outcome.findings }));
@@ -186,7 +174,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       } else {
         // Still read, not for long: the canonical document says the same and more, and is what the tools check.
         io.err(`warning: ${action} is a realm file in the deprecated pre-canonical format; write the realm as a canonical identity document (docs/identity.md, "Realm documents")`);
-        const changes = await applyRealmFile(db, realmOf(idp, input.file.realm), input.file, { dryRun, env: io.env, argon2: idp.argon2 });
+        const changes = await applyRealmFile(repos, realmOf(idp, input.file.realm), input.file, { dryRun, env: io.env, argon2: idp.argon2 });
         lines = changes.map(describeChange);
         n = changes.filter((c) => c.action !== 'unchanged').length;
       }
@@ -251,7 +239,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       }
     }
     if (group === 'telemetry' && action === 'report') {
-      const rows = await telemetryReport(db, { ...(v.realm ? { realm: v.realm } : {}), ...(v.since ? { sinceSeconds: Number(v.since) } : {}) });
+      const rows = await repos.demand.report({ ...(v.realm ? { realm: v.realm } : {}), ...(v.since ? { sinceSeconds: Number(v.since) } : {}) });
       if (json) io.out(JSON.stringify(rows));
       else {
         io.out('client_id\tfeature\terror_class\tcount\tlast_seen');
@@ -266,6 +254,6 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     io.err(isProblem(e) ? `${e.code}: ${e.detail ?? e.title}` : String((e as Error).message ?? e));
     return exit ?? (isProblem(e) ? EXIT.failure : EXIT.failure);
   } finally {
-    await opened?.db.destroy();
+    await opened?.close();
   }
 }

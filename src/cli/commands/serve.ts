@@ -1,5 +1,6 @@
 // `keyward serve` and `keyward dev`: start the server. Dev mode is only ever entered explicitly: `keyward dev`
 // or `mode: dev` in the configuration file.
+import { resolve } from 'node:path';
 import { ConfigError, loadConfigFile } from '../../config/load.ts';
 import type { KeywardConfig } from '../../config/index.ts';
 import { createKeyward, type Keyward } from '../../app/compose.ts';
@@ -65,7 +66,9 @@ export async function run(argv: string[], io: CliIo, forceDev = false): Promise<
   kw.logger.info({ address, mode: config.mode, storage: config.storage.type }, 'keyward listening');
   if (kw.devToken) {
     const data = config.storage.type === 'sqlite' ? config.storage.path : 'PostgreSQL';
-    printQuickstart(io, address, kw.devToken, kw.devClient, `Auto-unsealed from ${config.seal.dev_unseal_file}; data in ${data}. Restarting prints a new token.`);
+    // Over TLS the copy-paste lines trust the server's certificate file (self-signed in a dev setup).
+    const ca = config.server.tls ? shellWord(resolve(config.server.tls.cert_file)) : undefined;
+    printQuickstart(io, address, kw.devToken, kw.devClient, `Auto-unsealed from ${config.seal.dev_unseal_file}; data in ${data}. Restarting prints a new token.`, ca);
   }
 
   const onHup = () => {
@@ -88,8 +91,14 @@ export async function run(argv: string[], io: CliIo, forceDev = false): Promise<
   return EXIT.ok;
 }
 
-function printQuickstart(io: CliIo, address: string, token: string, client: Keyward['devClient'], where: string): void {
+/** A path as one shell word: as is when plain, else single-quoted. */
+function shellWord(path: string): string {
+  return /^[\w./-]+$/.test(path) ? path : `'${path.replaceAll("'", "'\\''")}'`;
+}
+
+function printQuickstart(io: CliIo, address: string, token: string, client: Keyward['devClient'], where: string, ca: string | undefined): void {
   const bar = '='.repeat(78);
+  const curl = ca ? `curl -s --cacert ${ca}` : 'curl -s';
   io.err(
     [
       bar,
@@ -100,19 +109,19 @@ function printQuickstart(io: CliIo, address: string, token: string, client: Keyw
       `  ${token}`,
       '',
       'Quickstart (copy-paste):',
-      `  export KEYWARD_ADDR=${address} KEYWARD_TOKEN=${token}`,
-      `  curl -s -X POST $KEYWARD_ADDR/v1/keys -H "authorization: Bearer $KEYWARD_TOKEN" \\`,
+      `  export KEYWARD_ADDR=${address} KEYWARD_TOKEN=${token}${ca ? ` NODE_EXTRA_CA_CERTS=${ca}` : ''}`,
+      `  ${curl} -X POST $KEYWARD_ADDR/v1/keys -H "authorization: Bearer $KEYWARD_TOKEN" \\`,
       `       -H 'content-type: application/json' -d '{"key_id":"demo","key_type":"EC-P256"}'`,
-      `  curl -s -X POST $KEYWARD_ADDR/v1/keys/demo/sign -H "authorization: Bearer $KEYWARD_TOKEN" \\`,
+      `  ${curl} -X POST $KEYWARD_ADDR/v1/keys/demo/sign -H "authorization: Bearer $KEYWARD_TOKEN" \\`,
       `       -H 'content-type: application/json' -d '{"message":"'$(printf hello | base64)'"}'`,
       '  npm run keyward -- keys list',
       ...(client
         ? [
             '',
             'Identity provider: get an access token as a service, then sign with it:',
-            `  AT=$(curl -s -u ${client.clientId}:${client.secret} -d grant_type=client_credentials \\`,
+            `  AT=$(${curl} -u ${client.clientId}:${client.secret} -d grant_type=client_credentials \\`,
             `       ${client.tokenUrl} | sed 's/.*"access_token":"\\([^"]*\\)".*/\\1/')`,
-            `  curl -s -X POST $KEYWARD_ADDR/v1/keys/demo/sign -H "authorization: Bearer $AT" \\`,
+            `  ${curl} -X POST $KEYWARD_ADDR/v1/keys/demo/sign -H "authorization: Bearer $AT" \\`,
             `       -H 'content-type: application/json' -d '{"message":"aGVsbG8="}'`,
           ]
         : []),

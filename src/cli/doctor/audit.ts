@@ -96,11 +96,15 @@ async function natsSink(ctx: DoctorContext, s: NatsSinkConfig): Promise<Finding[
   }
 }
 
+// Without an audit section a dev server still audits (a file trail and a key of its own under its data directory),
+// so "disabled" would be wrong; what is missing is the section production requires.
+const NO_SECTION = 'no audit section (dev mode keeps a trail of its own under the data directory; production requires the section)';
+
 export const auditSinkCheck: CheckFamily = async (ctx) => {
   const audit = ctx.config.audit;
   const durable = SINKS.filter((d) => d.durable).map((d) => d.type);
   const findings = ruleFindings(ctx, 'audit_sink', `configure audit with a ${durable.join(' or ')} sink and on_failure: deny`);
-  if (!audit || !audit.enabled) return findings.length > 0 ? findings : [{ status: 'fail', text: 'audit is disabled', fix: 'enable audit with a durable sink' }];
+  if (!audit || !audit.enabled) return findings.length > 0 ? findings : [{ status: 'fail', text: audit ? 'audit is disabled' : NO_SECTION, fix: 'enable audit with a durable sink' }];
   for (const s of audit.sinks) {
     if (s.type === 'file') findings.push(...(await fileSink(s)));
     else if (s.type === 'nats') findings.push(...(await natsSink(ctx, s)));
@@ -115,7 +119,7 @@ export const auditSinkCheck: CheckFamily = async (ctx) => {
 export const auditKeyCheck: CheckFamily = async (ctx) => {
   const audit = ctx.config.audit;
   const findings = ruleFindings(ctx, 'audit_key', 'create one with keyward audit keygen --out PATH (mode 0600) and set audit.signing_key_path');
-  if (!audit?.enabled || !audit.signing_key_path) return findings.length > 0 ? findings : [{ status: 'fail', text: 'no audit signing key configured', fix: 'keyward audit keygen --out PATH' }];
+  if (!audit?.enabled || !audit.signing_key_path) return findings.length > 0 ? findings : [{ status: 'fail', text: audit ? 'no audit signing key configured' : NO_SECTION, fix: 'keyward audit keygen --out PATH' }];
   if (findings.some((f) => f.status === 'fail')) return findings;
   let key;
   try {

@@ -14,6 +14,7 @@ import { migrateIdp } from '../../../src/idp/store/migrations.ts';
 import type { TokenSigner } from '../../../src/idp/signing.ts';
 import { nodeSqliteDialect } from '../../../src/store/sqlite-dialect.ts';
 import { memorySigner } from './signer.ts';
+import { idpRepositories } from '../../../src/idp/store/repositories.ts';
 
 export const RESOURCE = 'https://keyward.test/api';
 export const SECRETS = { SVC_SECRET: 'svc-secret-0123456789abcdef', WEB_SECRET: 'web-secret-0123456789abcdef', ALICE_PW: 'correct horse battery staple', BOB_PW: 'bob password 0123', CAROL_PW: 'carol password 0123' };
@@ -115,12 +116,12 @@ export async function startEnv(
   await migrateIdp(db, 'sqlite');
   if (opts.document) {
     // A canonical identity document (realm main, environment test).
-    const outcome = await applyRealmDocument(db, config, opts.document(port), 'test realm document', { dryRun: false, env: { ...SECRETS, ...opts.secrets } });
+    const outcome = await applyRealmDocument(idpRepositories(db, 'sqlite'), config, opts.document(port), 'test realm document', { dryRun: false, env: { ...SECRETS, ...opts.secrets } });
     if (!outcome.result) throw new Error(`test realm document refused: ${JSON.stringify(outcome.findings)}`);
   } else {
     let yaml = opts.yaml ?? REALM_YAML;
     yaml = yaml.replaceAll('http://127.0.0.1:1/', `http://127.0.0.1:${port}/rp/`);
-    await applyRealmFile(db, config.realms[0]!, parseRealmFile(yaml), { dryRun: false, env: { ...SECRETS }, argon2: config.argon2 });
+    await applyRealmFile(idpRepositories(db, 'sqlite'), config.realms[0]!, parseRealmFile(yaml), { dryRun: false, env: { ...SECRETS }, argon2: config.argon2 });
   }
   const signer = memorySigner();
   const audit = new MemoryAudit();
@@ -152,7 +153,7 @@ export async function startEnv(
     const app = Fastify();
     app.get('/rp/cb', async () => 'callback');
     app.get('/rp/bye', async () => 'bye');
-    await app.register(idpPlugin({ config, db, dialect: 'sqlite', signer, audit, env: {} }));
+    await app.register(idpPlugin({ config, repos: idpRepositories(db, 'sqlite'), signer, audit, env: {} }));
     await app.listen({ host: '127.0.0.1', port });
     env.app = app;
   };

@@ -93,6 +93,16 @@ describe('crypto operations over /v1', () => {
     assert.equal(back.body.plaintext, dk.body.plaintext);
   });
 
+  test('data keys: no body at all is the defaults (32 bytes), not request.empty_body', async () => {
+    const none = await t.post('/v1/keys/aes/datakey');
+    assert.equal(none.status, 200, JSON.stringify(none.body));
+    assert.equal(Buffer.from(none.body.plaintext, 'base64').length, 32);
+    // An empty application/json body reads the same; a route whose body has required fields still refuses it.
+    const empty = await t.kw.app.inject({ method: 'POST', url: '/v1/keys/aes/datakey', headers: { ...t.auth, 'content-type': 'application/json' }, payload: '' });
+    assert.equal(empty.statusCode, 200, empty.body);
+    assertProblem(await t.post('/v1/keys/aes/encrypt'), 400, 'request.empty_body');
+  });
+
   test('HMAC and constant-time verification; random bytes', async () => {
     const m = await t.post('/v1/keys/mac/mac', { message: b64('msg') });
     assert.equal(Buffer.from(m.body.mac, 'base64').length, 32);

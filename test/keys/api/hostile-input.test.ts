@@ -20,4 +20,27 @@ describe('hostile input', () => {
     const body = `{"payload":${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}}`;
     assertProblem(await post('/v1/keys/ec/jwt', body), 400, 'crypto.jwt_claims_invalid');
   });
+
+  test('a member named twice is refused: two parsers (or a log and the service) would read different requests', async () => {
+    const r = await post('/v1/keys', '{"key_id":"dup","key_type":"EC-P256","key_type":"RSA-2048"}');
+    assertProblem(r, 400, 'request.malformed_json');
+    assertProblem(await post('/v1/keys/ec/jwt', '{"payload":{"sub":"alice","sub":"admin"}}'), 400, 'request.malformed_json');
+    assertProblem(await req(t.kw.app, { method: 'GET', url: '/v1/keys/dup', headers: t.auth }), 404, 'key.not_found');
+    // The same name in sibling objects is no duplicate.
+    assert.equal((await post('/v1/keys/ec/jwt', '{"payload":{"a":{"x":1},"b":{"x":2}}}')).status, 200);
+  });
+
+  test('lone surrogates are refused: they have no UTF-8 form, so storage would change or reject them', async () => {
+    assertProblem(await post('/v1/keys', '{"key_id":"ls","key_type":"EC-P256","labels":{"team":"\\ud800"}}'), 400, 'request.malformed_json');
+    assertProblem(await post('/v1/keys', '{"key_id":"ls","key_type":"EC-P256","description":"x\\udfff"}'), 400, 'request.malformed_json');
+    assertProblem(await req(t.kw.app, { method: 'GET', url: '/v1/keys/ls', headers: t.auth }), 404, 'key.not_found');
+    // A surrogate pair is a character like any other.
+    assert.equal((await post('/v1/keys', '{"key_id":"pair","key_type":"EC-P256","description":"\\ud83d\\udd11"}')).status, 201);
+  });
+
+  test('the key service itself refuses lone surrogates in labels and descriptions (PostgreSQL jsonb cannot hold them)', async () => {
+    const ctx = { principal: null, requestId: 'hostile-input' };
+    await assert.rejects(t.kw.keys.create(ctx, { id: 'ls-svc', type: 'EC-P256', labels: { team: 'x\ud800' } }), { code: 'key.invalid_label' });
+    await assert.rejects(t.kw.keys.create(ctx, { id: 'ls-svc', type: 'EC-P256', description: '\udc00' }), { code: 'key.invalid_description' });
+  });
 });

@@ -182,4 +182,13 @@ describe('key lifecycle over /v1', () => {
     const [v] = await t.kw.store.keys.versions('doomed');
     assert.equal(v!.sealedMaterial, null);
   });
+
+  test('a refused transition says which states the operation needs, not a state the key already has', async () => {
+    await t.post('/v1/keys', { key_id: 'not-released', key_type: 'EC-P256' });
+    const r = await t.post('/v1/keys/not-released/cancel-release');
+    assertProblem(r, 409, 'key.invalid_state_transition');
+    assert.equal(r.body.detail, 'key not-released is enabled; cancel_release needs a key that is released');
+    await t.post('/v1/keys/not-released/disable');
+    assert.equal((await t.post('/v1/keys/not-released/release')).body.detail, 'key not-released is disabled; release needs a key that is enabled or released');
+  });
 });

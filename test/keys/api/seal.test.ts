@@ -40,6 +40,9 @@ describe('seal over /v1/sys', () => {
     assertProblem(await t.post('/v1/sys/unseal', { share: Buffer.alloc(33, 7).toString('base64') }), 400, 'seal.share_invalid');
     assertProblem(await t.post('/v1/sys/unseal', { share: 12 }), 400, 'seal.share_malformed');
     assert.equal((await status()).progress, 1);
+    // No body is no share (Shamir): the progress so far, not request.empty_body.
+    const none = await t.post('/v1/sys/unseal');
+    assert.deepEqual([none.status, none.body.progress, none.body.sealed], [200, 1, true]);
     // TKeeper-style body works too.
     const r = await t.post('/v1/sys/unseal', { payload64: shares[3] });
     assert.equal(r.body.progress, 2);
