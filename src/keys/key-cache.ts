@@ -46,9 +46,14 @@ export class KeyCache {
     return this.#seq;
   }
 
+  /** Whether an invalidation of the key came after the ticket was taken (what a load with it read may be old). */
+  overtaken(id: string, ticket: LoadTicket): boolean {
+    return ticket < this.#floor || (this.#invalidatedAt.get(id) ?? -1) > ticket;
+  }
+
   /** Caches what a load read, unless an invalidation of the key came after the load's ticket. */
   putMeta(entry: CachedKey, ticket: LoadTicket): void {
-    if (ticket < this.#floor || (this.#invalidatedAt.get(entry.record.id) ?? -1) > ticket) return;
+    if (this.overtaken(entry.record.id, ticket)) return;
     if (this.#meta.size >= MAX_ENTRIES) this.#meta.delete(this.#meta.keys().next().value!);
     this.#meta.set(entry.record.id, entry);
   }

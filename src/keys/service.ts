@@ -21,7 +21,7 @@ import {
   usageMismatch,
   versionNotFound,
 } from './errors.ts';
-import { KeyCache } from './key-cache.ts';
+import { KeyCache, type LoadTicket } from './key-cache.ts';
 import { ExternalKeyChecks } from './external-checks.ts';
 import {
   type ExternalStatus,
@@ -147,6 +147,7 @@ const materialAad = (id: string, version: number) => `keyward:key:${id}:v${versi
 export class KeyService {
   readonly #d: Omit<KeyServiceDeps, 'keys' | 'providers'> & { keys: KeyRepository; providers: ProviderSet };
   readonly #cache: KeyCache;
+  readonly #loads = new Map<string, { ticket: LoadTicket; promise: Promise<KeyView> }>();
   readonly #external: ExternalKeyChecks;
   readonly #listeners = new Set<(keyId: string) => void>();
 
@@ -347,13 +348,27 @@ export class KeyService {
     const nowMs = this.#d.clock.now().getTime();
     const hit = this.#cache.getMeta(id, nowMs);
     if (hit) return hit;
+    // One load per key at a time: when a hot key's entry expires or is invalidated, the requests in flight share
+    // one read of the key and its versions instead of each reading them (a load no invalidation overtook is as
+    // fresh as a cache hit would be).
+    const pending = this.#loads.get(id);
+    if (pending && !this.#cache.overtaken(id, pending.ticket)) return pending.promise;
     const ticket = this.#cache.ticket();
-    const record = await this.#d.keys.get(id);
-    if (!record) throw keyNotFound(id);
-    const versions = await this.#d.keys.versions(id);
-    const entry = { record, versions, loadedAt: nowMs };
-    this.#cache.putMeta(entry, ticket);
-    return entry;
+    const promise = (async () => {
+      const record = await this.#d.keys.get(id);
+      if (!record) throw keyNotFound(id);
+      const versions = await this.#d.keys.versions(id);
+      const entry = { record, versions, loadedAt: nowMs };
+      this.#cache.putMeta(entry, ticket);
+      return entry;
+    })();
+    const load = { ticket, promise };
+    this.#loads.set(id, load);
+    try {
+      return await promise;
+    } finally {
+      if (this.#loads.get(id) === load) this.#loads.delete(id);
+    }
   }
 
   /**

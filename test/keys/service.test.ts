@@ -203,4 +203,32 @@ describe('KeyService', () => {
     await assert.rejects(keys.sign(ctx, 'keyward-idp-main-es256', { message }), problem('key.system_key', 403));
     assert.equal((await keys.sign(component, 'keyward-idp-main-es256', { message })).version, 1);
   });
+  test('concurrent misses of one key share one read of its versions; a read an invalidation overtook is not shared', async () => {
+    const store = await openStore({ type: 'sqlite', path: ':memory:' });
+    stores.push(store);
+    let reads = 0;
+    let gate: Promise<void> | undefined;
+    const versions = async (id: string) => {
+      reads++;
+      await gate;
+      return store.keys.versions(id);
+    };
+    const counted = new Proxy(store.keys, {
+      get: (target, p) => (p === 'versions' ? versions : (Reflect.get(target, p) as Function).bind(target)),
+    });
+    keys = new KeyService({ keys: counted, seal, audit, clock, config: { ...CONFIG, cacheTtlMs: 60_000 } });
+    await keys.create(ctx, { id: 'hot', type: 'EC-P256' });
+    keys.changedElsewhere('hot');
+    reads = 0;
+    let open!: () => void;
+    gate = new Promise((r) => (open = r));
+    const views = Array.from({ length: 50 }, () => keys.describe('hot'));
+    await new Promise((r) => setImmediate(r));
+    // Another instance rotated meanwhile: a describe from now on must not take the read that started before.
+    keys.changedElsewhere('hot');
+    const after = keys.describe('hot');
+    open();
+    await Promise.all([...views, after]);
+    assert.equal(reads, 2, 'fifty concurrent misses read once, the one after the invalidation once more');
+  });
 });
