@@ -326,3 +326,11 @@ test('a cut tail with its checkpoint sidecar deleted: an error for production tr
     await cleanup();
   }
 });
+
+test('a file of more than a hundred thousand lines is verified, not lost to a stack overflow', () => {
+  const { publicKey } = generateKeyPairSync('ed25519');
+  const lines = Array.from({ length: 200_000 }, (_, i) => ({ text: '{}', location: `big.log:${i + 1}` }));
+  const result = verifyAuditLog([{ name: 'big.log', lines }], { publicKey });
+  assert.equal(result.ok, false);
+  assert.doesNotMatch(JSON.stringify(result).slice(0, 2000), /call stack/);
+});
