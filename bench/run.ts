@@ -158,7 +158,8 @@ copyFileSync(join(ROOT, 'policies', 'keyward.cedarschema'), join(policies, 'keyw
 writeFileSync(join(policies, 'bench.cedar'), '@id("bench-sign")\npermit (principal, action == Action::"kms:Sign", resource is Key) when { resource has state && resource.state == "enabled" };\n');
 
 const AUDIT_OFF = 'audit: { enabled: false }';
-const AUDIT_FILE = `audit: { signing_key_path: ${auditKey}, checkpoint_interval: 60, sinks: [{ type: file, path: ${join(dir, 'audit', 'audit.log')} }] }`;
+// Each server its own trail: a file sink holds one chain, and every database (server) has its own.
+const auditFile = (name: string) => `audit: { signing_key_path: ${auditKey}, checkpoint_interval: 60, sinks: [{ type: file, path: ${join(dir, `audit-${name}`, 'audit.log')} }] }`;
 const JWT_LEAF = `{ type: jwt, issuer: https://bench-idp, audience: keyward, jwks_url: ${jwksUrl}, algorithms: [ES256] }`;
 const JWT_AUTHN = `authn: ${JWT_LEAF}`;
 // The signing caller of the sign section: an API key (a service's credential; the bootstrap token warns in the log
@@ -268,7 +269,7 @@ try {
     // A JWT caller on both sides: a bootstrap token would add its own audit event to every request. Both servers run
     // side by side and take turns under load (see `rounds`), each on its own store (one Keyward per database).
     const offServer = await startServer('audit-off-jwt', `${AUDIT_OFF}\n${JWT_AUTHN}`, undefined, 'audit-off');
-    s = await startServer('audit-file', `${AUDIT_FILE}\n${JWT_AUTHN}`);
+    s = await startServer('audit-file', `${auditFile('audit-file')}\n${JWT_AUTHN}`);
     await importBenchKey(offServer);
     await importBenchKey(s);
     const jwtHeaders = { authorization: `Bearer ${jwt}`, 'content-type': 'application/json' };
@@ -380,7 +381,7 @@ try {
     for (const [file, name, audit, caller] of [
       ['apikey-audit-off', 'served ES256 sign, API key, audit off', AUDIT_OFF, 'api_key'],
       ['jwt-audit-off', 'served ES256 sign, JWT caller, audit off', AUDIT_OFF, 'jwt'],
-      ['jwt-audited', 'served ES256 sign, JWT caller, audit to file (fsync, group commit)', AUDIT_FILE, 'jwt'],
+      ['jwt-audited', 'served ES256 sign, JWT caller, audit to file (fsync, group commit)', auditFile('stages-jwt-audited'), 'jwt'],
     ] as const) {
       inspectPort = await freePort();
       benchEnv['NODE_OPTIONS'] = `${process.env['NODE_OPTIONS'] ?? ''} --inspect=127.0.0.1:${inspectPort}`;
