@@ -40,6 +40,17 @@ export const storageConfigSchema = z.discriminatedUnion('type', [
     .strict(),
 ]);
 
+/** A database URL without its password, for messages and logs. */
+export function redactedUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(unparseable URL)';
+  }
+}
+
 export type StoreConfig =
   | { type: 'sqlite'; path: string; busy_timeout?: number | undefined }
   | { type: 'postgres'; url: string; schema?: string | undefined; pool_max?: number | undefined; connect_timeout?: number | undefined };

@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import type { TestContext } from 'node:test';
 import pg from 'pg';
+import { redactedUrl } from '../../src/store/open.ts';
 import { skipMissing } from './missing.ts';
 
 export const TEST_PG_URL = process.env.KEYWARD_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -15,15 +16,9 @@ export interface PgTestSchema {
   cleanup(): Promise<void>;
 }
 
-/** The URL without its password, for messages. */
+/** The test database's URL without its password, for messages. */
 export function redactedPgUrl(url = TEST_PG_URL): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return '(unparseable URL)';
-  }
+  return redactedUrl(url);
 }
 
 let probe: Promise<string | null> | undefined;

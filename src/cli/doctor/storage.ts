@@ -2,19 +2,9 @@
 // migration, and is reached over TLS when it is not on this machine. Read-only: nothing is created or migrated.
 import pg from 'pg';
 import { migrationProvider } from '../../store/migrations.ts';
+import { redactedUrl } from '../../store/open.ts';
 import { describeNetworkError } from './probe.ts';
 import { type CheckFamily, type Finding, isLoopback, ruleFindings } from './types.ts';
-
-/** The URL without its password, for messages. */
-function redacted(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return '(unparseable URL)';
-  }
-}
 
 export const storageCheck: CheckFamily = async (ctx) => {
   const storage = ctx.config.storage;
@@ -23,7 +13,7 @@ export const storageCheck: CheckFamily = async (ctx) => {
     findings.push({ status: 'fail', text: `SQLite at ${storage.path}: one process on one machine, no second instance`, fix: 'use storage: {type: postgres, url: postgres://…} (several instances share it)' });
     return findings;
   }
-  const where = redacted(storage.url);
+  const where = redactedUrl(storage.url);
   let host = '';
   let sslmode: string | null = null;
   try {
