@@ -176,7 +176,7 @@ describe("the identity provider's store as a migration source", () => {
   });
 
   it('store data the canonical model cannot hold is refused with the finding, and nothing is written', async () => {
-    await new Directory(db, 'acme').putUser({ id: 'u-9', username: 'noemail', displayName: null, email: null, emailVerified: false, enabled: true, principalType: 'human', tenant: 'tenant:acme', groups: ['readers'], roles: [], passwordHash: null });
+    await new Directory(db, 'acme').putUser({ id: 'u-9', username: 'noemail', displayName: null, givenName: null, familyName: null, email: null, emailVerified: false, enabled: true, principalType: 'human', tenant: 'tenant:acme', groups: ['readers'], roles: [], passwordHash: null });
     try {
       const out = join(dir, 'refused');
       const r = await runCli(['migrate', 'export', '--to', 'keycloak', '--realm', 'acme', '--config', cfg, '--out', out, '--json'], {});
