@@ -1,7 +1,8 @@
 // The identity provider as a Fastify plugin: every configured realm under /realms/{realm} (Keycloak layout),
 // its interaction pages, {issuer}/profile, and the refusal of Keycloak's admin REST paths.
 import { PrivacyIdeaAuthority } from './mfa/privacyidea.ts';
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { errors as oidcErrors } from 'oidc-provider';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
@@ -20,7 +21,7 @@ import type { IdpRepositories } from './store/repositories.ts';
 import { IdpTelemetry, type IdpLogger } from './telemetry.ts';
 import { readThemeAsset, type ThemeAsset } from './theme.ts';
 import { replayingBody } from './replay-body.ts';
-import { PAGE_HEADERS } from './views.ts';
+import { messagePage, PAGE_HEADERS } from './views.ts';
 import { sendProblem } from '../http/errors.ts';
 import type { TypeBoxTypeProvider } from '../http/typebox.ts';
 import { interactionParams, PAGE_PROBLEMS, PAGES, PROVIDER_ENDPOINTS, realmParams } from './endpoints.ts';
@@ -329,7 +330,7 @@ export function idpPlugin(deps: IdpDeps) {
       const c = ictx(rt, req);
       await handler(c, req.raw, reply.raw, req.params.uid, form(req)).catch((e) =>
         // The page's path below the realm without the interaction id: /login, /login/totp, /login/recovery, /login/continue.
-        isDirectoryUnavailable(e) ? directoryUnavailable(c, reply.raw, `/login${req.routeOptions.url?.split(':uid')[1] ?? ''}`) : interactionError(rt, reply, e),
+        isDirectoryUnavailable(e) ? directoryUnavailable(c, reply.raw, `/login${req.routeOptions.url?.split(':uid')[1] ?? ''}`) : interactionError(rt, req, reply, e, deps.logger),
       );
     };
     const uid = { params: interactionParams };
@@ -463,11 +464,27 @@ const THIRD_PARTY_COOKIE_HEADERS: Record<string, string> = {
   'referrer-policy': 'no-referrer',
 };
 
-function interactionError(rt: RealmRuntime, reply: FastifyReply, e: any) {
-  const u = { ...UNSUPPORTED.unknown_endpoint, feature: 'interaction', status: 400, oauthError: 'invalid_request', description: 'the sign-in session expired or is invalid; start again' };
-  const body = profileErrorBody(u, rt.config.profile_version, randomUUID());
-  if (!reply.raw.headersSent) {
-    reply.raw.writeHead(e?.name === 'SessionNotFound' ? 400 : 400, PAGE_HEADERS);
-    reply.raw.end(errorPageHtml(body, rt.theme));
+/**
+ * The library's refusals (an unknown or expired interaction, a request it will not take) are the user's to start
+ * again. Anything else is a fault: logged under the request id and answered as one, never passed off as an expired
+ * sign-in. The page's correlation id is the response's x-request-id, the id the logs carry.
+ */
+function interactionError(rt: RealmRuntime, req: FastifyRequest, reply: FastifyReply, e: unknown, logger: IdpDeps['logger']) {
+  if (reply.raw.headersSent) return;
+  if (e instanceof oidcErrors.OIDCProviderError && (e as { statusCode: number }).statusCode < 500) {
+    const u = { ...UNSUPPORTED.unknown_endpoint, feature: 'interaction', status: 400, oauthError: 'invalid_request', description: 'the sign-in session expired or is invalid; start again' };
+    reply.raw.writeHead(400, PAGE_HEADERS);
+    reply.raw.end(errorPageHtml(profileErrorBody(u, rt.config.profile_version, req.id), rt.theme));
+    return;
   }
+  const sealed = isSealedProblem(e);
+  if (!sealed) logger?.error({ err: String(e), realm: rt.name, request_id: req.id }, 'identity provider: a sign-in page failed');
+  reply.raw.writeHead(sealed ? 503 : 500, { ...PAGE_HEADERS, ...(sealed ? { 'retry-after': SEALED_RETRY_AFTER } : {}) });
+  reply.raw.end(
+    messagePage(
+      rt.theme,
+      sealed ? 'Temporarily unavailable' : 'Sign-in failed',
+      sealed ? 'Signing in is not possible right now. Try again in a few minutes.' : `Something went wrong on our side. If it keeps happening, give your administrator this reference: ${req.id}.`,
+    ),
+  );
 }
