@@ -4,7 +4,7 @@ import { PrivacyIdeaAuthority } from './mfa/privacyidea.ts';
 import { createHash, randomBytes } from 'node:crypto';
 import { errors as oidcErrors } from 'oidc-provider';
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { AuditRecorder } from '../audit/types.ts';
 import type { IdpConfig } from './config.ts';
@@ -254,6 +254,9 @@ function unavailable(reply: FastifyReply) {
   return reply.code(503).header('retry-after', SEALED_RETRY_AFTER).header('cache-control', 'no-store').type('application/json').send(sealedBody());
 }
 
+/** The largest request body the identity provider reads: its forms and JSON are small. */
+const BODY_LIMIT = 64 * 1024;
+
 /** A request below /realms/{realm} (every route there validates its params). */
 type RealmRequest = FastifyRequest & { params: { realm: string } };
 
@@ -287,7 +290,16 @@ export function idpPlugin(deps: IdpDeps) {
     const throttle = deps.repos.throttle;
     // Bodies are read as text here and handed to oidc-provider pre-read; no JSON parsing in this scope.
     app.removeAllContentTypeParsers();
-    app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_req, body, done) => done(null, body));
+    app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (_req, body, done) => done(null, body));
+    // What Fastify refuses before a handler runs (an oversized body, a content-length that lies) is an OAuth error
+    // on the protocol endpoints, whose clients read RFC 6749 §5.2 bodies; elsewhere the server's problem+json.
+    app.setErrorHandler((err: FastifyError, req, reply) => {
+      const status = err.statusCode ?? 500;
+      if (!req.url.includes(`${OIDC_PREFIX}/`) || status < 400 || status >= 500) throw err;
+      const detail = err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? `the request body exceeds ${BODY_LIMIT / 1024} KiB` : 'the request could not be read';
+      const u: UnsupportedFeature = { feature: 'request', errorClass: 'invalid_profile_usage', oauthError: 'invalid_request', status, description: detail };
+      return reply.code(status).header('cache-control', 'no-store').header('x-correlation-id', req.id).type('application/json').send(profileErrorBody(u, deps.config.profile_version, req.id));
+    });
 
     // Keycloak's admin REST API is not offered: every path below /admin is refused (not documented, nothing to call).
     app.all('/admin/*', { schema: { hide: true } }, (req, reply) =>

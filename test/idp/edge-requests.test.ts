@@ -59,4 +59,24 @@ describe('idp: edge requests', () => {
       }
     });
   });
+
+  describe('protocol endpoints', () => {
+    it('an oversized body is an OAuth error (413 invalid_request), not problem+json', async () => {
+      for (const path of ['token', 'token/introspect', 'revoke']) {
+        const res = await fetch(`${env.issuer}/protocol/openid-connect/${path}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`svc:${SECRETS.SVC_SECRET}`).toString('base64')}` },
+          body: `grant_type=client_credentials&token=${'a'.repeat(70_000)}`,
+        });
+        assert.equal(res.status, 413, path);
+        assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
+        assert.equal(res.headers.get('cache-control'), 'no-store');
+        const body = (await res.json()) as Record<string, string>;
+        assert.equal(body.error, 'invalid_request');
+        assert.equal(body.profile_error_class, 'invalid_profile_usage');
+        assert.match(body.error_description!, /64 KiB/);
+        assert.equal(body.correlation_id, res.headers.get('x-correlation-id'));
+      }
+    });
+  });
 });
