@@ -353,8 +353,7 @@ export async function createRealmRuntime(deps: RealmDeps): Promise<RealmRuntime>
       }
       return undefined;
     },
-    clientBasedCORS: (_ctx: any, origin: string, client: any) =>
-      origin !== 'null' && client.redirectUris.some((u: string) => URL.parse(u)?.origin === origin),
+    clientBasedCORS: (_ctx: any, origin: string, client: any) => corsAllowed(origin, client.redirectUris),
     renderError: async (ctx: any, out: any, _error: unknown) => {
       const u = classifyProviderError(String(out.error), out.error_description);
       const body = profileErrorBody(u, config.profile_version, String(ctx.state?.correlationId ?? randomUUID()), out.error_description);
@@ -446,6 +445,27 @@ async function presentedTokens(rt: RealmRuntime, ctx: any): Promise<{ jti: strin
   return at;
 }
 
+const CLIENT_CORS_PATHS = new Set([`${OIDC_PREFIX}/token`, ...TOKEN_PARAM_PATHS]);
+
+/**
+ * A browser's request to the token, introspection or revocation endpoint from an origin that is none of the named
+ * client's redirect URIs' is refused before anything else, alike for a known client, an unknown one and none: the
+ * library checks the origin when it finds the client, before authenticating it, so its refusal (naming the client)
+ * against an unknown client's invalid_client told which clients exist, and what they may do, to anyone setting an
+ * Origin header. Returns the refused origin. The library checks the authenticated client again (clientBasedCORS).
+ */
+async function originRefused(rt: RealmRuntime, ctx: any): Promise<string | undefined> {
+  const origin: string = ctx.get('origin');
+  if (!origin || ctx.method !== 'POST' || !CLIENT_CORS_PATHS.has(ctx.path)) return undefined;
+  const form = typeof ctx.req.body === 'string' ? Object.fromEntries(new URLSearchParams(ctx.req.body)) : {};
+  const id = namedClientId(ctx.get('authorization') || undefined, form);
+  const client = id === undefined ? undefined : await rt.directory.getClient(id);
+  ctx.state.namedClientKnown = !!client;
+  return client?.enabled && corsAllowed(origin, client.redirectUris) ? undefined : origin;
+}
+
+const corsAllowed = (origin: string, redirectUris: string[]) => origin !== 'null' && redirectUris.some((u) => URL.parse(u)?.origin === origin);
+
 /** After the library answered: refresh tokens leave wrapped; introspecting a JWT names the JWT, not its twin. */
 async function reshapeTokens(rt: RealmRuntime, ctx: any, presented: { jti: string; aud: unknown } | undefined): Promise<void> {
   const body = ctx.body;
@@ -489,8 +509,12 @@ function installProfileErrors(rt: RealmRuntime): void {
     // Set before the library renders, so the hash of an inline script it needs (the form_post page that finishes a
     // logout) is added to script-src; no other script may run.
     ctx.set('content-security-policy', `${PAGE_HEADERS['content-security-policy']}; script-src 'none'`);
-    const presented = await presentedTokens(rt, ctx);
-    await next();
+    const refusedOrigin = await originRefused(rt, ctx);
+    const presented = refusedOrigin ? undefined : await presentedTokens(rt, ctx);
+    if (refusedOrigin) {
+      ctx.status = 400;
+      ctx.body = { error: 'invalid_request', error_description: `origin ${refusedOrigin} is not allowed for this client` };
+    } else await next();
     await reshapeTokens(rt, ctx, presented);
     // keycloak-js calls the token endpoint with credentials: 'include', which the browser lets it read only with
     // Allow-Credentials. Granted where the library has already checked the origin against the client's redirect
@@ -523,7 +547,7 @@ function installProfileErrors(rt: RealmRuntime): void {
     const base = {
       realm: rt.name,
       client_id: clientId,
-      client_known: clientId === undefined ? undefined : ctx.oidc?.client?.clientId === clientId,
+      client_known: clientId === undefined ? undefined : ctx.oidc?.client?.clientId === clientId || ctx.state.namedClientKnown === true,
       endpoint: String(ctx.path),
       grant_type: grantType,
       requested_scopes: requestedScopes(ctx, route),

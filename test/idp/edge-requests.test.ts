@@ -61,6 +61,51 @@ describe('idp: edge requests', () => {
   });
 
   describe('protocol endpoints', () => {
+    const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
+    const post = (path: string, authorization: string, body: Record<string, string>, origin?: string) =>
+      fetch(`${env.issuer}/protocol/openid-connect/${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization, ...(origin ? { origin } : {}) },
+        body: new URLSearchParams(body),
+      });
+    const answer = async (res: Response) => {
+      const { correlation_id: _, ...body } = (await res.json()) as Record<string, unknown>;
+      return { status: res.status, body, acao: res.headers.get('access-control-allow-origin'), credentials: res.headers.get('access-control-allow-credentials') };
+    };
+
+    it('an origin none of the client\'s redirect URIs is refused alike for known, unknown and unauthenticated clients', async () => {
+      const evil = 'http://evil.example';
+      for (const path of ['token', 'token/introspect', 'revoke']) {
+        const body = { grant_type: 'client_credentials', token: 'x' };
+        const known = await answer(await post(path, basic('svc', 'wrong secret'), body, evil));
+        // web may not use client_credentials: that must not show either.
+        const other = await answer(await post(path, basic('web', 'wrong secret'), body, evil));
+        const unknown = await answer(await post(path, basic('nobody', 'wrong secret'), body, evil));
+        assert.deepEqual(other, known, path);
+        assert.deepEqual(unknown, known, path);
+        assert.equal(known.status, 400);
+        assert.equal(known.body.error, 'invalid_request');
+        assert.doesNotMatch(String(known.body.error_description), /svc/);
+        assert.equal(known.acao, null, 'a refused origin is not allowed to read the answer');
+        assert.equal(known.credentials, null);
+        // The right secret from the wrong origin is refused too.
+        assert.deepEqual(await answer(await post(path, basic('svc', SECRETS.SVC_SECRET), body, evil)), known, path);
+      }
+    });
+
+    it('from a client\'s own origin, and without an Origin header, the client authenticates first as before', async () => {
+      const own = await answer(await post('token', basic('web', 'wrong secret'), { grant_type: 'refresh_token', refresh_token: 'x' }, env.base));
+      assert.equal(own.status, 401);
+      assert.equal(own.body.error, 'invalid_client');
+      assert.equal(own.acao, env.base);
+      const refresh = await answer(await post('token', basic('web', SECRETS.WEB_SECRET), { grant_type: 'refresh_token', refresh_token: 'x' }, env.base));
+      assert.equal(refresh.body.error, 'invalid_grant');
+      assert.equal(refresh.acao, env.base);
+      assert.equal(refresh.credentials, 'true');
+      const server = await post('token', basic('svc', SECRETS.SVC_SECRET), { grant_type: 'client_credentials' });
+      assert.equal(server.status, 200);
+    });
+
     it('an oversized body is an OAuth error (413 invalid_request), not problem+json', async () => {
       for (const path of ['token', 'token/introspect', 'revoke']) {
         const res = await fetch(`${env.issuer}/protocol/openid-connect/${path}`, {
