@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import * as oidc from 'openid-client';
 import { Agent } from '../../harness/browser.ts';
 import { SECRETS, startEnv, type TestEnv } from './support/env.ts';
+import { PROVIDER_ENDPOINTS } from '../../src/idp/endpoints.ts';
 
 describe('idp: edge requests', () => {
   let env: TestEnv;
@@ -104,6 +105,16 @@ describe('idp: edge requests', () => {
       assert.equal(refresh.credentials, 'true');
       const server = await post('token', basic('svc', SECRETS.SVC_SECRET), { grant_type: 'client_credentials' });
       assert.equal(server.status, 200);
+    });
+
+    it('every method the API description documents for a protocol endpoint is served', async () => {
+      for (const e of PROVIDER_ENDPOINTS.filter((x) => !x.path.includes(':uid'))) {
+        for (const method of e.methods) {
+          const res = await fetch(`${env.issuer}${e.path}`, { method, redirect: 'manual', ...(method === 'POST' ? { headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: '' } : {}) });
+          const text = await res.text();
+          assert.doesNotMatch(text, /in the profile/, `${method} ${e.path}: ${res.status} ${text.slice(0, 200)}`);
+        }
+      }
     });
 
     it('an oversized body is an OAuth error (413 invalid_request), not problem+json', async () => {
