@@ -422,20 +422,22 @@ const TOKEN_PARAM_PATHS = new Set([`${OIDC_PREFIX}/token/introspect`, `${OIDC_PR
  */
 async function presentedTokens(rt: RealmRuntime, ctx: any): Promise<{ jti: string; aud: unknown } | undefined> {
   const path: string = ctx.path;
-  if (path === USERINFO_PATH) {
+  const userinfo = path === USERINFO_PATH;
+  if (userinfo) {
     const m = /^Bearer\s+(\S+)$/i.exec(String(ctx.req.headers.authorization ?? ''));
     const at = m ? await rt.tokens.accessToken(m[1]!) : undefined;
     if (at) ctx.req.headers.authorization = `Bearer ${rt.tokens.twinId(at.jti)}`;
-    return at;
+    // Otherwise the token may be in the form body (RFC 6750 §2.2), which the library reads too.
+    if (m || ctx.method !== 'POST') return at;
   }
   const tokenEndpoint = path === `${OIDC_PREFIX}/token`;
-  if ((!tokenEndpoint && !TOKEN_PARAM_PATHS.has(path)) || typeof ctx.req.body !== 'string') return undefined;
+  if ((!userinfo && !tokenEndpoint && !TOKEN_PARAM_PATHS.has(path)) || typeof ctx.req.body !== 'string') return undefined;
   const form = new URLSearchParams(ctx.req.body);
-  const name = tokenEndpoint ? 'refresh_token' : 'token';
+  const name = userinfo ? 'access_token' : tokenEndpoint ? 'refresh_token' : 'token';
   const value = form.get(name);
   if (!value) return undefined;
   const at = tokenEndpoint ? undefined : await rt.tokens.accessToken(value);
-  const replaced = at ? rt.tokens.twinId(at.jti) : await rt.tokens.unwrapRefresh(value);
+  const replaced = at ? rt.tokens.twinId(at.jti) : userinfo ? value : await rt.tokens.unwrapRefresh(value);
   if (replaced !== value) {
     form.set(name, replaced);
     ctx.req.body = form.toString();

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as oidc from 'openid-client';
-import { Agent } from '../../harness/browser.ts';
+import { Agent, formAction, hidden } from '../../harness/browser.ts';
 import { SECRETS, startEnv, type TestEnv } from './support/env.ts';
 import { PROVIDER_ENDPOINTS } from '../../src/idp/endpoints.ts';
 
@@ -15,15 +15,21 @@ describe('idp: edge requests', () => {
   });
   after(async () => env?.close());
 
+  /** PKCE verifiers of the authorizations started, by state. */
+  const verifiers = new Map<string, string>();
   /** Starts an authorization as web and returns the sign-in page's URL and the agent holding its cookie. */
   async function signInPage(): Promise<{ agent: Agent; url: string }> {
     const agent = new Agent();
+    const verifier = oidc.randomPKCECodeVerifier();
+    const state = oidc.randomState();
+    verifiers.set(state, verifier);
     const config = await oidc.discovery(new URL(env.issuer), 'web', undefined, oidc.ClientSecretBasic(SECRETS.WEB_SECRET), { execute: [oidc.allowInsecureRequests] });
     const auth = oidc.buildAuthorizationUrl(config, {
       redirect_uri: `${env.base}/rp/cb`,
       scope: 'openid',
-      code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
       code_challenge_method: 'S256',
+      state,
     });
     const res = await agent.get(auth.href);
     assert.equal(res.status, 303);
@@ -105,6 +111,23 @@ describe('idp: edge requests', () => {
       assert.equal(refresh.credentials, 'true');
       const server = await post('token', basic('svc', SECRETS.SVC_SECRET), { grant_type: 'client_credentials' });
       assert.equal(server.status, 200);
+    });
+
+    it('userinfo takes the JWT access token in a form body (RFC 6750 §2.2) as in the Authorization header', async () => {
+      const { agent, url } = await signInPage();
+      const page = await (await agent.get(url)).text();
+      const login = await agent.post(new URL(formAction(page), env.base).href, { csrf: hidden(page, 'csrf'), username: 'alice', password: SECRETS.ALICE_PW });
+      assert.equal(login.status, 303);
+      const back = await agent.follow(new URL(login.headers.get('location')!, env.base).href, env.base);
+      const callback = new URL(back.url);
+      const verifier = verifiers.get(callback.searchParams.get('state')!)!;
+      const tokens = await post('token', basic('web', SECRETS.WEB_SECRET), { grant_type: 'authorization_code', code: callback.searchParams.get('code')!, redirect_uri: `${env.base}/rp/cb`, code_verifier: verifier });
+      const at = ((await tokens.json()) as { access_token: string }).access_token;
+      const header = await fetch(`${env.issuer}/protocol/openid-connect/userinfo`, { headers: { authorization: `Bearer ${at}` } });
+      assert.equal(header.status, 200);
+      const body = await fetch(`${env.issuer}/protocol/openid-connect/userinfo`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ access_token: at }) });
+      assert.equal(body.status, 200, await body.clone().text());
+      assert.deepEqual(await body.json(), await header.json());
     });
 
     it('every method the API description documents for a protocol endpoint is served', async () => {
