@@ -137,8 +137,14 @@ async function mfaNeeded(c: InteractionContext, user: DirectoryUser, details: an
 export async function showInteraction(c: InteractionContext, req: IncomingMessage, res: ServerResponse, uid: string): Promise<void> {
   const details = await c.rt.provider.interactionDetails(req, res);
   if (details.uid !== uid) return send(res, 400, loginPage(c.rt.theme, await signInContext(c, details, details.uid)));
-  if (details.prompt.name === 'login') return send(res, 200, loginPage(c.rt.theme, await signInContext(c, details, uid)));
+  if (details.prompt.name === 'login') return send(res, 200, loginPage(c.rt.theme, await signInContext(c, details, uid), { username: loginHint(details.params) }));
   return finish(c, req, res, details);
+}
+
+/** The username the client suggested (OIDC Core login_hint), pre-filled as Keycloak does; the user may change it. */
+function loginHint(params: Record<string, unknown>): string | undefined {
+  const hint = params.login_hint;
+  return typeof hint === 'string' && hint.trim() !== '' ? hint.trim().slice(0, 256) : undefined;
 }
 
 export async function submitLogin(c: InteractionContext, req: IncomingMessage, res: ServerResponse, uid: string, form: URLSearchParams): Promise<void> {

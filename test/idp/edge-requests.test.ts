@@ -18,7 +18,7 @@ describe('idp: edge requests', () => {
   /** PKCE verifiers of the authorizations started, by state. */
   const verifiers = new Map<string, string>();
   /** Starts an authorization as web and returns the sign-in page's URL and the agent holding its cookie. */
-  async function signInPage(): Promise<{ agent: Agent; url: string }> {
+  async function signInPage(extra: Record<string, string> = {}): Promise<{ agent: Agent; url: string }> {
     const agent = new Agent();
     const verifier = oidc.randomPKCECodeVerifier();
     const state = oidc.randomState();
@@ -30,6 +30,7 @@ describe('idp: edge requests', () => {
       code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
       code_challenge_method: 'S256',
       state,
+      ...extra,
     });
     const res = await agent.get(auth.href);
     assert.equal(res.status, 303);
@@ -45,6 +46,15 @@ describe('idp: edge requests', () => {
       assert.ok(id);
       assert.match(html, /session expired or is invalid/);
       assert.ok(html.includes(`<code>${id}</code>`), 'the page names the request id the logs carry');
+    });
+
+    it('login_hint pre-fills the username (escaped), as the API description says', async () => {
+      for (const [hint, value] of [['alice', 'alice'], ['"><script>x()</script>', '&quot;&gt;&lt;script&gt;x()&lt;/script&gt;']] as const) {
+        const { agent, url } = await signInPage({ login_hint: hint });
+        const html = await (await agent.get(url)).text();
+        assert.match(html, new RegExp(`name="username"[^>]* value="${value.replace(/[()]/g, '\\$&')}"`), html);
+        assert.doesNotMatch(html, /<script>x/);
+      }
     });
 
     it('a store fault is a logged 500 under the request id, not an "expired sign-in" 400', async () => {
