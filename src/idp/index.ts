@@ -195,7 +195,9 @@ function refuse(reply: FastifyReply, idp: Idp, realm: string, u: UnsupportedFeat
   })().catch(() => {});
   reply.header('x-correlation-id', correlationId).header('cache-control', 'no-store');
   if (opts.redirectTo) return reply.code(303).header('location', opts.redirectTo).send();
-  if (u.status === 401) reply.header('www-authenticate', 'Basic realm="keyward"');
+  // A challenge only answers a client that tried HTTP authentication (RFC 6749 §5.2): a browser sent to the
+  // authorization endpoint with an unknown client_id would otherwise show its own password dialog, not the page.
+  if (u.status === 401 && opts.req.headers.authorization !== undefined) reply.header('www-authenticate', 'Basic realm="keyward"');
   const theme = idp.realms.get(realm)?.theme;
   if (opts.browser && theme) return reply.code(u.status).headers(PAGE_HEADERS).send(errorPageHtml(body, theme));
   return reply.code(u.status).type('application/json').send(body);

@@ -57,6 +57,15 @@ describe('idp: edge requests', () => {
       }
     });
 
+    it('an unknown client at the authorization endpoint gets the error page without an HTTP authentication challenge', async () => {
+      const url = `${env.issuer}/protocol/openid-connect/auth?client_id=nobody&response_type=code&scope=openid&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256&redirect_uri=${encodeURIComponent(`${env.base}/rp/cb`)}`;
+      const res = await fetch(url, { headers: { accept: 'text/html' }, redirect: 'manual' });
+      assert.equal(res.status, 401);
+      assert.match(await res.text(), /data-profile-error-class="invalid_profile_usage"/);
+      // A browser shows its own username/password dialog for a Basic challenge instead of the page.
+      assert.equal(res.headers.get('www-authenticate'), null);
+    });
+
     it('a store fault is a logged 500 under the request id, not an "expired sign-in" 400', async () => {
       const { agent, url } = await signInPage();
       assert.equal((await agent.get(url)).status, 200);
