@@ -200,8 +200,14 @@ export async function createRealmRuntime(deps: RealmDeps): Promise<RealmRuntime>
       devInteractions: { enabled: false },
       externalSigningSupport: { enabled: true, ack: 'experimental-01' },
       clientCredentials: { enabled: true },
-      // RFC 7662 §4: a client learns about its own tokens only, not about every client's.
-      introspection: { enabled: true, allowedPolicy: async (ctx: any, _client: any, token: any) => token.clientId === ctx.oidc.client.clientId },
+      // RFC 7662 §4: a client learns about its own tokens only, not about every client's. A user's token is active
+      // only while the user may still sign in, as at userinfo and refresh (Keycloak answers so too): introspection is
+      // how a resource server learns of a disabled account before the token expires.
+      introspection: {
+        enabled: true,
+        allowedPolicy: async (ctx: any, _client: any, token: any) =>
+          token.clientId === ctx.oidc.client.clientId && (!token.accountId || (await users.getUser(token.accountId))?.enabled === true),
+      },
       revocation: { enabled: true },
       userinfo: { enabled: true },
       registration: { enabled: false },

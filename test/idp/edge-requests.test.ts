@@ -132,7 +132,8 @@ describe('idp: edge requests', () => {
       assert.equal(server.status, 200);
     });
 
-    it('userinfo takes the JWT access token in a form body (RFC 6750 §2.2) as in the Authorization header', async () => {
+    /** alice signs in at web; her access and refresh tokens. */
+    async function aliceTokens(): Promise<{ access_token: string; refresh_token: string }> {
       const { agent, url } = await signInPage();
       const page = await (await agent.get(url)).text();
       const login = await agent.post(new URL(formAction(page), env.base).href, { csrf: hidden(page, 'csrf'), username: 'alice', password: SECRETS.ALICE_PW });
@@ -141,12 +142,33 @@ describe('idp: edge requests', () => {
       const callback = new URL(back.url);
       const verifier = verifiers.get(callback.searchParams.get('state')!)!;
       const tokens = await post('token', basic('web', SECRETS.WEB_SECRET), { grant_type: 'authorization_code', code: callback.searchParams.get('code')!, redirect_uri: `${env.base}/rp/cb`, code_verifier: verifier });
-      const at = ((await tokens.json()) as { access_token: string }).access_token;
+      assert.equal(tokens.status, 200);
+      return (await tokens.json()) as { access_token: string; refresh_token: string };
+    }
+
+    it('userinfo takes the JWT access token in a form body (RFC 6750 §2.2) as in the Authorization header', async () => {
+      const at = (await aliceTokens()).access_token;
       const header = await fetch(`${env.issuer}/protocol/openid-connect/userinfo`, { headers: { authorization: `Bearer ${at}` } });
       assert.equal(header.status, 200);
       const body = await fetch(`${env.issuer}/protocol/openid-connect/userinfo`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ access_token: at }) });
       assert.equal(body.status, 200, await body.clone().text());
       assert.deepEqual(await body.json(), await header.json());
+    });
+
+    it('introspection reports a disabled user\'s tokens inactive, as userinfo and refresh refuse them', async () => {
+      const { access_token, refresh_token } = await aliceTokens();
+      const introspect = async (token: string) => ((await (await post('token/introspect', basic('web', SECRETS.WEB_SECRET), { token })).json()) as { active: boolean }).active;
+      assert.equal(await introspect(access_token), true);
+      assert.equal(await introspect(refresh_token), true);
+      await env.db.updateTable('idp_users').set({ enabled: 0 }).where('id', '=', 'u-alice').execute();
+      try {
+        assert.equal((await fetch(`${env.issuer}/protocol/openid-connect/userinfo`, { headers: { authorization: `Bearer ${access_token}` } })).status, 401);
+        assert.equal(await introspect(access_token), false);
+        assert.equal(await introspect(refresh_token), false);
+      } finally {
+        await env.db.updateTable('idp_users').set({ enabled: 1 }).where('id', '=', 'u-alice').execute();
+      }
+      assert.equal(await introspect(access_token), true);
     });
 
     it('every method the API description documents for a protocol endpoint is served', async () => {
