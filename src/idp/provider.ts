@@ -531,6 +531,9 @@ function installProfileErrors(rt: RealmRuntime): void {
     if (origin && ctx.method !== 'OPTIONS' && CREDENTIALED_CORS_ROUTES.has(ctx.oidc?.route) && ctx.response.get('access-control-allow-origin') === origin) {
       ctx.set('access-control-allow-credentials', 'true');
     }
+    // RFC 6749 §5.1: a response carrying tokens or other credentials has Pragma: no-cache beside Cache-Control:
+    // no-store (HTTP/1.0 caches); the library sets only the latter.
+    if (ctx.response.get('cache-control') === 'no-store') ctx.set('pragma', 'no-cache');
     // Pages the library renders (logout confirmation, errors) get the same strict headers as ours.
     if (ctx.response.is('html')) {
       const hashes = String(ctx.response.get('content-security-policy') ?? '').match(/'sha256-[A-Za-z0-9+/=]+'/g) ?? [];

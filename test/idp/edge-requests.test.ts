@@ -132,6 +132,13 @@ describe('idp: edge requests', () => {
       assert.equal(server.status, 200);
     });
 
+    it('a response carrying tokens has Cache-Control: no-store and Pragma: no-cache (RFC 6749 §5.1)', async () => {
+      const res = await post('token', basic('svc', SECRETS.SVC_SECRET), { grant_type: 'client_credentials' });
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get('cache-control'), 'no-store');
+      assert.equal(res.headers.get('pragma'), 'no-cache');
+    });
+
     /** alice signs in at web; her access and refresh tokens. */
     async function aliceTokens(): Promise<{ access_token: string; refresh_token: string }> {
       const { agent, url } = await signInPage();
