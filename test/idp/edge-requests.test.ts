@@ -66,6 +66,29 @@ describe('idp: edge requests', () => {
       assert.equal(res.headers.get('www-authenticate'), null);
     });
 
+    it('signing in with the password again does not clear the second factor\'s failures (the lockout holds)', async () => {
+      /** bob (second factor required) signs in with his password: the second-step page and its agent. */
+      const password = async () => {
+        const { agent, url } = await signInPage();
+        const page = await (await agent.get(url)).text();
+        const res = await agent.post(new URL(formAction(page), env.base).href, { csrf: hidden(page, 'csrf'), username: 'bob', password: SECRETS.BOB_PW });
+        assert.equal(res.status, 303);
+        const totpUrl = new URL(res.headers.get('location')!, env.base).href;
+        return { agent, totpUrl, page: await (await agent.get(totpUrl)).text() };
+      };
+      const wrongCode = async (s: { agent: Agent; totpUrl: string; page: string }) => {
+        const res = await s.agent.post(s.totpUrl, { csrf: hidden(s.page, 'csrf'), code: '000000' });
+        assert.equal(res.status, 401);
+        return res.text();
+      };
+      const max = env.config.realms[0]!.lockout.max_failures;
+      const first = await password();
+      for (let i = 0; i < max - 1; i++) assert.doesNotMatch(await wrongCode(first), /Too many failed attempts/);
+      // The password is right: that must not buy another round of guesses at the code.
+      const second = await password();
+      assert.match(await wrongCode(second), /Too many failed attempts/);
+    });
+
     it('a store fault is a logged 500 under the request id, not an "expired sign-in" 400', async () => {
       const { agent, url } = await signInPage();
       assert.equal((await agent.get(url)).status, 200);
