@@ -1,7 +1,7 @@
 // Configuration fragment of the identity provider. Secrets never have defaults here: cookie keys come from
 // the store (generated and persisted on first start) or from KEYWARD_IDP_COOKIE_KEYS.
 import { z } from 'zod';
-import { directoryConfigSchema } from './directories/index.ts';
+import { directoryConfigSchema } from './directories/config.ts';
 import { mfaAuthorityFields, refineMfaAuthority } from './mfa/config.ts';
 import { themeColors, themeContrastProblems } from './theme.ts';
 
