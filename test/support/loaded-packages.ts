@@ -9,7 +9,7 @@ if (!file) throw new Error('loaded-packages hook: set KEYWARD_LOADED_PACKAGES_FI
 const seen = new Set<string>();
 
 /** `@scope/name` or `name` after the last node_modules in a file URL. */
-export function packageOf(url: string): string | undefined {
+function packageOf(url: string): string | undefined {
   const i = url.lastIndexOf('/node_modules/');
   if (i < 0) return undefined;
   const parts = url.slice(i + '/node_modules/'.length).split('/');
