@@ -120,7 +120,8 @@ export async function createKeyward(config: KeywardConfig, opts: ComposeOptions 
     if (dev) {
       // Only `keyward dev` gets here with mode dev; production never reads the dev unseal file (production.ts refuses it).
       await seal.autoInitAndUnsealFromFile(config.seal.dev_unseal_file);
-    } else if (hsmSeal && seal.status().initialized) {
+    } else if (hsmSeal) {
+      // Also when not initialised yet: another instance sharing the store may initialise it later.
       const retry = autoUnsealing(seal, config.seal.retry_interval, logger);
       closers.push(async () => retry.stop());
       await retry.first;
@@ -297,27 +298,37 @@ export async function createKeyward(config: KeywardConfig, opts: ComposeOptions 
 }
 
 /**
- * HSM seal: unseal through the HSM now and, while the HSM cannot be reached, again every `intervalMs` until it can.
- * Only until the first success: after that a `sys/seal` stays sealed until someone unseals (an empty sys/unseal
+ * HSM seal: unseal through the HSM now and, while the HSM cannot be reached or the seal is not initialised yet,
+ * again every `intervalMs` until it can. Only until the first success: after that a `sys/seal` stays sealed until someone unseals (an empty sys/unseal
  * asks the HSM again). A root key wrapped for another seal, or an HSM key that no longer opens it, needs the
  * (recovery) shares: logged, not retried.
  */
 function autoUnsealing(seal: SealManager, intervalMs: number, logger: Logger): { first: Promise<void>; stop(): void } {
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
+  let waitingLogged = false;
+  const again = () => {
+    if (stopped) return;
+    timer = setTimeout(() => void attempt(), intervalMs);
+    timer.unref();
+  };
   const attempt = async () => {
     timer = undefined;
     try {
+      // currentStatus() reads the store for a seal initialised elsewhere and never races an init in this process.
+      if (!(await seal.currentStatus()).initialized) {
+        if (!waitingLogged) logger.info(`seal not initialised: it unseals through the HSM once sys/init has run (here or on another instance sharing the store); checking every ${intervalMs} ms`);
+        waitingLogged = true;
+        return again();
+      }
+      if (!seal.sealed) return;
       await seal.autoUnseal();
       logger.info('unsealed through the HSM seal');
     } catch (e) {
       const code = (e as { code?: string }).code;
-      if (code === 'hsm.unavailable') {
-        logger.warn({ err: String(e) }, `HSM seal unreachable; retrying in ${intervalMs} ms`);
-        if (!stopped) {
-          timer = setTimeout(() => void attempt(), intervalMs);
-          timer.unref();
-        }
+      if (code === 'hsm.unavailable' || code === 'storage.unavailable') {
+        logger.warn({ err: String(e) }, `${code === 'hsm.unavailable' ? 'HSM seal' : 'storage'} unreachable; retrying in ${intervalMs} ms`);
+        again();
       } else {
         logger.error({ code, err: String(e) }, 'HSM seal cannot unseal; unseal once with the (recovery) shares');
       }

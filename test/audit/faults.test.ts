@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { appendFile, readdir, readFile, rm, writeFile, truncate, stat } from 'node:fs/promises';
+import { appendFile, readdir, readFile, rm, writeFile, truncate, stat, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { publicKeyFromPem } from '../../src/audit/keys.ts';
@@ -134,6 +134,23 @@ test('the active file deleted while open: the batch is refused, the path reopene
     await trail.close();
     const types = (await readLines(path)).map((l) => JSON.parse(l).event_type);
     assert.ok(types.includes('audit.recovered'), types.join());
+  } finally {
+    await cleanup();
+  }
+});
+
+test('the active file replaced while open (moved away, a new file at its path): the batch is refused', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const key = await newKey(dir);
+    const path = join(dir, 'audit.log');
+    const { trail, log } = await makeTrail({ retryIntervalMs: 20, config: config({ signing_key_path: key, sinks: [{ type: 'file', path }] }) });
+    await trail.record(sampleEvent(1));
+    await rename(path, `${path}.moved`);
+    await writeFile(path, '');
+    await assert.rejects(trail.record(sampleEvent(2)), unavailable);
+    assert.ok(log.lines.some((l) => l.level === 50 && String(l.msg).includes('AUDIT FILE REMOVED OR REPLACED')));
+    await trail.close();
   } finally {
     await cleanup();
   }
