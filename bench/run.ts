@@ -13,6 +13,7 @@ import { freePort } from '../harness/net.ts';
 import { breakdown, byModule, formatBreakdown, formatThreads, profileOver, threadCpuMs, threadDelta } from './stages.ts';
 import { targets, targetTable } from './targets.ts';
 import { assertWrk, type Load, wrk } from './wrk.ts';
+import { assertH2load, grpcCallsOk, grpcFrame, h2load } from './h2load.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
@@ -177,6 +178,7 @@ const fmtFixed = (r: Load) => `${fmt(r)}  max ${r.max} ms`;
 
 try {
   assertWrk();
+  if (SECTIONS.has('grpc')) assertH2load();
   console.log(`Keyward benchmark: wrk, ${DURATION}s per run, ${CONNECTIONS} connections, Node ${process.version}, ${(await import('node:os')).cpus().length} CPUs\n`);
 
   let s: Server;
@@ -236,29 +238,30 @@ try {
   }
 
   // ---- issue 12: ES256 signing over gRPC beside REST: one server, the same key, token and number of calls in flight,
-  // taking turns. The gRPC load comes from a Node client (bench/grpc-load.ts), which needs more CPU than wrk: the
-  // server's CPU per request is the figure that does not depend on the load generator.
+  // taking turns. REST load from wrk (32 connections), gRPC load from h2load (32 calls in flight on one connection,
+  // as a gRPC channel multiplexes them): both C load generators, so neither side pays for a Node client's CPU.
   if (SECTIONS.has('grpc')) {
     const grpcPort = await freePort();
     s = await startServer('grpc', AUDIT_OFF, undefined, 'grpc', `, grpc: { port: ${grpcPort} }`);
     await importBenchKey(s);
     const auth = { authorization: `Bearer ${s.token}`, 'content-type': 'application/json' };
-    const grpcArgs = { port: grpcPort, token: s.token, keyId: 'bench-es256', message: message.toString('base64'), concurrency: CONNECTIONS };
-    const grpcLoad = (duration: number): Load => {
-      const out = execFileSync(NODE, [join(ROOT, 'bench', 'grpc-load.ts'), JSON.stringify({ ...grpcArgs, duration })], { encoding: 'utf8' });
-      const r = JSON.parse(out.trim().split('\n').at(-1)!) as Load;
-      if (r.non2xx > 0) console.error(`  (warning: ${r.non2xx} failed gRPC calls)`);
-      return r;
-    };
+    const frame = grpcFrame('keyward.v1.SignRequest', { keyId: 'bench-es256', message });
+    const grpcUrl = `http://127.0.0.1:${grpcPort}/keyward.v1.KeyService/Sign`;
+    // h2load sees HTTP 200 for every unary call whatever its gRPC status: the server's count of OK calls must match.
+    const okBefore = await grpcCallsOk(s.base, 'Sign');
     const [restRounds, grpcRounds] = rounds([
       { pid: s.proc.pid!, run: () => load({ url: `${s.base}/v1/keys/bench-es256/sign`, headers: auth, body: signBody, duration: ROUND_S }) },
-      { pid: s.proc.pid!, run: () => grpcLoad(ROUND_S) },
+      { pid: s.proc.pid!, run: () => h2load({ url: grpcUrl, headers: { authorization: `Bearer ${s.token}` }, frame, streams: CONNECTIONS, duration: ROUND_S }) },
     ]);
+    const ok = (await grpcCallsOk(s.base, 'Sign')) - okBefore;
     await s.stop();
+    const sent = grpcRounds!.reduce((n, r) => n + r.total, 0);
+    // Warm-up runs are not in the rounds: at least every measured call must have ended OK.
+    if (ok < sent) throw new Error(`gRPC: h2load completed ${sent} calls but the server counted ${ok} OK: the gRPC figures are not signatures`);
     const rest = median(restRounds!);
     const overGrpc = median(grpcRounds!);
     line(`served ES256 sign over REST (wrk, ${CONNECTIONS} connections), median of ${ROUNDS}`, `${fmt(rest)}  ${rest.cpuUsPerRequest.toFixed(0)} µs CPU/request`);
-    line(`served ES256 sign over gRPC (grpc-js, ${CONNECTIONS} calls in flight), median of ${ROUNDS}`, `${fmt(overGrpc)}  ${overGrpc.cpuUsPerRequest.toFixed(0)} µs CPU/request`);
+    line(`served ES256 sign over gRPC (h2load, ${CONNECTIONS} calls in flight on one connection), median of ${ROUNDS}`, `${fmt(overGrpc)}  ${overGrpc.cpuUsPerRequest.toFixed(0)} µs CPU/request`);
     line('  ratio gRPC / REST', `${((overGrpc.rps / rest.rps) * 100).toFixed(1)}%  (rounds: ${grpcRounds!.map((r) => r.rps.toFixed(0)).join(', ')} vs ${restRounds!.map((r) => r.rps.toFixed(0)).join(', ')})`);
     line('  server CPU per request, REST / gRPC', `${((rest.cpuUsPerRequest / overGrpc.cpuUsPerRequest) * 100).toFixed(1)}%`);
     results['grpc'] = { rest, grpc: overGrpc, rest_rounds: restRounds, grpc_rounds: grpcRounds, ratio: overGrpc.rps / rest.rps, cpu_ratio: rest.cpuUsPerRequest / overGrpc.cpuUsPerRequest };

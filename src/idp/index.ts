@@ -93,16 +93,16 @@ export async function createIdp(deps: IdpDeps): Promise<Idp> {
   const realms = new Map<string, RealmRuntime>();
   // One user directory per realm for the life of the provider (its connection pools outlive provider rebuilds).
   const users = new Map(
-    deps.config.realms.map((realm, i) => [
+    await Promise.all(deps.config.realms.map(async (realm, i) => [
       realm.name,
-      createUserDirectory(realm, {
+      await createUserDirectory(realm, {
         store: deps.repos.directory(realm.name, deps.secretBox),
         argon2: deps.config.argon2,
         env: deps.env ?? process.env,
         field: `idp.realms.${i}.directory`,
         warn: (m) => deps.logger?.warn(m),
       }),
-    ]),
+    ] as const)),
   );
   // A realm that delegates second factors gets its privacyIDEA client once (a missing secret or CA file stops the start).
   const mfaLogger = { warn: (o: Record<string, unknown>, m: string) => deps.logger?.warn(`${m} ${JSON.stringify(o)}`), error: (o: Record<string, unknown>, m: string) => deps.logger?.error(o, m) };

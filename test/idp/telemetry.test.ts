@@ -10,6 +10,7 @@ import { startKeyward, type TestKeyward } from '../support/keyward.ts';
 import { Agent, formAction, hidden } from '../../harness/browser.ts';
 import { freePort, REALM_YAML, SECRETS } from './support/env.ts';
 import { idpRepositories } from '../../src/idp/store/repositories.ts';
+import { idpSettings } from '../../src/idp/config.ts';
 
 /** KeyCape specification v0.1, §13.3 "Minimum telemetry fields", in order, as the events name them. */
 const SPEC_FIELDS = {
@@ -82,7 +83,7 @@ describe('idp telemetry per KeyCape §13.3', () => {
     });
     await t.kw.app.listen({ host: '127.0.0.1', port });
     await migrateIdp(t.kw.store.kysely, t.kw.store.dialect);
-    await applyRealmFile(idpRepositories(t.kw.store.kysely, t.kw.store.dialect), t.kw.config.idp!.realms[0]!, parseRealmFile(REALM_YAML.replaceAll('http://127.0.0.1:1/', `${base}/rp/`)), { dryRun: false, env: { ...SECRETS }, argon2: t.kw.config.idp!.argon2 });
+    await applyRealmFile(idpRepositories(t.kw.store.kysely, t.kw.store.dialect), idpSettings(t.kw.config.idp)!.realms[0]!, parseRealmFile(REALM_YAML.replaceAll('http://127.0.0.1:1/', `${base}/rp/`)), { dryRun: false, env: { ...SECRETS }, argon2: idpSettings(t.kw.config.idp)!.argon2 });
   });
   after(async () => t?.close());
 
