@@ -208,7 +208,16 @@ export async function createRealmRuntime(deps: RealmDeps): Promise<RealmRuntime>
         allowedPolicy: async (ctx: any, _client: any, token: any) =>
           token.clientId === ctx.oidc.client.clientId && (!token.accountId || (await users.getUser(token.accountId))?.enabled === true),
       },
-      revocation: { enabled: true },
+      // RFC 7009 §2.1: a client revokes its own tokens only. The library's default policy, written out: the default
+      // prints a notice on stdout, a line outside the server's JSON log.
+      revocation: {
+        enabled: true,
+        allowedPolicy: async (_ctx: any, client: any, token: any) => {
+          if (token.clientId === client.clientId) return true;
+          if (client.clientAuthMethod === 'none') return false;
+          throw new oidcErrors.InvalidRequest('client is not authorized to revoke the presented token');
+        },
+      },
       userinfo: { enabled: true },
       registration: { enabled: false },
       claimsParameter: { enabled: false },

@@ -201,6 +201,24 @@ describe('idp: edge requests', () => {
       assert.equal(await introspect(access_token), true);
     });
 
+    it('revocation: a client revokes its own tokens only, and nothing is printed outside the JSON log', async () => {
+      const printed: unknown[] = [];
+      const original = { info: console.info, warn: console.warn, log: console.log };
+      console.info = console.warn = console.log = (...args: unknown[]) => void printed.push(args);
+      try {
+        const { access_token, refresh_token } = await aliceTokens();
+        const other = await post('revoke', basic('svc', SECRETS.SVC_SECRET), { token: refresh_token });
+        assert.equal(other.status, 400);
+        assert.equal(((await other.json()) as { error: string }).error, 'invalid_request');
+        assert.equal((await post('revoke', basic('web', SECRETS.WEB_SECRET), { token: refresh_token })).status, 200);
+        assert.equal((await post('revoke', basic('web', SECRETS.WEB_SECRET), { token: access_token })).status, 200);
+        assert.equal((await fetch(`${env.issuer}/protocol/openid-connect/userinfo`, { headers: { authorization: `Bearer ${access_token}` } })).status, 401);
+      } finally {
+        Object.assign(console, original);
+      }
+      assert.deepEqual(printed, []);
+    });
+
     it('every method the API description documents for a protocol endpoint is served', async () => {
       for (const e of PROVIDER_ENDPOINTS.filter((x) => !x.path.includes(':uid'))) {
         for (const method of e.methods) {
