@@ -173,6 +173,23 @@ describe('idp telemetry per KeyCape §13.3', () => {
     assert.ok(!metrics.includes('client_id="nobody"'));
   });
 
+  test('what a caller sends is cut to a bound before it reaches the log, metrics and the audit trail', async () => {
+    const lines: Event[] = [];
+    const audited: Array<{ metadata?: Record<string, unknown> }> = [];
+    const audit = { record: async (e: { metadata?: Record<string, unknown> }) => void audited.push(e), ready: () => true, close: async () => {} };
+    const telemetry = new IdpTelemetry({ environment: 'test', deploymentMode: 'lightweight', logger: { info: (o) => lines.push(o as Event), warn: () => {}, error: () => {} }, audit });
+    await telemetry.emit({
+      event: 'invalid_redirect_or_client', realm: 'main', endpoint: `/${'p'.repeat(5000)}`, feature_category: 'x', result: 'rejected', error_class: 'unsupported_grant_type',
+      requested_scopes: 's '.repeat(20_000), grant_type: 'g'.repeat(5000), client_id: 'c'.repeat(5000), correlation_id: 'r1',
+    });
+    const line = lines[0]!;
+    assert.ok(String(line['endpoint']).length <= 257 && String(line['requested_scopes']).length <= 1025 && String(line['grant_type']).length <= 129, JSON.stringify(line).slice(0, 200));
+    assert.ok(String(line['client_id']).length <= 128);
+    assert.ok(String(line['requested_scopes']).endsWith('…'), 'a cut value says so');
+    assert.equal(audited.length, 1);
+    assert.ok(JSON.stringify(audited[0]!.metadata).length < 2048);
+  });
+
   test('migration and export operations: the emitter the migration commands call', async () => {
     const lines: Event[] = [];
     const telemetry = new IdpTelemetry({ environment: 'test', deploymentMode: 'lightweight', logger: { info: (o) => lines.push(o as Event), warn: () => {}, error: () => {} } });
