@@ -13,8 +13,9 @@ import type { AuditConfig } from '../audit/config.ts';
 import { generateSigningKeyFile } from '../audit/keys.ts';
 import { createAuthenticator, generateBootstrapToken } from '../authn/index.ts';
 import { authnConfigSchema, type LeafAuthnConfig } from '../authn/config.ts';
-import { DEV_REALM, DEV_RESOURCE, devIdpConfig, mountIdp, type MountedIdp } from '../idp/mount.ts';
-import { storeIdpRepositories } from '../idp/store/repositories.ts';
+import { idpSettings } from '../idp/config.ts';
+import { DEV_REALM, DEV_RESOURCE, devIdpConfig } from '../idp/dev.ts';
+import type { MountedIdp } from '../idp/mount.ts';
 import type { Authenticator } from '../authn/types.ts';
 import { createPdp } from '../authz/index.ts';
 import type { KeywardConfig } from '../config/index.ts';
@@ -28,7 +29,7 @@ import { openStore } from '../store/open.ts';
 import { LeaderLease, soleLeader, type Leadership } from '../store/leader.ts';
 import type { AuditChainHead, AuditChainRepository, Store } from '../store/types.ts';
 import { authorizationDeps, buildApp } from './app.ts';
-import { type GrpcServer, startGrpcServer } from '../grpc/server.ts';
+import type { GrpcServer } from '../grpc/server.ts';
 import { RefusalLedger } from '../audit/refusals.ts';
 import { type Clock, systemClock } from '../core/clock.ts';
 import { createLogger } from './logger.ts';
@@ -150,7 +151,8 @@ export async function createKeyward(config: KeywardConfig, opts: ComposeOptions 
     const recorder = new RefusalLedger(audit);
 
     const baseUrl = config.server.base_url ?? `${config.server.tls ? 'https' : 'http'}://${config.server.host}:${config.server.port}`;
-    const idpConfig = config.idp ?? (dev ? devIdpConfig(baseUrl, config.authz.permission_prefix) : undefined);
+    // Dev mode runs an identity provider unless the configuration has an idp section (`enabled: false` alone: none).
+    const idpConfig = config.idp === undefined ? (dev ? devIdpConfig(baseUrl, config.authz.permission_prefix) : undefined) : idpSettings(config.idp);
 
     let devToken: string | undefined;
     let authnEnv = env;
@@ -229,8 +231,9 @@ export async function createKeyward(config: KeywardConfig, opts: ComposeOptions 
     };
     const system = new SystemService({ seal, audit: recorder, reload, providers: () => keys.providerStatus() });
 
+    // The provider (oidc-provider, koa, its pages) and its tables are loaded only when one is configured.
     const idp = idpConfig?.enabled
-      ? await mountIdp({ config: idpConfig, repos: storeIdpRepositories(store), keys, audit: recorder, metrics: metrics.registry, logger, env, dev, permissionPrefix: config.authz.permission_prefix, sealChanges: (l) => seal.onSealChange(l), clock, realmChanges, leader: () => leadership.leader })
+      ? await (await import('../idp/mount.ts')).mountIdp({ config: idpConfig, repos: (await import('../idp/store/repositories.ts')).storeIdpRepositories(store), keys, audit: recorder, metrics: metrics.registry, logger, env, dev, permissionPrefix: config.authz.permission_prefix, sealChanges: (l) => seal.onSealChange(l), clock, realmChanges, leader: () => leadership.leader })
       : undefined;
 
     const app = await buildApp({
@@ -259,6 +262,8 @@ export async function createKeyward(config: KeywardConfig, opts: ComposeOptions 
     let grpc: GrpcServer | undefined;
     if (config.server.grpc) {
       const tls = httpsOptions(config);
+      // @grpc/grpc-js and the proto loader only for a configured gRPC port.
+      const { startGrpcServer } = await import('../grpc/server.ts');
       grpc = await startGrpcServer({
         logger,
         keys,

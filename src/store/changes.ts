@@ -80,7 +80,7 @@ export class ChangeFeed {
     this.#timer = undefined;
     if (this.#closed) return;
     // An idle listener runs no queries after LISTEN: no query timeout, keepalives notice a dead peer.
-    const client = sessionClient(this.#cfg, `changes ${this.#cfg.schema ?? ''}`.trim(), (c, why) => this.#dropped(c, why), { queryTimeout: false });
+    const client = await sessionClient(this.#cfg, `changes ${this.#cfg.schema ?? ''}`.trim(), (c, why) => this.#dropped(c, why), { queryTimeout: false });
     client.on('notification', (m) => {
       if (m.channel === CHANGE_CHANNEL && this.#client === client) this.#received(m.payload);
     });

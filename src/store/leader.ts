@@ -82,7 +82,7 @@ export class LeaderLease implements Leadership {
   }
 
   async #connect(): Promise<pg.Client> {
-    const client = sessionClient(this.#cfg, `leader ${this.#name}`, (c, why) => this.#drop(c, why));
+    const client = await sessionClient(this.#cfg, `leader ${this.#name}`, (c, why) => this.#drop(c, why));
     try {
       await client.connect();
       if (this.#closed) throw new Error('closed');

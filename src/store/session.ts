@@ -1,6 +1,6 @@
 // A PostgreSQL connection of its own, outside the pool, for what lives as long as its session: the audit chain's
 // writer lock, the leader lease, the invalidation listener. Each is named in pg_stat_activity for operators.
-import pg from 'pg';
+import type pg from 'pg';
 
 export interface SessionConfig {
   url: string;
@@ -13,8 +13,10 @@ const TIMEOUT_MS = 5000;
  * An unconnected client named `keyward <what>`, on the configured schema. `onLost` hears a dropped connection
  * (without an 'error' listener, one would crash the process). `queries: false` for a session that only listens.
  */
-export function sessionClient(cfg: SessionConfig, what: string, onLost: (client: pg.Client, why: string) => void, opts: { queryTimeout?: boolean } = {}): pg.Client {
-  const client = new pg.Client({
+export async function sessionClient(cfg: SessionConfig, what: string, onLost: (client: pg.Client, why: string) => void, opts: { queryTimeout?: boolean } = {}): Promise<pg.Client> {
+  // The driver is loaded by the first session: a server on SQLite never loads it.
+  const { default: driver } = await import('pg');
+  const client = new driver.Client({
     connectionString: cfg.url,
     connectionTimeoutMillis: TIMEOUT_MS,
     ...(opts.queryTimeout === false ? {} : { query_timeout: TIMEOUT_MS }),

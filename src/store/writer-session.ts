@@ -62,7 +62,7 @@ export class WriterSession {
   }
 
   async #connect(): Promise<void> {
-    const client = sessionClient(this.#cfg, `writer ${this.#name}`, (c, why) => this.#dropped(c, why));
+    const client = await sessionClient(this.#cfg, `writer ${this.#name}`, (c, why) => this.#dropped(c, why));
     try {
       await client.connect();
       // Advisory locks are per database, not per schema: the schema is part of the name (the configured one, which
