@@ -17,6 +17,7 @@ import { connect } from '@nats-io/transport-node';
 import { JetStreamApiError, jetstream, jetstreamManager, StorageType, type JetStreamClient } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
+import type { Clock } from '../../core/clock.ts';
 import type { AuditEvent } from '../canonical.ts';
 import { z } from 'zod';
 import { errInfo, parseEventLine } from './file.ts';
@@ -69,6 +70,7 @@ export class NatsSink implements AuditSink {
   readonly stats: SinkStats = { writes: 0, fsyncs: 0, rotations: 0 };
   readonly #cfg: NatsSinkConfig;
   readonly #log: Logger;
+  readonly #clock: Clock;
   readonly #chainId: string;
   readonly #subject: string;
   #nc: NatsConnection | undefined;
@@ -79,9 +81,10 @@ export class NatsSink implements AuditSink {
   /** A write used up its retry time and nothing was acknowledged since: try once per event until something is. */
   #exhausted = false;
 
-  constructor(cfg: NatsSinkConfig, log: Logger, chainId: string) {
+  constructor(cfg: NatsSinkConfig, log: Logger, chainId: string, clock: Clock) {
     this.#cfg = cfg;
     this.#log = log;
+    this.#clock = clock;
     this.#chainId = chainId;
     this.#subject = chainSubject(cfg.subject, chainId);
     this.name = `nats:${cfg.subject}`;
@@ -182,10 +185,12 @@ export class NatsSink implements AuditSink {
   /** Publishes one event until JetStream acknowledges it, within the retry time; throws the last error otherwise. */
   async #publish(js: JetStreamClient, p: PreparedEvent): Promise<void> {
     const cfg = this.#cfg;
-    const deadline = Date.now() + (this.#exhausted ? 0 : cfg.publish_retry_ms);
+    // The retry time runs on the injected clock (the system's in a server), like every other deadline of the trail.
+    const now = () => this.#clock.now().getTime();
+    const deadline = now() + (this.#exhausted ? 0 : cfg.publish_retry_ms);
     for (let attempt = 0; ; attempt++) {
       // A re-send waits no longer than the retry time left; a single attempt waits the whole ack timeout.
-      const left = deadline - Date.now();
+      const left = deadline - now();
       try {
         await js.publish(this.#subject, p.line, {
           msgID: p.event.event_id,
@@ -197,13 +202,14 @@ export class NatsSink implements AuditSink {
         return;
       } catch (e) {
         const pause = Math.min(500, 50 * 2 ** attempt);
-        if (this.#closed || isPermanent(e) || Date.now() + pause >= deadline) {
+        if (this.#closed || isPermanent(e) || now() + pause >= deadline) {
           if (!isPermanent(e) && !this.#exhausted) {
             this.#exhausted = true;
             this.#log.error({ sink: this.name, attempts: attempt + 1, err: errInfo(e) }, 'audit NATS publish not acknowledged within publish_retry_ms');
           }
           throw e;
         }
+        this.#log.debug({ sink: this.name, sequence: p.event.sequence, attempt: attempt + 1, err: errInfo(e) }, 'audit NATS publish not acknowledged; sending it again');
         await sleep(pause);
       }
     }
@@ -233,7 +239,7 @@ export const natsSinkDescriptor: SinkDescriptor<NatsSinkConfig, z.input<typeof n
   title: 'a JetStream stream, acknowledged per event',
   configSchema: natsSinkSchema,
   durable: true,
-  create: (cfg, deps) => new NatsSink(cfg, deps.logger, deps.chainId),
+  create: (cfg, deps) => new NatsSink(cfg, deps.logger, deps.chainId, deps.clock),
   preflight(cfg, _ctx, at) {
     const servers = natsServers(cfg.url);
     if (servers.length === 0) return [{ path: `${at}.url`, message: 'names no server' }];
