@@ -13,6 +13,7 @@ import { freePort } from '../harness/net.ts';
 import { breakdown, byModule, formatBreakdown, formatThreads, profileOver, threadCpuMs, threadDelta } from './stages.ts';
 import { targets, targetTable } from './targets.ts';
 import { assertWrk, type Load, wrk } from './wrk.ts';
+import { assertH2load, grpcCallsOk, grpcFrame, h2load } from './h2load.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
@@ -158,6 +159,10 @@ copyFileSync(join(ROOT, 'policies', 'keyward.cedarschema'), join(policies, 'keyw
 writeFileSync(join(policies, 'bench.cedar'), '@id("bench-sign")\npermit (principal, action == Action::"kms:Sign", resource is Key) when { resource has state && resource.state == "enabled" };\n');
 
 const AUDIT_OFF = 'audit: { enabled: false }';
+// The key-service sections run without dev mode's identity provider (a key service deployed on its own has none; its
+// section has a server of its own): `mode: dev` would otherwise mount one, with its memory and background work.
+const NO_IDP = 'idp: { enabled: false }';
+const SMALL_SEMI_SPACE_MB = 8;
 // Each server its own trail: a file sink holds one chain, and every database (server) has its own.
 const auditFile = (name: string) => `audit: { signing_key_path: ${auditKey}, checkpoint_interval: 60, sinks: [{ type: file, path: ${join(dir, `audit-${name}`, 'audit.log')} }] }`;
 const JWT_LEAF = `{ type: jwt, issuer: https://bench-idp, audience: keyward, jwks_url: ${jwksUrl}, algorithms: [ES256] }`;
@@ -177,13 +182,14 @@ const fmtFixed = (r: Load) => `${fmt(r)}  max ${r.max} ms`;
 
 try {
   assertWrk();
+  if (SECTIONS.has('grpc')) assertH2load();
   console.log(`Keyward benchmark: wrk, ${DURATION}s per run, ${CONNECTIONS} connections, Node ${process.version}, ${(await import('node:os')).cpus().length} CPUs\n`);
 
   let s: Server;
   // ---- issue 2: served ES256 signing vs raw crypto.sign for the same key; latency at 1,000 req/s. Keyward, the bare
   // reference route and raw signing take turns, so the VM's swings hit all three alike.
   if (SECTIONS.has('sign')) {
-    s = await startServer('audit-off', `${AUDIT_OFF}\n${API_KEY_AND_JWT}`);
+    s = await startServer('audit-off', `${NO_IDP}\n${AUDIT_OFF}\n${API_KEY_AND_JWT}`);
     await importBenchKey(s);
     const auth = { 'x-api-key': apiKey, 'content-type': 'application/json' };
     const url = `${s.base}/v1/keys/bench-es256/sign`;
@@ -208,6 +214,16 @@ try {
     ceiling.proc.kill();
     const jwtBuiltin = load({ url, headers: { authorization: `Bearer ${jwt}`, 'content-type': 'application/json' }, body: signBody });
     await s.stop();
+    // What a deployment can trade: V8 sizes its young generation from the machine's memory (64 MB of semi-spaces
+    // here, the bulk of the RSS under load); a smaller one costs more frequent scavenges. Same store, one run.
+    benchEnv['NODE_OPTIONS'] = `${process.env['NODE_OPTIONS'] ?? ''} --max-semi-space-size=${SMALL_SEMI_SPACE_MB}`.trim();
+    const small = await startServer('audit-off', `${NO_IDP}\n${AUDIT_OFF}\n${API_KEY_AND_JWT}`);
+    delete benchEnv['NODE_OPTIONS'];
+    measured(small.proc.pid!, () => load({ url: `${small.base}/v1/keys/bench-es256/sign`, headers: auth, body: signBody, duration: ROUND_S }));
+    resetPeakRss(small.proc.pid!);
+    const smallRun = measured(small.proc.pid!, () => load({ url: `${small.base}/v1/keys/bench-es256/sign`, headers: auth, body: signBody, duration: ROUND_S }));
+    const smallYoung = { semi_space_mb: SMALL_SEMI_SPACE_MB, peak_mb: rssMb(small.proc.pid!).peak, rps: smallRun.rps, cpu_us_per_request: smallRun.cpuUsPerRequest };
+    await small.stop();
     line(`raw crypto.sign ES256 (same key), median of ${ROUNDS}`, `${raw.toFixed(0)} ops/s  (rounds: ${raws.map((r) => r.toFixed(0)).join(', ')})`);
     line(`reference: bare Fastify route signing on the threadpool, median of ${ROUNDS}`, `${fmt(bareRoute)}  (${((bareRoute.rps / raw) * 100).toFixed(1)}% of raw)  ${bareRoute.cpuUsPerRequest.toFixed(0)} µs CPU/request`);
     line(`served ES256 sign, API key, audit off, median of ${ROUNDS}`, `${fmt(served)}  ${served.cpuUsPerRequest.toFixed(0)} µs CPU/request`);
@@ -215,19 +231,20 @@ try {
     line('  ratio served / bare route (target >= 75%)', `${((served.rps / bareRoute.rps) * 100).toFixed(1)}%`);
     line('  server CPU per request, served / bare route (target <= 1.35x)', `${(served.cpuUsPerRequest / bareRoute.cpuUsPerRequest).toFixed(2)}x`);
     line('  server RSS under the sign load (target <= 150 MB)', `peak ${rss.peak_mb.toFixed(0)} MB${peakSinceStart ? ' (since start: the peak could not be reset)' : ''}, after each round ${rssAfterRounds.map((m) => m.toFixed(0)).join(', ')} MB; bare route's peak ${rss.bare_route_peak_mb.toFixed(0)} MB`);
+    line(`  same server started with --max-semi-space-size=${SMALL_SEMI_SPACE_MB} (one run)`, `peak ${smallYoung.peak_mb.toFixed(0)} MB, ${smallYoung.rps.toFixed(0)} req/s, ${smallYoung.cpu_us_per_request.toFixed(0)} µs CPU/request`);
     line('served at a fixed 1,000 req/s', fmtFixed(fixed));
     line('reference: bare Fastify route at the same fixed 1,000 req/s', fmtFixed(ceilingFixed));
-    results['sign'] = { rss, raw_ops: raw, raw_rounds: raws, bare_fastify_reference: bareRoute, bare_fastify_rounds: ceilingRounds, bare_fastify_fixed_1000: ceilingFixed, served, served_rounds: servedRounds, fixed_1000: fixed, ratio: served.rps / raw };
+    results['sign'] = { rss: { ...rss, small_young_generation: smallYoung }, raw_ops: raw, raw_rounds: raws, bare_fastify_reference: bareRoute, bare_fastify_rounds: ceilingRounds, bare_fastify_fixed_1000: ceilingFixed, served, served_rounds: servedRounds, fixed_1000: fixed, ratio: served.rps / raw };
 
     // ---- issue 3: JWT caller with the builtin PDP, and with the embedded Cedar PDP, vs the API key
-    s = await startServer('cedar', `${AUDIT_OFF}\n${JWT_AUTHN}\n${CEDAR}`);
+    s = await startServer('cedar', `${NO_IDP}\n${AUDIT_OFF}\n${JWT_AUTHN}\n${CEDAR}`);
     const cedar = load({ url: `${s.base}/v1/keys/bench-es256/sign`, headers: { authorization: `Bearer ${jwt}`, 'content-type': 'application/json' }, body: signBody });
     await s.stop();
     line('JWT caller + builtin PDP', fmt(jwtBuiltin));
     line('  ratio JWT+builtin / API key (target >= 85%)', `${((jwtBuiltin.rps / served.rps) * 100).toFixed(1)}%`);
     line('JWT caller + embedded Cedar PDP (default: decisions reused)', fmt(cedar));
     line('  ratio JWT+Cedar / API key (target >= 60%)', `${((cedar.rps / served.rps) * 100).toFixed(1)}%`);
-    s = await startServer('cedar-uncached', `${AUDIT_OFF}\n${JWT_AUTHN}\n${CEDAR_UNCACHED}`);
+    s = await startServer('cedar-uncached', `${NO_IDP}\n${AUDIT_OFF}\n${JWT_AUTHN}\n${CEDAR_UNCACHED}`);
     const cedarUncached = load({ url: `${s.base}/v1/keys/bench-es256/sign`, headers: { authorization: `Bearer ${jwt}`, 'content-type': 'application/json' }, body: signBody });
     await s.stop();
     line('JWT caller + Cedar PDP, decision_cache_seconds: 0 (every request evaluated)', fmt(cedarUncached));
@@ -236,29 +253,30 @@ try {
   }
 
   // ---- issue 12: ES256 signing over gRPC beside REST: one server, the same key, token and number of calls in flight,
-  // taking turns. The gRPC load comes from a Node client (bench/grpc-load.ts), which needs more CPU than wrk: the
-  // server's CPU per request is the figure that does not depend on the load generator.
+  // taking turns. REST load from wrk (32 connections), gRPC load from h2load (32 calls in flight on one connection,
+  // as a gRPC channel multiplexes them): both C load generators, so neither side pays for a Node client's CPU.
   if (SECTIONS.has('grpc')) {
     const grpcPort = await freePort();
-    s = await startServer('grpc', AUDIT_OFF, undefined, 'grpc', `, grpc: { port: ${grpcPort} }`);
+    s = await startServer('grpc', `${NO_IDP}\n${AUDIT_OFF}`, undefined, 'grpc', `, grpc: { port: ${grpcPort} }`);
     await importBenchKey(s);
     const auth = { authorization: `Bearer ${s.token}`, 'content-type': 'application/json' };
-    const grpcArgs = { port: grpcPort, token: s.token, keyId: 'bench-es256', message: message.toString('base64'), concurrency: CONNECTIONS };
-    const grpcLoad = (duration: number): Load => {
-      const out = execFileSync(NODE, [join(ROOT, 'bench', 'grpc-load.ts'), JSON.stringify({ ...grpcArgs, duration })], { encoding: 'utf8' });
-      const r = JSON.parse(out.trim().split('\n').at(-1)!) as Load;
-      if (r.non2xx > 0) console.error(`  (warning: ${r.non2xx} failed gRPC calls)`);
-      return r;
-    };
+    const frame = grpcFrame('keyward.v1.SignRequest', { keyId: 'bench-es256', message });
+    const grpcUrl = `http://127.0.0.1:${grpcPort}/keyward.v1.KeyService/Sign`;
+    // h2load sees HTTP 200 for every unary call whatever its gRPC status: the server's count of OK calls must match.
+    const okBefore = await grpcCallsOk(s.base, 'Sign');
     const [restRounds, grpcRounds] = rounds([
       { pid: s.proc.pid!, run: () => load({ url: `${s.base}/v1/keys/bench-es256/sign`, headers: auth, body: signBody, duration: ROUND_S }) },
-      { pid: s.proc.pid!, run: () => grpcLoad(ROUND_S) },
+      { pid: s.proc.pid!, run: () => h2load({ url: grpcUrl, headers: { authorization: `Bearer ${s.token}` }, frame, streams: CONNECTIONS, duration: ROUND_S }) },
     ]);
+    const ok = (await grpcCallsOk(s.base, 'Sign')) - okBefore;
     await s.stop();
+    const sent = grpcRounds!.reduce((n, r) => n + r.total, 0);
+    // Warm-up runs are not in the rounds: at least every measured call must have ended OK.
+    if (ok < sent) throw new Error(`gRPC: h2load completed ${sent} calls but the server counted ${ok} OK: the gRPC figures are not signatures`);
     const rest = median(restRounds!);
     const overGrpc = median(grpcRounds!);
     line(`served ES256 sign over REST (wrk, ${CONNECTIONS} connections), median of ${ROUNDS}`, `${fmt(rest)}  ${rest.cpuUsPerRequest.toFixed(0)} µs CPU/request`);
-    line(`served ES256 sign over gRPC (grpc-js, ${CONNECTIONS} calls in flight), median of ${ROUNDS}`, `${fmt(overGrpc)}  ${overGrpc.cpuUsPerRequest.toFixed(0)} µs CPU/request`);
+    line(`served ES256 sign over gRPC (h2load, ${CONNECTIONS} calls in flight on one connection), median of ${ROUNDS}`, `${fmt(overGrpc)}  ${overGrpc.cpuUsPerRequest.toFixed(0)} µs CPU/request`);
     line('  ratio gRPC / REST', `${((overGrpc.rps / rest.rps) * 100).toFixed(1)}%  (rounds: ${grpcRounds!.map((r) => r.rps.toFixed(0)).join(', ')} vs ${restRounds!.map((r) => r.rps.toFixed(0)).join(', ')})`);
     line('  server CPU per request, REST / gRPC', `${((rest.cpuUsPerRequest / overGrpc.cpuUsPerRequest) * 100).toFixed(1)}%`);
     results['grpc'] = { rest, grpc: overGrpc, rest_rounds: restRounds, grpc_rounds: grpcRounds, ratio: overGrpc.rps / rest.rps, cpu_ratio: rest.cpuUsPerRequest / overGrpc.cpuUsPerRequest };
@@ -268,8 +286,8 @@ try {
   if (SECTIONS.has('audit')) {
     // A JWT caller on both sides: a bootstrap token would add its own audit event to every request. Both servers run
     // side by side and take turns under load (see `rounds`), each on its own store (one Keyward per database).
-    const offServer = await startServer('audit-off-jwt', `${AUDIT_OFF}\n${JWT_AUTHN}`, undefined, 'audit-off');
-    s = await startServer('audit-file', `${auditFile('audit-file')}\n${JWT_AUTHN}`);
+    const offServer = await startServer('audit-off-jwt', `${NO_IDP}\n${AUDIT_OFF}\n${JWT_AUTHN}`, undefined, 'audit-off');
+    s = await startServer('audit-file', `${NO_IDP}\n${auditFile('audit-file')}\n${JWT_AUTHN}`);
     await importBenchKey(offServer);
     await importBenchKey(s);
     const jwtHeaders = { authorization: `Bearer ${jwt}`, 'content-type': 'application/json' };
@@ -328,7 +346,7 @@ try {
     } else {
       benchEnv['SOFTHSM2_CONF'] = softhsm.conf;
       benchEnv['KEYWARD_BENCH_PKCS11_PIN'] = softhsm.pin;
-      s = await startServer('hsm', `${AUDIT_OFF}\nkeys: { providers: { pkcs11: { module: ${SOFTHSM_MODULE}, token_label: bench, pin_env: KEYWARD_BENCH_PKCS11_PIN } } }`, undefined, 'hsm');
+      s = await startServer('hsm', `${NO_IDP}\n${AUDIT_OFF}\nkeys: { providers: { pkcs11: { module: ${SOFTHSM_MODULE}, token_label: bench, pin_env: KEYWARD_BENCH_PKCS11_PIN } } }`, undefined, 'hsm');
       await api(s, '/v1/keys', { key_id: 'bench-soft', key_type: 'EC-P256', provider: 'software' });
       await api(s, '/v1/keys', { key_id: 'bench-hsm', key_type: 'EC-P256', provider: 'pkcs11' });
       const auth = { authorization: `Bearer ${s.token}`, 'content-type': 'application/json' };
@@ -385,7 +403,7 @@ try {
     ] as const) {
       inspectPort = await freePort();
       benchEnv['NODE_OPTIONS'] = `${process.env['NODE_OPTIONS'] ?? ''} --inspect=127.0.0.1:${inspectPort}`;
-      s = await startServer(`stages-${file}`, `${audit}\n${API_KEY_AND_JWT}`, undefined, `stages-${file}`);
+      s = await startServer(`stages-${file}`, `${NO_IDP}\n${audit}\n${API_KEY_AND_JWT}`, undefined, `stages-${file}`);
       delete benchEnv['NODE_OPTIONS'];
       await importBenchKey(s);
       const headers = { ...(caller === 'jwt' ? { authorization: `Bearer ${jwt}` } : { 'x-api-key': apiKey }), 'content-type': 'application/json' };

@@ -13,8 +13,9 @@ import type { AuditConfig } from '../audit/config.ts';
 import { generateSigningKeyFile } from '../audit/keys.ts';
 import { createAuthenticator, generateBootstrapToken } from '../authn/index.ts';
 import { authnConfigSchema, type LeafAuthnConfig } from '../authn/config.ts';
-import { DEV_REALM, DEV_RESOURCE, devIdpConfig, mountIdp, type MountedIdp } from '../idp/mount.ts';
-import { storeIdpRepositories } from '../idp/store/repositories.ts';
+import { idpSettings } from '../idp/config.ts';
+import { DEV_REALM, DEV_RESOURCE, devIdpConfig } from '../idp/dev.ts';
+import type { MountedIdp } from '../idp/mount.ts';
 import type { Authenticator } from '../authn/types.ts';
 import { createPdp } from '../authz/index.ts';
 import type { KeywardConfig } from '../config/index.ts';
@@ -28,7 +29,7 @@ import { openStore } from '../store/open.ts';
 import { LeaderLease, soleLeader, type Leadership } from '../store/leader.ts';
 import type { AuditChainHead, AuditChainRepository, Store } from '../store/types.ts';
 import { authorizationDeps, buildApp } from './app.ts';
-import { type GrpcServer, startGrpcServer } from '../grpc/server.ts';
+import type { GrpcServer } from '../grpc/server.ts';
 import { RefusalLedger } from '../audit/refusals.ts';
 import { type Clock, systemClock } from '../core/clock.ts';
 import { createLogger } from './logger.ts';
@@ -119,7 +120,8 @@ export async function createKeyward(config: KeywardConfig, opts: ComposeOptions 
     if (dev) {
       // Only `keyward dev` gets here with mode dev; production never reads the dev unseal file (production.ts refuses it).
       await seal.autoInitAndUnsealFromFile(config.seal.dev_unseal_file);
-    } else if (hsmSeal && seal.status().initialized) {
+    } else if (hsmSeal) {
+      // Also when not initialised yet: another instance sharing the store may initialise it later.
       const retry = autoUnsealing(seal, config.seal.retry_interval, logger);
       closers.push(async () => retry.stop());
       await retry.first;
@@ -149,7 +151,8 @@ export async function createKeyward(config: KeywardConfig, opts: ComposeOptions 
     const recorder = new RefusalLedger(audit);
 
     const baseUrl = config.server.base_url ?? `${config.server.tls ? 'https' : 'http'}://${config.server.host}:${config.server.port}`;
-    const idpConfig = config.idp ?? (dev ? devIdpConfig(baseUrl, config.authz.permission_prefix) : undefined);
+    // Dev mode runs an identity provider unless the configuration has an idp section (`enabled: false` alone: none).
+    const idpConfig = config.idp === undefined ? (dev ? devIdpConfig(baseUrl, config.authz.permission_prefix) : undefined) : idpSettings(config.idp);
 
     let devToken: string | undefined;
     let authnEnv = env;
@@ -228,8 +231,9 @@ export async function createKeyward(config: KeywardConfig, opts: ComposeOptions 
     };
     const system = new SystemService({ seal, audit: recorder, reload, providers: () => keys.providerStatus() });
 
+    // The provider (oidc-provider, koa, its pages) and its tables are loaded only when one is configured.
     const idp = idpConfig?.enabled
-      ? await mountIdp({ config: idpConfig, repos: storeIdpRepositories(store), keys, audit: recorder, metrics: metrics.registry, logger, env, dev, permissionPrefix: config.authz.permission_prefix, sealChanges: (l) => seal.onSealChange(l), clock, realmChanges, leader: () => leadership.leader })
+      ? await (await import('../idp/mount.ts')).mountIdp({ config: idpConfig, repos: (await import('../idp/store/repositories.ts')).storeIdpRepositories(store), keys, audit: recorder, metrics: metrics.registry, logger, env, dev, permissionPrefix: config.authz.permission_prefix, sealChanges: (l) => seal.onSealChange(l), clock, realmChanges, leader: () => leadership.leader })
       : undefined;
 
     const app = await buildApp({
@@ -258,6 +262,8 @@ export async function createKeyward(config: KeywardConfig, opts: ComposeOptions 
     let grpc: GrpcServer | undefined;
     if (config.server.grpc) {
       const tls = httpsOptions(config);
+      // @grpc/grpc-js and the proto loader only for a configured gRPC port.
+      const { startGrpcServer } = await import('../grpc/server.ts');
       grpc = await startGrpcServer({
         logger,
         keys,
@@ -292,27 +298,37 @@ export async function createKeyward(config: KeywardConfig, opts: ComposeOptions 
 }
 
 /**
- * HSM seal: unseal through the HSM now and, while the HSM cannot be reached, again every `intervalMs` until it can.
- * Only until the first success: after that a `sys/seal` stays sealed until someone unseals (an empty sys/unseal
+ * HSM seal: unseal through the HSM now and, while the HSM cannot be reached or the seal is not initialised yet,
+ * again every `intervalMs` until it can. Only until the first success: after that a `sys/seal` stays sealed until someone unseals (an empty sys/unseal
  * asks the HSM again). A root key wrapped for another seal, or an HSM key that no longer opens it, needs the
  * (recovery) shares: logged, not retried.
  */
 function autoUnsealing(seal: SealManager, intervalMs: number, logger: Logger): { first: Promise<void>; stop(): void } {
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
+  let waitingLogged = false;
+  const again = () => {
+    if (stopped) return;
+    timer = setTimeout(() => void attempt(), intervalMs);
+    timer.unref();
+  };
   const attempt = async () => {
     timer = undefined;
     try {
+      // currentStatus() reads the store for a seal initialised elsewhere and never races an init in this process.
+      if (!(await seal.currentStatus()).initialized) {
+        if (!waitingLogged) logger.info(`seal not initialised: it unseals through the HSM once sys/init has run (here or on another instance sharing the store); checking every ${intervalMs} ms`);
+        waitingLogged = true;
+        return again();
+      }
+      if (!seal.sealed) return;
       await seal.autoUnseal();
       logger.info('unsealed through the HSM seal');
     } catch (e) {
       const code = (e as { code?: string }).code;
-      if (code === 'hsm.unavailable') {
-        logger.warn({ err: String(e) }, `HSM seal unreachable; retrying in ${intervalMs} ms`);
-        if (!stopped) {
-          timer = setTimeout(() => void attempt(), intervalMs);
-          timer.unref();
-        }
+      if (code === 'hsm.unavailable' || code === 'storage.unavailable') {
+        logger.warn({ err: String(e) }, `${code === 'hsm.unavailable' ? 'HSM seal' : 'storage'} unreachable; retrying in ${intervalMs} ms`);
+        again();
       } else {
         logger.error({ code, err: String(e) }, 'HSM seal cannot unseal; unseal once with the (recovery) shares');
       }

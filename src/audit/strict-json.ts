@@ -75,16 +75,26 @@ function illFormedString(v: unknown): boolean {
  * another parser reads the first, and a lone surrogate has no UTF-8 form to be stored in.
  */
 export function ijsonViolation(text: string, value: unknown): string | undefined {
-  if (duplicateMemberName(text) !== undefined) return 'a member name appears twice in one object';
+  // A text that re-serialises to itself lost no member to a duplicate; compact bodies from JSON.stringify skip the scan.
+  if (!reserialisesTo(value, text) && duplicateMemberName(text) !== undefined) return 'a member name appears twice in one object';
   if (illFormedString(value)) return 'a string contains a lone surrogate';
   return undefined;
+}
+
+/** Whether JSON.stringify(value) is `text` (false where it cannot follow the nesting: the scan decides then). */
+function reserialisesTo(value: unknown, text: string): boolean {
+  try {
+    return JSON.stringify(value) === text;
+  } catch {
+    return false;
+  }
 }
 
 /** JSON.parse, refusing duplicated member names and lone surrogates; throws IJsonError (or SyntaxError). */
 export function parseIJson(text: string): unknown {
   const value: unknown = JSON.parse(text);
   // A line that re-serialises to itself cannot have lost a member to a duplicate (what Keyward itself writes).
-  if (JSON.stringify(value) !== text) {
+  if (!reserialisesTo(value, text)) {
     const dup = duplicateMemberName(text);
     if (dup !== undefined) throw new IJsonError(`member name ${JSON.stringify(dup)} appears twice in one object`);
   }

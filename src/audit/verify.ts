@@ -3,8 +3,7 @@
 import { verify as edVerify, type KeyObject } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { connect, TimeoutError } from '@nats-io/transport-node';
-import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
+import type { JetStreamClient } from '@nats-io/jetstream';
 import { canonicalBytes, chainHash, GENESIS_HASH, SCHEMA_VERSION, signingInput, type AuditEvent } from './canonical.ts';
 import { publicKeyInfo } from './keys.ts';
 import { CHECKPOINT_SUFFIX } from './sinks/file.ts';
@@ -354,18 +353,20 @@ export async function readAuditPaths(paths: string[]): Promise<{ sources: AuditL
  * An ordered (ephemeral) consumer on `stream`. On a cluster, NATS 2.9 may place it on a replica that is down;
  * creating it then times out, and another try is placed again: a few tries, then the timeout stands.
  */
-async function orderedConsumer(js: JetStreamClient, stream: string, filter: string) {
+async function orderedConsumer(js: JetStreamClient, stream: string, filter: string, timeoutError: new (...args: never[]) => Error) {
   for (let attempt = 1; ; attempt++) {
     try {
       return await js.consumers.get(stream, { filter_subjects: filter });
     } catch (e) {
-      if (attempt >= 5 || !(e instanceof TimeoutError)) throw e;
+      if (attempt >= 5 || !(e instanceof timeoutError)) throw e;
     }
   }
 }
 
 export async function readAuditNats(opts: { url: string; subject: string; stream?: string | undefined; timeoutMs?: number }): Promise<AuditLogSource> {
   const timeout = opts.timeoutMs ?? 5000;
+  // The NATS client only for a trail read from NATS: verifying a file does not load it.
+  const [{ connect, TimeoutError }, { jetstream, jetstreamManager }] = await Promise.all([import('@nats-io/transport-node'), import('@nats-io/jetstream')]);
   const nc = await connect({ servers: natsServers(opts.url), timeout, reconnect: false });
   try {
     const jsm = await jetstreamManager(nc, { timeout });
@@ -377,7 +378,7 @@ export async function readAuditNats(opts: { url: string; subject: string; stream
     const messages: Array<{ seq: number; text: string }> = [];
     // One consumer per filter: several filter subjects on one consumer need NATS 2.10.
     for (const filter of subjects) {
-      const consumer = await orderedConsumer(js, stream, filter);
+      const consumer = await orderedConsumer(js, stream, filter, TimeoutError);
       const info = await consumer.info().catch(() => undefined);
       let remaining = info?.num_pending ?? 0;
       while (remaining > 0) {

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { unreadable } from '../core/preflight.ts';
 import type { PdpDescriptor } from './descriptor.ts';
 import type { AuthzDecision, AuthzRequest, Pdp } from './types.ts';
-import { CedarEngine } from './cedar-engine.ts';
+import type { CedarEngine } from './cedar-engine.ts';
 import { toPdpRequest } from './contract.ts';
 import { pdpUnavailable } from './errors.ts';
 
@@ -43,6 +43,8 @@ export class CedarPdp implements Pdp {
   }
 
   static async create(opts: { policiesPath: string; schemaPath?: string | undefined; watch?: boolean; logger?: Logger; decisionCacheSeconds?: number }): Promise<CedarPdp> {
+    // The engine (cedar-wasm, a large WebAssembly module) is loaded only when a Cedar PDP is configured.
+    const { CedarEngine } = await import('./cedar-engine.ts');
     return new CedarPdp(await CedarEngine.load(opts), opts.logger, opts.decisionCacheSeconds);
   }
 

@@ -8,7 +8,6 @@ import { authzDenied, scopeDenied } from './errors.ts';
 export { permissionFor, matchGrant, evaluate } from './permissions.ts';
 export { ACTIONS, ACTION_PERMISSIONS, isAction } from '../core/actions.ts';
 export { authzConfigSchema, authzProductionProblems, pdpPreflight, PDPS, type PdpDeps } from './config.ts';
-export { startPdpServer } from './pdp-server.ts';
 export { toPdpRequest } from './contract.ts';
 
 /**

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { auditConfigSchema } from '../audit/config.ts';
 import { authnConfigSchema, authnTlsRequirements } from '../authn/config.ts';
 import { authzConfigSchema } from '../authz/config.ts';
-import { idpConfigSchema } from '../idp/config.ts';
+import { idpSectionSchema } from '../idp/config.ts';
 import { storageConfigSchema } from '../store/open.ts';
 import {
   keysConfigSchema,
@@ -25,7 +25,7 @@ const rootShape = {
     authn: authnConfigSchema.optional(),
     authz: authzConfigSchema.default(authzConfigSchema.parse({})),
     audit: auditConfigSchema.optional(),
-    idp: idpConfigSchema.optional(),
+    idp: idpSectionSchema.optional(),
 };
 
 /** Top-level section names; KEYWARD_<SECTION>__... environment variables override them. */

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { auditProductionProblems } from '../audit/config.ts';
 import { authnProductionProblems } from '../authn/config.ts';
 import { authzProductionProblems } from '../authz/config.ts';
+import { idpSettings } from '../idp/config.ts';
 import { directoryProductionProblems } from '../idp/directories/index.ts';
 import type { KeywardConfig } from './index.ts';
 
@@ -12,7 +13,8 @@ export function productionProblems(cfg: KeywardConfig): { errors: string[]; warn
   if (cfg.mode !== 'production') return { errors, warnings };
   if (cfg.authn) errors.push(...authnProductionProblems(cfg.authn));
   errors.push(...authzProductionProblems(cfg.authz));
-  if (cfg.idp) errors.push(...directoryProductionProblems(cfg.idp));
+  const idp = idpSettings(cfg.idp);
+  if (idp) errors.push(...directoryProductionProblems(idp));
   if (!cfg.audit) errors.push('audit: production mode requires an audit section with a durable sink and a signing key');
   else errors.push(...auditProductionProblems(cfg.audit));
   // A dev unseal file next to production data means the root of trust sits in the clear on disk.

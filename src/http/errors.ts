@@ -97,10 +97,15 @@ export function toProblem(err: unknown, bodyMissing = false, fieldCodes?: FieldC
 /** Beside x-request-id, on every response: the framework's, the parser's refusals and ours. */
 export const COMMON_HEADERS = { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' } as const;
 
-/** Headers on every response, including those the framework sends before any hook runs. */
+/**
+ * Headers on every response, including those the framework sends before any hook runs. no-store is the default,
+ * not an override: a route that says how its answer may be cached (the sign-in pages' stylesheet and theme files,
+ * immutable under a content hash; the profile document) keeps its word.
+ */
 export function baseHeaders(reply: FastifyReply, req: FastifyRequest): void {
   void reply.header('x-request-id', req.id);
-  void reply.headers(COMMON_HEADERS);
+  void reply.header('x-content-type-options', COMMON_HEADERS['x-content-type-options']);
+  if (!reply.hasHeader('cache-control')) void reply.header('cache-control', COMMON_HEADERS['cache-control']);
 }
 
 export function sendProblem(reply: FastifyReply, req: FastifyRequest, err: ProblemError) {

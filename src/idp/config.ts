@@ -1,7 +1,7 @@
 // Configuration fragment of the identity provider. Secrets never have defaults here: cookie keys come from
 // the store (generated and persisted on first start) or from KEYWARD_IDP_COOKIE_KEYS.
 import { z } from 'zod';
-import { directoryConfigSchema } from './directories/index.ts';
+import { directoryConfigSchema } from './directories/config.ts';
 import { mfaAuthorityFields, refineMfaAuthority } from './mfa/config.ts';
 import { themeColors, themeContrastProblems } from './theme.ts';
 
@@ -147,4 +147,32 @@ export const idpConfigSchema = z
   });
 
 export type IdpConfig = z.output<typeof idpConfigSchema>;
+
+/** `idp: { enabled: false }` on its own: no identity provider at all, not even the one dev mode runs by default. */
+export interface IdpOff {
+  readonly enabled: false;
+}
+/** The configuration's `idp` section: the identity provider's settings, or only the off switch. */
+export type IdpSection = IdpConfig | IdpOff;
+
+const isBareOffSwitch = (v: unknown): boolean =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) && Object.keys(v).length === 1 && (v as { enabled?: unknown }).enabled === false;
+
+/**
+ * `idp`: the bare off switch, or a full section parsed by idpConfigSchema. Not a zod union, which would report any
+ * mistake in a real section as one "Invalid input": the section's own issues are passed on with their paths.
+ */
+export const idpSectionSchema = z.unknown().transform((v, ctx): IdpSection => {
+  if (isBareOffSwitch(v)) return { enabled: false };
+  const parsed = idpConfigSchema.safeParse(v, { reportInput: true });
+  if (parsed.success) return parsed.data;
+  // Finalised issues, each with the input it is about (reportInput): raw issues again, prefixed with `idp` above.
+  for (const issue of parsed.error.issues) ctx.issues.push(issue as z.core.$ZodRawIssue);
+  return z.NEVER;
+}) as unknown as z.ZodType<IdpSection, z.input<typeof idpConfigSchema> | IdpOff>;
+
+/** The identity provider's settings, or undefined when the section is absent or only the off switch. */
+export function idpSettings(section: IdpSection | undefined): IdpConfig | undefined {
+  return section !== undefined && 'realms' in section ? section : undefined;
+}
 export type IdpRealmConfig = z.output<typeof idpRealmConfigSchema>;

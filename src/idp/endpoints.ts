@@ -80,12 +80,13 @@ export const PROVIDER_ENDPOINTS: ProviderEndpoint[] = [
   },
   {
     path: `${OIDC_PREFIX}/auth`,
-    methods: ['GET', 'POST'],
+    // GET only, as at the logout endpoint: oidc-provider serves POST there only with SameSite=None session cookies
+    // (a cross-site form post carries no Lax cookie), which the profile's cookies are not.
+    methods: ['GET'],
     documented: {
       tags,
-      summary: 'Authorization endpoint: authorization code flow with PKCE (S256); parameters in the query (GET) or the form (POST)',
+      summary: 'Authorization endpoint: authorization code flow with PKCE (S256); parameters in the query',
       querystring: Type.Object(authorizationParams),
-      ...form(authorizationParams),
       response: {
         '3xx': redirect('To the login page, or back to redirect_uri with code and state (or error)'),
         400: html('An invalid or refused request that cannot go back to the client (unknown client, unregistered redirect_uri)'),
@@ -158,7 +159,7 @@ export const PROVIDER_ENDPOINTS: ProviderEndpoint[] = [
   },
   {
     path: `${OIDC_PREFIX}/logout`,
-    methods: ['GET', 'POST'],
+    methods: ['GET'],
     documented: {
       tags,
       summary: 'RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0): asks the user to confirm',

@@ -1,9 +1,10 @@
 // The identity provider as a Fastify plugin: every configured realm under /realms/{realm} (Keycloak layout),
 // its interaction pages, {issuer}/profile, and the refusal of Keycloak's admin REST paths.
 import { PrivacyIdeaAuthority } from './mfa/privacyidea.ts';
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { errors as oidcErrors } from 'oidc-provider';
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { AuditRecorder } from '../audit/types.ts';
 import type { IdpConfig } from './config.ts';
@@ -20,7 +21,7 @@ import type { IdpRepositories } from './store/repositories.ts';
 import { IdpTelemetry, type IdpLogger } from './telemetry.ts';
 import { readThemeAsset, type ThemeAsset } from './theme.ts';
 import { replayingBody } from './replay-body.ts';
-import { PAGE_HEADERS } from './views.ts';
+import { messagePage, PAGE_HEADERS } from './views.ts';
 import { sendProblem } from '../http/errors.ts';
 import type { TypeBoxTypeProvider } from '../http/typebox.ts';
 import { interactionParams, PAGE_PROBLEMS, PAGES, PROVIDER_ENDPOINTS, realmParams } from './endpoints.ts';
@@ -92,16 +93,16 @@ export async function createIdp(deps: IdpDeps): Promise<Idp> {
   const realms = new Map<string, RealmRuntime>();
   // One user directory per realm for the life of the provider (its connection pools outlive provider rebuilds).
   const users = new Map(
-    deps.config.realms.map((realm, i) => [
+    await Promise.all(deps.config.realms.map(async (realm, i) => [
       realm.name,
-      createUserDirectory(realm, {
+      await createUserDirectory(realm, {
         store: deps.repos.directory(realm.name, deps.secretBox),
         argon2: deps.config.argon2,
         env: deps.env ?? process.env,
         field: `idp.realms.${i}.directory`,
         warn: (m) => deps.logger?.warn(m),
       }),
-    ]),
+    ] as const)),
   );
   // A realm that delegates second factors gets its privacyIDEA client once (a missing secret or CA file stops the start).
   const mfaLogger = { warn: (o: Record<string, unknown>, m: string) => deps.logger?.warn(`${m} ${JSON.stringify(o)}`), error: (o: Record<string, unknown>, m: string) => deps.logger?.error(o, m) };
@@ -194,7 +195,9 @@ function refuse(reply: FastifyReply, idp: Idp, realm: string, u: UnsupportedFeat
   })().catch(() => {});
   reply.header('x-correlation-id', correlationId).header('cache-control', 'no-store');
   if (opts.redirectTo) return reply.code(303).header('location', opts.redirectTo).send();
-  if (u.status === 401) reply.header('www-authenticate', 'Basic realm="keyward"');
+  // A challenge only answers a client that tried HTTP authentication (RFC 6749 §5.2): a browser sent to the
+  // authorization endpoint with an unknown client_id would otherwise show its own password dialog, not the page.
+  if (u.status === 401 && opts.req.headers.authorization !== undefined) reply.header('www-authenticate', 'Basic realm="keyward"');
   const theme = idp.realms.get(realm)?.theme;
   if (opts.browser && theme) return reply.code(u.status).headers(PAGE_HEADERS).send(errorPageHtml(body, theme));
   return reply.code(u.status).type('application/json').send(body);
@@ -253,6 +256,9 @@ function unavailable(reply: FastifyReply) {
   return reply.code(503).header('retry-after', SEALED_RETRY_AFTER).header('cache-control', 'no-store').type('application/json').send(sealedBody());
 }
 
+/** The largest request body the identity provider reads: its forms and JSON are small. */
+const BODY_LIMIT = 64 * 1024;
+
 /** A request below /realms/{realm} (every route there validates its params). */
 type RealmRequest = FastifyRequest & { params: { realm: string } };
 
@@ -286,7 +292,16 @@ export function idpPlugin(deps: IdpDeps) {
     const throttle = deps.repos.throttle;
     // Bodies are read as text here and handed to oidc-provider pre-read; no JSON parsing in this scope.
     app.removeAllContentTypeParsers();
-    app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_req, body, done) => done(null, body));
+    app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (_req, body, done) => done(null, body));
+    // What Fastify refuses before a handler runs (an oversized body, a content-length that lies) is an OAuth error
+    // on the protocol endpoints, whose clients read RFC 6749 §5.2 bodies; elsewhere the server's problem+json.
+    app.setErrorHandler((err: FastifyError, req, reply) => {
+      const status = err.statusCode ?? 500;
+      if (!req.url.includes(`${OIDC_PREFIX}/`) || status < 400 || status >= 500) throw err;
+      const detail = err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? `the request body exceeds ${BODY_LIMIT / 1024} KiB` : 'the request could not be read';
+      const u: UnsupportedFeature = { feature: 'request', errorClass: 'invalid_profile_usage', oauthError: 'invalid_request', status, description: detail };
+      return reply.code(status).header('cache-control', 'no-store').header('x-correlation-id', req.id).type('application/json').send(profileErrorBody(u, deps.config.profile_version, req.id));
+    });
 
     // Keycloak's admin REST API is not offered: every path below /admin is refused (not documented, nothing to call).
     app.all('/admin/*', { schema: { hide: true } }, (req, reply) =>
@@ -329,7 +344,7 @@ export function idpPlugin(deps: IdpDeps) {
       const c = ictx(rt, req);
       await handler(c, req.raw, reply.raw, req.params.uid, form(req)).catch((e) =>
         // The page's path below the realm without the interaction id: /login, /login/totp, /login/recovery, /login/continue.
-        isDirectoryUnavailable(e) ? directoryUnavailable(c, reply.raw, `/login${req.routeOptions.url?.split(':uid')[1] ?? ''}`) : interactionError(rt, reply, e),
+        isDirectoryUnavailable(e) ? directoryUnavailable(c, reply.raw, `/login${req.routeOptions.url?.split(':uid')[1] ?? ''}`) : interactionError(rt, req, reply, e, deps.logger),
       );
     };
     const uid = { params: interactionParams };
@@ -463,11 +478,27 @@ const THIRD_PARTY_COOKIE_HEADERS: Record<string, string> = {
   'referrer-policy': 'no-referrer',
 };
 
-function interactionError(rt: RealmRuntime, reply: FastifyReply, e: any) {
-  const u = { ...UNSUPPORTED.unknown_endpoint, feature: 'interaction', status: 400, oauthError: 'invalid_request', description: 'the sign-in session expired or is invalid; start again' };
-  const body = profileErrorBody(u, rt.config.profile_version, randomUUID());
-  if (!reply.raw.headersSent) {
-    reply.raw.writeHead(e?.name === 'SessionNotFound' ? 400 : 400, PAGE_HEADERS);
-    reply.raw.end(errorPageHtml(body, rt.theme));
+/**
+ * The library's refusals (an unknown or expired interaction, a request it will not take) are the user's to start
+ * again. Anything else is a fault: logged under the request id and answered as one, never passed off as an expired
+ * sign-in. The page's correlation id is the response's x-request-id, the id the logs carry.
+ */
+function interactionError(rt: RealmRuntime, req: FastifyRequest, reply: FastifyReply, e: unknown, logger: IdpDeps['logger']) {
+  if (reply.raw.headersSent) return;
+  if (e instanceof oidcErrors.OIDCProviderError && (e as { statusCode: number }).statusCode < 500) {
+    const u = { ...UNSUPPORTED.unknown_endpoint, feature: 'interaction', status: 400, oauthError: 'invalid_request', description: 'the sign-in session expired or is invalid; start again' };
+    reply.raw.writeHead(400, PAGE_HEADERS);
+    reply.raw.end(errorPageHtml(profileErrorBody(u, rt.config.profile_version, req.id), rt.theme));
+    return;
   }
+  const sealed = isSealedProblem(e);
+  if (!sealed) logger?.error({ err: String(e), realm: rt.name, request_id: req.id }, 'identity provider: a sign-in page failed');
+  reply.raw.writeHead(sealed ? 503 : 500, { ...PAGE_HEADERS, ...(sealed ? { 'retry-after': SEALED_RETRY_AFTER } : {}) });
+  reply.raw.end(
+    messagePage(
+      rt.theme,
+      sealed ? 'Temporarily unavailable' : 'Sign-in failed',
+      sealed ? 'Signing in is not possible right now. Try again in a few minutes.' : `Something went wrong on our side. If it keeps happening, give your administrator this reference: ${req.id}.`,
+    ),
+  );
 }

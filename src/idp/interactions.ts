@@ -137,8 +137,14 @@ async function mfaNeeded(c: InteractionContext, user: DirectoryUser, details: an
 export async function showInteraction(c: InteractionContext, req: IncomingMessage, res: ServerResponse, uid: string): Promise<void> {
   const details = await c.rt.provider.interactionDetails(req, res);
   if (details.uid !== uid) return send(res, 400, loginPage(c.rt.theme, await signInContext(c, details, details.uid)));
-  if (details.prompt.name === 'login') return send(res, 200, loginPage(c.rt.theme, await signInContext(c, details, uid)));
+  if (details.prompt.name === 'login') return send(res, 200, loginPage(c.rt.theme, await signInContext(c, details, uid), { username: loginHint(details.params) }));
   return finish(c, req, res, details);
+}
+
+/** The username the client suggested (OIDC Core login_hint), pre-filled as Keycloak does; the user may change it. */
+function loginHint(params: Record<string, unknown>): string | undefined {
+  const hint = params.login_hint;
+  return typeof hint === 'string' && hint.trim() !== '' ? hint.trim().slice(0, 256) : undefined;
 }
 
 export async function submitLogin(c: InteractionContext, req: IncomingMessage, res: ServerResponse, uid: string, form: URLSearchParams): Promise<void> {
@@ -166,13 +172,15 @@ export async function submitLogin(c: InteractionContext, req: IncomingMessage, r
   const user = await rt.users.authenticate(username, password);
   if (!user) return fail('bad_credentials');
   if (!user.enabled) return fail('disabled');
-  await throttle.reset(accountKey);
   const mfa = await mfaNeeded(c, user, details);
+  // The password and the second factor share the account's failure count, cleared only when the sign-in is complete:
+  // cleared here, a password (what the second factor guards against) would buy fresh guesses at the code each time.
   if (mfa.required || mfa.enrolled) {
     await rt.provider.interactionResult(req, res, { keyward: { pendingUser: user.id, ts: Math.floor(Date.now() / 1000) } }, { mergeWithLastSubmission: false });
     res.writeHead(303, { location: `/realms/${rt.name}/login/${uid}/totp`, 'cache-control': 'no-store' });
     return void res.end();
   }
+  await throttle.reset(accountKey);
   await finish(c, req, res, details, { accountId: user.id, acr: 'aal1', amr: ['pwd'], ts: Math.floor(Date.now() / 1000) });
 }
 

@@ -8,86 +8,15 @@ import type { Registry } from 'prom-client';
 import type { AuditRecorder } from '../audit/types.ts';
 import type { KeyService } from '../keys/service.ts';
 import { BREAK_GLASS_LIFETIME_SECONDS, breakGlassRoutes } from './break-glass.ts';
-import { idpConfigSchema, KEY_API_AUDIENCE, type IdpConfig, type IdpRealmConfig } from './config.ts';
+import type { IdpConfig } from './config.ts';
+import { DEV_CLIENT_ID, DEV_REALM, devRealmDocument } from './dev.ts';
 import { idpPlugin } from './index.ts';
 import { KeyServiceTokenSigner, isIdpSigningKey, keyServiceSecretBox, type RotationPolicy } from './key-service-signer.ts';
 import type { Clock } from '../core/clock.ts';
-import type { IdentityDocument } from '../identity/model.ts';
 import { formatText } from '../identity/findings.ts';
 import { applyRealmDocument } from './realm-document.ts';
 import type { IdpRepositories } from './store/repositories.ts';
-import { storageConfigSchema, type StoreConfig } from '../store/open.ts';
 import { IdpTelemetry } from './telemetry.ts';
-
-export const DEV_REALM = 'keyward';
-export const DEV_CLIENT_ID = 'dev-service';
-export const DEV_RESOURCE = KEY_API_AUDIENCE;
-
-/** The identity provider dev mode runs when the configuration has none: one realm whose tokens the key API accepts. */
-export function devIdpConfig(baseUrl: string, permissionPrefix: string): IdpConfig {
-  return idpConfigSchema.parse({
-    enabled: true,
-    base_url: baseUrl,
-    environment: 'dev',
-    // Long enough for openid-client's JWKS cache (an unknown kid is re-fetched after a minute), short for a laptop.
-    signing_key_publish_ahead_seconds: 60,
-    realms: [
-      {
-        name: DEV_REALM,
-        access_token_resource: DEV_RESOURCE,
-        role_permissions: {
-          'key-user': [`${permissionPrefix}.key.*.create`, `${permissionPrefix}.key.*.sign`, `${permissionPrefix}.key.*.verify`, `${permissionPrefix}.key.*.public`, `${permissionPrefix}.keys.list`],
-          admin: [`${permissionPrefix}.*`],
-        },
-      },
-    ],
-  });
-}
-
-/**
- * The dev realm as a canonical identity document: the quickstart service client (its secret comes from
- * KEYWARD_DEV_CLIENT_SECRET, new every start) acting as a service with the key-user role.
- */
-export function devRealmDocument(realm: IdpRealmConfig, environment: string): IdentityDocument {
-  return {
-    schema_version: '0.1',
-    description: 'Keyward dev mode: the quickstart service client',
-    realm: realm.name,
-    // An LDAP-backed dev realm holds that directory's tenant.
-    tenant: realm.directory.type === 'ldap' ? realm.directory.tenant : 'tenant:platform',
-    environments: [environment],
-    profile_versions: [
-      {
-        profile: 'netkingdom-iam',
-        version: '0.2',
-        ldap_schema: '0.1',
-        custom_scopes: realm.custom_scopes.map((s) => ({ name: s.name, description: s.description })),
-        public_clients_allowed: realm.public_clients_allowed,
-      },
-    ],
-    roles: [{ name: 'key-user', description: 'creates, signs and verifies with keys (dev mode)' }],
-    groups: [],
-    users: [],
-    memberships: [],
-    clients: [
-      {
-        client_id: DEV_CLIENT_ID,
-        name: 'Dev quickstart service',
-        enabled: true,
-        type: 'confidential',
-        auth_method: 'client_secret_basic',
-        secret: { env: 'KEYWARD_DEV_CLIENT_SECRET' },
-        redirect_uris: [],
-        grant_types: ['client_credentials'],
-        token_profile: { claims: 'netkingdom-iam-0.2', signing_alg: 'ES256' },
-        environments: [environment],
-        principal: { principal_type: 'service', tenant: 'tenant:platform', roles: ['key-user'] },
-      },
-    ],
-    client_scope_assignments: [{ client_id: DEV_CLIENT_ID, scope: 'openid' }],
-    mfa_enrollments: [],
-  };
-}
 
 /**
  * A rotated key signs after the configured lead time; an old one stays published for the longest lifetime of what it
@@ -199,22 +128,3 @@ export async function mountIdp(deps: {
   };
 }
 
-/** Where reading a configuration file's idp or storage section failed: the section and zod's issues. */
-export interface IdpStoreSectionsProblem {
-  section: 'idp' | 'storage';
-  issues: Array<{ path: PropertyKey[]; message: string; code?: string }>;
-}
-
-/**
- * The two sections a tool working offline on the identity provider's store reads of a configuration file (the
- * server validates the rest). Dev mode runs its identity provider without an idp section (realm keyward).
- */
-export function idpStoreSections(raw: Record<string, any>): { idp: IdpConfig; storage: StoreConfig } | IdpStoreSectionsProblem {
-  const idp = raw.idp === undefined && raw.mode === 'dev'
-    ? { success: true as const, data: devIdpConfig('http://127.0.0.1', String(raw.authz?.permission_prefix ?? 'keyward')) }
-    : idpConfigSchema.safeParse(raw.idp);
-  if (!idp.success) return { section: 'idp', issues: idp.error.issues };
-  const storage = storageConfigSchema.safeParse(raw.storage ?? { type: 'sqlite' });
-  if (!storage.success) return { section: 'storage', issues: storage.error.issues };
-  return { idp: idp.data, storage: storage.data };
-}

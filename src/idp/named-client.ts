@@ -1,4 +1,5 @@
-// Which client a request names, before (or without) authenticating it: for telemetry attribution only.
+// Which client a request names, before (or without) authenticating it: for telemetry attribution, and for refusing
+// early what the named client could not do anyway (never for granting anything).
 
 function basicClientId(authorization: string | undefined): string | undefined {
   if (!authorization?.toLowerCase().startsWith('basic ')) return undefined;
@@ -22,7 +23,7 @@ function assertionClientId(assertion: string | undefined): string | undefined {
   }
 }
 
-/** The client a request names, authenticated or not (for telemetry only: never a basis for a decision). */
+/** The client a request names, authenticated or not (never a basis for granting anything). */
 export function namedClientId(authorization: string | undefined, params: Record<string, string | undefined>): string | undefined {
   return basicClientId(authorization) ?? params.client_id ?? assertionClientId(params.client_assertion);
 }

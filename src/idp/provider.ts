@@ -200,9 +200,24 @@ export async function createRealmRuntime(deps: RealmDeps): Promise<RealmRuntime>
       devInteractions: { enabled: false },
       externalSigningSupport: { enabled: true, ack: 'experimental-01' },
       clientCredentials: { enabled: true },
-      // RFC 7662 §4: a client learns about its own tokens only, not about every client's.
-      introspection: { enabled: true, allowedPolicy: async (ctx: any, _client: any, token: any) => token.clientId === ctx.oidc.client.clientId },
-      revocation: { enabled: true },
+      // RFC 7662 §4: a client learns about its own tokens only, not about every client's. A user's token is active
+      // only while the user may still sign in, as at userinfo and refresh (Keycloak answers so too): introspection is
+      // how a resource server learns of a disabled account before the token expires.
+      introspection: {
+        enabled: true,
+        allowedPolicy: async (ctx: any, _client: any, token: any) =>
+          token.clientId === ctx.oidc.client.clientId && (!token.accountId || (await users.getUser(token.accountId))?.enabled === true),
+      },
+      // RFC 7009 §2.1: a client revokes its own tokens only. The library's default policy, written out: the default
+      // prints a notice on stdout, a line outside the server's JSON log.
+      revocation: {
+        enabled: true,
+        allowedPolicy: async (_ctx: any, client: any, token: any) => {
+          if (token.clientId === client.clientId) return true;
+          if (client.clientAuthMethod === 'none') return false;
+          throw new oidcErrors.InvalidRequest('client is not authorized to revoke the presented token');
+        },
+      },
       userinfo: { enabled: true },
       registration: { enabled: false },
       claimsParameter: { enabled: false },
@@ -353,8 +368,7 @@ export async function createRealmRuntime(deps: RealmDeps): Promise<RealmRuntime>
       }
       return undefined;
     },
-    clientBasedCORS: (_ctx: any, origin: string, client: any) =>
-      origin !== 'null' && client.redirectUris.some((u: string) => URL.parse(u)?.origin === origin),
+    clientBasedCORS: (_ctx: any, origin: string, client: any) => corsAllowed(origin, client.redirectUris),
     renderError: async (ctx: any, out: any, _error: unknown) => {
       const u = classifyProviderError(String(out.error), out.error_description);
       const body = profileErrorBody(u, config.profile_version, String(ctx.state?.correlationId ?? randomUUID()), out.error_description);
@@ -423,20 +437,22 @@ const TOKEN_PARAM_PATHS = new Set([`${OIDC_PREFIX}/token/introspect`, `${OIDC_PR
  */
 async function presentedTokens(rt: RealmRuntime, ctx: any): Promise<{ jti: string; aud: unknown } | undefined> {
   const path: string = ctx.path;
-  if (path === USERINFO_PATH) {
+  const userinfo = path === USERINFO_PATH;
+  if (userinfo) {
     const m = /^Bearer\s+(\S+)$/i.exec(String(ctx.req.headers.authorization ?? ''));
     const at = m ? await rt.tokens.accessToken(m[1]!) : undefined;
     if (at) ctx.req.headers.authorization = `Bearer ${rt.tokens.twinId(at.jti)}`;
-    return at;
+    // Otherwise the token may be in the form body (RFC 6750 §2.2), which the library reads too.
+    if (m || ctx.method !== 'POST') return at;
   }
   const tokenEndpoint = path === `${OIDC_PREFIX}/token`;
-  if ((!tokenEndpoint && !TOKEN_PARAM_PATHS.has(path)) || typeof ctx.req.body !== 'string') return undefined;
+  if ((!userinfo && !tokenEndpoint && !TOKEN_PARAM_PATHS.has(path)) || typeof ctx.req.body !== 'string') return undefined;
   const form = new URLSearchParams(ctx.req.body);
-  const name = tokenEndpoint ? 'refresh_token' : 'token';
+  const name = userinfo ? 'access_token' : tokenEndpoint ? 'refresh_token' : 'token';
   const value = form.get(name);
   if (!value) return undefined;
   const at = tokenEndpoint ? undefined : await rt.tokens.accessToken(value);
-  const replaced = at ? rt.tokens.twinId(at.jti) : await rt.tokens.unwrapRefresh(value);
+  const replaced = at ? rt.tokens.twinId(at.jti) : userinfo ? value : await rt.tokens.unwrapRefresh(value);
   if (replaced !== value) {
     form.set(name, replaced);
     ctx.req.body = form.toString();
@@ -445,6 +461,27 @@ async function presentedTokens(rt: RealmRuntime, ctx: any): Promise<{ jti: strin
   }
   return at;
 }
+
+const CLIENT_CORS_PATHS = new Set([`${OIDC_PREFIX}/token`, ...TOKEN_PARAM_PATHS]);
+
+/**
+ * A browser's request to the token, introspection or revocation endpoint from an origin that is none of the named
+ * client's redirect URIs' is refused before anything else, alike for a known client, an unknown one and none: the
+ * library checks the origin when it finds the client, before authenticating it, so its refusal (naming the client)
+ * against an unknown client's invalid_client told which clients exist, and what they may do, to anyone setting an
+ * Origin header. Returns the refused origin. The library checks the authenticated client again (clientBasedCORS).
+ */
+async function originRefused(rt: RealmRuntime, ctx: any): Promise<string | undefined> {
+  const origin: string = ctx.get('origin');
+  if (!origin || ctx.method !== 'POST' || !CLIENT_CORS_PATHS.has(ctx.path)) return undefined;
+  const form = typeof ctx.req.body === 'string' ? Object.fromEntries(new URLSearchParams(ctx.req.body)) : {};
+  const id = namedClientId(ctx.get('authorization') || undefined, form);
+  const client = id === undefined ? undefined : await rt.directory.getClient(id);
+  ctx.state.namedClientKnown = !!client;
+  return client?.enabled && corsAllowed(origin, client.redirectUris) ? undefined : origin;
+}
+
+const corsAllowed = (origin: string, redirectUris: string[]) => origin !== 'null' && redirectUris.some((u) => URL.parse(u)?.origin === origin);
 
 /** After the library answered: refresh tokens leave wrapped; introspecting a JWT names the JWT, not its twin. */
 async function reshapeTokens(rt: RealmRuntime, ctx: any, presented: { jti: string; aud: unknown } | undefined): Promise<void> {
@@ -489,8 +526,12 @@ function installProfileErrors(rt: RealmRuntime): void {
     // Set before the library renders, so the hash of an inline script it needs (the form_post page that finishes a
     // logout) is added to script-src; no other script may run.
     ctx.set('content-security-policy', `${PAGE_HEADERS['content-security-policy']}; script-src 'none'`);
-    const presented = await presentedTokens(rt, ctx);
-    await next();
+    const refusedOrigin = await originRefused(rt, ctx);
+    const presented = refusedOrigin ? undefined : await presentedTokens(rt, ctx);
+    if (refusedOrigin) {
+      ctx.status = 400;
+      ctx.body = { error: 'invalid_request', error_description: `origin ${refusedOrigin} is not allowed for this client` };
+    } else await next();
     await reshapeTokens(rt, ctx, presented);
     // keycloak-js calls the token endpoint with credentials: 'include', which the browser lets it read only with
     // Allow-Credentials. Granted where the library has already checked the origin against the client's redirect
@@ -499,6 +540,9 @@ function installProfileErrors(rt: RealmRuntime): void {
     if (origin && ctx.method !== 'OPTIONS' && CREDENTIALED_CORS_ROUTES.has(ctx.oidc?.route) && ctx.response.get('access-control-allow-origin') === origin) {
       ctx.set('access-control-allow-credentials', 'true');
     }
+    // RFC 6749 §5.1: a response carrying tokens or other credentials has Pragma: no-cache beside Cache-Control:
+    // no-store (HTTP/1.0 caches); the library sets only the latter.
+    if (ctx.response.get('cache-control') === 'no-store') ctx.set('pragma', 'no-cache');
     // Pages the library renders (logout confirmation, errors) get the same strict headers as ours.
     if (ctx.response.is('html')) {
       const hashes = String(ctx.response.get('content-security-policy') ?? '').match(/'sha256-[A-Za-z0-9+/=]+'/g) ?? [];
@@ -523,7 +567,7 @@ function installProfileErrors(rt: RealmRuntime): void {
     const base = {
       realm: rt.name,
       client_id: clientId,
-      client_known: clientId === undefined ? undefined : ctx.oidc?.client?.clientId === clientId,
+      client_known: clientId === undefined ? undefined : ctx.oidc?.client?.clientId === clientId || ctx.state.namedClientKnown === true,
       endpoint: String(ctx.path),
       grant_type: grantType,
       requested_scopes: requestedScopes(ctx, route),

@@ -64,6 +64,9 @@ export interface IdpLogger {
 const AUDITED: ReadonlySet<IdpEventName> = new Set(['token_issued', 'authentication_failed', 'logout', 'admin_unsupported', 'invalid_redirect_or_client', 'migration']);
 
 /** Client ids come from requests: bounded before they reach logs, metrics or the store. */
+// What a caller sends (client id, path, scope, grant type) reaches logs, metrics and the audit trail cut to a bound:
+// an unauthenticated request must not write 64 KiB into every one of them.
+const bounded = (v: string | undefined, max: number) => (v === undefined || v.length <= max ? v : `${v.slice(0, max)}…`);
 const boundedClientId = (id: string | undefined) => (id === undefined ? undefined : id.slice(0, 128));
 /** Events that express demand for something outside the profile; persisted for the report. */
 const DEMAND: ReadonlySet<IdpEventName> = new Set(['unsupported_request', 'admin_unsupported', 'invalid_redirect_or_client', 'invalid_request']);
@@ -99,7 +102,13 @@ export class IdpTelemetry {
 
   /** Never throws: telemetry must not break a login; audit failures are the exception (fail closed). */
   async emit(input: IdpEvent): Promise<void> {
-    const e = { ...input, client_id: boundedClientId(input.client_id) };
+    const e = {
+      ...input,
+      client_id: boundedClientId(input.client_id),
+      endpoint: bounded(input.endpoint, 256)!,
+      ...(input.requested_scopes !== undefined ? { requested_scopes: bounded(input.requested_scopes, 1024) } : {}),
+      ...(input.grant_type !== undefined ? { grant_type: bounded(input.grant_type, 128) } : {}),
+    };
     const line = {
       timestamp: new Date().toISOString(),
       environment: this.#opts.environment,

@@ -10,7 +10,7 @@ import { LDAP_CODES } from '../identity/ldap/rules.ts';
 import type { IdentityDocument } from '../identity/model.ts';
 import { loadCanonical } from '../identity/ldap/sources.ts';
 import { validateIdentityDocument } from '../identity/validate.ts';
-import { idpConfigSchema, type IdpConfig } from '../idp/config.ts';
+import { idpSectionSchema, idpSettings, type IdpConfig } from '../idp/config.ts';
 import type { SecretBox } from '../idp/store/directory.ts';
 import { ProblemError } from '../core/problem.ts';
 import { documentCredentialSource, type CredentialSource } from './credentials.ts';
@@ -57,9 +57,11 @@ async function readIdpConfig(path: string): Promise<IdpConfig> {
   } catch (e) {
     throw new ProblemError({ code: 'migrate.config_invalid', detail: `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` });
   }
-  const parsed = idpConfigSchema.safeParse(raw.idp);
+  const parsed = idpSectionSchema.safeParse(raw.idp);
   if (!parsed.success) throw new ProblemError({ code: 'migrate.config_invalid', detail: `${path}: the idp section is missing or invalid` });
-  return parsed.data;
+  const idp = idpSettings(parsed.data);
+  if (!idp) throw new ProblemError({ code: 'migrate.config_invalid', detail: `${path}: the identity provider is switched off (idp: { enabled: false }): no realm settings` });
+  return idp;
 }
 
 export async function loadMigrationSource(o: SourceOptions): Promise<SourceOutcome> {

@@ -12,7 +12,7 @@ import { parse as parseYaml } from 'yaml';
 import type { Client, IdentityDocument, MFAEnrollmentReference, User } from '../identity/model.ts';
 import { LDAP_SCHEMA_VERSION } from '../identity/ldap/rules.ts';
 import type { IdpConfig, IdpRealmConfig } from '../idp/config.ts';
-import { idpStoreSections } from '../idp/mount.ts';
+import { idpStoreSections } from '../idp/store-sections.ts';
 import type { SecretBox } from '../idp/store/directory.ts';
 import { storeIdpRepositories, type IdpRepositories } from '../idp/store/repositories.ts';
 import { ProblemError } from '../core/problem.ts';

@@ -9,7 +9,6 @@ import { ChangeFeed } from './changes.ts';
 import { KyselyStore } from './kysely-store.ts';
 import { migrationProvider, type StoreDialect } from './migrations.ts';
 import type { Database } from './schema.ts';
-import { ResilientPool } from './pg-pool.ts';
 import { nodeSqliteDialect } from './sqlite-dialect.ts';
 import type { Store } from './types.ts';
 
@@ -75,6 +74,8 @@ export async function openStore(cfg: StoreConfig, opts: { logger?: Logger | unde
     if (cfg.schema !== undefined && !SCHEMA_NAME_RE.test(cfg.schema)) {
       throw new TypeError('storage.schema must be a lower-case SQL identifier');
     }
+    // pg is loaded only for a PostgreSQL store.
+    const { ResilientPool } = await import('./pg-pool.ts');
     const pool = new ResilientPool({
       connectionString: cfg.url,
       max: cfg.pool_max ?? 10,

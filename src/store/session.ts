@@ -2,7 +2,7 @@
 // writer lock, the leader lease, the invalidation listener. Each is named in pg_stat_activity for operators.
 // `Session` holds the connection slot they share (connect, drop on loss, one retry timer, close); what a loss means
 // (reconnect, the lock lost for good, leadership given up) is each owner's.
-import pg from 'pg';
+import type pg from 'pg';
 
 export interface SessionConfig {
   url: string;
@@ -15,8 +15,10 @@ const TIMEOUT_MS = 5000;
  * An unconnected client named `keyward <what>`, on the configured schema. `onLost` hears a dropped connection
  * (without an 'error' listener, one would crash the process). `queries: false` for a session that only listens.
  */
-function sessionClient(cfg: SessionConfig, what: string, onLost: (client: pg.Client, why: string) => void, opts: { queryTimeout?: boolean } = {}): pg.Client {
-  const client = new pg.Client({
+async function sessionClient(cfg: SessionConfig, what: string, onLost: (client: pg.Client, why: string) => void, opts: { queryTimeout?: boolean } = {}): Promise<pg.Client> {
+  // The driver is loaded by the first session: a server on SQLite never loads it.
+  const { default: driver } = await import('pg');
+  const client = new driver.Client({
     connectionString: cfg.url,
     connectionTimeoutMillis: TIMEOUT_MS,
     ...(opts.queryTimeout === false ? {} : { query_timeout: TIMEOUT_MS }),
@@ -78,7 +80,7 @@ export class Session {
 
   /** Opens a connection, runs setup on it and makes it the current one; on any failure it is ended and the error thrown. */
   async connect(): Promise<pg.Client> {
-    const client = sessionClient(this.#cfg, this.#what, (c, why) => this.drop(c, why), this.#opts.queryTimeout === false ? { queryTimeout: false } : {});
+    const client = await sessionClient(this.#cfg, this.#what, (c, why) => this.drop(c, why), this.#opts.queryTimeout === false ? { queryTimeout: false } : {});
     try {
       await client.connect();
       await this.#opts.setup?.(client);

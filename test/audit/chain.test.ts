@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { verify, createPublicKey } from 'node:crypto';
+import { verify, createPublicKey, randomBytes } from 'node:crypto';
+import { blake3 as nobleBlake3 } from '@noble/hashes/blake3.js';
 import { join } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { canonicalBytes, chainHash, GENESIS_HASH, hashForAudit, signingInput, type AuditEvent } from '../../src/audit/canonical.ts';
@@ -62,9 +63,19 @@ test('canonical bytes are stable (RFC 8785: sorted keys, no whitespace, ES numbe
   );
   // hash and signature are never part of the hashed bytes
   assert.equal(canonicalBytes({ ...e, hash: 'x', signature: 'y' }).toString(), bytes);
-  // known-answer: BLAKE3 of 32 zero bytes || "{}" is fixed
-  assert.equal(chainHash(GENESIS_HASH, Buffer.from('{}')), chainHash(GENESIS_HASH, Buffer.from('{}')));
   assert.match(hashForAudit(Buffer.from('abc')), /^blake3:6437b3ac38465133ffb63b75273a8db548c558465d79db03fd359c6cd5bd9d85$/);
+});
+
+test('the chain hash (hash-wasm) is BLAKE3 as @noble/hashes computes it, across chunk boundaries and after other hashes', () => {
+  for (const size of [0, 1, 63, 64, 65, 1023, 1024, 1025, 2048, 5000, 70000]) {
+    const prev = randomBytes(32).toString('hex');
+    const bytes = randomBytes(size);
+    const expected = Buffer.from(nobleBlake3(Buffer.concat([Buffer.from(prev, 'hex'), bytes]))).toString('hex');
+    assert.equal(chainHash(prev, bytes), expected, `size ${size}`);
+    assert.equal(hashForAudit(bytes), `blake3:${Buffer.from(nobleBlake3(bytes)).toString('hex')}`, `size ${size}`);
+  }
+  // The official test vector's empty input: BLAKE3("").
+  assert.equal(hashForAudit(Buffer.alloc(0)), 'blake3:af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262');
 });
 
 test('redaction guard: secret-looking metadata is a programming error and never reaches the log', async () => {

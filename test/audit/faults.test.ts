@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { appendFile, readdir, readFile, rm, writeFile, truncate, stat } from 'node:fs/promises';
+import { appendFile, readdir, readFile, rm, writeFile, truncate, stat, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { publicKeyFromPem } from '../../src/audit/keys.ts';
@@ -119,25 +119,34 @@ test('process killed mid-write: verify tolerates at most a torn final line, and 
   }
 });
 
-test('the active file deleted while open: the batch is refused, the path reopened, and the outage recorded', async () => {
-  const { dir, cleanup } = await tempDir();
-  try {
-    const key = await newKey(dir);
-    const path = join(dir, 'audit.log');
-    const { trail, log } = await makeTrail({ retryIntervalMs: 20, config: config({ signing_key_path: key, sinks: [{ type: 'file', path }] }) });
-    await trail.record(sampleEvent(1));
-    await rm(path);
-    await assert.rejects(trail.record(sampleEvent(2)), unavailable);
-    assert.ok(log.lines.some((l) => l.level === 50 && String(l.msg).includes('AUDIT FILE REMOVED OR REPLACED')));
-    for (let i = 0; i < 50 && !trail.ready(); i++) await new Promise((r) => setTimeout(r, 20));
-    await trail.record(sampleEvent(3));
-    await trail.close();
-    const types = (await readLines(path)).map((l) => JSON.parse(l).event_type);
-    assert.ok(types.includes('audit.recovered'), types.join());
-  } finally {
-    await cleanup();
-  }
-});
+const takeAway: Array<[string, (path: string) => Promise<void>]> = [
+  ['deleted', (path) => rm(path)],
+  ['replaced (moved away, a new file at its path)', async (path) => {
+    await rename(path, `${path}.moved`);
+    await writeFile(path, '');
+  }],
+];
+for (const [what, change] of takeAway) {
+  test(`the active file ${what} while open: the batch is refused, the path reopened, and the outage recorded`, async () => {
+    const { dir, cleanup } = await tempDir();
+    try {
+      const key = await newKey(dir);
+      const path = join(dir, 'audit.log');
+      const { trail, log } = await makeTrail({ retryIntervalMs: 20, config: config({ signing_key_path: key, sinks: [{ type: 'file', path }] }) });
+      await trail.record(sampleEvent(1));
+      await change(path);
+      await assert.rejects(trail.record(sampleEvent(2)), unavailable);
+      assert.ok(log.lines.some((l) => l.level === 50 && String(l.msg).includes('AUDIT FILE REMOVED OR REPLACED')));
+      for (let i = 0; i < 50 && !trail.ready(); i++) await new Promise((r) => setTimeout(r, 20));
+      await trail.record(sampleEvent(3));
+      await trail.close();
+      const types = (await readLines(path)).map((l) => JSON.parse(l).event_type);
+      assert.ok(types.includes('audit.recovered'), types.join());
+    } finally {
+      await cleanup();
+    }
+  });
+}
 
 test('a file that lost events behind the persisted head: restart says so loudly and verify reports the gap', async () => {
   const { dir, cleanup } = await tempDir();

@@ -149,6 +149,23 @@ authz: { pdp: { type: cedar, policies_path: ${missing('policies')} } }`;
     assert.equal(startTls.code, 0, startTls.err);
   });
 
+  test('idp: { enabled: false } alone is accepted, in dev mode too; a real idp section keeps its precise errors', async () => {
+    for (const [name, extra] of [['idp-off.yaml', 'idp: { enabled: false }'], ['idp-off-dev.yaml', 'mode: dev\nidp: { enabled: false }']] as const) {
+      const r = await runCli(['config', 'check', config(name, { extra })], env);
+      assert.equal(r.code, 0, r.err);
+    }
+    // Anything beside the off switch is a section to run: it needs its fields, each reported at its own path.
+    const half = await runCli(['config', 'check', config('idp-half.yaml', { extra: 'idp: { enabled: true }' })], env);
+    assert.equal(half.code, 3);
+    assert.match(half.err, /^error: idp\.base_url: /m);
+    assert.match(half.err, /^error: idp\.realms: /m);
+    const bad = await runCli(['config', 'check', config('idp-bad.yaml', { extra: 'idp: { enabled: true, base_url: "https://idp.example", realms: [{ name: Staff }], colour: red }' })], env);
+    assert.equal(bad.code, 3);
+    assert.match(bad.err, /^error: idp\.realms\.0\.name: /m);
+    assert.match(bad.err, /^error: idp: unknown key\(s\) "colour"$/m);
+    assert.doesNotMatch(bad.err, /Invalid input$/m);
+  });
+
   test('key providers: the PIN comes from a file or the environment, never the configuration; files are checked', async () => {
     const pinFile = join(dir, 'pin');
     writeFileSync(pinFile, '1234\n', { mode: 0o644 });

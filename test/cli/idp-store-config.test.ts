@@ -34,3 +34,13 @@ test('a wrong idp section: keyward idp exits 3 naming idp.<field>; migrate expor
   assert.equal(m.code, 3, m.err);
   assert.match(m.err, /migrate\.config_invalid: idp: .*realms: /);
 });
+
+test('idp: { enabled: false } (dev mode too): keyward idp and migrate export say the identity provider is off', async () => {
+  const file = config('idp-off.yaml', `mode: dev\nstorage: { type: sqlite, path: ${join(dir, 'k.db')} }\nidp: { enabled: false }\n`);
+  const r = await runCli(['idp', 'users', 'list', '--config', file], { ...process.env });
+  assert.equal(r.code, 3, r.err);
+  assert.match(r.err, /idp\.enabled: the identity provider is switched off/);
+  const m = await runCli(['migrate', 'export', '--to', 'ldif', '--config', file, '--realm', 'x', '--out', join(dir, 'out.ldif')], { ...process.env });
+  assert.equal(m.code, 3, m.err);
+  assert.match(m.err, /migrate\.config_invalid: idp: enabled: the identity provider is switched off/);
+});

@@ -16,6 +16,7 @@ import { applyRealmDocument } from '../../src/idp/realm-document.ts';
 import { importKeycloakExport } from './keycloak-import.ts';
 import { browser, CHROMIUM_SKIP, closeBrowser, fixtureTarget, SECRETS, startFixtureKeyward, TENANT_PATH, type FixtureKeyward } from './support.ts';
 import { idpRepositories } from '../../src/idp/store/repositories.ts';
+import { idpSettings } from '../../src/idp/config.ts';
 
 describe('conformance scenario B: a second issuer provisioned only from the Keycloak export', { skip: CHROMIUM_SKIP }, () => {
   let k: FixtureKeyward;
@@ -30,7 +31,7 @@ describe('conformance scenario B: a second issuer provisioned only from the Keyc
     // Keycloak's environment at import: the client secrets the placeholders name. No user password is given.
     const keycloakEnv = { ACME_PORTAL_SECRET: SECRETS.ACME_PORTAL_SECRET, ACME_BILLING_SECRET: SECRETS.ACME_BILLING_SECRET };
     k = await startFixtureKeyward(async (kw) => {
-      const r = await applyRealmDocument(idpRepositories(kw.t.kw.store.kysely, kw.t.kw.store.dialect), kw.t.kw.config.idp!, imported.document, 'keycloak export', { dryRun: false, env: keycloakEnv });
+      const r = await applyRealmDocument(idpRepositories(kw.t.kw.store.kysely, kw.t.kw.store.dialect), idpSettings(kw.t.kw.config.idp)!, imported.document, 'keycloak export', { dryRun: false, env: keycloakEnv });
       assert.ok(r.result, JSON.stringify(r.findings));
     }, imported.realm);
   });

@@ -10,6 +10,7 @@ import { startKeyward, type TestKeyward } from '../support/keyward.ts';
 import { freePort } from '../../harness/net.ts';
 import { skipUnless } from '../support/missing.ts';
 import { idpRepositories } from '../../src/idp/store/repositories.ts';
+import { idpSettings } from '../../src/idp/config.ts';
 
 export const TENANT_PATH = 'fixtures/identity/tenant.json';
 export const tenant = () => JSON.parse(readFileSync(TENANT_PATH, 'utf8')) as Record<string, any>;
@@ -69,7 +70,7 @@ export async function startFixtureKeyward(provision: (k: FixtureKeyward) => Prom
 
 /** Scenario A's provisioning: the canonical document into Keyward's built-in directory. */
 export async function provisionDocument(k: FixtureKeyward, doc: unknown = tenant()): Promise<void> {
-  const r = await applyRealmDocument(idpRepositories(k.t.kw.store.kysely, k.t.kw.store.dialect), k.t.kw.config.idp!, doc, TENANT_PATH, { dryRun: false, env: SECRETS });
+  const r = await applyRealmDocument(idpRepositories(k.t.kw.store.kysely, k.t.kw.store.dialect), idpSettings(k.t.kw.config.idp)!, doc, TENANT_PATH, { dryRun: false, env: SECRETS });
   assert.ok(r.result, JSON.stringify(r.findings));
 }
 

@@ -99,11 +99,11 @@ describe('the OpenAPI document', () => {
     const oidc = `${realm}/protocol/openid-connect`;
     const expected: Record<string, string[]> = {
       [`${realm}/.well-known/openid-configuration`]: ['get'],
-      [`${oidc}/auth`]: ['get', 'post'],
+      [`${oidc}/auth`]: ['get'],
       [`${oidc}/token`]: ['post'],
       [`${oidc}/certs`]: ['get'],
       [`${oidc}/userinfo`]: ['get', 'post'],
-      [`${oidc}/logout`]: ['get', 'post'],
+      [`${oidc}/logout`]: ['get'],
       [`${oidc}/token/introspect`]: ['post'],
       [`${oidc}/revoke`]: ['post'],
       '/v1/idp/break-glass': ['post'],

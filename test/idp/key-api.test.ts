@@ -41,6 +41,26 @@ describe('identity provider tokens at the key API (dev mode)', () => {
   const api = (path: string, token: string, body?: unknown) =>
     fetch(base + path, { method: body ? 'POST' : 'GET', headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) }, ...(body ? { body: JSON.stringify(body) } : {}) });
 
+  test("the sign-in pages' theme and the profile document keep their caching; protocol answers stay no-store", async () => {
+    const page = await fetch(`${base}/realms/keyward/profile`);
+    assert.equal(page.headers.get('cache-control'), 'no-cache');
+    const plain = await fetch(`${base}/realms/keyward/theme/style.css`);
+    assert.equal(plain.headers.get('cache-control'), 'public, no-cache');
+    const etag = plain.headers.get('etag')!;
+    const versioned = await fetch(`${base}/realms/keyward/theme/style.css?v=${etag.replaceAll('"', '')}`);
+    assert.equal(versioned.headers.get('cache-control'), 'public, max-age=31536000, immutable');
+    const client = kw.devClient!;
+    const token = await fetch(client.tokenUrl, { method: 'POST', headers: { authorization: 'Basic ' + Buffer.from(`${client.clientId}:${client.secret}`).toString('base64'), 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=client_credentials' });
+    assert.equal(token.status, 200);
+    assert.equal(token.headers.get('cache-control'), 'no-store');
+    assert.equal((await fetch(`${base}/v1/keys`)).headers.get('cache-control'), 'no-store');
+    // Oversized: an OAuth error here too, not the key API's problem+json.
+    const big = await fetch(client.tokenUrl, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `grant_type=client_credentials&scope=${'a'.repeat(70_000)}` });
+    assert.equal(big.status, 413);
+    assert.equal(((await big.json()) as { error: string }).error, 'invalid_request');
+    assert.equal(big.headers.get('cache-control'), 'no-store');
+  });
+
   test('client credentials at the IdP, then sign at the key API with that token', async () => {
     assert.equal((await api('/v1/keys', kw.devToken!, { key_id: 'demo', key_type: 'EC-P256' })).status, 201);
     const client = kw.devClient!;

@@ -15,6 +15,7 @@ import { startKeyward, type TestKeyward } from '../support/keyward.ts';
 import { Agent, formAction, hidden } from '../../harness/browser.ts';
 import { freePort, REALM_YAML, SECRETS } from './support/env.ts';
 import { idpRepositories } from '../../src/idp/store/repositories.ts';
+import { idpSettings } from '../../src/idp/config.ts';
 
 const ROTATOR = 'rotator-api-key-0123456789abcdef0123456789';
 const HOUR = 3600;
@@ -63,7 +64,7 @@ async function startServer(publishAheadSeconds: number, clock: ShiftedClock) {
   });
   await t.kw.app.listen({ host: '127.0.0.1', port });
   await migrateIdp(t.kw.store.kysely, t.kw.store.dialect);
-  await applyRealmFile(idpRepositories(t.kw.store.kysely, t.kw.store.dialect), t.kw.config.idp!.realms[0]!, parseRealmFile(REALM_YAML.replaceAll('http://127.0.0.1:1/', `${base}/rp/`)), { dryRun: false, env: { ...SECRETS }, argon2: t.kw.config.idp!.argon2 });
+  await applyRealmFile(idpRepositories(t.kw.store.kysely, t.kw.store.dialect), idpSettings(t.kw.config.idp)!.realms[0]!, parseRealmFile(REALM_YAML.replaceAll('http://127.0.0.1:1/', `${base}/rp/`)), { dryRun: false, env: { ...SECRETS }, argon2: idpSettings(t.kw.config.idp)!.argon2 });
   const issuer = `${base}/realms/main`;
   // The relying party checks ID token signatures against its cached JWKS, as a careful application does.
   const relyingParty = async () => {

@@ -9,6 +9,7 @@ import { migrateIdp } from '../../src/idp/store/migrations.ts';
 import { startKeyward, type TestKeyward } from '../support/keyward.ts';
 import { REALM_YAML, SECRETS } from './support/env.ts';
 import { idpRepositories } from '../../src/idp/store/repositories.ts';
+import { idpSettings } from '../../src/idp/config.ts';
 
 const ARGON2 = { memory_kib: 8192, iterations: 1, parallelism: 1 };
 // An operator credential that names the explicit-only permission; the suite's admin key has only keyward.*.
@@ -80,7 +81,7 @@ describe('identity provider keys in the key service', () => {
     assert.ok(certs.keys.some((k) => k.kid.startsWith(es.versions[0]!.fingerprint)), 'the new signing key is published');
 
     await migrateIdp(t.kw.store.kysely, t.kw.store.dialect);
-    await applyRealmFile(idpRepositories(t.kw.store.kysely, t.kw.store.dialect), t.kw.config.idp!.realms[0]!, parseRealmFile(REALM_YAML), { dryRun: false, env: { ...SECRETS }, argon2: t.kw.config.idp!.argon2 });
+    await applyRealmFile(idpRepositories(t.kw.store.kysely, t.kw.store.dialect), idpSettings(t.kw.config.idp)!.realms[0]!, parseRealmFile(REALM_YAML), { dryRun: false, env: { ...SECRETS }, argon2: idpSettings(t.kw.config.idp)!.argon2 });
     const token = await clientCredentials();
     assert.equal(token.statusCode, 200, token.body);
   });

@@ -19,6 +19,7 @@ import { freePort } from './support/env.ts';
 import { CHROMIUM } from './support/pages.ts';
 import { skipUnless } from '../support/missing.ts';
 import { idpRepositories } from '../../src/idp/store/repositories.ts';
+import { idpSettings } from '../../src/idp/config.ts';
 
 const ALICE_PW = 'alice password 0123456789';
 const ADAPTER = readFileSync(createRequire(import.meta.url).resolve('keycloak-js'), 'utf8');
@@ -75,7 +76,7 @@ describe('keycloak-js against Keyward in Chromium', { timeout: 180_000, skip: sk
       authn: { type: 'jwt', issuer, audience: 'urn:keyward:key-api', jwks_url: `${issuer}/protocol/openid-connect/certs`, algorithms: ['ES256', 'RS256'], jwks_fetch_at_start: false, jwks_min_refresh_interval: 1 },
     }), { logger: pino({ level: 'silent' }) });
     await kw.app.listen({ host: '127.0.0.1', port });
-    await applyRealmFile(idpRepositories(kw.store.kysely, kw.store.dialect), kw.config.idp!.realms[0]!, parseRealmFile(`
+    await applyRealmFile(idpRepositories(kw.store.kysely, kw.store.dialect), idpSettings(kw.config.idp)!.realms[0]!, parseRealmFile(`
 realm: apps
 roles: [{ name: reader }]
 users:

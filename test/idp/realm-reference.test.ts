@@ -10,7 +10,7 @@ import { parse as parseYaml } from 'yaml';
 import { realmConfigSchemaText, REALM_CONFIG_SCHEMA_PATH } from '../../scripts/generate-realm-config-schema.ts';
 import { ACTION_PERMISSIONS } from '../../src/core/actions.ts';
 import { idpConfigSchema } from '../../src/idp/config.ts';
-import { devIdpConfig } from '../../src/idp/mount.ts';
+import { devIdpConfig } from '../../src/idp/dev.ts';
 import { permissionsFor } from '../../src/idp/provider.ts';
 import { applyRealmDocument } from '../../src/idp/realm-document.ts';
 import { Directory } from '../../src/idp/store/directory.ts';

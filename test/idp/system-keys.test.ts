@@ -107,7 +107,7 @@ describe('Keyward\'s own keys through the key API', { skip: skipUnless(existsSyn
     const realm = kw.config.idp ?? undefined;
     assert.equal(realm, undefined, 'dev mode runs its own realm');
     // The dev realm gains a key user, an admin (keyward.*) and a web application.
-    const { devIdpConfig } = await import('../../src/idp/mount.ts');
+    const { devIdpConfig } = await import('../../src/idp/dev.ts');
     const realmConfig = devIdpConfig(base, 'keyward').realms[0]!;
     await applyRealmFile(idpRepositories(kw.store.kysely, kw.store.dialect), realmConfig, parseRealmFile(`
 realm: keyward

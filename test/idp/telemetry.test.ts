@@ -10,6 +10,7 @@ import { startKeyward, type TestKeyward } from '../support/keyward.ts';
 import { Agent, formAction, hidden } from '../../harness/browser.ts';
 import { freePort, REALM_YAML, SECRETS } from './support/env.ts';
 import { idpRepositories } from '../../src/idp/store/repositories.ts';
+import { idpSettings } from '../../src/idp/config.ts';
 
 /** KeyCape specification v0.1, §13.3 "Minimum telemetry fields", in order, as the events name them. */
 const SPEC_FIELDS = {
@@ -82,7 +83,7 @@ describe('idp telemetry per KeyCape §13.3', () => {
     });
     await t.kw.app.listen({ host: '127.0.0.1', port });
     await migrateIdp(t.kw.store.kysely, t.kw.store.dialect);
-    await applyRealmFile(idpRepositories(t.kw.store.kysely, t.kw.store.dialect), t.kw.config.idp!.realms[0]!, parseRealmFile(REALM_YAML.replaceAll('http://127.0.0.1:1/', `${base}/rp/`)), { dryRun: false, env: { ...SECRETS }, argon2: t.kw.config.idp!.argon2 });
+    await applyRealmFile(idpRepositories(t.kw.store.kysely, t.kw.store.dialect), idpSettings(t.kw.config.idp)!.realms[0]!, parseRealmFile(REALM_YAML.replaceAll('http://127.0.0.1:1/', `${base}/rp/`)), { dryRun: false, env: { ...SECRETS }, argon2: idpSettings(t.kw.config.idp)!.argon2 });
   });
   after(async () => t?.close());
 
@@ -170,6 +171,23 @@ describe('idp telemetry per KeyCape §13.3', () => {
     const metrics = await (await fetch(`${base}/metrics`)).text();
     assert.match(metrics, /keyward_idp_events_total\{[^}]*client_id="\(unknown\)"/);
     assert.ok(!metrics.includes('client_id="nobody"'));
+  });
+
+  test('what a caller sends is cut to a bound before it reaches the log, metrics and the audit trail', async () => {
+    const lines: Event[] = [];
+    const audited: Array<{ metadata?: Record<string, unknown> }> = [];
+    const audit = { record: async (e: { metadata?: Record<string, unknown> }) => void audited.push(e), ready: () => true, close: async () => {} };
+    const telemetry = new IdpTelemetry({ environment: 'test', deploymentMode: 'lightweight', logger: { info: (o) => lines.push(o as Event), warn: () => {}, error: () => {} }, audit });
+    await telemetry.emit({
+      event: 'invalid_redirect_or_client', realm: 'main', endpoint: `/${'p'.repeat(5000)}`, feature_category: 'x', result: 'rejected', error_class: 'unsupported_grant_type',
+      requested_scopes: 's '.repeat(20_000), grant_type: 'g'.repeat(5000), client_id: 'c'.repeat(5000), correlation_id: 'r1',
+    });
+    const line = lines[0]!;
+    assert.ok(String(line['endpoint']).length <= 257 && String(line['requested_scopes']).length <= 1025 && String(line['grant_type']).length <= 129, JSON.stringify(line).slice(0, 200));
+    assert.ok(String(line['client_id']).length <= 128);
+    assert.ok(String(line['requested_scopes']).endsWith('…'), 'a cut value says so');
+    assert.equal(audited.length, 1);
+    assert.ok(JSON.stringify(audited[0]!.metadata).length < 2048);
   });
 
   test('migration and export operations: the emitter the migration commands call', async () => {

@@ -16,6 +16,7 @@ import { startKeyward, type TestKeyward } from '../support/keyward.ts';
 import { req } from '../support/http.ts';
 import { freePort, REALM_YAML, SECRETS } from '../idp/support/env.ts';
 import { idpRepositories } from '../../src/idp/store/repositories.ts';
+import { idpSettings } from '../../src/idp/config.ts';
 
 const basic = (id: string, secret: string) => 'Basic ' + Buffer.from(`${id}:${secret}`).toString('base64');
 
@@ -86,8 +87,8 @@ test('two instances: changes on one are seen by the other within milliseconds, n
     const cli = await openStore({ type: 'postgres', url: pg.url, schema: pg.schema });
     try {
       await migrateIdp(cli.kysely, 'postgres');
-      const realm = a.kw.config.idp!.realms[0]!;
-      const apply = (secret: string) => applyRealmFile(idpRepositories(cli.kysely, 'postgres'), realm, parseRealmFile(REALM_YAML), { dryRun: false, env: { ...SECRETS, SVC_SECRET: secret }, argon2: a.kw.config.idp!.argon2 });
+      const realm = idpSettings(a.kw.config.idp)!.realms[0]!;
+      const apply = (secret: string) => applyRealmFile(idpRepositories(cli.kysely, 'postgres'), realm, parseRealmFile(REALM_YAML), { dryRun: false, env: { ...SECRETS, SVC_SECRET: secret }, argon2: idpSettings(a.kw.config.idp)!.argon2 });
       await apply(SECRETS.SVC_SECRET);
       await sleep(50);
       const token = (secret: string) =>

@@ -101,6 +101,8 @@ export class FileSink implements AuditSink {
   #firstSeq: number | null = null;
   #firstTime: number | null = null;
   #tail: AuditEvent | undefined;
+  /** The open file's identity: it cannot change while the handle is open, so each batch stats only the path. */
+  #identity: { ino: number; dev: number } | undefined;
 
   constructor(cfg: FileSinkConfig, clock: Clock, log: Logger) {
     this.#cfg = cfg;
@@ -125,6 +127,7 @@ export class FileSink implements AuditSink {
     const fh = await open(path, 'a+', 0o600);
     try {
       const st = await fh.stat();
+      this.#identity = { ino: st.ino, dev: st.dev };
       this.#regular = st.isFile();
       this.#size = this.#regular ? st.size : 0;
       this.#firstSeq = null;
@@ -246,8 +249,8 @@ export class FileSink implements AuditSink {
    */
   async #assertStillAtPath(): Promise<void> {
     if (!this.#regular || !this.#fh) return;
-    const [open_, atPath] = await Promise.all([this.#fh.stat(), stat(this.#cfg.path).catch(() => undefined)]);
-    if (atPath && atPath.ino === open_.ino && atPath.dev === open_.dev) return;
+    const atPath = await stat(this.#cfg.path).catch(() => undefined);
+    if (atPath && this.#identity && atPath.ino === this.#identity.ino && atPath.dev === this.#identity.dev) return;
     this.#log.error({ sink: this.name, path: this.#cfg.path }, 'AUDIT FILE REMOVED OR REPLACED while open: events acknowledged into it are gone from the path');
     this.#broken = true;
     await this.#closeHandle();
@@ -287,7 +290,10 @@ export class FileSink implements AuditSink {
     await this.#closeHandle();
     await rename(path, target);
     await fsyncDir(dirname(path));
-    this.#fh = await open(path, 'a+', 0o600);
+    const fh = await open(path, 'a+', 0o600);
+    this.#fh = fh;
+    const st = await fh.stat();
+    this.#identity = { ino: st.ino, dev: st.dev };
     this.#size = 0;
     this.#firstSeq = null;
     this.#firstTime = null;

@@ -13,8 +13,7 @@
 // Once a write has used up that time, later writes try once until one succeeds: an outage (two servers of
 // three lost, no quorum) is refused quickly rather than holding every caller for the whole retry time.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { connect } from '@nats-io/transport-node';
-import { JetStreamApiError, jetstream, jetstreamManager, StorageType, type JetStreamClient } from '@nats-io/jetstream';
+import type { JetStreamClient } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { Clock } from '../../core/clock.ts';
@@ -55,13 +54,20 @@ export const streamSubjects = (subject: string) => [subject, `${subject}.*`];
 /** The servers named by a sink's `url`: one URL or several separated by commas. */
 export const natsServers = (url: string) => url.split(',').map((u) => u.trim()).filter((u) => u.length > 0);
 
+/** The NATS client, loaded when a sink first connects: a server without a NATS sink never loads it. */
+async function natsClient() {
+  const [{ connect }, { JetStreamApiError, jetstream, jetstreamManager, StorageType }] = await Promise.all([import('@nats-io/transport-node'), import('@nats-io/jetstream')]);
+  return { connect, JetStreamApiError, jetstream, jetstreamManager, StorageType };
+}
+type NatsClient = Awaited<ReturnType<typeof natsClient>>;
+
 /**
  * A refusal that a re-send cannot change: JetStream said the request itself is wrong (another stream than the
  * configured one captures the subject, the message is too large). Timeouts, missing responders (no stream
  * leader), lost connections and server-side 5xx errors may pass.
  */
-function isPermanent(e: unknown): boolean {
-  return e instanceof JetStreamApiError && e.status >= 400 && e.status < 500;
+function isPermanent(e: unknown, client: NatsClient): boolean {
+  return e instanceof client.JetStreamApiError && e.status >= 400 && e.status < 500;
 }
 
 export class NatsSink implements AuditSink {
@@ -75,6 +81,7 @@ export class NatsSink implements AuditSink {
   readonly #subject: string;
   #nc: NatsConnection | undefined;
   #js: JetStreamClient | undefined;
+  #client: NatsClient | undefined;
   #connecting: Promise<void> | undefined;
   #tail: AuditEvent | undefined;
   #closed = false;
@@ -109,6 +116,7 @@ export class NatsSink implements AuditSink {
 
   async #connect(): Promise<void> {
     const cfg = this.#cfg;
+    const { connect, jetstream, jetstreamManager, StorageType } = (this.#client ??= await natsClient());
     const nc = await connect({
       servers: natsServers(cfg.url),
       name: 'keyward-audit',
@@ -202,8 +210,10 @@ export class NatsSink implements AuditSink {
         return;
       } catch (e) {
         const pause = Math.min(500, 50 * 2 ** attempt);
-        if (this.#closed || isPermanent(e) || now() + pause >= deadline) {
-          if (!isPermanent(e) && !this.#exhausted) {
+        // Connected before publishing: the client is loaded.
+        const permanent = isPermanent(e, this.#client!);
+        if (this.#closed || permanent || now() + pause >= deadline) {
+          if (!permanent && !this.#exhausted) {
             this.#exhausted = true;
             this.#log.error({ sink: this.name, attempts: attempt + 1, err: errInfo(e) }, 'audit NATS publish not acknowledged within publish_retry_ms');
           }

@@ -9,6 +9,7 @@ import { pdpPreflight } from '../../authz/config.ts';
 import type { KeywardConfig } from '../../config/index.ts';
 import { unreadable } from '../../core/preflight.ts';
 import { ConfigError, loadConfigFile } from '../../config/load.ts';
+import { idpSettings } from '../../idp/config.ts';
 import { directoryStartupProblems } from '../../idp/directories/index.ts';
 import { productionProblems } from '../../config/production.ts';
 import { providersPreflight } from '../../keys/providers/index.ts';
@@ -111,10 +112,11 @@ export async function startupProblems(config: KeywardConfig, env: NodeJS.Process
   // Each authenticator's own checks (secrets present, files readable), at its real path inside a chain.
   if (config.authn) errors.push(...authnPreflight(authnMembers(config.authn), { env, production }));
 
-  if (config.idp) {
+  const idp = idpSettings(config.idp);
+  if (idp) {
     // Each realm's user directory: its secrets present, its files readable (no connection is made).
-    for (const m of directoryStartupProblems(config.idp, env)) errors.push(toProblem(m));
-    config.idp.realms.forEach((r, i) => {
+    for (const m of directoryStartupProblems(idp, env)) errors.push(toProblem(m));
+    idp.realms.forEach((r, i) => {
       if (r.directory.type !== 'ldap') return;
       readable(r.directory.tls.ca_file, `idp.realms.${i}.directory.tls.ca_file`);
       readable(r.directory.tls.cert_file, `idp.realms.${i}.directory.tls.cert_file`);

@@ -9,7 +9,7 @@ import { hash } from '@node-rs/argon2';
 import { parse as parseYaml } from 'yaml';
 import { applyEnvOverrides, formatIssues } from '../../config/load.ts';
 import type { IdpConfig, IdpRealmConfig } from '../../idp/config.ts';
-import { idpStoreSections } from '../../idp/mount.ts';
+import { idpStoreSections } from '../../idp/store-sections.ts';
 import { formatText } from '../../identity/findings.ts';
 import { IDENTITY_CODES } from '../../identity/validate.ts';
 import { describeChange } from '../../idp/realm-apply.ts';

@@ -5,8 +5,7 @@
 import { constants } from 'node:fs';
 import { access, statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { connect } from '@nats-io/transport-node';
-import { jetstreamManager, type StreamInfo } from '@nats-io/jetstream';
+import type { StreamInfo } from '@nats-io/jetstream';
 import type { FileSinkConfig, NatsSinkConfig } from '../../audit/config.ts';
 import { SINKS, sinkDescriptor } from '../../audit/sinks/index.ts';
 import { loadSigningKey } from '../../audit/keys.ts';
@@ -48,6 +47,8 @@ async function fileSink(s: FileSinkConfig): Promise<Finding[]> {
 async function natsSink(ctx: DoctorContext, s: NatsSinkConfig): Promise<Finding[]> {
   const servers = natsServers(s.url);
   const where = `nats ${servers.join(',')}`;
+  // The NATS client only for a configuration with a NATS sink.
+  const [{ connect }, { jetstreamManager }] = await Promise.all([import('@nats-io/transport-node'), import('@nats-io/jetstream')]);
   let nc;
   try {
     nc = await connect({ servers, timeout: ctx.probe.timeoutMs, reconnect: false, name: 'keyward-doctor' });

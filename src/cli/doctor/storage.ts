@@ -1,6 +1,5 @@
 // PostgreSQL, not SQLite: the database the configuration names answers, holds Keyward's schema at the latest
 // migration, and is reached over TLS when it is not on this machine. Read-only: nothing is created or migrated.
-import pg from 'pg';
 import { migrationProvider } from '../../store/migrations.ts';
 import { redactedUrl } from '../../store/open.ts';
 import { describeNetworkError } from './probe.ts';
@@ -23,6 +22,8 @@ export const storageCheck: CheckFamily = async (ctx) => {
   } catch {
     // pg reports an unparseable URL below
   }
+  // pg only for a PostgreSQL store.
+  const { default: pg } = await import('pg');
   const client = new pg.Client({
     connectionString: storage.url,
     connectionTimeoutMillis: Math.min(storage.connect_timeout, ctx.probe.timeoutMs),

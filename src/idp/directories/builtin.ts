@@ -1,13 +1,9 @@
 // The built-in directory: users in Keyward's own tables (idp_users), passwords as argon2id hashes.
 import { verify as argonVerify } from '@node-rs/argon2';
-import { z } from 'zod';
 import type { IdpConfig } from '../config.ts';
 import { decoyHash } from '../passwords.ts';
 import type { Directory, IdpUser } from '../store/directory.ts';
 import type { DirectoryUser, UserDirectory } from './types.ts';
-
-export const builtinDirectoryConfigSchema = z.object({ type: z.literal('builtin') }).strict();
-export type BuiltinDirectoryConfig = z.output<typeof builtinDirectoryConfigSchema>;
 
 export function toDirectoryUser(u: IdpUser): DirectoryUser {
   return {

@@ -1,14 +1,11 @@
-// The one place directory kinds are registered: each kind's configuration fragment, how it is built, and what
-// `keyward config check` and production mode check about it. A new kind is one file plus one entry here.
-import { z } from 'zod';
+// The one place directory kinds are registered: how each is built, and what `keyward config check` and production
+// mode check about it. A new kind is its configuration fragment in config.ts, one file, and one entry here.
 import type { IdpConfig, IdpRealmConfig } from '../config.ts';
 import type { Directory } from '../store/directory.ts';
-import { BuiltinUserDirectory, builtinDirectoryConfigSchema } from './builtin.ts';
-import { LdapUserDirectory, ldapBindPassword, ldapDirectoryConfigSchema, ldapInClear, type LdapDirectoryConfig } from './ldap.ts';
+import { ldapBindPassword, ldapInClear, type BuiltinDirectoryConfig, type DirectoryConfig, type LdapDirectoryConfig } from './config.ts';
 import type { UserDirectory } from './types.ts';
 
-export const directoryConfigSchema = z.discriminatedUnion('type', [builtinDirectoryConfigSchema, ldapDirectoryConfigSchema]);
-export type DirectoryConfig = z.output<typeof directoryConfigSchema>;
+export { directoryConfigSchema, type DirectoryConfig } from './config.ts';
 
 export interface DirectoryDeps {
   /** The realm's built-in tables (users of the built-in directory). */
@@ -21,7 +18,8 @@ export interface DirectoryDeps {
 }
 
 interface DirectoryKind<C> {
-  create(cfg: C, deps: DirectoryDeps): UserDirectory;
+  /** Loads the kind's implementation (and its library) only for a realm that uses it. */
+  create(cfg: C, deps: DirectoryDeps): Promise<UserDirectory>;
   /** Start-up checks that need no network (secrets present, files readable); messages start with the field path. */
   startupProblems(cfg: C, env: NodeJS.ProcessEnv, field: string): string[];
   /** What production mode refuses. */
@@ -30,14 +28,14 @@ interface DirectoryKind<C> {
 
 const LOOPBACK = /^(localhost|127\.[0-9.]+|\[::1\])(:[0-9]+)?$/i;
 
-const KINDS: { builtin: DirectoryKind<Extract<DirectoryConfig, { type: 'builtin' }>>; ldap: DirectoryKind<LdapDirectoryConfig> } = {
+const KINDS: { builtin: DirectoryKind<BuiltinDirectoryConfig>; ldap: DirectoryKind<LdapDirectoryConfig> } = {
   builtin: {
-    create: (_cfg, deps) => new BuiltinUserDirectory(deps.store, deps.argon2),
+    create: async (_cfg, deps) => new (await import('./builtin.ts')).BuiltinUserDirectory(deps.store, deps.argon2),
     startupProblems: () => [],
     productionProblems: () => [],
   },
   ldap: {
-    create: (cfg, deps) => new LdapUserDirectory(cfg, { env: deps.env, field: deps.field, warn: deps.warn }),
+    create: async (cfg, deps) => new (await import('./ldap.ts')).LdapUserDirectory(cfg, { env: deps.env, field: deps.field, warn: deps.warn }),
     startupProblems: (cfg, env, field) => {
       const problems: string[] = [];
       try {
@@ -60,7 +58,7 @@ function kind(cfg: DirectoryConfig): DirectoryKind<DirectoryConfig> {
   return KINDS[cfg.type] as DirectoryKind<DirectoryConfig>;
 }
 
-export function createUserDirectory(realm: IdpRealmConfig, deps: DirectoryDeps): UserDirectory {
+export function createUserDirectory(realm: IdpRealmConfig, deps: DirectoryDeps): Promise<UserDirectory> {
   return kind(realm.directory).create(realm.directory, deps);
 }
 

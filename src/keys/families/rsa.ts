@@ -6,7 +6,8 @@
 // from node's CSPRNG) and then OpenSSL's raw RSA private-key operation (blinded), so no RSA arithmetic runs in
 // JavaScript. OpenSSL's own prehashed PSS (EVP_PKEY_sign with a signature digest) is not reachable from node:crypto.
 import { type KeyObject, constants, generateKeyPair, privateEncrypt, publicDecrypt, randomBytes, timingSafeEqual } from 'node:crypto';
-import forge from 'node-forge';
+import { createRequire } from 'node:module';
+import type forge from 'node-forge';
 import { badRequest } from '../../core/problem.ts';
 import { DIGEST_LENGTH, type HashAlgorithm, type RsaPadding } from '../types.ts';
 import { PKCS8_SPKI_DER, derPair, importPrivateKey, loadPrivateKey, spkiFingerprint } from './asymmetric.ts';
@@ -39,17 +40,25 @@ const DIGEST_INFO_PREFIX: Record<HashAlgorithm, Buffer> = {
 /** What PKCS#1 v1.5 pads and signs for a digest: DER DigestInfo || digest. */
 export const digestInfo = (hash: HashAlgorithm, digest: Buffer) => Buffer.concat([DIGEST_INFO_PREFIX[hash], digest]);
 
+let forgeLib: typeof forge | undefined;
+/**
+ * node-forge (a large library) is loaded by the first PSS signature over a digest: most processes never make one.
+ * Synchronously (it is CommonJS), so signing stays synchronous.
+ */
+const loadForge = (): typeof forge => (forgeLib ??= createRequire(import.meta.url)('node-forge') as typeof forge);
+
 const FORGE_MD: Record<HashAlgorithm, () => forge.md.MessageDigest> = {
-  'SHA-256': () => forge.md.sha256.create(),
-  'SHA-384': () => forge.md.sha384.create(),
-  'SHA-512': () => forge.md.sha512.create(),
+  'SHA-256': () => loadForge().md.sha256.create(),
+  'SHA-384': () => loadForge().md.sha384.create(),
+  'SHA-512': () => loadForge().md.sha512.create(),
 };
 
 /** EMSA-PSS with MGF1 over the same hash and a salt as long as the hash, like the message path (SALTLEN_DIGEST). */
 function emsaPss(hash: HashAlgorithm) {
-  return forge.pss.create({
+  const lib = loadForge();
+  return lib.pss.create({
     md: FORGE_MD[hash](),
-    mgf: forge.mgf.mgf1.create(FORGE_MD[hash]()),
+    mgf: lib.mgf.mgf1.create(FORGE_MD[hash]()),
     saltLength: DIGEST_LENGTH[hash],
     prng: { getBytesSync: (n: number) => randomBytes(n).toString('binary') },
   } as unknown as Parameters<typeof forge.pss.create>[0]);
@@ -58,7 +67,7 @@ function emsaPss(hash: HashAlgorithm) {
 /** The EMSA-PSS encoded message for a digest, for a modulus of `bits`. */
 export function emsaPssEncode(hash: HashAlgorithm, digest: Buffer, bits: number): Buffer {
   // The encoder takes a digest object; this one holds the caller's digest, already computed.
-  const prehashed = { digest: () => forge.util.createBuffer(digest.toString('binary')) } as unknown as forge.md.MessageDigest;
+  const prehashed = { digest: () => loadForge().util.createBuffer(digest.toString('binary')) } as unknown as forge.md.MessageDigest;
   return Buffer.from(emsaPss(hash).encode(prehashed, bits), 'binary');
 }
 

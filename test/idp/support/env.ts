@@ -15,6 +15,7 @@ import type { TokenSigner } from '../../../src/idp/signing.ts';
 import { nodeSqliteDialect } from '../../../src/store/sqlite-dialect.ts';
 import { memorySigner } from './signer.ts';
 import { idpRepositories } from '../../../src/idp/store/repositories.ts';
+import type { IdpLogger } from '../../../src/idp/telemetry.ts';
 
 export const RESOURCE = 'https://keyward.test/api';
 export const SECRETS = { SVC_SECRET: 'svc-secret-0123456789abcdef', WEB_SECRET: 'web-secret-0123456789abcdef', ALICE_PW: 'correct horse battery staple', BOB_PW: 'bob password 0123', CAROL_PW: 'carol password 0123' };
@@ -106,7 +107,7 @@ export interface TestEnv {
 }
 
 export async function startEnv(
-  opts: { redirect?: (port: number) => string; yaml?: string; realm?: Record<string, unknown>; document?: (port: number) => unknown; secrets?: Record<string, string>; argon2?: typeof TEST_ARGON2 } = {},
+  opts: { redirect?: (port: number) => string; yaml?: string; realm?: Record<string, unknown>; document?: (port: number) => unknown; secrets?: Record<string, string>; argon2?: typeof TEST_ARGON2; logger?: IdpLogger } = {},
 ): Promise<TestEnv> {
   const dir = mkdtempSync(join(tmpdir(), 'kw-idp-'));
   const dbPath = join(dir, 'idp.db');
@@ -153,7 +154,7 @@ export async function startEnv(
     const app = Fastify();
     app.get('/rp/cb', async () => 'callback');
     app.get('/rp/bye', async () => 'bye');
-    await app.register(idpPlugin({ config, repos: idpRepositories(db, 'sqlite'), signer, audit, env: {} }));
+    await app.register(idpPlugin({ config, repos: idpRepositories(db, 'sqlite'), signer, audit, env: {}, logger: opts.logger }));
     await app.listen({ host: '127.0.0.1', port });
     env.app = app;
   };

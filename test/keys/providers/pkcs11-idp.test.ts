@@ -10,6 +10,7 @@ import { startKeyward, type TestKeyward } from '../../support/keyward.ts';
 import { pkcs11Provider } from '../../support/providers.ts';
 import { type SoftHsm, softHsm } from '../../support/softhsm.ts';
 import { idpRepositories } from '../../../src/idp/store/repositories.ts';
+import { idpSettings } from '../../../src/idp/config.ts';
 
 describe('identity provider keys in a PKCS#11 token', () => {
   let hsm: SoftHsm | undefined;
@@ -45,7 +46,7 @@ describe('identity provider keys in a PKCS#11 token', () => {
       assert.equal((await t.kw.keys.describe(id)).record.provider, 'pkcs11', id);
     }
     await migrateIdp(t.kw.store.kysely, t.kw.store.dialect);
-    await applyRealmFile(idpRepositories(t.kw.store.kysely, t.kw.store.dialect), t.kw.config.idp!.realms[0]!, parseRealmFile(REALM_YAML), { dryRun: false, env: { ...SECRETS }, argon2: t.kw.config.idp!.argon2 });
+    await applyRealmFile(idpRepositories(t.kw.store.kysely, t.kw.store.dialect), idpSettings(t.kw.config.idp)!.realms[0]!, parseRealmFile(REALM_YAML), { dryRun: false, env: { ...SECRETS }, argon2: idpSettings(t.kw.config.idp)!.argon2 });
     const token = await inject('POST', '/realms/main/protocol/openid-connect/token', {
       headers: { authorization: 'Basic ' + Buffer.from(`svc:${SECRETS.SVC_SECRET}`).toString('base64'), 'content-type': 'application/x-www-form-urlencoded' },
       payload: 'grant_type=client_credentials&scope=keys.sign',

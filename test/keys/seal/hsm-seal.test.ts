@@ -15,6 +15,7 @@ import { startKeyward, type TestKeyward } from '../../support/keyward.ts';
 import { kmipProvider, pkcs11Provider } from '../../support/providers.ts';
 import { type PykmipServer, pykmipForSuite } from '../../support/pykmip.ts';
 import { type SoftHsm, type SoftHsmToken, softHsm } from '../../support/softhsm.ts';
+import { pgTestSchema } from '../../support/pg.ts';
 
 const b64 = (s: string | Buffer) => Buffer.from(s).toString('base64');
 
@@ -216,4 +217,39 @@ describe('HSM seal (KMIP, PyKMIP)', () => {
     const enc = await req(t!.kw.app, { method: 'POST', url: '/v1/keys/k/encrypt', headers: t!.auth, payload: { plaintext: b64('x') } });
     assert.equal(enc.status, 200);
   });
+});
+
+test('HSM seal, two instances on one PostgreSQL store: the one started before sys/init unseals by itself once the other initialises', { timeout: 120_000 }, async (t) => {
+  const hsm = await softHsm(t, 'HSM seal tests');
+  if (!hsm) return;
+  const pg = await pgTestSchema(t, 'HSM seal on a shared store');
+  if (!pg) return hsm.cleanup();
+  const tok = await hsm.initToken('keyward-shared-seal');
+  const started: TestKeyward[] = [];
+  const start = async (name: string) => {
+    const p = pkcs11Provider(hsm, tok);
+    const inst = await startKeyward({
+      unseal: false,
+      config: { storage: { type: 'postgres', url: pg.url, schema: pg.schema }, server: { instance_id: name }, seal: { type: 'pkcs11', retry_interval: '200ms' }, keys: { providers: { pkcs11: p.config } } },
+      env: { ...p.env },
+    });
+    started.push(inst);
+    return inst;
+  };
+  const status = async (inst: TestKeyward) => (await req(inst.kw.app, { method: 'GET', url: '/v1/sys/status', headers: inst.auth })).body;
+  try {
+    const early = await start('kw-early');
+    assert.equal((await status(early)).state, 'UNINITIALIZED');
+    const other = await start('kw-other');
+    assert.equal((await other.post('/v1/sys/init', { shares: 3, threshold: 2 })).status, 201);
+    for (let i = 0; i < 100 && (await status(early)).sealed; i++) await sleep(100);
+    assert.equal((await status(early)).sealed, false, 'the early instance unsealed through the HSM without shares');
+    // It serves with the root key the other instance created: a key made there signs here.
+    assert.equal((await other.post('/v1/keys', { key_id: 'shared', key_type: 'EC-P256' })).status, 201);
+    assert.equal((await early.post('/v1/keys/shared/sign', { message: b64('x') })).status, 200);
+  } finally {
+    for (const inst of started) await inst.close();
+    await pg.cleanup();
+    hsm.cleanup();
+  }
 });

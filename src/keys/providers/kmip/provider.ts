@@ -14,7 +14,7 @@ import { type KeyType, spkiMatches } from '../../families/index.ts';
 import type { SignaturePlan } from '../../families/index.ts';
 import { ProviderKeyUnusable, hsmUnavailable, providerUnsupported } from '../errors.ts';
 import type { ExternalStatus, GcmParts, HeldKey, KeyProvider, ProviderConfigProblem, ProviderContext, ProviderDescriptor, ProviderHealth, ProviderObject, ProviderOperation, SealKeyWrapper } from '../types.ts';
-import { KmipClient, type KmipSignatureAlgorithm } from './client.ts';
+import type { KmipClient, KmipSignatureAlgorithm } from './client.ts';
 import {
   KmipAuthenticationError,
   KmipCryptographicFailureError,
@@ -291,6 +291,8 @@ export const kmipDescriptor: ProviderDescriptor<KmipConfig, 'kmip'> = {
   title: 'KMIP server',
   configSchema: kmipConfigSchema,
   async create(config) {
+    // The KMIP client (TTLV codec, TLS transport) is loaded only when the provider is configured.
+    const { KmipClient } = await import('./client.ts');
     const client = new KmipClient({
       host: config.host,
       port: config.port,
