@@ -16,7 +16,7 @@ export const STANDARD_SCOPES = ['openid', 'profile', 'email', 'groups', 'offline
 export const SCOPE_CLAIMS: Record<string, string[]> = {
   // The profile's claims schema requires groups (and preferred_username for humans) in every token.
   openid: ['sub', 'tenant', 'principal_type', 'groups', 'roles', 'assurance', 'acr', 'amr', 'auth_time', 'preferred_username'],
-  profile: ['preferred_username', 'name'],
+  profile: ['preferred_username', 'name', 'given_name', 'family_name'],
   email: ['email', 'email_verified'],
   groups: ['groups'],
 };

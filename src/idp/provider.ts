@@ -114,6 +114,8 @@ export async function userClaims(dir: Directory, user: DirectoryUser) {
     sub: user.id,
     preferred_username: user.username,
     ...(user.displayName ? { name: user.displayName } : {}),
+    ...(user.givenName ? { given_name: user.givenName } : {}),
+    ...(user.familyName ? { family_name: user.familyName } : {}),
     ...(user.email ? { email: user.email, email_verified: user.emailVerified } : {}),
     tenant: user.tenant,
     principal_type: user.principalType,

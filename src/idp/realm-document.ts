@@ -94,11 +94,6 @@ export function planFromDocument(doc: IdentityDocument, idp: IdpConfig): RealmPl
   for (const c of doc.clients) if (!clients.includes(c)) notes.push(`- client ${c.client_id}: not for environment ${idp.environment} (${c.environments.join(', ')}); left alone`);
   if (!builtin && doc.users.length > 0)
     notes.push(`- users and memberships: not applied; realm ${realm.name} reads them from its ${realm.directory.type} directory (keyward identity provision --to ldap://…)`);
-  // The built-in tables have no place for the LDAP-only names: said here, so that a migration from the store (which
-  // then writes sn = the username and no first or last name) is not the first place anyone notices.
-  const named = builtin ? doc.users.filter((u) => u.directory?.given_name !== undefined || u.directory?.family_name !== undefined) : [];
-  if (named.length > 0)
-    notes.push(`- users[].directory (given_name, family_name) of ${named.length} user(s): not kept by the built-in directory; keyward migrate export takes them from this document (--input), not from the store (--config)`);
   return {
     realm: doc.realm,
     roles: doc.roles.map((r) => ({ name: r.name, description: r.description ?? null })),
@@ -108,6 +103,8 @@ export function planFromDocument(doc: IdentityDocument, idp: IdpConfig): RealmPl
           id: u.id,
           username: u.username,
           displayName: u.display_name,
+          givenName: u.directory?.given_name ?? null,
+          familyName: u.directory?.family_name ?? null,
           email: u.email,
           emailVerified: u.email_verified ?? false,
           enabled: u.enabled,

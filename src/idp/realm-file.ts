@@ -15,6 +15,8 @@ export type { ApplyOptions, RealmChange } from './realm-apply.ts';
 const tenant = z.string().regex(/^tenant:(platform|[a-z0-9][a-z0-9_-]{0,62})$/, 'tenant is tenant:platform or tenant:<id>');
 const argonHash = z.string().startsWith('$argon2id$', 'only argon2id hashes are accepted');
 const envName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/);
+/** The canonical model's Label. */
+const label = z.string().min(1).max(256).regex(/^[^\u0000-\u001f\u007f]+$/, 'no control characters');
 const redirectUri = z
   .string()
   .refine((u) => !u.includes('*'), 'wildcard redirect URIs are rejected for profile safety')
@@ -25,6 +27,9 @@ const userSchema = z
     id: z.string().min(1).max(128),
     username: z.string().min(1).max(128),
     display_name: z.string().optional(),
+    // The canonical model's users[].directory names (OIDC given_name, family_name).
+    given_name: label.optional(),
+    family_name: label.optional(),
     email: z.email().optional(),
     email_verified: z.boolean().default(false),
     enabled: z.boolean().default(true),
@@ -108,6 +113,8 @@ export function planFromRealmFile(file: RealmFile, realm: IdpRealmConfig): Realm
           id: u.id,
           username: u.username,
           displayName: u.display_name ?? null,
+          givenName: u.given_name ?? null,
+          familyName: u.family_name ?? null,
           email: u.email ?? null,
           emailVerified: u.email_verified,
           enabled: u.enabled,

@@ -97,6 +97,9 @@ export async function readIdpStore(repos: Pick<IdpRepositories, 'directory' | 't
       principal_type: u.principalType,
       ...(u.tenant !== tenant ? { tenant: u.tenant } : {}),
       ...(u.roles.length ? { roles: [...u.roles] } : {}),
+      ...(u.givenName !== null || u.familyName !== null
+        ? { directory: { ...(u.givenName !== null ? { given_name: u.givenName } : {}), ...(u.familyName !== null ? { family_name: u.familyName } : {}) } }
+        : {}),
     };
     // Missing emails stay missing: the document then fails validation and names the user, rather than getting an
     // invented address.

@@ -58,6 +58,8 @@ describe('idp: authorization code + PKCE through the login form (openid-client)'
     assert.equal(claims.acr, 'aal1');
     assert.equal((claims.assurance as any).level, 'aal1');
     assert.equal(claims.email, undefined, 'email scope not granted');
+    // The profile scope: the realm file's names, kept by the built-in directory.
+    assert.deepEqual([claims.name, claims.given_name, claims.family_name], ['Alice A', 'Alice', 'Anders']);
     assertProfileClaims(claims);
     assert.equal(decodeProtectedHeader(first.id_token!).alg, 'ES256');
     assert.ok(first.refresh_token);
@@ -69,6 +71,7 @@ describe('idp: authorization code + PKCE through the login form (openid-client)'
     const claims = r.tokens.claims()!;
     assert.deepEqual(claims.groups, ['ops']);
     assert.equal(claims.preferred_username, 'alice');
+    assert.deepEqual([claims.name, claims.given_name, claims.family_name], [undefined, undefined, undefined], 'no profile scope, no names');
     assertProfileClaims(claims);
   });
 
@@ -77,6 +80,7 @@ describe('idp: authorization code + PKCE through the login form (openid-client)'
     assert.equal(info.preferred_username, 'alice');
     assert.deepEqual(info.groups, ['ops']);
     assert.equal(info.tenant, 'tenant:acme');
+    assert.deepEqual([info.name, info.given_name, info.family_name], ['Alice A', 'Alice', 'Anders']);
     assert.equal(info.email, undefined);
     assert.equal(info.email_verified, undefined);
     // The same assurance as the ID token: how and when alice signed in, not the time of this call.

@@ -51,7 +51,8 @@ function realmDocument(port: number) {
     users: [
       user('u-alice', 'alice', 'Alice Archer', { password: { env: 'ALICE_PW' } }),
       user('u-carol', 'carol', 'Carol Cole', { enabled: false, password: { env: 'CAROL_PW' } }),
-      user('u-dana', 'dana', 'Dana Dunn', { password: { env: 'DANA_PW' } }),
+      // No family name: LDAP's sn then holds the username (person requires sn), which is no family name either.
+      user('u-dana', 'dana', 'Dana Dunn', { password: { env: 'DANA_PW' }, directory: { given_name: 'Dana' } }),
       user('a-robot', 'robot', 'Robot Agent', { principal_type: 'agent' }),
     ],
     memberships: [
@@ -194,11 +195,11 @@ for (const { kind, setup } of KINDS) {
       const id = tokens.claims()!;
       assertProfileClaims(id);
       assert.deepEqual(
-        { sub: id.sub, preferred_username: id.preferred_username, name: id.name, email: id.email, email_verified: id.email_verified, tenant: id.tenant, principal_type: id.principal_type, groups: id.groups, roles: id.roles, acr: id.acr, amr: id.amr },
-        { sub: 'u-alice', preferred_username: 'alice', name: 'Alice Archer', email: 'alice@example.test', email_verified: true, tenant: 'tenant:acme', principal_type: 'human', groups: ['ops'], roles: ['reader'], acr: 'aal1', amr: ['pwd'] },
+        { sub: id.sub, preferred_username: id.preferred_username, name: id.name, given_name: id.given_name, family_name: id.family_name, email: id.email, email_verified: id.email_verified, tenant: id.tenant, principal_type: id.principal_type, groups: id.groups, roles: id.roles, acr: id.acr, amr: id.amr },
+        { sub: 'u-alice', preferred_username: 'alice', name: 'Alice Archer', given_name: 'Alice', family_name: 'Archer', email: 'alice@example.test', email_verified: true, tenant: 'tenant:acme', principal_type: 'human', groups: ['ops'], roles: ['reader'], acr: 'aal1', amr: ['pwd'] },
       );
       const info = await oidc.fetchUserInfo(config, tokens.access_token, 'u-alice');
-      assert.deepEqual([info.preferred_username, info.email, info.groups, info.roles], ['alice', 'alice@example.test', ['ops'], ['reader']]);
+      assert.deepEqual([info.preferred_username, info.given_name, info.family_name, info.email, info.groups, info.roles], ['alice', 'Alice', 'Archer', 'alice@example.test', ['ops'], ['reader']]);
       const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token!, { resource: RESOURCE, scope: 'keys.sign' });
       const { payload: at } = await jwtVerify(refreshed.access_token, createRemoteJWKSet(new URL(`${env.issuer}/protocol/openid-connect/certs`)), { issuer: env.issuer, audience: RESOURCE, typ: 'at+jwt' });
       assertProfileClaims(at);
@@ -241,6 +242,7 @@ for (const { kind, setup } of KINDS) {
       await page.waitForURL(/\/rp\/cb\?/);
       const id = (await oidc.authorizationCodeGrant(config, new URL(page.url()), { pkceCodeVerifier: verifier })).claims()!;
       assert.deepEqual([id.sub, id.acr, id.amr, id.groups, id.roles], ['u-dana', 'aal2', ['pwd', 'otp'], ['admins'], ['reader', 'signer']]);
+      assert.deepEqual([id.given_name, id.family_name], ['Dana', undefined]);
       const enrolments = await s.env.db.selectFrom('idp_mfa').select(['user_id', 'confirmed']).where('realm', '=', 'main').execute();
       assert.deepEqual(enrolments.map((e) => [e.user_id, Number(e.confirmed)]), [['u-dana', 1]]);
       observed.set(`${kind}:mfa`, stable(id, s.env.base));

@@ -67,6 +67,8 @@ describe('LDAP user directory (OpenLDAP, LLDAP layout)', () => {
       id: 'u-0001',
       username: 'alice',
       displayName: 'Alice Liddell',
+      givenName: 'Alice',
+      familyName: 'Liddell',
       email: 'alice@acme.example',
       emailVerified: true,
       enabled: true,
@@ -76,7 +78,10 @@ describe('LDAP user directory (OpenLDAP, LLDAP layout)', () => {
       roles: [],
     });
     assert.deepEqual(await d.getUser('u-0001'), alice, 'the stable id (employeeNumber) finds the same user');
-    assert.equal((await d.getUser('a-0001'))?.principalType, 'agent');
+    const agent = await d.getUser('a-0001');
+    assert.equal(agent?.principalType, 'agent');
+    // No names in the document: sn holds the username (person requires it), which is no family name.
+    assert.deepEqual([agent?.givenName, agent?.familyName], [null, null]);
     assert.equal((await d.authenticate('ALICE', PASSWORDS.alice!))?.id, 'u-0001', 'uid matches without case, as LDAP does');
     const dave = await d.authenticate('dave.o-neill', PASSWORDS.dave!);
     assert.deepEqual([dave?.displayName, dave?.groups], ["Dave O'Neill", ['auditors', 'ops']]);

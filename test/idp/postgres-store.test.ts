@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { Kysely, PostgresDialect } from 'kysely';
+import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { applyRealmFile, parseRealmFile } from '../../src/idp/realm-file.ts';
 import { createAdapterFactory, sweepExpired } from '../../src/idp/store/adapter.ts';
@@ -27,7 +27,38 @@ async function assertConsumeOnce(Adapter: ReturnType<typeof createAdapterFactory
   await assert.rejects(codes.consume('missing'), (e: any) => e.error === 'invalid_grant');
 }
 
-describe('idp store on SQLite: consume is atomic', () => {
+/**
+ * A store at migration 0005 with a user in it (the latest schema with 0006's columns dropped and its record removed:
+ * what 0005 created), brought to the latest: the user reads back without names, and names can then be written.
+ */
+async function assertNamesMigration(db: Kysely<any>, dialect: 'sqlite' | 'postgres') {
+  await migrateIdp(db, dialect);
+  await db.schema.alterTable('idp_users').dropColumn('given_name').execute();
+  await db.schema.alterTable('idp_users').dropColumn('family_name').execute();
+  await db.deleteFrom('keyward_idp_migration').where('name', '=', '0006_idp_user_names').execute();
+  await sql`insert into idp_users (realm, id, username, display_name, email, email_verified, enabled, principal_type, tenant, groups, roles, password_hash, created_at, updated_at)
+    values ('main', 'u-old', 'old', 'Old Timer', 'old@example.test', 1, 1, 'human', 'tenant:acme', '[]', '["reader"]', null, 1, 1)`.execute(db);
+  await migrateIdp(db, dialect);
+  const dir = new Directory(db, 'main');
+  const old = (await dir.getUser('u-old'))!;
+  assert.deepEqual([old.username, old.displayName, old.givenName, old.familyName, old.roles], ['old', 'Old Timer', null, null, ['reader']]);
+  await dir.putUser({ ...old, givenName: 'Olga', familyName: 'Timerova' });
+  const named = (await dir.findUserByUsername('old'))!;
+  assert.deepEqual([named.givenName, named.familyName], ['Olga', 'Timerova']);
+  await dir.putUser({ ...named, familyName: null });
+  assert.equal((await dir.getUser('u-old'))!.familyName, null);
+}
+
+describe('idp store on SQLite', () => {
+  it('migration 0006 gives a store with users the name columns', async () => {
+    const sqlite = new Kysely<any>({ dialect: nodeSqliteDialect(':memory:') });
+    try {
+      await assertNamesMigration(sqlite, 'sqlite');
+    } finally {
+      await sqlite.destroy();
+    }
+  });
+
   it('one of several concurrent consumes wins; the rest revoke the grant', async () => {
     const sqlite = new Kysely<any>({ dialect: nodeSqliteDialect(':memory:') });
     await migrateIdp(sqlite, 'sqlite');
@@ -68,12 +99,27 @@ describe('idp store on PostgreSQL', { skip: skipUnless(up, 'the idp store tests 
     await admin?.end();
   });
 
+  it('migration 0006 gives a store with users the name columns', async () => {
+    const old = `${schema}_names`;
+    await admin.query(`CREATE SCHEMA ${old}`);
+    const pool = new pg.Pool({ connectionString: URL_, max: 2, options: `-c search_path=${old}` });
+    const other = new Kysely<any>({ dialect: new PostgresDialect({ pool }) });
+    try {
+      await assertNamesMigration(other, 'postgres');
+    } finally {
+      await other.destroy();
+      await admin.query(`DROP SCHEMA ${old} CASCADE`);
+    }
+  });
+
   it('applies the realm file, serves clients and persists provider artefacts with sweeping', async () => {
     const cfg = realmConfig(1);
     const changes = await applyRealmFile(idpRepositories(db, 'postgres'), cfg.realms[0]!, parseRealmFile(REALM_YAML), { dryRun: false, env: { ...SECRETS }, argon2: cfg.argon2 });
     assert.ok(changes.every((c) => c.action === 'create'));
     const dir = new Directory(db, 'main');
     assert.deepEqual(await dir.effectiveRoles((await dir.findUserByUsername('bob'))!), ['signer']);
+    const alice = (await dir.findUserByUsername('alice'))!;
+    assert.deepEqual([alice.givenName, alice.familyName], ['Alice', 'Anders']);
     const Adapter = createAdapterFactory(db, 'main', dir);
     assert.equal(((await new Adapter('Client').find('svc')) as any).client_id, 'svc');
     const rt = new Adapter('RefreshToken');

@@ -78,9 +78,8 @@ describe('realm documents into the built-in directory', () => {
     // billing exists in staging and prod only; this server runs in dev.
     assert.ok(lines.some((l) => l.startsWith('- client billing: not for environment dev')), dry.out);
     assert.ok(!lines.includes('+ client billing'));
-    // The LDAP-only names have no column in the built-in directory: the plan says so instead of dropping them silently.
-    const named = tenant().users.filter((u: { directory?: object }) => u.directory).length;
-    assert.ok(lines.includes(`- users[].directory (given_name, family_name) of ${named} user(s): not kept by the built-in directory; keyward migrate export takes them from this document (--input), not from the store (--config)`), dry.out);
+    // Given and family names are kept (idp_users.given_name, family_name): nothing about them is left out.
+    assert.ok(!dry.out.includes('users[].directory'), dry.out);
     assert.match(dry.out, /dry run: 22 change\(s\) would be applied$/);
     assert.equal(dry.err, '', 'a canonical document draws no deprecation warning');
     assert.deepEqual((await tables(cfg.db)).users, [], 'the dry run wrote nothing');
@@ -94,6 +93,8 @@ describe('realm documents into the built-in directory', () => {
       id: 'u-0001',
       username: 'alice',
       displayName: 'Alice Liddell',
+      givenName: 'Alice',
+      familyName: 'Liddell',
       email: 'alice@acme.example',
       emailVerified: true,
       enabled: true,
@@ -140,14 +141,16 @@ describe('realm documents into the built-in directory', () => {
     assert.equal((await runCli(['idp', 'apply', TENANT, '--config', cfg.path], ENV)).code, 0);
     const doc = tenant();
     doc.users[0].display_name = 'Alice L.';
+    doc.users[0].directory.family_name = 'Hargreaves';
     doc.memberships = doc.memberships.filter((m: any) => !(m.user_id === 'u-0001' && m.group === 'ops'));
     const r = await runCli(['idp', 'apply', write('changed.json', doc), '--config', cfg.path], { ...ENV, ACME_PORTAL_SECRET: 'rotated-secret-0123456789' });
     assert.equal(r.code, 0, r.err);
-    assert.ok(r.out.includes('~ user u-0001 (displayName, groups)'), r.out);
+    assert.ok(r.out.includes('~ user u-0001 (displayName, familyName, groups)'), r.out);
     assert.ok(r.out.includes('~ client portal (secretHash)'), r.out);
     assert.doesNotMatch(r.out, /rotated-secret|\$argon2id\$/, 'secrets and hashes are named, never shown');
     const t = await tables(cfg.db);
     assert.deepEqual(t.users.find((u) => u.id === 'u-0001')!.groups, ['admins']);
+    assert.deepEqual([t.users.find((u) => u.id === 'u-0001')!.givenName, t.users.find((u) => u.id === 'u-0001')!.familyName], ['Alice', 'Hargreaves']);
     assert.ok(await verify(t.clients.find((c) => c.clientId === 'portal')!.secretHash!, 'rotated-secret-0123456789'));
   });
 
@@ -184,7 +187,9 @@ describe('realm documents into the built-in directory', () => {
     assert.equal(r.code, 0, r.err);
     assert.match(r.err, /^warning: .*legacy-realm\.yaml is a realm file in the deprecated pre-canonical format; write the realm as a canonical identity document/);
     assert.ok(r.out.includes('+ user u-alice'), r.out);
-    assert.equal((await tables(cfg.db, 'main')).users.length, 4);
+    const users = (await tables(cfg.db, 'main')).users;
+    assert.equal(users.length, 4);
+    assert.deepEqual(users.map((u) => [u.username, u.givenName, u.familyName]), [['alice', 'Alice', 'Anders'], ['bob', null, null], ['carol', null, null], ['robot', null, null]]);
   });
 
   it('keyward identity provision --to builtin: dry run, apply, idempotent, refusals', async () => {
@@ -206,6 +211,37 @@ describe('realm documents into the built-in directory', () => {
     const noConfig = await runCli(['identity', 'provision', '--to', 'builtin', TENANT], { ...ENV, KEYWARD_SEAL__DEV_UNSEAL_FILE: '/nonexistent/dev-unseal.json' });
     assert.equal(noConfig.code, 3);
     assert.match(noConfig.err, /no configuration: pass --config FILE or set KEYWARD_CONFIG/);
+  });
+
+  it('given and family names provisioned into the built-in directory come back out of keyward migrate export --config', async () => {
+    const cfg = config('names');
+    const applied = await runCli(['identity', 'provision', '--to', 'builtin', TENANT, '--config', cfg.path], ENV);
+    assert.equal(applied.code, 0, applied.err);
+    const names = (u: { username: string; directory?: { given_name?: string; family_name?: string } }) => [u.username, u.directory?.given_name, u.directory?.family_name];
+    const expected: Array<Array<string | undefined>> = tenant().users.map(names);
+    assert.ok(expected.some(([, g, f]) => g && f), 'the fixture names people');
+
+    const ldif = join(tmp, 'names.ldif');
+    const l = await runCli(['migrate', 'export', '--to', 'ldif', '--config', cfg.path, '--realm', 'acme', '--out', ldif], ENV);
+    assert.equal(l.code, 0, l.err);
+    const entries = readFileSync(ldif, 'utf8').split(/\n\n+/).filter((e) => /^dn: uid=/m.test(e));
+    // `name:: base64` for a value that is not plain ASCII (RFC 2849).
+    const attr = (entry: string, name: string) => {
+      const m = entry.match(new RegExp(`^${name}(::?) (.*)$`, 'm'));
+      return m ? (m[1] === '::' ? Buffer.from(m[2]!, 'base64').toString('utf8') : m[2]) : undefined;
+    };
+    const fromLdif = entries.map((e) => {
+      const uid = attr(e, 'uid')!;
+      const sn = attr(e, 'sn');
+      return [uid, attr(e, 'givenName'), sn === uid ? undefined : sn];
+    });
+    assert.deepEqual(fromLdif.sort(), [...expected].sort());
+
+    const kc = join(tmp, 'names-kc');
+    const k = await runCli(['migrate', 'export', '--to', 'keycloak', '--config', cfg.path, '--realm', 'acme', '--out', kc], ENV);
+    const users = JSON.parse(readFileSync(join(kc, 'acme-users-0.json'), 'utf8')).users as Array<{ username: string; firstName?: string; lastName?: string }>;
+    const byName = new Map(users.map((u) => [u.username, [u.username, u.firstName, u.lastName]]));
+    assert.deepEqual(expected.map(([username]) => byName.get(username!)), expected, k.err);
   });
 
   it('an LDAP-backed realm takes roles, groups and clients from the document, never its users', async () => {

@@ -45,7 +45,7 @@ groups:
   - { name: admins, description: Administrators, roles: [admin] }
   - { name: readers, roles: [reader] }
 users:
-  - { id: u-1, username: alice, display_name: Alice, email: alice@acme.example, email_verified: true, tenant: "tenant:acme", groups: [admins], password_env: ALICE_PW }
+  - { id: u-1, username: alice, display_name: Alice, given_name: Alice, family_name: Núñez, email: alice@acme.example, email_verified: true, tenant: "tenant:acme", groups: [admins], password_env: ALICE_PW }
   - { id: u-2, username: bob, email: bob@acme.example, tenant: "tenant:acme", groups: [readers], roles: [deployer], password_env: BOB_PW }
   - { id: a-1, username: robot, email: robot@acme.example, principal_type: agent, tenant: "tenant:acme", roles: [deployer], enabled: false }
 clients:
@@ -108,6 +108,8 @@ describe("the identity provider's store as a migration source", () => {
       ['u-2', 'bob', true, 'human', ['deployer']],
       ['a-1', 'robot', false, 'agent', ['deployer']],
     ]);
+    // Names the store keeps go back into the document; no names, no `directory`.
+    assert.deepEqual(document.users.map((u) => u.directory), [{ given_name: 'Alice', family_name: 'Núñez' }, undefined, undefined]);
     assert.deepEqual(document.memberships, [
       { user_id: 'u-1', group: 'admins' },
       { user_id: 'u-2', group: 'readers' },
@@ -169,14 +171,20 @@ describe("the identity provider's store as a migration source", () => {
     assert.deepEqual(readdirSync(kc).sort(), ['acme-realm.json', 'acme-users-0.json']);
     const users = JSON.parse(readFileSync(join(kc, 'acme-users-0.json'), 'utf8')).users;
     assert.deepEqual(users.map((u: { username: string }) => u.username), ['alice', 'bob', 'robot', 'service-account-svc']);
+    assert.deepEqual([users[0].firstName, users[0].lastName, users[1].firstName, users[1].lastName], ['Alice', 'Núñez', undefined, undefined]);
     const ldif = join(dir, 'acme.ldif');
     const l = await runCli(['migrate', 'export', '--to', 'ldif', '--config', cfg, '--out', ldif], {});
     assert.equal(l.code, 0, l.err);
-    assert.match(readFileSync(ldif, 'utf8'), /dn: uid=robot,ou=people,dc=example,dc=com/);
+    const text = readFileSync(ldif, 'utf8');
+    assert.match(text, /dn: uid=robot,ou=people,dc=example,dc=com/);
+    const alice = text.split(/\n\n+/).find((e) => e.startsWith('dn: uid=alice,'))!;
+    assert.match(alice, /^givenName: Alice$/m);
+    assert.match(alice, new RegExp(`^sn:: ${Buffer.from('Núñez').toString('base64')}$`, 'm'));
+    assert.match(text.split(/\n\n+/).find((e) => e.startsWith('dn: uid=bob,'))!, /^sn: bob$/m, 'no family name: sn is the username, as before');
   });
 
   it('store data the canonical model cannot hold is refused with the finding, and nothing is written', async () => {
-    await new Directory(db, 'acme').putUser({ id: 'u-9', username: 'noemail', displayName: null, email: null, emailVerified: false, enabled: true, principalType: 'human', tenant: 'tenant:acme', groups: ['readers'], roles: [], passwordHash: null });
+    await new Directory(db, 'acme').putUser({ id: 'u-9', username: 'noemail', displayName: null, givenName: null, familyName: null, email: null, emailVerified: false, enabled: true, principalType: 'human', tenant: 'tenant:acme', groups: ['readers'], roles: [], passwordHash: null });
     try {
       const out = join(dir, 'refused');
       const r = await runCli(['migrate', 'export', '--to', 'keycloak', '--realm', 'acme', '--config', cfg, '--out', out, '--json'], {});

@@ -160,7 +160,7 @@ describe('Keycloak realm from the canonical tenant (Path 1)', () => {
     assert.equal(realm.attributes['acr.loa.map'], '{"aal1":1,"aal2":2}');
     assert.deepEqual(realm.defaultDefaultClientScopes, ['netkingdom-iam-0.2']);
     assert.equal(scopes.get('keys.sign')!.attributes['include.in.token.scope'], 'true');
-    assert.deepEqual(scopes.get('profile')!.protocolMappers.map((x) => [x.config['claim.name'], x.config['user.attribute']]), [['name', 'display_name']]);
+    assert.deepEqual(scopes.get('profile')!.protocolMappers.map((x) => [x.config['claim.name'], x.config['user.attribute']]), [['name', 'display_name'], ['given_name', 'firstName'], ['family_name', 'lastName']]);
     for (const c of realm.clients) {
       assert.equal(c.attributes['oauth2.device.authorization.grant.enabled'], 'false');
       assert.equal(c.attributes['oidc.ciba.grant.enabled'], 'false');

@@ -10,6 +10,8 @@ export function toDirectoryUser(u: IdpUser): DirectoryUser {
     id: u.id,
     username: u.username,
     displayName: u.displayName,
+    givenName: u.givenName,
+    familyName: u.familyName,
     email: u.email,
     emailVerified: u.emailVerified,
     enabled: u.enabled,

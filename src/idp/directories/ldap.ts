@@ -49,7 +49,7 @@ const USERNAME = new RegExp(users.naming.pattern);
 /** The canonical model's user id pattern: anything else in employeeNumber is not a usable stable id. */
 const USER_ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
 const PRINCIPAL_TYPES: readonly string[] = ['human', 'service', 'agent'];
-const USER_ATTRIBUTES = ['uid', 'cn', 'displayName', 'mail', 'employeeNumber', 'employeeType'];
+const USER_ATTRIBUTES = ['uid', 'cn', 'displayName', 'givenName', 'sn', 'mail', 'employeeNumber', 'employeeType'];
 
 const eq = (attribute: string, value: string) => new EqualityFilter({ attribute, value });
 const first = (e: Entry, name: string): string | undefined => {
@@ -188,10 +188,15 @@ export class LdapUserDirectory implements UserDirectory {
     }
     const memberOf = await this.#groupsOf(c, e.dn);
     const mail = first(e, 'mail') ?? null;
+    // person requires sn, so the canonical mapping writes the username there for a user without a family name: that
+    // placeholder is no family name, and the same document gives the same claims from either directory.
+    const sn = first(e, 'sn');
     return {
       id,
       username: uid,
       displayName: first(e, 'displayName') ?? first(e, 'cn') ?? null,
+      givenName: first(e, 'givenName') || null,
+      familyName: sn && sn !== uid ? sn : null,
       email: mail,
       emailVerified: this.#cfg.trust_email && mail !== null,
       enabled: !memberOf.some((g) => g.toLowerCase() === DISABLED),

@@ -13,6 +13,9 @@ export interface DirectoryUser {
   id: string;
   username: string;
   displayName: string | null;
+  /** OIDC given_name / family_name (profile scope); null when the directory holds none. */
+  givenName: string | null;
+  familyName: string | null;
   email: string | null;
   emailVerified: boolean;
   enabled: boolean;

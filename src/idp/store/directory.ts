@@ -15,6 +15,9 @@ export interface IdpUser {
   id: string;
   username: string;
   displayName: string | null;
+  /** The canonical model's users[].directory.given_name / family_name (OIDC given_name, family_name). */
+  givenName: string | null;
+  familyName: string | null;
   email: string | null;
   emailVerified: boolean;
   enabled: boolean;
@@ -69,6 +72,8 @@ function toUser(r: any): IdpUser {
     id: r.id,
     username: r.username,
     displayName: r.display_name ?? null,
+    givenName: r.given_name ?? null,
+    familyName: r.family_name ?? null,
     email: r.email ?? null,
     emailVerified: bool(r.email_verified),
     enabled: bool(r.enabled),
@@ -134,6 +139,8 @@ export class Directory {
     const values = {
       username: u.username,
       display_name: u.displayName,
+      given_name: u.givenName,
+      family_name: u.familyName,
       email: u.email,
       email_verified: u.emailVerified ? 1 : 0,
       enabled: u.enabled ? 1 : 0,

@@ -187,6 +187,19 @@ function mfaReferences(dialect: IdpDialect): Migration {
   };
 }
 
+/**
+ * The canonical model's users[].directory names (given_name, family_name): kept so tokens carry them under the
+ * profile scope and an export from the store keeps them. Nullable: users written before this have none.
+ */
+function userNames(): Migration {
+  return {
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('idp_users').addColumn('given_name', 'text').execute();
+      await db.schema.alterTable('idp_users').addColumn('family_name', 'text').execute();
+    },
+  };
+}
+
 class Provider implements MigrationProvider {
   readonly #dialect: IdpDialect;
   constructor(dialect: IdpDialect) {
@@ -199,6 +212,7 @@ class Provider implements MigrationProvider {
       '0003_idp_mfa_pending': pendingMfa(this.#dialect),
       '0004_idp_recovery_codes': recoveryCodes(this.#dialect),
       '0005_idp_mfa_refs': mfaReferences(this.#dialect),
+      '0006_idp_user_names': userNames(),
     };
   }
 }

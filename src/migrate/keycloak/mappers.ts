@@ -14,6 +14,7 @@
 //   aud                 oidc-audience-mapper (the realm's access_token_resource), access token only
 //   scope               Keycloak's own `scope` claim (the profile accepts scope or scp)
 //   name                oidc-usermodel-attribute-mapper on `display_name` (scope profile)
+//   given_name, family_name  oidc-usermodel-property-mapper on firstName / lastName (scope profile)
 //   email, email_verified  attribute / property mappers (scope email)
 // What does not map (listed as incompatibilities by the exporter): assurance (an object computed from how the
 // session authenticated: no built-in mapper computes it), amr (needs per-execution references in an authentication
@@ -32,6 +33,11 @@ const mapper = (name: string, protocolMapper: string, config: KcStringMap): KcPr
 
 export function attributeMapper(claim: string, attribute: string, jsonType = 'String'): KcProtocolMapper {
   return mapper(claim, 'oidc-usermodel-attribute-mapper', { 'user.attribute': attribute, 'claim.name': claim, 'jsonType.label': jsonType, ...tokens({}) });
+}
+
+/** A claim from a property of Keycloak's user model (firstName, lastName, emailVerified). */
+function propertyMapper(claim: string, property: string, jsonType = 'String'): KcProtocolMapper {
+  return mapper(claim, 'oidc-usermodel-property-mapper', { 'user.attribute': property, 'claim.name': claim, 'jsonType.label': jsonType, ...tokens({}) });
 }
 
 /** The scope every client gets by default: the claims the profile requires in every token. */
@@ -72,10 +78,14 @@ export function optionalScope(name: string, description: string, mappers: KcProt
 /** The standard scopes of the profile (§8.3) as Keyward releases them (src/idp/profile.ts SCOPE_CLAIMS). */
 export function standardScopes(): KcClientScope[] {
   return [
-    optionalScope('profile', 'preferred_username and name', [attributeMapper('name', 'display_name')]),
+    optionalScope('profile', 'preferred_username, name, given_name and family_name', [
+      attributeMapper('name', 'display_name'),
+      propertyMapper('given_name', 'firstName'),
+      propertyMapper('family_name', 'lastName'),
+    ]),
     optionalScope('email', 'email and email_verified', [
       attributeMapper('email', 'email'),
-      mapper('email_verified', 'oidc-usermodel-property-mapper', { 'user.attribute': 'emailVerified', 'claim.name': 'email_verified', 'jsonType.label': 'boolean', ...tokens({}) }),
+      propertyMapper('email_verified', 'emailVerified', 'boolean'),
     ]),
     // groups is in every token already (the profile requires it); the scope exists so it can be requested.
     optionalScope('groups', 'group names (always present in NetKingdom profile tokens)'),

@@ -29,7 +29,7 @@ groups:
   - { name: ops, roles: [reader] }
   - { name: admins, roles: [signer] }
 users:
-  - { id: u-alice, username: alice, display_name: Alice A, email: alice@example.test, email_verified: true, tenant: "tenant:acme", groups: [ops], roles: [reader], password_env: ALICE_PW }
+  - { id: u-alice, username: alice, display_name: Alice A, given_name: Alice, family_name: Anders, email: alice@example.test, email_verified: true, tenant: "tenant:acme", groups: [ops], roles: [reader], password_env: ALICE_PW }
   - { id: u-bob, username: bob, tenant: "tenant:platform", groups: [admins], roles: [], password_env: BOB_PW }
   - { id: u-carol, username: carol, tenant: "tenant:acme", roles: [reader], enabled: false, password_env: CAROL_PW }
   - { id: a-robot, username: robot, principal_type: agent, tenant: "tenant:acme", roles: [reader], password_env: BOB_PW }
