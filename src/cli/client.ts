@@ -78,14 +78,18 @@ export async function call(opts: ClientOptions, method: string, path: string, bo
   if (body !== undefined) headers['content-type'] = 'application/json';
   let res: Response;
   let text: string;
+  // One deadline for the whole exchange: a server that accepts and then stalls mid-body is as stuck as one that
+  // never answers. A plain timer rather than AbortSignal.timeout: the tests' fake clock drives it.
+  const deadline = new AbortController();
+  const timer = setTimeout(() => deadline.abort(new ClientTimeoutError(opts.timeoutSeconds)), opts.timeoutSeconds * 1000);
   try {
-    // One deadline for the whole exchange: a server that accepts and then stalls mid-body is as stuck as one that never answers.
-    const signal = AbortSignal.timeout(opts.timeoutSeconds * 1000);
-    res = await fetch(opts.addr + path, { method, headers, signal, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+    res = await fetch(opts.addr + path, { method, headers, signal: deadline.signal, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
     text = await res.text();
   } catch (e) {
-    if ((e as Error).name === 'TimeoutError') throw new ClientTimeoutError(opts.timeoutSeconds);
+    if (deadline.signal.aborted) throw deadline.signal.reason;
     throw e;
+  } finally {
+    clearTimeout(timer);
   }
   const contentType = (res.headers.get('content-type') ?? '').split(';')[0]!.trim();
   let json: Record<string, unknown> = {};

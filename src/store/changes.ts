@@ -6,9 +6,8 @@
 // on reconnecting, every cached entry is dropped, since announcements made meanwhile were missed.
 import { randomUUID } from 'node:crypto';
 import { PostgresAdapter, sql, type Kysely } from 'kysely';
-import type pg from 'pg';
 import type { Logger } from 'pino';
-import { endSession, sessionClient, type SessionConfig } from './session.ts';
+import { Session, type SessionConfig } from './session.ts';
 
 /** One channel per database; the schema travels in the payload (channel names are too short to carry it). */
 export const CHANGE_CHANNEL = 'keyward_changes';
@@ -46,21 +45,36 @@ export class ChangeFeed {
   readonly origin = randomUUID();
   readonly #cfg: ChangeFeedConfig;
   readonly #listeners = new Set<ChangeListener>();
+  readonly #session: Session;
   #logger: Logger | undefined;
-  #client: pg.Client | undefined;
   #schema = '';
   #started = false;
-  #closed = false;
   #everConnected = false;
-  #timer: NodeJS.Timeout | undefined;
 
   constructor(cfg: ChangeFeedConfig) {
     this.#cfg = cfg;
+    // An idle listener runs no queries after LISTEN: no query timeout, keepalives notice a dead peer.
+    this.#session = new Session(cfg, `changes ${cfg.schema ?? ''}`.trim(), {
+      queryTimeout: false,
+      setup: async (client) => {
+        client.on('notification', (m) => {
+          if (m.channel === CHANGE_CHANNEL && this.#session.client === client) this.#received(m.payload);
+        });
+        const r = await client.query<{ s: string | null }>('select current_schema() as s');
+        await client.query(`listen ${CHANGE_CHANNEL}`);
+        this.#schema = this.#cfg.schema ?? r.rows[0]?.s ?? '';
+      },
+      lost: (why) => {
+        if (this.#session.closed) return;
+        this.#logger?.warn({ why }, 'cache invalidation listener lost its connection; caches expire after keys.cache_ttl until it is back');
+        this.#retry();
+      },
+    });
   }
 
   /** Whether announcements are being received now (otherwise the caches' TTL bounds staleness). */
   get listening(): boolean {
-    return this.#client !== undefined;
+    return this.#session.client !== undefined;
   }
 
   subscribe(listener: ChangeListener): () => void {
@@ -77,26 +91,14 @@ export class ChangeFeed {
   }
 
   async #connect(): Promise<void> {
-    this.#timer = undefined;
-    if (this.#closed) return;
-    // An idle listener runs no queries after LISTEN: no query timeout, keepalives notice a dead peer.
-    const client = await sessionClient(this.#cfg, `changes ${this.#cfg.schema ?? ''}`.trim(), (c, why) => this.#dropped(c, why), { queryTimeout: false });
-    client.on('notification', (m) => {
-      if (m.channel === CHANGE_CHANNEL && this.#client === client) this.#received(m.payload);
-    });
+    if (this.#session.closed) return;
     try {
-      await client.connect();
-      const r = await client.query<{ s: string | null }>('select current_schema() as s');
-      await client.query(`listen ${CHANGE_CHANNEL}`);
-      if (this.#closed) throw new Error('closed');
-      this.#schema = this.#cfg.schema ?? r.rows[0]?.s ?? '';
+      await this.#session.connect();
     } catch (e) {
-      await endSession(client);
-      if (!this.#closed) this.#logger?.warn({ err: (e as Error).message }, `cache invalidation listener cannot connect; caches expire after keys.cache_ttl meanwhile; retrying in ${RECONNECT_MS} ms`);
+      if (!this.#session.closed) this.#logger?.warn({ err: (e as Error).message }, `cache invalidation listener cannot connect; caches expire after keys.cache_ttl meanwhile; retrying in ${RECONNECT_MS} ms`);
       this.#retry();
       return;
     }
-    this.#client = client;
     if (this.#everConnected) {
       this.#logger?.warn('cache invalidation listener reconnected; cached entries dropped');
       this.#emit(undefined);
@@ -105,18 +107,7 @@ export class ChangeFeed {
   }
 
   #retry(): void {
-    if (this.#closed || this.#timer) return;
-    this.#timer = setTimeout(() => void this.#connect(), RECONNECT_MS);
-    this.#timer.unref();
-  }
-
-  #dropped(client: pg.Client, why: string): void {
-    if (this.#client !== client) return;
-    this.#client = undefined;
-    void endSession(client);
-    if (this.#closed) return;
-    this.#logger?.warn({ why }, 'cache invalidation listener lost its connection; caches expire after keys.cache_ttl until it is back');
-    this.#retry();
+    this.#session.later(RECONNECT_MS, () => void this.#connect());
   }
 
   #received(payload: string | undefined): void {
@@ -144,10 +135,6 @@ export class ChangeFeed {
   }
 
   async close(): Promise<void> {
-    this.#closed = true;
-    if (this.#timer) clearTimeout(this.#timer);
-    const c = this.#client;
-    this.#client = undefined;
-    if (c) await endSession(c);
+    await this.#session.close();
   }
 }

@@ -9,7 +9,7 @@
 // for good and the trail stops writing.
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { endSession, sessionClient, type SessionConfig } from './session.ts';
+import { Session, type SessionConfig } from './session.ts';
 
 export class WriterLockHeldError extends Error {
   constructor(name: string) {
@@ -26,11 +26,9 @@ export class WriterSession {
   readonly #cfg: WriterSessionConfig;
   readonly #name: string;
   readonly #logger: Logger;
-  #client: pg.Client | undefined;
+  readonly #session: Session;
   #lockKey = '';
   #lost: string | undefined;
-  #closed = false;
-  #timer: NodeJS.Timeout | undefined;
   /**
    * What this session wrote, to tell after a reconnect whether anyone else wrote since: the last value known to be
    * stored, and one being written (which may or may not have landed when a connection dropped).
@@ -41,6 +39,14 @@ export class WriterSession {
     this.#cfg = cfg;
     this.#name = name;
     this.#logger = logger;
+    this.#session = new Session(cfg, `writer ${name}`, {
+      setup: (client) => this.#lock(client),
+      lost: (why) => {
+        if (this.#session.closed) return;
+        this.#logger.warn({ lock: this.#lockKey, why }, 'audit writer lock connection lost; reconnecting');
+        this.#reconnectSoon();
+      },
+    });
   }
 
   /**
@@ -52,7 +58,7 @@ export class WriterSession {
     const deadline = Date.now() + waitMs;
     for (;;) {
       try {
-        await s.#connect();
+        await s.#session.connect();
         return s;
       } catch (e) {
         if (!(e instanceof WriterLockHeldError) || Date.now() >= deadline) throw e;
@@ -61,46 +67,27 @@ export class WriterSession {
     }
   }
 
-  async #connect(): Promise<void> {
-    const client = await sessionClient(this.#cfg, `writer ${this.#name}`, (c, why) => this.#dropped(c, why));
-    try {
-      await client.connect();
-      // Advisory locks are per database, not per schema: the schema is part of the name (the configured one, which
-      // may not exist yet on a first start).
-      const r = await client.query<{ ok: boolean; schema: string }>(
-        `select pg_try_advisory_lock(hashtextextended('keyward:' || s.schema || ':' || $1::text, 0)) as ok, s.schema
-           from (select coalesce($2::text, current_schema(), '') as schema) s`,
-        [this.#name, this.#cfg.schema ?? null],
-      );
-      if (!r.rows[0]?.ok) throw new WriterLockHeldError(this.#name);
-      this.#lockKey = `${r.rows[0].schema}:${this.#name}`;
-    } catch (e) {
-      await endSession(client);
-      throw e;
-    }
-    this.#client = client;
-  }
-
-  #dropped(client: pg.Client, why: string): void {
-    if (this.#client !== client || this.#closed) return;
-    this.#client = undefined;
-    client.end().catch(() => {});
-    this.#logger.warn({ lock: this.#lockKey, why }, 'audit writer lock connection lost; reconnecting');
-    this.#reconnectSoon();
+  async #lock(client: pg.Client): Promise<void> {
+    // Advisory locks are per database, not per schema: the schema is part of the name (the configured one, which
+    // may not exist yet on a first start).
+    const r = await client.query<{ ok: boolean; schema: string }>(
+      `select pg_try_advisory_lock(hashtextextended('keyward:' || s.schema || ':' || $1::text, 0)) as ok, s.schema
+         from (select coalesce($2::text, current_schema(), '') as schema) s`,
+      [this.#name, this.#cfg.schema ?? null],
+    );
+    if (!r.rows[0]?.ok) throw new WriterLockHeldError(this.#name);
+    this.#lockKey = `${r.rows[0].schema}:${this.#name}`;
   }
 
   #reconnectSoon(): void {
-    if (this.#timer || this.#closed || this.#lost !== undefined) return;
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      void this.#reconnect();
-    }, RECONNECT_MS);
-    this.#timer.unref();
+    if (this.#lost !== undefined) return;
+    this.#session.later(RECONNECT_MS, () => void this.#reconnect());
   }
 
   async #reconnect(): Promise<void> {
+    let client: pg.Client;
     try {
-      await this.#connect();
+      client = await this.#session.connect();
     } catch (e) {
       if (e instanceof WriterLockHeldError) {
         this.#lose('another process took the lock while this one was disconnected');
@@ -114,7 +101,7 @@ export class WriterSession {
       try {
         now = await this.get(name);
       } catch {
-        this.#dropped(this.#client!, 'check after reconnect failed');
+        this.#session.drop(client, 'check after reconnect failed');
         return;
       }
       if (now === undefined || (now !== value.stored && now !== value.attempted)) {
@@ -128,9 +115,7 @@ export class WriterSession {
   #lose(why: string): void {
     this.#lost = why;
     this.#logger.error({ lock: this.#lockKey, why }, 'AUDIT WRITER LOCK LOST: this instance stops writing its audit chain; restart it');
-    const c = this.#client;
-    this.#client = undefined;
-    void c?.end().catch(() => {});
+    void this.#session.end();
   }
 
   /** Why this process may no longer write (for good), or undefined. A connection being re-established is not a loss. */
@@ -140,8 +125,9 @@ export class WriterSession {
 
   #live(): pg.Client {
     if (this.#lost !== undefined) throw new Error(`audit writer lock lost: ${this.#lost}`);
-    if (!this.#client) throw new Error('audit writer lock connection is down');
-    return this.#client;
+    const client = this.#session.client;
+    if (!client) throw new Error('audit writer lock connection is down');
+    return client;
   }
 
   async get(name: string): Promise<string | undefined> {
@@ -157,17 +143,13 @@ export class WriterSession {
       await client.query('insert into settings (name, value) values ($1, $2) on conflict (name) do update set value = excluded.value', [name, value]);
     } catch (e) {
       // Whether it landed is unknown: start over on a fresh connection, which re-checks what was written.
-      this.#dropped(client, (e as Error).message);
+      this.#session.drop(client, (e as Error).message);
       throw e;
     }
     this.#written.set(name, { stored: value });
   }
 
   async close(): Promise<void> {
-    this.#closed = true;
-    if (this.#timer) clearTimeout(this.#timer);
-    const c = this.#client;
-    this.#client = undefined;
-    if (c) await endSession(c);
+    await this.#session.close();
   }
 }

@@ -179,7 +179,7 @@ test('NATS away for less than publish_retry_ms: the write waits and lands once; 
     const key = await newKey(dir);
     const url = await proxy.start();
     await withStream(async (subject, stream) => {
-      const { trail } = await makeTrail({
+      const { trail, clock, log } = await makeTrail({
         retryIntervalMs: 100,
         config: config({ signing_key_path: key, sinks: [{ type: 'nats', url, subject, stream, create_stream: true, ack_timeout_ms: 300, publish_retry_ms: 3000 }] }),
       });
@@ -195,16 +195,28 @@ test('NATS away for less than publish_retry_ms: the write waits and lands once; 
       await waited;
       assert.equal(trail.ready(), true, 'nothing was refused');
 
-      // Away for longer than publish_retry_ms: refused after it, then refused again without waiting it out.
+      // Away for longer than publish_retry_ms, on the trail's clock (the sink's retry time runs on it): the first
+      // write keeps re-sending while the clock stands still, and is refused only once publish_retry_ms has passed
+      // on it; the next write is refused after one attempt, the clock still standing.
       proxy.cut();
-      let t0 = Date.now();
-      await assert.rejects(trail.record(sampleEvent(3)), unavailable);
-      const first = Date.now() - t0;
-      t0 = Date.now();
+      const resends = () => log.lines.filter((l) => l['msg'] === 'audit NATS publish not acknowledged; sending it again').length;
+      let firstSettled = false;
+      const first = trail.record(sampleEvent(3));
+      first.catch(() => {}).finally(() => (firstSettled = true));
+      // n re-sends in all, or the first write given up.
+      const resent = async (n: number) => {
+        while (resends() < n && !firstSettled) await new Promise((r) => setTimeout(r, 20));
+      };
+      await resent(resends() + 2);
+      assert.equal(firstSettled, false, 'the first write re-sends');
+      clock.advance(2000); // less than publish_retry_ms less the longest pause between re-sends (500 ms)
+      await resent(resends() + 2);
+      assert.equal(firstSettled, false, 'the first write still re-sends');
+      clock.advance(1000);
+      await assert.rejects(first, unavailable);
+      const before = resends();
       await assert.rejects(trail.record(sampleEvent(4)), unavailable);
-      const second = Date.now() - t0;
-      assert.ok(first >= 3000, `the first write retried for publish_retry_ms (${first} ms)`);
-      assert.ok(second < 2000, `the next write tried once (${second} ms)`);
+      assert.equal(resends(), before, 'the next write tried once');
       proxy.mode = 'pass';
       for (let i = 0; i < 100 && !trail.ready(); i++) await new Promise((r) => setTimeout(r, 100));
       assert.equal(trail.ready(), true);

@@ -5,12 +5,12 @@ import { after, before, describe, test } from 'node:test';
 import { readFileSync, rmSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
 import { TestPki } from '../support/certs.ts';
-import { httpServer, listenServer, runCli, silentServer, STACK_LINE, type StubServer } from './helpers.ts';
+import { httpServer, listenServer, runCli, silentServer, STACK_LINE, type SilentServer, type StubServer } from './helpers.ts';
 
 describe('keyward CLI against servers that are not a healthy Keyward', () => {
   // Each stand-in keeps its own port for the whole file: fetch pools connections per address, and one to a
   // closed stand-in must not be handed to the next server on the same port.
-  let stuck: StubServer;
+  let stuck: SilentServer;
   let proxy: StubServer;
   let broken: StubServer;
   before(async () => {
@@ -25,15 +25,28 @@ describe('keyward CLI against servers that are not a healthy Keyward', () => {
     await Promise.all([stuck?.close(), proxy?.close(), broken?.close()]);
   });
 
-  test('--timeout: a server that accepts but never answers ends with exit 4 after that many seconds', { timeout: 10_000 }, async () => {
-    const started = Date.now();
-    const r = await runCli(['status', '--addr', stuck.url, '--timeout', '0.3'], {});
+  // The clock is node:test's fake one: the client gives up exactly when that many seconds have passed on it, and
+  // not a tick before; measured wall time would say nothing on a loaded machine.
+  test('--timeout: a server that accepts but never answers ends with exit 4 after that many seconds', { timeout: 10_000 }, async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const givesUpAfter = async (ms: number, argv: string[], env: NodeJS.ProcessEnv) => {
+      const requested = stuck.nextRequest();
+      let settled = false;
+      const run = runCli(argv, env).finally(() => (settled = true));
+      await requested;
+      t.mock.timers.tick(ms - 1);
+      await new Promise((r) => setImmediate(r));
+      assert.equal(settled, false, `gave up before ${ms} ms`);
+      // The server never answers: only the client's deadline can end the exchange.
+      t.mock.timers.tick(1);
+      return run;
+    };
+    const r = await givesUpAfter(300, ['status', '--addr', stuck.url, '--timeout', '0.3'], {});
     assert.equal(r.code, 4, r.err);
     assert.equal(r.err, 'error: the server did not answer within 0.3 s');
-    assert.ok(Date.now() - started < 3000);
 
     // KEYWARD_TIMEOUT is the default for --timeout.
-    const fromEnv = await runCli(['keys', 'list'], { KEYWARD_ADDR: stuck.url, KEYWARD_TIMEOUT: '0.2' });
+    const fromEnv = await givesUpAfter(200, ['keys', 'list'], { KEYWARD_ADDR: stuck.url, KEYWARD_TIMEOUT: '0.2' });
     assert.equal(fromEnv.code, 4);
     assert.equal(fromEnv.err, 'error: the server did not answer within 0.2 s');
   });

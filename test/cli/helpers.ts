@@ -57,18 +57,26 @@ export interface StubServer {
   close(): Promise<void>;
 }
 
+export interface SilentServer extends StubServer {
+  /** Settles when the next request's first bytes arrive (a connection that sends nothing is not a request). */
+  nextRequest(): Promise<void>;
+}
+
 /** A plain TCP server: accepts connections and never answers (a stuck server or a black-holing proxy). */
-export async function silentServer(): Promise<StubServer> {
+export async function silentServer(): Promise<SilentServer> {
   const sockets = new Set<Socket>();
+  const waiting: Array<() => void> = [];
   const server = createNetServer((s) => {
     sockets.add(s);
     s.on('error', () => {});
+    s.once('data', () => waiting.shift()?.());
   });
   server.unref(); // a failed test must not keep the process alive
   const port = await listenServer(server);
   return {
     port,
     url: `http://127.0.0.1:${port}`,
+    nextRequest: () => new Promise((r) => waiting.push(r)),
     close: () => {
       for (const s of sockets) s.destroy();
       return new Promise((r) => server.close(() => r()));

@@ -25,7 +25,7 @@
 // 180 s time window, challenges valid for 120 s (DefaultChallengeValidityTime).
 // Scripted users and tokens: TOTP (real codes via otpauth, a used time step is refused again), SMS and e-mail
 // challenge-response tokens (the "sent" codes land in `outbox`), push tokens answered or declined after N polls.
-// Fault injection: slow, reset, 500, a proxy's 502 page, malformed JSON, a foreign JSON shape, status:false, and
+// Fault injection: silent (never answers), reset, 500, a proxy's 502 page, malformed JSON, a foreign JSON shape, status:false, and
 // self-contradicting answers. Listens on 127.0.0.1 with TLS from the test PKI (optionally requiring a client
 // certificate). `startSilentServer` accepts TCP and never speaks TLS (connect timeout tests).
 import { randomBytes, randomInt } from 'node:crypto';
@@ -66,7 +66,8 @@ export interface ContractAdmin {
 
 export type ContractFault =
   | { kind: 'none' }
-  | { kind: 'slow'; ms: number }
+  /** Reads the request and never answers, until the client hangs up. */
+  | { kind: 'silent' }
   | { kind: 'reset' }
   | { kind: 'http500' }
   | { kind: 'proxy502' }
@@ -138,6 +139,9 @@ export class PrivacyIdeaContractServer {
   fault: ContractFault = { kind: 'none' };
   /** Only requests to this path get the fault (default: all). */
   faultPath: string | undefined;
+  /** The paths of the requests whose client hung up while the 'silent' fault held them, in order. */
+  readonly hungUp: string[] = [];
+  readonly #hangUpWaiters: Array<() => void> = [];
 
   readonly #server: https.Server;
   readonly #opts: ContractOptions;
@@ -207,6 +211,11 @@ export class PrivacyIdeaContractServer {
     return this.requests.filter((r) => r.path === path).length;
   }
 
+  /** Settles once `n` clients in all have hung up on the 'silent' fault. */
+  async hangUps(n: number): Promise<void> {
+    while (this.hungUp.length < n) await new Promise<void>((r) => this.#hangUpWaiters.push(r));
+  }
+
   // ---- HTTP -----------------------------------------------------------------------------------------------------
 
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -217,7 +226,12 @@ export class PrivacyIdeaContractServer {
     this.requests.push({ method: req.method ?? '', path: url.pathname, params, authorization, contentType: req.headers['content-type'] });
 
     const fault = this.faultPath === undefined || this.faultPath === url.pathname ? this.fault : { kind: 'none' as const };
-    if (fault.kind === 'slow') await new Promise((r) => setTimeout(r, fault.ms));
+    if (fault.kind === 'silent') {
+      await new Promise((r) => res.once('close', r));
+      this.hungUp.push(url.pathname);
+      for (const wake of this.#hangUpWaiters.splice(0)) wake();
+      return;
+    }
     if (res.destroyed) return;
     switch (fault.kind) {
       case 'reset':

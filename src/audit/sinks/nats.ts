@@ -16,6 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
+import type { Clock } from '../../core/clock.ts';
 import type { AuditEvent } from '../canonical.ts';
 import { z } from 'zod';
 import { errInfo, parseEventLine } from './file.ts';
@@ -75,6 +76,7 @@ export class NatsSink implements AuditSink {
   readonly stats: SinkStats = { writes: 0, fsyncs: 0, rotations: 0 };
   readonly #cfg: NatsSinkConfig;
   readonly #log: Logger;
+  readonly #clock: Clock;
   readonly #chainId: string;
   readonly #subject: string;
   #nc: NatsConnection | undefined;
@@ -86,9 +88,10 @@ export class NatsSink implements AuditSink {
   /** A write used up its retry time and nothing was acknowledged since: try once per event until something is. */
   #exhausted = false;
 
-  constructor(cfg: NatsSinkConfig, log: Logger, chainId: string) {
+  constructor(cfg: NatsSinkConfig, log: Logger, chainId: string, clock: Clock) {
     this.#cfg = cfg;
     this.#log = log;
+    this.#clock = clock;
     this.#chainId = chainId;
     this.#subject = chainSubject(cfg.subject, chainId);
     this.name = `nats:${cfg.subject}`;
@@ -190,10 +193,12 @@ export class NatsSink implements AuditSink {
   /** Publishes one event until JetStream acknowledges it, within the retry time; throws the last error otherwise. */
   async #publish(js: JetStreamClient, p: PreparedEvent): Promise<void> {
     const cfg = this.#cfg;
-    const deadline = Date.now() + (this.#exhausted ? 0 : cfg.publish_retry_ms);
+    // The retry time runs on the injected clock (the system's in a server), like every other deadline of the trail.
+    const now = () => this.#clock.now().getTime();
+    const deadline = now() + (this.#exhausted ? 0 : cfg.publish_retry_ms);
     for (let attempt = 0; ; attempt++) {
       // A re-send waits no longer than the retry time left; a single attempt waits the whole ack timeout.
-      const left = deadline - Date.now();
+      const left = deadline - now();
       try {
         await js.publish(this.#subject, p.line, {
           msgID: p.event.event_id,
@@ -207,13 +212,14 @@ export class NatsSink implements AuditSink {
         const pause = Math.min(500, 50 * 2 ** attempt);
         // Connected before publishing: the client is loaded.
         const permanent = isPermanent(e, this.#client!);
-        if (this.#closed || permanent || Date.now() + pause >= deadline) {
+        if (this.#closed || permanent || now() + pause >= deadline) {
           if (!permanent && !this.#exhausted) {
             this.#exhausted = true;
             this.#log.error({ sink: this.name, attempts: attempt + 1, err: errInfo(e) }, 'audit NATS publish not acknowledged within publish_retry_ms');
           }
           throw e;
         }
+        this.#log.debug({ sink: this.name, sequence: p.event.sequence, attempt: attempt + 1, err: errInfo(e) }, 'audit NATS publish not acknowledged; sending it again');
         await sleep(pause);
       }
     }
@@ -243,7 +249,7 @@ export const natsSinkDescriptor: SinkDescriptor<NatsSinkConfig, z.input<typeof n
   title: 'a JetStream stream, acknowledged per event',
   configSchema: natsSinkSchema,
   durable: true,
-  create: (cfg, deps) => new NatsSink(cfg, deps.logger, deps.chainId),
+  create: (cfg, deps) => new NatsSink(cfg, deps.logger, deps.chainId, deps.clock),
   preflight(cfg, _ctx, at) {
     const servers = natsServers(cfg.url);
     if (servers.length === 0) return [{ path: `${at}.url`, message: 'names no server' }];
