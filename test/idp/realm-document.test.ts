@@ -151,6 +151,11 @@ describe('realm documents into the built-in directory', () => {
     const t = await tables(cfg.db);
     assert.deepEqual(t.users.find((u) => u.id === 'u-0001')!.groups, ['admins']);
     assert.deepEqual([t.users.find((u) => u.id === 'u-0001')!.givenName, t.users.find((u) => u.id === 'u-0001')!.familyName], ['Alice', 'Hargreaves']);
+    // The CLI's listing shows them too (and never a password hash).
+    const listed = await runCli(['idp', 'users', 'list', '--realm', 'acme', '--json', '--config', cfg.path], ENV);
+    const alice = JSON.parse(listed.out).users.find((u: { id: string }) => u.id === 'u-0001');
+    assert.deepEqual([alice.display_name, alice.given_name, alice.family_name], ['Alice L.', 'Alice', 'Hargreaves']);
+    assert.doesNotMatch(listed.out, /argon2id/);
     assert.ok(await verify(t.clients.find((c) => c.clientId === 'portal')!.secretHash!, 'rotated-secret-0123456789'));
   });
 

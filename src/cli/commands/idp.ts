@@ -192,7 +192,10 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
         const users = await dir.listUsers();
         if (json) {
           // Never the password hash.
-          const shown = users.map((u) => ({ id: u.id, username: u.username, enabled: u.enabled, principal_type: u.principalType, tenant: u.tenant, groups: u.groups, roles: u.roles }));
+          const shown = users.map((u) => ({
+            id: u.id, username: u.username, display_name: u.displayName, given_name: u.givenName, family_name: u.familyName, email: u.email,
+            enabled: u.enabled, principal_type: u.principalType, tenant: u.tenant, groups: u.groups, roles: u.roles,
+          }));
           return done({ realm: realm.name, users: shown });
         }
         for (const u of users)
