@@ -83,7 +83,10 @@ describe('keyward dev without a configuration file, and the idp commands next to
     assert.deepEqual([applied.ok, applied.dry_run, applied.changed], [true, false, plan.changed]);
     const users = JSON.parse((await cli(dir, ['idp', 'users', 'list', '--json'])).out) as { users: Array<Record<string, unknown>> };
     const newcomer = users.users.find((u) => u.username === 'newcomer');
-    assert.deepEqual(newcomer, { id: 'u-newcomer', username: 'newcomer', enabled: true, principal_type: 'human', tenant: 'tenant:dev', groups: [], roles: ['key-user'] });
+    assert.deepEqual(newcomer, {
+      id: 'u-newcomer', username: 'newcomer', display_name: 'New Comer', given_name: null, family_name: null, email: 'newcomer@example.test',
+      enabled: true, principal_type: 'human', tenant: 'tenant:dev', groups: [], roles: ['key-user'],
+    });
     assert.doesNotMatch(JSON.stringify(users), /argon2/);
 
     // A refused document: findings as JSON, exit 1, nothing applied.
