@@ -51,7 +51,8 @@ export class ApiError extends Error {
   readonly status: number;
   readonly body: Record<string, unknown>;
   constructor(status: number, body: Record<string, unknown>) {
-    super(String(body['detail'] ?? body['title'] ?? `HTTP ${status}`));
+    const text = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined);
+    super(text(body['detail']) ?? text(body['title']) ?? `HTTP ${status}`);
     this.status = status;
     this.body = body;
   }
@@ -103,6 +104,9 @@ export async function call(opts: ClientOptions, method: string, path: string, bo
     }
     if (json === null || typeof json !== 'object' || Array.isArray(json)) throw notKeyward;
   }
+  // Every Keyward error is a problem document with a string code; an error without one (an empty 502 from a proxy,
+  // another service's JSON) is not Keyward's, and is reported as such rather than as "500: HTTP 500".
+  if (!res.ok && typeof json['code'] !== 'string') throw new NotKeywardError(res.status, opts.addr, contentType || 'no content type');
   if (!res.ok) throw new ApiError(res.status, json);
   return json;
 }

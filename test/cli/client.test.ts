@@ -13,6 +13,7 @@ describe('keyward CLI against servers that are not a healthy Keyward', () => {
   let stuck: SilentServer;
   let proxy: StubServer;
   let broken: StubServer;
+  let foreign: StubServer;
   before(async () => {
     stuck = await silentServer();
     proxy = await httpServer((req, res) => {
@@ -20,9 +21,15 @@ describe('keyward CLI against servers that are not a healthy Keyward', () => {
       res.writeHead(status, { 'content-type': 'text/html; charset=utf-8' }).end('<html><body>Bad Gateway</body></html>');
     });
     broken = await httpServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('<html>'));
+    // JSON errors that are not problem documents: an empty 502 on status, another service's JSON elsewhere.
+    foreign = await httpServer((req, res) => {
+      if (req.url?.startsWith('/v1/sys/status')) return res.writeHead(502).end();
+      if (req.url?.startsWith('/v1/sys/seal')) return res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":"boom"}');
+      res.writeHead(403, { 'content-type': 'application/json' }).end('{"code":5,"detail":{"a":1}}');
+    });
   });
   after(async () => {
-    await Promise.all([stuck?.close(), proxy?.close(), broken?.close()]);
+    await Promise.all([stuck?.close(), proxy?.close(), broken?.close(), foreign?.close()]);
   });
 
   // The clock is node:test's fake one: the client gives up exactly when that many seconds have passed on it, and
@@ -99,5 +106,17 @@ describe('keyward CLI against servers that are not a healthy Keyward', () => {
     const r = await runCli(['status', '--addr', broken.url], {});
     assert.equal(r.code, 1);
     assert.equal(r.err, `error: HTTP 200 from ${broken.url} is not a Keyward response (application/json)`);
+  });
+
+  test('an error answer that is not a problem document (no string code) is not a Keyward response: 5xx exits 4', async () => {
+    const empty = await runCli(['status', '--addr', foreign.url], {});
+    assert.equal(empty.code, 4, empty.err);
+    assert.equal(empty.err, `error: HTTP 502 from ${foreign.url} is not a Keyward response (no content type)`);
+    const other = await runCli(['seal', '--addr', foreign.url], {});
+    assert.equal(other.code, 4, other.err);
+    assert.equal(other.err, `error: HTTP 500 from ${foreign.url} is not a Keyward response (application/json)`);
+    const odd = await runCli(['keys', 'list', '--addr', foreign.url], {});
+    assert.equal(odd.code, 1, odd.err);
+    assert.equal(odd.err, `error: HTTP 403 from ${foreign.url} is not a Keyward response (application/json)`);
   });
 });
