@@ -114,46 +114,44 @@ export async function call(opts: ClientOptions, method: string, path: string, bo
 /** Node's codes for a server certificate the client cannot verify: the server answered, so "set --addr" misleads. */
 const UNTRUSTED_CERTIFICATE = new Set(['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'CERT_UNTRUSTED', 'CERT_HAS_EXPIRED', 'ERR_TLS_CERT_ALTNAME_INVALID']);
 
-/** Maps a failure to an exit code and a one-line message (problem code first: scripts grep for it). */
-export function reportError(e: unknown, io: CliIo): number {
+/**
+ * Maps a failure to an exit code and a one-line message on stderr (problem code first: scripts grep for it); with
+ * --json also {"ok":false,"error":{…}} on stdout, so a script reading stdout gets one JSON document on every path.
+ */
+export function reportError(e: unknown, io: CliIo, json = false): number {
+  const fail = (exit: number, message: string, detail: { code?: string; status?: number } = {}) => {
+    io.err(`error: ${detail.code !== undefined ? `${detail.code}: ` : ''}${message}`);
+    if (json) io.out(JSON.stringify({ ok: false, error: { ...detail, message } }));
+    return exit;
+  };
   if (e instanceof ApiError) {
-    io.err(`error: ${String(e.body['code'] ?? e.status)}: ${e.message}`);
-    if (e.status === 401 || e.status === 403) return EXIT.denied;
-    if (e.status === 503) return EXIT.unavailable;
-    return EXIT.failure;
+    const code = typeof e.body['code'] === 'string' ? e.body['code'] : String(e.status);
+    const exit = e.status === 401 || e.status === 403 ? EXIT.denied : e.status === 503 ? EXIT.unavailable : EXIT.failure;
+    return fail(exit, e.message, { code, status: e.status });
   }
-  if (e instanceof NotKeywardError) {
-    io.err(`error: ${e.message}`);
-    // A 5xx page usually means a proxy could not reach Keyward: the same situation as an unreachable server.
-    return e.status >= 500 ? EXIT.unavailable : EXIT.failure;
-  }
-  if (e instanceof ClientTimeoutError) {
-    io.err(`error: ${e.message}`);
-    return EXIT.unavailable;
-  }
+  // A 5xx page usually means a proxy could not reach Keyward: the same situation as an unreachable server.
+  if (e instanceof NotKeywardError) return fail(e.status >= 500 ? EXIT.unavailable : EXIT.failure, e.message, { status: e.status });
+  if (e instanceof ClientTimeoutError) return fail(EXIT.unavailable, e.message);
   // fetch reports every network-level failure as a TypeError with the reason as its cause.
   if (e instanceof TypeError && (e as { cause?: unknown }).cause !== undefined) {
     const cause = (e as { cause: { code?: string; message?: string } }).cause;
     if (cause.code && UNTRUSTED_CERTIFICATE.has(cause.code)) {
-      io.err(`error: cannot verify the server's TLS certificate (${cause.code}); if a private CA signed it, run with NODE_EXTRA_CA_CERTS=CA.pem`);
-      return EXIT.unavailable;
+      return fail(EXIT.unavailable, `cannot verify the server's TLS certificate (${cause.code}); if a private CA signed it, run with NODE_EXTRA_CA_CERTS=CA.pem`);
     }
-    io.err(`error: cannot reach the server (${cause.code ?? cause.message ?? 'network error'}); set --addr or KEYWARD_ADDR`);
-    return EXIT.unavailable;
+    return fail(EXIT.unavailable, `cannot reach the server (${cause.code ?? cause.message ?? 'network error'}); set --addr or KEYWARD_ADDR`);
   }
-  io.err(`error: ${(e as Error).message}`);
-  return EXIT.failure;
+  return fail(EXIT.failure, (e as Error).message);
 }
 
 /**
  * Runs a client command body: argument problems found while building the request are usage errors (exit 2,
  * with the command's usage); anything else is reported by reportError.
  */
-export async function runClient(io: CliIo, usage: string, body: () => Promise<number>): Promise<number> {
+export async function runClient(io: CliIo, usage: string, body: () => Promise<number>, json = false): Promise<number> {
   try {
     return await body();
   } catch (e) {
     if (e instanceof UsageError) return usageError(io, usage, e.message);
-    return reportError(e, io);
+    return reportError(e, io, json);
   }
 }

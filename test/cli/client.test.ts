@@ -119,4 +119,14 @@ describe('keyward CLI against servers that are not a healthy Keyward', () => {
     assert.equal(odd.code, 1, odd.err);
     assert.equal(odd.err, `error: HTTP 403 from ${foreign.url} is not a Keyward response (application/json)`);
   });
+
+  test('--json: a failed client command still prints one JSON document on stdout, the error line on stderr', async () => {
+    const down = await runCli(['status', '--json', '--addr', proxy.url], {});
+    assert.equal(down.code, 4, down.err);
+    assert.deepEqual(JSON.parse(down.out), { ok: false, error: { status: 502, message: `HTTP 502 from ${proxy.url} is not a Keyward response (text/html)` } });
+    assert.match(down.err, /^error: HTTP 502 /);
+    const keys = await runCli(['keys', 'show', 'k1', '--json', '--addr', foreign.url], {});
+    assert.equal(keys.code, 1, keys.err);
+    assert.equal(JSON.parse(keys.out).ok, false);
+  });
 });

@@ -202,7 +202,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       case 'decrypt':
         return decrypt(opts, id, values as Values<'decrypt'>, io);
     }
-  });
+  }, values.json === true);
 }
 
 const withRaw = (input: Record<string, string>, raw: boolean | undefined) => (raw ? { ...input, signature_format: 'raw' } : input);

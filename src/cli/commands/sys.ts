@@ -72,7 +72,7 @@ export async function run(command: 'init' | 'unseal' | 'seal' | 'status', argv: 
         return r['sealed'] === true ? EXIT.unavailable : EXIT.ok;
       }
     }
-  });
+  }, json);
 }
 
 async function readStdinShares(io: CliIo): Promise<string[]> {
