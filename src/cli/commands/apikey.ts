@@ -19,7 +19,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   if (positionals[0] !== 'generate') return usageError(io, USAGE, `unknown apikey command ${JSON.stringify(positionals[0])}`);
   const id = values.id;
   if (!id || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(id)) return usageError(io, USAGE, '--id is required (letters, digits, . _ -)');
-  const key = randomBytes(32).toString('base64url');
+  const key = newApiKey();
   const fp = fingerprint(key);
   const hashEnv = `KEYWARD_APIKEY_${id.toUpperCase().replace(/[^A-Z0-9]/g, '_')}_HASH`;
   const scopes = values.scope ?? [];
@@ -39,4 +39,15 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   io.out(`      hash_env: ${hashEnv}`);
   io.out(`      scopes: [${scopes.join(', ')}]`);
   return EXIT.ok;
+}
+
+/**
+ * 32 random bytes, base64url, never starting with `-`: such a key (one in 64) would be taken for an option by
+ * `--token KEY` and could only be passed as `--token=KEY`.
+ */
+export function newApiKey(): string {
+  for (;;) {
+    const key = randomBytes(32).toString('base64url');
+    if (!key.startsWith('-')) return key;
+  }
 }
