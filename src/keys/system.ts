@@ -10,6 +10,7 @@ import type { ProviderStatus } from './service.ts';
 export interface SealPort {
   init(p: { shares: number; threshold: number }): Promise<InitResult>;
   submitShare(share: string): Promise<SealStatus>;
+  checkShares(shares: readonly string[]): void;
   resetProgress(): SealStatus;
   seal(): SealStatus;
   status(): SealStatus;
@@ -73,6 +74,7 @@ export class SystemService {
     const status = await this.#run(ctx, 'system.unseal', 'sys:Unseal', async () => {
       if (req.shares.length === 0 && !req.reset && this.#seal.hsmSeal) return this.#seal.autoUnseal();
       let status = req.reset ? this.#seal.resetProgress() : this.#seal.status();
+      this.#seal.checkShares(req.shares);
       for (const share of req.shares) status = await this.#seal.submitShare(share);
       return status;
     }, (s) => ({ progress: s.progress, threshold: s.threshold, sealed: s.sealed, submitted_count: req.shares.length, reset: req.reset, ...(req.shares.length === 0 && this.#seal.hsmSeal ? { hsm: true } : {}) }));

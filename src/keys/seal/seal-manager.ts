@@ -219,6 +219,24 @@ export class SealManager {
   }
 
   /**
+   * Checks a request's shares together before any is submitted: one bad or repeated share refuses the whole request,
+   * so a request that answers an error has spent no progress. Throws what submitShare would; changes nothing.
+   */
+  checkShares(sharesBase64: readonly string[]): void {
+    if (!this.#record || !this.sealed || this.#unsealing) return; // submitShare answers these cases itself
+    const seen = new Set<string>();
+    for (const text of sharesBase64) {
+      const share = decodeShare(text);
+      if (!share) throw badRequest('seal.share_malformed', `A share is base64 of exactly ${SHARE_BYTES} bytes.`);
+      const digest = sha256hex(share);
+      share.fill(0);
+      if (!this.#digests.has(digest)) throw badRequest('seal.share_invalid', 'The share does not belong to this installation.');
+      if (this.#held.has(digest) || seen.has(digest)) throw badRequest('seal.share_duplicate', 'This share was already submitted in the current unseal round.');
+      seen.add(digest);
+    }
+  }
+
+  /**
    * Submits one base64 share. Rejections (malformed, not from this init, duplicate) spend no progress.
    * When `threshold` valid shares are held the root key is unsealed.
    */

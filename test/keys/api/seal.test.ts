@@ -33,6 +33,13 @@ describe('seal over /v1/sys', () => {
     assert.equal((await status()).state, 'SEALED');
   });
 
+  test('a request with several shares, one of them bad or repeated, is refused whole: no progress spent', async () => {
+    assertProblem(await t.post('/v1/sys/unseal', { shares: [shares[1], shares[1]] }), 400, 'seal.share_duplicate');
+    assertProblem(await t.post('/v1/sys/unseal', { shares: [shares[1], 'not-base64!!'] }), 400, 'seal.share_malformed');
+    assertProblem(await t.post('/v1/sys/unseal', { shares: [shares[1], Buffer.alloc(33, 7).toString('base64')] }), 400, 'seal.share_invalid');
+    assert.equal((await status()).progress, 0);
+  });
+
   test('wrong, duplicate and malformed shares are refused without spending progress', async () => {
     assert.equal((await t.post('/v1/sys/unseal', { share: shares[0] })).body.progress, 1);
     assertProblem(await t.post('/v1/sys/unseal', { share: shares[0] }), 400, 'seal.share_duplicate');
