@@ -38,6 +38,13 @@ describe('hostile input', () => {
     assert.equal((await post('/v1/keys', '{"key_id":"pair","key_type":"EC-P256","description":"\\ud83d\\udd11"}')).status, 201);
   });
 
+  test('a number beyond a double is refused: JSON.parse makes it Infinity, which a JWT would carry as null', async () => {
+    assertProblem(await post('/v1/keys/ec/jwt', '{"payload":{"amount":1e400}}'), 400, 'request.malformed_json');
+    assertProblem(await post('/v1/keys/ec/jwt', '{"payload":{"a":[-1e400]}}'), 400, 'request.malformed_json');
+    // The largest double is a number like any other.
+    assert.equal((await post('/v1/keys/ec/jwt', '{"payload":{"amount":1.7976931348623157e308}}')).status, 200);
+  });
+
   test('the key service itself refuses lone surrogates in labels and descriptions (PostgreSQL jsonb cannot hold them)', async () => {
     const ctx = { principal: null, requestId: 'hostile-input' };
     await assert.rejects(t.kw.keys.create(ctx, { id: 'ls-svc', type: 'EC-P256', labels: { team: 'x\ud800' } }), { code: 'key.invalid_label' });
