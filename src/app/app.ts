@@ -117,7 +117,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     }
     if (body === '' || body === undefined) return done(null, undefined);
     defaultJson(req, body as string, (err, value) => {
-      if (err) return done(err);
+      if (err) {
+        // Fastify reports secure-json-parse's refusal of __proto__ as invalid JSON; where the JSON is well formed,
+        // say what was refused rather than send the client looking for a syntax error.
+        if (parsesAsJson(body as string)) return done(new ProblemError({ code: 'request.malformed_json', detail: 'the body names a member __proto__ (or constructor.prototype), which is refused' }));
+        return done(err);
+      }
       // I-JSON (RFC 7493): no member named twice, no lone surrogate (see ijsonViolation).
       const violation = ijsonViolation(body as string, value);
       if (violation !== undefined) return done(new ProblemError({ code: 'request.malformed_json', detail: `the body is not I-JSON: ${violation}` }));
@@ -153,4 +158,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   for (const plugin of deps.plugins ?? []) await plugin(app);
   await app.ready();
   return app;
+}
+
+/** Whether `text` is well-formed JSON (only asked once the prototype-safe parser has refused it). */
+function parsesAsJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -38,6 +38,15 @@ describe('hostile input', () => {
     assert.equal((await post('/v1/keys', '{"key_id":"pair","key_type":"EC-P256","description":"\\ud83d\\udd11"}')).status, 201);
   });
 
+  test('a __proto__ member is refused as such, not called invalid JSON', async () => {
+    for (const body of ['{"key_id":"p","key_type":"EC-P256","labels":{"__proto__":"x"}}', '{"key_id":"p","key_type":"EC-P256","labels":{"constructor":{"prototype":{}}}}']) {
+      const r = await post('/v1/keys', body);
+      assertProblem(r, 400, 'request.malformed_json');
+      assert.match(r.body.detail, /__proto__/);
+    }
+    assert.equal((await post('/v1/keys', '{"key_id":"p","key_type":"EC-P256","labels":{"constructor":"x"}}')).status, 201);
+  });
+
   test('a number beyond a double is refused: JSON.parse makes it Infinity, which a JWT would carry as null', async () => {
     assertProblem(await post('/v1/keys/ec/jwt', '{"payload":{"amount":1e400}}'), 400, 'request.malformed_json');
     assertProblem(await post('/v1/keys/ec/jwt', '{"payload":{"a":[-1e400]}}'), 400, 'request.malformed_json');
