@@ -109,17 +109,34 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.removeContentTypeParser('text/plain');
   // An empty body on a JSON POST (SPIRL's release sends none) is "no body", not a parse error.
   const defaultJson = app.getDefaultJsonParser('error', 'error');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, raw, done) => {
     // No content coding is decoded: a compressed body is refused, not read as if it were plain (RFC 9110 §8.4.1).
     const coding = req.headers['content-encoding'];
     if (coding !== undefined && coding.trim().toLowerCase() !== 'identity') {
       return done(new ProblemError({ code: 'request.unsupported_media_type', detail: 'content-encoding is not supported: send the body uncompressed' }));
     }
-    if (body === '' || body === undefined) return done(null, undefined);
-    defaultJson(req, body as string, (err, value) => {
-      if (err) return done(err);
+    // JSON is UTF-8 (RFC 8259 §8.1). Read any other way, a byte that is not UTF-8 became U+FFFD, silently: a JWT
+    // signed claims the caller never sent, a label was stored changed. Another declared charset is refused alike.
+    const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(req.headers['content-type'] ?? '')?.[1]?.toLowerCase();
+    if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
+      return done(new ProblemError({ code: 'request.unsupported_media_type', detail: 'send application/json in UTF-8' }));
+    }
+    let body: string;
+    try {
+      body = typeof raw === 'string' ? raw : UTF8.decode(raw);
+    } catch {
+      return done(new ProblemError({ code: 'request.malformed_json', detail: 'the body is not UTF-8' }));
+    }
+    if (body === '') return done(null, undefined);
+    defaultJson(req, body, (err, value) => {
+      if (err) {
+        // Fastify reports secure-json-parse's refusal of __proto__ as invalid JSON; where the JSON is well formed,
+        // say what was refused rather than send the client looking for a syntax error.
+        if (parsesAsJson(body)) return done(new ProblemError({ code: 'request.malformed_json', detail: 'the body names a member __proto__ (or constructor.prototype), which is refused' }));
+        return done(err);
+      }
       // I-JSON (RFC 7493): no member named twice, no lone surrogate (see ijsonViolation).
-      const violation = ijsonViolation(body as string, value);
+      const violation = ijsonViolation(body, value);
       if (violation !== undefined) return done(new ProblemError({ code: 'request.malformed_json', detail: `the body is not I-JSON: ${violation}` }));
       done(null, value);
     });
@@ -153,4 +170,17 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   for (const plugin of deps.plugins ?? []) await plugin(app);
   await app.ready();
   return app;
+}
+
+/** Strict: a byte sequence that is not UTF-8 throws rather than becoming U+FFFD. A leading BOM is dropped. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Whether `text` is well-formed JSON (only asked once the prototype-safe parser has refused it). */
+function parsesAsJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
 }

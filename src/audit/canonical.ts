@@ -121,7 +121,7 @@ function canonicalText(event: UnsignedAuditEvent | AuditEvent): string {
 
 // BLAKE3 from hash-wasm (WebAssembly): about 1 µs for an event against 10 µs for @noble/hashes' JavaScript, on every
 // audited operation. One instance per thread, re-initialised per hash: the functions below are synchronous, so no two
-// hashes interleave on it. test/audit/independent-verifier.ts checks every chain the tests write with @noble/hashes.
+// hashes interleave on it. test/audit/chain.test.ts compares it with @noble/hashes.
 const blake3 = await createBLAKE3();
 
 /** hash = hex(BLAKE3-256(prev_hash as 32 raw bytes || canonical bytes)). */

@@ -53,32 +53,38 @@ export function duplicateMemberName(text: string): string | undefined {
   return undefined;
 }
 
-/** Whether any string (member names included) in `v` is ill-formed UTF-16; iterative, like duplicateMemberName. */
-function illFormedString(v: unknown): boolean {
+/**
+ * What in `v` JSON.parse could not keep: a string (member names included) that is ill-formed UTF-16, or a number
+ * beyond a double's range, which JSON.parse makes ±Infinity and JSON.stringify then writes as null. Iterative, like
+ * duplicateMemberName.
+ */
+function unrepresentable(v: unknown): string | undefined {
   const todo: unknown[] = [v];
   while (todo.length > 0) {
     const x = todo.pop();
     if (typeof x === 'string') {
-      if (!x.isWellFormed()) return true;
+      if (!x.isWellFormed()) return 'a string contains a lone surrogate';
+    } else if (typeof x === 'number') {
+      if (!Number.isFinite(x)) return 'a number is beyond the range of a double';
     } else if (Array.isArray(x)) {
       for (const y of x) todo.push(y);
     } else if (x !== null && typeof x === 'object') {
       for (const [k, y] of Object.entries(x)) todo.push(k, y);
     }
   }
-  return false;
+  return undefined;
 }
 
 /**
- * Why `value`, parsed from `text`, is not I-JSON (a member named twice in one object, a lone surrogate), or
- * undefined. Request bodies are held to it too: the service would act on the last of two members while a log or
- * another parser reads the first, and a lone surrogate has no UTF-8 form to be stored in.
+ * Why `value`, parsed from `text`, is not I-JSON (a member named twice in one object, a lone surrogate, a number no
+ * double holds), or undefined. Request bodies are held to it too: the service would act on the last of two members
+ * while a log or another parser reads the first, a lone surrogate has no UTF-8 form to be stored in, and a JWT
+ * would be signed with null where the caller sent 1e400.
  */
 export function ijsonViolation(text: string, value: unknown): string | undefined {
   // A text that re-serialises to itself lost no member to a duplicate; compact bodies from JSON.stringify skip the scan.
   if (!reserialisesTo(value, text) && duplicateMemberName(text) !== undefined) return 'a member name appears twice in one object';
-  if (illFormedString(value)) return 'a string contains a lone surrogate';
-  return undefined;
+  return unrepresentable(value);
 }
 
 /** Whether JSON.stringify(value) is `text` (false where it cannot follow the nesting: the scan decides then). */
@@ -90,7 +96,7 @@ function reserialisesTo(value: unknown, text: string): boolean {
   }
 }
 
-/** JSON.parse, refusing duplicated member names and lone surrogates; throws IJsonError (or SyntaxError). */
+/** JSON.parse, refusing duplicated member names, lone surrogates and out-of-range numbers; throws IJsonError (or SyntaxError). */
 export function parseIJson(text: string): unknown {
   const value: unknown = JSON.parse(text);
   // A line that re-serialises to itself cannot have lost a member to a duplicate (what Keyward itself writes).
@@ -98,6 +104,7 @@ export function parseIJson(text: string): unknown {
     const dup = duplicateMemberName(text);
     if (dup !== undefined) throw new IJsonError(`member name ${JSON.stringify(dup)} appears twice in one object`);
   }
-  if (illFormedString(value)) throw new IJsonError('a string contains a lone surrogate');
+  const lost = unrepresentable(value);
+  if (lost !== undefined) throw new IJsonError(lost);
   return value;
 }

@@ -18,7 +18,7 @@ export interface ProblemSpec {
 export const PROBLEM_CODES = {
   // The request itself
   'request.invalid': { status: 400, title: 'Invalid request', surface: 'api', when: 'The body, query or path does not fit the route: a missing or unknown field, a wrong type where the field has no code of its own, a value outside a fixed vocabulary (`key_type`, `state`).' },
-  'request.malformed_json': { status: 400, title: 'Malformed JSON', surface: 'api', when: 'The body is not valid JSON.' },
+  'request.malformed_json': { status: 400, title: 'Malformed JSON', surface: 'api', when: 'The body is not valid JSON, not UTF-8, or not I-JSON (a member named twice, a lone surrogate, a number beyond a double, a `__proto__` member).' },
   'request.empty_body': { status: 400, title: 'Empty body', surface: 'api', when: 'The route needs a JSON body and none was sent.' },
   'request.invalid_content_length': { status: 400, title: 'Invalid content length', surface: 'api', when: '`Content-Length` does not match the body.' },
   'request.bad_url': { status: 400, title: 'Bad URL', surface: 'api', when: 'The URL cannot be decoded or routed.' },
@@ -30,7 +30,7 @@ export const PROBLEM_CODES = {
   'request.timeout': { status: 408, title: 'Request timeout', surface: 'api', when: 'The request was not received in time; the connection is closed.' },
   'request.body_too_large': { status: 413, title: 'Payload too large', surface: 'api', when: 'The body exceeds `server.body_limit`.' },
   'request.uri_too_long': { status: 414, title: 'URI too long', surface: 'api', when: 'A path parameter is too long.' },
-  'request.unsupported_media_type': { status: 415, title: 'Unsupported media type', surface: 'api', when: 'The body is not `application/json`, or comes with a `Content-Encoding` (none is decoded).' },
+  'request.unsupported_media_type': { status: 415, title: 'Unsupported media type', surface: 'api', when: 'The body is not `application/json` (in UTF-8: another `charset` is refused), or comes with a `Content-Encoding` (none is decoded).' },
   'request.headers_too_large': { status: 431, title: 'Request header fields too large', surface: 'api', when: 'The request headers exceed the server limit; the connection is closed.' },
   'route.not_found': { status: 404, title: 'Route not found', surface: 'api', when: 'No route has the path.' },
   'request.method_not_allowed': { status: 405, title: 'Method not allowed', surface: 'api', when: 'The path has routes, but not for this method; `Allow` lists the methods it has.' },

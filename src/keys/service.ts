@@ -132,13 +132,15 @@ export type SignRequest = {
 };
 
 /**
- * Restricts an operation to keys carrying these labels (every one, with the same value). A key outside the scope
- * is answered as unknown: a surface such as the SPIRL webhook sees only the keys it manages.
+ * Restricts an operation to keys carrying these labels (every one, with the same value) and, when `types` is given,
+ * of one of those types. A key outside the scope is answered as unknown: a surface such as the SPIRL webhook sees
+ * only the keys it manages.
  */
-export type KeyScope = { labels: Labels };
+export type KeyScope = { labels: Labels; types?: readonly KeyType[] };
 
 const inScope = (view: KeyView, scope: KeyScope | undefined) =>
-  scope === undefined || Object.entries(scope.labels).every(([k, v]) => view.record.labels[k] === v);
+  scope === undefined ||
+  (Object.entries(scope.labels).every(([k, v]) => view.record.labels[k] === v) && (scope.types === undefined || scope.types.includes(view.record.type)));
 
 const WRITE_ATTEMPTS = 32;
 

@@ -66,6 +66,11 @@ export function importPrivateKey<T extends string>(family: Asymmetric<T>, type: 
   if (input.pem !== undefined) {
     if (typeof input.pem !== 'string') throw importInvalid('pem must be a string');
     if (/ENCRYPTED/.test(input.pem)) throw importInvalid('encrypted private keys are not supported; decrypt before import');
+    // OpenSSL reads the first private key block and ignores the rest: with two, the caller could not tell which
+    // key was imported. Other blocks (EC PARAMETERS, a certificate) are harmless and stay accepted.
+    if ((input.pem.match(/-----BEGIN (?:[A-Z0-9]+ )?PRIVATE KEY-----/g) ?? []).length > 1) {
+      throw importInvalid('the PEM holds more than one private key; give exactly one');
+    }
     source = { key: input.pem, format: 'pem' };
   } else {
     if (typeof input.jwk !== 'object' || input.jwk === null) throw importInvalid('jwk must be a JSON object');

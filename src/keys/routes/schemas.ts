@@ -94,6 +94,9 @@ export const jwtBody = Strict({
   rsa_padding: Type.Optional(rsaPadding),
 });
 export const randomBody = Strict({ bytes: Type.Integer({ minimum: 1, maximum: 1024 }) });
+/** The query of a route that takes none. */
+export const noQuery = Strict({});
+
 export const publicKeyQuery = Strict({
   // 1-999999999, like the version in verify bodies: 0 or a sign is malformed, an absent version is not found.
   version: Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,8}$' })),

@@ -14,9 +14,11 @@ import { fromB64 } from './codec.ts';
 import { KEY_PROBLEMS, keyIdParams } from './schemas.ts';
 
 const tags = ['spirl'];
-const SPIRL: KeyScope = { labels: { 'keyward.dev/source': 'spirl' } };
 // The webhook signs digests only, which pure Ed25519 cannot: an Ed25519 key made here could never sign.
 const SPIRL_KEY_TYPES = KEY_TYPES.filter(signsDigests);
+// A labelled key of another type (an AES or Ed25519 key given the label through /v1) is as unknown to the webhook
+// for signing and release as it is to its listing: release would otherwise destroy a key the webhook never showed.
+const SPIRL: KeyScope = { labels: { 'keyward.dev/source': 'spirl' }, types: SPIRL_KEY_TYPES };
 
 function spirlKey(view: KeyView) {
   const v = view.versions.find((x) => x.version === view.record.currentVersion)!;
@@ -74,7 +76,7 @@ export async function spirlRoutes(plain: FastifyInstance, opts: { keys: KeyServi
       let cursor: string | undefined;
       do {
         const page = await keys.list(ctx, { cursor, limit: 1000, state, labels: SPIRL.labels });
-        for (const view of page.items) if ((SPIRL_KEY_TYPES as readonly string[]).includes(view.record.type)) out.push(spirlKey(view));
+        for (const view of page.items) if (SPIRL_KEY_TYPES.includes(view.record.type)) out.push(spirlKey(view));
         cursor = page.nextCursor ?? undefined;
       } while (cursor);
     }

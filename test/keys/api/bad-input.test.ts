@@ -27,6 +27,18 @@ describe('bad input', () => {
     assertProblem(await raw('POST', '/v1/keys', 'key_type=EC-P256', 'application/x-www-form-urlencoded'), 415, 'request.unsupported_media_type');
   });
 
+  test('a query on a route that takes none is refused, not ignored: sign?version=2 would sign with the newest', async () => {
+    const get = (url: string) => req(t.kw.app, { method: 'GET', url, headers: t.auth });
+    assertProblem(await raw('POST', '/v1/keys/ok/sign?version=2', '{"message":"aGk="}'), 400, 'request.invalid');
+    assertProblem(await raw('POST', '/v1/keys/ok/rotate?x=1'), 400, 'request.invalid');
+    assertProblem(await get('/v1/keys/ok?version=1'), 400, 'request.invalid');
+    assertProblem(await get('/v1/keys/ok/jwks?version=1'), 400, 'request.invalid');
+    // Routes that take a query keep it, and an empty query string is no query.
+    assert.equal((await get('/v1/keys/ok/public-key?version=1')).status, 200);
+    assert.equal((await get('/v1/keys/ok?')).status, 200);
+    assert.equal((await raw('POST', '/v1/keys/ok/sign', '{"message":"aGk="}')).status, 200);
+  });
+
   test('exactly one of message or digest is judged with the body, before any key is looked up or unwrapped', async () => {
     // A key that does not exist: were the key loaded first, these would be 404 key.not_found.
     for (const url of ['/v1/keys/missing/sign', '/v1/keys/missing/verify']) {

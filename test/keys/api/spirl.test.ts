@@ -83,6 +83,18 @@ describe('SPIRL key manager webhook', () => {
     assert.equal((await call('POST', '/keys/byok-spirl/sign', { digest: d384, hash_algorithm: 'SHA-384' })).status, 200);
   });
 
+  test('a labelled key of a type the webhook does not offer is unknown to it: not listed, signed with or released', async () => {
+    const v1 = (url: string, payload: object) => req(t.kw.app, { method: 'POST', url, headers: t.auth, payload });
+    const digest = createHash('sha256').update('x').digest().toString('base64');
+    for (const [id, type] of [['spirl-aes', 'AES-256-GCM'], ['spirl-ed', 'Ed25519'], ['spirl-hmac', 'HMAC-SHA256']] as const) {
+      assert.equal((await v1('/v1/keys', { key_id: id, key_type: type, labels: { 'keyward.dev/source': 'spirl' } })).status, 201);
+      assert.ok(!(await call('GET', '/keys')).body.keys.some((k: { key_id: string }) => k.key_id === id));
+      assertProblem(await call('POST', `/keys/${id}/sign`, { digest, hash_algorithm: 'SHA-256' }), 404, 'key.not_found');
+      assertProblem(await call('POST', `/keys/${id}/release`, {}), 404, 'key.not_found');
+      assert.equal((await t.get(`/v1/keys/${id}`)).body.state, 'enabled', 'a refused release leaves the key alone');
+    }
+  });
+
   test('POST /keys refuses Ed25519: the webhook signs digests, which pure EdDSA cannot', async () => {
     assertProblem(await call('POST', '/keys', { key_id: 'ed', key_type: 'Ed25519' }), 400, 'request.invalid');
   });

@@ -102,6 +102,17 @@ describe('asymmetric import', () => {
     assert.throws(() => importKey('EC-P256', { pem: enc }), problem('key.import_invalid'));
   });
 
+  test('a PEM with two private keys is refused (OpenSSL would take the first); EC PARAMETERS before the key is fine', () => {
+    const a = keys.get('EC-P256')!;
+    const b = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+    assert.throws(() => importKey('EC-P256', { pem: pkcs8Pem(a) + pkcs8Pem(b) }), problem('key.import_invalid'));
+    assert.throws(() => importKey('EC-P256', { pem: pkcs8Pem(a) + (b.export({ type: 'sec1', format: 'pem' }) as string) }), problem('key.import_invalid'));
+    // What `openssl ecparam -name prime256v1 -genkey` prints.
+    const params = '-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS-----\n';
+    const imported = importKey('EC-P256', { pem: params + (a.export({ type: 'sec1', format: 'pem' }) as string) });
+    assert.deepEqual(imported.material, a.export({ type: 'pkcs8', format: 'der' }));
+  });
+
   test('a JWK whose public point belongs to another key is refused', () => {
     const a = keys.get('EC-P256')!.export({ format: 'jwk' });
     const b = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' });
