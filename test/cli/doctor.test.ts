@@ -202,6 +202,11 @@ test('keyward doctor --production', { timeout: 240_000 }, async (t) => {
     const bad = await runCli(['doctor', '--production', '--config', configFile((c) => (c.server.bogus = 1))], env);
     assert.equal(bad.code, 3);
     assert.match(bad.err, /server: unknown key\(s\) "bogus"/);
+    // --json: still one document on stdout, the errors with their paths as `config check --json` gives them.
+    const badFile = configFile((c) => (c.server.bogus = 1));
+    const badJson = await runCli(['doctor', '--production', '--json', '--config', badFile], env);
+    assert.equal(badJson.code, 3);
+    assert.deepEqual(JSON.parse(badJson.out), { ok: false, config: badFile, errors: [{ path: 'server', message: 'unknown key(s) "bogus"' }] });
     assert.equal((await runCli(['doctor', '--config', baseFile], env)).code, 2, '--production is required');
   });
 

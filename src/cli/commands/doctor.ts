@@ -6,6 +6,7 @@ import { ConfigError, loadConfigFile } from '../../config/load.ts';
 import { integerOption, isHelp, parseCommand, usageError, UsageError } from '../args.ts';
 import { type CheckResult, runDoctor } from '../doctor/index.ts';
 import { EXIT, type CliIo } from '../io.ts';
+import { toProblem } from './config.ts';
 
 const USAGE = `usage: keyward doctor --production [--config FILE] [--url URL] [--token T] [--ca FILE] [--cert FILE --key FILE]
                       [--hyok-lockout SECONDS] [--audit-key-backup FILE] [--timeout SECONDS] [--json]
@@ -89,6 +90,8 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       if (!(e instanceof ConfigError)) throw e;
       for (const p of e.problems) io.err(`error: ${p}`);
       io.err('the configuration cannot be read; `keyward config check FILE` says the same');
+      // --json promises one document on stdout: the same errors as `config check --json`, with nothing probed.
+      if (v.json) io.out(JSON.stringify({ ok: false, config: configFile, errors: e.problems.map(toProblem) }));
       return EXIT.config;
     }
     input = {
