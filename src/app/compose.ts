@@ -232,9 +232,14 @@ export async function createKeyward(config: KeywardConfig, opts: ComposeOptions 
     const system = new SystemService({ seal, audit: recorder, reload, providers: () => keys.providerStatus() });
 
     // The provider (oidc-provider, koa, its pages) and its tables are loaded only when one is configured.
-    const idp = idpConfig?.enabled
-      ? await (await import('../idp/mount.ts')).mountIdp({ config: idpConfig, repos: (await import('../idp/store/repositories.ts')).storeIdpRepositories(store), keys, audit: recorder, metrics: metrics.registry, logger, env, dev, permissionPrefix: config.authz.permission_prefix, sealChanges: (l) => seal.onSealChange(l), clock, realmChanges, leader: () => leadership.leader })
-      : undefined;
+    let idp: MountedIdp | undefined;
+    if (idpConfig?.enabled) {
+      const [{ mountIdp }, { storeIdpRepositories }] = await Promise.all([import('../idp/mount.ts'), import('../idp/store/repositories.ts')]);
+      idp = await mountIdp({
+        config: idpConfig, repos: storeIdpRepositories(store), keys, audit: recorder, metrics: metrics.registry, logger, env, dev,
+        permissionPrefix: config.authz.permission_prefix, sealChanges: (l) => seal.onSealChange(l), clock, realmChanges, leader: () => leadership.leader,
+      });
+    }
 
     const app = await buildApp({
       config,
@@ -299,8 +304,8 @@ export async function createKeyward(config: KeywardConfig, opts: ComposeOptions 
 
 /**
  * HSM seal: unseal through the HSM now and, while the HSM cannot be reached or the seal is not initialised yet,
- * again every `intervalMs` until it can. Only until the first success: after that a `sys/seal` stays sealed until someone unseals (an empty sys/unseal
- * asks the HSM again). A root key wrapped for another seal, or an HSM key that no longer opens it, needs the
+ * again every `intervalMs` until it can. Only until the first success: after that a `sys/seal` stays sealed until
+ * someone unseals (an empty sys/unseal asks the HSM again). A root key wrapped for another seal, or an HSM key that no longer opens it, needs the
  * (recovery) shares: logged, not retried.
  */
 function autoUnsealing(seal: SealManager, intervalMs: number, logger: Logger): { first: Promise<void>; stop(): void } {

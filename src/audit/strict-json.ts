@@ -82,9 +82,16 @@ function unrepresentable(v: unknown): string | undefined {
  * would be signed with null where the caller sent 1e400.
  */
 export function ijsonViolation(text: string, value: unknown): string | undefined {
-  // A text that re-serialises to itself lost no member to a duplicate; compact bodies from JSON.stringify skip the scan.
-  if (!reserialisesTo(value, text) && duplicateMemberName(text) !== undefined) return 'a member name appears twice in one object';
+  if (duplicateIn(text, value) !== undefined) return 'a member name appears twice in one object';
   return unrepresentable(value);
+}
+
+/**
+ * duplicateMemberName, skipped where it cannot find anything: a text that re-serialises to itself lost no member to
+ * a duplicate (compact bodies from JSON.stringify, every line Keyward writes).
+ */
+function duplicateIn(text: string, value: unknown): string | undefined {
+  return reserialisesTo(value, text) ? undefined : duplicateMemberName(text);
 }
 
 /** Whether JSON.stringify(value) is `text` (false where it cannot follow the nesting: the scan decides then). */
@@ -99,11 +106,8 @@ function reserialisesTo(value: unknown, text: string): boolean {
 /** JSON.parse, refusing duplicated member names, lone surrogates and out-of-range numbers; throws IJsonError (or SyntaxError). */
 export function parseIJson(text: string): unknown {
   const value: unknown = JSON.parse(text);
-  // A line that re-serialises to itself cannot have lost a member to a duplicate (what Keyward itself writes).
-  if (!reserialisesTo(value, text)) {
-    const dup = duplicateMemberName(text);
-    if (dup !== undefined) throw new IJsonError(`member name ${JSON.stringify(dup)} appears twice in one object`);
-  }
+  const dup = duplicateIn(text, value);
+  if (dup !== undefined) throw new IJsonError(`member name ${JSON.stringify(dup)} appears twice in one object`);
   const lost = unrepresentable(value);
   if (lost !== undefined) throw new IJsonError(lost);
   return value;
